@@ -1,0 +1,21 @@
+"""Staff tools: ``python -m staff ...`` (README, "Staff tools").
+
+A command line for the organisers' staff, run with their own AWS credentials:
+events (put, list, show), registrations (list, export, cancel, erase) and
+DynamoDB exports (start, list, convert, query in SQL). Nothing here is packaged
+into the Lambda zip; its extra dependencies are in ``requirements-staff.txt``.
+
+Exit codes every command keeps (scripts may rely on them):
+
+==  ==========================================================
+0   done
+1   not found, or nothing to do (unknown event, registration or address; nothing changed)
+2   usage or validation error (bad option, invalid event file, bad SQL)
+3   AWS error (credentials, permissions, throttling, endpoint unreachable, export failed)
+==  ==========================================================
+"""
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+EXIT_AWS = 3

@@ -1,0 +1,696 @@
+"""The staff command line: ``python -m staff [--stage S | --local] [--table T] GROUP COMMAND ...``.
+
+Groups: ``events`` (put, list, show), ``registrations`` (list, export, cancel, erase),
+``exports`` (start, list, convert, query). Exit codes: see :mod:`staff` (0 ok, 1 not
+found / nothing done, 2 usage or validation error, 3 AWS error). Progress goes to
+stderr, results to stdout (or the ``-o`` file). Nothing is logged; personal data only
+appears in the output the command is asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from staff import EXIT_AWS, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
+from staff.config import Applied, ConfigError, Target, resolve
+
+STATUSES = ("confirmed", "waitlisted", "cancelled", "erased")
+EXPORT_FORMATS = ("csv", "xlsx", "json")
+CONVERT_FORMATS = ("csv", "xlsx", "jsonl")
+#: Commands that can run without a table (``exports convert``/``query`` of a local folder).
+TABLELESS = ("exports_convert", "exports_query")
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Failure(Exception):
+    """End the command with ``message`` on stderr and exit ``code``."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _aws_message(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        err = error.response.get("Error", {})
+        return f"AWS refused the request: {err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials: log in (e.g. aws sso login, AWS_PROFILE=...) or use --local for make run"
+    return f"AWS could not be reached: {error}"
+
+
+def aws_command(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Point boto3 at the chosen table, run ``function``, and map errors to the documented exit codes."""
+
+    @functools.wraps(function)
+    @click.pass_context
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        from chalicelib import store
+        from chalicelib.events import EventFileError
+        from staff.exportfiles import ExportFormatError, ExportNotFound
+        from staff.exporting import EventNotInExport
+        from staff.sql import QueryError
+
+        options = ctx.find_root().obj or {}
+        try:
+            target = resolve(options.get("stage"), options.get("local", False), options.get("table"))
+        except ConfigError as error:
+            if function.__name__ not in TABLELESS:
+                raise click.UsageError(str(error), ctx) from None
+            target = Target(description="no table")  # a local export folder needs no AWS
+        applied = Applied(target)
+        ctx.call_on_close(applied.restore)
+        try:
+            code = ctx.invoke(function, *args, **kwargs)
+        except Failure as failure:
+            click.echo(f"Error: {failure}", err=True)
+            ctx.exit(failure.code)
+        except store.EventNotFound as error:
+            click.echo(f"Error: no event {error} in {target.description}", err=True)
+            ctx.exit(EXIT_NOT_FOUND)
+        except EventNotInExport as error:
+            click.echo(f"Error: no event {error} in the export", err=True)
+            ctx.exit(EXIT_NOT_FOUND)
+        except store.RegistrationNotFound as error:
+            click.echo(f"Error: no registration {error} for this event", err=True)
+            ctx.exit(EXIT_NOT_FOUND)
+        except ExportNotFound as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(EXIT_NOT_FOUND)
+        except (EventFileError, ExportFormatError, QueryError, ValueError) as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except (ClientError, BotoCoreError) as error:
+            click.echo(f"Error: {_aws_message(error)}", err=True)
+            ctx.exit(EXIT_AWS)
+        ctx.exit(code or EXIT_OK)
+
+    return wrapper
+
+
+def _progress_bytes(total: int, label: str) -> Any:
+    return click.progressbar(length=max(total, 1), label=label, file=sys.stderr, width=32)
+
+
+def _counted(items: Iterable[Any], label: str) -> Iterator[Any]:
+    """Yield ``items`` while showing how many have been read (stderr, only on a terminal)."""
+    with click.progressbar(items, label=label, file=sys.stderr, show_pos=True, width=24) as bar:
+        yield from bar
+
+
+def _output_format(fmt: str | None, output: str, allowed: tuple[str, ...]) -> str:
+    if fmt:
+        return fmt
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if suffix in allowed:
+        return suffix
+    if output == "-":
+        return "csv"
+    raise click.UsageError(f"say --format {'|'.join(allowed)} (cannot tell from the file name {output!r})")
+
+
+def _delimiter(value: str) -> str:
+    if value in ("\\t", "tab"):
+        return "\t"
+    if len(value) != 1:
+        raise click.BadParameter("one character, e.g. ';' (or 'tab')")
+    return value
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("--stage", envvar="STAFF_STAGE", metavar="NAME",
+              help="Stage in .chalice/config.json (local, dev, prod): its TABLE_NAME, EXPORT_BUCKET, ... [env: STAFF_STAGE]")
+@click.option("--local", is_flag=True,
+              help="Use make run's AWS stand-in: http://127.0.0.1:$AWS_PORT (default 5000), fake credentials, stage local.")
+@click.option("--table", metavar="NAME", help="DynamoDB table name (overrides the stage's TABLE_NAME).")
+@click.pass_context
+def cli(ctx: click.Context, stage: str | None, local: bool, table: str | None) -> None:
+    """Staff tools for the event registration service.
+
+    Uses your own AWS credentials (AWS_PROFILE, SSO, environment); there are no
+    admin endpoints on the public API. Say which table with --stage, --local or --table.
+
+    \b
+    Exit codes:
+      0  done
+      1  not found, or nothing to do
+      2  usage or validation error
+      3  AWS error (credentials, permissions, network, failed export)
+
+    \b
+    Examples:
+      python -m staff --local events list
+      python -m staff --stage prod registrations export partos-engagement-mobilisatie-2023 -o list.xlsx
+    """
+    ctx.obj = {"stage": stage, "local": local, "table": table}
+
+
+# ------------------------------------------------------------------ events
+
+
+@cli.group(context_settings=CONTEXT)
+def events() -> None:
+    """Put event files into the table, list events, show one with its counts."""
+
+
+@events.command("put", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@aws_command
+def events_put(file: Path) -> int:
+    """Validate an event file (events/<id>.yaml) and store it.
+
+    The seat counters are kept. When the capacity grows (or becomes unlimited),
+    waitlisted registrations are promoted into the new seats, first come first
+    served, and get their promotion email. A lower capacity moves nobody: the
+    event stays full until seats free up. An invalid file exits 2 with the file,
+    the field and the reason.
+    """
+    from chalicelib.events import load_event_file
+    from staff.operations import put_event
+
+    event = load_event_file(file)
+    outcome = put_event(event)
+
+    def cap(value: int | None) -> str:
+        return "unlimited" if value is None else str(value)
+
+    if outcome.created:
+        click.echo(f"Created event {event.id} (capacity {cap(outcome.new_capacity)}).")
+    else:
+        change = (
+            f"capacity {cap(outcome.old_capacity)} -> {cap(outcome.new_capacity)}"
+            if outcome.old_capacity != outcome.new_capacity
+            else f"capacity {cap(outcome.new_capacity)} (unchanged)"
+        )
+        click.echo(f"Updated event {event.id}: {change}.")
+    if outcome.promoted:
+        click.echo(f"Promoted {outcome.promoted} waitlisted registration(s) into the new seats.")
+    if outcome.new_capacity is not None and outcome.seats_taken > outcome.new_capacity:
+        click.echo(
+            f"Note: {outcome.seats_taken} confirmed is more than the new capacity; nobody was moved, "
+            "and the event stays full until enough registrations are cancelled.",
+            err=True,
+        )
+    return EXIT_OK
+
+
+@events.command("list", context_settings=CONTEXT)
+@aws_command
+def events_list() -> int:
+    """List every event in the table with its seat counters."""
+    from chalicelib import store
+    from staff.operations import seats_left
+    from staff.tables import render
+
+    rows = []
+    for item in store.list_event_items():
+        event = store.event_from_item(item)
+        left = seats_left(event, item)
+        rows.append([
+            event.id,
+            event.local(event.starts_at).strftime("%Y-%m-%d %H:%M"),
+            "unlimited" if event.capacity is None else event.capacity,
+            int(item.get("seats_taken", 0)),
+            int(item.get("waitlisted_count", 0)),
+            "-" if left is None else left,
+            event.title.get(event.default_language, event.default_language),
+        ])
+    if not rows:
+        click.echo("No events in the table.")
+        return EXIT_OK
+    click.echo(render(["id", "starts (local)", "capacity", "confirmed", "waitlisted", "seats left", "title"], rows))
+    return EXIT_OK
+
+
+@events.command("show", context_settings=CONTEXT)
+@click.argument("event_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON (for scripts).")
+@aws_command
+def events_show(event_id: str, as_json: bool) -> int:
+    """Show one event: when and where, and its registrations counted by status.
+
+    Counts are read from the registration items (a Query on the event's
+    partition): confirmed, waitlisted, cancelled, erased, emails failed; seats
+    left comes from the event's seat counter. A counter that disagrees with the
+    items is reported.
+    """
+    from chalicelib import store
+    from staff.operations import count_registrations, seats_left
+
+    event, item = store.get_event(event_id)
+    counts = count_registrations(_counted(store.iter_registrations(event_id), "Reading registrations"))
+    left = seats_left(event, item)
+    data = {
+        "id": event.id,
+        "title": event.title.get(event.default_language, event.default_language),
+        "starts_at": event.local(event.starts_at).isoformat(),
+        "ends_at": event.local(event.ends_at).isoformat(),
+        "timezone": event.timezone,
+        "capacity": event.capacity,
+        "waitlist": event.waitlist,
+        "confirmed": counts.confirmed,
+        "waitlisted": counts.waitlisted,
+        "cancelled": counts.cancelled,
+        "erased": counts.erased,
+        "seats_left": left,
+        "emails_failed": counts.emails_failed,
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    start, end = event.local(event.starts_at), event.local(event.ends_at)
+    lines = [
+        f"{data['title']} ({event.id})",
+        f"  when:          {start:%Y-%m-%d %H:%M}-{end:%H:%M} {event.timezone} ({start.tzname()})",
+        f"  where:         {event.location.one_line()}",
+        f"  capacity:      {'unlimited' if event.capacity is None else event.capacity}"
+        f" ({'with' if event.waitlist else 'no'} waitlist)",
+        f"  confirmed:     {counts.confirmed}",
+        f"  waitlisted:    {counts.waitlisted}",
+        f"  cancelled:     {counts.cancelled}",
+        f"  erased:        {counts.erased}",
+        f"  seats left:    {'unlimited' if left is None else left}",
+        f"  emails failed: {counts.emails_failed}",
+    ]
+    click.echo("\n".join(lines))
+    if int(item.get("seats_taken", 0)) != counts.confirmed:
+        click.echo(f"Note: the seat counter says {int(item.get('seats_taken', 0))} confirmed.", err=True)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ registrations
+
+
+@cli.group(context_settings=CONTEXT)
+def registrations() -> None:
+    """List, export, cancel and erase an event's registrations."""
+
+
+def _read_registrations(event_id: str) -> tuple[Any, list[dict[str, Any]], dict[int, int]]:
+    """The event, its registration items (Query, every page) and the waitlist positions, in one pass."""
+    from chalicelib import store
+    from staff.columns import waitlist_positions
+
+    event, _ = store.get_event(event_id)
+    items = list(_counted(store.iter_registrations(event_id), "Reading registrations"))
+    return event, items, waitlist_positions(items)
+
+
+@registrations.command("list", context_settings=CONTEXT)
+@click.argument("event_id", metavar="EVENT")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
+              help="Only these statuses (repeat the option for several).")
+@aws_command
+def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
+    """Show an event's registrations as a table.
+
+    Confirmed first (by registration time), then the waitlist in order, then
+    cancelled and erased. Times are in the event's time zone.
+    """
+    from staff.tables import render
+
+    event, items, positions = _read_registrations(event_id)
+    order = {s: i for i, s in enumerate(STATUSES)}
+    chosen = [i for i in items if not statuses or i.get("status") in statuses]
+
+    def key(item: dict[str, Any]) -> tuple:
+        ticket = item.get("waitlist_ticket")
+        return (order.get(item.get("status"), 9), positions.get(int(ticket), 0) if ticket is not None else 0,
+                item.get("registered_at", ""))
+
+    chosen.sort(key=key)
+    rows = []
+    for item in chosen:
+        ticket = item.get("waitlist_ticket")
+        registered = item.get("registered_at")
+        rows.append([
+            item.get("status"),
+            positions.get(int(ticket)) if item.get("status") == "waitlisted" and ticket is not None else "",
+            item.get("name", ""),
+            item.get("email", ""),
+            datetime.fromisoformat(registered).astimezone(event.zone).strftime("%Y-%m-%d %H:%M") if registered else "",
+            item.get("email_state", ""),
+            item.get("registration_id"),
+        ])
+    if not rows:
+        click.echo("No registrations" + (f" with status {', '.join(statuses)}" if statuses else "") + ".")
+        return EXIT_OK
+    click.echo(render(["status", "pos", "name", "email", "registered", "email", "id"], rows))
+    click.echo(f"{len(rows)} registration(s).", err=True)
+    return EXIT_OK
+
+
+@registrations.command("export", context_settings=CONTEXT)
+@click.argument("event_id", metavar="EVENT")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS),
+              help="File format (default: from the file name's extension).")
+@click.option("-o", "--output", required=True, metavar="FILE", help="File to write ('-' for stdout, csv/json only).")
+@click.option("--delimiter", default=",", show_default=True, metavar="CHAR",
+              help="CSV delimiter; ';' for Dutch Excel, 'tab' for tabs.")
+@aws_command
+def registrations_export(event_id: str, fmt: str | None, output: str, delimiter: str) -> int:
+    """Write one row per registration to a CSV, XLSX or JSON file.
+
+    \b
+    Columns, in this order:
+      registration_id, status, waitlist_position, name, email, language,
+      registered_at (ISO 8601 in the event's time zone), one column per
+      question (named by its id), email_state.
+
+    Choice answers are the option id, multichoice option ids joined with "; ",
+    booleans yes/no (true/false in JSON). CSV is UTF-8 with BOM; text starting
+    with = + - @ tab or CR gets a leading ' so Excel never runs it; phone
+    answers are written as typed. XLSX cells are text, never formulas. Read by
+    Query on the event's partition, every page.
+    """
+    from staff import writers
+    from staff.columns import columns_for, rows
+
+    fmt = _output_format(fmt, output, EXPORT_FORMATS)
+    event, items, positions = _read_registrations(event_id)
+    count = writers.write(fmt, output, columns_for(event), rows(event, items, positions), delimiter=_delimiter(delimiter))
+    click.echo(f"Wrote {count} registration(s) of {event.id} to {output} ({fmt}).", err=True)
+    return EXIT_OK
+
+
+@registrations.command("cancel", context_settings=CONTEXT)
+@click.argument("event_id", metavar="EVENT")
+@click.argument("registration_id", metavar="ID")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@aws_command
+def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
+    """Cancel one registration, as the registrant's own cancel link does.
+
+    The registrant gets the cancellation email; a freed seat goes to the first
+    on the waitlist, who gets the promotion email. Cancelling a registration
+    that is already cancelled changes nothing (exit 1).
+    """
+    from chalicelib import lifecycle, store
+
+    item = store.get_registration_in_event(event_id, registration_id)
+    if item.get("status") not in ("confirmed", "waitlisted"):
+        click.echo(f"Nothing to do: registration {registration_id} is {item.get('status')}.", err=True)
+        return EXIT_NOT_FOUND
+    if not yes:
+        click.confirm(f"Cancel registration {registration_id} ({item.get('status')}) of {event_id}?", abort=True, err=True)
+    result = lifecycle.cancel(event_id, registration_id, by="staff")
+    return _report_cancel(registration_id, result)
+
+
+def _report_cancel(registration_id: str, result: Any) -> int:
+    changed = getattr(result, "changed", True)
+    if not changed:
+        click.echo(f"Nothing to do: registration {registration_id} was already cancelled.", err=True)
+        return EXIT_NOT_FOUND
+    click.echo(f"Cancelled registration {registration_id}.")
+    promoted = getattr(result, "promoted", None)
+    if promoted:
+        count = len(promoted) if isinstance(promoted, (list, tuple, set)) else promoted
+        click.echo(f"Promoted {count} from the waitlist.")
+    return EXIT_OK
+
+
+@registrations.command("erase", context_settings=CONTEXT)
+@click.argument("event_id", metavar="EVENT")
+@click.option("--email", "address", required=True, metavar="ADDRESS", help="The person's address (any case).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@aws_command
+def registrations_erase(event_id: str, address: str, yes: bool) -> int:
+    """Erase a person's data from an event (GDPR right to erasure).
+
+    Every registration with this address (compared case-insensitively) keeps its
+    id and becomes status "erased" without name, email, answers or email
+    details; the address guard is deleted (the address may register again); the
+    event counts it in erased_count and gives back the seat or waitlist place
+    (the waitlist moves up). No email is sent to the address. Prints how many
+    items changed; exit 1 when no registration had the address.
+
+    Copies outside the table are not touched: earlier exports and files, the
+    table's point-in-time backups (35 days) and stream (24 hours).
+    """
+    from staff.operations import erase_address
+
+    if not yes:
+        click.confirm(f"Erase the registration data of this address for {event_id}? This cannot be undone.",
+                      abort=True, err=True)
+    outcome = erase_address(event_id, address)
+    if outcome.items_changed == 0:
+        click.echo("Nothing to do: no registration with this address for this event.", err=True)
+        return EXIT_NOT_FOUND
+    click.echo(
+        f"Erased {outcome.registrations} registration(s) of {event_id}: {outcome.items_changed} item(s) changed "
+        f"({outcome.registrations} anonymised, {outcome.guards} address guard(s) deleted, event counters updated)."
+    )
+    if outcome.promoted:
+        click.echo(f"Promoted {outcome.promoted} from the waitlist into the freed seat(s).")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ exports
+
+
+@cli.group(context_settings=CONTEXT)
+def exports() -> None:
+    """DynamoDB exports to S3: start one, list them, convert one to CSV/XLSX, query one in SQL."""
+
+
+def _table_arn(dynamodb: Any, table: str) -> str:
+    return dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+
+
+def _export_bucket(bucket: str | None) -> str:
+    from chalicelib.settings import get_settings
+
+    chosen = bucket or os.environ.get("EXPORT_BUCKET")
+    if chosen:
+        return chosen
+    if get_settings().stage == "local":
+        return "registrations-local-exports"
+    raise click.UsageError("no export bucket: set EXPORT_BUCKET, give it in the stage's config, or use --bucket")
+
+
+@exports.command("start", context_settings=CONTEXT)
+@click.option("--bucket", metavar="NAME", help="S3 bucket (default: EXPORT_BUCKET of the environment or stage).")
+@click.option("--prefix", metavar="PREFIX", help="Key prefix (default: exports/<table>).")
+@click.option("--wait", is_flag=True, help="Wait until the export has finished, showing progress.")
+@click.option("--enable-pitr/--no-enable-pitr", default=True, show_default=True,
+              help="Turn on point-in-time recovery if it is off (exports need it; it has a cost).")
+@click.option("--poll", default=None, type=float, metavar="SECONDS", help="Seconds between status checks with --wait.")
+@click.option("--timeout", default=3600, show_default=True, type=float, metavar="SECONDS", help="Give up waiting after this long.")
+@aws_command
+def exports_start(bucket: str | None, prefix: str | None, wait: bool, enable_pitr: bool, poll: float | None, timeout: float) -> int:
+    """Start a DynamoDB export of the table (ExportTableToPointInTime) into S3.
+
+    The export is a consistent copy of the whole table as of now, in
+    DYNAMODB_JSON format, written under s3://BUCKET/PREFIX/AWSDynamoDB/<id>/;
+    it does not use the table's read capacity. It needs point-in-time
+    recovery (PITR) on the table: this command turns it on when it is off
+    (say --no-enable-pitr to refuse; exit 1). Real exports take minutes.
+    With the local stand-in the bucket is created if missing.
+    """
+    from chalicelib import aws
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    dynamodb = aws.client("dynamodb")
+    bucket = _export_bucket(bucket)
+    prefix = (prefix or f"exports/{settings.table_name}").strip("/")
+    if settings.stage == "local":
+        s3 = aws.client("s3")
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": settings.aws_region})
+    backups = dynamodb.describe_continuous_backups(TableName=settings.table_name)["ContinuousBackupsDescription"]
+    pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
+    if pitr != "ENABLED":
+        if not enable_pitr:
+            click.echo(
+                f"Point-in-time recovery is off on {settings.table_name}; an export needs it. "
+                "Run again without --no-enable-pitr to turn it on.",
+                err=True,
+            )
+            return EXIT_NOT_FOUND
+        dynamodb.update_continuous_backups(
+            TableName=settings.table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+        click.echo(f"Turned on point-in-time recovery for {settings.table_name}.", err=True)
+    answer = dynamodb.export_table_to_point_in_time(
+        TableArn=_table_arn(dynamodb, settings.table_name), S3Bucket=bucket, S3Prefix=prefix, ExportFormat="DYNAMODB_JSON"
+    )["ExportDescription"]
+    arn = answer["ExportArn"]
+    click.echo(f"Started export {arn}")
+    click.echo(f"  into s3://{bucket}/{prefix}/")
+    if not wait:
+        click.echo(f"Check with: python -m staff exports list; convert with: python -m staff exports convert s3://{bucket}/{prefix} ...", err=True)
+        return EXIT_OK
+    interval = poll if poll is not None else (0.5 if settings.stage == "local" else 10.0)
+    final = _wait_for_export(dynamodb, arn, interval, timeout)
+    status = final.get("ExportStatus")
+    if status != "COMPLETED":
+        reason = final.get("FailureMessage") or final.get("FailureCode") or f"still {status} after {timeout:.0f} s"
+        click.echo(f"Error: export {status}: {reason}", err=True)
+        return EXIT_AWS
+    click.echo(f"Completed: {final.get('ItemCount', '?')} item(s) in s3://{bucket}/{prefix}/")
+    return EXIT_OK
+
+
+def _wait_for_export(dynamodb: Any, arn: str, interval: float, timeout: float) -> dict[str, Any]:
+    """Poll DescribeExport until the export leaves IN_PROGRESS (or ``timeout``), showing a spinner on a terminal."""
+    started = time.monotonic()
+    spinner = itertools.cycle("|/-\\")
+    tty = sys.stderr.isatty()
+    while True:
+        description = dynamodb.describe_export(ExportArn=arn)["ExportDescription"]
+        status = description.get("ExportStatus")
+        elapsed = time.monotonic() - started
+        if tty:
+            click.echo(f"\rExporting {next(spinner)} {status} {int(elapsed) // 60}:{int(elapsed) % 60:02d}  ", nl=False, err=True)
+        if status != "IN_PROGRESS" or elapsed > timeout:
+            if tty:
+                click.echo("", err=True)
+            return description
+        time.sleep(interval)
+
+
+@exports.command("list", context_settings=CONTEXT)
+@aws_command
+def exports_list() -> int:
+    """List the table's exports: status, start time, items and S3 location."""
+    from chalicelib import aws
+    from chalicelib.settings import get_settings
+    from staff.tables import render
+
+    dynamodb = aws.client("dynamodb")
+    arn = _table_arn(dynamodb, get_settings().table_name)
+    rows = []
+    kwargs: dict[str, Any] = {"TableArn": arn}
+    while True:
+        page = dynamodb.list_exports(**kwargs)
+        for summary in page.get("ExportSummaries", []):
+            detail = dynamodb.describe_export(ExportArn=summary["ExportArn"])["ExportDescription"]
+            start = detail.get("StartTime") or detail.get("ExportTime")
+            rows.append([
+                summary["ExportArn"].rsplit("/", 1)[-1],
+                summary.get("ExportStatus"),
+                start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if start else "",
+                detail.get("ItemCount", ""),
+                f"s3://{detail.get('S3Bucket')}/{detail.get('S3Prefix') or ''}",
+            ])
+        if not page.get("NextToken"):
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    if not rows:
+        click.echo("No exports of this table.")
+        return EXIT_OK
+    click.echo(render(["export", "status", "started", "items", "location"], rows, max_width=80))
+    return EXIT_OK
+
+
+def _open_export(source: str) -> Any:
+    from staff.exportfiles import locate, parse_source
+
+    layout = locate(parse_source(source))
+    for note in layout.notes:
+        click.echo(f"Note: {note}", err=True)
+    return layout
+
+
+def _event_from_export(layout: Any, event_id: str | None) -> Any:
+    from staff.exporting import choose_event, scan
+
+    with _progress_bytes(layout.total_bytes, "Reading export (1/2)") as bar:
+        found = scan(layout, event_id, bar.update)
+    return choose_event(found, event_id)
+
+
+@exports.command("convert", context_settings=CONTEXT)
+@click.argument("source")
+@click.option("--event", "event_id", required=True, metavar="ID", help="The event whose registrations to write.")
+@click.option("--format", "fmt", type=click.Choice(CONVERT_FORMATS), help="File format (default: from the file name).")
+@click.option("-o", "--output", required=True, metavar="FILE", help="File to write ('-' for stdout, csv/jsonl only).")
+@click.option("--delimiter", default=",", show_default=True, metavar="CHAR", help="CSV delimiter; ';' for Dutch Excel.")
+@aws_command
+def exports_convert(source: str, event_id: str, fmt: str | None, output: str, delimiter: str) -> int:
+    """Convert a DynamoDB export to CSV, XLSX or JSON lines: one row per registration.
+
+    SOURCE is an s3://bucket/prefix or a local folder holding an export as AWS
+    writes it (manifest-summary.json, manifest-files.json, data/*.json.gz) or as
+    moto writes it (data/*.gz only); the newest export under SOURCE is used. The
+    columns are those of "registrations export". The export is read twice (the
+    event's definition and waitlist order, then the rows), streaming: memory
+    stays flat however big the export is.
+    """
+    from staff import writers
+    from staff.columns import columns_for
+    from staff.exporting import event_rows
+
+    fmt = _output_format(fmt, output, CONVERT_FORMATS)
+    delimiter = _delimiter(delimiter)
+    layout = _open_export(source)
+    found = _event_from_export(layout, event_id)
+    with _progress_bytes(layout.total_bytes, "Writing rows (2/2)   ") as bar:
+        count = writers.write(fmt, output, columns_for(found.event), event_rows(layout, found, bar.update), delimiter=delimiter)
+    click.echo(f"Wrote {count} registration(s) of {found.event.id} to {output} ({fmt}).", err=True)
+    return EXIT_OK
+
+
+@exports.command("query", context_settings=CONTEXT)
+@click.argument("source")
+@click.argument("sql")
+@click.option("--event", "event_id", metavar="ID", help="The event (needed when the export holds several).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV (UTF-8, no BOM) instead of a table.")
+@aws_command
+def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> int:
+    """Query an export's registrations in SQL (DuckDB): the table is "registrations".
+
+    Its columns are those of "registrations export": waitlist_position is an
+    INTEGER, boolean questions are BOOLEAN, the rest VARCHAR.
+
+    \b
+    Examples:
+      python -m staff exports query ./export "SELECT role, count(*) AS n FROM registrations GROUP BY role ORDER BY n DESC" --event ID
+      python -m staff exports query ./export "SELECT partos_member, count(*) FROM registrations WHERE status = 'confirmed' GROUP BY 1" --event ID
+    """
+    from staff import sql as staff_sql
+    from staff.columns import Column, columns_for
+    from staff.exporting import event_rows
+    from staff.tables import render
+    from staff.writers import write_csv
+
+    layout = _open_export(source)
+    found = _event_from_export(layout, event_id)
+    with _progress_bytes(layout.total_bytes, "Loading rows (2/2)   ") as bar:
+        connection = staff_sql.load(columns_for(found.event), event_rows(layout, found, bar.update))
+    names, rows = staff_sql.query(connection, sql)
+    if as_csv:
+        write_csv("-", [Column(n, "text") for n in names], [list(r) for r in rows])
+    else:
+        click.echo(render(names, rows) if names else "(no result)")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see :mod:`staff`)."""
+    try:
+        cli.main(args=argv, prog_name="python -m staff", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_NOT_FOUND
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    return EXIT_OK

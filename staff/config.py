@@ -1,0 +1,109 @@
+"""Which table and which AWS endpoint the staff tools talk to.
+
+``--stage NAME`` takes the stage's environment variables from ``.chalice/config.json``
+(``TABLE_NAME``, ``EXPORT_BUCKET`` if set, ...); ``--table`` overrides the table;
+``--local`` is ``make run``'s AWS stand-in: endpoint ``http://127.0.0.1:$AWS_PORT``
+(default 5000), fake credentials, stage ``local``. Credentials otherwise come the usual
+boto3 way (``AWS_PROFILE``, environment, SSO), i.e. the staff member's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
+LOCAL_STAGE = "local"
+
+
+class ConfigError(ValueError):
+    """An unknown stage, or no way to tell which table to use."""
+
+
+def stage_names(config_path: Path = CHALICE_CONFIG) -> list[str]:
+    """The stages defined in ``.chalice/config.json``."""
+    return sorted(json.loads(config_path.read_text(encoding="utf-8")).get("stages", {}))
+
+
+def stage_environment(stage: str, config_path: Path = CHALICE_CONFIG) -> dict[str, str]:
+    """The environment variables of ``stage`` (global ones, then the stage's).
+
+    Raises :class:`ConfigError` for a stage the file does not define.
+    """
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    stages = config.get("stages", {})
+    if stage not in stages:
+        raise ConfigError(f"unknown stage {stage!r}; .chalice/config.json has {', '.join(sorted(stages))}")
+    return {**config.get("environment_variables", {}), **stages[stage].get("environment_variables", {})}
+
+
+@dataclass
+class Target:
+    """The environment changes that point boto3 and ``chalicelib`` at one table.
+
+    ``set`` is applied over ``os.environ``, ``unset`` removed from it.
+    """
+
+    set: dict[str, str] = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
+    description: str = ""
+
+
+def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | None = None) -> Target:
+    """The :class:`Target` for the global options.
+
+    Raises :class:`ConfigError` when neither a stage, ``--local`` nor ``--table`` says which table to use,
+    or ``--local`` is combined with a stage other than ``local``.
+    """
+    if local:
+        if stage not in (None, LOCAL_STAGE):
+            raise ConfigError("--local is the local stage; leave out --stage or say --stage local")
+        port = aws_port or os.environ.get("AWS_PORT") or "5000"
+        env = stage_environment(LOCAL_STAGE)
+        env.update(
+            STAGE=LOCAL_STAGE,
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",
+            AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
+            AWS_REGION=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
+        )
+        target = Target(env, ("AWS_PROFILE", "AWS_SESSION_TOKEN"), f"local stand-in http://127.0.0.1:{port}")
+    elif stage:
+        target = Target(stage_environment(stage), (), f"stage {stage}")
+    elif table:
+        target = Target({}, (), "")
+    else:
+        raise ConfigError("say which table: --stage dev|prod (or STAFF_STAGE), --local for make run, or --table NAME")
+    if table:
+        target.set["TABLE_NAME"] = table
+    if os.environ.get("EXPORT_BUCKET"):
+        target.set["EXPORT_BUCKET"] = os.environ["EXPORT_BUCKET"]
+    target.description = f"table {target.set.get('TABLE_NAME') or os.environ.get('TABLE_NAME', '?')}" + (
+        f" ({target.description})" if target.description else ""
+    )
+    return target
+
+
+class Applied:
+    """Apply a :class:`Target` to ``os.environ``; :meth:`restore` puts the previous values back."""
+
+    def __init__(self, target: Target):
+        self._saved: dict[str, str | None] = {}
+        for key in list(target.set) + list(target.unset):
+            self._saved.setdefault(key, os.environ.get(key))
+        for key in target.unset:
+            os.environ.pop(key, None)
+        os.environ.update(target.set)
+
+    def restore(self) -> None:
+        """Undo the changes (for tests that run several commands in one process)."""
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved = {}

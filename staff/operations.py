@@ -1,0 +1,239 @@
+"""What the staff commands change or count in the table (no printing here).
+
+Every change is a conditional write or a transaction (``chalicelib.store`` conventions).
+Nothing here logs personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws, clock, store
+from chalicelib.events import Event
+from chalicelib.settings import get_settings
+
+ERASED = "erased"
+#: Attributes of a registration item that identify or describe the person (removed by erase).
+PERSONAL_ATTRIBUTES = ("name", "email", "answers")
+#: Everything erase removes: the personal attributes, and the email details (an SES error can quote the
+#: address; without ``notifications`` no pending email can still be claimed and sent).
+ERASE_REMOVES = PERSONAL_ATTRIBUTES + ("notifications", "email_state", "email_error", "email_message_id", "consent_at")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Registrations of an event by status, as counted from its registration items."""
+
+    confirmed: int = 0
+    waitlisted: int = 0
+    cancelled: int = 0
+    erased: int = 0
+    emails_failed: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every registration item, erased ones included."""
+        return self.confirmed + self.waitlisted + self.cancelled + self.erased
+
+
+def count_registrations(items: Iterable[dict[str, Any]]) -> Counts:
+    """Count registration items by ``status`` and those whose ``email_state`` is ``failed``."""
+    counts = {"confirmed": 0, "waitlisted": 0, "cancelled": 0, "erased": 0}
+    failed = 0
+    for item in items:
+        status = item.get("status")
+        if status in counts:
+            counts[status] += 1
+        if item.get("email_state") == "failed":
+            failed += 1
+    return Counts(emails_failed=failed, **counts)
+
+
+def seats_left(event: Event, item: dict[str, Any]) -> int | None:
+    """Free seats from the event item's counter; ``None`` for an unlimited event."""
+    if event.capacity is None:
+        return None
+    return max(0, event.capacity - int(item.get("seats_taken", 0)))
+
+
+@dataclass(frozen=True)
+class PutOutcome:
+    """What :func:`put_event` did: ``created``, the old and new capacity (``None`` = unlimited), promotions."""
+
+    created: bool
+    old_capacity: int | None
+    new_capacity: int | None
+    promoted: int
+    seats_taken: int
+
+    @property
+    def capacity_increased(self) -> bool:
+        """More seats than before (or unlimited now) on an event that existed."""
+        if self.created or self.old_capacity is None:
+            return False
+        return self.new_capacity is None or self.new_capacity > self.old_capacity
+
+
+def put_event(event: Event) -> PutOutcome:
+    """Store ``event`` (``store.put_event``: counters kept) and fill seats a capacity increase freed.
+
+    After an increase ``chalicelib.lifecycle.fill_free_seats`` promotes waitlisted
+    registrations into the new seats (their emails follow from the stream). A
+    decrease moves nobody: confirmed stay confirmed and the event is full until
+    seats free up. Raises ``botocore`` errors.
+    """
+    try:
+        before = store.get_event_item(event.id, consistent=True)
+        created = False
+        old_capacity = before.get("seat_capacity")
+    except store.EventNotFound:
+        created, old_capacity = True, None
+    store.put_event(event)
+    outcome = PutOutcome(created, old_capacity, event.capacity, 0, 0)
+    promoted = 0
+    if outcome.capacity_increased:
+        from chalicelib import lifecycle
+
+        promoted = lifecycle.fill_free_seats(event.id)
+    after = store.get_event_item(event.id, consistent=True)
+    return PutOutcome(created, old_capacity, event.capacity, promoted, int(after.get("seats_taken", 0)))
+
+
+@dataclass(frozen=True)
+class EraseOutcome:
+    """What :func:`erase_address` changed: registrations anonymised, guards deleted, items changed in all."""
+
+    registrations: int
+    guards: int
+    items_changed: int
+    freed_seats: int
+    promoted: int
+
+
+def _matching_registrations(event_id: str, email: str) -> list[dict[str, Any]]:
+    wanted = store.email_key(email)
+    return [
+        item
+        for item in store.iter_registrations(event_id, consistent=True)
+        if item.get("email") is not None and store.email_key(str(item["email"])) == wanted
+    ]
+
+
+def _guard(event_id: str, email: str) -> dict[str, Any] | None:
+    found = aws.client("dynamodb").get_item(
+        TableName=get_settings().table_name,
+        Key=store.serialize({"pk": store.event_pk(event_id), "sk": store.guard_sk(email)}),
+        ConsistentRead=True,
+    )
+    return store.deserialize(found["Item"]) if "Item" in found else None
+
+
+def _erase_one(event_id: str, item: dict[str, Any], delete_guard: bool, now: str) -> int:
+    """One transaction: anonymise the registration, maybe delete the guard, count on the event. Returns items changed."""
+    table = get_settings().table_name
+    status = item["status"]
+    names = {"#s": "status", "#e": "email"}
+    remove = ", ".join(f"#p{i}" for i, _ in enumerate(ERASE_REMOVES))
+    names.update({f"#p{i}": a for i, a in enumerate(ERASE_REMOVES)})
+    registration_update = {
+        "Update": {
+            "TableName": table,
+            "Key": store.serialize({"pk": item["pk"], "sk": item["sk"]}),
+            "UpdateExpression": f"SET #s = :erased, erased_at = :now, status_changed_at = :now REMOVE {remove}",
+            "ConditionExpression": "#s = :old AND #e = :email",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": store.serialize(
+                {":erased": ERASED, ":now": now, ":old": status, ":email": item["email"]}
+            ),
+        }
+    }
+    event_values: dict[str, Any] = {":one": 1}
+    event_update = "ADD erased_count :one"
+    event_condition = "attribute_exists(pk)"
+    if status == "confirmed":
+        event_update += ", seats_taken :minus"
+        event_condition += " AND seats_taken > :zero"
+        event_values.update({":minus": -1, ":zero": 0})
+    elif status == "waitlisted":
+        event_update += ", waitlisted_count :minus"
+        event_condition += " AND waitlisted_count > :zero"
+        event_values.update({":minus": -1, ":zero": 0})
+    actions: list[dict[str, Any]] = [
+        registration_update,
+        {
+            "Update": {
+                "TableName": table,
+                "Key": store.serialize({"pk": item["pk"], "sk": store.EVENT_SK}),
+                "UpdateExpression": event_update,
+                "ConditionExpression": event_condition,
+                "ExpressionAttributeValues": store.serialize(event_values),
+            }
+        },
+    ]
+    if delete_guard:
+        actions.append(
+            {
+                "Delete": {
+                    "TableName": table,
+                    "Key": store.serialize({"pk": item["pk"], "sk": store.guard_sk(item["email"])}),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            }
+        )
+    aws.client("dynamodb").transact_write_items(TransactItems=actions)
+    return len(actions)
+
+
+def erase_address(event_id: str, email: str, *, attempts: int = 5) -> EraseOutcome:
+    """Erase the personal data of whoever registered for ``event_id`` with ``email`` (any case).
+
+    Each matching registration item keeps its key and becomes ``status: erased``
+    without ``name``, ``email``, ``answers`` and email details (so no pending email
+    can still be sent); the address guard is deleted; the event item counts
+    ``erased_count`` and gives back the seat (``seats_taken``) or the waitlist place
+    (``waitlisted_count``) the registration held. One transaction per registration,
+    conditioned on the status and address read, retried on a concurrent change.
+    After a seat is freed the waitlist moves up (``lifecycle.fill_free_seats``).
+
+    Returns an :class:`EraseOutcome`; ``items_changed == 0`` when nothing matched.
+    Raises ``store.EventNotFound`` and ``botocore`` errors.
+    """
+    store.get_event_item(event_id)
+    registrations = guards = changed = freed = 0
+    for _ in range(attempts):
+        matches = _matching_registrations(event_id, email)
+        guard = _guard(event_id, email)
+        if not matches:
+            break
+        try:
+            for index, item in enumerate(matches):
+                guard_here = guard is not None and (guard.get("for_registration") == item["registration_id"] or index == len(matches) - 1)
+                changed += _erase_one(event_id, item, guard_here, clock.now().isoformat())
+                registrations += 1
+                guards += int(guard_here)
+                freed += int(item["status"] == "confirmed")
+                if guard_here:
+                    guard = None
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            continue  # a registration or guard changed since we read it: read again
+        break
+    if guard is not None and not registrations:
+        # A guard without a registration (left over): delete it too.
+        aws.client("dynamodb").delete_item(
+            TableName=get_settings().table_name,
+            Key=store.serialize({"pk": store.event_pk(event_id), "sk": store.guard_sk(email)}),
+            ConditionExpression="attribute_exists(pk)",
+        )
+        guards += 1
+        changed += 1
+    promoted = 0
+    if freed:
+        from chalicelib import lifecycle
+
+        promoted = lifecycle.fill_free_seats(event_id)
+    return EraseOutcome(registrations, guards, changed, freed, promoted)
