@@ -396,7 +396,7 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
     on the waitlist, who gets the promotion email. Cancelling a registration
     that is already cancelled changes nothing (exit 1).
     """
-    from chalicelib import lifecycle, store
+    from chalicelib import store
 
     item = store.get_registration_in_event(event_id, registration_id)
     if item.get("status") not in ("confirmed", "waitlisted"):
@@ -404,6 +404,8 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
         return EXIT_NOT_FOUND
     if not yes:
         click.confirm(f"Cancel registration {registration_id} ({item.get('status')}) of {event_id}?", abort=True, err=True)
+    from chalicelib import lifecycle
+
     result = lifecycle.cancel(event_id, registration_id, by="staff")
     return _report_cancel(registration_id, result)
 

@@ -1,0 +1,177 @@
+"""Writing rows to CSV, XLSX, JSON and JSON lines, streaming (one row in memory at a time).
+
+CSV (for Excel, also Dutch Excel):
+
+- UTF-8 with a byte order mark, so Excel opens ``Özdemir``, ``读写汉字``, ``Ødegård`` intact;
+  ``delimiter`` ``,`` (default) or ``;`` (Dutch Excel expects ``;``); CRLF line ends.
+- Formula neutralising: a text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a
+  carriage return gets a leading ``'`` so that no spreadsheet runs it as a formula; nothing
+  else is changed. Numeric cells (``waitlist_position``) are written as numbers.
+- Phone answers (questions of type ``phone``) that match the service's phone pattern
+  (an optional leading ``+``, then only digits, spaces and ``( ) . / -``) are written exactly
+  as typed, without the quote: such a value holds no letter, function name, cell reference or
+  ``|``/``!``, so even where a spreadsheet reads a leading ``+`` as the start of a formula it
+  cannot call a function, open a link or run a command. Excel shows ``+31 6 12345678`` (with
+  spaces) as typed; a phone written without spaces, ``+31612345678``, may be shown as the
+  number 31612345678. For lists with phone numbers use XLSX, where every cell is text, or
+  import the CSV with that column as Text. A phone answer that does not match the pattern
+  (e.g. written to the table by other means) is neutralised like any text.
+- Booleans ``yes``/``no``; empty answers empty cells.
+
+XLSX: every text cell is written with ``write_string`` (a string cell, never a formula, so
+no quote is needed and values are exact); numbers with ``write_number``; booleans
+``yes``/``no``. XlsxWriter's ``constant_memory`` mode keeps one row in memory.
+
+JSON (an array of objects) and JSON lines (one object a line): UTF-8, no BOM, values as
+typed: booleans ``true``/``false``, ``waitlist_position`` a number, missing values ``null``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, TextIO
+
+from chalicelib.validation import PHONE_PATTERN
+from staff.columns import Column
+
+FORMATS = ("csv", "xlsx", "json", "jsonl")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """``text`` with a leading ``'`` if it begins with ``= + - @``, tab or CR; otherwise unchanged."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def spreadsheet_text(value: Any, kind: str = "text") -> str:
+    """A typed value as the text of a CSV cell (see the module docstring for the rules)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    if kind == "phone" and PHONE_PATTERN.match(text):
+        return text
+    return neutralise(text)
+
+
+@contextmanager
+def _atomic_text(path: str, *, encoding: str, newline: str | None) -> Iterator[TextIO]:
+    """A text file written under a temporary name and renamed at the end; ``-`` is stdout."""
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.partial")
+    try:
+        with open(temporary, "w", encoding=encoding, newline=newline) as handle:
+            yield handle
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_csv(path: str, columns: list[Column], rows: Iterable[list[Any]], *, delimiter: str = ",", bom: bool = True) -> int:
+    """Write a CSV file (``-`` for stdout, then without BOM); returns the number of rows."""
+    count = 0
+    encoding = "utf-8-sig" if bom and path != "-" else "utf-8"
+    with _atomic_text(path, encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow([neutralise(c.name) for c in columns])
+        kinds = [c.kind for c in columns]
+        for row in rows:
+            writer.writerow([spreadsheet_text(v, k) for v, k in zip(row, kinds)])
+            count += 1
+    return count
+
+
+def write_json(path: str, columns: list[Column], rows: Iterable[list[Any]]) -> int:
+    """Write a JSON array of objects keyed by column name; returns the number of rows."""
+    names = [c.name for c in columns]
+    count = 0
+    with _atomic_text(path, encoding="utf-8", newline="\n") as handle:
+        handle.write("[")
+        for row in rows:
+            handle.write(",\n " if count else "\n ")
+            handle.write(json.dumps(dict(zip(names, row)), ensure_ascii=False))
+            count += 1
+        handle.write("\n]\n" if count else "]\n")
+    return count
+
+
+def write_jsonl(path: str, columns: list[Column], rows: Iterable[list[Any]]) -> int:
+    """Write JSON lines, one object per row; returns the number of rows."""
+    names = [c.name for c in columns]
+    count = 0
+    with _atomic_text(path, encoding="utf-8", newline="\n") as handle:
+        for row in rows:
+            handle.write(json.dumps(dict(zip(names, row)), ensure_ascii=False))
+            handle.write("\n")
+            count += 1
+    return count
+
+
+def write_xlsx(path: str, columns: list[Column], rows: Iterable[list[Any]], *, sheet: str = "registrations") -> int:
+    """Write an Excel workbook with one sheet; text cells are strings, never formulas. Returns the row count.
+
+    Raises ``ValueError`` for ``path`` ``-`` (a workbook is not written to stdout).
+    """
+    import xlsxwriter  # staff-only dependency (requirements-staff.txt)
+
+    if path == "-":
+        raise ValueError("XLSX cannot be written to stdout; give a file name with -o")
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.partial")
+    count = 0
+    try:
+        workbook = xlsxwriter.Workbook(str(temporary), {"constant_memory": True, "strings_to_formulas": False})
+        sheet_ = workbook.add_worksheet(sheet)
+        header = workbook.add_format({"bold": True})
+        for index, column in enumerate(columns):
+            width = {"registration_id": 24, "status": 11, "waitlist_position": 8, "language": 8}.get(column.name, 22)
+            sheet_.set_column(index, index, width)
+        for index, column in enumerate(columns):
+            sheet_.write_string(0, index, column.name, header)
+        sheet_.freeze_panes(1, 0)
+        for row in rows:
+            count += 1
+            for index, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, bool):
+                    sheet_.write_string(count, index, "yes" if value else "no")
+                elif isinstance(value, (int, float)):
+                    sheet_.write_number(count, index, value)
+                else:
+                    sheet_.write_string(count, index, str(value))
+        sheet_.autofilter(0, 0, max(count, 1), len(columns) - 1)
+        workbook.close()
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return count
+
+
+def write(fmt: str, path: str, columns: list[Column], rows: Iterable[list[Any]], *, delimiter: str = ",") -> int:
+    """Write ``rows`` in format ``fmt`` (one of :data:`FORMATS`) to ``path``; returns the row count.
+
+    Raises ``ValueError`` for an unknown format or XLSX to stdout.
+    """
+    if fmt == "csv":
+        return write_csv(path, columns, rows, delimiter=delimiter)
+    if fmt == "xlsx":
+        return write_xlsx(path, columns, rows)
+    if fmt == "json":
+        return write_json(path, columns, rows)
+    if fmt == "jsonl":
+        return write_jsonl(path, columns, rows)
+    raise ValueError(f"unknown format {fmt!r}")

@@ -1,0 +1,220 @@
+"""``python -m staff registrations ...``: list, export (CSV/XLSX/JSON), cancel, erase."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.conftest import SEED_EVENT_ID
+from tests.staff.conftest import person, register, run
+
+HEADER = ["registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at",
+          "phone", "note", "diet", "member", "email_state"]
+
+
+def read_csv(path, delimiter=","):
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "CSV starts with a UTF-8 BOM"
+    return list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline=""), delimiter=delimiter))
+
+
+@pytest.fixture
+def five(cases_event):
+    """Capacity 3: three confirmed, two waitlisted (positions 1 and 2)."""
+    people = [
+        person("Anna de Vries", "anna@example.org", phone="+31 6 12345678", diet=["vegetarian", "halal"], member=True),
+        person("Bram", "bram@example.org", note="Rolstoel", member=False),
+        person("Carla", "carla@example.org"),
+        person("Dirk", "dirk@example.org", diet=["vegetarian"]),
+        person("Eva", "eva@example.org", member=True),
+    ]
+    return [register(cases_event.id, **p) for p in people]
+
+
+def test_list_shows_a_readable_table(five):
+    result = run("registrations", "list", "staff-cases-event")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["status", "pos", "name", "email", "registered", "email", "id"]
+    body = lines[2:]
+    assert [line.split()[0] for line in body] == ["confirmed"] * 3 + ["waitlisted"] * 2
+    assert body[3].split()[1:3] == ["1", "Dirk"] and body[4].split()[1:3] == ["2", "Eva"]
+    assert "2023-05-22 09:00" in body[0]  # the local stage's clock, in the event's zone
+
+
+def test_list_filters_by_status(five):
+    result = run("registrations", "list", "staff-cases-event", "--status", "waitlisted")
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.stdout.splitlines()[2:]] == ["waitlisted", "waitlisted"]
+    empty = run("registrations", "list", "staff-cases-event", "--status", "cancelled")
+    assert empty.exit_code == 0 and "No registrations with status cancelled" in empty.stdout
+
+
+def test_list_unknown_event_exits_1(aws):
+    assert run("registrations", "list", "nope").exit_code == 1
+
+
+def test_export_csv_has_the_documented_columns(five, tmp_path):
+    out = tmp_path / "list.csv"
+    result = run("registrations", "export", "staff-cases-event", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out)
+    assert rows[0] == HEADER
+    by_name = {r[3]: dict(zip(HEADER, r)) for r in rows[1:]}
+    anna = by_name["Anna de Vries"]
+    assert anna["status"] == "confirmed" and anna["waitlist_position"] == ""
+    assert anna["phone"] == "+31 6 12345678"
+    assert anna["diet"] == "vegetarian; halal" and anna["member"] == "yes"
+    assert anna["registered_at"].startswith("2023-05-22T09:00") and anna["registered_at"].endswith("+02:00")
+    assert anna["email_state"] == "pending" and anna["language"] == "nl"
+    assert by_name["Bram"]["member"] == "no" and by_name["Bram"]["note"] == "Rolstoel"
+    assert (by_name["Dirk"]["status"], by_name["Dirk"]["waitlist_position"]) == ("waitlisted", "1")
+    assert by_name["Eva"]["waitlist_position"] == "2"
+    assert by_name["Carla"]["diet"] == "" and by_name["Carla"]["phone"] == ""
+
+
+def test_export_csv_with_semicolons_for_dutch_excel(five, tmp_path):
+    out = tmp_path / "list.csv"
+    assert run("registrations", "export", "staff-cases-event", "-o", str(out), "--delimiter", ";").exit_code == 0
+    rows = read_csv(out, delimiter=";")
+    assert rows[0] == HEADER and len(rows) == 6
+
+
+def test_export_json_keeps_types(five, tmp_path):
+    out = tmp_path / "list.json"
+    result = run("registrations", "export", "staff-cases-event", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert len(data) == 5 and list(data[0]) == HEADER
+    dirk = next(d for d in data if d["name"] == "Dirk")
+    assert dirk["waitlist_position"] == 1 and dirk["member"] is False and dirk["diet"] == "vegetarian"
+
+
+def test_export_xlsx_reads_back(five, tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "list.xlsx"
+    result = run("registrations", "export", "staff-cases-event", "--format", "xlsx", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(out, read_only=True).active
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0] == HEADER and len(rows) == 6
+    eva = next(dict(zip(HEADER, r)) for r in rows[1:] if r[3] == "Eva")
+    assert eva["waitlist_position"] == 2 and eva["member"] == "yes"
+
+
+def test_export_reads_every_page_by_query_never_scan(seed_event, tmp_path, monkeypatch):
+    """More registrations than one Query page holds (moto pages at 1 MB); no Scan on the way."""
+    from chalicelib import aws
+
+    long = "x" * 900
+    for n in range(60):  # with 1 KB answers and the seed's capacity 40 -> 40 confirmed, 20 waitlisted
+        register(email=f"p{n}@example.org", needs=long, name=f"Person {n}")
+    calls = []
+    client = aws.client("dynamodb")
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    monkeypatch.setattr("botocore.paginate.PageIterator._make_request", _smaller_pages(monkeypatch))
+    out = tmp_path / "list.csv"
+    result = run("registrations", "export", SEED_EVENT_ID, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out)
+    assert len(rows) == 61
+    assert "Scan" not in calls and calls.count("Query") >= 3
+    positions = sorted(int(r[2]) for r in rows[1:] if r[1] == "waitlisted")
+    assert positions == list(range(1, 21))
+
+
+def _smaller_pages(monkeypatch):
+    """Ask Query for 25 items a page, so that pagination is exercised with a small table."""
+    from botocore.paginate import PageIterator
+
+    original = PageIterator._make_request
+
+    def make_request(self, current_kwargs):
+        if self._method.__name__ == "query":
+            current_kwargs = {**current_kwargs, "Limit": 25}
+        return original(self, current_kwargs)
+
+    return make_request
+
+
+def test_erase_removes_personal_data_and_keeps_a_count(cases_event, monkeypatch):
+    from chalicelib import store
+    from tests.staff.conftest import table_items
+
+    promoted = []
+    lifecycle = pytest.importorskip("chalicelib.lifecycle", reason="chalicelib.lifecycle (lead) not merged yet")
+    people = [person(f"P{n}", f"p{n}@example.org", note=f"secret {n}", phone="+31 6 12345678") for n in range(4)]
+    ids = [register(cases_event.id, **p).registration_id for p in people]
+    result = run("registrations", "erase", cases_event.id, "--email", "P0@Example.ORG", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "3 item(s) changed" in result.stdout
+    item = store.get_registration_in_event(cases_event.id, ids[0])
+    assert item["status"] == "erased"
+    for attribute in ("name", "email", "answers", "notifications"):
+        assert attribute not in item
+    dump = json.dumps(table_items())
+    assert "p0@example.org" not in dump.lower() and "secret 0" not in dump
+    assert store.guard_sk("p0@example.org") not in dump
+    event = store.get_event_item(cases_event.id)
+    assert event["erased_count"] == 1
+    # The freed seat went to the first on the waitlist.
+    assert event["seats_taken"] == 3 and event["waitlisted_count"] == 0
+    assert store.get_registration_in_event(cases_event.id, ids[3])["status"] == "confirmed"
+    # The address may register again; a second erase finds nothing.
+    again = run("registrations", "erase", cases_event.id, "--email", "p0@example.org", "--yes")
+    assert again.exit_code == 1 and "Nothing to do" in again.stderr
+
+
+def test_erase_a_waitlisted_registration_gives_back_its_place(cases_event):
+    from chalicelib import store
+
+    ids = [register(cases_event.id, **person(f"P{n}", f"p{n}@example.org")).registration_id for n in range(5)]
+    result = run("registrations", "erase", cases_event.id, "--email", "p3@example.org", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Erased 1 registration(s)" in result.stdout and "3 item(s) changed" in result.stdout
+    event = store.get_event_item(cases_event.id)
+    assert (event["seats_taken"], event["waitlisted_count"], event["erased_count"]) == (3, 1, 1)
+    assert store.waitlist_position(cases_event.id, 2) == 1  # P4 moved up
+    erased = store.get_registration_in_event(cases_event.id, ids[3])
+    assert erased["status"] == "erased" and "email" not in erased and "name" not in erased
+    # The address can register again, and the export shows the erased row without personal data.
+    assert register(cases_event.id, **person("P3 again", "p3@example.org")).status == "waitlisted"
+    listed = run("registrations", "list", cases_event.id, "--status", "erased")
+    assert listed.stdout.splitlines()[2].split()[0] == "erased" and "p3@" not in listed.stdout
+
+
+def test_erase_asks_first_and_aborts_on_no(cases_event):
+    register(cases_event.id, **person("P", "p@example.org"))
+    result = run("registrations", "erase", cases_event.id, "--email", "p@example.org", input="n\n")
+    assert result.exit_code == 1
+
+
+def test_erase_unknown_address_exits_1(cases_event):
+    result = run("registrations", "erase", cases_event.id, "--email", "nobody@example.org", "--yes")
+    assert result.exit_code == 1
+
+
+def test_cancel_sends_the_cancellation_and_promotes(cases_event, pump):
+    from chalicelib import store
+    from tests.conftest import sent_messages
+
+    pytest.importorskip("chalicelib.lifecycle", reason="chalicelib.lifecycle (lead) not merged yet")
+    ids = [register(cases_event.id, **person(f"P{n}", f"p{n}@example.org")).registration_id for n in range(4)]
+    pump.pump_once()
+    before = len(sent_messages())
+    result = run("registrations", "cancel", cases_event.id, ids[0], "--yes")
+    assert result.exit_code == 0, result.output
+    assert store.get_registration_in_event(cases_event.id, ids[0])["status"] == "cancelled"
+    assert store.get_registration_in_event(cases_event.id, ids[3])["status"] == "confirmed"
+    pump.pump_once()
+    assert len(sent_messages()) - before == 2  # cancellation to P0, promotion to P3
+    again = run("registrations", "cancel", cases_event.id, ids[0], "--yes")
+    assert again.exit_code == 1
+
+
+def test_cancel_unknown_registration_exits_1(cases_event):
+    assert run("registrations", "cancel", cases_event.id, "nope", "--yes").exit_code == 1
