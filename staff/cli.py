@@ -411,15 +411,13 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
 
 
 def _report_cancel(registration_id: str, result: Any) -> int:
-    changed = getattr(result, "changed", True)
-    if not changed:
+    """Print a ``lifecycle.CancelResult``; exit 1 when it changed nothing."""
+    if not result.changed:
         click.echo(f"Nothing to do: registration {registration_id} was already cancelled.", err=True)
         return EXIT_NOT_FOUND
-    click.echo(f"Cancelled registration {registration_id}.")
-    promoted = getattr(result, "promoted", None)
-    if promoted:
-        count = len(promoted) if isinstance(promoted, (list, tuple, set)) else promoted
-        click.echo(f"Promoted {count} from the waitlist.")
+    click.echo(f"Cancelled registration {registration_id}; the cancellation email follows.")
+    if result.promoted_id:
+        click.echo(f"Registration {result.promoted_id} was promoted from the waitlist into the seat.")
     return EXIT_OK
 
 
@@ -450,12 +448,11 @@ def registrations_erase(event_id: str, address: str, yes: bool) -> int:
     if outcome.items_changed == 0:
         click.echo("Nothing to do: no registration with this address for this event.", err=True)
         return EXIT_NOT_FOUND
+    promoted = f", {outcome.promoted} promoted from the waitlist" if outcome.promoted else ""
     click.echo(
         f"Erased {outcome.registrations} registration(s) of {event_id}: {outcome.items_changed} item(s) changed "
-        f"({outcome.registrations} anonymised, {outcome.guards} address guard(s) deleted, event counters updated)."
+        f"({outcome.registrations} anonymised, {outcome.guards} address guard(s) deleted{promoted}, event counters updated)."
     )
-    if outcome.promoted:
-        click.echo(f"Promoted {outcome.promoted} from the waitlist into the freed seat(s).")
     return EXIT_OK
 
 

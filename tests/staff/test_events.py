@@ -108,7 +108,6 @@ def test_put_fills_free_seats_after_a_capacity_increase(cases_event, tmp_path):
     from chalicelib import store
     from tests.staff.conftest import CASES_EVENT, person
 
-    pytest.importorskip("chalicelib.lifecycle", reason="chalicelib.lifecycle (lead) not merged yet")
     for n in range(5):
         register(cases_event.id, **person(f"P{n}", f"p{n}@example.org"))
     item = store.get_event_item(cases_event.id)

@@ -141,17 +141,18 @@ def _smaller_pages(monkeypatch):
     return make_request
 
 
-def test_erase_removes_personal_data_and_keeps_a_count(cases_event, monkeypatch):
+def test_erase_removes_personal_data_and_keeps_a_count(cases_event, pump):
     from chalicelib import store
+    from tests.conftest import sent_messages
     from tests.staff.conftest import table_items
 
-    promoted = []
-    lifecycle = pytest.importorskip("chalicelib.lifecycle", reason="chalicelib.lifecycle (lead) not merged yet")
     people = [person(f"P{n}", f"p{n}@example.org", note=f"secret {n}", phone="+31 6 12345678") for n in range(4)]
     ids = [register(cases_event.id, **p).registration_id for p in people]
+    pump.pump_once()
+    before = len(sent_messages())
     result = run("registrations", "erase", cases_event.id, "--email", "P0@Example.ORG", "--yes")
     assert result.exit_code == 0, result.output
-    assert "3 item(s) changed" in result.stdout
+    assert "4 item(s) changed" in result.stdout and "1 promoted from the waitlist" in result.stdout
     item = store.get_registration_in_event(cases_event.id, ids[0])
     assert item["status"] == "erased"
     for attribute in ("name", "email", "answers", "notifications"):
@@ -164,6 +165,10 @@ def test_erase_removes_personal_data_and_keeps_a_count(cases_event, monkeypatch)
     # The freed seat went to the first on the waitlist.
     assert event["seats_taken"] == 3 and event["waitlisted_count"] == 0
     assert store.get_registration_in_event(cases_event.id, ids[3])["status"] == "confirmed"
+    pump.pump_once()
+    new = sent_messages()[before:]
+    assert len(new) == 1  # the promotion of P3; nothing to the erased address
+    assert "p3@example.org" in str(new[0].destinations) and "p0@" not in str(new[0].destinations)
     # The address may register again; a second erase finds nothing.
     again = run("registrations", "erase", cases_event.id, "--email", "p0@example.org", "--yes")
     assert again.exit_code == 1 and "Nothing to do" in again.stderr
@@ -202,12 +207,12 @@ def test_cancel_sends_the_cancellation_and_promotes(cases_event, pump):
     from chalicelib import store
     from tests.conftest import sent_messages
 
-    pytest.importorskip("chalicelib.lifecycle", reason="chalicelib.lifecycle (lead) not merged yet")
     ids = [register(cases_event.id, **person(f"P{n}", f"p{n}@example.org")).registration_id for n in range(4)]
     pump.pump_once()
     before = len(sent_messages())
     result = run("registrations", "cancel", cases_event.id, ids[0], "--yes")
     assert result.exit_code == 0, result.output
+    assert f"Registration {ids[3]} was promoted" in result.stdout
     assert store.get_registration_in_event(cases_event.id, ids[0])["status"] == "cancelled"
     assert store.get_registration_in_event(cases_event.id, ids[3])["status"] == "confirmed"
     pump.pump_once()
