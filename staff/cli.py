@@ -105,6 +105,9 @@ def _progress_bytes(total: int, label: str) -> Any:
 
 def _counted(items: Iterable[Any], label: str) -> Iterator[Any]:
     """Yield ``items`` while showing how many have been read (stderr, only on a terminal)."""
+    if not sys.stderr.isatty():
+        yield from items
+        return
     with click.progressbar(items, label=label, file=sys.stderr, show_pos=True, width=24) as bar:
         yield from bar
 
@@ -394,10 +397,12 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
 
     The registrant gets the cancellation email; a freed seat goes to the first
     on the waitlist, who gets the promotion email. Cancelling a registration
-    that is already cancelled changes nothing (exit 1).
+    that is already cancelled changes nothing (exit 1). An ID copied from a CSV
+    export with its leading ' (ids may start with -) is accepted as is.
     """
     from chalicelib import store
 
+    registration_id = registration_id.removeprefix("'")
     item = store.get_registration_in_event(event_id, registration_id)
     if item.get("status") not in ("confirmed", "waitlisted"):
         click.echo(f"Nothing to do: registration {registration_id} is {item.get('status')}.", err=True)
@@ -683,7 +688,8 @@ def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (see :mod:`staff`)."""
     try:
-        cli.main(args=argv, prog_name="python -m staff", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="python -m staff", standalone_mode=False)
+        return code if isinstance(code, int) else EXIT_OK
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.Abort:
@@ -692,4 +698,3 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as error:
         error.show()
         return error.exit_code
-    return EXIT_OK

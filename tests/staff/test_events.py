@@ -157,3 +157,19 @@ def test_aws_errors_exit_3(aws):
 def test_events_list_with_no_events(aws):
     result = run("events", "list")
     assert result.exit_code == 0 and "No events" in result.stdout
+
+
+def test_main_returns_the_exit_code_scripts_see(aws, seed_event):
+    """``python -m staff`` runs ``main``; its return value is the process's exit code."""
+    import subprocess
+    import sys
+
+    from staff.cli import main
+
+    assert main(["--stage", "local", "events", "show", "no-such-event"]) == 1
+    assert main(["--stage", "local", "events", "show", SEED_EVENT_ID]) == 0
+    assert main(["--stage", "local", "events", "list", "--bogus"]) == 2
+    assert main(["--stage", "nope", "events", "list"]) == 2
+    done = subprocess.run([sys.executable, "-m", "staff", "exports", "convert", "/nonexistent", "--event", "x", "-o", "x.csv"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1 and "no such file or folder" in done.stderr
