@@ -42,7 +42,7 @@ def test_list_shows_a_readable_table(five):
     body = lines[2:]
     assert [line.split()[0] for line in body] == ["confirmed"] * 3 + ["waitlisted"] * 2
     assert body[3].split()[1:3] == ["1", "Dirk"] and body[4].split()[1:3] == ["2", "Eva"]
-    assert "2023-05-22 09:00" in body[0]  # the local stage's clock, in the event's zone
+    assert " 2023-05-22 09:" in body[0]  # the local stage's pinned clock (runs on from 09:00), in the event's zone
 
 
 def test_list_filters_by_status(five):
@@ -68,7 +68,7 @@ def test_export_csv_has_the_documented_columns(five, tmp_path):
     assert anna["status"] == "confirmed" and anna["waitlist_position"] == ""
     assert anna["phone"] == "+31 6 12345678"
     assert anna["diet"] == "vegetarian; halal" and anna["member"] == "yes"
-    assert anna["registered_at"].startswith("2023-05-22T09:00") and anna["registered_at"].endswith("+02:00")
+    assert anna["registered_at"].startswith("2023-05-22T09:") and anna["registered_at"].endswith("+02:00")
     assert anna["email_state"] == "pending" and anna["language"] == "nl"
     assert by_name["Bram"]["member"] == "no" and by_name["Bram"]["note"] == "Rolstoel"
     assert (by_name["Dirk"]["status"], by_name["Dirk"]["waitlist_position"]) == ("waitlisted", "1")
