@@ -29,7 +29,7 @@ def test_json_registration_is_created_and_stored(client, seed_event):
     assert item["name"] == "Anna de Vries" and item["email"] == "anna@example.org"
     assert item["status"] == "confirmed" and item["language"] == "nl"
     assert item["answers"] == {"organisation": "Wilde Ganzen", "role": "campaigner", "partos_member": True, "needs": "Vegetarisch"}
-    assert item["registered_at"].startswith("2023-05-22T07:00")  # the local stage's pinned clock, UTC
+    assert item["registered_at"].startswith("2023-05-22T07:")  # the local stage's pinned clock (runs on from 07:00 UTC), UTC
     # retention: event end (2023-06-05 15:00 UTC) + RETENTION_DAYS (90)
     assert item["expires_at"] == 1685977200 + 90 * 86400
     assert item["email_state"] == "pending"
