@@ -9,18 +9,25 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from chalice import Chalice, Response
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
-from chalicelib import clock, cors, delivery, openapi, pages, registrations, store
+from chalicelib import clock, cors, delivery, lifecycle, openapi, pages, registrations, store, tokens
 from chalicelib.i18n import negotiate
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
-from chalicelib.requests import parse_body
+from chalicelib.requests import parse_body, parse_token_body
 from chalicelib.settings import get_settings
 from chalicelib.validation import RegistrationInvalid
 
 app = Chalice(app_name="event-registration")
+# Structured JSON logs; chalicelib's modules log through child loggers of this one.
+# Log ids only: never names, addresses or tokens.
+logger = Logger(service="event-registration")
 
 STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -197,6 +204,10 @@ def create_registration(event_id: str) -> Response:
     except registrations.Busy:
         return _json({"title": "Busy, try again"}, 503, {"Retry-After": "1"})
     else:
+        if result.stored:
+            logger.info("registered", extra={"event_id": event_id, "registration_id": result.registration_id, "status": result.status})
+        else:
+            logger.info("honeypot post ignored", extra={"event_id": event_id})
         if body.is_form:
             location = f"thanks?lang={answer_language}&status={result.status}"
             return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
@@ -211,6 +222,76 @@ def create_registration(event_id: str) -> Response:
         )
         return _html(page, 409)
     return _problem(problem)
+
+
+def _wants_html() -> bool:
+    """Whether the client prefers HTML to JSON (``Accept``, RFC 9110 section 12.5.1, parsed by Werkzeug)."""
+    accepted = parse_accept_header(_header("accept") or "", MIMEAccept)
+    return accepted.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def _registrant(registration_id: str, token: str | None) -> registrations.RegistrantView:
+    """The registration behind a personal link; 403 for a bad token (checked first, so it reveals nothing), 404 if gone."""
+    language = _language(("en", "nl"))
+    if not tokens.verify_token(registration_id, token):
+        raise Problem(403, "invalid-token", language)
+    try:
+        return registrations.registrant_view(registration_id)
+    except (store.RegistrationNotFound, store.EventNotFound):
+        raise Problem(404, "not-found", language, what="registration") from None
+
+
+def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: bool, base_path: str) -> Response:
+    try:
+        view = _registrant(registration_id, token)
+    except Problem as problem:
+        if _wants_html():
+            return _html(pages.message(_language(("en", "nl")), problem.title, problem.detail, base_path), problem.status)
+        return _problem(problem)
+    if not _wants_html() and not ask_cancel:
+        return _json(view.as_json())
+    lang = _language(view.event.languages, _query("lang") or view.language)
+    page = pages.registration_status(
+        view.event, lang, registration_id=registration_id, status=view.status, position=view.waitlist_position,
+        token=token or "", ask_cancel=ask_cancel, base_path=base_path,
+    )
+    return _html(page)
+
+
+@app.route("/registrations/{registration_id}", methods=["GET"])
+def get_registration(registration_id: str) -> Response:
+    """The registrant's own registration: JSON, or HTML for browsers (``Accept: text/html``)."""
+    return _registrant_answer(registration_id, _query("token"), ask_cancel=False, base_path="..")
+
+
+@app.route("/registrations/{registration_id}/cancel", methods=["GET"])
+def cancel_page(registration_id: str) -> Response:
+    """A page asking to confirm the cancellation; changes nothing (mail scanners open links)."""
+    return _registrant_answer(registration_id, _query("token"), ask_cancel=True, base_path="../..")
+
+
+@app.route("/registrations/{registration_id}/cancel", methods=["POST"], content_types=["*/*"])
+def cancel_registration(registration_id: str) -> Response:
+    """Cancel: ``token`` in a form or JSON body. Form posts get 303 to the registration page, JSON 200."""
+    request = app.current_request
+    language = _language(("en", "nl"))
+    try:
+        token, is_form = parse_token_body(_header("content-type"), request.raw_body, language)
+        view = _registrant(registration_id, token)
+        result = lifecycle.cancel(view.event.id, registration_id, by="registrant")
+    except Problem as problem:
+        return _problem(problem)
+    except store.RegistrationNotFound:
+        return _problem(Problem(404, "not-found", language, what="registration"))
+    except store.Conflict:
+        return _json({"title": "Busy, try again"}, 503, {"Retry-After": "1"})
+    logger.info("cancelled", extra={"event_id": view.event.id, "registration_id": registration_id,
+                                    "changed": result.changed, "promoted_registration_id": result.promoted_id})
+    if is_form:
+        lang = _language(view.event.languages, _query("lang") or view.language)
+        location = f"../{registration_id}?token={quote(token, safe='')}&lang={lang}"
+        return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
+    return _json({"registration_id": registration_id, "event_id": view.event.id, "status": "cancelled", "changed": result.changed})
 
 
 @app.route("/events/{event_id}", methods=["OPTIONS"])

@@ -185,6 +185,33 @@ def _problem_schemas() -> dict[str, Any]:
             "required": ["registration_id", "event_id", "status", "waitlist_position"],
         },
         "Busy": {"type": "object", "properties": {"title": {"type": "string"}}},
+        "RegistrantView": {
+            "type": "object",
+            "properties": {
+                "registration_id": {"type": "string"},
+                "event_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["confirmed", "waitlisted", "cancelled"]},
+                "waitlist_position": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+                "language": {"type": "string", "enum": ["nl", "en"]},
+                "event": _ref("PublicEventDefinition"),
+            },
+            "required": ["registration_id", "event_id", "status", "waitlist_position", "language", "event"],
+        },
+        "CancelRequest": {
+            "type": "object",
+            "properties": {"token": {"type": "string", "description": "The signed token from the email."}},
+            "required": ["token"],
+        },
+        "Cancelled": {
+            "type": "object",
+            "properties": {
+                "registration_id": {"type": "string"},
+                "event_id": {"type": "string"},
+                "status": {"const": "cancelled"},
+                "changed": {"type": "boolean", "description": "false when it was cancelled before"},
+            },
+            "required": ["registration_id", "event_id", "status", "changed"],
+        },
     }
 
 
@@ -297,6 +324,11 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
     components: dict[str, Any] = {**_problem_schemas()}
     event_schema = _event_schema(components)
     components["PublicEvent"] = event_schema
+    definition = copy.deepcopy(event_schema)
+    definition["properties"].pop("registration")
+    definition["required"] = [r for r in definition["required"] if r != "registration"]
+    definition["title"] = "PublicEventDefinition"
+    components["PublicEventDefinition"] = definition
     registration_refs = []
     paths: dict[str, Any] = {}
     event_id = _event_id([e.id for e in events])
@@ -348,6 +380,62 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
         paths[f"/events/{event.id}/registrations"] = {
             "post": _register_operation(_ref(_schema_name(event.id)), event_id, concrete_event=event.id),
         }
+    registration_id = {"name": "registration_id", "in": "path", "required": True, "schema": {"type": "string"},
+                       "description": "The id from the registration's answer or email."}
+    token = {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "The signed token from the registrant's email; a bad or missing one gets 403."}
+    accept = {"name": "Accept", "in": "header", "required": False, "schema": {"type": "string"},
+              "description": "text/html for the page; JSON otherwise."}
+    registrant_errors = {
+        "403": _problem_response("Bad or expired token.", HTML),
+        "404": _problem_response("No such registration.", HTML),
+    }
+    paths["/registrations/{registration_id}"] = {
+        "get": {
+            "summary": "The registrant's own registration (JSON, or HTML for browsers)",
+            "operationId": "get_registration",
+            "tags": ["registrants"],
+            "parameters": [registration_id, token, _LANG, accept],
+            "responses": {
+                "200": {"description": "Status, waitlist position and the event.", "headers": _CORS_HEADERS,
+                        "content": {JSON: {"schema": _ref("RegistrantView")}, HTML: {"schema": {"type": "string"}}}},
+                **registrant_errors,
+            },
+        }
+    }
+    paths["/registrations/{registration_id}/cancel"] = {
+        "get": {
+            "summary": "A page asking to confirm the cancellation (changes nothing)",
+            "operationId": "cancel_page",
+            "tags": ["registrants"],
+            "parameters": [registration_id, token, _LANG, accept],
+            "responses": {"200": _html_response("The confirmation page."), **registrant_errors},
+        },
+        "post": {
+            "summary": "Cancel a registration",
+            "description": "token in a JSON or form body. JSON answers 200; a form post 303 to the registration page.",
+            "operationId": "cancel_registration",
+            "tags": ["registrants"],
+            "parameters": [registration_id, _LANG],
+            "requestBody": {
+                "required": True,
+                "content": {media: {"schema": _ref("CancelRequest")} for media in (JSON, FORM)},
+            },
+            "responses": {
+                "200": {"description": "Cancelled (or already cancelled: changed false).", "headers": _CORS_HEADERS,
+                        "content": {JSON: {"schema": _ref("Cancelled")}}},
+                "303": {"description": "Cancelled (form post): see the registration page.",
+                        "headers": {"Location": {"schema": {"type": "string"}, "required": True}}},
+                "400": _problem_response("Malformed body."),
+                "403": _problem_response("Bad or expired token."),
+                "404": _problem_response("No such registration."),
+                "413": _problem_response("Body too large."),
+                "415": _problem_response("Unsupported media type."),
+                "503": {"description": "Busy; try again.", "headers": {"Retry-After": {"schema": {"type": "string"}}},
+                        "content": {JSON: {"schema": _ref("Busy")}}},
+            },
+        },
+    }
     paths["/static/{name}"] = {
         "get": {
             "summary": "The form's stylesheet and script",
@@ -382,7 +470,7 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
         },
         "paths": paths,
         "components": {"schemas": components},
-        "tags": [{"name": n} for n in ("events", "registrations", "pages", "cors", "meta")],
+        "tags": [{"name": n} for n in ("events", "registrations", "registrants", "pages", "cors", "meta")],
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]

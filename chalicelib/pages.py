@@ -92,3 +92,28 @@ def thanks(event: Event, lang: str, status: str, base_path: str = "") -> str:
 def message(lang: str, title: str, detail: str, base_path: str = "") -> str:
     """A plain page with a heading and one paragraph (errors, not found)."""
     return templates.render("message.html", {"lang": lang, "title": title, "detail": detail, "base_path": base_path})
+
+
+def registration_status(
+    event: Event,
+    lang: str,
+    *,
+    registration_id: str,
+    status: str,
+    position: int | None,
+    token: str,
+    ask_cancel: bool,
+    base_path: str,
+) -> str:
+    """The registrant's own page: status and waitlist position; with ``ask_cancel``, the cancel confirmation form."""
+    return templates.render(
+        "registration.html",
+        {
+            **_common(event, lang, base_path),
+            "registration_id": registration_id,
+            "status": status,
+            "position": position,
+            "token": token,
+            "ask_cancel": ask_cancel,
+        },
+    )

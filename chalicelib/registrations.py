@@ -138,3 +138,37 @@ def register(event_id: str, data: dict[str, Any], language: str) -> Registered:
         return _write(event, fields, new_registration_id())
     except store.Conflict as exc:
         raise Busy(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class RegistrantView:
+    """What a registrant may see of their own registration (``GET /registrations/{id}``)."""
+
+    registration_id: str
+    event: Event
+    status: str
+    waitlist_position: int | None
+    language: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON answer: status, waitlist position and the public event."""
+        return {
+            "registration_id": self.registration_id,
+            "event_id": self.event.id,
+            "status": self.status,
+            "waitlist_position": self.waitlist_position,
+            "language": self.language,
+            "event": self.event.public_view(),
+        }
+
+
+def registrant_view(registration_id: str) -> RegistrantView:
+    """Look up a registration for its registrant. Raises ``store.RegistrationNotFound``."""
+    item = store.get_registration(registration_id)
+    if item.get("status") not in ("confirmed", "waitlisted", "cancelled"):
+        raise store.RegistrationNotFound(registration_id)
+    event, _ = store.get_event(item["event_id"])
+    position = None
+    if item["status"] == "waitlisted":
+        position = store.waitlist_position(event.id, int(item["waitlist_ticket"]))
+    return RegistrantView(registration_id, event, item["status"], position, item.get("language") or event.default_language)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from werkzeug.http import parse_options_header
 
@@ -54,4 +55,32 @@ def parse_body(event: Event, content_type: str | None, raw: bytes | None, langua
         if not isinstance(data, dict):
             raise Problem(400, "malformed-body", language, expected="a JSON object")
         return ParsedBody(data, False)
+    raise Problem(415, "unsupported-media-type", language, got=media_type[:100])
+
+
+def parse_token_body(content_type: str | None, raw: bytes | None, language: str) -> tuple[str, bool]:
+    """The ``token`` of a cancel post (form or JSON) and whether it was a form post.
+
+    Raises :class:`Problem` 413, 415 or 400 like :func:`parse_body`; a missing token gives 403 later, not here.
+    """
+    raw = raw or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise Problem(413, "body-too-large", language, size=len(raw), limit=MAX_BODY_BYTES)
+    media_type, _ = parse_options_header(content_type or "")
+    media_type = media_type.lower()
+    if media_type == FORM_TYPE:
+        try:
+            pairs = parse_qs(raw.decode("ascii"), keep_blank_values=True, errors="strict")
+        except (UnicodeError, ValueError):
+            raise Problem(400, "malformed-body", language, expected="a URL-encoded form") from None
+        return (pairs.get("token") or [""])[-1], True
+    if media_type in (JSON_TYPE, "") or media_type.endswith("+json"):
+        try:
+            data = json.loads(raw.decode("utf-8")) if raw else {}
+        except (UnicodeError, ValueError, RecursionError):
+            raise Problem(400, "malformed-body", language, expected="a JSON object") from None
+        if not isinstance(data, dict):
+            raise Problem(400, "malformed-body", language, expected="a JSON object")
+        token = data.get("token")
+        return (token if isinstance(token, str) else ""), False
     raise Problem(415, "unsupported-media-type", language, got=media_type[:100])

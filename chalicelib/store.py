@@ -425,3 +425,137 @@ def record_notification(
             return False
         raise
     return True
+
+
+# ---------------------------------------------------------------- lifecycle transitions
+
+
+def waitlisted_items(event_id: str) -> list[dict[str, Any]]:
+    """The event's waitlisted registrations in queue order (lowest ``waitlist_ticket`` first), read consistently."""
+    items: list[dict[str, Any]] = []
+    paginator = _ddb().get_paginator("query")
+    for page in paginator.paginate(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :reg)",
+        FilterExpression="#s = :w",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":pk": {"S": event_pk(event_id)},
+            ":reg": {"S": REGISTRATION_PREFIX},
+            ":w": {"S": "waitlisted"},
+        },
+        ConsistentRead=True,
+    ):
+        items.extend(deserialize(i) for i in page["Items"])
+    return sorted(items, key=lambda i: (int(i.get("waitlist_ticket", 0)), i["registered_at"]))
+
+
+def _status_change(item: dict[str, Any], new_status: str, change: str, at: str, extra: dict[str, Any] | None = None) -> dict:
+    """An Update of a registration from its current status to ``new_status``, guarded by that status."""
+    values = {
+        ":old": {"S": item["status"]},
+        ":new": {"S": new_status},
+        ":at": {"S": at},
+        ":pending": _serializer.serialize({"state": "pending", "at": at}),
+    }
+    sets = ["#s = :new", "status_changed_at = :at", "#n.#c = :pending", "email_state = :pendingstate"]
+    values[":pendingstate"] = {"S": "pending"}
+    for i, (name, value) in enumerate((extra or {}).items()):
+        sets.append(f"{name} = :x{i}")
+        values[f":x{i}"] = _serializer.serialize(value)
+    return {
+        "Update": {
+            "TableName": _table(),
+            "Key": serialize({"pk": item["pk"], "sk": item["sk"]}),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": "#s = :old",
+            "ExpressionAttributeNames": {"#s": "status", "#n": "notifications", "#c": change},
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def _event_update(event_id: str, update: str, condition: str | None, values: dict[str, Any]) -> dict:
+    op: dict[str, Any] = {
+        "TableName": _table(),
+        "Key": serialize({"pk": event_pk(event_id), "sk": EVENT_SK}),
+        "UpdateExpression": update,
+        "ExpressionAttributeValues": values,
+    }
+    if condition:
+        op["ConditionExpression"] = condition
+    return {"Update": op}
+
+
+def _guard_delete(item: dict[str, Any]) -> dict:
+    return {
+        "Delete": {
+            "TableName": _table(),
+            "Key": serialize({"pk": item["pk"], "sk": guard_sk(item["email"])}),
+            "ConditionExpression": "attribute_not_exists(pk) OR for_registration = :r",
+            "ExpressionAttributeValues": {":r": {"S": item["registration_id"]}},
+        }
+    }
+
+
+def _transact(items: list[dict]) -> None:
+    try:
+        _ddb().transact_write_items(TransactItems=items)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException"):
+            raise Conflict(",".join(_cancellation_codes(error)) or str(error)) from None
+        raise
+
+
+def cancel_transition(item: dict[str, Any], at: str, by: str, head: dict[str, Any] | None) -> None:
+    """Cancel one registration in one transaction, freeing its seat or its waitlist place.
+
+    ``item`` is the registration as read (``status`` ``confirmed`` or
+    ``waitlisted``); the write is conditional on that status, so a second cancel
+    or a concurrent one changes nothing. The address guard is deleted, so the
+    person may register again. For a confirmed registration:
+
+    - ``head`` given (the first waitlisted registration): its status becomes
+      ``confirmed`` in the same transaction, the seat passes to it, on condition
+      that it is still waitlisted and the event is not over capacity;
+    - ``head`` ``None``: ``seats_taken`` drops by one, on condition that nobody is
+      waitlisted (or the event is over capacity after a lowered capacity) and
+      ``seats_taken > 0``.
+
+    Raises :class:`Conflict` when any condition failed: read again and retry.
+    """
+    ops = [_status_change(item, "cancelled", "cancelled", at, {"cancelled_by": by}), _guard_delete(item)]
+    zero, one = {"N": "0"}, {"N": "1"}
+    if item["status"] == "waitlisted":
+        ops.append(_event_update(item["event_id"], "ADD waitlisted_count :minus", "waitlisted_count > :zero",
+                                 {":minus": {"N": "-1"}, ":zero": zero}))
+    elif head is not None:
+        ops.append(_status_change(head, "confirmed", "promoted", at, {"promoted_at": at}))
+        ops.append(_event_update(
+            item["event_id"], "ADD waitlisted_count :minus",
+            "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)",
+            {":minus": {"N": "-1"}, ":zero": zero},
+        ))
+    else:
+        ops.append(_event_update(
+            item["event_id"], "ADD seats_taken :minus",
+            "seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity)",
+            {":minus": {"N": "-1"}, ":zero": zero, ":one": one},
+        ))
+    _transact(ops)
+
+
+def promote_transition(head: dict[str, Any], at: str) -> None:
+    """Give a free seat to the first waitlisted registration ``head`` (one transaction).
+
+    Conditional on ``head`` still being waitlisted and a seat being free
+    (``seats_taken < seat_capacity``). Raises :class:`Conflict` otherwise.
+    """
+    _transact([
+        _status_change(head, "confirmed", "promoted", at, {"promoted_at": at}),
+        _event_update(
+            head["event_id"], "ADD seats_taken :one, waitlisted_count :minus",
+            "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)",
+            {":one": {"N": "1"}, ":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+        ),
+    ])

@@ -1,0 +1,123 @@
+"""`make run`'s local service, started for real: form post, thank-you page, .eml in the outbox."""
+
+import email
+import email.policy
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SEED_EVENT_ID
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def local_service(tmp_path):
+    port, aws_port = free_port(), free_port()
+    env = {**os.environ, "PORT": str(port), "AWS_PORT": str(aws_port), "OUTBOX": str(tmp_path / "outbox")}
+    for name in ("AWS_ENDPOINT_URL", "TABLE_NAME", "STAGE", "APP_CLOCK"):
+        env.pop(name, None)
+    log = open(tmp_path / "service.log", "w+")
+    process = subprocess.Popen([sys.executable, "-m", "localservice"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/events/{SEED_EVENT_ID}", timeout=2)
+            break
+        except (urllib.error.URLError, ConnectionError):
+            assert process.poll() is None, (tmp_path / "service.log").read_text()
+            time.sleep(0.3)
+    yield base, tmp_path / "outbox", tmp_path / "service.log"
+    process.terminate()
+    process.wait(timeout=15)
+    log.close()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_register_through_the_form_and_find_the_email(local_service):
+    base, outbox, log = local_service
+    banner = log.read_text()
+    assert f"{base}/events/{SEED_EVENT_ID}/register" in banner
+    assert "Clock: pinned, started at 2023-05-22T07:00" in banner
+    form_page = urllib.request.urlopen(f"{base}/events/{SEED_EVENT_ID}/register").read().decode()
+    assert 'action="../../events/partos-engagement-mobilisatie-2023/registrations?lang=nl"' in form_page
+
+    form = urllib.parse.urlencode(
+        {"name": "Zoë Ødegård", "email": "zoe@example.org", "language": "nl", "organisation": "Partos",
+         "role": "mobiliser", "partos_member": "true", "consent": "on", "website": "", "form_started_at": "0"}
+    ).encode()
+    request = urllib.request.Request(
+        f"{base}/events/{SEED_EVENT_ID}/registrations", data=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"},
+    )
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(request)
+    assert redirect.value.code == 303
+    thanks_url = urllib.parse.urljoin(f"{base}/events/{SEED_EVENT_ID}/registrations", redirect.value.headers["Location"])
+    assert thanks_url == f"{base}/events/{SEED_EVENT_ID}/thanks?lang=nl&status=confirmed"
+    assert "Bedankt voor je inschrijving" in urllib.request.urlopen(thanks_url).read().decode()
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not list(outbox.glob("*.eml")):
+        time.sleep(0.2)
+    [eml] = list(outbox.glob("*.eml"))
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["To"].addresses[0].display_name == "Zoë Ødegård"
+    [invite] = [p for p in message.iter_attachments() if p.get_filename() == "invite.ics"]
+    assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content()
+    assert f"[outbox] {eml.name}" in log.read_text()
+
+
+def _wait_for_emails(outbox: Path, count: int) -> list[Path]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(list(outbox.glob("*.eml"))) < count:
+        time.sleep(0.2)
+    return sorted(outbox.glob("*.eml"))
+
+
+def test_full_small_event_cancel_from_eml_promotes_the_next(local_service):
+    import json
+    import re
+
+    base, outbox, _ = local_service
+    url = f"{base}/events/demo-small-workshop/registrations"
+    statuses = []
+    for who in ("ann", "bob", "cas"):
+        body = json.dumps({"name": who.title(), "email": f"{who}@example.org", "consent": True}).encode()
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        statuses.append(json.loads(urllib.request.urlopen(request).read())["status"])
+    assert statuses == ["confirmed", "confirmed", "waitlisted"]
+    emls = _wait_for_emails(outbox, 3)
+    to_ann = [e for e in emls if b"ann@example.org" in e.read_bytes()][0]
+    text = email.message_from_bytes(to_ann.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
+    cancel_url = re.search(r"(http://\S+/cancel\?\S+)", text).group(1)
+
+    page = urllib.request.urlopen(urllib.request.Request(cancel_url, headers={"Accept": "text/html"})).read().decode()
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    action = urllib.parse.urljoin(cancel_url, re.search(r'<form method="post" action="([^"]+)"', page).group(1).replace("&amp;", "&"))
+    urllib.request.urlopen(urllib.request.Request(
+        action, data=urllib.parse.urlencode({"token": token}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ))
+    emls = _wait_for_emails(outbox, 5)
+    subjects = [email.message_from_bytes(e.read_bytes(), policy=email.policy.default)["Subject"] for e in emls]
+    assert "A seat is yours: Demo: small workshop" in subjects
+    assert "Registration cancelled: Demo: small workshop" in subjects
