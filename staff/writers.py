@@ -7,15 +7,10 @@ CSV (for Excel, also Dutch Excel):
 - Formula neutralising: a text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a
   carriage return gets a leading ``'`` so that no spreadsheet runs it as a formula; nothing
   else is changed. Numeric cells (``waitlist_position``) are written as numbers.
-- Phone answers (questions of type ``phone``) that match the service's phone pattern
-  (an optional leading ``+``, then only digits, spaces and ``( ) . / -``) are written exactly
-  as typed, without the quote: such a value holds no letter, function name, cell reference or
-  ``|``/``!``, so even where a spreadsheet reads a leading ``+`` as the start of a formula it
-  cannot call a function, open a link or run a command. Excel shows ``+31 6 12345678`` (with
-  spaces) as typed; a phone written without spaces, ``+31612345678``, may be shown as the
-  number 31612345678. For lists with phone numbers use XLSX, where every cell is text, or
-  import the CSV with that column as Text. A phone answer that does not match the pattern
-  (e.g. written to the table by other means) is neutralised like any text.
+- Phone answers get the same rule: ``+31 6 12345678`` is written ``'+31 6 12345678``. The
+  ``+`` and every digit stay; the quote only stops Excel from reading the cell as a formula
+  (it would otherwise compute ``+31 6 12345678`` into an error, and ``+31612345678`` into the
+  number 31612345678, losing the ``+``). XLSX needs no quote: every cell there is text.
 - Booleans ``yes``/``no``; empty answers empty cells.
 
 XLSX: every text cell is written with ``write_string`` (a string cell, never a formula, so
@@ -37,7 +32,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
-from chalicelib.validation import PHONE_PATTERN
 from staff.columns import Column
 
 FORMATS = ("csv", "xlsx", "json", "jsonl")
@@ -57,10 +51,7 @@ def spreadsheet_text(value: Any, kind: str = "text") -> str:
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
         return str(value)
-    text = str(value)
-    if kind == "phone" and PHONE_PATTERN.match(text):
-        return text
-    return neutralise(text)
+    return neutralise(str(value))
 
 
 @contextmanager

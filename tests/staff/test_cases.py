@@ -63,8 +63,8 @@ def test_csv_formula_no_cell_is_a_formula(registrants, tmp_path, delimiter):
     assert rows["evil@example.org"]["note"] == "'@SUM(1+1)"
     assert rows["phone@example.org"]["name"] == "'" + PHONE_LIKE_NAME
     assert rows["phone@example.org"]["note"] == "'" + TEXT_ANSWER
-    # A phone answer keeps its + and digits and gets no quote (see staff/writers.py for why that is safe).
-    assert rows["phone@example.org"]["phone"] == PHONE
+    # A phone answer keeps its + and digits; the leading quote keeps Excel from reading a formula.
+    assert rows["phone@example.org"]["phone"] == "'" + PHONE
     # Nothing else is altered.
     assert rows["n1@example.org"]["note"] == "5"
     assert rows["n0@example.org"]["name"] == "Özdemir"
@@ -72,14 +72,14 @@ def test_csv_formula_no_cell_is_a_formula(registrants, tmp_path, delimiter):
     dangerous = ("=", "+", "-", "@", "\t", "\r")
     for row in rows.values():
         for column, value in row.items():
-            if column != "phone":
-                assert not value.startswith(dangerous), (column, value)
+            assert not value.startswith(dangerous), (column, value)
 
 
-def test_a_phone_answer_that_is_not_a_phone_number_is_quoted():
+def test_phone_answers_and_text_are_quoted_alike():
     from staff.writers import spreadsheet_text
 
-    assert spreadsheet_text("+31 6 12345678", "phone") == "+31 6 12345678"
+    assert spreadsheet_text("+31 6 12345678", "phone") == "'+31 6 12345678"
+    assert spreadsheet_text("06 12345678", "phone") == "06 12345678"
     assert spreadsheet_text('+HYPERLINK("http://evil.example")', "phone") == '\'+HYPERLINK("http://evil.example")'
     assert spreadsheet_text("+31 6 12345678", "text") == "'+31 6 12345678"
     assert spreadsheet_text("\rx") == "'\rx" and spreadsheet_text("a=b") == "a=b"
