@@ -11,6 +11,7 @@ seat empty while someone waits. Emails follow from the stream records.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_random_exponential
 
@@ -48,20 +49,55 @@ def cancel(event_id: str, registration_id: str, *, by: str = "registrant") -> Ca
     and, past the retry budget, ``store.Conflict``.
     """
     item = store.get_registration_in_event(event_id, registration_id)
-    if item["status"] == "cancelled":
+    if item["status"] not in ("confirmed", "waitlisted"):
         return CancelResult(registration_id, event_id, False)
-    head = None
-    if item["status"] == "confirmed":
-        event_item = store.get_event_item(event_id, consistent=True)
-        capacity = event_item.get("seat_capacity")
-        over_capacity = capacity is not None and int(event_item["seats_taken"]) > int(capacity)
-        if int(event_item.get("waitlisted_count", 0)) > 0 and not over_capacity:
-            queue = store.waitlisted_items(event_id)
-            head = queue[0] if queue else None
-            if head is None:
-                raise store.Conflict("waitlist count and items disagree; read again")
+    head = seat_successor(event_id, item)
     store.cancel_transition(item, clock.now().isoformat(), by, head)
     return CancelResult(registration_id, event_id, True, head["registration_id"] if head else None)
+
+
+def seat_successor(event_id: str, item: dict[str, Any]) -> dict[str, Any] | None:
+    """Who takes over ``item``'s seat when it ends: the first waitlisted registration, or ``None``.
+
+    ``None`` when ``item`` holds no seat, nobody waits, or the event is over capacity
+    (a lowered capacity: the seat is given back instead). Raises ``store.Conflict``
+    when the counters and the items disagree (a write in flight: read again).
+    """
+    if item["status"] != "confirmed":
+        return None
+    event_item = store.get_event_item(event_id, consistent=True)
+    capacity = event_item.get("seat_capacity")
+    over_capacity = capacity is not None and int(event_item["seats_taken"]) > int(capacity)
+    if int(event_item.get("waitlisted_count", 0)) == 0 or over_capacity:
+        return None
+    queue = store.waitlisted_items(event_id)
+    if not queue:
+        raise store.Conflict("waitlist count and items disagree; read again")
+    return queue[0]
+
+
+@dataclass(frozen=True)
+class EraseResult:
+    """The outcome of :func:`erase`: items changed (0 if already erased), and who got the seat."""
+
+    items_changed: int
+    freed_seat: bool
+    promoted_id: str | None = None
+
+
+@retry(**_RETRY)
+def erase(event_id: str, registration_id: str, *, delete_guard: bool) -> EraseResult:
+    """Erase one registration's personal data (GDPR), passing its seat on like a cancellation.
+
+    Reads the item afresh on every try. Raises ``store.RegistrationNotFound`` and,
+    past the retry budget, ``store.Conflict``.
+    """
+    item = store.get_registration_in_event(event_id, registration_id)
+    if item["status"] == "erased" or "email" not in item:
+        return EraseResult(0, False)
+    head = seat_successor(event_id, item)
+    changed = store.erase_transition(item, clock.now().isoformat(), head, delete_guard=delete_guard)
+    return EraseResult(changed, item["status"] == "confirmed", head["registration_id"] if head else None)
 
 
 @retry(**_RETRY)

@@ -509,42 +509,91 @@ def _transact(items: list[dict]) -> None:
         raise
 
 
+def _release_seat_ops(item: dict[str, Any], at: str, head: dict[str, Any] | None, also_add: str = "") -> list[dict]:
+    """The writes that free what ``item`` held, for a transaction that ends it (cancel or erase).
+
+    A waitlisted registration leaves the queue (``waitlisted_count - 1``). A
+    confirmed one hands its seat to ``head`` (the first waitlisted registration,
+    promoted on condition that it is still waitlisted and the event is not over
+    capacity) or, with no ``head``, gives the seat back (``seats_taken - 1``, on
+    condition that nobody waits, or the event is over capacity after a lowered
+    capacity). ``also_add`` is one more ``ADD`` clause for the event item, e.g.
+    ``erased_count :one``.
+    """
+    extra = f", {also_add}" if also_add else ""
+    if item["status"] == "waitlisted":
+        update, condition = "ADD waitlisted_count :minus" + extra, "waitlisted_count > :zero"
+    elif item["status"] == "confirmed" and head is not None:
+        update = "ADD waitlisted_count :minus" + extra
+        condition = "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
+    elif item["status"] == "confirmed":
+        update = "ADD seats_taken :minus" + extra
+        condition = "seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity)"
+    elif also_add:
+        update, condition = "ADD " + also_add, "attribute_exists(pk)"
+    else:
+        return []
+    text = update + " " + condition
+    values = {k: v for k, v in {":minus": {"N": "-1"}, ":zero": {"N": "0"}, ":one": {"N": "1"}}.items() if k in text}
+    ops = [_event_update(item["event_id"], update, condition, values)]
+    if item["status"] == "confirmed" and head is not None:
+        ops.insert(0, _status_change(head, "confirmed", "promoted", at, {"promoted_at": at}))
+    return ops
+
+
 def cancel_transition(item: dict[str, Any], at: str, by: str, head: dict[str, Any] | None) -> None:
     """Cancel one registration in one transaction, freeing its seat or its waitlist place.
 
     ``item`` is the registration as read (``status`` ``confirmed`` or
     ``waitlisted``); the write is conditional on that status, so a second cancel
     or a concurrent one changes nothing. The address guard is deleted, so the
-    person may register again. For a confirmed registration:
-
-    - ``head`` given (the first waitlisted registration): its status becomes
-      ``confirmed`` in the same transaction, the seat passes to it, on condition
-      that it is still waitlisted and the event is not over capacity;
-    - ``head`` ``None``: ``seats_taken`` drops by one, on condition that nobody is
-      waitlisted (or the event is over capacity after a lowered capacity) and
-      ``seats_taken > 0``.
+    person may register again. The seat or place is released as
+    :func:`_release_seat_ops` describes (``head``: the first waitlisted registration, or ``None``).
 
     Raises :class:`Conflict` when any condition failed: read again and retry.
     """
     ops = [_status_change(item, "cancelled", "cancelled", at, {"cancelled_by": by}), _guard_delete(item)]
-    zero, one = {"N": "0"}, {"N": "1"}
-    if item["status"] == "waitlisted":
-        ops.append(_event_update(item["event_id"], "ADD waitlisted_count :minus", "waitlisted_count > :zero",
-                                 {":minus": {"N": "-1"}, ":zero": zero}))
-    elif head is not None:
-        ops.append(_status_change(head, "confirmed", "promoted", at, {"promoted_at": at}))
-        ops.append(_event_update(
-            item["event_id"], "ADD waitlisted_count :minus",
-            "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)",
-            {":minus": {"N": "-1"}, ":zero": zero},
-        ))
-    else:
-        ops.append(_event_update(
-            item["event_id"], "ADD seats_taken :minus",
-            "seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity)",
-            {":minus": {"N": "-1"}, ":zero": zero, ":one": one},
-        ))
+    _transact(ops + _release_seat_ops(item, at, head))
+
+
+#: What erasing removes from a registration item: the person's data, and the email details (an SES
+#: error can quote the address; without ``notifications`` no pending email can still be claimed and sent).
+ERASED_ATTRIBUTES = ("name", "email", "answers", "notifications", "email_state", "email_error",
+                     "email_message_id", "consent_at")
+
+
+def erase_transition(item: dict[str, Any], at: str, head: dict[str, Any] | None, *, delete_guard: bool) -> int:
+    """Erase a registrant's data (GDPR) in one transaction; returns how many items changed.
+
+    The registration keeps its key and becomes ``status: erased`` without
+    :data:`ERASED_ATTRIBUTES` (conditional on the status and address read); its
+    seat or waitlist place is released as by a cancellation; the event counts
+    ``erased_count``; with ``delete_guard`` the address guard goes too.
+    Raises :class:`Conflict` when anything changed since ``item`` was read.
+    """
+    names = {"#s": "status", "#e": "email", **{f"#p{i}": a for i, a in enumerate(ERASED_ATTRIBUTES)}}
+    remove = ", ".join(f"#p{i}" for i in range(len(ERASED_ATTRIBUTES)))
+    ops: list[dict] = [{
+        "Update": {
+            "TableName": _table(),
+            "Key": serialize({"pk": item["pk"], "sk": item["sk"]}),
+            "UpdateExpression": f"SET #s = :erased, erased_at = :now, status_changed_at = :now REMOVE {remove}",
+            "ConditionExpression": "#s = :old AND #e = :email",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize(
+                {":erased": "erased", ":now": at, ":old": item["status"], ":email": item["email"]}
+            ),
+        }
+    }]
+    if delete_guard:
+        ops.append({"Delete": {
+            "TableName": _table(),
+            "Key": serialize({"pk": item["pk"], "sk": guard_sk(item["email"])}),
+            "ConditionExpression": "attribute_exists(pk)",
+        }})
+    ops += _release_seat_ops(item, at, head, also_add="erased_count :one")
     _transact(ops)
+    return len(ops)
 
 
 def promote_transition(head: dict[str, Any], at: str) -> None:
