@@ -98,21 +98,34 @@ def _new_item(event: Event, fields: dict[str, Any], registration_id: str, now: d
     stop=stop_after_attempt(400) | stop_after_delay(25),
     reraise=True,
 )
-def _write(event: Event, fields: dict[str, Any], registration_id: str) -> Registered:
+def _write(event: Event, fields: dict[str, Any], registration_id: str, seen: dict[str, Any]) -> Registered:
+    """One attempt at storing; ``seen`` carries the event item a failed attempt saw to the next one."""
     now = clock.now()
     state = event.window_state(now)
     if state != "open":
         raise RegistrationClosed(state)
     item = _new_item(event, fields, registration_id, now)
-    try:
-        store.put_registration(item)
-        return Registered(registration_id, event.id, "confirmed", None)
-    except store.EventFull:
-        if not event.waitlist:
-            raise
-    seq = int(store.get_event_item(event.id, consistent=True)["waitlist_seq"])
+    event_item = seen.pop("event_item", None)
+    full = event_item is not None and "seat_capacity" in event_item and \
+        int(event_item["seats_taken"]) >= int(event_item["seat_capacity"])
+    if not full:
+        try:
+            store.put_registration(item)
+            return Registered(registration_id, event.id, "confirmed", None)
+        except store.EventFull:
+            if not event.waitlist:
+                raise
+            event_item = None
+    if event_item is None:
+        event_item = store.get_event_item(event.id, consistent=True)
+    seq = int(event_item["waitlist_seq"])
     item.update(status="waitlisted", waitlist_ticket=seq + 1)
-    store.put_registration(item, waitlist_seq=seq)
+    try:
+        store.put_registration(item, waitlist_seq=seq)
+    except store.Conflict as conflict:
+        if conflict.event_item is not None:
+            seen["event_item"] = conflict.event_item  # retry from what the condition saw, without a read
+        raise
     return Registered(registration_id, event.id, "waitlisted", store.waitlist_position(event.id, seq + 1))
 
 
@@ -135,7 +148,7 @@ def register(event_id: str, data: dict[str, Any], language: str) -> Registered:
         return Registered(new_registration_id(), event.id, "confirmed", None, stored=False)
     fields = {k: v for k, v in fields.items() if k not in CORE_FIELDS or k in ("name", "email", "language")}
     try:
-        return _write(event, fields, new_registration_id())
+        return _write(event, fields, new_registration_id(), {})
     except store.Conflict as exc:
         raise Busy(str(exc)) from None
 

@@ -66,7 +66,15 @@ class EventFull(StoreError):
 
 
 class Conflict(StoreError):
-    """A condition on the event item failed or DynamoDB reported a transaction conflict; retry."""
+    """A condition on the event item failed or DynamoDB reported a transaction conflict; retry.
+
+    ``event_item`` is the event item as the failed condition saw it (plain values),
+    when DynamoDB returned it, so a retry need not read it again.
+    """
+
+    def __init__(self, message: str, event_item: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.event_item = event_item
 
 
 def event_pk(event_id: str) -> str:
@@ -292,6 +300,7 @@ def put_registration(item: dict[str, Any], *, waitlist_seq: int | None = None) -
                 raise EventNotFound(item["event_id"]) from None
             if item["status"] == "confirmed":
                 raise EventFull(item["event_id"]) from None
+            raise Conflict(",".join(codes), deserialize(old)) from None
         if _retryable(codes):
             raise Conflict(",".join(codes)) from None
         raise
