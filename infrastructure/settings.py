@@ -1,0 +1,105 @@
+"""Per-stage deployment settings, read from ``infrastructure/stages.json``.
+
+A few values differ per deployment rather than per stage (the sender
+address, the allowed form origins, who receives alarms, the region), so they
+can be overridden by environment variables at synth/deploy time::
+
+    SENDER_EMAIL='Partos Events <events@partos.nl>' make deploy STAGE=prod
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Mapping, Optional
+
+APP_NAME = "event-registration"
+STAGES_FILE = Path(__file__).resolve().parent / "stages.json"
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """Everything the stack needs to know about one stage."""
+
+    stage: str
+    region: str
+    sender_email: str
+    allowed_origins: tuple[str, ...]
+    retention_days: int
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    export_expiry_days: int
+    log_retention_days: int
+    protect_data: bool
+    stream_batch_size: int
+    stream_max_retries: int
+    stream_max_record_age_seconds: int
+    form_event_id: str
+    public_base_url: str = ""
+    alarm_email: str = ""
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def stack_name(self) -> str:
+        """CloudFormation stack name, e.g. ``event-registration-prod``."""
+        return f"{APP_NAME}-{self.stage}"
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of ``sender_email`` (``events@example.org``)."""
+        address = parseaddr(self.sender_email)[1]
+        if "@" not in address:
+            raise ValueError(f"sender_email has no address: {self.sender_email!r}")
+        return address
+
+    @property
+    def sender_domain(self) -> str:
+        """The domain part of the sender address (``example.org``)."""
+        return self.sender_address.rsplit("@", 1)[1]
+
+
+_ENV_OVERRIDES = {
+    "SENDER_EMAIL": "sender_email",
+    "ALLOWED_ORIGINS": "allowed_origins",
+    "ALARM_EMAIL": "alarm_email",
+    "PUBLIC_BASE_URL": "public_base_url",
+    "AWS_REGION": "region",
+}
+
+
+def available_stages(path: Path = STAGES_FILE) -> list[str]:
+    """Names of the stages defined in ``stages.json``."""
+    data = json.loads(path.read_text())
+    return sorted(k for k in data if not k.startswith("_"))
+
+
+def load_settings(
+    stage: str,
+    environ: Optional[Mapping[str, str]] = None,
+    path: Path = STAGES_FILE,
+) -> StageSettings:
+    """Return the settings of ``stage``, with environment overrides applied."""
+    environ = os.environ if environ is None else environ
+    data = json.loads(path.read_text())
+    if stage.startswith("_") or stage not in data:
+        raise KeyError(
+            f"unknown stage {stage!r}; defined stages: {', '.join(available_stages(path))}"
+        )
+    raw = dict(data[stage])
+    for env_name, key in _ENV_OVERRIDES.items():
+        value = environ.get(env_name)
+        if value:
+            raw[key] = value
+    if isinstance(raw.get("allowed_origins"), str):
+        raw["allowed_origins"] = [
+            o.strip() for o in raw["allowed_origins"].split(",") if o.strip()
+        ]
+    raw["allowed_origins"] = tuple(raw.get("allowed_origins", ()))
+    known = {f.name for f in fields(StageSettings)}
+    extra = {k: v for k, v in raw.items() if k not in known}
+    kwargs = {k: v for k, v in raw.items() if k in known}
+    settings = StageSettings(stage=stage, extra=extra, **kwargs)
+    settings.sender_address  # validate early
+    return settings
