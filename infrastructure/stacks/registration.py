@@ -28,7 +28,7 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from settings import APP_NAME, StageSettings
+from stage_settings import APP_NAME, StageSettings
 
 #: Logical IDs of the resources that ``chalice package`` generates.
 API_FUNCTION = "APIHandler"
@@ -87,6 +87,19 @@ def _working_directory(path: str) -> Iterator[None]:
         yield
     finally:
         os.chdir(previous)
+
+
+@contextlib.contextmanager
+def _default_region(region: str) -> Iterator[None]:
+    """Set AWS_DEFAULT_REGION (if unset) for the duration of the block."""
+    if os.environ.get("AWS_DEFAULT_REGION"):
+        yield
+        return
+    os.environ["AWS_DEFAULT_REGION"] = region
+    try:
+        yield
+    finally:
+        os.environ.pop("AWS_DEFAULT_REGION", None)
 
 
 class EventRegistrationStack(cdk.Stack):
@@ -530,7 +543,7 @@ def build_app(
     The stage is ``stage``, else the CDK context value ``stage``
     (``cdk synth -c stage=prod``), else the ``STAGE`` environment variable.
     """
-    from settings import load_settings
+    from stage_settings import load_settings
 
     environ = os.environ if environ is None else environ
     app = cdk.App(outdir=outdir) if outdir else cdk.App()
@@ -539,10 +552,12 @@ def build_app(
         raise SystemExit("No stage: pass -c stage=NAME or set STAGE.")
     settings = load_settings(stage, environ)
     # ``chalice package`` needs a region even though it calls no AWS API.
-    os.environ.setdefault("AWS_DEFAULT_REGION", settings.region)
-    stack = EventRegistrationStack(
-        app,
-        settings,
-        env=cdk.Environment(account=environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region),
-    )
+    with _default_region(settings.region):
+        stack = EventRegistrationStack(
+            app,
+            settings,
+            env=cdk.Environment(
+                account=environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region
+            ),
+        )
     return app, stack

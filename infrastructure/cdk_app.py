@@ -2,7 +2,7 @@
 """CDK app: synthesises the stack of one stage.
 
 The stage comes from the CDK context (``cdk synth -c stage=prod``) or the
-``STAGE`` environment variable.  Run directly (``STAGE=prod python app.py``)
+``STAGE`` environment variable.  Run directly (``STAGE=prod python cdk_app.py``)
 it synthesises into ``infrastructure/cdk.out`` without the CDK CLI.
 """
 import os

@@ -1,0 +1,400 @@
+"""Assertions on the synthesised CloudFormation templates (no AWS needed)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+FORM_PATH = "/events/partos-engagement-mobilisatie-2023/register"
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _all_statements(t):
+    """(policy owner logical id, statement) for every IAM statement."""
+    for logical, resource in t.resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    yield logical, statement
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for statement in props["PolicyDocument"]["Statement"]:
+                yield logical, statement
+
+
+def _role_statements(t, role) -> dict[str, tuple[list[str], list]]:
+    """{Sid: (sorted actions, resources)} of a role's inline policies."""
+    logical = t.stack.get_logical_id(role.node.default_child)
+    policies = t.resources[logical]["Properties"]["Policies"]
+    return {
+        s["Sid"]: (sorted(_list(s["Action"])), _list(s["Resource"]))
+        for p in policies
+        for s in p["PolicyDocument"]["Statement"]
+    }
+
+
+# -- DynamoDB ----------------------------------------------------------------
+
+
+def test_table_keys_index_and_billing(prod):
+    _, table = prod.one("AWS::DynamoDB::Table")
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert {"AttributeName": "pk", "AttributeType": "S"} in props["AttributeDefinitions"]
+    assert {"AttributeName": "sk", "AttributeType": "S"} in props["AttributeDefinitions"]
+    assert {"AttributeName": "registration_id", "AttributeType": "S"} in props[
+        "AttributeDefinitions"
+    ]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "by-registration",
+            "KeySchema": [{"AttributeName": "registration_id", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
+
+
+def test_table_pitr_ttl_stream(prod):
+    _, table = prod.one("AWS::DynamoDB::Table")
+    props = table["Properties"]
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_prod_table_is_protected_and_retained(prod):
+    _, table = prod.one("AWS::DynamoDB::Table")
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    _, secret = prod.one("AWS::SecretsManager::Secret")
+    assert secret["DeletionPolicy"] == "Retain"
+
+
+def test_dev_table_can_be_torn_down(dev):
+    _, table = dev.one("AWS::DynamoDB::Table")
+    assert table["Properties"]["DeletionProtectionEnabled"] is False
+    assert table["DeletionPolicy"] == "Delete"
+    # Same shape as prod otherwise.
+    assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+# -- Stream consumer -----------------------------------------------------------
+
+
+def test_stream_wired_to_deliver_emails_with_dlq(prod):
+    _, mapping = prod.one("AWS::Lambda::EventSourceMapping")
+    props = mapping["Properties"]
+    table_id, _ = prod.one("AWS::DynamoDB::Table")
+    queue_id, _ = prod.one("AWS::SQS::Queue")
+    assert props["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert "DeliverEmails" in json.dumps(props["FunctionName"])
+    assert "APIHandler" not in json.dumps(props["FunctionName"])
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["MaximumRetryAttempts"] == 3
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    }
+    assert props["BatchSize"] == 10
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    assert props["MaximumRecordAgeInSeconds"] == 86400
+
+
+def test_dead_letter_queue_is_encrypted_and_kept_14_days(prod):
+    _, queue = prod.one("AWS::SQS::Queue")
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+# -- Functions -----------------------------------------------------------------
+
+
+def _functions(t):
+    return t.of_type("AWS::Serverless::Function")
+
+
+def test_functions_and_their_environment(prod):
+    functions = _functions(prod)
+    assert set(functions) == {"APIHandler", "DeliverEmails"}
+    table_id, _ = prod.one("AWS::DynamoDB::Table")
+    secret_id, _ = prod.one("AWS::SecretsManager::Secret")
+    bucket_id, _ = prod.one("AWS::S3::Bucket")
+    for logical, function in functions.items():
+        props = function["Properties"]
+        assert props["FunctionName"] == f"event-registration-prod-{logical}"
+        env = props["Environment"]["Variables"]
+        assert env["STAGE"] == "prod"
+        assert env["TABLE_NAME"] == {"Ref": table_id}
+        assert env["SENDER_EMAIL"] == "Partos Events <events@example.org>"
+        assert env["RETENTION_DAYS"] == "365"
+        assert env["ALLOWED_ORIGINS"] == "https://www.partos.nl"
+        assert env["TOKEN_SECRET_ARN"] == {"Ref": secret_id}
+        assert env["EXPORT_BUCKET"] == {"Ref": bucket_id}
+    # The API cannot reference its own URL; the stream function gets it.
+    assert functions["APIHandler"]["Properties"]["Environment"]["Variables"]["PUBLIC_BASE_URL"] == ""
+    deliver_url = functions["DeliverEmails"]["Properties"]["Environment"]["Variables"][
+        "PUBLIC_BASE_URL"
+    ]
+    assert {"Ref": "RestAPI"} in deliver_url["Fn::Join"][1]
+    assert deliver_url["Fn::Join"][1][-1].endswith("/api")
+
+
+def test_each_function_has_its_own_stack_role_and_log_group(prod):
+    roles = prod.of_type("AWS::IAM::Role")
+    functions = _functions(prod)
+    used = {}
+    for logical, function in functions.items():
+        props = function["Properties"]
+        assert "Policies" not in props, "SAM would create an extra role"
+        role_ref = props["Role"]["Fn::GetAtt"]
+        assert role_ref[1] == "Arn" and role_ref[0] in roles
+        used[logical] = role_ref[0]
+        log_groups = [
+            prod.resources[d] for d in function.get("DependsOn", [])
+            if prod.resources[d]["Type"] == "AWS::Logs::LogGroup"
+        ]
+        assert [g["Properties"]["LogGroupName"] for g in log_groups] == [
+            f"/aws/lambda/event-registration-prod-{logical}"
+        ]
+        assert log_groups[0]["Properties"]["RetentionInDays"] == 90
+    assert used["APIHandler"] != used["DeliverEmails"]
+    # No role other than the two function roles (Chalice manages none).
+    assert set(roles) == set(used.values())
+
+
+# -- Least privilege -------------------------------------------------------------
+
+
+def test_no_wildcard_actions_and_no_star_resources_for_data(prod):
+    statements = list(_all_statements(prod))
+    assert statements
+    for owner, statement in statements:
+        assert statement["Effect"] == "Allow", owner
+        actions = _list(statement["Action"])
+        for action in actions:
+            assert "*" not in action, f"{owner}: wildcard action {action}"
+        if "*" in _list(statement["Resource"]):
+            # ListStreams is the only action here that takes no resource ARN.
+            assert actions == ["dynamodb:ListStreams"], f"{owner}: Resource * for {actions}"
+
+
+def test_api_role_statements(prod):
+    s = prod.stack
+    r = s.resolve
+    assert _role_statements(prod, s.api_role) == {
+        "Logs": (
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [r(s.api_log_group.log_group_arn)],
+        ),
+        "Table": (
+            [
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+            ],
+            [r(s.table.table_arn)],
+        ),
+        "Index": (["dynamodb:Query"], [r(s.index_arn)]),
+        "TokenKey": (["secretsmanager:GetSecretValue"], [r(s.token_secret.secret_arn)]),
+    }
+
+
+def test_deliver_role_statements(prod):
+    s = prod.stack
+    r = s.resolve
+    statements = _role_statements(prod, s.deliver_role)
+    assert statements == {
+        "Logs": (
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [r(s.deliver_log_group.log_group_arn)],
+        ),
+        "Stream": (
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            [r(s.table.table_stream_arn)],
+        ),
+        "ListStreams": (["dynamodb:ListStreams"], ["*"]),
+        "Table": (
+            [
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+            ],
+            [r(s.table.table_arn)],
+        ),
+        "Index": (["dynamodb:Query"], [r(s.index_arn)]),
+        "SendFromSender": (
+            ["ses:SendEmail", "ses:SendRawEmail"],
+            [
+                r(s.format_arn(service="ses", resource="identity", resource_name=name))
+                for name in ("events@example.org", "example.org")
+            ],
+        ),
+        "TokenKey": (["secretsmanager:GetSecretValue"], [r(s.token_secret.secret_arn)]),
+        "OnFailureDestination": (["sqs:SendMessage"], [r(s.dead_letter_queue.queue_arn)]),
+    }
+    ses_arns = json.dumps(statements["SendFromSender"][1])
+    assert ":identity/events@example.org" in ses_arns and ":identity/example.org" in ses_arns
+
+
+def test_staff_policy(prod):
+    _, policy = prod.one("AWS::IAM::ManagedPolicy")
+    s = prod.stack
+    r = s.resolve
+    statements = {
+        st["Sid"]: (sorted(_list(st["Action"])), _list(st["Resource"]))
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+    }
+    assert policy["Properties"]["ManagedPolicyName"] == "event-registration-prod-staff"
+    assert statements == {
+        "Registrations": (
+            [
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+            ],
+            [r(s.table.table_arn), r(s.index_arn)],
+        ),
+        "Export": (
+            ["dynamodb:ExportTableToPointInTime", "dynamodb:ListExports"],
+            [r(s.table.table_arn)],
+        ),
+        "DescribeExport": (
+            ["dynamodb:DescribeExport"],
+            [r(f"{s.table.table_arn}/export/*")],
+        ),
+        "ExportBucket": (["s3:ListBucket"], [r(s.export_bucket.bucket_arn)]),
+        "ExportObjects": (
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"],
+            [r(s.export_bucket.arn_for_objects("*"))],
+        ),
+    }
+
+
+# -- API Gateway ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage, rate, burst", [("prod", 20, 40), ("dev", 5, 10)])
+def test_api_stage_throttling(stage, rate, burst, request):
+    t = request.getfixturevalue(stage)
+    props = t.resources["RestAPI"]["Properties"]
+    assert props["Name"] == f"event-registration-{stage}"
+    assert props["StageName"] == "api"
+    assert props["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": rate,
+            "ThrottlingBurstLimit": burst,
+        }
+    ]
+
+
+def test_outputs_api_and_form_url(prod):
+    outputs = prod.template["Outputs"]
+    api = outputs["ApiUrl"]["Value"]["Fn::Join"][1]
+    assert api[0] == "https://" and {"Ref": "RestAPI"} in api and api[-1] == "/api"
+    form = outputs["FormUrl"]["Value"]["Fn::Join"][1]
+    assert form[-1].endswith(FORM_PATH)
+    for name in ("TableName", "ExportBucketName", "TokenSecretArn", "StaffPolicyArn",
+                 "DeadLetterQueueUrl", "AlarmTopicArn"):
+        assert name in outputs
+
+
+# -- Alarms --------------------------------------------------------------------------
+
+
+def test_alarms(prod):
+    alarms = list(prod.of_type("AWS::CloudWatch::Alarm").values())
+    topic_id, _ = prod.one("AWS::SNS::Topic")
+    queue_id, _ = prod.one("AWS::SQS::Queue")
+    by_metric = {}
+    for alarm in alarms:
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": topic_id}]
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["Threshold"] == 1
+        assert props["TreatMissingData"] == "notBreaching"
+        dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+        by_metric.setdefault((props["Namespace"], props["MetricName"]), []).append(dims)
+    assert by_metric[("AWS/ApiGateway", "5XXError")] == [
+        {"ApiName": "event-registration-prod", "Stage": "api"}
+    ]
+    assert sorted(d["FunctionName"] for d in by_metric[("AWS/Lambda", "Errors")]) == [
+        "event-registration-prod-APIHandler",
+        "event-registration-prod-DeliverEmails",
+    ]
+    assert by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [
+        {"QueueName": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+    assert len(alarms) == 4
+
+
+# -- Secrets and storage -----------------------------------------------------------------
+
+
+def test_token_key_is_generated_not_in_template(prod):
+    _, secret = prod.one("AWS::SecretsManager::Secret")
+    props = secret["Properties"]
+    assert props["GenerateSecretString"] == {"ExcludePunctuation": True, "PasswordLength": 64}
+    assert "SecretString" not in props
+    text = prod.template_path.read_text()
+    assert "SecretString" not in text.replace("GenerateSecretString", "")
+    for function in _functions(prod).values():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert set(env) == {
+            "STAGE", "TABLE_NAME", "SENDER_EMAIL", "RETENTION_DAYS", "PUBLIC_BASE_URL",
+            "ALLOWED_ORIGINS", "TOKEN_SECRET_ARN", "EXPORT_BUCKET",
+        } | set(_app_env_keys(function))
+
+
+def _app_env_keys(function):
+    """Extra variables the app's own .chalice/config.json may set."""
+    known = {"STAGE", "TABLE_NAME", "SENDER_EMAIL", "RETENTION_DAYS", "PUBLIC_BASE_URL",
+             "ALLOWED_ORIGINS", "TOKEN_SECRET_ARN", "EXPORT_BUCKET"}
+    env = function["Properties"]["Environment"]["Variables"]
+    extra = set(env) - known
+    for key in extra:
+        value = json.dumps(env[key]).lower()
+        assert not any(word in key.lower() for word in ("secret", "key", "password", "token")), (
+            f"{key} looks like a secret set in plain text; use Secrets Manager"
+        )
+        assert value is not None
+    return extra
+
+
+def test_export_bucket_private_encrypted_tls_only_expiring(prod):
+    bucket_id, bucket = prod.one("AWS::S3::Bucket")
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    rules = props["LifecycleConfiguration"]["Rules"]
+    assert rules[0]["ExpirationInDays"] == 30 and rules[0]["Status"] == "Enabled"
+    _, policy = prod.one("AWS::S3::BucketPolicy")
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Principal"] == {"AWS": "*"}
+    assert bucket["DeletionPolicy"] == "Retain"
