@@ -1,0 +1,278 @@
+"""HTTP routes and Lambda functions of the event-registration service.
+
+Thin by design: each route parses the request, calls ``chalicelib`` and maps
+the outcome to a response. The surface is PRODUCT.md's "HTTP API".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from urllib.parse import quote
+from typing import Any
+
+from chalice import Chalice, Response
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
+from chalicelib import clock, delivery, lifecycle, pages, registrations, store, tokens
+from chalicelib.i18n import negotiate
+from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
+from chalicelib.requests import parse_body, parse_token_body
+from chalicelib.settings import get_settings
+from chalicelib.validation import RegistrationInvalid
+
+app = Chalice(app_name="event-registration")
+
+STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+HTML = "text/html; charset=utf-8"
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _query(name: str) -> str | None:
+    params = app.current_request.query_params or {}
+    return params.get(name)
+
+
+def _header(name: str) -> str | None:
+    return app.current_request.headers.get(name)
+
+
+def _language(candidates: tuple[str, ...], explicit: str | None = None) -> str:
+    return negotiate(candidates, explicit or _query("lang"), _header("accept-language"))
+
+
+def _security_headers(content_type: str) -> dict[str, str]:
+    headers = {"Content-Type": content_type, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    if content_type.startswith("text/html"):
+        ancestors = get_settings().frame_ancestors
+        headers["Content-Security-Policy"] = (
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            f"form-action 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+        )
+        headers["Cache-Control"] = "no-store"
+    return headers
+
+
+def _html(body: str, status: int = 200) -> Response:
+    return Response(body=body, status_code=status, headers=_security_headers(HTML))
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={**_security_headers("application/json"), **(headers or {})},
+    )
+
+
+def _problem(problem: Problem) -> Response:
+    return Response(
+        body=json.dumps(problem.body(), ensure_ascii=False),
+        status_code=problem.status,
+        headers={**_security_headers(PROBLEM_CONTENT_TYPE), **problem.headers},
+    )
+
+
+def _event_or_404(event_id: str, language: str):
+    try:
+        return store.get_event(event_id)
+    except store.EventNotFound:
+        raise Problem(404, "not-found", language, what="event") from None
+
+
+def _state(event, item) -> str:
+    state = event.window_state(clock.now())
+    if state == "open" and event.capacity is not None and not event.waitlist and pages.seats_left(event, item) == 0:
+        return "full"
+    return state
+
+
+# ------------------------------------------------------------------ routes
+
+
+@app.route("/events/{event_id}", methods=["GET"], cors=False)
+def get_event(event_id: str) -> Response:
+    """Public event details: the definition without the organiser's address, and the registration state."""
+    try:
+        event, item = _event_or_404(event_id, _language(("en", "nl")))
+    except Problem as problem:
+        return _problem(problem)
+    body = event.public_view()
+    body["registration"] = {
+        "open": _state(event, item) == "open",
+        "state": _state(event, item),
+        "seats_left": pages.seats_left(event, item),
+        "waitlist": event.waitlist,
+    }
+    return _json(body)
+
+
+@app.route("/events/{event_id}/register", methods=["GET"])
+def registration_page(event_id: str) -> Response:
+    """The registration form (HTML); ``?lang=``, else ``Accept-Language``, else the event's default."""
+    try:
+        event, item = _event_or_404(event_id, _language(("en", "nl")))
+    except Problem as problem:
+        return _html(pages.message("en", problem.title, problem.detail), problem.status)
+    lang = _language(event.languages)
+    body = pages.registration_form(
+        event, item, lang, state=_state(event, item), form_started_at=int(time.time()), base_path="../.."
+    )
+    return _html(body)
+
+
+@app.route("/events/{event_id}/thanks", methods=["GET"])
+def thanks_page(event_id: str) -> Response:
+    """The thank-you page a form post redirects to (``?status=confirmed|waitlisted&lang=``)."""
+    try:
+        event, _ = _event_or_404(event_id, _language(("en", "nl")))
+    except Problem as problem:
+        return _html(pages.message("en", problem.title, problem.detail), problem.status)
+    status = "waitlisted" if _query("status") == "waitlisted" else "confirmed"
+    return _html(pages.thanks(event, _language(event.languages), status, base_path="../.."))
+
+
+@app.route("/events/{event_id}/registrations", methods=["POST"], content_types=["*/*"])
+def create_registration(event_id: str) -> Response:
+    """Register: JSON (201 + Location) or an HTML form post (303 to the thank-you page, 422 re-render)."""
+    request = app.current_request
+    language = _language(("en", "nl"))
+    try:
+        event, item = _event_or_404(event_id, language)
+        language = _language(event.languages)
+        body = parse_body(event, _header("content-type"), request.raw_body, language)
+        answer_language = _language(event.languages, body.data.get("language") if isinstance(body.data.get("language"), str) else None)
+    except Problem as problem:
+        return _problem(problem)
+    try:
+        result = registrations.register(event_id, body.data, answer_language)
+    except RegistrationInvalid as invalid:
+        if body.is_form:
+            errors = {e.field: e.message for e in invalid.errors}
+            page = pages.registration_form(
+                event, item, answer_language, state=_state(event, item), base_path="../..",
+                form_started_at=int(time.time()), values=body.data, errors=errors,
+            )
+            return _html(page, 422)
+        return _problem(Problem(422, "validation-failed", answer_language, errors=invalid.errors))
+    except store.AlreadyRegistered:
+        problem = Problem(409, "already-registered", answer_language)
+    except registrations.RegistrationClosed as closed:
+        from chalicelib.i18n import WINDOW_STATES
+
+        state_text = WINDOW_STATES[closed.state].get(answer_language, WINDOW_STATES[closed.state]["en"])
+        problem = Problem(409, "registration-closed", answer_language, state=state_text)
+    except store.EventFull:
+        problem = Problem(409, "event-full", answer_language)
+    except store.EventNotFound:
+        problem = Problem(404, "not-found", answer_language, what="event")
+    except registrations.Busy:
+        return _json({"title": "Busy, try again"}, 503, {"Retry-After": "1"})
+    else:
+        if body.is_form:
+            location = f"thanks?lang={answer_language}&status={result.status}"
+            return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
+        base = get_settings().public_base_url
+        return _json(result.as_json(), 201, {"Location": f"{base}/registrations/{result.registration_id}"})
+    if body.is_form and problem.status == 409:
+        errors = {"email": problem.detail} if problem.code == "already-registered" else {}
+        state = _state(event, item) if problem.code == "already-registered" else ("full" if problem.code == "event-full" else "closed")
+        page = pages.registration_form(
+            event, item, answer_language, state=state, base_path="../..",
+            form_started_at=int(time.time()), values=body.data, errors=errors,
+        )
+        return _html(page, 409)
+    return _problem(problem)
+
+
+def _wants_html() -> bool:
+    """Whether the client prefers HTML to JSON (``Accept``, RFC 9110 section 12.5.1, parsed by Werkzeug)."""
+    accepted = parse_accept_header(_header("accept") or "", MIMEAccept)
+    return accepted.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def _registrant(registration_id: str, token: str | None) -> registrations.RegistrantView:
+    """The registration behind a personal link; 403 for a bad token (checked first, so it reveals nothing), 404 if gone."""
+    language = _language(("en", "nl"))
+    if not tokens.verify_token(registration_id, token):
+        raise Problem(403, "invalid-token", language)
+    try:
+        return registrations.registrant_view(registration_id)
+    except (store.RegistrationNotFound, store.EventNotFound):
+        raise Problem(404, "not-found", language, what="registration") from None
+
+
+def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: bool, base_path: str) -> Response:
+    try:
+        view = _registrant(registration_id, token)
+    except Problem as problem:
+        if _wants_html():
+            return _html(pages.message(_language(("en", "nl")), problem.title, problem.detail, base_path), problem.status)
+        return _problem(problem)
+    if not _wants_html() and not ask_cancel:
+        return _json(view.as_json())
+    lang = _language(view.event.languages, _query("lang") or view.language)
+    page = pages.registration_status(
+        view.event, lang, registration_id=registration_id, status=view.status, position=view.waitlist_position,
+        token=token or "", ask_cancel=ask_cancel, base_path=base_path,
+    )
+    return _html(page)
+
+
+@app.route("/registrations/{registration_id}", methods=["GET"])
+def get_registration(registration_id: str) -> Response:
+    """The registrant's own registration: JSON, or HTML for browsers (``Accept: text/html``)."""
+    return _registrant_answer(registration_id, _query("token"), ask_cancel=False, base_path="..")
+
+
+@app.route("/registrations/{registration_id}/cancel", methods=["GET"])
+def cancel_page(registration_id: str) -> Response:
+    """A page asking to confirm the cancellation; changes nothing (mail scanners open links)."""
+    return _registrant_answer(registration_id, _query("token"), ask_cancel=True, base_path="../..")
+
+
+@app.route("/registrations/{registration_id}/cancel", methods=["POST"], content_types=["*/*"])
+def cancel_registration(registration_id: str) -> Response:
+    """Cancel: ``token`` in a form or JSON body. Form posts get 303 to the registration page, JSON 200."""
+    request = app.current_request
+    language = _language(("en", "nl"))
+    try:
+        token, is_form = parse_token_body(_header("content-type"), request.raw_body, language)
+        view = _registrant(registration_id, token)
+        result = lifecycle.cancel(view.event.id, registration_id, by="registrant")
+    except Problem as problem:
+        return _problem(problem)
+    except store.RegistrationNotFound:
+        return _problem(Problem(404, "not-found", language, what="registration"))
+    except store.Conflict:
+        return _json({"title": "Busy, try again"}, 503, {"Retry-After": "1"})
+    if is_form:
+        lang = _language(view.event.languages, _query("lang") or view.language)
+        location = f"../{registration_id}?token={quote(token, safe='')}&lang={lang}"
+        return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
+    return _json({"registration_id": registration_id, "event_id": view.event.id, "status": "cancelled", "changed": result.changed})
+
+
+@app.route("/static/{name}", methods=["GET"])
+def static_file(name: str) -> Response:
+    """The form's stylesheet and script (only files in ``chalicelib/templates/static``)."""
+    path = STATIC_DIR / name
+    if "/" in name or path.suffix not in STATIC_TYPES or not path.is_file():
+        return _problem(Problem(404, "not-found", "en", what="file"))
+    headers = _security_headers(STATIC_TYPES[path.suffix])
+    headers["Cache-Control"] = "public, max-age=300"
+    return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
+
+
+# ------------------------------------------------------------------ stream consumer
+
+
+@app.lambda_function(name="DeliverEmails")
+def deliver_emails(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Consume DynamoDB stream records and send the registrants' emails (partial batch response)."""
+    return delivery.handle_batch(event.get("Records", []))

@@ -1,0 +1,50 @@
+"""Lazily created boto3 clients, one per service and settings, never at import.
+
+Creating clients at import slows cold starts and escapes moto's mocks, so each
+client is made on first use. ``AWS_ENDPOINT_URL`` (boto3's own variable) points
+them at the local moto server; botocore's ``standard`` retry mode retries
+throttling, timeouts and 5xx answers with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_lock = threading.Lock()
+_clients: dict[tuple, Any] = {}
+
+RETRY_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=10,
+)
+
+
+def client(service: str, **config: Any) -> Any:
+    """A boto3 client for ``service`` in the configured region.
+
+    Clients are cached per (service, region, endpoint, config) so a changed
+    environment (tests, the local service) gets a fresh client. Extra keyword
+    arguments are merged into the botocore ``Config`` (e.g. ``account_id_endpoint_mode``).
+    """
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    key = (service, region, endpoint, os.environ.get("AWS_ACCESS_KEY_ID", ""), tuple(sorted(config.items())))
+    with _lock:
+        found = _clients.get(key)
+        if found is None:
+            cfg = RETRY_CONFIG.merge(Config(**config)) if config else RETRY_CONFIG
+            found = boto3.session.Session().client(service, region_name=region, config=cfg)
+            _clients[key] = found
+        return found
+
+
+def reset_clients() -> None:
+    """Forget every cached client (tests start each moto backend afresh)."""
+    with _lock:
+        _clients.clear()

@@ -1,0 +1,38 @@
+"""Dates and times as people read them, in the event's zone, localised by Babel.
+
+The zone abbreviation comes from the IANA data through ``zoneinfo`` (``CEST``
+on 5 June 2023 in Europe/Amsterdam), because Babel's English locale writes
+``+0200`` instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from babel.dates import format_date, format_time
+
+from chalicelib.events import Event
+
+
+def event_when(event: Event, language: str) -> str:
+    """``"maandag 5 juni 2023, 14:00-17:00 CEST"``: the event's date and times, local.
+
+    An event over several days reads ``"<start date>, <time> - <end date>, <time> <zone>"``.
+    """
+    start = event.local(event.starts_at)
+    end = event.local(event.ends_at)
+    start_zone, end_zone = start.tzname(), end.tzname()
+    if start.date() == end.date():
+        times = f"{format_time(start, 'HH:mm', locale=language)}-{format_time(end, 'HH:mm', locale=language)}"
+        zone = start_zone if start_zone == end_zone else f"{start_zone}/{end_zone}"
+        return f"{format_date(start, 'full', locale=language)}, {times} {zone}"
+    return (
+        f"{format_date(start, 'full', locale=language)}, {format_time(start, 'HH:mm', locale=language)} {start_zone}"
+        f" - {format_date(end, 'full', locale=language)}, {format_time(end, 'HH:mm', locale=language)} {end_zone}"
+    )
+
+
+def local_timestamp(event: Event, instant: datetime, language: str) -> str:
+    """An aware instant in the event's zone, e.g. ``"22 mei 2023 09:00 CEST"``."""
+    local = instant.astimezone(event.zone)
+    return f"{format_date(local, 'long', locale=language)} {format_time(local, 'HH:mm', locale=language)} {local.tzname()}"

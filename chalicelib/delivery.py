@@ -1,0 +1,164 @@
+"""Email delivery from the table's stream records (DynamoDB Streams, NEW_AND_OLD_IMAGES).
+
+One function consumes a batch of stream records, deployed as the ``DeliverEmails``
+Lambda function on the table stream and fed by the local service's poller.
+For each record it works out which change of a registration it shows
+(``registered`` on INSERT; ``promoted`` or ``cancelled`` when ``status``
+changes; nothing for other writes, such as our own email-state updates),
+then:
+
+1. claims the change's email with a conditional write (``pending`` -> ``sending``),
+   so a record seen twice, or a retried batch, sends no second email;
+2. sends with SES v2 (botocore's ``standard`` retry mode retries throttling,
+   timeouts and 5xx with backoff);
+3. records ``sent`` with the SES message id, or ``failed`` with the reason for a
+   permanent error (rejected address, bad content).
+
+A transient error that outlasts botocore's retries puts the claim back to
+``pending`` and reports the record in ``batchItemFailures`` (partial batch
+response), so the stream retries it and the rest of the batch goes on.
+A ``sending`` claim older than :data:`CLAIM_SECONDS` counts as abandoned (the
+function died mid-send) and may be taken again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from aws_lambda_powertools import Logger
+
+from chalicelib import aws, clock, emails, store, tokens
+from chalicelib.settings import get_settings
+
+logger = Logger(service="event-registration", child=True)
+
+#: A ``sending`` claim older than this many seconds is taken to be abandoned.
+CLAIM_SECONDS = 300
+
+#: SES v2 error codes that no retry will cure.
+PERMANENT_ERRORS = {
+    "MessageRejected",
+    "MailFromDomainNotVerifiedException",
+    "BadRequestException",
+    "AccountSuspendedException",
+    "SendingPausedException",
+    "NotFoundException",
+    "InvalidParameterValue",
+}
+
+
+def change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(change, new image as plain values)`` for a registration stream record, else ``None``."""
+    dynamodb = record.get("dynamodb") or {}
+    new = dynamodb.get("NewImage")
+    if not new or new.get("type", {}).get("S") != "registration":
+        return None
+    item = store.deserialize(new)
+    if record.get("eventName") == "INSERT":
+        return "registered", item
+    old = dynamodb.get("OldImage")
+    if record.get("eventName") != "MODIFY" or not old:
+        return None
+    before = old.get("status", {}).get("S")
+    after = item.get("status")
+    if before == after:
+        return None
+    if before == "waitlisted" and after == "confirmed":
+        return "promoted", item
+    if after == "cancelled":
+        return "cancelled", item
+    return None
+
+
+def _send(message: bytes, sender: str) -> str:
+    answer = aws.client("sesv2").send_email(FromEmailAddress=sender, Content={"Raw": {"Data": message}})
+    return answer["MessageId"]
+
+
+def deliver(record: dict[str, Any]) -> bool:
+    """Send the email a stream record calls for, at most once per change.
+
+    Returns ``False`` when the record must be retried (transient failure), ``True``
+    otherwise (sent, already handled, failed permanently, or nothing to send).
+    """
+    found = change_of(record)
+    if found is None:
+        return True
+    change, item = found
+    event_id, registration_id = item["event_id"], item["registration_id"]
+    log = {"event_id": event_id, "registration_id": registration_id, "change": change}
+    now = clock.now()
+    claimed = store.record_notification(
+        event_id, registration_id, change, "sending",
+        expect=("pending",), at=now, stale_before=now - timedelta(seconds=CLAIM_SECONDS),
+    )
+    if not claimed:
+        logger.info("email already handled", extra=log)
+        return True
+    settings = get_settings()
+    try:
+        event, _ = store.get_event(event_id)
+        current = store.get_registration_in_event(event_id, registration_id)
+        position = None
+        if current.get("status") == "waitlisted" and current.get("waitlist_ticket"):
+            position = store.waitlist_position(event_id, int(current["waitlist_ticket"]))
+        message = emails.build_email(
+            event=event,
+            registration={**item, "status": item["status"]},
+            change=change,
+            sender=settings.sender_email,
+            base_url=settings.public_base_url,
+            token=tokens.make_token(registration_id),
+            now=now,
+            waitlist_position=position,
+        )
+    except (ValueError, store.StoreError) as exc:
+        store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),
+                                  reason=f"{type(exc).__name__}: {exc}")
+        logger.warning("email could not be built", extra={**log, "error": type(exc).__name__})
+        return True
+    try:
+        message_id = _send(message.as_bytes(), settings.sender_email)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in PERMANENT_ERRORS or (400 <= status < 500 and code not in ("TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException")):
+            store.record_notification(event_id, registration_id, change, "failed", expect=("sending",),
+                                      at=clock.now(), reason=f"{code}: {exc.response.get('Error', {}).get('Message', '')}")
+            logger.warning("email refused by SES", extra={**log, "error_code": code})
+            return True
+        store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
+                                  reason=f"{code}: retrying")
+        logger.warning("email send failed, will retry", extra={**log, "error_code": code})
+        return False
+    except BotoCoreError as exc:
+        store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
+                                  reason=f"{type(exc).__name__}: retrying")
+        logger.warning("email send failed, will retry", extra={**log, "error": type(exc).__name__})
+        return False
+    store.record_notification(event_id, registration_id, change, "sent", expect=("sending",), at=clock.now(),
+                              message_id=message_id)
+    logger.info("email sent", extra={**log, "message_id": message_id})
+    return True
+
+
+def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """Deliver a batch of stream records; the Lambda partial batch response.
+
+    Returns ``{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}, ...]}``
+    naming the records to retry. Per AWS's rules for streams, the stream resumes
+    from the lowest failed sequence number, so records after a failure are seen
+    again; the claims make that harmless.
+    """
+    failures: list[dict[str, str]] = []
+    for record in records:
+        try:
+            ok = deliver(record)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("stream record failed", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
+            ok = False
+        if not ok:
+            failures.append({"itemIdentifier": record.get("dynamodb", {}).get("SequenceNumber", "")})
+    return {"batchItemFailures": failures}

@@ -1,0 +1,284 @@
+"""Event definitions: the Pydantic model of an event file and loading `events/*.yaml`.
+
+An event file (PRODUCT.md, "Event files") holds one event. Times are local wall
+times (no offset) in the event's IANA ``timezone``; the model turns them into
+aware datetimes on demand. The same model validates files on the command line,
+in the local service and in the staff tools, so a bad file is refused with the
+file name, the field and the reason everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+#: Languages the forms and emails are written in (see ``chalicelib.i18n``).
+SUPPORTED_LANGUAGES = ("nl", "en")
+
+#: Form fields every event has; a question may not reuse these ids.
+CORE_FIELDS = ("name", "email", "language", "consent", "website", "form_started_at")
+
+Language = Literal["nl", "en"]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{3,64}$")]
+QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+OptionId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+
+
+def _naive(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        raise ValueError("write local wall time without an offset; the event's timezone applies")
+    return value
+
+
+LocalTime = Annotated[datetime, AfterValidator(_naive)]
+
+
+class Text(BaseModel):
+    """Text per language, e.g. ``{nl: "...", en: "..."}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    nl: str | None = Field(default=None, min_length=1)
+    en: str | None = Field(default=None, min_length=1)
+
+    def get(self, language: str, fallback: str) -> str:
+        """The text in ``language``, else in ``fallback`` (the event's first language), else ``""``."""
+        return getattr(self, language, None) or getattr(self, fallback, None) or ""
+
+
+class Location(BaseModel):
+    """Where the event takes place; ``country`` is ISO 3166-1 alpha-2."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(min_length=1, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    url: HttpUrl | None = None
+
+    def one_line(self) -> str:
+        """``"Partos, Ellermanstraat 18b, Amsterdam"`` (the ICS LOCATION and email line)."""
+        return ", ".join([self.name, self.address, self.city])
+
+
+class Organiser(BaseModel):
+    """Who runs the event; ``email`` is the Reply-To of every email."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+
+
+class Option(BaseModel):
+    """One answer of a ``choice`` or ``multichoice`` question."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: OptionId
+    label: Text
+
+
+class Question(BaseModel):
+    """An event's own form field beyond the core ones.
+
+    ``max_length`` (characters) applies to text answers; it defaults to 200, or 2000 for ``textarea``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: QuestionId
+    type: Literal["text", "textarea", "choice", "multichoice", "boolean", "phone"]
+    label: Text
+    required: bool = False
+    options: tuple[Option, ...] = ()
+    max_length: PositiveInt | None = Field(default=None, le=10000)
+
+    @model_validator(mode="after")
+    def _options_fit_type(self) -> "Question":
+        if self.type in ("choice", "multichoice"):
+            if not self.options:
+                raise ValueError(f"a {self.type} question needs options")
+            ids = [o.id for o in self.options]
+            if len(set(ids)) != len(ids):
+                raise ValueError("option ids must be unique")
+        elif self.options:
+            raise ValueError(f"a {self.type} question takes no options")
+        if self.id in CORE_FIELDS:
+            raise ValueError(f"question id {self.id!r} is a core field")
+        return self
+
+    @property
+    def text_limit(self) -> int:
+        """Maximum answer length in characters."""
+        return self.max_length or (2000 if self.type == "textarea" else 200)
+
+    def option_ids(self) -> list[str]:
+        """The ids of the options, in file order."""
+        return [o.id for o in self.options]
+
+
+class Event(BaseModel):
+    """One event, as written in ``events/<id>.yaml`` (PRODUCT.md, "Event files").
+
+    ``starts_at``/``ends_at`` and the registration window are naive local times in
+    ``timezone``; use :meth:`local` and :meth:`utc` for aware values. The window
+    closes at ``starts_at`` unless ``registration_closes_at`` says otherwise.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Slug
+    title: Text
+    description: Text
+    audience: Text | None = None
+    languages: tuple[Language, ...] = Field(min_length=1)
+    timezone: str
+    starts_at: LocalTime
+    ends_at: LocalTime
+    location: Location
+    organiser: Organiser
+    capacity: PositiveInt | None = None
+    waitlist: bool = False
+    registration_opens_at: LocalTime | None = None
+    registration_closes_at: LocalTime | None = None
+    questions: tuple[Question, ...] = ()
+    privacy_url: HttpUrl
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _unique_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("languages must not repeat")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Event":
+        first = self.languages[0]
+        texts = {"title": self.title, "description": self.description, "audience": self.audience}
+        for field, text in texts.items():
+            if text is not None and not getattr(text, first):
+                raise ValueError(f"{field} needs a text in the first language ({first})")
+        for question in self.questions:
+            if not getattr(question.label, first):
+                raise ValueError(f"question {question.id!r} needs a label in {first}")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.registration_opens_at and self.registration_opens_at >= self.closes_at_local:
+            raise ValueError("registration_opens_at must be before the registration closes")
+        ids = [q.id for q in self.questions]
+        if len(set(ids)) != len(ids):
+            raise ValueError("question ids must be unique")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The event's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def default_language(self) -> str:
+        """The first of ``languages``: forms and emails fall back to it."""
+        return self.languages[0]
+
+    @property
+    def closes_at_local(self) -> datetime:
+        """When registration closes, naive local time (default: ``starts_at``)."""
+        return self.registration_closes_at or self.starts_at
+
+    def local(self, wall_time: datetime) -> datetime:
+        """Attach the event's zone to a naive local time (first occurrence in a DST fold)."""
+        return wall_time.replace(tzinfo=self.zone)
+
+    def utc(self, wall_time: datetime) -> datetime:
+        """A naive local time of this event as an aware UTC datetime."""
+        return self.local(wall_time).astimezone(timezone.utc)
+
+    def window_state(self, instant: datetime) -> Literal["not_yet_open", "open", "closed"]:
+        """Whether registration is open at ``instant`` (aware), judged in the event's zone."""
+        if self.registration_opens_at and instant < self.utc(self.registration_opens_at):
+            return "not_yet_open"
+        if instant >= self.utc(self.closes_at_local):
+            return "closed"
+        return "open"
+
+    def question(self, question_id: str) -> Question | None:
+        """The question with this id, or ``None``."""
+        return next((q for q in self.questions if q.id == question_id), None)
+
+    def public_view(self, language: str | None = None) -> dict:
+        """The event as the public JSON of ``GET /events/{id}`` (no personal data)."""
+        data = self.model_dump(mode="json", exclude={"organiser"})
+        data["organiser"] = {"name": self.organiser.name}
+        data["starts_at_utc"] = self.utc(self.starts_at).isoformat().replace("+00:00", "Z")
+        data["ends_at_utc"] = self.utc(self.ends_at).isoformat().replace("+00:00", "Z")
+        return data
+
+
+class EventFileError(ValueError):
+    """An event file that cannot be used; ``str()`` names the file, each field and the reason."""
+
+    def __init__(self, path: Path | str, problems: list[tuple[str, str]]):
+        self.path = str(path)
+        self.problems = problems
+        lines = [f"{self.path}: {field}: {reason}" for field, reason in problems]
+        super().__init__("\n".join(lines))
+
+
+def parse_event(data: object, source: Path | str = "<event>") -> Event:
+    """Validate a mapping (parsed YAML or JSON) as an :class:`Event`.
+
+    Raises :class:`EventFileError` with ``(field, reason)`` pairs, fields dotted
+    like ``location.country`` or ``questions.1.options``.
+    """
+    try:
+        return Event.model_validate(data)
+    except ValidationError as exc:
+        problems = [(".".join(str(p) for p in err["loc"]) or "(file)", err["msg"]) for err in exc.errors()]
+        raise EventFileError(source, problems) from None
+
+
+def load_event_file(path: Path | str) -> Event:
+    """Read and validate one ``events/*.yaml`` file.
+
+    Raises :class:`EventFileError` for unreadable YAML or an invalid event; a file
+    whose ``id`` differs from its name (without ``.yaml``) is refused too, so URLs
+    and file names agree.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise EventFileError(path, [("(file)", str(exc))]) from None
+    event = parse_event(data, path)
+    if path.stem != event.id:
+        raise EventFileError(path, [("id", f"{event.id!r} differs from the file name {path.stem!r}")])
+    return event
+
+
+def load_event_dir(directory: Path | str) -> list[Event]:
+    """Every ``*.yaml`` event in ``directory``, sorted by file name.
+
+    Raises :class:`EventFileError` for the first bad file.
+    """
+    return [load_event_file(p) for p in sorted(Path(directory).glob("*.yaml"))]

@@ -1,0 +1,115 @@
+"""Words the service shows people, in each supported language (``nl``, ``en``).
+
+Field error messages are keyed by the error ``code`` of the problem+json
+``errors`` list; page and email phrases by a short key. Dates and times are not
+formatted here: ``chalicelib.dates`` uses Babel for that.
+"""
+
+from __future__ import annotations
+
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+FIELD_ERRORS: dict[str, dict[str, str]] = {
+    "required": {"en": "This field is required.", "nl": "Dit veld is verplicht."},
+    "too_short": {"en": "This field is required.", "nl": "Dit veld is verplicht."},
+    "too_long": {"en": "At most {limit} characters.", "nl": "Maximaal {limit} tekens."},
+    "control_characters": {
+        "en": "Remove the control characters.",
+        "nl": "Verwijder de stuurtekens.",
+    },
+    "invalid_email": {
+        "en": "Enter a valid email address, like name@example.org.",
+        "nl": "Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl.",
+    },
+    "invalid_choice": {"en": "Choose one of the options.", "nl": "Kies een van de opties."},
+    "invalid_phone": {
+        "en": "Enter a phone number of digits, spaces and an optional leading +.",
+        "nl": "Vul een telefoonnummer in met cijfers, spaties en eventueel een + vooraan.",
+    },
+    "must_accept": {
+        "en": "You need to agree to the privacy statement to register.",
+        "nl": "Je moet akkoord gaan met de privacyverklaring om je in te schrijven.",
+    },
+    "unknown_field": {"en": "This field is not part of the form.", "nl": "Dit veld hoort niet bij het formulier."},
+    "invalid_type": {"en": "This value has the wrong type.", "nl": "Deze waarde heeft het verkeerde type."},
+}
+
+PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
+    # code: {language: (title, detail)}
+    "malformed-body": {
+        "en": ("Malformed request body", "The body could not be read as {expected}."),
+        "nl": ("Onleesbaar verzoek", "De inhoud kon niet worden gelezen als {expected}."),
+    },
+    "not-found": {
+        "en": ("Not found", "There is no {what} with this id."),
+        "nl": ("Niet gevonden", "Er is geen {what} met deze id."),
+    },
+    "already-registered": {
+        "en": ("Already registered", "This email address is already registered for this event."),
+        "nl": ("Al ingeschreven", "Dit e-mailadres is al ingeschreven voor dit evenement."),
+    },
+    "registration-closed": {
+        "en": ("Registration closed", "Registration for this event is {state}."),
+        "nl": ("Inschrijving gesloten", "De inschrijving voor dit evenement is {state}."),
+    },
+    "event-full": {
+        "en": ("Event full", "All seats are taken and this event has no waitlist."),
+        "nl": ("Vol", "Alle plaatsen zijn bezet en dit evenement heeft geen wachtlijst."),
+    },
+    "body-too-large": {
+        "en": ("Request body too large", "The body is {size} bytes; at most {limit} are accepted."),
+        "nl": ("Verzoek te groot", "De inhoud is {size} bytes; maximaal {limit} is toegestaan."),
+    },
+    "unsupported-media-type": {
+        "en": ("Unsupported media type", "Send application/json or application/x-www-form-urlencoded, not {got}."),
+        "nl": ("Niet-ondersteund type", "Stuur application/json of application/x-www-form-urlencoded, niet {got}."),
+    },
+    "validation-failed": {
+        "en": ("Invalid fields", "One or more fields are invalid; see errors."),
+        "nl": ("Ongeldige velden", "Een of meer velden zijn ongeldig; zie errors."),
+    },
+    "invalid-token": {
+        "en": ("Invalid link", "This link is not valid. Use the link from your most recent email."),
+        "nl": ("Ongeldige link", "Deze link is niet geldig. Gebruik de link uit je meest recente e-mail."),
+    },
+    "method-not-allowed": {
+        "en": ("Method not allowed", "This address does not accept {method}."),
+        "nl": ("Methode niet toegestaan", "Dit adres accepteert geen {method}."),
+    },
+}
+
+WINDOW_STATES = {
+    "closed": {"en": "closed", "nl": "gesloten"},
+    "not_yet_open": {"en": "not open yet", "nl": "nog niet geopend"},
+}
+
+
+def field_error(code: str, language: str, **params: object) -> str:
+    """The message for a field error ``code`` in ``language`` (English if unknown)."""
+    table = FIELD_ERRORS.get(code, FIELD_ERRORS["invalid_type"])
+    return table.get(language, table["en"]).format(**params)
+
+
+def problem_text(code: str, language: str, **params: object) -> tuple[str, str]:
+    """``(title, detail)`` of a problem ``code`` in ``language`` (English if unknown)."""
+    table = PROBLEMS[code]
+    title, detail = table.get(language, table["en"])
+    return title, detail.format(**params)
+
+
+def negotiate(candidates: tuple[str, ...], explicit: str | None, accept_language: str | None) -> str:
+    """Pick the language of a page or answer.
+
+    ``explicit`` (``?lang=`` or the body's ``language``) wins when it is one of
+    ``candidates``; else the best match of the ``Accept-Language`` header
+    (RFC 9110 section 12.5.4, parsed by Werkzeug); else ``candidates[0]``.
+    """
+    if explicit in candidates:
+        return explicit  # type: ignore[return-value]
+    if accept_language:
+        accepted = parse_accept_header(accept_language, LanguageAccept)
+        best = accepted.best_match(candidates)
+        if best:
+            return best.split("-")[0].lower()
+    return candidates[0]

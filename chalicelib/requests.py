@@ -1,0 +1,86 @@
+"""Reading registration request bodies: size, media type, charset, JSON or form.
+
+Rules (PRODUCT.md, "HTTP API"): bodies over 16 KiB get 413; only
+``application/json`` and ``application/x-www-form-urlencoded`` (with or without
+``; charset=...``) are read, anything else gets 415; a body that cannot be
+parsed gets 400. Content-Type parameters are parsed by Werkzeug.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from werkzeug.http import parse_options_header
+
+from chalicelib.events import Event
+from chalicelib.problems import Problem
+from chalicelib.validation import form_to_data
+
+MAX_BODY_BYTES = 16 * 1024
+JSON_TYPE = "application/json"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class ParsedBody:
+    """A readable body: ``data`` in the JSON shape, ``is_form`` for HTML form posts."""
+
+    data: dict[str, Any]
+    is_form: bool
+
+
+def parse_body(event: Event, content_type: str | None, raw: bytes | None, language: str) -> ParsedBody:
+    """Read a registration body. Raises :class:`Problem` 413, 415 or 400 (texts in ``language``)."""
+    raw = raw or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise Problem(413, "body-too-large", language, size=len(raw), limit=MAX_BODY_BYTES)
+    media_type, params = parse_options_header(content_type or "")
+    media_type = media_type.lower()
+    charset = (params.get("charset") or "utf-8").lower()
+    if media_type == FORM_TYPE:
+        try:
+            return ParsedBody(form_to_data(event, raw, charset), True)
+        except (UnicodeError, LookupError, ValueError):
+            raise Problem(400, "malformed-body", language, expected="a URL-encoded form") from None
+    if media_type in (JSON_TYPE, "") or media_type.endswith("+json"):
+        if media_type == "" and not raw:
+            raise Problem(400, "malformed-body", language, expected="a JSON object")
+        try:
+            data = json.loads(raw.decode("utf-8") if charset in ("utf-8", "utf8") else raw.decode(charset))
+        except (UnicodeError, LookupError, ValueError, RecursionError):
+            raise Problem(400, "malformed-body", language, expected="a JSON object") from None
+        if not isinstance(data, dict):
+            raise Problem(400, "malformed-body", language, expected="a JSON object")
+        return ParsedBody(data, False)
+    raise Problem(415, "unsupported-media-type", language, got=media_type[:100])
+
+
+def parse_token_body(content_type: str | None, raw: bytes | None, language: str) -> tuple[str, bool]:
+    """The ``token`` of a cancel post (form or JSON) and whether it was a form post.
+
+    Raises :class:`Problem` 413, 415 or 400 like :func:`parse_body`; a missing token gives 403 later, not here.
+    """
+    raw = raw or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise Problem(413, "body-too-large", language, size=len(raw), limit=MAX_BODY_BYTES)
+    media_type, _ = parse_options_header(content_type or "")
+    media_type = media_type.lower()
+    if media_type == FORM_TYPE:
+        try:
+            pairs = parse_qs(raw.decode("ascii"), keep_blank_values=True, errors="strict")
+        except (UnicodeError, ValueError):
+            raise Problem(400, "malformed-body", language, expected="a URL-encoded form") from None
+        return (pairs.get("token") or [""])[-1], True
+    if media_type in (JSON_TYPE, "") or media_type.endswith("+json"):
+        try:
+            data = json.loads(raw.decode("utf-8")) if raw else {}
+        except (UnicodeError, ValueError, RecursionError):
+            raise Problem(400, "malformed-body", language, expected="a JSON object") from None
+        if not isinstance(data, dict):
+            raise Problem(400, "malformed-body", language, expected="a JSON object")
+        token = data.get("token")
+        return (token if isinstance(token, str) else ""), False
+    raise Problem(415, "unsupported-media-type", language, got=media_type[:100])

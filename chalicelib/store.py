@@ -1,0 +1,561 @@
+"""DynamoDB persistence: one table, its keys and every conditional write.
+
+Table design (README, "Storage"):
+
+=================  ===========================  ==========================================
+item               partition key ``pk``         sort key ``sk``
+=================  ===========================  ==========================================
+event              ``EVENT#<event_id>``         ``#EVENT``
+registration       ``EVENT#<event_id>``         ``REG#<registration_id>``
+address guard      ``EVENT#<event_id>``         ``EMAIL#<sha256 of the casefolded address>``
+=================  ===========================  ==========================================
+
+The global secondary index ``by-registration`` (partition key
+``registration_id``, only registration items carry it) finds a registration from
+the id in a link. Registrations and guards carry ``expires_at`` (epoch seconds,
+the table's TTL attribute). The event item holds the seat counters:
+``seats_taken`` (confirmed registrations), ``waitlisted_count`` and
+``waitlist_seq`` (the last waitlist ticket handed out).
+
+Every state change is a conditional write or a transaction; nothing is decided
+by a read that a concurrent write could invalidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Iterator
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.events import Event, parse_event
+from chalicelib.settings import get_settings
+
+EVENT_SK = "#EVENT"
+REGISTRATION_PREFIX = "REG#"
+GUARD_PREFIX = "EMAIL#"
+REGISTRATION_INDEX = "by-registration"
+TTL_ATTRIBUTE = "expires_at"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class StoreError(Exception):
+    """Base of the persistence errors below."""
+
+
+class EventNotFound(StoreError):
+    """No event item with this id."""
+
+
+class RegistrationNotFound(StoreError):
+    """No registration with this id."""
+
+
+class AlreadyRegistered(StoreError):
+    """The address guard for this event and address exists (409 already-registered)."""
+
+
+class EventFull(StoreError):
+    """No seat left; raised when a seat condition fails (see :func:`put_registration`)."""
+
+
+class Conflict(StoreError):
+    """A condition on the event item failed or DynamoDB reported a transaction conflict; retry."""
+
+
+def event_pk(event_id: str) -> str:
+    """Partition key of an event and all its items."""
+    return f"EVENT#{event_id}"
+
+
+def registration_sk(registration_id: str) -> str:
+    """Sort key of a registration item."""
+    return f"{REGISTRATION_PREFIX}{registration_id}"
+
+
+def email_key(email: str) -> str:
+    """The comparison form of an address: casefolded (PRODUCT.md compares case-insensitively)."""
+    return email.strip().casefold()
+
+
+def guard_sk(email: str) -> str:
+    """Sort key of the "this address is registered for this event" guard.
+
+    The address is hashed (SHA-256 of :func:`email_key`) so no address appears in a key.
+    """
+    return GUARD_PREFIX + hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    """A plain item (str, int, bool, list, dict, None) in DynamoDB's typed JSON."""
+    return {k: _serializer.serialize(v) for k, v in item.items()}
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB typed JSON to plain values; whole numbers come back as ``int``."""
+    plain = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return _plain_numbers(plain)
+
+
+def _plain_numbers(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(v) for v in value]
+    if isinstance(value, set):
+        return {_plain_numbers(v) for v in value}
+    return value
+
+
+def _ddb() -> Any:
+    return aws.client("dynamodb")
+
+
+def _table() -> str:
+    return get_settings().table_name
+
+
+# ---------------------------------------------------------------- events
+
+
+def put_event(event: Event) -> None:
+    """Create or update an event item from its definition.
+
+    The seat counters are kept; ``capacity`` is replaced (or removed for an
+    unlimited event). Lowering the capacity below ``seats_taken`` leaves the
+    confirmed registrations confirmed and the event full until seats free up.
+    """
+    names = {"#d": "definition", "#c": "seat_capacity", "#t": "type", "#e": "event_id"}
+    values: dict[str, Any] = {
+        ":d": {"S": event.model_dump_json()},
+        ":t": {"S": "event"},
+        ":e": {"S": event.id},
+        ":zero": {"N": "0"},
+    }
+    set_parts = [
+        "#d = :d",
+        "#t = :t",
+        "#e = :e",
+        "seats_taken = if_not_exists(seats_taken, :zero)",
+        "waitlisted_count = if_not_exists(waitlisted_count, :zero)",
+        "waitlist_seq = if_not_exists(waitlist_seq, :zero)",
+    ]
+    if event.capacity is None:
+        expression = "SET " + ", ".join(set_parts) + " REMOVE #c"
+    else:
+        values[":c"] = {"N": str(event.capacity)}
+        expression = "SET " + ", ".join(set_parts + ["#c = :c"])
+    _ddb().update_item(
+        TableName=_table(),
+        Key=serialize({"pk": event_pk(event.id), "sk": EVENT_SK}),
+        UpdateExpression=expression,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def get_event_item(event_id: str, consistent: bool = False) -> dict[str, Any]:
+    """The event item as plain values (``definition`` still JSON text).
+
+    Raises :class:`EventNotFound`.
+    """
+    answer = _ddb().get_item(
+        TableName=_table(),
+        Key=serialize({"pk": event_pk(event_id), "sk": EVENT_SK}),
+        ConsistentRead=consistent,
+    )
+    if "Item" not in answer:
+        raise EventNotFound(event_id)
+    return deserialize(answer["Item"])
+
+
+def event_from_item(item: dict[str, Any]) -> Event:
+    """The :class:`Event` stored in an event item."""
+    return parse_event(json.loads(item["definition"]), f"table item {item['pk']}")
+
+
+def get_event(event_id: str) -> tuple[Event, dict[str, Any]]:
+    """``(event, item)``; raises :class:`EventNotFound`."""
+    item = get_event_item(event_id)
+    return event_from_item(item), item
+
+
+def list_event_items() -> list[dict[str, Any]]:
+    """Every event item (a Scan restricted to ``sk = #EVENT``; staff use, small)."""
+    items: list[dict[str, Any]] = []
+    paginator = _ddb().get_paginator("scan")
+    for page in paginator.paginate(
+        TableName=_table(),
+        FilterExpression="sk = :sk",
+        ExpressionAttributeValues={":sk": {"S": EVENT_SK}},
+    ):
+        items.extend(deserialize(i) for i in page["Items"])
+    return sorted(items, key=lambda i: i["event_id"])
+
+
+# ---------------------------------------------------------------- registrations
+
+
+def _cancellation_codes(error: ClientError) -> list[str]:
+    reasons = error.response.get("CancellationReasons") or []
+    return [r.get("Code", "None") for r in reasons]
+
+
+def put_registration(item: dict[str, Any], *, waitlist_seq: int | None = None) -> None:
+    """Write a new registration, its address guard and the event's counter in one transaction.
+
+    ``item`` is the plain registration item (``status`` ``confirmed`` or
+    ``waitlisted``). For ``confirmed`` the event's ``seats_taken`` grows by one
+    on condition that a seat is free. For ``waitlisted`` the caller passes the
+    ``waitlist_seq`` it read; the write takes ticket ``waitlist_seq + 1`` on
+    condition that the counter is unchanged and the event is still full, so
+    tickets follow commit order without gaps.
+
+    Raises :class:`AlreadyRegistered` (guard exists), :class:`EventFull` (no seat
+    for a confirmed write), :class:`Conflict` (counter moved, a seat was freed,
+    or a DynamoDB transaction conflict: read again and retry) and
+    :class:`EventNotFound`.
+    """
+    table = _table()
+    pk = item["pk"]
+    guard = {
+        "pk": pk,
+        "sk": guard_sk(item["email"]),
+        "type": "guard",
+        "for_registration": item["registration_id"],
+        TTL_ATTRIBUTE: item[TTL_ATTRIBUTE],
+    }
+    event_key = serialize({"pk": pk, "sk": EVENT_SK})
+    if item["status"] == "confirmed":
+        event_update = {
+            "TableName": table,
+            "Key": event_key,
+            "UpdateExpression": "ADD seats_taken :one",
+            "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    else:
+        assert waitlist_seq is not None
+        event_update = {
+            "TableName": table,
+            "Key": event_key,
+            "UpdateExpression": "SET waitlist_seq = :next ADD waitlisted_count :one",
+            "ConditionExpression": "attribute_exists(pk) AND waitlist_seq = :seen AND seats_taken >= seat_capacity",
+            "ExpressionAttributeValues": {
+                ":one": {"N": "1"},
+                ":seen": {"N": str(waitlist_seq)},
+                ":next": {"N": str(waitlist_seq + 1)},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    try:
+        _ddb().transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": serialize(item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": serialize(guard),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Update": event_update},
+            ]
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        codes = _cancellation_codes(error)
+        reasons = error.response.get("CancellationReasons") or []
+        if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            raise AlreadyRegistered(item["event_id"]) from None
+        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+            old = reasons[2].get("Item")
+            if not old:
+                raise EventNotFound(item["event_id"]) from None
+            if item["status"] == "confirmed":
+                raise EventFull(item["event_id"]) from None
+        raise Conflict(",".join(codes) or str(error)) from None
+
+
+def get_registration(registration_id: str) -> dict[str, Any]:
+    """The registration item for an id from a link, read consistently.
+
+    Finds the event through the ``by-registration`` index, then reads the item
+    itself with ``ConsistentRead``. Raises :class:`RegistrationNotFound`.
+    """
+    answer = _ddb().query(
+        TableName=_table(),
+        IndexName=REGISTRATION_INDEX,
+        KeyConditionExpression="registration_id = :r",
+        ExpressionAttributeValues={":r": {"S": registration_id}},
+        ProjectionExpression="pk, sk",
+    )
+    if not answer["Items"]:
+        raise RegistrationNotFound(registration_id)
+    key = answer["Items"][0]
+    found = _ddb().get_item(TableName=_table(), Key={"pk": key["pk"], "sk": key["sk"]}, ConsistentRead=True)
+    if "Item" not in found:
+        raise RegistrationNotFound(registration_id)
+    return deserialize(found["Item"])
+
+
+def get_registration_in_event(event_id: str, registration_id: str) -> dict[str, Any]:
+    """A registration by event and id, read consistently; raises :class:`RegistrationNotFound`."""
+    found = _ddb().get_item(
+        TableName=_table(),
+        Key=serialize({"pk": event_pk(event_id), "sk": registration_sk(registration_id)}),
+        ConsistentRead=True,
+    )
+    if "Item" not in found:
+        raise RegistrationNotFound(registration_id)
+    return deserialize(found["Item"])
+
+
+def iter_registrations(event_id: str, consistent: bool = False) -> Iterator[dict[str, Any]]:
+    """Every registration item of an event, by Query on its partition, all pages.
+
+    Order: by sort key (the random registration id), i.e. no meaningful order.
+    """
+    paginator = _ddb().get_paginator("query")
+    for page in paginator.paginate(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :reg)",
+        ExpressionAttributeValues={":pk": {"S": event_pk(event_id)}, ":reg": {"S": REGISTRATION_PREFIX}},
+        ConsistentRead=consistent,
+    ):
+        for raw in page["Items"]:
+            yield deserialize(raw)
+
+
+def waitlist_position(event_id: str, ticket: int) -> int:
+    """1 + the number of still-waitlisted registrations with a lower ticket (consistent Query)."""
+    ahead = 0
+    paginator = _ddb().get_paginator("query")
+    for page in paginator.paginate(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :reg)",
+        FilterExpression="#s = :w AND waitlist_ticket < :t",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":pk": {"S": event_pk(event_id)},
+            ":reg": {"S": REGISTRATION_PREFIX},
+            ":w": {"S": "waitlisted"},
+            ":t": {"N": str(ticket)},
+        },
+        Select="COUNT",
+        ConsistentRead=True,
+    ):
+        ahead += page["Count"]
+    return ahead + 1
+
+
+def record_notification(
+    event_id: str,
+    registration_id: str,
+    change: str,
+    state: str,
+    *,
+    expect: tuple[str, ...],
+    at: datetime,
+    message_id: str | None = None,
+    reason: str | None = None,
+    stale_before: datetime | None = None,
+) -> bool:
+    """Move the email state of one change (``registered``, ``promoted``, ``cancelled``) on a registration.
+
+    The write happens only if the change's current state is one of ``expect``
+    (or, when ``stale_before`` is given, a ``sending`` claim older than it).
+    Sets ``notifications.<change>`` to ``{state, at, message_id?, reason?}`` and
+    mirrors it in ``email_state``/``email_message_id``/``email_error``.
+    Returns ``False`` when the condition did not hold (another delivery got there first).
+    """
+    entry: dict[str, Any] = {"state": state, "at": at.isoformat()}
+    if message_id:
+        entry["message_id"] = message_id
+    if reason:
+        entry["reason"] = reason[:500]
+    names = {"#n": "notifications", "#c": change, "#s": "state"}
+    values: dict[str, Any] = {":entry": _serializer.serialize(entry), ":state": {"S": state}}
+    expect_names = []
+    for i, expected in enumerate(expect):
+        values[f":e{i}"] = {"S": expected}
+        expect_names.append(f":e{i}")
+    condition = f"#n.#c.#s IN ({', '.join(expect_names)})"
+    if stale_before is not None:
+        values[":sending"] = {"S": "sending"}
+        values[":stale"] = {"S": stale_before.isoformat()}
+        names["#a"] = "at"
+        condition = f"({condition}) OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)"
+    update = "SET #n.#c = :entry, email_state = :state"
+    if message_id:
+        update += ", email_message_id = :mid"
+        values[":mid"] = {"S": message_id}
+    if reason:
+        update += ", email_error = :why"
+        values[":why"] = {"S": reason[:500]}
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=serialize({"pk": event_pk(event_id), "sk": registration_sk(registration_id)}),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+# ---------------------------------------------------------------- lifecycle transitions
+
+
+def waitlisted_items(event_id: str) -> list[dict[str, Any]]:
+    """The event's waitlisted registrations in queue order (lowest ``waitlist_ticket`` first), read consistently."""
+    items: list[dict[str, Any]] = []
+    paginator = _ddb().get_paginator("query")
+    for page in paginator.paginate(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :reg)",
+        FilterExpression="#s = :w",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":pk": {"S": event_pk(event_id)},
+            ":reg": {"S": REGISTRATION_PREFIX},
+            ":w": {"S": "waitlisted"},
+        },
+        ConsistentRead=True,
+    ):
+        items.extend(deserialize(i) for i in page["Items"])
+    return sorted(items, key=lambda i: (int(i.get("waitlist_ticket", 0)), i["registered_at"]))
+
+
+def _status_change(item: dict[str, Any], new_status: str, change: str, at: str, extra: dict[str, Any] | None = None) -> dict:
+    """An Update of a registration from its current status to ``new_status``, guarded by that status."""
+    values = {
+        ":old": {"S": item["status"]},
+        ":new": {"S": new_status},
+        ":at": {"S": at},
+        ":pending": _serializer.serialize({"state": "pending", "at": at}),
+    }
+    sets = ["#s = :new", "status_changed_at = :at", "#n.#c = :pending", "email_state = :pendingstate"]
+    values[":pendingstate"] = {"S": "pending"}
+    for i, (name, value) in enumerate((extra or {}).items()):
+        sets.append(f"{name} = :x{i}")
+        values[f":x{i}"] = _serializer.serialize(value)
+    return {
+        "Update": {
+            "TableName": _table(),
+            "Key": serialize({"pk": item["pk"], "sk": item["sk"]}),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": "#s = :old",
+            "ExpressionAttributeNames": {"#s": "status", "#n": "notifications", "#c": change},
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def _event_update(event_id: str, update: str, condition: str | None, values: dict[str, Any]) -> dict:
+    op: dict[str, Any] = {
+        "TableName": _table(),
+        "Key": serialize({"pk": event_pk(event_id), "sk": EVENT_SK}),
+        "UpdateExpression": update,
+        "ExpressionAttributeValues": values,
+    }
+    if condition:
+        op["ConditionExpression"] = condition
+    return {"Update": op}
+
+
+def _guard_delete(item: dict[str, Any]) -> dict:
+    return {
+        "Delete": {
+            "TableName": _table(),
+            "Key": serialize({"pk": item["pk"], "sk": guard_sk(item["email"])}),
+            "ConditionExpression": "attribute_not_exists(pk) OR for_registration = :r",
+            "ExpressionAttributeValues": {":r": {"S": item["registration_id"]}},
+        }
+    }
+
+
+def _transact(items: list[dict]) -> None:
+    try:
+        _ddb().transact_write_items(TransactItems=items)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException"):
+            raise Conflict(",".join(_cancellation_codes(error)) or str(error)) from None
+        raise
+
+
+def cancel_transition(item: dict[str, Any], at: str, by: str, head: dict[str, Any] | None) -> None:
+    """Cancel one registration in one transaction, freeing its seat or its waitlist place.
+
+    ``item`` is the registration as read (``status`` ``confirmed`` or
+    ``waitlisted``); the write is conditional on that status, so a second cancel
+    or a concurrent one changes nothing. The address guard is deleted, so the
+    person may register again. For a confirmed registration:
+
+    - ``head`` given (the first waitlisted registration): its status becomes
+      ``confirmed`` in the same transaction, the seat passes to it, on condition
+      that it is still waitlisted and the event is not over capacity;
+    - ``head`` ``None``: ``seats_taken`` drops by one, on condition that nobody is
+      waitlisted (or the event is over capacity after a lowered capacity) and
+      ``seats_taken > 0``.
+
+    Raises :class:`Conflict` when any condition failed: read again and retry.
+    """
+    ops = [_status_change(item, "cancelled", "cancelled", at, {"cancelled_by": by}), _guard_delete(item)]
+    zero, one = {"N": "0"}, {"N": "1"}
+    if item["status"] == "waitlisted":
+        ops.append(_event_update(item["event_id"], "ADD waitlisted_count :minus", "waitlisted_count > :zero",
+                                 {":minus": {"N": "-1"}, ":zero": zero}))
+    elif head is not None:
+        ops.append(_status_change(head, "confirmed", "promoted", at, {"promoted_at": at}))
+        ops.append(_event_update(
+            item["event_id"], "ADD waitlisted_count :minus",
+            "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)",
+            {":minus": {"N": "-1"}, ":zero": zero},
+        ))
+    else:
+        ops.append(_event_update(
+            item["event_id"], "ADD seats_taken :minus",
+            "seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity)",
+            {":minus": {"N": "-1"}, ":zero": zero, ":one": one},
+        ))
+    _transact(ops)
+
+
+def promote_transition(head: dict[str, Any], at: str) -> None:
+    """Give a free seat to the first waitlisted registration ``head`` (one transaction).
+
+    Conditional on ``head`` still being waitlisted and a seat being free
+    (``seats_taken < seat_capacity``). Raises :class:`Conflict` otherwise.
+    """
+    _transact([
+        _status_change(head, "confirmed", "promoted", at, {"promoted_at": at}),
+        _event_update(
+            head["event_id"], "ADD seats_taken :one, waitlisted_count :minus",
+            "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)",
+            {":one": {"N": "1"}, ":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+        ),
+    ])

@@ -1,0 +1,1 @@
+// Progressive enhancement lands with the browser issue; the form works without JavaScript.

@@ -1,0 +1,236 @@
+"""Validation of a registration against its event.
+
+The registration model of an event is built from the event's definition: the
+core fields of PRODUCT.md (``name``, ``email``, ``language``, ``consent``, the
+``website`` honeypot, ``form_started_at``) plus one field per question, typed by
+the question's ``type``. Unknown fields are refused. Errors come out as
+``FieldError`` with a stable ``code`` and a message in the request's language.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
+
+from chalicelib.events import Event, Question
+from chalicelib.i18n import field_error
+
+NAME_MAX = 200
+EMAIL_MAX = 254  # RFC 5321 path limit, as email-validator applies it
+PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()./-]{4,30}$")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: ``field`` (form name), ``code`` (stable, see ``chalicelib.i18n``), ``message``."""
+
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The ``{field, code, message}`` object of a problem+json ``errors`` list."""
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+class RegistrationInvalid(Exception):
+    """Raised by :func:`validate_registration` with the list of :class:`FieldError`."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__(f"{len(errors)} invalid field(s)")
+        self.errors = errors
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def _text(limit: int, *, multiline: bool = False):
+    def check(value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise PydanticCustomError("too_short", "empty")
+        if len(value) > limit:
+            raise PydanticCustomError("too_long", "too long", {"limit": limit})
+        checked = value.replace("\r\n", "\n").replace("\n", "").replace("\t", "") if multiline else value
+        if _has_control_characters(checked):
+            raise PydanticCustomError("control_characters", "control characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _email(value: str) -> str:
+    """Check an address with email-validator (RFC 5322/6531 syntax, no DNS); keep it as typed."""
+    value = value.strip()
+    if len(value) > EMAIL_MAX:
+        raise PydanticCustomError("invalid_email", "invalid email")
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise PydanticCustomError("invalid_email", "invalid email") from None
+    return value
+
+
+def _phone(value: str) -> str:
+    value = value.strip()
+    if not PHONE_PATTERN.match(value):
+        raise PydanticCustomError("invalid_phone", "invalid phone")
+    return value
+
+
+def _accepted(value: bool) -> bool:
+    if value is not True:
+        raise PydanticCustomError("must_accept", "consent required")
+    return value
+
+
+def _choice(options: list[str]):
+    def check(value: str) -> str:
+        if value not in options:
+            raise PydanticCustomError("invalid_choice", "not an option")
+        return value
+
+    return AfterValidator(check)
+
+
+def _multichoice(options: list[str], required: bool):
+    def check(values: list[str]) -> list[str]:
+        if any(v not in options for v in values) or len(set(values)) != len(values):
+            raise PydanticCustomError("invalid_choice", "not an option")
+        if required and not values:
+            raise PydanticCustomError("too_short", "empty")
+        return [o for o in options if o in values]  # the event's order
+
+    return AfterValidator(check)
+
+
+def _question_field(question: Question) -> tuple[Any, Any]:
+    if question.type in ("text", "textarea"):
+        kind: Any = Annotated[str, Field(strict=True), _text(question.text_limit, multiline=question.type == "textarea")]
+    elif question.type == "phone":
+        kind = Annotated[str, Field(strict=True), AfterValidator(_phone)]
+    elif question.type == "choice":
+        kind = Annotated[str, Field(strict=True), _choice(question.option_ids())]
+    elif question.type == "multichoice":
+        kind = Annotated[list[Annotated[str, Field(strict=True)]], _multichoice(question.option_ids(), question.required)]
+    else:  # boolean
+        kind = StrictBool
+    if question.required and question.type != "boolean":
+        return kind, ...
+    if question.type == "multichoice":
+        return kind, []
+    if question.type == "boolean":
+        return kind, False
+    return kind | None, None
+
+
+@lru_cache(maxsize=64)
+def _model_for(event_json: str, event: Event) -> type[BaseModel]:
+    languages = Literal[event.languages]  # type: ignore[valid-type]
+    fields: dict[str, Any] = {
+        "name": (Annotated[str, Field(strict=True), _text(NAME_MAX)], ...),
+        "email": (Annotated[str, Field(strict=True), AfterValidator(_email)], ...),
+        "language": (languages, event.default_language),
+        "consent": (Annotated[StrictBool, AfterValidator(_accepted)], ...),
+        "website": (Annotated[str, Field(strict=True, max_length=500)], ""),
+        "form_started_at": (Annotated[int, Field(strict=True, ge=0)] | None, None),
+    }
+    for question in event.questions:
+        fields[question.id] = _question_field(question)
+    return create_model(  # type: ignore[call-overload]
+        f"Registration_{event.id.replace('-', '_')}",
+        __config__=ConfigDict(extra="forbid"),
+        **fields,
+    )
+
+
+def registration_model(event: Event) -> type[BaseModel]:
+    """The Pydantic model of a registration for ``event`` (cached per event definition)."""
+    return _model_for(event.model_dump_json(), event)
+
+
+_CODES = {
+    "missing": "required",
+    "extra_forbidden": "unknown_field",
+    "literal_error": "invalid_choice",
+    "string_too_long": "too_long",
+}
+
+
+def validate_registration(event: Event, data: dict[str, Any], language: str) -> BaseModel:
+    """Validate ``data`` (JSON object shape) against ``event``'s registration model.
+
+    Returns the model instance (text trimmed, address as typed). Raises
+    :class:`RegistrationInvalid` with one :class:`FieldError` per field, messages in ``language``.
+    """
+    try:
+        return registration_model(event).model_validate(data)
+    except ValidationError as exc:
+        errors: list[FieldError] = []
+        seen: set[str] = set()
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "(body)"
+            if field in seen:
+                continue
+            seen.add(field)
+            code = _CODES.get(err["type"], err["type"])
+            ctx = err.get("ctx") or {}
+            if code not in ("required", "unknown_field", "invalid_choice", "too_long", "too_short", "invalid_email",
+                            "invalid_phone", "must_accept", "control_characters"):
+                code = "invalid_type"
+            limit = ctx.get("limit") or ctx.get("max_length") or ""
+            errors.append(FieldError(field, code, field_error(code, language, limit=limit)))
+        raise RegistrationInvalid(errors) from None
+
+
+_TRUE = {"true", "on", "yes", "1"}
+
+
+def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str, Any]:
+    """Turn an ``application/x-www-form-urlencoded`` body into the JSON shape.
+
+    Checkboxes (``consent``, boolean questions) are true when present with a
+    value such as ``on``/``true`` and false when absent; ``multichoice``
+    questions collect every value sent under their name; other fields take their
+    last value. ``charset`` comes from the Content-Type (default UTF-8; HTML forms
+    send UTF-8 when the page is UTF-8). Raises ``UnicodeDecodeError`` or ``LookupError``
+    for bytes or a charset that cannot be read.
+    """
+    text = body.decode("ascii")  # urlencoded bodies are ASCII; percent-escapes carry the rest
+    pairs = parse_qs(text, keep_blank_values=True, strict_parsing=False, encoding=charset, errors="strict")
+    types = {q.id: q.type for q in event.questions}
+    data: dict[str, Any] = {}
+    for key, values in pairs.items():
+        kind = types.get(key)
+        if kind == "multichoice":
+            data[key] = [v for v in values if v]
+        elif key == "consent" or kind == "boolean":
+            data[key] = values[-1].lower() in _TRUE
+        elif key == "form_started_at":
+            data[key] = int(values[-1]) if values[-1].isdigit() else None
+        elif kind in ("choice", "phone", "text", "textarea") and values[-1] == "" and key in types:
+            continue  # an untouched optional field
+        else:
+            data[key] = values[-1]
+    data.setdefault("consent", False)
+    for question in event.questions:
+        if question.type == "boolean":
+            data.setdefault(question.id, False)
+    return data

@@ -1,0 +1,146 @@
+"""``make run``: the whole service on this machine, no AWS account, no Docker.
+
+- moto in-process on ``127.0.0.1:$AWS_PORT`` (default 5000) stands in for
+  DynamoDB, DynamoDB Streams, SES and S3, so the staff tools can reach it too;
+- the API on ``http://127.0.0.1:$PORT`` (default 8000), served the way
+  ``chalice local`` serves it, with the ``local`` stage's settings;
+- every ``events/*.yaml`` loaded (a bad file stops the start with file, field, reason);
+- a poller feeding the table's stream records to ``DeliverEmails``;
+- every email SES accepts written to ``outbox/`` (``$OUTBOX``) as ``.eml``;
+- the clock pinned by ``APP_CLOCK`` (``APP_CLOCK=`` for the real clock).
+
+Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _prepare_environment(aws_port: int) -> str | None:
+    user_clock = os.environ.get("APP_CLOCK")
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{aws_port}",
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
+        AWS_REGION=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")),
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    return user_clock
+
+
+def main() -> int:
+    """Start everything, print the banner, serve until Ctrl-C; returns the exit code."""
+    port = int(os.environ.get("PORT", "8000"))
+    aws_port = int(os.environ.get("AWS_PORT", "5000"))
+    outbox = Path(os.environ.get("OUTBOX", ROOT / "outbox"))
+    events_dir = Path(os.environ.get("EVENTS_DIR", ROOT / "events"))
+    user_clock = _prepare_environment(aws_port)
+
+    from chalice.cli.factory import CLIFactory
+    from chalice.local import create_local_server
+    from moto.server import ThreadedMotoServer
+
+    from chalicelib import aws, clock, store
+    from chalicelib.events import EventFileError, load_event_dir
+    from localservice.awsfake import create_table, serialize_dynamodb, verify_sender
+    from localservice.outbox import OutboxWriter
+    from localservice.stream import StreamPump
+
+    try:
+        events = load_event_dir(events_dir)
+    except EventFileError as error:
+        print(f"Refusing to start: an event file is invalid.\n{error}", file=sys.stderr)
+        return 2
+
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    serialize_dynamodb()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    moto.start()
+
+    factory = CLIFactory(str(ROOT), environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name="local")
+    os.environ.update(config.environment_variables)
+    if user_clock is not None:
+        os.environ["APP_CLOCK"] = user_clock
+    os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    settings_table = os.environ["TABLE_NAME"]
+
+    create_table(aws.client("dynamodb"), settings_table)
+    verify_sender(aws.client("sesv2"), os.environ["SENDER_EMAIL"])
+    for event in events:
+        store.put_event(event)
+
+    app = config.chalice_app
+    stop = threading.Event()
+    pump = StreamPump(settings_table, _deliver_function(app))
+    writer = OutboxWriter(outbox)
+
+    def background() -> None:
+        while not stop.is_set():
+            try:
+                pump.pump_once()
+                writer.write_new()
+            except Exception as error:  # keep the local service up; show what went wrong
+                print(f"[local] stream/outbox poll failed: {type(error).__name__}: {error}", file=sys.stderr)
+            stop.wait(0.5)
+
+    worker = threading.Thread(target=background, name="stream-poller", daemon=True)
+    worker.start()
+
+    server = create_local_server(app, config, "127.0.0.1", port)
+    now = clock.now()
+    clock_line = (
+        f"Clock: pinned, started at {now.isoformat()} (APP_CLOCK={os.environ['APP_CLOCK']}); runs on at real speed."
+        if os.environ.get("APP_CLOCK")
+        else "Clock: real time (APP_CLOCK is empty)."
+    )
+    print(
+        "\n".join(
+            [
+                "",
+                "Event registration, local service",
+                f"  API:          http://127.0.0.1:{port}",
+                *[f"  Form:         http://127.0.0.1:{port}/events/{e.id}/register" for e in events],
+                f"  AWS stand-in: http://127.0.0.1:{aws_port} (moto: DynamoDB table {settings_table}, SES, S3)",
+                f"  Outbox:       {outbox}/ (one .eml per email)",
+                f"  {clock_line}",
+                "  Staff tools:  python -m staff --local ...",
+                "Press Ctrl-C to stop.",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nStopping.", flush=True)
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        writer.write_new()
+        server.server.server_close()
+        moto.stop()
+    return 0
+
+
+def _deliver_function(app):
+    """The ``DeliverEmails`` handler registered on the Chalice app."""
+    try:
+        return app.handler_map["DeliverEmails"]
+    except KeyError:
+        raise RuntimeError("app.py has no DeliverEmails function") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Confirmation emails, delivered from the table's stream records into moto's SES."""
+
+import email
+import email.policy
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from email.headerregistry import Address
+from urllib.parse import urlsplit
+
+import pytest
+
+from chalicelib import registrations, store
+from tests.conftest import SEED_EVENT_ID, partos_registration, post_json, sent_messages
+
+
+def parsed(message) -> email.message.EmailMessage:
+    return email.message_from_string(message.raw_data, policy=email.policy.default)
+
+
+def register_and_deliver(client, pump, **fields):
+    answer = post_json(client, partos_registration(**fields))
+    assert answer.status_code == 201, answer.body
+    pump.pump_once()
+    return json.loads(answer.body)["registration_id"]
+
+
+def parts(message):
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    invites = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    return text, html, invites
+
+
+@pytest.mark.case("dst-invite")
+def test_confirmation_with_invite_in_cest(client, seed_event, pump):
+    registration_id = register_and_deliver(client, pump)
+    [sent] = sent_messages()
+    message = parsed(sent)
+    assert message["Subject"] == "Bevestiging: Workshop Best Practices ‘Engagement en mobilisatie’"
+    assert message["From"] == "Partos Events <events@partos.example.org>"
+    assert message["Reply-To"] == "Partos <events@partos.example.org>"
+    assert message["To"] == "Anna de Vries <anna@example.org>"
+    assert message.get_content_type() == "multipart/mixed"
+    assert message.get_body(("plain", "html")) is not None
+    text, html, [invite] = parts(message)
+    assert "Wanneer: maandag 5 juni 2023, 14:00-17:00 CEST" in text
+    assert "Waar: Partos, Ellermanstraat 18b, Amsterdam" in text
+    assert "14:00-17:00 CEST" in html
+    assert invite.get_filename() == "invite.ics"
+    ics = invite.get_content()
+    if isinstance(ics, bytes):
+        ics = ics.decode()
+    assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in ics
+    assert "DTEND;TZID=Europe/Amsterdam:20230605T170000" in ics
+    assert "BEGIN:VTIMEZONE" in ics and "TZID:Europe/Amsterdam" in ics and "TZNAME:CEST" in ics
+    assert f"UID:{registration_id}@event-registration" in ics
+    assert "LOCATION:Partos\\, Ellermanstraat 18b\\, Amsterdam" in ics
+    assert "METHOD:PUBLISH" in ics
+
+    item = store.get_registration_in_event(SEED_EVENT_ID, registration_id)
+    assert item["email_state"] == "sent"
+    assert item["email_message_id"] == sent.id
+    assert item["notifications"]["registered"]["state"] == "sent"
+
+
+def test_english_registrant_gets_english_email(client, seed_event, pump):
+    register_and_deliver(client, pump, language="en")
+    message = parsed(sent_messages()[0])
+    text, _, _ = parts(message)
+    assert message["Subject"] == "Confirmed: Workshop Best Practices ‘Engagement and mobilisation’"
+    assert "When: Monday, June 5, 2023, 14:00-17:00 CEST" in text
+
+
+@pytest.mark.case("html-in-name")
+def test_markup_in_name_is_text_everywhere(client, seed_event, pump):
+    name = '<a onmouseover="alert(1)">Piet</a> & Zn'
+    registration_id = register_and_deliver(client, pump, name=name)
+    assert store.get_registration_in_event(SEED_EVENT_ID, registration_id)["name"] == name
+    text, html, _ = parts(parsed(sent_messages()[0]))
+    assert f"Beste {name}," in text  # plain text: & stays &
+    assert "&amp;" not in text
+    assert "<p>Beste &lt;a onmouseover=&#34;alert(1)&#34;&gt;Piet&lt;/a&gt; &amp; Zn,</p>" in html
+    assert "<a onmouseover" not in html
+    # the form, re-rendered with the typed name, shows it as text too
+    page = client.http.post(
+        f"/events/{SEED_EVENT_ID}/registrations",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"name=%3Ca+onmouseover%3D%22alert(1)%22%3EPiet%3C%2Fa%3E+%26+Zn&email=bad",
+    ).body.decode()
+    assert 'value="&lt;a onmouseover=&#34;alert(1)&#34;&gt;Piet&lt;/a&gt; &amp; Zn"' in page
+    assert "<a onmouseover" not in page
+
+
+@pytest.mark.case("display-name-encoding")
+def test_display_name_is_encoded_and_quoted(client, seed_event, pump):
+    register_and_deliver(client, pump, name="Zoë Ødegård, MSc", email="zoe@example.org")
+    [sent] = sent_messages()  # SES accepted it
+    raw_to = re.search(r"^To: (.*(?:\n .*)*)", sent.raw_data, re.M).group(1)
+    assert raw_to.isascii() and "=?utf-8?" in raw_to  # RFC 2047 encoded word
+    [address] = parsed(sent)["To"].addresses
+    assert address == Address("Zoë Ødegård, MSc", "zoe", "example.org")
+
+
+def test_idn_domain_is_sent_in_ascii(client, seed_event, pump):
+    register_and_deliver(client, pump, email="zoe@exämple.org")
+    [address] = parsed(sent_messages()[0])["To"].addresses
+    assert address.domain == "xn--exmple-cua.org"
+
+
+@pytest.mark.case("plus-address")
+def test_plus_address_accepted_and_links_work(client, seed_event, pump):
+    registration_id = register_and_deliver(client, pump, email="a.devries+workshop@example.org")
+    item = store.get_registration_in_event(SEED_EVENT_ID, registration_id)
+    assert item["email"] == "a.devries+workshop@example.org"
+    text, html, _ = parts(parsed(sent_messages()[0]))
+    urls = re.findall(r"https?://\S+", text)
+    assert len(urls) == 2
+    for url in urls:
+        assert "devries" not in url and "%2B" not in url and "+" not in url
+        parts_of_url = urlsplit(url)
+        answer = client.http.get(f"{parts_of_url.path}?{parts_of_url.query}", headers={"Accept": "text/html"})
+        assert answer.status_code == 200, url
+        assert "Je inschrijving is bevestigd" in answer.body.decode()
+
+
+@pytest.mark.case("double-submit")
+def test_double_submit_stores_one_and_sends_one(client, seed_event, pump):
+    body = partos_registration()
+    first = post_json(client, body)
+    second = post_json(client, body)
+    assert (first.status_code, second.status_code) == (201, 409)
+    pump.pump_once()
+    pump.pump_once()
+    assert len(list(store.iter_registrations(SEED_EVENT_ID, consistent=True))) == 1
+    assert len(sent_messages()) == 1
+
+
+def test_ten_concurrent_posts_with_the_same_address_store_one(seed_event, pump):
+    def attempt(i):
+        try:
+            return registrations.register(SEED_EVENT_ID, partos_registration(email="Same@Example.org" if i % 2 else "same@example.ORG"), "en")
+        except store.AlreadyRegistered:
+            return "409"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(attempt, range(10)))
+    assert sum(1 for o in outcomes if o != "409") == 1
+    assert len(list(store.iter_registrations(SEED_EVENT_ID, consistent=True))) == 1
+    assert store.get_event_item(SEED_EVENT_ID, consistent=True)["seats_taken"] == 1
+    pump.pump_once()
+    assert len(sent_messages()) == 1
+
+
+def test_ses_failure_keeps_registration_with_failed_state(client, seed_event, pump, monkeypatch):
+    monkeypatch.setenv("SENDER_EMAIL", "Nobody <nobody@unverified.example>")  # not an SES identity: rejected
+    registration_id = register_and_deliver(client, pump)
+    assert sent_messages() == []
+    item = store.get_registration_in_event(SEED_EVENT_ID, registration_id)
+    assert item["status"] == "confirmed"
+    assert item["email_state"] == "failed"
+    assert item["notifications"]["registered"]["state"] == "failed"
+    assert item["email_error"].startswith("MessageRejected")
+    pump.pump_once()  # nothing left to retry, nothing resent
+    assert store.get_registration_in_event(SEED_EVENT_ID, registration_id)["email_state"] == "failed"

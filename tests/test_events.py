@@ -1,0 +1,106 @@
+"""Event files: the seed event, validation errors with file, field and reason, per-event questions."""
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from chalicelib.events import EventFileError, load_event_dir, load_event_file
+from chalicelib.validation import RegistrationInvalid, validate_registration
+from tests.conftest import EVENTS_DIR, SEED_EVENT_ID
+
+SEED = EVENTS_DIR / f"{SEED_EVENT_ID}.yaml"
+
+
+def test_seed_event_times_are_cest_wall_time():
+    event = load_event_file(SEED)
+    assert event.timezone == "Europe/Amsterdam"
+    assert event.utc(event.starts_at) == datetime(2023, 6, 5, 12, 0, tzinfo=timezone.utc)
+    assert event.utc(event.ends_at) == datetime(2023, 6, 5, 15, 0, tzinfo=timezone.utc)
+    assert event.local(event.starts_at).tzname() == "CEST"
+
+
+def test_seed_event_content_from_the_page():
+    event = load_event_file(SEED)
+    assert event.title.nl == "Workshop Best Practices ‘Engagement en mobilisatie’"
+    assert event.title.en and event.description.en
+    assert event.location.one_line() == "Partos, Ellermanstraat 18b, Amsterdam"
+    assert event.location.country == "NL"
+    assert event.languages == ("nl", "en")
+    role = event.question("role")
+    assert role.option_ids() == ["campaigner", "mobiliser", "lobbyist", "communications", "other"]
+    assert [q.id for q in event.questions] == ["organisation", "role", "partos_member", "needs"]
+    assert event.question("partos_member").type == "boolean"
+
+
+def test_every_event_file_loads():
+    assert {e.id for e in load_event_dir(EVENTS_DIR)} >= {SEED_EVENT_ID}
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_bad_file_names_file_field_and_reason(tmp_path):
+    text = SEED.read_text(encoding="utf-8").replace("country: NL", "country: Netherlands").replace(
+        "timezone: Europe/Amsterdam", "timezone: Europe/Amsterdamm"
+    )
+    path = _write(tmp_path, SEED_EVENT_ID, text)
+    with pytest.raises(EventFileError) as caught:
+        load_event_file(path)
+    message = str(caught.value)
+    assert f"{path}: location.country: String should match pattern '^[A-Z]{{2}}$'" in message
+    assert f"{path}: timezone: Value error, unknown IANA time zone 'Europe/Amsterdamm'" in message
+
+
+def test_offset_in_local_time_is_refused(tmp_path):
+    text = SEED.read_text(encoding="utf-8").replace("starts_at: 2023-06-05T14:00:00", "starts_at: 2023-06-05T14:00:00+01:00")
+    with pytest.raises(EventFileError, match=r"starts_at: Value error, write local wall time without an offset"):
+        load_event_file(_write(tmp_path, SEED_EVENT_ID, text))
+
+
+def test_file_name_must_match_id(tmp_path):
+    with pytest.raises(EventFileError, match=r"id: 'partos-engagement-mobilisatie-2023' differs from the file name 'other'"):
+        load_event_file(_write(tmp_path, "other", SEED.read_text(encoding="utf-8")))
+
+
+def test_unknown_field_and_broken_yaml(tmp_path):
+    with pytest.raises(EventFileError, match=r"colour: Extra inputs are not permitted"):
+        load_event_file(_write(tmp_path, SEED_EVENT_ID, SEED.read_text(encoding="utf-8") + "colour: blue\n"))
+    with pytest.raises(EventFileError, match=r"\(file\)"):
+        load_event_file(_write(tmp_path, "broken", "id: [unclosed\n"))
+
+
+CUSTOM = """
+id: bike-repair-cafe
+languages: [en]
+title: {en: Bike repair café}
+description: {en: Fix your bike with us.}
+timezone: America/New_York
+starts_at: 2026-03-08T01:30:00
+ends_at: 2026-03-08T04:00:00
+location: {name: Garage, address: 1 Main St, city: Springfield, country: US}
+organiser: {name: Repair Crew, email: crew@example.org}
+privacy_url: https://example.org/privacy
+questions:
+  - {id: bikes, type: multichoice, required: true, label: {en: Bikes}, options: [{id: road, label: {en: Road}}, {id: cargo, label: {en: Cargo}}]}
+  - {id: phone, type: phone, label: {en: Phone}}
+  - {id: newsletter, type: boolean, label: {en: Newsletter}}
+"""
+
+
+def test_questions_of_any_event_build_its_registration_model(tmp_path):
+    event = load_event_file(_write(tmp_path, "bike-repair-cafe", CUSTOM))
+    base = {"name": "Sam", "email": "sam@example.org", "consent": True}
+    ok = validate_registration(event, {**base, "bikes": ["cargo", "road"], "phone": "+1 555 0100"}, "en")
+    assert ok.bikes == ["road", "cargo"]  # the event's order
+    assert ok.newsletter is False and ok.language == "en"
+    with pytest.raises(RegistrationInvalid) as caught:
+        validate_registration(event, {**base, "bikes": ["tandem"], "phone": "call me", "organisation": "x"}, "en")
+    assert {(e.field, e.code) for e in caught.value.errors} == {
+        ("bikes", "invalid_choice"),
+        ("phone", "invalid_phone"),
+        ("organisation", "unknown_field"),
+    }

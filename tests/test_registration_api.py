@@ -1,0 +1,237 @@
+"""The registration endpoint: answers, problem+json errors, form posts, the stored item."""
+
+import json
+
+import pytest
+
+from chalicelib import store
+from tests.conftest import SEED_EVENT_ID, partos_registration, post_json
+
+URL = f"/events/{SEED_EVENT_ID}/registrations"
+PROBLEM = "application/problem+json"
+
+
+def stored_registrations():
+    return list(store.iter_registrations(SEED_EVENT_ID, consistent=True))
+
+
+def test_json_registration_is_created_and_stored(client, seed_event):
+    answer = post_json(client, partos_registration())
+    assert answer.status_code == 201
+    body = json.loads(answer.body)
+    registration_id = body["registration_id"]
+    assert body == {"registration_id": registration_id, "event_id": SEED_EVENT_ID, "status": "confirmed", "waitlist_position": None}
+    assert answer.headers["Location"] == f"http://127.0.0.1:8000/registrations/{registration_id}"
+    assert len(registration_id) == 22  # 128 random bits, base64url
+
+    [item] = stored_registrations()
+    assert item["pk"] == f"EVENT#{SEED_EVENT_ID}" and item["sk"] == f"REG#{registration_id}"
+    assert item["name"] == "Anna de Vries" and item["email"] == "anna@example.org"
+    assert item["status"] == "confirmed" and item["language"] == "nl"
+    assert item["answers"] == {"organisation": "Wilde Ganzen", "role": "campaigner", "partos_member": True, "needs": "Vegetarisch"}
+    assert item["registered_at"].startswith("2023-05-22T07:00")  # the local stage's pinned clock, UTC
+    # retention: event end (2023-06-05 15:00 UTC) + RETENTION_DAYS (90)
+    assert item["expires_at"] == 1685977200 + 90 * 86400
+    assert item["email_state"] == "pending"
+    assert store.get_event_item(SEED_EVENT_ID)["seats_taken"] == 1
+
+
+def test_event_json_shows_registration_state_and_no_organiser_address(client, seed_event):
+    answer = client.http.get(f"/events/{SEED_EVENT_ID}")
+    assert answer.status_code == 200
+    body = json.loads(answer.body)
+    assert body["registration"] == {"open": True, "state": "open", "seats_left": 40, "waitlist": True}
+    assert body["starts_at"] == "2023-06-05T14:00:00" and body["starts_at_utc"] == "2023-06-05T12:00:00Z"
+    assert body["organiser"] == {"name": "Partos"}
+    assert "events@partos.example.org" not in answer.body.decode()
+
+
+def test_unknown_event_is_404_problem(client, seed_event):
+    answer = post_json(client, partos_registration(), event_id="no-such-event")
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"] == PROBLEM
+    assert json.loads(answer.body) == {
+        "type": "/problems/not-found", "title": "Not found", "status": 404, "detail": "There is no event with this id.",
+    }
+    assert client.http.get("/events/no-such-event").status_code == 404
+
+
+def test_malformed_json_is_400(client, seed_event):
+    answer = client.http.post(URL, headers={"Content-Type": "application/json"}, body=b'{"name": ')
+    assert answer.status_code == 400 and answer.headers["Content-Type"] == PROBLEM
+    assert json.loads(answer.body) == {
+        "type": "/problems/malformed-body", "title": "Onleesbaar verzoek", "status": 400,
+        "detail": "De inhoud kon niet worden gelezen als a JSON object.",
+    }
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"text"', b"null", b"", b"\xff\xfe"])
+def test_json_that_is_not_an_object_is_400(client, seed_event, body):
+    answer = client.http.post(URL, headers={"Content-Type": "application/json", "Accept-Language": "en"}, body=body)
+    assert answer.status_code == 400
+    assert json.loads(answer.body)["type"] == "/problems/malformed-body"
+
+
+def test_no_content_type_is_read_as_json_or_refused(client, seed_event):
+    answer = client.http.post(URL, body=b"")
+    assert answer.status_code == 400
+    answer = client.http.post(URL, body=json.dumps(partos_registration()).encode())
+    assert answer.status_code == 201
+
+
+def test_body_over_16_kib_is_413(client, seed_event):
+    answer = post_json(client, partos_registration(needs="x" * 17000), headers={"Accept-Language": "en"})
+    assert answer.status_code == 413
+    problem = json.loads(answer.body)
+    assert problem["type"] == "/problems/body-too-large" and problem["status"] == 413
+    assert stored_registrations() == []
+
+
+def test_other_content_type_is_415(client, seed_event):
+    answer = client.http.post(URL, headers={"Content-Type": "text/plain", "Accept-Language": "en"}, body=b"hello")
+    assert answer.status_code == 415 and answer.headers["Content-Type"] == PROBLEM
+    assert json.loads(answer.body) == {
+        "type": "/problems/unsupported-media-type", "title": "Unsupported media type", "status": 415,
+        "detail": "Send application/json or application/x-www-form-urlencoded, not text/plain.",
+    }
+
+
+def test_invalid_fields_are_422_with_errors_in_the_request_language(client, seed_event):
+    body = {"name": "  ", "email": "not-an-address", "language": "en", "consent": False, "role": "astronaut", "shoe_size": 44}
+    answer = post_json(client, body)
+    assert answer.status_code == 422 and answer.headers["Content-Type"] == PROBLEM
+    assert json.loads(answer.body) == {
+        "type": "/problems/validation-failed",
+        "title": "Invalid fields",
+        "status": 422,
+        "detail": "One or more fields are invalid; see errors.",
+        "errors": [
+            {"field": "name", "code": "too_short", "message": "This field is required."},
+            {"field": "email", "code": "invalid_email", "message": "Enter a valid email address, like name@example.org."},
+            {"field": "consent", "code": "must_accept", "message": "You need to agree to the privacy statement to register."},
+            {"field": "organisation", "code": "required", "message": "This field is required."},
+            {"field": "role", "code": "invalid_choice", "message": "Choose one of the options."},
+            {"field": "shoe_size", "code": "unknown_field", "message": "This field is not part of the form."},
+        ],
+    }
+    assert stored_registrations() == []
+
+
+def test_422_in_dutch_and_wrong_types(client, seed_event):
+    body = partos_registration(name=["Anna"], consent="yes", language="nl", partos_member="ja")
+    answer = post_json(client, body)
+    problem = json.loads(answer.body)
+    assert answer.status_code == 422 and problem["title"] == "Ongeldige velden"
+    assert {(e["field"], e["code"]) for e in problem["errors"]} == {
+        ("name", "invalid_type"), ("consent", "invalid_type"), ("partos_member", "invalid_type"),
+    }
+    assert problem["errors"][0]["message"] == "Deze waarde heeft het verkeerde type."
+
+
+def test_name_limits_and_control_characters(client, seed_event):
+    too_long = post_json(client, partos_registration(name="A" * 201, language="en"))
+    assert json.loads(too_long.body)["errors"] == [{"field": "name", "code": "too_long", "message": "At most 200 characters."}]
+    control = post_json(client, partos_registration(name="Anna\x00\nde Vries", language="en"))
+    assert json.loads(control.body)["errors"][0]["code"] == "control_characters"
+    trimmed = post_json(client, partos_registration(name="  Anna  "))
+    assert trimmed.status_code == 201
+    assert stored_registrations()[0]["name"] == "Anna"
+
+
+def test_honeypot_gets_a_normal_answer_and_stores_nothing(client, seed_event):
+    answer = post_json(client, partos_registration(website="http://spam.example"))
+    assert answer.status_code == 201
+    assert json.loads(answer.body)["status"] == "confirmed"
+    assert stored_registrations() == []
+
+
+@pytest.mark.case("form-charset")
+def test_form_post_with_charset_redirects_and_stores_utf8(client, seed_event):
+    form = (
+        "name=Jos%C3%A9+Mu%C3%B1oz&email=jose%40example.org&language=nl&organisation=Cordaid"
+        "&role=lobbyist&partos_member=true&needs=&consent=on&website=&form_started_at=1684738800"
+    )
+    answer = client.http.post(
+        URL, headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}, body=form.encode("ascii")
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "thanks?lang=nl&status=confirmed"
+    [item] = stored_registrations()
+    assert item["name"] == "José Muñoz"
+    assert item["answers"] == {"organisation": "Cordaid", "role": "lobbyist", "partos_member": True}
+    thanks = client.http.get(f"/events/{SEED_EVENT_ID}/thanks?lang=nl&status=confirmed")
+    assert thanks.status_code == 200 and "Bedankt voor je inschrijving" in thanks.body.decode()
+
+
+def test_form_post_with_errors_rerenders_with_values_and_messages(client, seed_event):
+    form = "name=Jos%C3%A9&email=jose%40&language=en&organisation=Cordaid&role=lobbyist"
+    answer = client.http.post(URL, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=form.encode())
+    page = answer.body.decode()
+    assert answer.status_code == 422 and answer.headers["Content-Type"].startswith("text/html")
+    assert 'value="José"' in page and 'value="Cordaid"' in page and 'value="jose@"' in page
+    assert '<p class="field-error" id="error-email">Enter a valid email address, like name@example.org.</p>' in page
+    assert 'aria-describedby="error-email" aria-invalid="true"' in page
+    assert '<p class="field-error" id="error-consent">You need to agree to the privacy statement to register.</p>' in page
+    assert stored_registrations() == []
+
+
+def test_form_with_undecodable_bytes_is_400(client, seed_event):
+    answer = client.http.post(URL, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"name=%FF%FE&email=a%40b.nl")
+    assert answer.status_code == 400
+    assert json.loads(answer.body)["type"] == "/problems/malformed-body"
+
+
+def test_registration_page_is_an_accessible_bilingual_form(client, seed_event):
+    dutch = client.http.get(f"/events/{SEED_EVENT_ID}/register").body.decode()
+    assert '<html lang="nl">' in dutch
+    assert '<label for="field-name">Naam' in dutch and 'id="field-name" name="name"' in dutch
+    assert '<legend>Je rol <span class="req">(verplicht)</span></legend>' in dutch
+    assert 'href="https://www.partos.nl/privacy/"' in dutch
+    assert "maandag 5 juni 2023, 14:00-17:00 CEST" in dutch
+    assert 'method="post"' in dutch and "<script" in dutch  # the script only enhances; the form posts without it
+    english = client.http.get(f"/events/{SEED_EVENT_ID}/register?lang=en").body.decode()
+    assert '<html lang="en">' in english and "Monday, June 5, 2023, 14:00-17:00 CEST" in english
+    negotiated = client.http.get(f"/events/{SEED_EVENT_ID}/register", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en">' in negotiated.body.decode()
+    assert "Content-Security-Policy" in negotiated.headers
+
+
+@pytest.mark.case("email-case")
+def test_same_address_in_another_case_is_409_and_first_spelling_kept(client, seed_event):
+    first = post_json(client, partos_registration(email="Jan.Jansen@Example.NL", name="Jan Jansen", language="en"))
+    assert first.status_code == 201
+    second = post_json(client, partos_registration(email="jan.jansen@example.nl", name="Jan Jansen", language="en"))
+    assert second.status_code == 409 and second.headers["Content-Type"] == PROBLEM
+    assert json.loads(second.body) == {
+        "type": "/problems/already-registered", "title": "Already registered", "status": 409,
+        "detail": "This email address is already registered for this event.",
+    }
+    [item] = stored_registrations()
+    assert item["email"] == "Jan.Jansen@Example.NL"
+    assert store.get_event_item(SEED_EVENT_ID)["seats_taken"] == 1
+
+
+def test_registration_closed_is_409_and_stores_nothing(client, seed_event):
+    from datetime import datetime
+
+    # The local stage's clock reads 2023-05-22 09:00 in Amsterdam; close registration a minute before.
+    store.put_event(seed_event.model_copy(update={"registration_closes_at": datetime(2023, 5, 22, 8, 59)}))
+    answer = post_json(client, partos_registration(language="en"))
+    assert answer.status_code == 409
+    assert json.loads(answer.body) == {
+        "type": "/problems/registration-closed", "title": "Registration closed", "status": 409,
+        "detail": "Registration for this event is closed.",
+    }
+    assert stored_registrations() == []
+
+    page = client.http.get(f"/events/{SEED_EVENT_ID}/register?lang=en").body.decode()
+    assert "Registration for this event is closed." in page and "<form" not in page
+
+
+def test_registration_not_yet_open(client, seed_event):
+    from datetime import datetime
+
+    store.put_event(seed_event.model_copy(update={"registration_opens_at": datetime(2023, 5, 23, 9, 0)}))
+    answer = post_json(client, partos_registration(language="en"))
+    assert answer.status_code == 409
+    assert json.loads(answer.body)["detail"] == "Registration for this event is not open yet."
