@@ -1,8 +1,15 @@
-"""Per-stage deployment settings, read from ``infrastructure/stages.json``.
+"""Per-stage deployment settings.
 
-A few values differ per deployment rather than per stage (the sender
-address, the allowed form origins, who receives alarms, the region), so they
-can be overridden by environment variables at synth/deploy time::
+Two sources, so that nothing is written twice:
+
+- the app's own settings (``SENDER_EMAIL``, ``ALLOWED_ORIGINS``,
+  ``RETENTION_DAYS``, ``TABLE_NAME``, ``PUBLIC_BASE_URL``) are the stage's
+  ``environment_variables`` in ``.chalice/config.json``;
+- infrastructure settings (region, throttling, expiry of exports and logs,
+  alarms, data protection, stream tuning) are in ``infrastructure/stages.json``.
+
+A few values differ per deployment rather than per stage, so environment
+variables override both at synth/deploy time::
 
     SENDER_EMAIL='Partos Events <events@partos.nl>' make deploy STAGE=prod
 """
@@ -17,6 +24,16 @@ from typing import Mapping, Optional
 
 APP_NAME = "event-registration"
 STAGES_FILE = Path(__file__).resolve().parent / "stages.json"
+CHALICE_CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
+
+#: App environment variable -> settings field, read from .chalice/config.json.
+_APP_VARIABLES = {
+    "SENDER_EMAIL": "sender_email",
+    "ALLOWED_ORIGINS": "allowed_origins",
+    "RETENTION_DAYS": "retention_days",
+    "TABLE_NAME": "table_name",
+    "PUBLIC_BASE_URL": "public_base_url",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,7 @@ class StageSettings:
     stream_max_retries: int
     stream_max_record_age_seconds: int
     form_event_id: str
+    table_name: str = ""
     public_base_url: str = ""
     alarm_email: str = ""
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -75,10 +93,22 @@ def available_stages(path: Path = STAGES_FILE) -> list[str]:
     return sorted(k for k in data if not k.startswith("_"))
 
 
+def chalice_stage_environment(stage: str, path: Path = CHALICE_CONFIG) -> dict[str, str]:
+    """The environment variables ``.chalice/config.json`` gives ``stage``."""
+    if not path.exists():
+        return {}
+    config = json.loads(path.read_text())
+    return {
+        **config.get("environment_variables", {}),
+        **config.get("stages", {}).get(stage, {}).get("environment_variables", {}),
+    }
+
+
 def load_settings(
     stage: str,
     environ: Optional[Mapping[str, str]] = None,
     path: Path = STAGES_FILE,
+    chalice_config: Path = CHALICE_CONFIG,
 ) -> StageSettings:
     """Return the settings of ``stage``, with environment overrides applied."""
     environ = os.environ if environ is None else environ
@@ -88,6 +118,10 @@ def load_settings(
             f"unknown stage {stage!r}; defined stages: {', '.join(available_stages(path))}"
         )
     raw = dict(data[stage])
+    app_env = chalice_stage_environment(stage, chalice_config)
+    for variable, key in _APP_VARIABLES.items():
+        if variable in app_env:
+            raw[key] = app_env[variable]
     for env_name, key in _ENV_OVERRIDES.items():
         value = environ.get(env_name)
         if value:
@@ -97,6 +131,14 @@ def load_settings(
             o.strip() for o in raw["allowed_origins"].split(",") if o.strip()
         ]
     raw["allowed_origins"] = tuple(raw.get("allowed_origins", ()))
+    raw["retention_days"] = int(raw.get("retention_days", 0))
+    raw.setdefault("table_name", f"{APP_NAME}-{stage}")
+    missing = [k for k in ("sender_email", "retention_days") if not raw.get(k)]
+    if missing:
+        raise ValueError(
+            f"stage {stage!r}: {', '.join(missing)} not set (environment_variables of the "
+            f"stage in {chalice_config})"
+        )
     known = {f.name for f in fields(StageSettings)}
     extra = {k: v for k, v in raw.items() if k not in known}
     kwargs = {k: v for k, v in raw.items() if k in known}

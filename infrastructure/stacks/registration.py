@@ -164,6 +164,8 @@ class EventRegistrationStack(cdk.Stack):
         table = dynamodb.Table(
             self,
             "Table",
+            # The name the app's config uses (staff tools find it by name).
+            table_name=self.settings.table_name,
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -432,6 +434,12 @@ class EventRegistrationStack(cdk.Stack):
                         "dynamodb:UpdateItem",
                     ],
                     resources=table_and_index,
+                ),
+                # store.list_event_items (staff: list events) is a Scan.
+                iam.PolicyStatement(
+                    sid="ListEvents",
+                    actions=["dynamodb:Scan"],
+                    resources=[self.table.table_arn],
                 ),
                 iam.PolicyStatement(
                     sid="Export",

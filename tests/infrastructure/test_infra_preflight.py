@@ -28,7 +28,10 @@ def aws(monkeypatch):
 @pytest.fixture
 def settings():
     """The prod settings, without deployment overrides, in the test region."""
-    return load_settings("prod", environ={"AWS_REGION": REGION})
+    return load_settings(
+        "prod",
+        environ={"AWS_REGION": REGION, "SENDER_EMAIL": "Partos Events <events@example.org>"},
+    )
 
 
 def _ses():
@@ -82,7 +85,7 @@ def test_identity_in_another_region_does_not_count(aws, settings):
 
 def test_main_exit_codes(aws, monkeypatch, capsys):
     monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.delenv("SENDER_EMAIL", raising=False)
+    monkeypatch.setenv("SENDER_EMAIL", "Partos Events <events@example.org>")
     assert preflight.main(["--stage", "prod", "ses"]) == 1
     assert "create-email-identity" in capsys.readouterr().err
     _verify("events@example.org")

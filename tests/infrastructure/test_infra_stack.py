@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from stage_settings import chalice_stage_environment
+
 FORM_PATH = "/events/partos-engagement-mobilisatie-2023/register"
 
 
@@ -52,6 +54,8 @@ def test_table_keys_index_and_billing(prod):
         "AttributeDefinitions"
     ]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
+    # The name the app's prod config uses.
+    assert props["TableName"] == chalice_stage_environment("prod")["TABLE_NAME"]
     assert props["GlobalSecondaryIndexes"] == [
         {
             "IndexName": "by-registration",
@@ -127,15 +131,18 @@ def test_functions_and_their_environment(prod):
     table_id, _ = prod.one("AWS::DynamoDB::Table")
     secret_id, _ = prod.one("AWS::SecretsManager::Secret")
     bucket_id, _ = prod.one("AWS::S3::Bucket")
+    app_env = chalice_stage_environment("prod")
     for logical, function in functions.items():
         props = function["Properties"]
         assert props["FunctionName"] == f"event-registration-prod-{logical}"
         env = props["Environment"]["Variables"]
         assert env["STAGE"] == "prod"
         assert env["TABLE_NAME"] == {"Ref": table_id}
-        assert env["SENDER_EMAIL"] == "Partos Events <events@example.org>"
-        assert env["RETENTION_DAYS"] == "365"
-        assert env["ALLOWED_ORIGINS"] == "https://www.partos.nl"
+        # The app's values for the stage, from .chalice/config.json.
+        assert env["SENDER_EMAIL"] == app_env["SENDER_EMAIL"]
+        assert env["RETENTION_DAYS"] == app_env["RETENTION_DAYS"]
+        assert env["ALLOWED_ORIGINS"] == app_env["ALLOWED_ORIGINS"]
+        assert "TOKEN_KEYS" not in env, "deployed stages read the key from Secrets Manager"
         assert env["TOKEN_SECRET_ARN"] == {"Ref": secret_id}
         assert env["EXPORT_BUCKET"] == {"Ref": bucket_id}
     # The API cannot reference its own URL; the stream function gets it.
@@ -239,14 +246,15 @@ def test_deliver_role_statements(prod):
             ["ses:SendEmail", "ses:SendRawEmail"],
             [
                 r(s.format_arn(service="ses", resource="identity", resource_name=name))
-                for name in ("events@example.org", "example.org")
+                for name in ("events@partos.example.org", "partos.example.org")
             ],
         ),
         "TokenKey": (["secretsmanager:GetSecretValue"], [r(s.token_secret.secret_arn)]),
         "OnFailureDestination": (["sqs:SendMessage"], [r(s.dead_letter_queue.queue_arn)]),
     }
     ses_arns = json.dumps(statements["SendFromSender"][1])
-    assert ":identity/events@example.org" in ses_arns and ":identity/example.org" in ses_arns
+    assert ":identity/events@partos.example.org" in ses_arns
+    assert ":identity/partos.example.org" in ses_arns
 
 
 def test_staff_policy(prod):
@@ -270,6 +278,7 @@ def test_staff_policy(prod):
             ],
             [r(s.table.table_arn), r(s.index_arn)],
         ),
+        "ListEvents": (["dynamodb:Scan"], [r(s.table.table_arn)]),
         "Export": (
             ["dynamodb:ExportTableToPointInTime", "dynamodb:ListExports"],
             [r(s.table.table_arn)],
