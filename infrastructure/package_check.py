@@ -129,10 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--out", type=Path, help="output directory (default: a temp dir)")
     args = parser.parse_args(argv)
-    out = args.out or Path(tempfile.mkdtemp(prefix="chalice-package-out-"))
-    if out.exists() and any(out.iterdir()):
-        shutil.rmtree(out)
-    report = package(args.stage, out)
+    if args.out is None:
+        with tempfile.TemporaryDirectory(prefix="chalice-package-out-") as tmp:
+            return _check(args.stage, Path(tmp) / "package")
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    return _check(args.stage, args.out)
+
+
+def _check(stage: str, out: Path) -> int:
+    report = package(stage, out)
     sys.stdout.write(report.output)
     if report.problems:
         for problem in report.problems:

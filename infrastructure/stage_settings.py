@@ -145,3 +145,31 @@ def load_settings(
     settings = StageSettings(stage=stage, extra=extra, **kwargs)
     settings.sender_address  # validate early
     return settings
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """``python stage_settings.py STAGE``: validate a stage and show its settings."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: stage_settings.py STAGE", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings(args[0])
+    except (KeyError, ValueError) as error:
+        message = error.args[0] if error.args else str(error)
+        print(f"STAGE={args[0]}: {message}", file=sys.stderr)
+        return 2
+    print(f"Stage {settings.stage}: stack {settings.stack_name} in {settings.region}")
+    print(f"  sender {settings.sender_email}; origins {', '.join(settings.allowed_origins)}")
+    print(
+        f"  retention {settings.retention_days} days after the event; throttling "
+        f"{settings.throttle_rate_limit} req/s (burst {settings.throttle_burst_limit}); "
+        f"data protected: {settings.protect_data}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

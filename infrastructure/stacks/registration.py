@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -82,6 +83,9 @@ def _working_directory(path: str) -> Iterator[None]:
     """
     previous = os.getcwd()
     os.makedirs(path, exist_ok=True)
+    # Packages of earlier syntheses: their zips are already staged as
+    # cdk.out/asset.*.zip, so they only fill the disk.
+    shutil.rmtree(os.path.join(path, "chalice.out"), ignore_errors=True)
     os.chdir(path)
     try:
         yield

@@ -5,10 +5,13 @@ Synthesis runs the Chalice packager and the CDK (which needs Node.js), about
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -45,8 +48,26 @@ class Synthesised:
         return next(iter(found.items()))
 
 
+@contextlib.contextmanager
+def _synthesis_lock():
+    """One synthesis at a time across pytest-xdist workers.
+
+    Chalice keeps its package cache in the repo (.chalice/deployments);
+    two workers packaging at once could write the same zip.
+    """
+    path = Path(tempfile.gettempdir()) / "event-registration-cdk-synth.lock"
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _synthesise(stage: str, outdir: Path) -> Synthesised:
     if shutil.which("node") is None:
+        if os.environ.get("CI"):
+            pytest.fail(NODE_MISSING + " CI must not skip these tests.")
         pytest.skip(NODE_MISSING)
     # The machine's Node may be past jsii's support window; the warning is
     # noise in test output (synthesis still works).
@@ -55,8 +76,9 @@ def _synthesise(stage: str, outdir: Path) -> Synthesised:
 
     # environ={}: deployment overrides (SENDER_EMAIL, ...) set for the app's
     # own tests must not change the templates asserted on here.
-    app, stack = build_app(stage, outdir=str(outdir), environ={})
-    assembly = app.synth()
+    with _synthesis_lock():
+        app, stack = build_app(stage, outdir=str(outdir), environ={})
+        assembly = app.synth()
     return Synthesised(stack, Path(assembly.directory) / stack.template_file)
 
 
