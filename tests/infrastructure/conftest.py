@@ -1,7 +1,7 @@
 """Fixtures for the infrastructure tests: the synthesised stack templates.
 
 Synthesis runs the Chalice packager and the CDK (which needs Node.js), about
-5-10 s a stage, so each stage is synthesised once per test session.
+5-10 s a stage, in a subprocess, once per stage and test session.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,11 +29,13 @@ NODE_MISSING = (
 
 
 class Synthesised:
-    """A synthesised stack: its template and where it was written."""
+    """A synthesised stack: its template, where it was written, and look-ups."""
 
-    def __init__(self, stack, template_path: Path):
-        self.stack = stack
-        self.settings = stack.settings
+    def __init__(self, stage: str, template_path: Path):
+        from stage_settings import load_settings
+
+        self.stage = stage
+        self.settings = load_settings(stage, environ={})
         self.template_path = template_path
         self.template = json.loads(template_path.read_text())
         self.resources = self.template["Resources"]
@@ -46,6 +49,16 @@ class Synthesised:
         found = self.of_type(resource_type)
         assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
         return next(iter(found.items()))
+
+    def id_of(self, resource_type: str) -> str:
+        """Logical id of the only resource of ``resource_type``."""
+        return self.one(resource_type)[0]
+
+
+# Deployment overrides (read by stage_settings) must not leak from the app's
+# tests or the developer's shell into the templates asserted on here.
+_OVERRIDES = ("SENDER_EMAIL", "ALLOWED_ORIGINS", "PUBLIC_BASE_URL", "ALARM_EMAIL", "AWS_REGION",
+              "CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "STAGE")
 
 
 @contextlib.contextmanager
@@ -64,31 +77,64 @@ def _synthesis_lock():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _synthesise(stage: str, outdir: Path) -> Synthesised:
+STAGES = ("prod", "dev")
+_SYNTH_BOTH = """
+import sys
+sys.path.append(sys.argv[1])
+from stacks.registration import build_app
+for stage in sys.argv[3:]:
+    app, stack = build_app(stage, outdir=f"{sys.argv[2]}/{stage}")
+    app.synth()
+"""
+
+
+def _shared_dir(tmp_path_factory) -> Path:
+    """A directory all pytest-xdist workers of this run share."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "cdk-synth"
+
+
+@pytest.fixture(scope="session")
+def synthesised_templates(tmp_path_factory) -> dict[str, Path]:
+    """Template path of each stage, synthesised once per test run.
+
+    One subprocess synthesises every stage (one Node/jsii start-up); the
+    first xdist worker to get here does it and the others reuse the result.
+    """
     if shutil.which("node") is None:
         if os.environ.get("CI"):
             pytest.fail(NODE_MISSING + " CI must not skip these tests.")
         pytest.skip(NODE_MISSING)
-    # The machine's Node may be past jsii's support window; the warning is
-    # noise in test output (synthesis still works).
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
-    from stacks.registration import build_app
-
-    # environ={}: deployment overrides (SENDER_EMAIL, ...) set for the app's
-    # own tests must not change the templates asserted on here.
+    outdir = _shared_dir(tmp_path_factory)
+    templates = {stage: outdir / stage / f"{stage}.template.json" for stage in STAGES}
     with _synthesis_lock():
-        app, stack = build_app(stage, outdir=str(outdir), environ={})
-        assembly = app.synth()
-    return Synthesised(stack, Path(assembly.directory) / stack.template_file)
+        done = outdir / "done"
+        if not done.exists():
+            env = {k: v for k, v in os.environ.items() if k not in _OVERRIDES}
+            # The machine's Node may be past jsii's support window; the
+            # warning is noise in test output (synthesis still works).
+            env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+            # A separate process: Chalice imports the app to package it, and
+            # the app's tests must not share that import (its clock starts
+            # at import).
+            completed = subprocess.run(
+                [sys.executable, "-c", _SYNTH_BOTH, str(INFRA_DIR), str(outdir), *STAGES],
+                env=env, capture_output=True, text=True, check=False, timeout=900,
+            )
+            assert completed.returncode == 0, (
+                f"synthesis failed:\n{completed.stdout}{completed.stderr}"
+            )
+            done.write_text("ok")
+    return templates
 
 
 @pytest.fixture(scope="session")
-def prod(tmp_path_factory) -> Synthesised:
+def prod(synthesised_templates) -> Synthesised:
     """The synthesised prod stack."""
-    return _synthesise("prod", tmp_path_factory.mktemp("cdk-prod"))
+    return Synthesised("prod", synthesised_templates["prod"])
 
 
 @pytest.fixture(scope="session")
-def dev(tmp_path_factory) -> Synthesised:
+def dev(synthesised_templates) -> Synthesised:
     """The synthesised dev stack."""
-    return _synthesise("dev", tmp_path_factory.mktemp("cdk-dev"))
+    return Synthesised("dev", synthesised_templates["dev"])
