@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from chalice import Chalice, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
@@ -24,6 +25,9 @@ from chalicelib.settings import get_settings
 from chalicelib.validation import RegistrationInvalid
 
 app = Chalice(app_name="event-registration")
+# Structured JSON logs; chalicelib's modules log through child loggers of this one.
+# Log ids only: never names, addresses or tokens.
+logger = Logger(service="event-registration")
 
 STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -174,6 +178,10 @@ def create_registration(event_id: str) -> Response:
     except registrations.Busy:
         return _json({"title": "Busy, try again"}, 503, {"Retry-After": "1"})
     else:
+        if result.stored:
+            logger.info("registered", extra={"event_id": event_id, "registration_id": result.registration_id, "status": result.status})
+        else:
+            logger.info("honeypot post ignored", extra={"event_id": event_id})
         if body.is_form:
             location = f"thanks?lang={answer_language}&status={result.status}"
             return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
@@ -251,6 +259,8 @@ def cancel_registration(registration_id: str) -> Response:
         return _problem(Problem(404, "not-found", language, what="registration"))
     except store.Conflict:
         return _json({"title": "Busy, try again"}, 503, {"Retry-After": "1"})
+    logger.info("cancelled", extra={"event_id": view.event.id, "registration_id": registration_id,
+                                    "changed": result.changed, "promoted_registration_id": result.promoted_id})
     if is_form:
         lang = _language(view.event.languages, _query("lang") or view.language)
         location = f"../{registration_id}?token={quote(token, safe='')}&lang={lang}"

@@ -329,42 +329,44 @@ def get_registration_in_event(event_id: str, registration_id: str) -> dict[str, 
     return deserialize(found["Item"])
 
 
+def _registration_pages(event_id: str, *, consistent: bool, waitlisted_before: int | None = None,
+                        count_only: bool = False) -> Iterator[dict[str, Any]]:
+    """Query pages of an event's registration items (all pages), optionally only waitlisted ones.
+
+    ``waitlisted_before``: only waitlisted items with ``waitlist_ticket`` below it;
+    0 means every waitlisted item. ``count_only`` asks for ``Select=COUNT``.
+    """
+    params: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :reg)",
+        "ExpressionAttributeValues": {":pk": {"S": event_pk(event_id)}, ":reg": {"S": REGISTRATION_PREFIX}},
+        "ConsistentRead": consistent,
+    }
+    if waitlisted_before is not None:
+        params["FilterExpression"] = "#s = :w" + (" AND waitlist_ticket < :t" if waitlisted_before else "")
+        params["ExpressionAttributeNames"] = {"#s": "status"}
+        params["ExpressionAttributeValues"][":w"] = {"S": "waitlisted"}
+        if waitlisted_before:
+            params["ExpressionAttributeValues"][":t"] = {"N": str(waitlisted_before)}
+    if count_only:
+        params["Select"] = "COUNT"
+    yield from _ddb().get_paginator("query").paginate(**params)
+
+
 def iter_registrations(event_id: str, consistent: bool = False) -> Iterator[dict[str, Any]]:
     """Every registration item of an event, by Query on its partition, all pages.
 
     Order: by sort key (the random registration id), i.e. no meaningful order.
     """
-    paginator = _ddb().get_paginator("query")
-    for page in paginator.paginate(
-        TableName=_table(),
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :reg)",
-        ExpressionAttributeValues={":pk": {"S": event_pk(event_id)}, ":reg": {"S": REGISTRATION_PREFIX}},
-        ConsistentRead=consistent,
-    ):
+    for page in _registration_pages(event_id, consistent=consistent):
         for raw in page["Items"]:
             yield deserialize(raw)
 
 
 def waitlist_position(event_id: str, ticket: int) -> int:
     """1 + the number of still-waitlisted registrations with a lower ticket (consistent Query)."""
-    ahead = 0
-    paginator = _ddb().get_paginator("query")
-    for page in paginator.paginate(
-        TableName=_table(),
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :reg)",
-        FilterExpression="#s = :w AND waitlist_ticket < :t",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={
-            ":pk": {"S": event_pk(event_id)},
-            ":reg": {"S": REGISTRATION_PREFIX},
-            ":w": {"S": "waitlisted"},
-            ":t": {"N": str(ticket)},
-        },
-        Select="COUNT",
-        ConsistentRead=True,
-    ):
-        ahead += page["Count"]
-    return ahead + 1
+    pages = _registration_pages(event_id, consistent=True, waitlisted_before=ticket, count_only=True)
+    return 1 + sum(page["Count"] for page in pages)
 
 
 def record_notification(
@@ -432,21 +434,8 @@ def record_notification(
 
 def waitlisted_items(event_id: str) -> list[dict[str, Any]]:
     """The event's waitlisted registrations in queue order (lowest ``waitlist_ticket`` first), read consistently."""
-    items: list[dict[str, Any]] = []
-    paginator = _ddb().get_paginator("query")
-    for page in paginator.paginate(
-        TableName=_table(),
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :reg)",
-        FilterExpression="#s = :w",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={
-            ":pk": {"S": event_pk(event_id)},
-            ":reg": {"S": REGISTRATION_PREFIX},
-            ":w": {"S": "waitlisted"},
-        },
-        ConsistentRead=True,
-    ):
-        items.extend(deserialize(i) for i in page["Items"])
+    items = [deserialize(i) for page in _registration_pages(event_id, consistent=True, waitlisted_before=0)
+             for i in page["Items"]]
     return sorted(items, key=lambda i: (int(i.get("waitlist_ticket", 0)), i["registered_at"]))
 
 

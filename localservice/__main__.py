@@ -69,6 +69,7 @@ def main() -> int:
 
     factory = CLIFactory(str(ROOT), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name="local")
+    app = config.chalice_app  # loading the app applies the stage's environment variables; overrides follow
     os.environ.update(config.environment_variables)
     if user_clock is not None:
         os.environ["APP_CLOCK"] = user_clock
@@ -80,7 +81,6 @@ def main() -> int:
     for event in events:
         store.put_event(event)
 
-    app = config.chalice_app
     stop = threading.Event()
     pump = StreamPump(settings_table, _deliver_function(app))
     writer = OutboxWriter(outbox)

@@ -84,3 +84,40 @@ def test_register_through_the_form_and_find_the_email(local_service):
     [invite] = [p for p in message.iter_attachments() if p.get_filename() == "invite.ics"]
     assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content()
     assert f"[outbox] {eml.name}" in log.read_text()
+
+
+def _wait_for_emails(outbox: Path, count: int) -> list[Path]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(list(outbox.glob("*.eml"))) < count:
+        time.sleep(0.2)
+    return sorted(outbox.glob("*.eml"))
+
+
+def test_full_small_event_cancel_from_eml_promotes_the_next(local_service):
+    import json
+    import re
+
+    base, outbox, _ = local_service
+    url = f"{base}/events/demo-small-workshop/registrations"
+    statuses = []
+    for who in ("ann", "bob", "cas"):
+        body = json.dumps({"name": who.title(), "email": f"{who}@example.org", "consent": True}).encode()
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        statuses.append(json.loads(urllib.request.urlopen(request).read())["status"])
+    assert statuses == ["confirmed", "confirmed", "waitlisted"]
+    emls = _wait_for_emails(outbox, 3)
+    to_ann = [e for e in emls if b"ann@example.org" in e.read_bytes()][0]
+    text = email.message_from_bytes(to_ann.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
+    cancel_url = re.search(r"(http://\S+/cancel\?\S+)", text).group(1)
+
+    page = urllib.request.urlopen(urllib.request.Request(cancel_url, headers={"Accept": "text/html"})).read().decode()
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    action = urllib.parse.urljoin(cancel_url, re.search(r'<form method="post" action="([^"]+)"', page).group(1).replace("&amp;", "&"))
+    urllib.request.urlopen(urllib.request.Request(
+        action, data=urllib.parse.urlencode({"token": token}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ))
+    emls = _wait_for_emails(outbox, 5)
+    subjects = [email.message_from_bytes(e.read_bytes(), policy=email.policy.default)["Subject"] for e in emls]
+    assert "A seat is yours: Demo: small workshop" in subjects
+    assert "Registration cancelled: Demo: small workshop" in subjects
