@@ -6,6 +6,7 @@
 #   make package-check STAGE=prod  chalice package; fails on unresolved dependencies
 #   make cfn-lint STAGE=prod       synth + cfn-lint
 #   make cdk-deps                  the pinned CDK CLI, into infrastructure/node_modules
+#   make test-infra                tests/infrastructure alone (synthesis, cfn-lint, package)
 
 INFRA := infrastructure
 CDK := $(INFRA)/node_modules/.bin/cdk
@@ -13,7 +14,7 @@ CDK := $(INFRA)/node_modules/.bin/cdk
 CDK_APPROVAL ?= broadening
 CDK_APP := $(abspath $(PY)) cdk_app.py
 
-.PHONY: synth deploy cdk-deps package-check cfn-lint infra-stage
+.PHONY: synth deploy cdk-deps package-check cfn-lint infra-stage test-infra
 
 # STAGE must be a deployable stage (infrastructure/stages.json), not local.
 infra-stage: $(VENV)/.installed
@@ -47,3 +48,9 @@ deploy: infra-stage $(CDK) ## Deploy STAGE to the AWS account of your credential
 	cd $(INFRA) && ./node_modules/.bin/cdk deploy --app "$(CDK_APP)" -c stage=$(STAGE) \
 	  --require-approval $(CDK_APPROVAL) --outputs-file cdk.out/outputs-$(STAGE).json
 	$(PY) $(INFRA)/outputs.py --stage $(STAGE) $(INFRA)/cdk.out/outputs-$(STAGE).json
+
+# Run apart from the app's tests: synthesis and packaging load both cores for
+# ~30 s, and some app tests are timing-sensitive (a pinned clock that runs on
+# from import, 100 concurrent registrations).
+test-infra: $(VENV)/.installed ## Infrastructure tests (synthesis, cfn-lint, chalice package)
+	$(PY) -m pytest -n 2 -q tests/infrastructure
