@@ -17,7 +17,7 @@ from chalice import Chalice, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from chalicelib import clock, delivery, lifecycle, pages, registrations, store, tokens
+from chalicelib import clock, cors, delivery, lifecycle, openapi, pages, registrations, store, tokens
 from chalicelib.i18n import negotiate
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
 from chalicelib.requests import parse_body, parse_token_body
@@ -96,6 +96,29 @@ def _state(event, item) -> str:
     return state
 
 
+@app.middleware("http")
+def cross_origin(event, get_response):
+    """CORS for every answer (errors too, ``chalicelib.cors``); Chalice's own 405 as problem+json."""
+    response = get_response(event)
+    if response.status_code == 405 and isinstance(response.body, dict) and "Code" in response.body:
+        method = getattr(event, "method", "") or ""
+        problem = Problem(405, "method-not-allowed", _language(("en", "nl")), method=method[:20])
+        allow = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
+        response = _problem(problem)
+        response.headers.update(allow)
+    if getattr(event, "method", "") != "OPTIONS":  # preflights answer for themselves (_preflight)
+        cors.add_to(response.headers, getattr(event, "headers", None))
+    return response
+
+
+def _preflight() -> Response:
+    """Answer a CORS preflight for the current route (its methods from the route table)."""
+    request = app.current_request
+    path = (request.context or {}).get("resourcePath", "")
+    methods = [m for m in app.routes.get(path, {}) if m != "OPTIONS"]
+    return Response(body="", status_code=204, headers=cors.preflight_headers(request.headers, methods))
+
+
 # ------------------------------------------------------------------ routes
 
 
@@ -150,7 +173,10 @@ def create_registration(event_id: str) -> Response:
         event, item = _event_or_404(event_id, language)
         language = _language(event.languages)
         body = parse_body(event, _header("content-type"), request.raw_body, language)
-        answer_language = _language(event.languages, body.data.get("language") if isinstance(body.data.get("language"), str) else None)
+        # Messages in the language of the page the person used (?lang=), else of the emails they chose.
+        page_lang = _query("lang")
+        chosen = body.data.get("language") if isinstance(body.data.get("language"), str) else None
+        answer_language = _language(event.languages, page_lang if page_lang in event.languages else chosen)
     except Problem as problem:
         return _problem(problem)
     try:
@@ -266,6 +292,32 @@ def cancel_registration(registration_id: str) -> Response:
         location = f"../{registration_id}?token={quote(token, safe='')}&lang={lang}"
         return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
     return _json({"registration_id": registration_id, "event_id": view.event.id, "status": "cancelled", "changed": result.changed})
+
+
+@app.route("/events/{event_id}", methods=["OPTIONS"])
+def get_event_preflight(event_id: str) -> Response:
+    """CORS preflight for the event details."""
+    return _preflight()
+
+
+@app.route("/events/{event_id}/registrations", methods=["OPTIONS"])
+def create_registration_preflight(event_id: str) -> Response:
+    """CORS preflight for a JSON registration from another site."""
+    return _preflight()
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document() -> Response:
+    """The OpenAPI 3.1 description of this API, with a registration schema per published event."""
+    events = [store.event_from_item(item) for item in store.list_event_items()]
+    static = sorted(p.name for p in STATIC_DIR.iterdir() if p.suffix in STATIC_TYPES)
+    return _json(openapi.document(events, get_settings().public_base_url, static))
+
+
+@app.route("/openapi.json", methods=["OPTIONS"])
+def openapi_preflight() -> Response:
+    """CORS preflight for the OpenAPI document."""
+    return _preflight()
 
 
 @app.route("/static/{name}", methods=["GET"])

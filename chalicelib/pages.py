@@ -41,6 +41,11 @@ def field_labels(event: Event, lang: str) -> dict[str, str]:
     return {**core, **{q.id: q.label.get(lang, event.default_language) for q in event.questions}}
 
 
+def field_order(event: Event) -> list[str]:
+    """The form's fields in the order the page shows them (errors are listed and focused in this order)."""
+    return ["name", "email", "language", *[q.id for q in event.questions], "consent"]
+
+
 def registration_form(
     event: Event,
     item: dict[str, Any],
@@ -58,7 +63,12 @@ def registration_form(
     ``full`` (no seat, no waitlist); only ``open`` shows the form. ``values`` and
     ``errors`` (field -> message) re-render a refused post with what was typed.
     ``form_started_at`` (epoch seconds) goes into a hidden field for the minimum fill time.
+    Errors are listed in page order, and the first invalid field gets ``autofocus``,
+    so focus lands on it even without JavaScript.
     """
+    errors = errors or {}
+    order = field_order(event)
+    ordered_errors = {f: errors[f] for f in sorted(errors, key=lambda f: order.index(f) if f in order else len(order))}
     return templates.render(
         "register.html",
         {
@@ -66,7 +76,8 @@ def registration_form(
             "state": state,
             "seats_left": seats_left(event, item),
             "values": values or {},
-            "errors": errors or {},
+            "errors": ordered_errors,
+            "first_error": next(iter(ordered_errors), None),
             "labels": field_labels(event, lang),
             "form_started_at": form_started_at,
         },

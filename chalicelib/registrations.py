@@ -16,7 +16,7 @@ from typing import Any
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_random_exponential
 
-from chalicelib import clock, store
+from chalicelib import antispam, clock, store
 from chalicelib.events import CORE_FIELDS, Event
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate_registration
@@ -40,7 +40,7 @@ class Registered:
 
     ``status`` is ``confirmed`` or ``waitlisted``; ``waitlist_position`` counts
     from 1 (``None`` when confirmed). ``stored`` is ``False`` only for a post the
-    honeypot caught, which gets the normal answer and stores nothing.
+    anti-spam checks caught (``chalicelib.antispam``), which gets the normal answer and stores nothing.
     """
 
     registration_id: str
@@ -130,8 +130,8 @@ def register(event_id: str, data: dict[str, Any], language: str) -> Registered:
     """
     event, _ = store.get_event(event_id)
     fields = validate_registration(event, data, language).model_dump()
-    if fields.get("website"):
-        # Honeypot filled: a bot. Answer as for a person, store nothing.
+    if antispam.looks_automated(fields):
+        # Honeypot filled or form sent too fast: a bot. Answer as for a person, store nothing.
         return Registered(new_registration_id(), event.id, "confirmed", None, stored=False)
     fields = {k: v for k, v in fields.items() if k not in CORE_FIELDS or k in ("name", "email", "language")}
     try:

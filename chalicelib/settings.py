@@ -17,7 +17,10 @@ Variables (set per stage in `.chalice/config.json` or by the deploy stack):
 - ``TOKEN_KEYS``: comma-separated signing keys ``kid:secret``, newest first (local and tests);
   ``TOKEN_SECRET_ARN``: a Secrets Manager secret holding the same (deployed stages).
 - ``APP_CLOCK``: ISO 8601 instant the clock starts at (``local`` stage only).
-- ``FRAME_ANCESTORS``: CSP ``frame-ancestors`` sources for the form page (default ``'self'``).
+- ``FRAME_ANCESTORS``: CSP ``frame-ancestors`` sources for the form page (default ``'self'``),
+  e.g. ``'self' https://www.partos.nl`` to let the organiser's site show the form in an iframe.
+- ``MIN_FILL_SECONDS``: a form whose ``form_started_at`` is less than this many seconds ago is
+  taken for a bot: it gets the normal answer and nothing is stored (default 3; 0 turns it off).
 """
 
 from __future__ import annotations
@@ -43,12 +46,14 @@ class Settings:
     app_clock: str
     frame_ancestors: str
     aws_region: str
+    min_fill_seconds: float = 3.0
 
 
 def get_settings() -> Settings:
     """Read the settings from ``os.environ`` now.
 
-    Raises ``ValueError`` when ``RETENTION_DAYS`` is not a whole number.
+    Raises ``ValueError`` when ``RETENTION_DAYS`` is not a whole number or
+    ``MIN_FILL_SECONDS`` is not a number.
     """
     env = os.environ
     origins = tuple(o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip())
@@ -64,4 +69,5 @@ def get_settings() -> Settings:
         app_clock=env.get("APP_CLOCK", ""),
         frame_ancestors=env.get("FRAME_ANCESTORS", "'self'"),
         aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-1",
+        min_fill_seconds=float(env.get("MIN_FILL_SECONDS") or "3"),
     )

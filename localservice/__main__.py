@@ -9,6 +9,10 @@
 - every email SES accepts written to ``outbox/`` (``$OUTBOX``) as ``.eml``;
 - the clock pinned by ``APP_CLOCK`` (``APP_CLOCK=`` for the real clock).
 
+The ``local`` stage's variables come from ``.chalice/config.json``; the ones in
+:data:`USER_SETTINGS` may be overridden from the environment (``ALLOWED_ORIGINS``
+for a test page on another port, ``MIN_FILL_SECONDS=0`` for quick browser tests).
+
 Ctrl-C stops it.
 """
 
@@ -20,6 +24,9 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Settings an environment variable may set over the ``local`` stage's value in ``.chalice/config.json``.
+USER_SETTINGS = ("ALLOWED_ORIGINS", "FRAME_ANCESTORS", "MIN_FILL_SECONDS")
 
 
 def _prepare_environment(aws_port: int) -> str | None:
@@ -43,6 +50,7 @@ def main() -> int:
     outbox = Path(os.environ.get("OUTBOX", ROOT / "outbox"))
     events_dir = Path(os.environ.get("EVENTS_DIR", ROOT / "events"))
     user_clock = _prepare_environment(aws_port)
+    user_settings = {name: os.environ[name] for name in USER_SETTINGS if name in os.environ}
 
     from chalice.cli.factory import CLIFactory
     from chalice.local import create_local_server
@@ -73,6 +81,7 @@ def main() -> int:
     os.environ.update(config.environment_variables)
     if user_clock is not None:
         os.environ["APP_CLOCK"] = user_clock
+    os.environ.update(user_settings)
     os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     settings_table = os.environ["TABLE_NAME"]
 
@@ -98,6 +107,7 @@ def main() -> int:
     worker.start()
 
     server = create_local_server(app, config, "127.0.0.1", port)
+    _route_every_method(server)
     now = clock.now()
     clock_line = (
         f"Clock: pinned, started at {now.isoformat()} (APP_CLOCK={os.environ['APP_CLOCK']}); runs on at real speed."
@@ -132,6 +142,23 @@ def main() -> int:
         server.server.server_close()
         moto.stop()
     return 0
+
+
+def _route_every_method(server) -> None:
+    """Let the app answer every HTTP method (405 problem+json for one a route does not take).
+
+    Chalice's development server has handlers for the common methods only and
+    answers others (TRACE, QUERY, ...) with its own 501 page, which no deployed stage gives.
+    """
+    handler = server.server.RequestHandlerClass
+    handler = getattr(handler, "func", handler)  # Chalice passes a functools.partial of its handler class
+
+    def any_method(self, name: str):
+        if name.startswith("do_") and name[3:].isalpha():
+            return self._generic_handle
+        raise AttributeError(name)
+
+    handler.__getattr__ = any_method
 
 
 def _deliver_function(app):

@@ -1,0 +1,477 @@
+"""The OpenAPI 3.1 description of the HTTP API (``GET /openapi.json``).
+
+Generated, not hand-written: the schemas come from the Pydantic models
+(``model_json_schema``) and the registration model of each event
+(:func:`chalicelib.validation.registration_model`), so the document cannot
+drift from what the service validates.
+
+Each event has its own registration form (its ``questions``), so the body of a
+registration differs per event. The approach:
+
+- ``components.schemas.Registration_<event>`` holds each published event's
+  registration model, with the rules the service applies that JSON Schema can
+  state (lengths, options, the consent that must be ``true``, the phone pattern);
+- every published event gets a concrete path
+  ``/events/<event id>/registrations`` whose body is exactly its schema (OpenAPI
+  matches concrete paths before templated ones), so client generators and
+  fuzzers get the precise form of each event;
+- the templated ``/events/{event_id}/registrations`` documents the general case
+  (any ``event_id``, body ``anyOf`` the events' schemas), including the 404 for
+  an unknown event.
+
+Errors are ``application/problem+json`` (RFC 9457) with the ``Problem`` schema;
+422 answers to JSON add ``errors: [{field, code, message}]``. HTML form posts
+(``application/x-www-form-urlencoded``) answer 303 to the thank-you page, or a
+re-rendered form (``text/html``) with 409/422.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Iterable
+
+from chalicelib.events import Event
+from chalicelib.requests import MAX_BODY_BYTES
+from chalicelib.validation import EMAIL_MAX, NAME_MAX, PHONE_PATTERN, registration_model
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+PROBLEM = "application/problem+json"
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+HTML = "text/html"
+
+#: A string with at least one character that is not white space (the service trims).
+NOT_BLANK = r"\S"
+#: A single-line text: no control characters (C0, DEL, C1) anywhere.
+SINGLE_LINE = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+
+_REF = "#/components/schemas/{model}"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _schema_name(event_id: str) -> str:
+    return "Registration_" + re.sub(r"[^A-Za-z0-9_]", "_", event_id)
+
+
+def _hoist(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """Move a Pydantic schema's ``$defs`` into ``components`` (refs already point there)."""
+    schema = copy.deepcopy(schema)
+    for name, definition in schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    return schema
+
+
+def _text_rules(limit: int, *, required: bool, multiline: bool) -> dict[str, Any]:
+    rules: dict[str, Any] = {"type": "string", "maxLength": limit}
+    if not multiline:
+        rules["pattern"] = SINGLE_LINE
+    if required:
+        rules = {"allOf": [rules, {"pattern": NOT_BLANK}]}
+    return rules
+
+
+def registration_schema(event: Event) -> dict[str, Any]:
+    """The JSON Schema of a registration for ``event``: the Pydantic model plus the rules it checks in code.
+
+    Pydantic states the field names, types, required fields, the languages and
+    ``additionalProperties: false``; the custom validators (trimmed text, email,
+    phone, choices, consent) are added here as ``maxLength``, ``pattern``,
+    ``enum``, ``format`` and ``const`` so the schema says what the service accepts.
+    """
+    schema = registration_model(event).model_json_schema(ref_template=_REF)
+    props = schema["properties"]
+    props["name"] = {"title": "Name", **_text_rules(NAME_MAX, required=True, multiline=False)}
+    props["email"] = {"title": "Email", "type": "string", "format": "email", "maxLength": EMAIL_MAX}
+    props["consent"] = {"title": "Consent", "type": "boolean", "const": True,
+                        "description": "Agreement to the privacy statement; must be true."}
+    props["website"] = {**props["website"], "description": "Honeypot: leave empty. A filled one is answered as usual and stores nothing."}
+    props["form_started_at"] = {
+        **props["form_started_at"],
+        "description": "Epoch seconds when the form was shown (our form fills it in). A registration sent sooner "
+        "than MIN_FILL_SECONDS after it is answered as usual and stores nothing.",
+    }
+    for question in event.questions:
+        title = props[question.id].get("title", question.id)
+        if question.type in ("text", "textarea"):
+            rule = _text_rules(question.text_limit, required=question.required, multiline=question.type == "textarea")
+        elif question.type == "phone":
+            rule = {"type": "string", "pattern": PHONE_PATTERN.pattern}
+        elif question.type == "choice":
+            rule = {"type": "string", "enum": question.option_ids()}
+        elif question.type == "multichoice":
+            rule = {"type": "array", "items": {"type": "string", "enum": question.option_ids()}, "uniqueItems": True}
+            if question.required:
+                rule["minItems"] = 1
+        else:
+            rule = {"type": "boolean"}
+        if not question.required and question.type in ("text", "textarea", "phone", "choice"):
+            rule = {"anyOf": [rule, {"type": "null"}], "default": None}
+        props[question.id] = {"title": title, "description": question.label.get("en", event.default_language), **rule}
+    schema["description"] = f"A registration for the event {event.id}."
+    return schema
+
+
+def _event_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """``GET /events/{id}``: the event model (serialised) without the organiser's address, plus state."""
+    schema = _hoist(Event.model_json_schema(mode="serialization", ref_template=_REF), components)
+    local = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$",
+             "description": "Local wall time in the event's timezone, no offset."}
+    for field in ("starts_at", "ends_at"):
+        schema["properties"][field] = {**local, "title": schema["properties"][field].get("title", field)}
+    for field in ("registration_opens_at", "registration_closes_at"):
+        schema["properties"][field] = {"anyOf": [local, {"type": "null"}], "default": None}
+    schema["properties"]["organiser"] = {
+        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": False,
+    }
+    utc = {"type": "string", "format": "date-time", "description": "UTC, e.g. 2023-06-05T12:00:00Z"}
+    schema["properties"]["starts_at_utc"] = utc
+    schema["properties"]["ends_at_utc"] = utc
+    schema["properties"]["registration"] = {
+        "type": "object",
+        "properties": {
+            "open": {"type": "boolean"},
+            "state": {"type": "string", "enum": ["open", "closed", "not_yet_open", "full"]},
+            "seats_left": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+            "waitlist": {"type": "boolean"},
+        },
+        "required": ["open", "state", "seats_left", "waitlist"],
+    }
+    schema["required"] = sorted({*schema.get("required", []), "starts_at_utc", "ends_at_utc", "registration"})
+    schema["title"] = "PublicEvent"
+    schema["additionalProperties"] = True
+    return schema
+
+
+def _problem_schemas() -> dict[str, Any]:
+    return {
+        "Problem": {
+            "type": "object",
+            "description": "An error (RFC 9457); title, detail and messages in the request's language.",
+            "properties": {
+                "type": {"type": "string", "description": "/problems/<code>", "pattern": "^/problems/[a-z-]+$"},
+                "title": {"type": "string"},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "detail": {"type": "string"},
+                "errors": {"type": "array", "items": _ref("FieldError")},
+            },
+            "required": ["type", "title", "status", "detail"],
+        },
+        "FieldError": {
+            "type": "object",
+            "properties": {
+                "field": {"type": "string"},
+                "code": {
+                    "type": "string",
+                    "enum": ["required", "unknown_field", "invalid_choice", "too_long", "too_short", "invalid_email",
+                             "invalid_phone", "must_accept", "control_characters", "invalid_type"],
+                },
+                "message": {"type": "string"},
+            },
+            "required": ["field", "code", "message"],
+        },
+        "Registered": {
+            "type": "object",
+            "properties": {
+                "registration_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{22}$"},
+                "event_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["confirmed", "waitlisted"]},
+                "waitlist_position": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+            },
+            "required": ["registration_id", "event_id", "status", "waitlist_position"],
+        },
+        "Busy": {"type": "object", "properties": {"title": {"type": "string"}}},
+        "RegistrantView": {
+            "type": "object",
+            "properties": {
+                "registration_id": {"type": "string"},
+                "event_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["confirmed", "waitlisted", "cancelled"]},
+                "waitlist_position": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+                "language": {"type": "string", "enum": ["nl", "en"]},
+                "event": _ref("PublicEventDefinition"),
+            },
+            "required": ["registration_id", "event_id", "status", "waitlist_position", "language", "event"],
+        },
+        "CancelRequest": {
+            "type": "object",
+            "properties": {"token": {"type": "string", "description": "The signed token from the email."}},
+            "required": ["token"],
+        },
+        "Cancelled": {
+            "type": "object",
+            "properties": {
+                "registration_id": {"type": "string"},
+                "event_id": {"type": "string"},
+                "status": {"const": "cancelled"},
+                "changed": {"type": "boolean", "description": "false when it was cancelled before"},
+            },
+            "required": ["registration_id", "event_id", "status", "changed"],
+        },
+    }
+
+
+def _problem_response(description: str, *also: str) -> dict[str, Any]:
+    content: dict[str, Any] = {PROBLEM: {"schema": _ref("Problem")}}
+    for media in also:
+        content[media] = {"schema": {"type": "string"}}
+    return {"description": description, "headers": _CORS_HEADERS, "content": content}
+
+
+_CORS_HEADERS: dict[str, Any] = {
+    "Access-Control-Allow-Origin": {
+        "description": "The request's Origin, when it is in the stage's ALLOWED_ORIGINS; absent otherwise.",
+        "schema": {"type": "string"},
+    },
+    "Vary": {"description": "Always includes Origin.", "schema": {"type": "string"}},
+}
+
+_LANG = {
+    "name": "lang", "in": "query", "required": False, "schema": {"type": "string", "examples": ["nl", "en"]},
+    "description": "Language of the page or messages (nl, en) when the event has it; any other value is "
+    "ignored, and the language comes from Accept-Language, else the event's first language.",
+}
+
+
+def _event_id(event_ids: list[str]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if event_ids:
+        schema["examples"] = event_ids
+    return {"name": "event_id", "in": "path", "required": True, "schema": schema,
+            "description": "The event's id (its slug, [a-z0-9-]{3,64}); unknown ids get 404."}
+
+
+def _html_response(description: str) -> dict[str, Any]:
+    return {"description": description, "headers": _CORS_HEADERS, "content": {HTML: {"schema": {"type": "string"}}}}
+
+
+def _preflight(methods: str, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "summary": "CORS preflight",
+        "description": "Answers a browser's preflight. Access-Control-Allow-* headers only for an allowed Origin "
+        f"asking for one of: {methods}.",
+        "tags": ["cors"],
+        "parameters": [
+            *(parameters or []),
+            {"name": "Origin", "in": "header", "required": False, "schema": {"type": "string"}},
+            {"name": "Access-Control-Request-Method", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "204": {
+                "description": "Preflight answer (no body).",
+                "headers": {
+                    "Allow": {"schema": {"type": "string"}},
+                    "Access-Control-Allow-Origin": {"schema": {"type": "string"}},
+                    "Access-Control-Allow-Methods": {"schema": {"type": "string"}},
+                    "Access-Control-Allow-Headers": {"schema": {"type": "string"}},
+                    "Access-Control-Max-Age": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    }
+
+
+def _register_operation(
+    body_schema: dict[str, Any], event_id_param: dict[str, Any], *, concrete_event: str | None
+) -> dict[str, Any]:
+    where = f"the event {concrete_event}" if concrete_event else "an event"
+    parameters = [_LANG] if concrete_event else [event_id_param, _LANG]
+    return {
+        "summary": f"Register for {where}",
+        "description": "JSON answers 201 with Location; a plain HTML form post (urlencoded) answers 303 to the "
+        "thank-you page, or re-renders the form (text/html) with 409/422. Bodies over "
+        f"{MAX_BODY_BYTES} bytes get 413, other media types 415.",
+        "operationId": f"register_{concrete_event.replace('-', '_')}" if concrete_event else "register",
+        "tags": ["registrations"],
+        "parameters": parameters,
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": body_schema}, FORM: {"schema": body_schema}},
+        },
+        "responses": {
+            "201": {
+                "description": "Registered (JSON).",
+                "headers": {**_CORS_HEADERS, "Location": {"schema": {"type": "string"}, "required": True}},
+                "content": {JSON: {"schema": _ref("Registered")}},
+            },
+            "303": {
+                "description": "Registered (form post): see the thank-you page.",
+                "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
+            },
+            "400": _problem_response("Malformed body."),
+            "404": _problem_response("No such event."),
+            "409": _problem_response("Already registered, registration closed, or full without waitlist.", HTML),
+            "413": _problem_response("Body too large."),
+            "415": _problem_response("Unsupported media type."),
+            "422": _problem_response("Invalid fields (JSON: problem+json with errors; form: the form again).", HTML),
+            "503": {"description": "Busy; try again.", "headers": {"Retry-After": {"schema": {"type": "string"}}},
+                    "content": {JSON: {"schema": _ref("Busy")}}},
+        },
+    }
+
+
+def document(events: Iterable[Event], server_url: str = "", static_files: Iterable[str] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for the service with ``events`` published.
+
+    ``server_url`` (the stage's ``PUBLIC_BASE_URL``) becomes ``servers[0]`` when given;
+    ``static_files`` are the names ``/static/{name}`` serves.
+    """
+    events = sorted(events, key=lambda e: e.id)
+    components: dict[str, Any] = {**_problem_schemas()}
+    event_schema = _event_schema(components)
+    components["PublicEvent"] = event_schema
+    definition = copy.deepcopy(event_schema)
+    definition["properties"].pop("registration")
+    definition["required"] = [r for r in definition["required"] if r != "registration"]
+    definition["title"] = "PublicEventDefinition"
+    components["PublicEventDefinition"] = definition
+    registration_refs = []
+    paths: dict[str, Any] = {}
+    event_id = _event_id([e.id for e in events])
+    for event in events:
+        name = _schema_name(event.id)
+        components[name] = _hoist(registration_schema(event), components)
+        registration_refs.append(_ref(name))
+    paths["/events/{event_id}"] = {
+        "get": {
+            "summary": "Event details",
+            "operationId": "get_event",
+            "tags": ["events"],
+            "parameters": [event_id],
+            "responses": {
+                "200": {"description": "The event.", "headers": _CORS_HEADERS, "content": {JSON: {"schema": _ref("PublicEvent")}}},
+                "404": _problem_response("No such event."),
+            },
+        },
+        "options": _preflight("GET", [event_id]),
+    }
+    paths["/events/{event_id}/register"] = {
+        "get": {
+            "summary": "The registration form (HTML)",
+            "operationId": "registration_page",
+            "tags": ["pages"],
+            "parameters": [event_id, _LANG],
+            "responses": {"200": _html_response("The form, or the closed/full notice."), "404": _html_response("No such event.")},
+        }
+    }
+    paths["/events/{event_id}/thanks"] = {
+        "get": {
+            "summary": "The thank-you page after a form post (HTML)",
+            "operationId": "thanks_page",
+            "tags": ["pages"],
+            "parameters": [
+                event_id, _LANG,
+                {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "examples": ["confirmed", "waitlisted"]},
+                 "description": "waitlisted shows the waitlist text; anything else the confirmation."},
+            ],
+            "responses": {"200": _html_response("The page."), "404": _html_response("No such event.")},
+        }
+    }
+    any_registration = {"anyOf": registration_refs} if registration_refs else {"type": "object"}
+    paths["/events/{event_id}/registrations"] = {
+        "post": _register_operation(any_registration, event_id, concrete_event=None),
+        "options": _preflight("POST", [event_id]),
+    }
+    for event in events:
+        paths[f"/events/{event.id}/registrations"] = {
+            "post": _register_operation(_ref(_schema_name(event.id)), event_id, concrete_event=event.id),
+        }
+    registration_id = {"name": "registration_id", "in": "path", "required": True, "schema": {"type": "string"},
+                       "description": "The id from the registration's answer or email."}
+    token = {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "The signed token from the registrant's email; a bad or missing one gets 403."}
+    accept = {"name": "Accept", "in": "header", "required": False, "schema": {"type": "string"},
+              "description": "text/html for the page; JSON otherwise."}
+    registrant_errors = {
+        "403": _problem_response("Bad or expired token.", HTML),
+        "404": _problem_response("No such registration.", HTML),
+    }
+    paths["/registrations/{registration_id}"] = {
+        "get": {
+            "summary": "The registrant's own registration (JSON, or HTML for browsers)",
+            "operationId": "get_registration",
+            "tags": ["registrants"],
+            "parameters": [registration_id, token, _LANG, accept],
+            "responses": {
+                "200": {"description": "Status, waitlist position and the event.", "headers": _CORS_HEADERS,
+                        "content": {JSON: {"schema": _ref("RegistrantView")}, HTML: {"schema": {"type": "string"}}}},
+                **registrant_errors,
+            },
+        }
+    }
+    paths["/registrations/{registration_id}/cancel"] = {
+        "get": {
+            "summary": "A page asking to confirm the cancellation (changes nothing)",
+            "operationId": "cancel_page",
+            "tags": ["registrants"],
+            "parameters": [registration_id, token, _LANG, accept],
+            "responses": {"200": _html_response("The confirmation page."), **registrant_errors},
+        },
+        "post": {
+            "summary": "Cancel a registration",
+            "description": "token in a JSON or form body. JSON answers 200; a form post 303 to the registration page.",
+            "operationId": "cancel_registration",
+            "tags": ["registrants"],
+            "parameters": [registration_id, _LANG],
+            "requestBody": {
+                "required": True,
+                "content": {media: {"schema": _ref("CancelRequest")} for media in (JSON, FORM)},
+            },
+            "responses": {
+                "200": {"description": "Cancelled (or already cancelled: changed false).", "headers": _CORS_HEADERS,
+                        "content": {JSON: {"schema": _ref("Cancelled")}}},
+                "303": {"description": "Cancelled (form post): see the registration page.",
+                        "headers": {"Location": {"schema": {"type": "string"}, "required": True}}},
+                "400": _problem_response("Malformed body."),
+                "403": _problem_response("Bad or expired token."),
+                "404": _problem_response("No such registration."),
+                "413": _problem_response("Body too large."),
+                "415": _problem_response("Unsupported media type."),
+                "503": {"description": "Busy; try again.", "headers": {"Retry-After": {"schema": {"type": "string"}}},
+                        "content": {JSON: {"schema": _ref("Busy")}}},
+            },
+        },
+    }
+    paths["/static/{name}"] = {
+        "get": {
+            "summary": "The form's stylesheet and script",
+            "operationId": "static_file",
+            "tags": ["pages"],
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string", "enum": list(static_files)}}],
+            "responses": {
+                "200": {"description": "The file.", "content": {"text/css": {"schema": {"type": "string"}},
+                                                               "text/javascript": {"schema": {"type": "string"}}}},
+                "404": _problem_response("No such file."),
+            },
+        }
+    }
+    paths["/openapi.json"] = {
+        "get": {
+            "summary": "This document",
+            "operationId": "openapi",
+            "tags": ["meta"],
+            "responses": {"200": {"description": "OpenAPI 3.1", "headers": _CORS_HEADERS,
+                                  "content": {JSON: {"schema": {"type": "object"}}}}},
+        },
+        "options": _preflight("GET"),
+    }
+    doc: dict[str, Any] = {
+        "openapi": OPENAPI_VERSION,
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "info": {
+            "title": "Event registration",
+            "version": API_VERSION,
+            "description": (__doc__ or "").strip(),
+        },
+        "paths": paths,
+        "components": {"schemas": components},
+        "tags": [{"name": n} for n in ("events", "registrations", "registrants", "pages", "cors", "meta")],
+    }
+    if server_url:
+        doc["servers"] = [{"url": server_url}]
+    return doc

@@ -1,0 +1,117 @@
+"""The real local service (``python -m localservice``) as a subprocess, for browser and fuzz tests.
+
+Each test session that needs it starts its own: free ports for the API and the
+AWS stand-in, a temporary outbox, and an events folder of its own (the
+project's ``events/*.yaml`` plus any extra event files the caller writes), so
+runs never share state with ``make run`` or with each other.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: A copy of an event whose registration closed before the local clock's start (APP_CLOCK 2023-05-22).
+CLOSED_EVENT_YAML = """\
+id: closed-workshop
+languages: [en, nl]
+title: {en: "A workshop that closed", nl: "Een gesloten workshop"}
+description: {en: "Registration closed on 1 May 2023.", nl: "De inschrijving sloot op 1 mei 2023."}
+timezone: Europe/Amsterdam
+starts_at: 2023-06-12T10:00:00
+ends_at: 2023-06-12T12:00:00
+registration_closes_at: 2023-05-01T00:00:00
+location: {name: Partos, address: Ellermanstraat 18b, city: Amsterdam, country: NL}
+organiser: {name: Partos, email: events@partos.example.org}
+privacy_url: https://www.partos.nl/privacy/
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveService:
+    """A running local service: ``url`` of the API, its folders, and the process."""
+
+    url: str
+    port: int
+    aws_port: int
+    outbox: Path
+    events_dir: Path
+    log_path: Path
+    process: subprocess.Popen
+
+    def log(self) -> str:
+        """What the service printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """Ctrl-C (a clean stop), then kill if it does not end within 10 seconds."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_service(workdir: Path, *, extra_events: dict[str, str] | None = None, env: dict[str, str] | None = None,
+                  timeout: float = 90) -> LiveService:
+    """Start ``python -m localservice`` in ``workdir`` and wait until its API answers.
+
+    ``extra_events`` maps file names to YAML written beside the project's events;
+    ``env`` adds environment variables (e.g. ``ALLOWED_ORIGINS``, ``MIN_FILL_SECONDS``).
+    Raises ``RuntimeError`` with the service's output if it exits or does not answer in time.
+    """
+    events_dir = workdir / "events"
+    events_dir.mkdir(parents=True)
+    for path in (ROOT / "events").glob("*.yaml"):
+        shutil.copy(path, events_dir / path.name)
+    for name, text in (extra_events or {}).items():
+        (events_dir / name).write_text(text, encoding="utf-8")
+    outbox = workdir / "outbox"
+    port, aws_port = free_port(), free_port()
+    while aws_port == port:
+        aws_port = free_port()
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    child_env.update(
+        PORT=str(port), AWS_PORT=str(aws_port), OUTBOX=str(outbox), EVENTS_DIR=str(events_dir),
+        PYTHONUNBUFFERED="1", **(env or {}),
+    )
+    log_path = workdir / "service.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localservice"], cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    service = LiveService(f"http://127.0.0.1:{port}", port, aws_port, outbox, events_dir, log_path, process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local service exited with {process.returncode}:\n{service.log()}")
+        if "Serving on" in service.log():
+            try:
+                with urllib.request.urlopen(f"{service.url}/openapi.json", timeout=5) as answer:
+                    if answer.status == 200:
+                        return service
+            except (urllib.error.URLError, OSError):
+                pass
+        time.sleep(0.2)
+    service.stop()
+    raise RuntimeError(f"the local service did not answer within {timeout} s:\n{service.log()}")

@@ -1,0 +1,287 @@
+"""The API as browsers and other programs meet it: CORS, security headers, 405s, OpenAPI, anti-spam."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import SEED_EVENT_ID, partos_registration, post_json
+
+SITE = "https://www.partos.nl"
+OTHER = "https://evil.example"
+
+
+@pytest.fixture
+def site_allowed(monkeypatch: pytest.MonkeyPatch, aws):
+    """ALLOWED_ORIGINS with the organiser's site (the Client patches os.environ with the stage's vars)."""
+    from chalicelib import settings
+
+    original = settings.get_settings
+
+    def patched():
+        return settings.Settings(**{**original().__dict__, "allowed_origins": (SITE, "http://127.0.0.1:8000")})
+
+    monkeypatch.setattr(settings, "get_settings", patched)
+    monkeypatch.setattr("chalicelib.cors.get_settings", patched)
+
+
+def _registrations_path(event_id: str = SEED_EVENT_ID) -> str:
+    return f"/events/{event_id}/registrations"
+
+
+# ------------------------------------------------------------------ CORS
+
+
+def test_json_registration_from_allowed_origin_echoes_origin(client, seed_event, site_allowed):
+    response = post_json(client, partos_registration(), headers={"Origin": SITE})
+    assert response.status_code == 201
+    assert response.headers["Access-Control-Allow-Origin"] == SITE
+    assert "Origin" in response.headers["Vary"]
+    assert "Location" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_problem_answers_carry_cors_headers_too(client, seed_event, site_allowed):
+    response = post_json(client, partos_registration(email="not-an-address"), headers={"Origin": SITE})
+    assert response.status_code == 422
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.headers["Access-Control-Allow-Origin"] == SITE
+    missing = client.http.get("/events/no-such-event", headers={"Origin": SITE})
+    assert missing.status_code == 404
+    assert missing.headers["Access-Control-Allow-Origin"] == SITE
+
+
+def test_origin_not_on_the_list_gets_no_cors_headers(client, seed_event, site_allowed):
+    response = post_json(client, partos_registration(), headers={"Origin": OTHER})
+    assert response.status_code == 201  # the server answers; the browser hides it from the page
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert response.headers["Vary"] == "Origin"
+    assert "Access-Control-Allow-Origin" not in client.http.get(f"/events/{SEED_EVENT_ID}", headers={"Origin": "null"}).headers
+
+
+def test_local_stage_allow_list_comes_from_the_stage_config(client, seed_event):
+    response = client.http.get(f"/events/{SEED_EVENT_ID}", headers={"Origin": "http://localhost:8000"})
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:8000"
+    assert "Access-Control-Allow-Origin" not in client.http.get(
+        f"/events/{SEED_EVENT_ID}", headers={"Origin": SITE}
+    ).headers
+
+
+def test_preflight_from_allowed_origin(client, seed_event, site_allowed):
+    response = client.http.request(
+        "OPTIONS",
+        _registrations_path(),
+        headers={"Origin": SITE, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+    )
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == SITE
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
+    assert response.headers["Access-Control-Max-Age"] == "600"
+
+
+def test_preflight_from_other_origin_or_for_other_method_is_refused(client, seed_event, site_allowed):
+    for origin, method in ((OTHER, "POST"), (SITE, "DELETE")):
+        response = client.http.request(
+            "OPTIONS", _registrations_path(), headers={"Origin": origin, "Access-Control-Request-Method": method}
+        )
+        assert response.status_code == 204
+        assert "Access-Control-Allow-Origin" not in response.headers
+        assert response.headers["Allow"] == "POST, OPTIONS"
+
+
+def test_allowed_origin_matches_exactly():
+    from chalicelib.cors import allowed_origin
+
+    allowed = ("https://www.partos.nl", "http://127.0.0.1:8000")
+    assert allowed_origin("https://www.partos.nl", allowed) == "https://www.partos.nl"
+    assert allowed_origin("https://www.partos.nl/", allowed) == "https://www.partos.nl"
+    for origin in ("http://www.partos.nl", "https://www.partos.nl.evil.example", "https://partos.nl",
+                   "http://127.0.0.1:8001", "null", "", None, "*"):
+        assert allowed_origin(origin, allowed) is None
+    assert allowed_origin("*", ("*",)) is None
+
+
+def test_existing_vary_is_extended():
+    from chalicelib import cors
+
+    headers = {"Vary": "Accept-Language"}
+    cors.add_to(headers, {})
+    assert headers == {"Vary": "Accept-Language, Origin"}
+
+
+# ------------------------------------------------------------------ methods and headers
+
+
+def test_unsupported_method_is_a_problem_with_allow(client, seed_event):
+    response = client.http.request("DELETE", _registrations_path())
+    assert response.status_code == 405
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "POST" in response.headers["Allow"]
+    body = json.loads(response.body)
+    assert body["type"] == "/problems/method-not-allowed" and body["status"] == 405
+
+
+def test_form_page_security_headers(client, seed_event):
+    response = client.http.get(f"/events/{SEED_EVENT_ID}/register")
+    assert response.status_code == 200
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'self'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    html = response.body.decode()
+    assert " style=" not in html and "<style" not in html
+    assert "<script>" not in html and " on" + "submit=" not in html and " onclick=" not in html
+
+
+def test_frame_ancestors_come_from_the_setting(client, seed_event, monkeypatch):
+    from chalicelib import settings
+
+    original = settings.get_settings
+    monkeypatch.setattr(
+        "app.get_settings",
+        lambda: settings.Settings(**{**original().__dict__, "frame_ancestors": "'self' https://www.partos.nl"}),
+    )
+    csp = client.http.get(f"/events/{SEED_EVENT_ID}/register").headers["Content-Security-Policy"]
+    assert csp.endswith("frame-ancestors 'self' https://www.partos.nl")
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+
+def test_openapi_document_is_valid_openapi_31(client, seed_event):
+    from jsonschema import Draft202012Validator
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    from chalicelib import openapi
+
+    response = client.http.get("/openapi.json")
+    assert response.status_code == 200
+    doc = json.loads(response.body)
+    OpenAPIV31SpecValidator(doc).validate()
+    assert doc["openapi"] == openapi.OPENAPI_VERSION
+    name = "Registration_partos_engagement_mobilisatie_2023"
+    schema = doc["components"]["schemas"][name]
+    Draft202012Validator.check_schema(schema)
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == {"name", "email", "consent", "organisation", "role"}
+    assert schema["properties"]["role"]["enum"] == ["campaigner", "mobiliser", "lobbyist", "communications", "other"]
+    concrete = doc["paths"][f"/events/{SEED_EVENT_ID}/registrations"]["post"]
+    assert concrete["requestBody"]["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{name}"}
+    assert "Problem" in doc["components"]["schemas"]
+    assert doc["servers"] == [{"url": "http://127.0.0.1:8000"}]
+
+
+def test_registration_schema_agrees_with_the_validator(seed_event):
+    """Bodies the schema refuses are refused by the service, and a valid one passes both."""
+    from jsonschema import Draft202012Validator
+
+    from chalicelib import openapi
+    from chalicelib.validation import RegistrationInvalid, validate_registration
+
+    validator = Draft202012Validator(openapi.registration_schema(seed_event))
+    good = partos_registration()
+    assert validator.is_valid(good)
+    validate_registration(seed_event, good, "en")
+    for bad in (
+        partos_registration(name="   "),
+        partos_registration(name="x" * 201),
+        partos_registration(name="a\u0007b"),
+        partos_registration(consent=False),
+        partos_registration(role="astronaut"),
+        partos_registration(organisation=None),
+        partos_registration(needs="x" * 1001),
+        {**partos_registration(), "extra": 1},
+    ):
+        assert not validator.is_valid(bad), bad
+        with pytest.raises(RegistrationInvalid):
+            validate_registration(seed_event, bad, "en")
+
+
+def test_every_route_is_documented(client, seed_event):
+    from app import app
+
+    doc = json.loads(client.http.get("/openapi.json").body)
+    for path, methods in app.routes.items():
+        assert path in doc["paths"], path
+        for method in methods:
+            assert method.lower() in doc["paths"][path], (method, path)
+
+
+# ------------------------------------------------------------------ anti-spam
+
+
+def _stored(event_id: str = SEED_EVENT_ID) -> int:
+    from chalicelib import store
+
+    return len(list(store.iter_registrations(event_id, consistent=True)))
+
+
+def _form_body(**fields) -> str:
+    from urllib.parse import urlencode
+
+    base = {"name": "Anna de Vries", "email": "anna@example.org", "language": "nl", "consent": "true",
+            "organisation": "Wilde Ganzen", "role": "campaigner"}
+    return urlencode({**base, **fields})
+
+
+def _post_form(client, body: str):
+    return client.http.post(
+        _registrations_path() + "?lang=nl",
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"},
+        body=body,
+    )
+
+
+def test_form_filled_too_fast_gets_the_normal_answer_and_stores_nothing(client, seed_event):
+    response = _post_form(client, _form_body(form_started_at=str(int(time.time()))))
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("thanks?")
+    assert _stored() == 0
+
+
+def test_form_filled_at_human_speed_is_stored(client, seed_event):
+    response = _post_form(client, _form_body(form_started_at=str(int(time.time()) - 10)))
+    assert response.status_code == 303
+    assert _stored() == 1
+
+
+def test_form_started_in_the_future_is_a_bot(client, seed_event):
+    assert _post_form(client, _form_body(form_started_at=str(int(time.time()) + 3600))).status_code == 303
+    assert _stored() == 0
+
+
+def test_honeypot_filled_stores_nothing(client, seed_event):
+    response = post_json(client, partos_registration(website="http://spam.example"))
+    assert response.status_code == 201
+    assert _stored() == 0
+
+
+def test_json_without_form_time_is_not_judged_by_time(client, seed_event):
+    assert post_json(client, partos_registration()).status_code == 201
+    assert _stored() == 1
+
+
+def test_min_fill_seconds_is_configurable(monkeypatch):
+    from chalicelib.antispam import looks_automated
+
+    now = 1_700_000_000
+    monkeypatch.setenv("MIN_FILL_SECONDS", "0")
+    assert not looks_automated({"form_started_at": now}, now=now)
+    monkeypatch.setenv("MIN_FILL_SECONDS", "5")
+    assert looks_automated({"form_started_at": now - 4}, now=now)
+    assert not looks_automated({"form_started_at": now - 5}, now=now)
+    assert not looks_automated({"form_started_at": None}, now=now)
+
+
+def test_form_errors_come_in_the_page_language(client, seed_event):
+    """An English page whose visitor chose Dutch emails still gets English messages."""
+    response = client.http.post(
+        _registrations_path() + "?lang=en",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(partos_registration(email="nope", language="nl")),
+    )
+    assert response.status_code == 422
+    assert json.loads(response.body)["errors"][0]["message"].startswith("Enter a valid email address")
