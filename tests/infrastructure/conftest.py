@@ -138,3 +138,15 @@ def prod(synthesised_templates) -> Synthesised:
 def dev(synthesised_templates) -> Synthesised:
     """The synthesised dev stack."""
     return Synthesised("dev", synthesised_templates["dev"])
+
+
+def pytest_collection_modifyitems(config, items):
+    """Keep the infrastructure tests on one xdist worker (``--dist loadgroup``).
+
+    The synthesis is shared, and the other worker stays free for the app's
+    timing-sensitive tests.
+    """
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if Path(str(item.fspath)).resolve().is_relative_to(here):
+            item.add_marker(pytest.mark.xdist_group("infrastructure"))
