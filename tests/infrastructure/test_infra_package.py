@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import zipfile
 
+import pytest
+
 import package_check
 
 WARNING_OUTPUT = """Creating deployment package.
@@ -28,6 +30,7 @@ def test_clean_output_has_no_problems():
     assert package_check.find_missing_dependencies("Creating deployment package.\n") == []
 
 
+@pytest.mark.slow
 def test_prod_package_resolves_all_dependencies(tmp_path, capsys):
     """Packages the real app for prod (downloads manylinux wheels from PyPI)."""
     out = tmp_path / "package"
