@@ -100,6 +100,9 @@ def _state(event, item) -> str:
 def cross_origin(event, get_response):
     """CORS for every answer (errors too, ``chalicelib.cors``); Chalice's own 405 as problem+json."""
     response = get_response(event)
+    if response.status_code == 500 and isinstance(response.body, dict) and "Code" in response.body:
+        # An uncaught exception (already logged by Chalice with its traceback): answer in our format.
+        response = _problem(Problem(500, "internal-error", _language(("en", "nl"))))
     if response.status_code == 405 and isinstance(response.body, dict) and "Code" in response.body:
         method = getattr(event, "method", "") or ""
         problem = Problem(405, "method-not-allowed", _language(("en", "nl")), method=method[:20])
@@ -145,7 +148,7 @@ def registration_page(event_id: str) -> Response:
     try:
         event, item = _event_or_404(event_id, _language(("en", "nl")))
     except Problem as problem:
-        return _html(pages.message("en", problem.title, problem.detail), problem.status)
+        return _html(pages.message("en", problem.title, problem.detail, base_path="../.."), problem.status)
     lang = _language(event.languages)
     body = pages.registration_form(
         event, item, lang, state=_state(event, item), form_started_at=int(time.time()), base_path="../.."
@@ -159,7 +162,7 @@ def thanks_page(event_id: str) -> Response:
     try:
         event, _ = _event_or_404(event_id, _language(("en", "nl")))
     except Problem as problem:
-        return _html(pages.message("en", problem.title, problem.detail), problem.status)
+        return _html(pages.message("en", problem.title, problem.detail, base_path="../.."), problem.status)
     status = "waitlisted" if _query("status") == "waitlisted" else "confirmed"
     return _html(pages.thanks(event, _language(event.languages), status, base_path="../.."))
 
@@ -193,16 +196,13 @@ def create_registration(event_id: str) -> Response:
     except store.AlreadyRegistered:
         problem = Problem(409, "already-registered", answer_language)
     except registrations.RegistrationClosed as closed:
-        from chalicelib.i18n import WINDOW_STATES
-
-        state_text = WINDOW_STATES[closed.state].get(answer_language, WINDOW_STATES[closed.state]["en"])
-        problem = Problem(409, "registration-closed", answer_language, state=state_text)
+        problem = Problem(409, "registration-closed", answer_language, state=closed.state)
     except store.EventFull:
         problem = Problem(409, "event-full", answer_language)
     except store.EventNotFound:
         problem = Problem(404, "not-found", answer_language, what="event")
     except registrations.Busy:
-        return _json({"title": "Busy, try again"}, 503, {"Retry-After": "1"})
+        return _problem(Problem(503, "busy", language, headers={"Retry-After": "1"}))
     else:
         if result.stored:
             logger.info("registered", extra={"event_id": event_id, "registration_id": result.registration_id, "status": result.status})
@@ -284,7 +284,7 @@ def cancel_registration(registration_id: str) -> Response:
     except store.RegistrationNotFound:
         return _problem(Problem(404, "not-found", language, what="registration"))
     except store.Conflict:
-        return _json({"title": "Busy, try again"}, 503, {"Retry-After": "1"})
+        return _problem(Problem(503, "busy", language, headers={"Retry-After": "1"}))
     logger.info("cancelled", extra={"event_id": view.event.id, "registration_id": registration_id,
                                     "changed": result.changed, "promoted_registration_id": result.promoted_id})
     if is_form:

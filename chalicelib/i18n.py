@@ -22,6 +22,12 @@ FIELD_ERRORS: dict[str, dict[str, str]] = {
         "en": "Enter a valid email address, like name@example.org.",
         "nl": "Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl.",
     },
+    "non_ascii_email": {
+        "en": "Use an address with only Latin letters, digits and punctuation before the @; "
+              "we cannot deliver email to this one.",
+        "nl": "Gebruik een adres met alleen Latijnse letters, cijfers en leestekens vóór de @; "
+              "naar dit adres kunnen we niet mailen.",
+    },
     "invalid_choice": {"en": "Choose one of the options.", "nl": "Kies een van de opties."},
     "invalid_phone": {
         "en": "Enter a phone number of digits, spaces and an optional leading +.",
@@ -73,13 +79,28 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Invalid link", "This link is not valid. Use the link from your most recent email."),
         "nl": ("Ongeldige link", "Deze link is niet geldig. Gebruik de link uit je meest recente e-mail."),
     },
+    "busy": {
+        "en": ("Busy", "Too many registrations at once for this event; try again in a second."),
+        "nl": ("Druk", "Te veel inschrijvingen tegelijk voor dit evenement; probeer het over een seconde opnieuw."),
+    },
+    "internal-error": {
+        "en": ("Internal error", "Something went wrong on our side. Please try again later."),
+        "nl": ("Interne fout", "Er ging bij ons iets mis. Probeer het later opnieuw."),
+    },
     "method-not-allowed": {
         "en": ("Method not allowed", "This address does not accept {method}."),
         "nl": ("Methode niet toegestaan", "Dit adres accepteert geen {method}."),
     },
 }
 
-WINDOW_STATES = {
+#: Words put into problem details, so a Dutch detail has no English in it.
+DETAIL_WORDS: dict[str, dict[str, str]] = {
+    "json": {"en": "a JSON object", "nl": "een JSON-object"},
+    "form": {"en": "a URL-encoded form", "nl": "een URL-gecodeerd formulier"},
+    "event": {"en": "event", "nl": "evenement"},
+    "registration": {"en": "registration", "nl": "inschrijving"},
+    "file": {"en": "file", "nl": "bestand"},
+    "route": {"en": "page or endpoint", "nl": "pagina of endpoint"},
     "closed": {"en": "closed", "nl": "gesloten"},
     "not_yet_open": {"en": "not open yet", "nl": "nog niet geopend"},
 }
@@ -95,7 +116,9 @@ def problem_text(code: str, language: str, **params: object) -> tuple[str, str]:
     """``(title, detail)`` of a problem ``code`` in ``language`` (English if unknown)."""
     table = PROBLEMS[code]
     title, detail = table.get(language, table["en"])
-    return title, detail.format(**params)
+    words = {k: DETAIL_WORDS[v].get(language, DETAIL_WORDS[v]["en"]) if isinstance(v, str) and v in DETAIL_WORDS else v
+             for k, v in params.items()}
+    return title, detail.format(**words)
 
 
 def negotiate(candidates: tuple[str, ...], explicit: str | None, accept_language: str | None) -> str:

@@ -44,16 +44,16 @@ def parse_body(event: Event, content_type: str | None, raw: bytes | None, langua
         try:
             return ParsedBody(form_to_data(event, raw, charset), True)
         except (UnicodeError, LookupError, ValueError):
-            raise Problem(400, "malformed-body", language, expected="a URL-encoded form") from None
+            raise Problem(400, "malformed-body", language, expected="form") from None
     if media_type in (JSON_TYPE, "") or media_type.endswith("+json"):
         if media_type == "" and not raw:
-            raise Problem(400, "malformed-body", language, expected="a JSON object")
+            raise Problem(400, "malformed-body", language, expected="json")
         try:
             data = json.loads(raw.decode("utf-8") if charset in ("utf-8", "utf8") else raw.decode(charset))
         except (UnicodeError, LookupError, ValueError, RecursionError):
-            raise Problem(400, "malformed-body", language, expected="a JSON object") from None
+            raise Problem(400, "malformed-body", language, expected="json") from None
         if not isinstance(data, dict):
-            raise Problem(400, "malformed-body", language, expected="a JSON object")
+            raise Problem(400, "malformed-body", language, expected="json")
         return ParsedBody(data, False)
     raise Problem(415, "unsupported-media-type", language, got=media_type[:100])
 
@@ -72,15 +72,15 @@ def parse_token_body(content_type: str | None, raw: bytes | None, language: str)
         try:
             pairs = parse_qs(raw.decode("ascii"), keep_blank_values=True, errors="strict")
         except (UnicodeError, ValueError):
-            raise Problem(400, "malformed-body", language, expected="a URL-encoded form") from None
+            raise Problem(400, "malformed-body", language, expected="form") from None
         return (pairs.get("token") or [""])[-1], True
     if media_type in (JSON_TYPE, "") or media_type.endswith("+json"):
         try:
             data = json.loads(raw.decode("utf-8")) if raw else {}
         except (UnicodeError, ValueError, RecursionError):
-            raise Problem(400, "malformed-body", language, expected="a JSON object") from None
+            raise Problem(400, "malformed-body", language, expected="json") from None
         if not isinstance(data, dict):
-            raise Problem(400, "malformed-body", language, expected="a JSON object")
+            raise Problem(400, "malformed-body", language, expected="json")
         token = data.get("token")
         return (token if isinstance(token, str) else ""), False
     raise Problem(415, "unsupported-media-type", language, got=media_type[:100])

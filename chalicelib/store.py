@@ -292,7 +292,17 @@ def put_registration(item: dict[str, Any], *, waitlist_seq: int | None = None) -
                 raise EventNotFound(item["event_id"]) from None
             if item["status"] == "confirmed":
                 raise EventFull(item["event_id"]) from None
-        raise Conflict(",".join(codes) or str(error)) from None
+        if _retryable(codes):
+            raise Conflict(",".join(codes)) from None
+        raise
+
+
+def _retryable(codes: list[str]) -> bool:
+    """Whether a cancelled transaction failed only on conditions or conflicts (read again and retry).
+
+    Any other reason (a validation error, an item too large) would fail again the same way.
+    """
+    return bool(codes) and all(c in ("None", "ConditionalCheckFailed", "TransactionConflict") for c in codes)
 
 
 def get_registration(registration_id: str) -> dict[str, Any]:
@@ -491,8 +501,11 @@ def _transact(items: list[dict]) -> None:
     try:
         _ddb().transact_write_items(TransactItems=items)
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException"):
-            raise Conflict(",".join(_cancellation_codes(error)) or str(error)) from None
+        code = error.response["Error"]["Code"]
+        if code == "TransactionConflictException" or (
+            code == "TransactionCanceledException" and _retryable(_cancellation_codes(error))
+        ):
+            raise Conflict(",".join(_cancellation_codes(error)) or code) from None
         raise
 
 

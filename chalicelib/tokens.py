@@ -81,5 +81,5 @@ def verify_token(registration_id: str, token: str | None) -> bool:
     kid, _, signature = token.partition(".")
     for known_kid, key in signing_keys():
         if known_kid == kid:
-            return hmac.compare_digest(_signature(key, registration_id), signature)
+            return hmac.compare_digest(_signature(key, registration_id).encode("utf-8"), signature.encode("utf-8", "replace"))
     return False

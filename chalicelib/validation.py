@@ -9,6 +9,7 @@ the question's ``type``. Unknown fields are refused. Errors come out as
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -57,14 +58,25 @@ class RegistrationInvalid(Exception):
         self.errors = errors
 
 
+#: Bidirectional embedding, override and isolate controls (Unicode UAX #9): they can make a
+#: name display as something else in an email client, so they are refused like control characters.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+    """Control characters (Cc), lone surrogates (Cs, which no encoding can store) or bidi controls."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") or ch in BIDI_CONTROLS for ch in text)
+
+
+def _invisible_only(text: str) -> bool:
+    """True when nothing but format characters (Cf, e.g. zero-width spaces) and spaces remain."""
+    return all(unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp") for ch in text)
 
 
 def _text(limit: int, *, multiline: bool = False):
     def check(value: str) -> str:
         value = value.strip()
-        if not value:
+        if not value or _invisible_only(value):
             raise PydanticCustomError("too_short", "empty")
         if len(value) > limit:
             raise PydanticCustomError("too_long", "too long", {"limit": limit})
@@ -77,12 +89,23 @@ def _text(limit: int, *, multiline: bool = False):
 
 
 def _email(value: str) -> str:
-    """Check an address with email-validator (RFC 5322/6531 syntax, no DNS); keep it as typed."""
+    """Check an address with email-validator (RFC 5322 syntax, no DNS); keep it as typed.
+
+    Internationalised domains are fine (sent in their IDNA form), but the part
+    before the ``@`` must be ASCII and at most 64 characters (RFC 5321 section
+    4.5.3.1.1): SES cannot deliver to SMTPUTF8 mailboxes, and we would promise an
+    email that never arrives.
+    """
     value = value.strip()
-    if len(value) > EMAIL_MAX:
+    if len(value) > EMAIL_MAX or _has_control_characters(value):
+        raise PydanticCustomError("invalid_email", "invalid email")
+    local_part = value.rpartition("@")[0]
+    if not local_part.isascii():
+        raise PydanticCustomError("non_ascii_email", "non-ASCII local part")
+    if len(local_part) > 64:
         raise PydanticCustomError("invalid_email", "invalid email")
     try:
-        validate_email(value, check_deliverability=False)
+        validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise PydanticCustomError("invalid_email", "invalid email") from None
     return value
@@ -193,6 +216,7 @@ def validate_registration(event: Event, data: dict[str, Any], language: str) -> 
             code = _CODES.get(err["type"], err["type"])
             ctx = err.get("ctx") or {}
             if code not in ("required", "unknown_field", "invalid_choice", "too_long", "too_short", "invalid_email",
+                            "non_ascii_email",
                             "invalid_phone", "must_accept", "control_characters"):
                 code = "invalid_type"
             limit = ctx.get("limit") or ctx.get("max_length") or ""
@@ -213,6 +237,7 @@ def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str,
     send UTF-8 when the page is UTF-8). Raises ``UnicodeDecodeError`` or ``LookupError``
     for bytes or a charset that cannot be read.
     """
+    codecs.lookup(charset)  # an unknown charset is refused even when no escape needs it
     text = body.decode("ascii")  # urlencoded bodies are ASCII; percent-escapes carry the rest
     pairs = parse_qs(text, keep_blank_values=True, strict_parsing=False, encoding=charset, errors="strict")
     types = {q.id: q.type for q in event.questions}

@@ -43,10 +43,28 @@ def _prepare_environment(aws_port: int) -> str | None:
     return user_clock
 
 
+def _port_taken(port: int) -> bool:
+    """Whether something already listens on ``127.0.0.1:port``."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def main() -> int:
     """Start everything, print the banner, serve until Ctrl-C; returns the exit code."""
     port = int(os.environ.get("PORT", "8000"))
     aws_port = int(os.environ.get("AWS_PORT", "5000"))
+    for name, number in (("PORT", port), ("AWS_PORT", aws_port)):
+        if _port_taken(number):
+            print(f"Refusing to start: port {number} ({name}) is in use on 127.0.0.1. "
+                  f"Stop what uses it, or choose another, e.g. {name}={number + 1} make run", file=sys.stderr)
+            return 2
     outbox = Path(os.environ.get("OUTBOX", ROOT / "outbox"))
     events_dir = Path(os.environ.get("EVENTS_DIR", ROOT / "events"))
     user_clock = _prepare_environment(aws_port)
@@ -138,6 +156,7 @@ def main() -> int:
     finally:
         stop.set()
         worker.join(timeout=5)
+        pump.pump_once()  # the last writes' emails
         writer.write_new()
         server.server.server_close()
         moto.stop()

@@ -28,8 +28,11 @@ def _precheck_transactions() -> None:
     few hundred items each transaction takes a tenth of a second, and a burst of
     conflicting registrations takes minutes. With requests serialized, checking
     every condition first gives the same answer (the same cancellation reasons)
-    without the copy; transactions that pass the check, and anything the check
-    cannot judge, go through moto's own code unchanged.
+    without the copy. A transaction that passes the check is applied with moto's
+    own item operations after saving only what it can change (the touched items
+    and the stream's length); if an operation fails, that state is put back and
+    moto's own code runs the transaction to produce its usual error. Anything
+    the check cannot judge goes through moto's code unchanged.
     """
     from moto.dynamodb.exceptions import TransactionCanceledException
     from moto.dynamodb.models import DynamoDBBackend
@@ -42,6 +45,7 @@ def _precheck_transactions() -> None:
         from moto.dynamodb.comparisons import get_filter_expression as parse_condition
 
         errors: list[tuple[Any, Any, Any]] = []
+        touched: list[tuple[Any, dict[str, Any]]] = []
         try:
             for entry in transact_items:
                 op_type, op = next(iter(entry.items()))
@@ -53,6 +57,7 @@ def _precheck_transactions() -> None:
                         key[table.range_key_attr] = attrs[table.range_key_attr]
                 else:
                     key = op["Key"]
+                touched.append((table, key))
                 condition = op.get("ConditionExpression")
                 current = self.get_item(op["TableName"], key)
                 if condition is not None and not parse_condition(
@@ -68,10 +73,62 @@ def _precheck_transactions() -> None:
             return original(self, transact_items)
         if any(code is not None for code, _, _ in errors):
             raise TransactionCanceledException(errors)
-        return original(self, transact_items)
+        saved = _save(self, touched)
+        try:
+            for entry in transact_items:
+                op_type, op = next(iter(entry.items()))
+                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                if op_type == "Put":
+                    self.put_item(op["TableName"], op["Item"])
+                elif op_type == "Delete":
+                    self.delete_item(op["TableName"], op["Key"])
+                elif op_type == "Update":
+                    self.update_item(op["TableName"], op["Key"], update_expression=op["UpdateExpression"],
+                                     expression_attribute_names=names, expression_attribute_values=values)
+        except Exception:
+            _restore(saved)
+            return original(self, transact_items)
+        return None
 
     transact_write_items._prechecked = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _save(backend: Any, touched: list[tuple[Any, dict[str, Any]]]) -> list[tuple[Any, Any, Any, Any, int | None]]:
+    """Copies of the items a transaction may change, and each stream's length, to undo it."""
+    import copy
+
+    saved = []
+    for table, key in touched:
+        item = table.get_item(_dynamo(key[table.hash_key_attr]),
+                              _dynamo(key[table.range_key_attr]) if table.range_key_attr else None)
+        shard = table.stream_shard
+        saved.append((table, key, copy.deepcopy(item), None, len(shard.items) if shard is not None else None))
+    return saved
+
+
+def _restore(saved: list[tuple[Any, Any, Any, Any, int | None]]) -> None:
+    """Undo a partly applied transaction: put back each saved item (or remove it) and trim the streams."""
+    for table, key, item, _, stream_length in reversed(saved):
+        hash_value = _dynamo(key[table.hash_key_attr])
+        range_value = _dynamo(key[table.range_key_attr]) if table.range_key_attr else None
+        if item is None:
+            if range_value is not None:
+                table.items[hash_value].pop(range_value, None)
+            else:
+                table.items.pop(hash_value, None)
+        elif range_value is not None:
+            table.items[hash_value][range_value] = item
+        else:
+            table.items[hash_value] = item
+        if stream_length is not None:
+            del table.stream_shard.items[stream_length:]
+
+
+def _dynamo(value: dict[str, Any]) -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    return DynamoType(value)
 
 
 def serialize_dynamodb() -> None:

@@ -30,7 +30,7 @@ class StreamPump:
     def __init__(self, table_name: str, handler: Callable[[dict[str, Any], Any], dict[str, Any]]):
         self.table_name = table_name
         self.handler = handler
-        self._iterators: dict[str, str] = {}
+        self._last_sequence: dict[str, str] = {}
         self._retry: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -45,16 +45,21 @@ class StreamPump:
         records: list[dict[str, Any]] = []
         for shard in shards:
             shard_id = shard["ShardId"]
-            iterator = self._iterators.get(shard_id)
-            if iterator is None:
-                iterator = streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            answer = streams.get_records(ShardIterator=iterator, Limit=1000)
-            for record in answer["Records"]:
-                record.setdefault("eventSourceARN", arn)
-                records.append(record)
-            self._iterators[shard_id] = answer.get("NextShardIterator") or iterator
+            # A fresh iterator after the last record seen, on every poll: an iterator kept
+            # between polls goes stale if the stand-in replaces the shard.
+            last = self._last_sequence.get(shard_id)
+            position = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+                if last else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, **position)["ShardIterator"]
+            while iterator:
+                answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+                for record in answer["Records"]:
+                    record.setdefault("eventSourceARN", arn)
+                    records.append(record)
+                    self._last_sequence[shard_id] = record["dynamodb"]["SequenceNumber"]
+                iterator = answer.get("NextShardIterator") if answer["Records"] else None
         return records
 
     def pump_once(self) -> int:

@@ -170,3 +170,13 @@ def test_unknown_registration_with_valid_token_is_404(client, seed_event):
     answer = client.http.get(f"/registrations/gone-registration?token={token}")
     assert answer.status_code == 404
     assert json.loads(answer.body)["type"] == "/problems/not-found"
+
+
+@pytest.mark.parametrize("token", ["local1.%C3%A9", "local1.\u00e9"])
+def test_non_ascii_token_is_403_not_500(client, seed_event, token):
+    a = register(client, "a@example.org")
+    answer = client.http.get(f"/registrations/{a['registration_id']}?token={token}")
+    assert answer.status_code == 403
+    cancel = client.http.post(f"/registrations/{a['registration_id']}/cancel", headers={"Content-Type": "application/json"},
+                              body=json.dumps({"token": "local1.\u00e9"}))
+    assert cancel.status_code == 403

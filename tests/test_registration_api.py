@@ -63,7 +63,7 @@ def test_malformed_json_is_400(client, seed_event):
     assert answer.status_code == 400 and answer.headers["Content-Type"] == PROBLEM
     assert json.loads(answer.body) == {
         "type": "/problems/malformed-body", "title": "Onleesbaar verzoek", "status": 400,
-        "detail": "De inhoud kon niet worden gelezen als a JSON object.",
+        "detail": "De inhoud kon niet worden gelezen als een JSON-object.",
     }
 
 
@@ -237,3 +237,38 @@ def test_registration_not_yet_open(client, seed_event):
     answer = post_json(client, partos_registration(language="en"))
     assert answer.status_code == 409
     assert json.loads(answer.body)["detail"] == "Registration for this event is not open yet."
+
+
+def test_unknown_charset_is_400(client, seed_event):
+    answer = client.http.post(URL, headers={"Content-Type": "application/x-www-form-urlencoded; charset=bogus"},
+                              body=b"name=Anna&email=a%40example.org")
+    assert answer.status_code == 400
+
+
+@pytest.mark.parametrize("name", ["\ud800", "Anna\udc80", "\u200b\u200b", "Anna \u202eavoN"])
+def test_names_with_surrogates_invisible_or_bidi_characters_are_422(client, seed_event, name):
+    answer = post_json(client, partos_registration(name=name, language="en"))
+    assert answer.status_code == 422
+    assert json.loads(answer.body)["errors"][0]["field"] == "name"
+    assert stored_registrations() == []
+
+
+def test_lone_surrogate_in_an_answer_is_422_not_a_retry_loop(client, seed_event):
+    answer = post_json(client, partos_registration(organisation="X\udc80", language="en"))
+    assert answer.status_code == 422
+    assert json.loads(answer.body)["errors"] == [
+        {"field": "organisation", "code": "control_characters", "message": "Remove the control characters."}
+    ]
+
+
+@pytest.mark.parametrize("address", ["jürgen@müller.example", "ａnna@example.org", ("x" * 65) + "@example.org"])
+def test_addresses_we_cannot_deliver_to_are_refused(client, seed_event, address):
+    answer = post_json(client, partos_registration(email=address, language="en"))
+    assert answer.status_code == 422
+    [error] = json.loads(answer.body)["errors"]
+    assert error["field"] == "email" and error["code"] in ("non_ascii_email", "invalid_email")
+
+
+def test_dutch_details_have_no_english(client, seed_event):
+    answer = client.http.post(URL, headers={"Content-Type": "application/json", "Accept-Language": "nl"}, body=b"[1]")
+    assert json.loads(answer.body)["detail"] == "De inhoud kon niet worden gelezen als een JSON-object."
