@@ -1,0 +1,1 @@
+"""CDK stacks of the event-registration service."""

@@ -1,0 +1,574 @@
+"""The event-registration stack: one CloudFormation stack per Chalice stage.
+
+The Chalice app at the repo root is packaged by ``chalice.cdk.Chalice`` (the
+same code path as ``chalice package``) and imported into this stack.  Chalice
+does not manage any IAM role (``manage_iam_role: false``): each Lambda
+function gets a role defined here with only the actions it calls, on the
+resources of this stack.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from stage_settings import APP_NAME, StageSettings
+
+#: Logical IDs of the resources that ``chalice package`` generates.
+API_FUNCTION = "APIHandler"
+DELIVER_FUNCTION = "DeliverEmails"
+REST_API = "RestAPI"
+#: Global secondary index the app queries by registration id.
+REGISTRATION_INDEX = "by-registration"
+#: Table item attribute holding the expiry time (epoch seconds) for TTL.
+TTL_ATTRIBUTE = "expires_at"
+
+# DynamoDB item actions the app performs (chalicelib/store.py).
+# TransactWriteItems has no IAM action of its own: each item in a
+# transaction is authorised as the PutItem / UpdateItem / DeleteItem /
+# ConditionCheckItem it contains.  tests/infrastructure checks that every
+# DynamoDB operation in the app's code is allowed here or to staff.
+API_TABLE_ACTIONS = [
+    "dynamodb:DeleteItem",  # cancel_transition: deletes the address guard
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",  # put_registration (transaction)
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+]
+# delivery.handle_batch: get_event, get_registration_in_event (GetItem),
+# waitlist_position (Query on the table), record_notification (UpdateItem).
+DELIVER_TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+]
+INDEX_ACTIONS = ["dynamodb:Query"]
+STREAM_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+]
+# SES v2 SendEmail with raw content is authorised as ses:SendRawEmail as
+# well as ses:SendEmail.
+SES_ACTIONS = ["ses:SendEmail", "ses:SendRawEmail"]
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
+DLQ_ACTIONS = ["sqs:SendMessage"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def _working_directory(path: str) -> Iterator[None]:
+    """Temporarily change the working directory.
+
+    ``chalice.cdk.Chalice`` writes its packaging output to ``./chalice.out``;
+    running it inside the CDK output directory keeps the repo root clean.
+    """
+    previous = os.getcwd()
+    os.makedirs(path, exist_ok=True)
+    # Packages of earlier syntheses: their zips are already staged as
+    # cdk.out/asset.*.zip, so they only fill the disk.
+    shutil.rmtree(os.path.join(path, "chalice.out"), ignore_errors=True)
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@contextlib.contextmanager
+def _default_region(region: str) -> Iterator[None]:
+    """Set AWS_DEFAULT_REGION (if unset) for the duration of the block."""
+    if os.environ.get("AWS_DEFAULT_REGION"):
+        yield
+        return
+    os.environ["AWS_DEFAULT_REGION"] = region
+    try:
+        yield
+    finally:
+        os.environ.pop("AWS_DEFAULT_REGION", None)
+
+
+class EventRegistrationStack(cdk.Stack):
+    """All AWS resources of one stage of the event-registration service.
+
+    The construct id of the stack must be the Chalice stage name: the Chalice
+    construct takes the stage from its scope.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        settings: StageSettings,
+        source_dir: Path = REPO_ROOT,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            scope,
+            settings.stage,
+            stack_name=settings.stack_name,
+            description=f"{APP_NAME} ({settings.stage}): registration API, "
+            "email delivery and data",
+            **kwargs,
+        )
+        self.settings = settings
+        self.api_function_name = f"{settings.stack_name}-{API_FUNCTION}"
+        self.deliver_function_name = f"{settings.stack_name}-{DELIVER_FUNCTION}"
+        data_removal = (
+            cdk.RemovalPolicy.RETAIN if settings.protect_data else cdk.RemovalPolicy.DESTROY
+        )
+
+        self.table = self._table(data_removal)
+        self.export_bucket = self._export_bucket()
+        self.token_secret = self._token_secret(data_removal)
+        self.dead_letter_queue = self._dead_letter_queue()
+        self.api_log_group = self._log_group(API_FUNCTION, self.api_function_name)
+        self.deliver_log_group = self._log_group(DELIVER_FUNCTION, self.deliver_function_name)
+        self.api_role = self._api_role()
+        self.deliver_role = self._deliver_role()
+
+        with _working_directory(cdk.Stage.of(self).outdir):
+            self.chalice = Chalice(
+                self,
+                "ChaliceApp",
+                source_dir=str(source_dir),
+                stage_config={
+                    "manage_iam_role": False,
+                    "iam_role_arn": self.api_role.role_arn,
+                    "environment_variables": self._environment(),
+                },
+            )
+        self._configure_functions()
+        self.api_url = self._configure_api()
+        self._wire_stream()
+        self.staff_policy = self._staff_policy()
+        self.alarm_topic = self._alarms()
+        self._outputs()
+
+    # -- data ---------------------------------------------------------------
+
+    def _table(self, removal: cdk.RemovalPolicy) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            "Table",
+            # The name the app's config uses (staff tools find it by name).
+            table_name=self.settings.table_name,
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+            deletion_protection=self.settings.protect_data,
+            removal_policy=removal,
+        )
+        table.add_global_secondary_index(
+            index_name=REGISTRATION_INDEX,
+            partition_key=dynamodb.Attribute(
+                name="registration_id", type=dynamodb.AttributeType.STRING
+            ),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        return table
+
+    def _export_bucket(self) -> s3.Bucket:
+        # Exports contain personal data: private, encrypted, TLS only, and
+        # deleted automatically after ``export_expiry_days``.  Retained when
+        # the stack is deleted (the lifecycle rule still empties it).
+        return s3.Bucket(
+            self,
+            "ExportBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-exports",
+                    expiration=cdk.Duration.days(self.settings.export_expiry_days),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    def _token_secret(self, removal: cdk.RemovalPolicy) -> secretsmanager.Secret:
+        # Generated by Secrets Manager at deploy time: the value is never in
+        # the repo, the template or the CDK output.
+        return secretsmanager.Secret(
+            self,
+            "TokenSigningKey",
+            description=f"{APP_NAME} {self.settings.stage}: key that signs "
+            "registration links (used as key id k1)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True,
+                password_length=64,
+            ),
+            removal_policy=removal,
+        )
+
+    def _dead_letter_queue(self) -> sqs.Queue:
+        return sqs.Queue(
+            self,
+            "DeliverEmailsDLQ",
+            retention_period=cdk.Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+
+    def _log_group(self, logical: str, function_name: str) -> logs.LogGroup:
+        group = logs.LogGroup(
+            self,
+            f"{logical}Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        # Logs can hold personal data: keep them only log_retention_days
+        # (must be a value CloudWatch Logs accepts; cfn-lint checks it).
+        group.node.default_child.retention_in_days = self.settings.log_retention_days
+        return group
+
+    # -- least-privilege roles ---------------------------------------------
+
+    @property
+    def index_arn(self) -> str:
+        """ARN of the ``by-registration`` index."""
+        return f"{self.table.table_arn}/index/{REGISTRATION_INDEX}"
+
+    def _sender_identity_arns(self) -> list[str]:
+        """The SES identities mail may be sent from: the address or its domain."""
+        return [
+            self.format_arn(service="ses", resource="identity", resource_name=name)
+            for name in (self.settings.sender_address, self.settings.sender_domain)
+        ]
+
+    def _lambda_role(self, logical: str, statements: list[iam.PolicyStatement]) -> iam.Role:
+        # Inline policy: it exists as soon as the role does, so the function
+        # and the event source mapping never start without their permissions.
+        return iam.Role(
+            self,
+            logical,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{APP_NAME} {self.settings.stage}: {logical}",
+            inline_policies={"least-privilege": iam.PolicyDocument(statements=statements)},
+        )
+
+    def _api_role(self) -> iam.Role:
+        return self._lambda_role(
+            "APIHandlerRole",
+            [
+                iam.PolicyStatement(
+                    sid="Logs", actions=LOG_ACTIONS, resources=[self.api_log_group.log_group_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="Table", actions=API_TABLE_ACTIONS, resources=[self.table.table_arn]
+                ),
+                iam.PolicyStatement(sid="Index", actions=INDEX_ACTIONS, resources=[self.index_arn]),
+                iam.PolicyStatement(
+                    sid="TokenKey",
+                    actions=SECRET_ACTIONS,
+                    resources=[self.token_secret.secret_arn],
+                ),
+            ],
+        )
+
+    def _deliver_role(self) -> iam.Role:
+        return self._lambda_role(
+            "DeliverEmailsRole",
+            [
+                iam.PolicyStatement(
+                    sid="Logs",
+                    actions=LOG_ACTIONS,
+                    resources=[self.deliver_log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="Stream", actions=STREAM_ACTIONS, resources=[self.table.table_stream_arn]
+                ),
+                # ListStreams takes no resource ARN in IAM: "*" is the
+                # narrowest AWS allows.  It reveals only stream ARNs.
+                iam.PolicyStatement(
+                    sid="ListStreams", actions=["dynamodb:ListStreams"], resources=["*"]
+                ),
+                iam.PolicyStatement(
+                    sid="Table", actions=DELIVER_TABLE_ACTIONS, resources=[self.table.table_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="SendFromSender",
+                    actions=SES_ACTIONS,
+                    resources=self._sender_identity_arns(),
+                ),
+                iam.PolicyStatement(
+                    sid="TokenKey",
+                    actions=SECRET_ACTIONS,
+                    resources=[self.token_secret.secret_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="OnFailureDestination",
+                    actions=DLQ_ACTIONS,
+                    resources=[self.dead_letter_queue.queue_arn],
+                ),
+            ],
+        )
+
+    # -- the Chalice app ----------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        """Environment variables of both functions (the app's contract)."""
+        s = self.settings
+        return {
+            "STAGE": s.stage,
+            "TABLE_NAME": self.table.table_name,
+            "SENDER_EMAIL": s.sender_email,
+            "RETENTION_DAYS": str(s.retention_days),
+            "PUBLIC_BASE_URL": s.public_base_url,
+            "ALLOWED_ORIGINS": ",".join(s.allowed_origins),
+            "TOKEN_SECRET_ARN": self.token_secret.secret_arn,
+            "EXPORT_BUCKET": self.export_bucket.bucket_name,
+        }
+
+    def _configure_functions(self) -> None:
+        for logical, name, role, log_group in (
+            (API_FUNCTION, self.api_function_name, self.api_role, self.api_log_group),
+            (DELIVER_FUNCTION, self.deliver_function_name, self.deliver_role, self.deliver_log_group),
+        ):
+            function = self.chalice.get_resource(logical)
+            function.add_property_override("FunctionName", name)
+            function.add_property_override("Role", role.role_arn)
+            # Create the log group (with its retention) before the function
+            # can write to it.
+            function.node.add_dependency(log_group)
+
+    def _configure_api(self) -> str:
+        """Name and throttle the REST API; return its base URL (no slash)."""
+        rest_api = self.chalice.get_resource(REST_API)
+        rest_api.add_property_override("Name", self.settings.stack_name)
+        rest_api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": self.settings.throttle_rate_limit,
+                    "ThrottlingBurstLimit": self.settings.throttle_burst_limit,
+                }
+            ],
+        )
+        self.api_stage_name = rest_api.stage_name
+        api_url = cdk.Fn.join(
+            "",
+            [
+                "https://",
+                rest_api.ref,
+                ".execute-api.",
+                self.region,
+                ".",
+                self.url_suffix,
+                "/",
+                self.api_stage_name,
+            ],
+        )
+        if not self.settings.public_base_url:
+            # The API function cannot reference its own API (circular), so it
+            # gets "" and uses the request's host; the stream function builds
+            # links without a request and gets the API URL.
+            self.chalice.add_environment_variable("PUBLIC_BASE_URL", api_url, DELIVER_FUNCTION)
+        return api_url
+
+    def _wire_stream(self) -> None:
+        s = self.settings
+        self.stream_mapping = lambda_.CfnEventSourceMapping(
+            self,
+            "DeliverEmailsStream",
+            function_name=self.chalice.get_function(DELIVER_FUNCTION).function_name,
+            event_source_arn=self.table.table_stream_arn,
+            starting_position="TRIM_HORIZON",
+            batch_size=s.stream_batch_size,
+            maximum_batching_window_in_seconds=1,
+            bisect_batch_on_function_error=True,
+            maximum_retry_attempts=s.stream_max_retries,
+            maximum_record_age_in_seconds=s.stream_max_record_age_seconds,
+            function_response_types=["ReportBatchItemFailures"],
+            destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(
+                    destination=self.dead_letter_queue.queue_arn
+                )
+            ),
+        )
+
+    # -- staff --------------------------------------------------------------
+
+    def _staff_policy(self) -> iam.ManagedPolicy:
+        """Managed policy for the people who run the staff tools."""
+        table_and_index = [self.table.table_arn, self.index_arn]
+        return iam.ManagedPolicy(
+            self,
+            "StaffPolicy",
+            managed_policy_name=f"{self.settings.stack_name}-staff",
+            description=f"Attach to the IAM users/groups of {APP_NAME} "
+            f"{self.settings.stage} staff (staff tools and exports).",
+            statements=[
+                iam.PolicyStatement(
+                    sid="Registrations",
+                    actions=[
+                        "dynamodb:DeleteItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:Query",
+                        "dynamodb:UpdateItem",
+                    ],
+                    resources=table_and_index,
+                ),
+                # store.list_event_items (staff: list events) is a Scan.
+                iam.PolicyStatement(
+                    sid="ListEvents",
+                    actions=["dynamodb:Scan"],
+                    resources=[self.table.table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="Export",
+                    actions=["dynamodb:ExportTableToPointInTime", "dynamodb:ListExports"],
+                    resources=[self.table.table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="DescribeExport",
+                    actions=["dynamodb:DescribeExport"],
+                    resources=[f"{self.table.table_arn}/export/*"],
+                ),
+                iam.PolicyStatement(
+                    sid="ExportBucket",
+                    actions=["s3:ListBucket"],
+                    resources=[self.export_bucket.bucket_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ExportObjects",
+                    actions=[
+                        "s3:AbortMultipartUpload",
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:PutObjectAcl",
+                    ],
+                    resources=[self.export_bucket.arn_for_objects("*")],
+                ),
+            ],
+        )
+
+    # -- monitoring ---------------------------------------------------------
+
+    def _alarms(self) -> sns.Topic:
+        topic = sns.Topic(self, "AlarmTopic", display_name=f"{self.settings.stack_name} alarms")
+        if self.settings.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(self.settings.alarm_email))
+        action = cw_actions.SnsAction(topic)
+        five_minutes = cdk.Duration.minutes(5)
+
+        def alarm(logical: str, metric: cloudwatch.IMetric, description: str) -> None:
+            created = cloudwatch.Alarm(
+                self,
+                logical,
+                metric=metric,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            created.add_alarm_action(action)
+
+        alarm(
+            "Api5xxAlarm",
+            cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name="5XXError",
+                dimensions_map={"ApiName": self.settings.stack_name, "Stage": self.api_stage_name},
+                statistic="Sum",
+                period=five_minutes,
+            ),
+            "The registration API answered with a 5xx error.",
+        )
+        for logical, name in (
+            (API_FUNCTION, self.api_function_name),
+            (DELIVER_FUNCTION, self.deliver_function_name),
+        ):
+            alarm(
+                f"{logical}ErrorsAlarm",
+                cloudwatch.Metric(
+                    namespace="AWS/Lambda",
+                    metric_name="Errors",
+                    dimensions_map={"FunctionName": name},
+                    statistic="Sum",
+                    period=five_minutes,
+                ),
+                f"The {logical} function raised an error.",
+            )
+        alarm(
+            "DeadLetterQueueAlarm",
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=five_minutes
+            ),
+            "Email batches failed after all retries: see the DeliverEmails dead-letter queue.",
+        )
+        return topic
+
+    def _outputs(self) -> None:
+        form_url = cdk.Fn.join(
+            "", [self.api_url, f"/events/{self.settings.form_event_id}/register"]
+        )
+        for name, value, description in (
+            ("ApiUrl", self.api_url, "Base URL of the registration API"),
+            ("FormUrl", form_url, "Registration form of the first event"),
+            ("TableName", self.table.table_name, "DynamoDB table"),
+            ("ExportBucketName", self.export_bucket.bucket_name, "S3 bucket for table exports"),
+            ("TokenSecretArn", self.token_secret.secret_arn, "Token signing key (Secrets Manager)"),
+            ("DeadLetterQueueUrl", self.dead_letter_queue.queue_url, "Failed email batches"),
+            ("StaffPolicyArn", self.staff_policy.managed_policy_arn, "Attach to staff users"),
+            ("AlarmTopicArn", self.alarm_topic.topic_arn, "Subscribe to receive alarms"),
+        ):
+            cdk.CfnOutput(self, name, value=value, description=description)
+
+
+def build_app(
+    stage: str | None = None, outdir: str | None = None, environ=None
+) -> tuple[cdk.App, EventRegistrationStack]:
+    """Create the CDK app with the stack of one stage (not yet synthesised).
+
+    The stage is ``stage``, else the CDK context value ``stage``
+    (``cdk synth -c stage=prod``), else the ``STAGE`` environment variable.
+    """
+    from stage_settings import load_settings
+
+    environ = os.environ if environ is None else environ
+    app = cdk.App(outdir=outdir) if outdir else cdk.App()
+    stage = stage or app.node.try_get_context("stage") or environ.get("STAGE")
+    if not stage:
+        raise SystemExit("No stage: pass -c stage=NAME or set STAGE.")
+    settings = load_settings(stage, environ)
+    # ``chalice package`` needs a region even though it calls no AWS API.
+    with _default_region(settings.region):
+        stack = EventRegistrationStack(
+            app,
+            settings,
+            env=cdk.Environment(
+                account=environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region
+            ),
+        )
+    return app, stack

@@ -1,0 +1,175 @@
+"""Per-stage deployment settings.
+
+Two sources, so that nothing is written twice:
+
+- the app's own settings (``SENDER_EMAIL``, ``ALLOWED_ORIGINS``,
+  ``RETENTION_DAYS``, ``TABLE_NAME``, ``PUBLIC_BASE_URL``) are the stage's
+  ``environment_variables`` in ``.chalice/config.json``;
+- infrastructure settings (region, throttling, expiry of exports and logs,
+  alarms, data protection, stream tuning) are in ``infrastructure/stages.json``.
+
+A few values differ per deployment rather than per stage, so environment
+variables override both at synth/deploy time::
+
+    SENDER_EMAIL='Partos Events <events@partos.nl>' make deploy STAGE=prod
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Mapping, Optional
+
+APP_NAME = "event-registration"
+STAGES_FILE = Path(__file__).resolve().parent / "stages.json"
+CHALICE_CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
+
+#: App environment variable -> settings field, read from .chalice/config.json.
+_APP_VARIABLES = {
+    "SENDER_EMAIL": "sender_email",
+    "ALLOWED_ORIGINS": "allowed_origins",
+    "RETENTION_DAYS": "retention_days",
+    "TABLE_NAME": "table_name",
+    "PUBLIC_BASE_URL": "public_base_url",
+}
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """Everything the stack needs to know about one stage."""
+
+    stage: str
+    region: str
+    sender_email: str
+    allowed_origins: tuple[str, ...]
+    retention_days: int
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    export_expiry_days: int
+    log_retention_days: int
+    protect_data: bool
+    stream_batch_size: int
+    stream_max_retries: int
+    stream_max_record_age_seconds: int
+    form_event_id: str
+    table_name: str = ""
+    public_base_url: str = ""
+    alarm_email: str = ""
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def stack_name(self) -> str:
+        """CloudFormation stack name, e.g. ``event-registration-prod``."""
+        return f"{APP_NAME}-{self.stage}"
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of ``sender_email`` (``events@example.org``)."""
+        address = parseaddr(self.sender_email)[1]
+        if "@" not in address:
+            raise ValueError(f"sender_email has no address: {self.sender_email!r}")
+        return address
+
+    @property
+    def sender_domain(self) -> str:
+        """The domain part of the sender address (``example.org``)."""
+        return self.sender_address.rsplit("@", 1)[1]
+
+
+_ENV_OVERRIDES = {
+    "SENDER_EMAIL": "sender_email",
+    "ALLOWED_ORIGINS": "allowed_origins",
+    "ALARM_EMAIL": "alarm_email",
+    "PUBLIC_BASE_URL": "public_base_url",
+    "AWS_REGION": "region",
+}
+
+
+def available_stages(path: Path = STAGES_FILE) -> list[str]:
+    """Names of the stages defined in ``stages.json``."""
+    data = json.loads(path.read_text())
+    return sorted(k for k in data if not k.startswith("_"))
+
+
+def chalice_stage_environment(stage: str, path: Path = CHALICE_CONFIG) -> dict[str, str]:
+    """The environment variables ``.chalice/config.json`` gives ``stage``."""
+    if not path.exists():
+        return {}
+    config = json.loads(path.read_text())
+    return {
+        **config.get("environment_variables", {}),
+        **config.get("stages", {}).get(stage, {}).get("environment_variables", {}),
+    }
+
+
+def load_settings(
+    stage: str,
+    environ: Optional[Mapping[str, str]] = None,
+    path: Path = STAGES_FILE,
+    chalice_config: Path = CHALICE_CONFIG,
+) -> StageSettings:
+    """Return the settings of ``stage``, with environment overrides applied."""
+    environ = os.environ if environ is None else environ
+    data = json.loads(path.read_text())
+    if stage.startswith("_") or stage not in data:
+        raise KeyError(
+            f"unknown stage {stage!r}; defined stages: {', '.join(available_stages(path))}"
+        )
+    raw = dict(data[stage])
+    app_env = chalice_stage_environment(stage, chalice_config)
+    for variable, key in _APP_VARIABLES.items():
+        if variable in app_env:
+            raw[key] = app_env[variable]
+    for env_name, key in _ENV_OVERRIDES.items():
+        value = environ.get(env_name)
+        if value:
+            raw[key] = value
+    if isinstance(raw.get("allowed_origins"), str):
+        raw["allowed_origins"] = [
+            o.strip() for o in raw["allowed_origins"].split(",") if o.strip()
+        ]
+    raw["allowed_origins"] = tuple(raw.get("allowed_origins", ()))
+    raw["retention_days"] = int(raw.get("retention_days", 0))
+    raw.setdefault("table_name", f"{APP_NAME}-{stage}")
+    missing = [k for k in ("sender_email", "retention_days") if not raw.get(k)]
+    if missing:
+        raise ValueError(
+            f"stage {stage!r}: {', '.join(missing)} not set (environment_variables of the "
+            f"stage in {chalice_config})"
+        )
+    known = {f.name for f in fields(StageSettings)}
+    extra = {k: v for k, v in raw.items() if k not in known}
+    kwargs = {k: v for k, v in raw.items() if k in known}
+    settings = StageSettings(stage=stage, extra=extra, **kwargs)
+    settings.sender_address  # validate early
+    return settings
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """``python stage_settings.py STAGE``: validate a stage and show its settings."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: stage_settings.py STAGE", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings(args[0])
+    except (KeyError, ValueError) as error:
+        message = error.args[0] if error.args else str(error)
+        print(f"STAGE={args[0]}: {message}", file=sys.stderr)
+        return 2
+    print(f"Stage {settings.stage}: stack {settings.stack_name} in {settings.region}")
+    print(f"  sender {settings.sender_email}; origins {', '.join(settings.allowed_origins)}")
+    print(
+        f"  retention {settings.retention_days} days after the event; throttling "
+        f"{settings.throttle_rate_limit} req/s (burst {settings.throttle_burst_limit}); "
+        f"data protected: {settings.protect_data}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
