@@ -180,6 +180,8 @@ def create_registration(event_id: str) -> Response:
         page_lang = _query("lang")
         chosen = body.data.get("language") if isinstance(body.data.get("language"), str) else None
         answer_language = _language(event.languages, page_lang if page_lang in event.languages else chosen)
+        if "language" not in body.data:  # emails in the language the request asked for
+            body.data["language"] = answer_language
     except Problem as problem:
         return _problem(problem)
     try:

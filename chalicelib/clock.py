@@ -28,6 +28,11 @@ def pinned_start(app_clock: str) -> datetime:
     return start.astimezone(timezone.utc)
 
 
+def pinned_start_zone(app_clock: str):
+    """The UTC offset an ``APP_CLOCK`` value was written in (to show the clock as it was given)."""
+    return datetime.fromisoformat(app_clock).tzinfo or timezone.utc
+
+
 def now() -> datetime:
     """The current instant as an aware UTC datetime.
 

@@ -184,12 +184,22 @@ class Event(BaseModel):
                 raise ValueError(f"question {question.id!r} needs a label in {first}")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        for field in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
+            wall = getattr(self, field)
+            if wall is not None and not self._exists(wall):
+                raise ValueError(f"{field} {wall.isoformat()} does not exist in {self.timezone} "
+                                 "(the clocks skip that hour when daylight saving time starts)")
         if self.registration_opens_at and self.registration_opens_at >= self.closes_at_local:
             raise ValueError("registration_opens_at must be before the registration closes")
         ids = [q.id for q in self.questions]
         if len(set(ids)) != len(ids):
             raise ValueError("question ids must be unique")
         return self
+
+    def _exists(self, wall: datetime) -> bool:
+        """Whether a naive local time occurs in the zone (not in a daylight-saving gap)."""
+        there_and_back = wall.replace(tzinfo=self.zone).astimezone(timezone.utc).astimezone(self.zone)
+        return there_and_back.replace(tzinfo=None) == wall
 
     @property
     def zone(self) -> ZoneInfo:

@@ -30,6 +30,7 @@ from typing import Any, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from email_validator import EmailNotValidError, validate_email
 
 from chalicelib import aws
 from chalicelib.events import Event, parse_event
@@ -88,8 +89,23 @@ def registration_sk(registration_id: str) -> str:
 
 
 def email_key(email: str) -> str:
-    """The comparison form of an address: casefolded (PRODUCT.md compares case-insensitively)."""
-    return email.strip().casefold()
+    """The comparison form of an address: one mailbox, one key.
+
+    The part before the ``@`` is casefolded (PRODUCT.md compares addresses
+    case-insensitively); the domain is taken in its IDNA ASCII form, lower case,
+    as email-validator computes it, so ``user@éxample.org`` and
+    ``user@xn--xample-9ua.org`` are the same mailbox. An address email-validator
+    refuses is only casefolded.
+    """
+    email = email.strip()
+    local_part, at, domain = email.rpartition("@")
+    if not at:
+        return email.casefold()
+    try:
+        domain = validate_email(email, check_deliverability=False).ascii_domain
+    except EmailNotValidError:
+        pass
+    return f"{local_part.casefold()}@{domain.lower()}"
 
 
 def guard_sk(email: str) -> str:

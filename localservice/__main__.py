@@ -19,6 +19,7 @@ Ctrl-C stops it.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -124,14 +125,17 @@ def main() -> int:
     worker = threading.Thread(target=background, name="stream-poller", daemon=True)
     worker.start()
 
+    from chalice.local import ThreadedHTTPServer
+
+    # Browsers and load tests open many connections at once; socketserver's default backlog is 5.
+    ThreadedHTTPServer.request_queue_size = 128
     server = create_local_server(app, config, "127.0.0.1", port)
     _route_every_method(server)
-    now = clock.now()
-    clock_line = (
-        f"Clock: pinned, started at {now.isoformat()} (APP_CLOCK={os.environ['APP_CLOCK']}); runs on at real speed."
-        if os.environ.get("APP_CLOCK")
-        else "Clock: real time (APP_CLOCK is empty)."
-    )
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    clock_line = "Clock: real time (APP_CLOCK is empty)."
+    if os.environ.get("APP_CLOCK"):
+        start = clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"]))
+        clock_line = f"Clock: starts at {start.isoformat(timespec='seconds')} (APP_CLOCK) and runs on at real speed."
     print(
         "\n".join(
             [
@@ -178,6 +182,11 @@ def _route_every_method(server) -> None:
         raise AttributeError(name)
 
     handler.__getattr__ = any_method
+
+
+def _stop_on_sigterm(signum, frame):  # noqa: ARG001 (signal handler signature)
+    """SIGTERM stops the service like Ctrl-C: the last emails are still delivered and written."""
+    raise KeyboardInterrupt
 
 
 def _deliver_function(app):

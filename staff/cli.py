@@ -373,8 +373,8 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
 
     Choice answers are the option id, multichoice option ids joined with "; ",
     booleans yes/no (true/false in JSON). CSV is UTF-8 with BOM; text starting
-    with = + - @ tab or CR gets a leading ' so Excel never runs it; phone
-    answers are written as typed. XLSX cells are text, never formulas. Read by
+    with = + - @ tab or CR (phone answers too) gets a leading ' so Excel never
+    runs it. XLSX cells are text, never formulas. Read by
     Query on the event's partition, every page.
     """
     from staff import writers
@@ -387,7 +387,7 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
     return EXIT_OK
 
 
-@registrations.command("cancel", context_settings=CONTEXT)
+@registrations.command("cancel", context_settings={**CONTEXT, "ignore_unknown_options": True})
 @click.argument("event_id", metavar="EVENT")
 @click.argument("registration_id", metavar="ID")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

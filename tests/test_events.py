@@ -104,3 +104,9 @@ def test_questions_of_any_event_build_its_registration_model(tmp_path):
         ("phone", "invalid_phone"),
         ("organisation", "unknown_field"),
     }
+
+
+def test_local_time_in_the_daylight_saving_gap_is_refused(tmp_path):
+    text = SEED.read_text(encoding="utf-8").replace("starts_at: 2023-06-05T14:00:00", "starts_at: 2023-03-26T02:30:00")
+    with pytest.raises(EventFileError, match=r"starts_at 2023-03-26T02:30:00 does not exist in Europe/Amsterdam"):
+        load_event_file(_write(tmp_path, SEED_EVENT_ID, text))

@@ -55,7 +55,7 @@ def test_register_through_the_form_and_find_the_email(local_service):
     base, outbox, log = local_service
     banner = log.read_text()
     assert f"{base}/events/{SEED_EVENT_ID}/register" in banner
-    assert "Clock: pinned, started at 2023-05-22T07:00" in banner
+    assert "Clock: starts at 2023-05-22T09:0" in banner and "(APP_CLOCK) and runs on at real speed." in banner
     form_page = urllib.request.urlopen(f"{base}/events/{SEED_EVENT_ID}/register").read().decode()
     assert 'action="../../events/partos-engagement-mobilisatie-2023/registrations?lang=nl"' in form_page
 
@@ -121,3 +121,29 @@ def test_full_small_event_cancel_from_eml_promotes_the_next(local_service):
     subjects = [email.message_from_bytes(e.read_bytes(), policy=email.policy.default)["Subject"] for e in emls]
     assert "A seat is yours: Demo: small workshop" in subjects
     assert "Registration cancelled: Demo: small workshop" in subjects
+
+
+def test_sigterm_stops_cleanly_and_busy_port_is_refused(tmp_path):
+    import signal
+
+    port, aws_port = free_port(), free_port()
+    env = {**os.environ, "PORT": str(port), "AWS_PORT": str(aws_port), "OUTBOX": str(tmp_path / "outbox")}
+    for name in ("AWS_ENDPOINT_URL", "TABLE_NAME", "STAGE", "APP_CLOCK"):
+        env.pop(name, None)
+    process = subprocess.Popen([sys.executable, "-m", "localservice"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/events/{SEED_EVENT_ID}", timeout=2)
+            break
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    second = subprocess.run([sys.executable, "-m", "localservice"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert second.returncode == 2
+    assert f"port {port} (PORT) is in use" in second.stderr
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert "Stopping." in output

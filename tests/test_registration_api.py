@@ -272,3 +272,25 @@ def test_addresses_we_cannot_deliver_to_are_refused(client, seed_event, address)
 def test_dutch_details_have_no_english(client, seed_event):
     answer = client.http.post(URL, headers={"Content-Type": "application/json", "Accept-Language": "nl"}, body=b"[1]")
     assert json.loads(answer.body)["detail"] == "De inhoud kon niet worden gelezen als een JSON-object."
+
+
+@pytest.mark.parametrize("first, second", [
+    ("hanzi@例え.jp", "hanzi@xn--r8jz45g.jp"),
+    ("user@éxample.org", "USER@XN--XAMPLE-9UA.ORG"),
+])
+def test_the_same_mailbox_spelled_in_unicode_and_punycode_is_409(client, seed_event, first, second):
+    assert post_json(client, partos_registration(email=first)).status_code == 201
+    assert post_json(client, partos_registration(email=second)).status_code == 409
+    assert len(stored_registrations()) == 1
+
+
+def test_json_without_language_takes_the_request_language(client, seed_event):
+    body = partos_registration()
+    del body["language"]
+    answer = client.http.post(f"{URL}?lang=en", headers={"Content-Type": "application/json"}, body=json.dumps(body))
+    assert answer.status_code == 201
+    assert stored_registrations()[0]["language"] == "en"
+    del body["email"]
+    body["email"] = "other@example.org"
+    client.http.post(URL, headers={"Content-Type": "application/json", "Accept-Language": "en-GB"}, body=json.dumps(body))
+    assert {i["language"] for i in stored_registrations()} == {"en"}

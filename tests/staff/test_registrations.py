@@ -223,3 +223,10 @@ def test_cancel_sends_the_cancellation_and_promotes(cases_event, pump):
 
 def test_cancel_unknown_registration_exits_1(cases_event):
     assert run("registrations", "cancel", cases_event.id, "nope", "--yes").exit_code == 1
+
+
+def test_cancel_takes_an_id_that_starts_with_a_dash(cases_event):
+    register(cases_event.id, **person("Dash", "dash@example.org"))
+    result = run("registrations", "cancel", cases_event.id, "-K_a1XpERQwW3Bcs_2M4WQ", "--yes")
+    assert "No such option" not in result.output
+    assert result.exit_code == 1  # parsed as the id: no such registration
