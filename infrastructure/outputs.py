@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  Form URL: {outputs['FormUrl']}")
     print(f"  Staff policy to attach: {outputs['StaffPolicyArn']}")
     print(f"  Alarm topic (subscribe for alerts): {outputs['AlarmTopicArn']}")
+    print(f"  Export bucket: {outputs['ExportBucketName']}")
+    print("Publish your events (the form answers 404 until you do):")
+    print(f"  python -m staff --stage {settings.stage} events put events/<event id>.yaml")
     return 0
 
 

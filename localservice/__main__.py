@@ -131,6 +131,7 @@ def main() -> int:
     ThreadedHTTPServer.request_queue_size = 128
     server = create_local_server(app, config, "127.0.0.1", port)
     _route_every_method(server)
+    _answer_unknown_routes_as_deployed(server)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     clock_line = "Clock: real time (APP_CLOCK is empty)."
     if os.environ.get("APP_CLOCK"):
@@ -182,6 +183,35 @@ def _route_every_method(server) -> None:
         raise AttributeError(name)
 
     handler.__getattr__ = any_method
+
+
+#: What the deployed API Gateway answers for a path or method no route takes
+#: (infrastructure/stacks/registration.py, GATEWAY_PROBLEMS); the local server answers the same.
+UNKNOWN_ROUTE_BODY = (
+    b'{"type": "/problems/not-found", "title": "Not found", "status": 404, '
+    b'"detail": "There is no page or endpoint here, or it does not accept this method."}'
+)
+
+
+def _answer_unknown_routes_as_deployed(server) -> None:
+    """404 problem+json for an unknown path, as the deployed stack's gateway response gives.
+
+    Chalice's development server imitates API Gateway's default instead
+    (``403 Missing Authentication Token``), which the stack replaces.
+    """
+    from chalice.local import ForbiddenError
+
+    handler = server.server.RequestHandlerClass
+    handler = getattr(handler, "func", handler)
+    original = handler._send_error_response
+
+    def send_error_response(self, error):
+        if isinstance(error, ForbiddenError) and b"Missing Authentication Token" in (error.body or b""):
+            self._send_http_response(404, {"Content-Type": "application/problem+json"}, UNKNOWN_ROUTE_BODY)
+            return
+        original(self, error)
+
+    handler._send_error_response = send_error_response
 
 
 def _stop_on_sigterm(signum, frame):  # noqa: ARG001 (signal handler signature)

@@ -479,9 +479,27 @@ def _export_bucket(bucket: str | None) -> str:
     chosen = bucket or os.environ.get("EXPORT_BUCKET")
     if chosen:
         return chosen
-    if get_settings().stage == "local":
+    stage = get_settings().stage
+    if stage == "local":
         return "registrations-local-exports"
+    from_stack = _stack_output(f"event-registration-{stage}", "ExportBucketName")
+    if from_stack:
+        return from_stack
     raise click.UsageError("no export bucket: set EXPORT_BUCKET, give it in the stage's config, or use --bucket")
+
+
+def _stack_output(stack_name: str, key: str) -> str | None:
+    """An output of the deployed stack (``make deploy`` creates ``event-registration-<stage>``), or ``None``."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib import aws
+
+    try:
+        stacks = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except (ClientError, BotoCoreError):
+        return None
+    outputs = {o["OutputKey"]: o["OutputValue"] for stack in stacks for o in stack.get("Outputs", [])}
+    return outputs.get(key)
 
 
 @exports.command("start", context_settings=CONTEXT)

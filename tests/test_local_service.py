@@ -147,3 +147,14 @@ def test_sigterm_stops_cleanly_and_busy_port_is_refused(tmp_path):
     output, _ = process.communicate(timeout=20)
     assert process.returncode == 0
     assert "Stopping." in output
+
+
+def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
+    import json
+
+    base, _, _ = local_service
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"{base}/nope")
+    assert caught.value.code == 404
+    assert caught.value.headers["Content-Type"] == "application/problem+json"
+    assert json.loads(caught.value.read())["type"] == "/problems/not-found"

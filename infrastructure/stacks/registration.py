@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -374,6 +375,7 @@ class EventRegistrationStack(cdk.Stack):
             ],
         )
         self.api_stage_name = rest_api.stage_name
+        self._gateway_responses(rest_api)
         api_url = cdk.Fn.join(
             "",
             [
@@ -393,6 +395,45 @@ class EventRegistrationStack(cdk.Stack):
             # links without a request and gets the API URL.
             self.chalice.add_environment_variable("PUBLIC_BASE_URL", api_url, DELIVER_FUNCTION)
         return api_url
+
+    #: Answers API Gateway gives itself (no Lambda involved), as problem+json like the app's own:
+    #: (response type, status, problem code, title, detail).
+    GATEWAY_PROBLEMS = (
+        ("MISSING_AUTHENTICATION_TOKEN", "404", "not-found", "Not found",
+         "There is no page or endpoint here, or it does not accept this method."),
+        ("THROTTLED", "429", "too-many-requests", "Too many requests",
+         "Too many requests right now; try again in a few seconds."),
+        ("DEFAULT_4XX", None, "bad-request", "Request refused", ""),
+        ("DEFAULT_5XX", None, "internal-error", "Internal error", ""),
+    )
+
+    def _gateway_responses(self, rest_api: cdk.CfnResource) -> None:
+        """problem+json (RFC 9457) for the answers API Gateway gives without the app.
+
+        An unknown path or method would otherwise get ``403 Missing Authentication
+        Token`` and throttling a bare 429. With exactly one allowed origin the
+        answers carry its CORS header, so a form on that site can read them;
+        API Gateway cannot choose among several origins here.
+        """
+        headers = {"gatewayresponse.header.Content-Type": "'application/problem+json'"}
+        if len(self.settings.allowed_origins) == 1:
+            headers["gatewayresponse.header.Access-Control-Allow-Origin"] = f"'{self.settings.allowed_origins[0]}'"
+            headers["gatewayresponse.header.Vary"] = "'Origin'"
+        for response_type, status, code, title, detail in self.GATEWAY_PROBLEMS:
+            if status:
+                body = (f'{{"type": "/problems/{code}", "title": "{title}", "status": {status}, '
+                        f'"detail": "{detail}"}}')
+            else:  # API Gateway's own status: leave it to the HTTP status line; its message as the detail
+                body = f'{{"type": "/problems/{code}", "title": "{title}", "detail": $context.error.messageString}}'
+            apigateway.CfnGatewayResponse(
+                self,
+                f"GatewayResponse{response_type.title().replace('_', '')}",
+                rest_api_id=rest_api.ref,
+                response_type=response_type,
+                status_code=status,
+                response_parameters=headers,
+                response_templates={"application/json": body},
+            )
 
     def _wire_stream(self) -> None:
         s = self.settings
@@ -446,8 +487,20 @@ class EventRegistrationStack(cdk.Stack):
                 ),
                 iam.PolicyStatement(
                     sid="Export",
-                    actions=["dynamodb:ExportTableToPointInTime", "dynamodb:ListExports"],
+                    actions=[
+                        "dynamodb:DescribeContinuousBackups",
+                        "dynamodb:DescribeTable",
+                        "dynamodb:ExportTableToPointInTime",
+                        "dynamodb:ListExports",
+                        "dynamodb:UpdateContinuousBackups",
+                    ],
                     resources=[self.table.table_arn],
+                ),
+                # The staff tools read the export bucket's name from this stack's outputs.
+                iam.PolicyStatement(
+                    sid="StackOutputs",
+                    actions=["cloudformation:DescribeStacks"],
+                    resources=[self.stack_id],
                 ),
                 iam.PolicyStatement(
                     sid="DescribeExport",

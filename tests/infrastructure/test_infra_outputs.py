@@ -18,9 +18,11 @@ def test_prints_api_and_form_url(tmp_path, capsys, monkeypatch):
             "FormUrl": f"{API}/events/partos-engagement-mobilisatie-2023/register",
             "StaffPolicyArn": "arn:aws:iam::123456789012:policy/event-registration-prod-staff",
             "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:alarms",
+            "ExportBucketName": "event-registration-prod-exports-abc",
         }
     }))
     assert outputs.main(["--stage", "prod", str(path)]) == 0
     printed = capsys.readouterr().out
     assert f"API URL:  {API}\n" in printed
     assert f"Form URL: {API}/events/partos-engagement-mobilisatie-2023/register\n" in printed
+    assert "python -m staff --stage prod events put events/<event id>.yaml" in printed

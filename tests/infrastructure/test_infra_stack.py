@@ -289,9 +289,16 @@ def test_staff_policy(prod):
         ),
         "ListEvents": (["dynamodb:Scan"], [arn["table"]]),
         "Export": (
-            ["dynamodb:ExportTableToPointInTime", "dynamodb:ListExports"],
+            [
+                "dynamodb:DescribeContinuousBackups",
+                "dynamodb:DescribeTable",
+                "dynamodb:ExportTableToPointInTime",
+                "dynamodb:ListExports",
+                "dynamodb:UpdateContinuousBackups",
+            ],
             [arn["table"]],
         ),
+        "StackOutputs": (["cloudformation:DescribeStacks"], [{"Ref": "AWS::StackId"}]),
         "DescribeExport": (["dynamodb:DescribeExport"], [arn["exports"]]),
         "ExportBucket": (["s3:ListBucket"], [arn["bucket"]]),
         "ExportObjects": (
@@ -464,3 +471,19 @@ def test_every_dynamodb_call_of_the_app_is_allowed(prod):
     assert used - allowed <= {"dynamodb:Scan"} and used <= allowed | staff_actions, (
         f"not allowed to the API function: {sorted(used - allowed)}"
     )
+
+
+def test_gateway_answers_are_problem_json_with_cors(prod):
+    import json as _json
+
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in prod.of_type("AWS::ApiGateway::GatewayResponse").values()}
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"}
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404"
+    assert _json.loads(missing["ResponseTemplates"]["application/json"])["type"] == "/problems/not-found"
+    throttled = responses["THROTTLED"]
+    assert throttled["StatusCode"] == "429"
+    assert _json.loads(throttled["ResponseTemplates"]["application/json"])["status"] == 429
+    for properties in responses.values():
+        assert properties["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        assert properties["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://www.partos.nl'"
