@@ -9,7 +9,7 @@ cancellation (``METHOD:CANCEL``, higher ``SEQUENCE``) replaces the same entry.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import icalendar
 
@@ -56,5 +56,7 @@ def build_invite(
     if url:
         entry.add("url", url)
     calendar.add_component(entry)
-    calendar.add_missing_timezones()
+    # The VTIMEZONE only needs the rules around the event: a year either side keeps the file small.
+    year = event.starts_at.year
+    calendar.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
     return calendar.to_ical()
