@@ -185,7 +185,7 @@ def create_registration(event_id: str) -> Response:
     except Problem as problem:
         return _problem(problem)
     try:
-        result = registrations.register(event_id, body.data, answer_language)
+        result = registrations.register(event_id, body.data, answer_language, event=event)
     except RegistrationInvalid as invalid:
         if body.is_form:
             errors = {e.field: e.message for e in invalid.errors}
@@ -282,6 +282,8 @@ def cancel_registration(registration_id: str) -> Response:
         view = _registrant(registration_id, token)
         result = lifecycle.cancel(view.event.id, registration_id, by="registrant")
     except Problem as problem:
+        if _wants_html():  # a browser posting the cancel form: a page, not JSON
+            return _html(pages.message(language, problem.title, problem.detail, "../.."), problem.status)
         return _problem(problem)
     except store.RegistrationNotFound:
         return _problem(Problem(404, "not-found", language, what="registration"))

@@ -129,11 +129,12 @@ def _write(event: Event, fields: dict[str, Any], registration_id: str, seen: dic
     return Registered(registration_id, event.id, "waitlisted", store.waitlist_position(event.id, seq + 1))
 
 
-def register(event_id: str, data: dict[str, Any], language: str) -> Registered:
+def register(event_id: str, data: dict[str, Any], language: str, *, event: Event | None = None) -> Registered:
     """Validate and store one registration for ``event_id``.
 
     ``data`` has the JSON shape (PRODUCT.md, "Registration fields"); ``language``
-    is the language of error messages. A confirmed seat is taken when one is
+    is the language of error messages; ``event``, when the caller has just read
+    it, saves reading it again. A confirmed seat is taken when one is
     free; past capacity the registration is waitlisted (event with a waitlist)
     or refused. The window is judged at the moment of the write.
 
@@ -141,7 +142,8 @@ def register(event_id: str, data: dict[str, Any], language: str) -> Registered:
     :class:`RegistrationClosed`, ``store.EventFull``, ``store.AlreadyRegistered``
     and :class:`Busy`.
     """
-    event, _ = store.get_event(event_id)
+    if event is None or event.id != event_id:
+        event, _ = store.get_event(event_id)
     fields = validate_registration(event, data, language).model_dump()
     if antispam.looks_automated(fields):
         # Honeypot filled or form sent too fast: a bot. Answer as for a person, store nothing.

@@ -6,8 +6,9 @@ Table design (README, "Storage"):
 item               partition key ``pk``         sort key ``sk``
 =================  ===========================  ==========================================
 event              ``EVENT#<event_id>``         ``#EVENT``
+event catalogue    ``EVENTS``                   ``<event_id>``
 registration       ``EVENT#<event_id>``         ``REG#<registration_id>``
-address guard      ``EVENT#<event_id>``         ``EMAIL#<sha256 of the casefolded address>``
+address guard      ``EVENT#<event_id>``         ``EMAIL#<sha256 of the address key>``
 =================  ===========================  ==========================================
 
 The global secondary index ``by-registration`` (partition key
@@ -37,6 +38,9 @@ from chalicelib.events import Event, parse_event
 from chalicelib.settings import get_settings
 
 EVENT_SK = "#EVENT"
+#: Partition of the event catalogue: one item per event (sort key: the event id), so events are
+#: listed by Query, never by a Scan of every registration.
+CATALOGUE_PK = "EVENTS"
 REGISTRATION_PREFIX = "REG#"
 GUARD_PREFIX = "EMAIL#"
 REGISTRATION_INDEX = "by-registration"
@@ -179,13 +183,19 @@ def put_event(event: Event) -> None:
     else:
         values[":c"] = {"N": str(event.capacity)}
         expression = "SET " + ", ".join(set_parts + ["#c = :c"])
-    _ddb().update_item(
-        TableName=_table(),
-        Key=serialize({"pk": event_pk(event.id), "sk": EVENT_SK}),
-        UpdateExpression=expression,
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
+    _ddb().transact_write_items(TransactItems=[
+        {"Update": {
+            "TableName": _table(),
+            "Key": serialize({"pk": event_pk(event.id), "sk": EVENT_SK}),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }},
+        {"Put": {
+            "TableName": _table(),
+            "Item": serialize({"pk": CATALOGUE_PK, "sk": event.id, "type": "catalogue", "event_id": event.id}),
+        }},
+    ])
 
 
 def get_event_item(event_id: str, consistent: bool = False) -> dict[str, Any]:
@@ -215,16 +225,22 @@ def get_event(event_id: str) -> tuple[Event, dict[str, Any]]:
 
 
 def list_event_items() -> list[dict[str, Any]]:
-    """Every event item (a Scan restricted to ``sk = #EVENT``; staff use, small)."""
+    """Every event item, sorted by id: a Query of the catalogue partition, then one read per event.
+
+    No Scan: the table holds every registration, and ``GET /openapi.json`` lists events.
+    """
     items: list[dict[str, Any]] = []
-    paginator = _ddb().get_paginator("scan")
-    for page in paginator.paginate(
+    for page in _ddb().get_paginator("query").paginate(
         TableName=_table(),
-        FilterExpression="sk = :sk",
-        ExpressionAttributeValues={":sk": {"S": EVENT_SK}},
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": CATALOGUE_PK}},
     ):
-        items.extend(deserialize(i) for i in page["Items"])
-    return sorted(items, key=lambda i: i["event_id"])
+        for entry in page["Items"]:
+            try:
+                items.append(get_event_item(entry["sk"]["S"]))
+            except EventNotFound:
+                continue
+    return items
 
 
 # ---------------------------------------------------------------- registrations

@@ -180,3 +180,14 @@ def test_non_ascii_token_is_403_not_500(client, seed_event, token):
     cancel = client.http.post(f"/registrations/{a['registration_id']}/cancel", headers={"Content-Type": "application/json"},
                               body=json.dumps({"token": "local1.\u00e9"}))
     assert cancel.status_code == 403
+
+
+def test_cancel_form_with_a_bad_token_shows_a_page_to_a_browser(client, seed_event):
+    a = register(client, "a@example.org")
+    answer = client.http.post(f"/registrations/{a['registration_id']}/cancel",
+                              headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html",
+                                       "Accept-Language": "en"},
+                              body=b"token=bad")
+    assert answer.status_code == 403
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "This link is not valid." in answer.body.decode()

@@ -479,12 +479,6 @@ class EventRegistrationStack(cdk.Stack):
                     ],
                     resources=table_and_index,
                 ),
-                # store.list_event_items (staff: list events) is a Scan.
-                iam.PolicyStatement(
-                    sid="ListEvents",
-                    actions=["dynamodb:Scan"],
-                    resources=[self.table.table_arn],
-                ),
                 iam.PolicyStatement(
                     sid="Export",
                     actions=[

@@ -287,7 +287,6 @@ def test_staff_policy(prod):
             ],
             [arn["table"], arn["index"]],
         ),
-        "ListEvents": (["dynamodb:Scan"], [arn["table"]]),
         "Export": (
             [
                 "dynamodb:DescribeContinuousBackups",
