@@ -133,38 +133,48 @@ def get_event(event_id: str) -> Response:
     except Problem as problem:
         return _problem(problem)
     body = event.public_view()
+    state = _state(event, item)
     body["registration"] = {
-        "open": _state(event, item) == "open",
-        "state": _state(event, item),
+        "open": state == "open",
+        "state": state,
         "seats_left": pages.seats_left(event, item),
         "waitlist": event.waitlist,
     }
     return _json(body)
 
 
+def _event_page(event_id: str, render) -> Response:
+    """An HTML page of an event: ``render(event, item, lang)``, or a 404 page in the visitor's language."""
+    try:
+        event, item = store.get_event(event_id)
+    except store.EventNotFound:
+        lang = _language(("en", "nl"))
+        problem = Problem(404, "not-found", lang, what="event")
+        return _html(pages.message(lang, problem.title, problem.detail, base_path="../.."), 404)
+    return _html(render(event, item, _language(event.languages)))
+
+
+def _form_again(event, item, lang: str, values: dict[str, Any], errors: dict[str, str], state: str, status: int) -> Response:
+    """The registration form re-rendered after a refused post: what was typed, a message at each field."""
+    page = pages.registration_form(
+        event, item, lang, state=state, base_path="../..", form_started_at=int(time.time()), values=values, errors=errors,
+    )
+    return _html(page, status)
+
+
 @app.route("/events/{event_id}/register", methods=["GET"])
 def registration_page(event_id: str) -> Response:
     """The registration form (HTML); ``?lang=``, else ``Accept-Language``, else the event's default."""
-    try:
-        event, item = _event_or_404(event_id, _language(("en", "nl")))
-    except Problem as problem:
-        return _html(pages.message("en", problem.title, problem.detail, base_path="../.."), problem.status)
-    lang = _language(event.languages)
-    body = pages.registration_form(
+    return _event_page(event_id, lambda event, item, lang: pages.registration_form(
         event, item, lang, state=_state(event, item), form_started_at=int(time.time()), base_path="../.."
-    )
-    return _html(body)
+    ))
 
 
 @app.route("/events/{event_id}/thanks", methods=["GET"])
 def thanks_page(event_id: str) -> Response:
     """The thank-you page a form post redirects to (``?status=confirmed|waitlisted&lang=``)."""
-    try:
-        event, _ = _event_or_404(event_id, _language(("en", "nl")))
-    except Problem as problem:
-        return _html(pages.message("en", problem.title, problem.detail, base_path="../.."), problem.status)
     status = "waitlisted" if _query("status") == "waitlisted" else "confirmed"
-    return _html(pages.thanks(event, _language(event.languages), status, base_path="../.."))
+    return _event_page(event_id, lambda event, item, lang: pages.thanks(event, lang, status, base_path="../.."))
 
 
 @app.route("/events/{event_id}/registrations", methods=["POST"], content_types=["*/*"])
@@ -189,11 +199,7 @@ def create_registration(event_id: str) -> Response:
     except RegistrationInvalid as invalid:
         if body.is_form:
             errors = {e.field: e.message for e in invalid.errors}
-            page = pages.registration_form(
-                event, item, answer_language, state=_state(event, item), base_path="../..",
-                form_started_at=int(time.time()), values=body.data, errors=errors,
-            )
-            return _html(page, 422)
+            return _form_again(event, item, answer_language, body.data, errors, _state(event, item), 422)
         return _problem(Problem(422, "validation-failed", answer_language, errors=invalid.errors))
     except store.AlreadyRegistered:
         problem = Problem(409, "already-registered", answer_language)
@@ -218,11 +224,7 @@ def create_registration(event_id: str) -> Response:
     if body.is_form and problem.status == 409:
         errors = {"email": problem.detail} if problem.code == "already-registered" else {}
         state = _state(event, item) if problem.code == "already-registered" else ("full" if problem.code == "event-full" else "closed")
-        page = pages.registration_form(
-            event, item, answer_language, state=state, base_path="../..",
-            form_started_at=int(time.time()), values=body.data, errors=errors,
-        )
-        return _html(page, 409)
+        return _form_again(event, item, answer_language, body.data, errors, state, 409)
     return _problem(problem)
 
 

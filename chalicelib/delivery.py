@@ -100,13 +100,12 @@ def deliver(record: dict[str, Any]) -> bool:
     settings = get_settings()
     try:
         event, _ = store.get_event(event_id)
-        current = store.get_registration_in_event(event_id, registration_id)
         position = None
-        if current.get("status") == "waitlisted" and current.get("waitlist_ticket"):
-            position = store.waitlist_position(event_id, int(current["waitlist_ticket"]))
+        if item["status"] == "waitlisted":  # the stream image's ticket; position counts who is still ahead
+            position = store.waitlist_position(event_id, int(item["waitlist_ticket"]))
         message = emails.build_email(
             event=event,
-            registration={**item, "status": item["status"]},
+            registration=item,
             change=change,
             sender=settings.sender_email,
             base_url=settings.public_base_url,

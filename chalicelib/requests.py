@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from werkzeug.http import parse_options_header
@@ -32,8 +32,13 @@ class ParsedBody:
     is_form: bool
 
 
-def parse_body(event: Event, content_type: str | None, raw: bytes | None, language: str) -> ParsedBody:
-    """Read a registration body. Raises :class:`Problem` 413, 415 or 400 (texts in ``language``)."""
+def _read_object(content_type: str | None, raw: bytes | None, language: str,
+                 read_form: Callable[[bytes, str], dict[str, Any]], *, empty_json: bool) -> tuple[dict[str, Any], bool]:
+    """``(data, is_form)`` of a JSON object or URL-encoded form body (``read_form(raw, charset)``).
+
+    ``empty_json``: an empty JSON body reads as ``{}`` instead of 400.
+    Raises :class:`Problem` 413, 415 or 400 (texts in ``language``).
+    """
     raw = raw or b""
     if len(raw) > MAX_BODY_BYTES:
         raise Problem(413, "body-too-large", language, size=len(raw), limit=MAX_BODY_BYTES)
@@ -42,20 +47,32 @@ def parse_body(event: Event, content_type: str | None, raw: bytes | None, langua
     charset = (params.get("charset") or "utf-8").lower()
     if media_type == FORM_TYPE:
         try:
-            return ParsedBody(form_to_data(event, raw, charset), True)
+            return read_form(raw, charset), True
         except (UnicodeError, LookupError, ValueError):
             raise Problem(400, "malformed-body", language, expected="form") from None
     if media_type in (JSON_TYPE, "") or media_type.endswith("+json"):
-        if media_type == "" and not raw:
-            raise Problem(400, "malformed-body", language, expected="json")
+        if not raw and empty_json:
+            return {}, False
         try:
-            data = json.loads(raw.decode("utf-8") if charset in ("utf-8", "utf8") else raw.decode(charset))
+            data = json.loads(raw.decode(charset))
         except (UnicodeError, LookupError, ValueError, RecursionError):
             raise Problem(400, "malformed-body", language, expected="json") from None
         if not isinstance(data, dict):
             raise Problem(400, "malformed-body", language, expected="json")
-        return ParsedBody(data, False)
+        return data, False
     raise Problem(415, "unsupported-media-type", language, got=media_type[:100])
+
+
+def parse_body(event: Event, content_type: str | None, raw: bytes | None, language: str) -> ParsedBody:
+    """Read a registration body. Raises :class:`Problem` 413, 415 or 400 (texts in ``language``)."""
+    data, is_form = _read_object(content_type, raw, language,
+                                 lambda body, charset: form_to_data(event, body, charset), empty_json=False)
+    return ParsedBody(data, is_form)
+
+
+def _token_form(body: bytes, charset: str) -> dict[str, Any]:
+    pairs = parse_qs(body.decode("ascii"), keep_blank_values=True, encoding=charset, errors="strict")
+    return {"token": (pairs.get("token") or [""])[-1]}
 
 
 def parse_token_body(content_type: str | None, raw: bytes | None, language: str) -> tuple[str, bool]:
@@ -63,24 +80,6 @@ def parse_token_body(content_type: str | None, raw: bytes | None, language: str)
 
     Raises :class:`Problem` 413, 415 or 400 like :func:`parse_body`; a missing token gives 403 later, not here.
     """
-    raw = raw or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise Problem(413, "body-too-large", language, size=len(raw), limit=MAX_BODY_BYTES)
-    media_type, _ = parse_options_header(content_type or "")
-    media_type = media_type.lower()
-    if media_type == FORM_TYPE:
-        try:
-            pairs = parse_qs(raw.decode("ascii"), keep_blank_values=True, errors="strict")
-        except (UnicodeError, ValueError):
-            raise Problem(400, "malformed-body", language, expected="form") from None
-        return (pairs.get("token") or [""])[-1], True
-    if media_type in (JSON_TYPE, "") or media_type.endswith("+json"):
-        try:
-            data = json.loads(raw.decode("utf-8")) if raw else {}
-        except (UnicodeError, ValueError, RecursionError):
-            raise Problem(400, "malformed-body", language, expected="json") from None
-        if not isinstance(data, dict):
-            raise Problem(400, "malformed-body", language, expected="json")
-        token = data.get("token")
-        return (token if isinstance(token, str) else ""), False
-    raise Problem(415, "unsupported-media-type", language, got=media_type[:100])
+    data, is_form = _read_object(content_type, raw, language, _token_form, empty_json=True)
+    token = data.get("token")
+    return (token if isinstance(token, str) else ""), is_form

@@ -3,7 +3,6 @@
 import email
 import email.policy
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,35 +14,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SEED_EVENT_ID
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live import start_service
 
 
 @pytest.fixture
 def local_service(tmp_path):
-    port, aws_port = free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "AWS_PORT": str(aws_port), "OUTBOX": str(tmp_path / "outbox")}
-    for name in ("AWS_ENDPOINT_URL", "TABLE_NAME", "STAGE", "APP_CLOCK"):
-        env.pop(name, None)
-    log = open(tmp_path / "service.log", "w+")
-    process = subprocess.Popen([sys.executable, "-m", "localservice"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/events/{SEED_EVENT_ID}", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            assert process.poll() is None, (tmp_path / "service.log").read_text()
-            time.sleep(0.3)
-    yield base, tmp_path / "outbox", tmp_path / "service.log"
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
+    """``python -m localservice`` on free ports (``tests.live``): (API base URL, outbox, log file)."""
+    service = start_service(tmp_path)
+    yield service.url, service.outbox, service.log_path
+    service.stop()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -75,10 +54,7 @@ def test_register_through_the_form_and_find_the_email(local_service):
     assert thanks_url == f"{base}/events/{SEED_EVENT_ID}/thanks?lang=nl&status=confirmed"
     assert "Bedankt voor je inschrijving" in urllib.request.urlopen(thanks_url).read().decode()
 
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not list(outbox.glob("*.eml")):
-        time.sleep(0.2)
-    [eml] = list(outbox.glob("*.eml"))
+    [eml] = _wait_for_emails(outbox, 1)
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert message["To"].addresses[0].display_name == "Zoë Ødegård"
     [invite] = [p for p in message.iter_attachments() if p.get_filename() == "invite.ics"]
@@ -126,27 +102,16 @@ def test_full_small_event_cancel_from_eml_promotes_the_next(local_service):
 def test_sigterm_stops_cleanly_and_busy_port_is_refused(tmp_path):
     import signal
 
-    port, aws_port = free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "AWS_PORT": str(aws_port), "OUTBOX": str(tmp_path / "outbox")}
-    for name in ("AWS_ENDPOINT_URL", "TABLE_NAME", "STAGE", "APP_CLOCK"):
-        env.pop(name, None)
-    process = subprocess.Popen([sys.executable, "-m", "localservice"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/events/{SEED_EVENT_ID}", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.3)
+    service = start_service(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(PORT=str(service.port), AWS_PORT=str(service.aws_port), OUTBOX=str(tmp_path / "second-outbox"))
     second = subprocess.run([sys.executable, "-m", "localservice"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=60)
     assert second.returncode == 2
-    assert f"port {port} (PORT) is in use" in second.stderr
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=20)
-    assert process.returncode == 0
-    assert "Stopping." in output
+    assert f"port {service.port} (PORT) is in use" in second.stderr
+    service.process.send_signal(signal.SIGTERM)
+    assert service.process.wait(timeout=20) == 0
+    assert "Stopping." in service.log()
 
 
 def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
