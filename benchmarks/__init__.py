@@ -1,0 +1,1 @@
+"""Benchmarks: speed figures measured side by side in one run (README, "Performance"); never timed tests."""

@@ -1,0 +1,277 @@
+"""A launch rush: N registrants at the same moment for C seats, against the local AWS stand-in.
+
+Measures, side by side in one run, on the same stand-in (moto's server in its own process,
+DynamoDB applied one request at a time by ``localservice.awsfake.serialize_dynamodb``, as in
+``make run`` and the tests):
+
+- **ours**: N threads released together, each calling ``chalicelib.registrations.register``
+  (validation, seats, waitlist, exactly the path of ``POST /events/{id}/registrations``
+  minus HTTP) for one event with C seats and a waitlist;
+- **floor**: N threads released together, each sending one bare ``TransactWriteItems`` of the
+  shape of its registration's write (:func:`run_floor`): the least any registration can cost.
+
+Rounds alternate which goes first; the summary gives medians. Printed per registration:
+attempts (tries of the whole write: 1 + the retries after a ``store.Conflict``, i.e. after a
+condition failed because another write got there first), transaction writes
+(``TransactWriteItems`` requests, failed ones included: a seat write that finds the event full
+counts too), all DynamoDB requests by operation, answers other than confirmed/waitlisted (a 503
+``busy`` is ``registrations.Busy``), and registrations per second as a fraction of the floor.
+
+    .venv/bin/python -m benchmarks.rush                      # this checkout
+    .venv/bin/python -m benchmarks.rush --code /tmp/before   # another checkout's chalicelib, same stand-in
+
+README, "Performance", lists the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _environment(port: int) -> None:
+    """The ``local`` stage's settings (``.chalice/config.json``), pointed at the stand-in."""
+    config = json.loads((REPO / ".chalice" / "config.json").read_text())
+    os.environ.update(config.get("environment_variables", {}))
+    os.environ.update(config["stages"]["local"]["environment_variables"])
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="eu-west-1", AWS_REGION="eu-west-1",
+        MIN_FILL_SECONDS="0",
+    )
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+
+
+class Retries:
+    """Counts ``store.Conflict`` exceptions made: each is one failed try that ``register`` retries."""
+
+    def __init__(self, store: Any) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        original = store.Conflict.__init__
+
+        def counted(conflict: Any, *args: Any, **kwargs: Any) -> None:
+            with self._lock:
+                self.count += 1
+            original(conflict, *args, **kwargs)
+
+        store.Conflict.__init__ = counted
+
+    def take(self) -> int:
+        with self._lock:
+            count, self.count = self.count, 0
+        return count
+
+
+class Calls:
+    """DynamoDB requests by operation, counted with botocore's ``before-call`` event hook."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def hook(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.counts[model.name] += 1
+
+    def take(self) -> Counter[str]:
+        with self._lock:
+            counts, self.counts = self.counts, Counter()
+        return counts
+
+
+def _released_together(count: int, concurrency: int, work) -> tuple[float, list[Any]]:
+    """``work(i)`` for ``i < count`` on ``concurrency`` threads, released at once.
+
+    Returns (seconds from the release until the last one ends, results or exceptions).
+    """
+    go = threading.Event()
+    results: list[Any] = [None] * count
+
+    def one(i: int) -> None:
+        go.wait()
+        try:
+            results[i] = work(i)
+        except Exception as error:  # noqa: BLE001 - an answer other than 201 is counted, not raised
+            results[i] = error
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for i in range(count):
+            pool.submit(one, i)
+        time.sleep(0.2)  # let the threads start and wait
+        start = time.perf_counter()
+        go.set()
+    return time.perf_counter() - start, results
+
+
+def _registrant(i: int, prefix: str) -> dict[str, Any]:
+    return {
+        "name": f"Registrant {i}", "email": f"{prefix}-{i}@example.org", "language": "nl", "consent": True,
+        "organisation": "Wilde Ganzen", "role": "campaigner", "partos_member": True, "needs": "Vegetarisch",
+    }
+
+
+def run_ours(event, registrants: int, concurrency: int, tag: str, seats: int) -> tuple[float, list[Any]]:
+    """``registrations.register`` for ``registrants`` people on ``concurrency`` threads, for ``event``."""
+    from chalicelib import registrations
+
+    return _released_together(
+        registrants, concurrency, lambda i: registrations.register(event.id, _registrant(i, tag), "nl", event=event),
+    )
+
+
+def run_floor(event, registrants: int, concurrency: int, tag: str, seats: int) -> tuple[float, list[Any]]:
+    """One bare ``TransactWriteItems`` per registrant, of the shape of its registration's write, all at once.
+
+    The first ``seats`` get the shape of a confirmed registration (Put of the registration item,
+    Put of its address guard, ``ADD seats_taken`` on the counters item); the others that of a
+    waitlisted one (the same Puts, ``ADD waitlisted_count``, ``w<bucket>`` on the counters item,
+    the ticket's entry in its waitlist bucket item). Items of the same size as ours; conditions
+    that always hold (``attribute_not_exists`` on the Puts, ``attribute_exists`` on the counters).
+    """
+    from chalicelib import aws, store
+
+    table = os.environ["TABLE_NAME"]
+    client = aws.client("dynamodb")
+    pk = store.event_pk(event.id)
+    counters = {"pk": {"S": pk}, "sk": {"S": "#FLOOR"}}
+    client.put_item(TableName=table, Item={**counters, "seats_taken": {"N": "0"}})
+    stamp = "2023-05-22T07:00:00.000000+00:00"
+
+    def one(i: int) -> None:
+        registration_id = f"floor{tag}{i:06d}xxxxxxxxx"[:22]
+        fields = _registrant(i, tag)
+        item = {
+            "pk": pk, "sk": f"REG#{registration_id}", "type": "registration", "registration_id": registration_id,
+            "event_id": event.id, "status": "confirmed", "name": fields["name"], "email": fields["email"],
+            "language": "nl", "answers": {k: fields[k] for k in ("organisation", "role", "partos_member", "needs")},
+            "consent_at": stamp, "registered_at": stamp, "status_changed_at": stamp, "expires_at": 1700000000,
+            "email_state": "pending", "notifications": {"registered": {"state": "pending", "at": stamp}},
+        }
+        guard = {"pk": pk, "sk": f"EMAIL#{i:064d}", "type": "guard", "for_registration": registration_id,
+                 "expires_at": 1700000000}
+        ops: list[dict[str, Any]] = [
+            {"Put": {"TableName": table, "Item": store.serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": table, "Item": store.serialize(guard), "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+        if i < seats:
+            ops.append({"Update": {"TableName": table, "Key": counters, "UpdateExpression": "ADD seats_taken :one",
+                                   "ConditionExpression": "attribute_exists(pk)",
+                                   "ExpressionAttributeValues": {":one": {"N": "1"}}}})
+        else:
+            ticket = i - seats + 1
+            ops.append({"Update": {"TableName": table, "Key": counters,
+                                   "UpdateExpression": "ADD waitlisted_count :one, #w :one",
+                                   "ConditionExpression": "attribute_exists(pk)",
+                                   "ExpressionAttributeNames": {"#w": f"w{ticket // 50}"},
+                                   "ExpressionAttributeValues": {":one": {"N": "1"}}}})
+            ops.append({"Update": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": f"FLOORQ#{ticket // 50}"}},
+                                   "UpdateExpression": "SET #t = :r ADD waiting_count :one",
+                                   "ExpressionAttributeNames": {"#t": f"t{ticket}"},
+                                   "ExpressionAttributeValues": {":one": {"N": "1"}, ":r": {"S": registration_id}}}})
+        client.transact_write_items(TransactItems=ops)
+
+    return _released_together(registrants, concurrency, one)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the rounds and print each round and the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--registrants", type=int, default=200)
+    parser.add_argument("--seats", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="threads at once (default: one per registrant, all released together)")
+    parser.add_argument("--code", type=Path, default=REPO,
+                        help="checkout whose chalicelib is measured (default: this one); the stand-in is always this one's")
+    args = parser.parse_args(argv)
+    concurrency = args.concurrency or args.registrants
+
+    port = _free_port()
+    standin = subprocess.Popen([sys.executable, "-m", "benchmarks.standin", str(port)], cwd=REPO,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert standin.stdout is not None and standin.stdout.readline().strip() == "ready"
+        _environment(port)
+        sys.path.insert(0, str(args.code.resolve()))
+        from chalicelib import aws, store
+        from chalicelib.events import load_event_file
+        from localservice.awsfake import create_table
+
+        create_table(aws.client("dynamodb"), os.environ["TABLE_NAME"])
+        calls = Calls()
+        aws.client("dynamodb").meta.events.register("before-call.dynamodb", calls.hook)
+        retries = Retries(store)
+        base = load_event_file(REPO / "events" / "partos-engagement-mobilisatie-2023.yaml")
+
+        print(f"code: {args.code.resolve()}  registrants: {args.registrants}  seats: {args.seats}  "
+              f"concurrency: {concurrency}  rounds: {args.rounds}")
+        rates: dict[str, list[float]] = {"ours": [], "floor": []}
+        per_registration: list[Counter[str]] = []
+        tries: list[float] = []
+        failures: Counter[str] = Counter()
+        for round_number in range(args.rounds):
+            order = ("ours", "floor") if round_number % 2 == 0 else ("floor", "ours")
+            for kind in order:
+                event = base.model_copy(update={"id": f"rush-{round_number}-{kind}", "capacity": args.seats, "waitlist": True})
+                store.put_event(event)
+                calls.take()
+                retries.take()
+                runner = run_ours if kind == "ours" else run_floor
+                seconds, results = runner(event, args.registrants, concurrency, f"r{round_number}", args.seats)
+                counts = calls.take()
+                retried = retries.take()
+                rate = args.registrants / seconds
+                rates[kind].append(rate)
+                line = f"round {round_number + 1} {kind:5}: {seconds:6.2f} s, {rate:6.1f} registrations/s"
+                if kind == "ours":
+                    statuses = Counter(getattr(r, "status", type(r).__name__) for r in results)
+                    failures.update({k: v for k, v in statuses.items() if k not in ("confirmed", "waitlisted")})
+                    per_registration.append(counts)
+                    tries.append(1 + retried / args.registrants)
+                    line += (f", attempts/registration {tries[-1]:.2f}"
+                             f", transactions/registration {counts['TransactWriteItems'] / args.registrants:.2f}"
+                             f", requests/registration {sum(counts.values()) / args.registrants:.2f}"
+                             f", answers {dict(statuses)}")
+                print(line, flush=True)
+
+        ours, floor = statistics.median(rates["ours"]), statistics.median(rates["floor"])
+        attempts = statistics.median(tries)
+        transactions = statistics.median(c["TransactWriteItems"] / args.registrants for c in per_registration)
+        operations = sorted({op for c in per_registration for op in c})
+        by_operation = {op: round(statistics.median(c[op] / args.registrants for c in per_registration), 2) for op in operations}
+        print()
+        print(f"median registrations/s: ours {ours:.1f}, floor {floor:.1f}, ratio {ours / floor:.2f}")
+        print(f"median attempts per registration: {attempts:.2f}; transaction writes per registration: {transactions:.2f}")
+        print(f"median requests per registration by operation: {by_operation}")
+        print(f"answers other than confirmed/waitlisted: {dict(failures) or 'none'}")
+    finally:
+        if standin.stdin:
+            standin.stdin.close()
+        standin.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
