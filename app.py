@@ -17,14 +17,16 @@ from chalice import Chalice, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from chalicelib import clock, cors, delivery, lifecycle, openapi, pages, registrations, store, tokens
+from chalicelib import clock, cors, delivery, openapi, pages, registrations, store, tokens
 from chalicelib.i18n import negotiate
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
 from chalicelib.requests import parse_body, parse_token_body
 from chalicelib.settings import get_settings
 from chalicelib.validation import RegistrationInvalid
 
-app = Chalice(app_name="event-registration")
+# Chalice's own log handler stays off: the Powertools Logger below writes to the same logger
+# ("event-registration"), and with both every line would be written twice (once not as JSON).
+app = Chalice(app_name="event-registration", configure_logs=False)
 # Structured JSON logs; chalicelib's modules log through child loggers of this one.
 # Log ids only: never names, addresses or tokens.
 logger = Logger(service="event-registration")
@@ -82,16 +84,20 @@ def _problem(problem: Problem) -> Response:
     )
 
 
-def _event_or_404(event_id: str, language: str):
+def _event_or_404(event_id: str, language: str, *, counters: bool = True):
+    """``(event, counters)`` (``counters`` ``None`` when not asked for); 404 ``not-found`` for an unknown event."""
     try:
-        return store.get_event(event_id)
+        if counters:
+            return store.get_event(event_id)
+        return store.event_definition(event_id), None
     except store.EventNotFound:
         raise Problem(404, "not-found", language, what="event") from None
 
 
-def _state(event, item) -> str:
-    state = event.window_state(clock.now())
-    if state == "open" and event.capacity is not None and not event.waitlist and pages.seats_left(event, item) == 0:
+def _state(event, counters: store.EventCounters) -> str:
+    """``open``, ``closed``, ``not_yet_open``, or ``full`` (no seat and no waitlist), as the writes judge it."""
+    state = counters.window_state(clock.now())
+    if state == "open" and counters.full and not counters.waitlist:
         return "full"
     return state
 
@@ -129,35 +135,38 @@ def _preflight() -> Response:
 def get_event(event_id: str) -> Response:
     """Public event details: the definition without the organiser's address, and the registration state."""
     try:
-        event, item = _event_or_404(event_id, _language(("en", "nl")))
+        event, counters = _event_or_404(event_id, _language(("en", "nl")))
     except Problem as problem:
         return _problem(problem)
     body = event.public_view()
-    state = _state(event, item)
+    state = _state(event, counters)
     body["registration"] = {
         "open": state == "open",
         "state": state,
-        "seats_left": pages.seats_left(event, item),
+        "seats_left": counters.seats_left,
         "waitlist": event.waitlist,
     }
     return _json(body)
 
 
-def _event_page(event_id: str, render) -> Response:
-    """An HTML page of an event: ``render(event, item, lang)``, or a 404 page in the visitor's language."""
+def _event_page(event_id: str, render, *, counters: bool = True) -> Response:
+    """An HTML page of an event: ``render(event, counters, lang)``, or a 404 page in the visitor's language.
+
+    ``counters=False`` for a page that shows no seats (``counters`` is then ``None``).
+    """
     try:
-        event, item = store.get_event(event_id)
-    except store.EventNotFound:
+        event, counts = _event_or_404(event_id, "en", counters=counters)
+    except Problem:
         lang = _language(("en", "nl"))
         problem = Problem(404, "not-found", lang, what="event")
         return _html(pages.message(lang, problem.title, problem.detail, base_path="../.."), 404)
-    return _html(render(event, item, _language(event.languages)))
+    return _html(render(event, counts, _language(event.languages)))
 
 
-def _form_again(event, item, lang: str, values: dict[str, Any], errors: dict[str, str], state: str, status: int) -> Response:
+def _form_again(event, counters, lang: str, values: dict[str, Any], errors: dict[str, str], state: str, status: int) -> Response:
     """The registration form re-rendered after a refused post: what was typed, a message at each field."""
     page = pages.registration_form(
-        event, item, lang, state=state, base_path="../..", form_started_at=int(time.time()), values=values, errors=errors,
+        event, counters, lang, state=state, base_path="../..", form_started_at=int(time.time()), values=values, errors=errors,
     )
     return _html(page, status)
 
@@ -165,8 +174,8 @@ def _form_again(event, item, lang: str, values: dict[str, Any], errors: dict[str
 @app.route("/events/{event_id}/register", methods=["GET"])
 def registration_page(event_id: str) -> Response:
     """The registration form (HTML); ``?lang=``, else ``Accept-Language``, else the event's default."""
-    return _event_page(event_id, lambda event, item, lang: pages.registration_form(
-        event, item, lang, state=_state(event, item), form_started_at=int(time.time()), base_path="../.."
+    return _event_page(event_id, lambda event, counters, lang: pages.registration_form(
+        event, counters, lang, state=_state(event, counters), form_started_at=int(time.time()), base_path="../.."
     ))
 
 
@@ -174,7 +183,8 @@ def registration_page(event_id: str) -> Response:
 def thanks_page(event_id: str) -> Response:
     """The thank-you page a form post redirects to (``?status=confirmed|waitlisted&lang=``)."""
     status = "waitlisted" if _query("status") == "waitlisted" else "confirmed"
-    return _event_page(event_id, lambda event, item, lang: pages.thanks(event, lang, status, base_path="../.."))
+    return _event_page(event_id, lambda event, _, lang: pages.thanks(event, lang, status, base_path="../.."),
+                       counters=False)
 
 
 @app.route("/events/{event_id}/registrations", methods=["POST"], content_types=["*/*"])
@@ -183,7 +193,7 @@ def create_registration(event_id: str) -> Response:
     request = app.current_request
     language = _language(("en", "nl"))
     try:
-        event, item = _event_or_404(event_id, language)
+        event, _ = _event_or_404(event_id, language, counters=False)  # the write checks seats and window
         language = _language(event.languages)
         body = parse_body(event, _header("content-type"), request.raw_body, language)
         # Messages in the language of the page the person used (?lang=), else of the emails they chose.
@@ -199,7 +209,8 @@ def create_registration(event_id: str) -> Response:
     except RegistrationInvalid as invalid:
         if body.is_form:
             errors = {e.field: e.message for e in invalid.errors}
-            return _form_again(event, item, answer_language, body.data, errors, _state(event, item), 422)
+            counters = store.get_counters(event_id)
+            return _form_again(event, counters, answer_language, body.data, errors, _state(event, counters), 422)
         return _problem(Problem(422, "validation-failed", answer_language, errors=invalid.errors))
     except store.AlreadyRegistered:
         problem = Problem(409, "already-registered", answer_language)
@@ -223,8 +234,9 @@ def create_registration(event_id: str) -> Response:
         return _json(result.as_json(), 201, {"Location": f"{base}/registrations/{result.registration_id}"})
     if body.is_form and problem.status == 409:
         errors = {"email": problem.detail} if problem.code == "already-registered" else {}
-        state = _state(event, item) if problem.code == "already-registered" else ("full" if problem.code == "event-full" else "closed")
-        return _form_again(event, item, answer_language, body.data, errors, state, 409)
+        counters = store.get_counters(event_id)
+        state = _state(event, counters) if problem.code == "already-registered" else ("full" if problem.code == "event-full" else "closed")
+        return _form_again(event, counters, answer_language, body.data, errors, state, 409)
     return _problem(problem)
 
 
@@ -234,12 +246,17 @@ def _wants_html() -> bool:
     return accepted.best_match(["application/json", "text/html"]) == "text/html"
 
 
-def _registrant(registration_id: str, token: str | None) -> registrations.RegistrantView:
-    """The registration behind a personal link; 403 for a bad token (checked first, so it reveals nothing), 404 if gone."""
+def _registrant(registration_id: str, token: str | None, *, cancel: bool = False) -> registrations.RegistrantView:
+    """The registration behind a personal link, cancelled first with ``cancel``.
+
+    403 for a bad token (checked first, so it reveals nothing), 404 if gone.
+    """
     language = _language(("en", "nl"))
     if not tokens.verify_token(registration_id, token):
         raise Problem(403, "invalid-token", language)
     try:
+        if cancel:
+            return registrations.cancel_own(registration_id)
         return registrations.registrant_view(registration_id)
     except (store.RegistrationNotFound, store.EventNotFound):
         raise Problem(404, "not-found", language, what="registration") from None
@@ -281,8 +298,7 @@ def cancel_registration(registration_id: str) -> Response:
     language = _language(("en", "nl"))
     try:
         token, is_form = parse_token_body(_header("content-type"), request.raw_body, language)
-        view = _registrant(registration_id, token)
-        result = lifecycle.cancel(view.event.id, registration_id, by="registrant")
+        view = _registrant(registration_id, token, cancel=True)
     except Problem as problem:
         if _wants_html():  # a browser posting the cancel form: a page, not JSON
             return _html(pages.message(language, problem.title, problem.detail, "../.."), problem.status)
@@ -291,6 +307,7 @@ def cancel_registration(registration_id: str) -> Response:
         return _problem(Problem(404, "not-found", language, what="registration"))
     except store.Conflict:
         return _problem(Problem(503, "busy", language, headers={"Retry-After": "1"}))
+    result = view.cancelled
     logger.info("cancelled", extra={"event_id": view.event.id, "registration_id": registration_id,
                                     "changed": result.changed, "promoted_registration_id": result.promoted_id})
     if is_form:

@@ -99,7 +99,7 @@ def deliver(record: dict[str, Any]) -> bool:
         return True
     settings = get_settings()
     try:
-        event, _ = store.get_event(event_id)
+        event = store.event_definition(event_id)  # cached: at most one read per event and batch
         position = None
         if item["status"] == "waitlisted":  # the stream image's ticket; position counts who is still ahead
             position = store.waitlist_position(event_id, int(item["waitlist_ticket"]))

@@ -1,79 +1,54 @@
-"""State changes after registering: cancellation and promotion from the waitlist.
+"""State changes after registering: cancellation, erasure and promotion from the waitlist.
 
 States: ``confirmed`` (holds a seat), ``waitlisted`` (queued by
-``waitlist_ticket``, i.e. by time of registering), ``cancelled`` (final).
-Every transition is one DynamoDB transaction guarded by the current state
-(``chalicelib.store``), retried on a conflict with fresh reads, so two
+``waitlist_ticket``, i.e. by time of registering), ``cancelled`` (final),
+``erased`` (final, staff). Every transition is one DynamoDB transaction guarded
+by the current state (``chalicelib.store``), retried on a conflict, so two
 simultaneous cancellations never promote the same person twice nor leave a
 seat empty while someone waits. Emails follow from the stream records.
+
+DynamoDB calls of a cancellation: the registration (1, or none when the caller
+has it from the index), the waitlist head for a confirmed one or the
+registration's own waitlist bucket for a waiting one (1), the transaction (1).
+A retry starts from what the failed conditions saw, so it reads only the head
+or bucket again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_random_exponential
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from chalicelib import clock, store
 
-_RETRY = dict(
-    retry=retry_if_exception_type(store.Conflict),
-    wait=wait_random_exponential(multiplier=0.01, max=0.25),
-    stop=stop_after_attempt(400) | stop_after_delay(25),
-    reraise=True,
-)
+#: Attempts of one transition before ``store.Conflict`` is raised: a count, never a duration. An
+#: attempt fails only when another write changed the same items in between, i.e. when another
+#: cancellation, promotion or registration succeeded, so the count bounds the work, not the time.
+TRANSITION_ATTEMPTS = 50
+
+
+def _attempts() -> Retrying:
+    return Retrying(retry=retry_if_exception_type(store.Conflict), stop=stop_after_attempt(TRANSITION_ATTEMPTS),
+                    wait=wait_random_exponential(multiplier=0.01, max=0.25), reraise=True)
 
 
 @dataclass(frozen=True)
 class CancelResult:
     """The outcome of :func:`cancel`.
 
-    ``changed`` is ``False`` when the registration was already cancelled;
-    ``promoted_id`` names the waitlisted registration that got the seat, if any.
+    ``changed`` is ``False`` when the registration was already cancelled (or
+    erased: ``status`` says which); ``promoted_id`` names the waitlisted
+    registration that got the seat, if any; ``language`` is the registrant's.
     """
 
     registration_id: str
     event_id: str
     changed: bool
     promoted_id: str | None = None
-
-
-@retry(**_RETRY)
-def cancel(event_id: str, registration_id: str, *, by: str = "registrant") -> CancelResult:
-    """Cancel a registration (``by`` is ``registrant`` or ``staff``, recorded on the item).
-
-    A confirmed registration's seat goes to the first waitlisted registration,
-    if any; a waitlisted one leaves the queue. Cancelling twice changes nothing.
-    A cancel never meets a capacity check. Raises ``store.RegistrationNotFound``
-    and, past the retry budget, ``store.Conflict``.
-    """
-    item = store.get_registration_in_event(event_id, registration_id)
-    if item["status"] not in ("confirmed", "waitlisted"):
-        return CancelResult(registration_id, event_id, False)
-    head = seat_successor(event_id, item)
-    store.cancel_transition(item, clock.now().isoformat(), by, head)
-    return CancelResult(registration_id, event_id, True, head["registration_id"] if head else None)
-
-
-def seat_successor(event_id: str, item: dict[str, Any]) -> dict[str, Any] | None:
-    """Who takes over ``item``'s seat when it ends: the first waitlisted registration, or ``None``.
-
-    ``None`` when ``item`` holds no seat, nobody waits, or the event is over capacity
-    (a lowered capacity: the seat is given back instead). Raises ``store.Conflict``
-    when the counters and the items disagree (a write in flight: read again).
-    """
-    if item["status"] != "confirmed":
-        return None
-    event_item = store.get_event_item(event_id, consistent=True)
-    capacity = event_item.get("seat_capacity")
-    over_capacity = capacity is not None and int(event_item["seats_taken"]) > int(capacity)
-    if int(event_item.get("waitlisted_count", 0)) == 0 or over_capacity:
-        return None
-    queue = store.waitlisted_items(event_id)
-    if not queue:
-        raise store.Conflict("waitlist count and items disagree; read again")
-    return queue[0]
+    language: str | None = None
+    status: str = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -85,34 +60,106 @@ class EraseResult:
     promoted_id: str | None = None
 
 
-@retry(**_RETRY)
+def _places(item: dict[str, Any], over_capacity: bool) -> tuple[store.WaitlistEntry | None, store.WaitlistEntry | None]:
+    """``(own, head)`` for ending ``item``: its waitlist entry if it waits; the seat's successor if it holds one.
+
+    The successor is the first in the waitlist, or ``None`` when nobody waits or
+    the event is over capacity (a lowered capacity: the seat is given back instead).
+    Raises ``store.Conflict`` when a waiting item has no entry (a write in flight: read again).
+    """
+    if item["status"] == "waitlisted":
+        own = store.waitlist_entry(item["event_id"], int(item["waitlist_ticket"]))
+        if own is None:
+            raise store.Conflict("the registration waits but its waitlist entry is gone; read again")
+        return own, None
+    if item["status"] == "confirmed" and not over_capacity:
+        return None, store.waitlist_head(item["event_id"])
+    return None, None
+
+
+def _end(event_id: str, registration_id: str, item: dict[str, Any] | None, done: Callable[[dict[str, Any]], bool],
+         transition: Callable[..., Any]) -> tuple[dict[str, Any], Any, store.WaitlistEntry | None]:
+    """Run ``transition(item, own=..., head=...)`` with retries; ``(item, its result, head)``.
+
+    ``item`` is a first guess of the registration (e.g. from the index), read
+    consistently when ``None``. ``done(item)`` says there is nothing to do; then
+    the result is ``None``. After a failed attempt the next one starts from the
+    registration as the failed condition saw it (or as read, if its condition held)
+    and from the counters' ``over_capacity``.
+    """
+    state: dict[str, Any] = {"item": item, "over_capacity": False}
+    for attempt in _attempts():
+        with attempt:
+            current = state["item"] or store.get_registration_in_event(event_id, registration_id)
+            if done(current):
+                return current, None, None
+            try:
+                own, head = _places(current, state["over_capacity"])
+            except store.Conflict:
+                state["item"] = None  # the copy may be stale: read the registration itself next time
+                raise
+            try:
+                result = transition(current, own=own, head=head)
+            except store.Conflict as conflict:
+                state["item"] = conflict.registration or current
+                if conflict.counters is not None:
+                    state["over_capacity"] = conflict.counters.over_capacity
+                raise
+            return current, result, head
+    raise AssertionError("unreachable: tenacity returns or raises")
+
+
+def cancel(event_id: str, registration_id: str, *, by: str = "registrant", item: dict[str, Any] | None = None) -> CancelResult:
+    """Cancel a registration (``by`` is ``registrant`` or ``staff``, recorded on the item).
+
+    A confirmed registration's seat goes to the first waitlisted registration,
+    if any; a waitlisted one leaves the queue. Cancelling twice changes nothing.
+    A cancel never meets a capacity check. ``item``, when the caller has read the
+    registration (``store.find_registration``), saves reading it; a stale copy
+    only costs a retry. Raises ``store.RegistrationNotFound`` and, past
+    :data:`TRANSITION_ATTEMPTS`, ``store.Conflict``.
+    """
+    at = clock.now().isoformat()
+    current, result, head = _end(
+        event_id, registration_id, item,
+        lambda i: i["status"] not in ("confirmed", "waitlisted"),
+        lambda i, own, head: store.cancel_transition(i, at, by, own=own, head=head) or True,
+    )
+    language = current.get("language")
+    if result is None:
+        return CancelResult(registration_id, event_id, False, language=language, status=current["status"])
+    return CancelResult(registration_id, event_id, True, head.registration_id if head else None, language)
+
+
 def erase(event_id: str, registration_id: str, *, delete_guard: bool) -> EraseResult:
     """Erase one registration's personal data (GDPR), passing its seat on like a cancellation.
 
-    Reads the item afresh on every try. Raises ``store.RegistrationNotFound`` and,
-    past the retry budget, ``store.Conflict``.
+    Reads the item afresh. Raises ``store.RegistrationNotFound`` and, past
+    :data:`TRANSITION_ATTEMPTS`, ``store.Conflict``.
     """
-    item = store.get_registration_in_event(event_id, registration_id)
-    if item["status"] == "erased" or "email" not in item:
+    at = clock.now().isoformat()
+    current, changed, head = _end(
+        event_id, registration_id, None,
+        lambda i: i["status"] == "erased" or "email" not in i,
+        lambda i, own, head: store.erase_transition(i, at, own=own, head=head, delete_guard=delete_guard),
+    )
+    if changed is None:
         return EraseResult(0, False)
-    head = seat_successor(event_id, item)
-    changed = store.erase_transition(item, clock.now().isoformat(), head, delete_guard=delete_guard)
-    return EraseResult(changed, item["status"] == "confirmed", head["registration_id"] if head else None)
+    return EraseResult(changed, current["status"] == "confirmed", head.registration_id if head else None)
 
 
-@retry(**_RETRY)
 def _promote_one(event_id: str) -> bool:
-    event_item = store.get_event_item(event_id, consistent=True)
-    capacity = event_item.get("seat_capacity")
-    if int(event_item.get("waitlisted_count", 0)) == 0:
-        return False
-    if capacity is not None and int(event_item["seats_taken"]) >= int(capacity):
-        return False
-    queue = store.waitlisted_items(event_id)
-    if not queue:
-        return False
-    store.promote_transition(queue[0], clock.now().isoformat())
-    return True
+    for attempt in _attempts():
+        with attempt:
+            head = store.waitlist_head(event_id)
+            if head is None:
+                return False
+            try:
+                store.promote_transition(event_id, head, clock.now().isoformat())
+            except store.EventFull:
+                return False
+            return True
+    raise AssertionError("unreachable: tenacity returns or raises")
 
 
 def fill_free_seats(event_id: str) -> int:

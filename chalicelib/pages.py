@@ -11,13 +11,12 @@ from typing import Any
 from chalicelib import templates
 from chalicelib.dates import event_when
 from chalicelib.events import Event
+from chalicelib.store import EventCounters
 
 
-def seats_left(event: Event, item: dict[str, Any]) -> int | None:
-    """Free seats from the event item's counter (``None`` for an unlimited event)."""
-    if event.capacity is None:
-        return None
-    return max(0, event.capacity - int(item.get("seats_taken", 0)))
+def seats_left(event: Event, counters: EventCounters) -> int | None:
+    """Free seats from the event's counters (``None`` for an unlimited event)."""
+    return counters.seats_left
 
 
 def _common(event: Event, lang: str, base_path: str) -> dict[str, Any]:
@@ -48,7 +47,7 @@ def field_order(event: Event) -> list[str]:
 
 def registration_form(
     event: Event,
-    item: dict[str, Any],
+    counters: EventCounters,
     lang: str,
     *,
     state: str,
@@ -59,6 +58,7 @@ def registration_form(
 ) -> str:
     """The registration page.
 
+    ``counters`` (``store.get_counters``) give the seats left.
     ``state`` is the window state (``open``, ``closed``, ``not_yet_open``) or
     ``full`` (no seat, no waitlist); only ``open`` shows the form. ``values`` and
     ``errors`` (field -> message) re-render a refused post with what was typed.
@@ -74,7 +74,7 @@ def registration_form(
         {
             **_common(event, lang, base_path),
             "state": state,
-            "seats_left": seats_left(event, item),
+            "seats_left": seats_left(event, counters),
             "values": values or {},
             "errors": ordered_errors,
             "first_error": next(iter(ordered_errors), None),

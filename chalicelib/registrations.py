@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_random_exponential
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from chalicelib import antispam, clock, store
+from chalicelib import antispam, clock, lifecycle, store
 from chalicelib.events import CORE_FIELDS, Event
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate_registration
@@ -31,7 +31,7 @@ class RegistrationClosed(Exception):
 
 
 class Busy(Exception):
-    """The event's counters stayed contended past the retry budget (answer 503, try again)."""
+    """The write failed :data:`WRITE_ATTEMPTS` times on conflicts (answer 503 ``busy``, try again)."""
 
 
 @dataclass(frozen=True)
@@ -92,67 +92,74 @@ def _new_item(event: Event, fields: dict[str, Any], registration_id: str, now: d
     }
 
 
-@retry(
-    retry=retry_if_exception_type(store.Conflict),
-    wait=wait_random_exponential(multiplier=0.01, max=0.25),
-    stop=stop_after_attempt(400) | stop_after_delay(25),
-    reraise=True,
-)
-def _write(event: Event, fields: dict[str, Any], registration_id: str, seen: dict[str, Any]) -> Registered:
-    """One attempt at storing; ``seen`` carries the event item a failed attempt saw to the next one."""
+#: Write attempts a registration may take before answering 503 ``busy``: a count, never a duration, so a
+#: slow machine retries as often as a fast one. An attempt fails only when another write changed the
+#: event's counters in between (a seat freed while waitlisting) or DynamoDB reports a transaction
+#: conflict; each such failure means another registration or cancellation succeeded.
+WRITE_ATTEMPTS = 25
+
+
+def _write(event: Event, fields: dict[str, Any], registration_id: str) -> Registered:
+    """One attempt at storing: a seat if one may be free, else a waitlist ticket and the waitlist write.
+
+    Calls to DynamoDB: 1 for a seat; 2 for the waitlist when this instance saw the
+    event full in the last seconds (``store.probably_full``), else 3 (the seat
+    write that finds the event full comes first).
+    """
     now = clock.now()
-    state = event.window_state(now)
-    if state != "open":
-        raise RegistrationClosed(state)
     item = _new_item(event, fields, registration_id, now)
-    event_item = seen.pop("event_item", None)
-    full = event_item is not None and "seat_capacity" in event_item and \
-        int(event_item["seats_taken"]) >= int(event_item["seat_capacity"])
-    if not full:
+    if not store.probably_full(event.id):
         try:
-            store.put_registration(item)
+            store.put_registration(item, now=now)
             return Registered(registration_id, event.id, "confirmed", None)
-        except store.EventFull:
-            if not event.waitlist:
+        except store.EventFull as full:
+            if full.counters is None or not full.counters.waitlist:
                 raise
-            event_item = None
-    if event_item is None:
-        event_item = store.get_event_item(event.id, consistent=True)
-    seq = int(event_item["waitlist_seq"])
-    item.update(status="waitlisted", waitlist_ticket=seq + 1)
+            store.remember_full(event.id)
     try:
-        store.put_registration(item, waitlist_seq=seq)
-    except store.Conflict as conflict:
-        if conflict.event_item is not None:
-            seen["event_item"] = conflict.event_item  # retry from what the condition saw, without a read
+        ticket, waiting = store.take_waitlist_ticket(event.id, now)
+        item.update(status="waitlisted", waitlist_ticket=ticket)
+        store.put_registration(item, now=now)
+    except store.SeatFree:
+        store.forget_full(event.id)
         raise
-    return Registered(registration_id, event.id, "waitlisted", store.waitlist_position(event.id, seq + 1))
+    # Everyone waiting when the ticket was taken has a lower ticket: the position at that moment.
+    return Registered(registration_id, event.id, "waitlisted", waiting + 1)
 
 
 def register(event_id: str, data: dict[str, Any], language: str, *, event: Event | None = None) -> Registered:
     """Validate and store one registration for ``event_id``.
 
     ``data`` has the JSON shape (PRODUCT.md, "Registration fields"); ``language``
-    is the language of error messages; ``event``, when the caller has just read
-    it, saves reading it again. A confirmed seat is taken when one is
-    free; past capacity the registration is waitlisted (event with a waitlist)
-    or refused. The window is judged at the moment of the write.
+    is the language of error messages; ``event``, when the caller has it, saves
+    looking it up (``store.event_definition``, cached a few seconds). A confirmed
+    seat is taken when one is free; past capacity the registration is waitlisted
+    (event with a waitlist) or refused. The window, the seats and the waitlist are
+    judged by the conditions of the write, at its moment (README, "Seats, waitlist
+    and cancellation"), so a definition a few seconds old is safe.
 
     Raises ``store.EventNotFound``, ``validation.RegistrationInvalid``,
     :class:`RegistrationClosed`, ``store.EventFull``, ``store.AlreadyRegistered``
     and :class:`Busy`.
     """
     if event is None or event.id != event_id:
-        event, _ = store.get_event(event_id)
+        event = store.event_definition(event_id)
     fields = validate_registration(event, data, language).model_dump()
     if antispam.looks_automated(fields):
         # Honeypot filled or form sent too fast: a bot. Answer as for a person, store nothing.
         return Registered(new_registration_id(), event.id, "confirmed", None, stored=False)
     fields = {k: v for k, v in fields.items() if k not in CORE_FIELDS or k in ("name", "email", "language")}
+    registration_id = new_registration_id()
     try:
-        return _write(event, fields, new_registration_id(), {})
+        for attempt in Retrying(retry=retry_if_exception_type(store.Conflict), stop=stop_after_attempt(WRITE_ATTEMPTS),
+                                wait=wait_random_exponential(multiplier=0.01, max=0.25), reraise=True):
+            with attempt:
+                return _write(event, fields, registration_id)
+    except store.WindowClosed as closed:
+        raise RegistrationClosed(closed.state) from None
     except store.Conflict as exc:
         raise Busy(str(exc)) from None
+    raise AssertionError("unreachable: tenacity returns or raises")
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,7 @@ class RegistrantView:
     status: str
     waitlist_position: int | None
     language: str
+    cancelled: lifecycle.CancelResult | None = None  # set by :func:`cancel_own`
 
     def as_json(self) -> dict[str, Any]:
         """The JSON answer: status, waitlist position and the public event."""
@@ -178,12 +186,32 @@ class RegistrantView:
 
 
 def registrant_view(registration_id: str) -> RegistrantView:
-    """Look up a registration for its registrant. Raises ``store.RegistrationNotFound``."""
-    item = store.get_registration(registration_id)
+    """Look up a registration for its registrant: 2 calls (the index, then the item with its position).
+
+    Raises ``store.RegistrationNotFound`` (also for an erased registration) and ``store.EventNotFound``.
+    """
+    found = store.find_registration(registration_id)
+    item, position = store.registration_with_position(found)
     if item.get("status") not in ("confirmed", "waitlisted", "cancelled"):
         raise store.RegistrationNotFound(registration_id)
-    event, _ = store.get_event(item["event_id"])
-    position = None
-    if item["status"] == "waitlisted":
-        position = store.waitlist_position(event.id, int(item["waitlist_ticket"]))
+    event = store.event_definition(item["event_id"])
     return RegistrantView(registration_id, event, item["status"], position, item.get("language") or event.default_language)
+
+
+def cancel_own(registration_id: str) -> RegistrantView:
+    """The registrant's own cancellation from a link; the view afterwards, with ``cancelled`` set.
+
+    3 calls to DynamoDB: the index (the registration as a first guess), the
+    waitlist head or the registration's bucket, the transaction
+    (``lifecycle.cancel``). Cancelling twice changes nothing. Raises
+    ``store.RegistrationNotFound`` (also for an erased registration) and, past
+    the retry budget, ``store.Conflict``.
+    """
+    found = store.find_registration(registration_id)
+    if found.get("status") not in ("confirmed", "waitlisted", "cancelled"):
+        raise store.RegistrationNotFound(registration_id)
+    result = lifecycle.cancel(found["event_id"], registration_id, by="registrant", item=found)
+    if result.status not in ("cancelled",):
+        raise store.RegistrationNotFound(registration_id)
+    event = store.event_definition(found["event_id"])
+    return RegistrantView(registration_id, event, "cancelled", None, result.language or event.default_language, result)

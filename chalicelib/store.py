@@ -2,21 +2,42 @@
 
 Table design (README, "Storage"):
 
-=================  ===========================  ==========================================
+=================  ===========================  ==============================================
 item               partition key ``pk``         sort key ``sk``
-=================  ===========================  ==========================================
-event              ``EVENT#<event_id>``         ``#EVENT``
+=================  ===========================  ==============================================
+event              ``EVENT#<event_id>``         ``#EVENT`` (the definition, JSON)
+event counters     ``EVENT#<event_id>``         ``#COUNTERS`` (capacity, window, seat and waitlist counts)
+waitlist bucket    ``EVENT#<event_id>``         ``WAITLIST#<bucket number, 8 digits>``
 event catalogue    ``EVENTS``                   ``<event_id>``
 registration       ``EVENT#<event_id>``         ``REG#<registration_id>``
 address guard      ``EVENT#<event_id>``         ``EMAIL#<sha256 of the address key>``
-=================  ===========================  ==========================================
+=================  ===========================  ==============================================
 
 The global secondary index ``by-registration`` (partition key
 ``registration_id``, only registration items carry it) finds a registration from
-the id in a link. Registrations and guards carry ``expires_at`` (epoch seconds,
-the table's TTL attribute). The event item holds the seat counters:
-``seats_taken`` (confirmed registrations), ``waitlisted_count`` and
-``waitlist_seq`` (the last waitlist ticket handed out).
+the id in a link. Registrations, guards and waitlist buckets carry ``expires_at``
+(epoch seconds, the table's TTL attribute).
+
+The counters item is small (about 200 bytes) and is the one item every
+registration changes; the 2-3 KB definition is read rarely and cached per
+function instance for :data:`DEFINITION_MAX_AGE` seconds. That is safe because
+everything a registration must respect is on the counters item and checked by the
+write's condition: ``seat_capacity`` (absent: unlimited), ``waitlist`` (whether
+the event has one), ``opens_at``/``closes_at`` (the registration window, epoch
+seconds; ``opens_at`` 0 when it opens at once). Its counts: ``seats_taken`` (confirmed registrations),
+``waitlisted_count``, ``erased_count``, ``waitlist_seq`` (the last waitlist ticket
+handed out) and, per waitlist bucket ``b`` that has someone waiting, ``w<b>``: how
+many wait in it.
+
+Waitlist tickets come from an atomic ``ADD`` on ``waitlist_seq`` (no read, no
+compare): tickets order the queue; a ticket whose write then fails leaves a gap,
+which is harmless because positions count the tickets of people still waiting.
+Ticket ``t`` belongs to bucket ``t // WAITLIST_BUCKET_SIZE``; the bucket's item
+holds ``t<t> = <registration_id>`` for each ticket still waiting and
+``waiting_count``, and is deleted when its last entry leaves, so the first
+bucket item of the event is the head of the queue. A position is therefore
+exact in one read of two small items: 1 + the ``w<b>`` of the buckets below
+plus the entries below the ticket in its own bucket (:func:`waitlist_position`).
 
 Every state change is a conditional write or a transaction; nothing is decided
 by a read that a concurrent write could invalidate.
@@ -26,18 +47,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from email_validator import EmailNotValidError, validate_email
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from chalicelib import aws
 from chalicelib.events import Event, parse_event
 from chalicelib.settings import get_settings
 
 EVENT_SK = "#EVENT"
+COUNTERS_SK = "#COUNTERS"
+WAITLIST_PREFIX = "WAITLIST#"
 #: Partition of the event catalogue: one item per event (sort key: the event id), so events are
 #: listed by Query, never by a Scan of every registration.
 CATALOGUE_PK = "EVENTS"
@@ -45,6 +72,20 @@ REGISTRATION_PREFIX = "REG#"
 GUARD_PREFIX = "EMAIL#"
 REGISTRATION_INDEX = "by-registration"
 TTL_ATTRIBUTE = "expires_at"
+
+#: Waitlist tickets per bucket. A bucket item holds at most this many entries of about 30 bytes
+#: (under 2 KB), and the counters item one ``w<b>`` per bucket that has someone waiting (about
+#: 10 bytes each: 5,000 waiting keep it under 1 KB).
+WAITLIST_BUCKET_SIZE = 50
+
+#: Seconds a function instance keeps an event definition it read (:func:`event_definition`).
+#: Window, capacity and waitlist are enforced by the conditions of the writes, so a definition
+#: a few seconds old can only show an outdated text or question for that long.
+DEFINITION_MAX_AGE = 5.0
+
+#: Seconds a function instance remembers that an event was full (:func:`probably_full`), so the
+#: next registrations go straight to the waitlist. Only a hint: the writes' conditions decide.
+FULL_HINT_SECONDS = 5.0
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -55,7 +96,7 @@ class StoreError(Exception):
 
 
 class EventNotFound(StoreError):
-    """No event item with this id."""
+    """No event (definition or counters item) with this id."""
 
 
 class RegistrationNotFound(StoreError):
@@ -67,19 +108,46 @@ class AlreadyRegistered(StoreError):
 
 
 class EventFull(StoreError):
-    """No seat left; raised when a seat condition fails (see :func:`put_registration`)."""
+    """No seat left (and, for a waitlist write, no waitlist); ``counters`` as the failed condition saw them."""
+
+    def __init__(self, event_id: str, counters: "EventCounters | None" = None):
+        super().__init__(event_id)
+        self.counters = counters
+
+
+class WindowClosed(StoreError):
+    """The registration window was not open at the moment of the write; ``state`` is ``not_yet_open`` or ``closed``."""
+
+    def __init__(self, state: str):
+        super().__init__(state)
+        self.state = state
 
 
 class Conflict(StoreError):
-    """A condition on the event item failed or DynamoDB reported a transaction conflict; retry.
+    """A condition failed because something changed since it was read, or DynamoDB reported a conflict: retry.
 
-    ``event_item`` is the event item as the failed condition saw it (plain values),
-    when DynamoDB returned it, so a retry need not read it again.
+    ``registration`` is the registration item as the failed condition saw it and
+    ``counters`` the event's counters (both plain values, when DynamoDB returned
+    them), so a retry need not read them again.
     """
 
-    def __init__(self, message: str, event_item: dict[str, Any] | None = None):
+    def __init__(self, message: str, *, registration: dict[str, Any] | None = None,
+                 counters: "EventCounters | None" = None):
         super().__init__(message)
-        self.event_item = event_item
+        self.registration = registration
+        self.counters = counters
+
+
+class SeatFree(Conflict):
+    """A waitlist write found a free seat (the event is not full any more): register for the seat instead."""
+
+
+class LegacyEventItem(StoreError):
+    """The event item still holds the seat counters of the first release's table layout.
+
+    The counters now live in their own item (README, "Storage"); such a table is
+    not migrated automatically.
+    """
 
 
 def event_pk(event_id: str) -> str:
@@ -92,23 +160,35 @@ def registration_sk(registration_id: str) -> str:
     return f"{REGISTRATION_PREFIX}{registration_id}"
 
 
+def waitlist_bucket(ticket: int) -> int:
+    """The bucket of a waitlist ticket: ``ticket // WAITLIST_BUCKET_SIZE``."""
+    return int(ticket) // WAITLIST_BUCKET_SIZE
+
+
+def waitlist_bucket_sk(bucket: int) -> str:
+    """Sort key of a waitlist bucket item: ``WAITLIST#`` and the bucket number in 8 digits (so they sort)."""
+    return f"{WAITLIST_PREFIX}{bucket:08d}"
+
+
 def email_key(email: str) -> str:
     """The comparison form of an address: one mailbox, one key.
 
     The part before the ``@`` is casefolded (PRODUCT.md compares addresses
     case-insensitively); the domain is taken in its IDNA ASCII form, lower case,
     as email-validator computes it, so ``user@éxample.org`` and
-    ``user@xn--xample-9ua.org`` are the same mailbox. An address email-validator
-    refuses is only casefolded.
+    ``user@xn--xample-9ua.org`` are the same mailbox. An ASCII domain is only
+    lower-cased (what email-validator makes of it too, without the cost of a
+    second validation); an address email-validator refuses is only casefolded.
     """
     email = email.strip()
     local_part, at, domain = email.rpartition("@")
     if not at:
         return email.casefold()
-    try:
-        domain = validate_email(email, check_deliverability=False).ascii_domain
-    except EmailNotValidError:
-        pass
+    if not domain.isascii():
+        try:
+            domain = validate_email(email, check_deliverability=False).ascii_domain
+        except EmailNotValidError:
+            pass
     return f"{local_part.casefold()}@{domain.lower()}"
 
 
@@ -132,8 +212,6 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain_numbers(value: Any) -> Any:
-    from decimal import Decimal
-
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -153,61 +231,206 @@ def _table() -> str:
     return get_settings().table_name
 
 
+def _epoch(instant: datetime) -> dict[str, str]:
+    """An aware instant as a DynamoDB number: epoch seconds, to the microsecond."""
+    return {"N": f"{instant.timestamp():.6f}"}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _indexed(item: dict[str, Any], prefix: str) -> dict[int, Any]:
+    """``{n: value}`` for the attributes named ``<prefix><digits>`` (``w3``, ``t151``) of a plain item."""
+    found = {}
+    for name, value in item.items():
+        if name.startswith(prefix) and name[len(prefix):].isdigit():
+            found[int(name[len(prefix):])] = value
+    return found
+
+
 # ---------------------------------------------------------------- events
 
 
-def put_event(event: Event) -> None:
-    """Create or update an event item from its definition.
+@dataclass(frozen=True)
+class EventCounters:
+    """An event's counters item as plain values (README, "Storage").
 
-    The seat counters are kept; ``capacity`` is replaced (or removed for an
-    unlimited event). Lowering the capacity below ``seats_taken`` leaves the
-    confirmed registrations confirmed and the event full until seats free up.
+    ``seat_capacity`` ``None`` means unlimited; ``opens_at``/``closes_at`` are epoch
+    seconds (``opens_at`` 0: open from the start); ``waiting`` maps a waitlist
+    bucket to how many wait in it (buckets with nobody waiting are absent).
     """
-    names = {"#d": "definition", "#c": "seat_capacity", "#t": "type", "#e": "event_id"}
+
+    event_id: str
+    seat_capacity: int | None
+    seats_taken: int = 0
+    waitlisted_count: int = 0
+    erased_count: int = 0
+    waitlist_seq: int = 0
+    waitlist: bool = False
+    opens_at: float = 0
+    closes_at: float | None = None
+    waiting: dict[int, int] = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "EventCounters":
+        """The counters from a plain counters item."""
+        capacity = item.get("seat_capacity")
+        return cls(
+            event_id=str(item.get("event_id", "")),
+            seat_capacity=None if capacity is None else int(capacity),
+            seats_taken=int(item.get("seats_taken", 0)),
+            waitlisted_count=int(item.get("waitlisted_count", 0)),
+            erased_count=int(item.get("erased_count", 0)),
+            waitlist_seq=int(item.get("waitlist_seq", 0)),
+            waitlist=bool(item.get("waitlist", False)),
+            opens_at=item.get("opens_at", 0),
+            closes_at=item.get("closes_at"),
+            waiting={bucket: int(count) for bucket, count in _indexed(item, "w").items()},
+        )
+
+    @property
+    def seats_left(self) -> int | None:
+        """Free seats (never below 0); ``None`` for an unlimited event."""
+        if self.seat_capacity is None:
+            return None
+        return max(0, self.seat_capacity - self.seats_taken)
+
+    @property
+    def full(self) -> bool:
+        """No seat free (a limited event with ``seats_taken >= seat_capacity``)."""
+        return self.seat_capacity is not None and self.seats_taken >= self.seat_capacity
+
+    @property
+    def over_capacity(self) -> bool:
+        """More confirmed than seats (after a capacity decrease): a freed seat is given back, not passed on."""
+        return self.seat_capacity is not None and self.seats_taken > self.seat_capacity
+
+    def window_state(self, instant: datetime) -> str:
+        """``not_yet_open``, ``open`` or ``closed`` at ``instant`` (aware), as the writes' conditions judge it."""
+        now = instant.timestamp()
+        if now < float(self.opens_at):
+            return "not_yet_open"
+        if self.closes_at is not None and now >= float(self.closes_at):
+            return "closed"
+        return "open"
+
+    def waiting_before(self, bucket: int) -> int:
+        """How many wait in the buckets below ``bucket``."""
+        return sum(count for b, count in self.waiting.items() if b < bucket)
+
+
+_definitions: dict[str, tuple[float, Event]] = {}
+_full_until: dict[str, float] = {}
+
+
+def reset_caches() -> None:
+    """Forget every cached definition and full-event hint of this process (tests start afresh)."""
+    _definitions.clear()
+    _full_until.clear()
+
+
+def _remember(event: Event) -> Event:
+    _definitions[event.id] = (time.monotonic() + DEFINITION_MAX_AGE, event)
+    return event
+
+
+def _cached(event_id: str) -> Event | None:
+    found = _definitions.get(event_id)
+    if found is not None and found[0] > time.monotonic():
+        return found[1]
+    return None
+
+
+def remember_full(event_id: str) -> None:
+    """Note that ``event_id`` was found full, for :data:`FULL_HINT_SECONDS`."""
+    _full_until[event_id] = time.monotonic() + FULL_HINT_SECONDS
+
+
+def forget_full(event_id: str) -> None:
+    """Drop the full-event hint (a seat was found free)."""
+    _full_until.pop(event_id, None)
+
+
+def probably_full(event_id: str) -> bool:
+    """Whether this instance saw ``event_id`` full in the last :data:`FULL_HINT_SECONDS` (a hint only)."""
+    return _full_until.get(event_id, 0.0) > time.monotonic()
+
+
+def put_event(event: Event) -> None:
+    """Create or update an event: its definition, its counters item and its catalogue entry (one transaction).
+
+    The counts are kept; ``seat_capacity`` is replaced (removed for an unlimited
+    event), and so are ``waitlist`` and the window (``opens_at`` 0 when the event
+    has no opening time). Lowering the capacity below ``seats_taken``
+    leaves the confirmed registrations confirmed and the event full until seats
+    free up. Raises :class:`LegacyEventItem` for an event item of the first
+    release's layout (counters inside the event item).
+    """
+    table = _table()
+    pk = event_pk(event.id)
     values: dict[str, Any] = {
-        ":d": {"S": event.model_dump_json()},
-        ":t": {"S": "event"},
+        ":type": {"S": "counters"},
         ":e": {"S": event.id},
         ":zero": {"N": "0"},
+        ":w": {"BOOL": event.waitlist},
+        ":closes": _epoch(event.utc(event.closes_at_local)),
     }
-    set_parts = [
-        "#d = :d",
-        "#t = :t",
-        "#e = :e",
+    sets = [
+        "#type = :type", "event_id = :e", "waitlist = :w", "closes_at = :closes",
         "seats_taken = if_not_exists(seats_taken, :zero)",
         "waitlisted_count = if_not_exists(waitlisted_count, :zero)",
+        "erased_count = if_not_exists(erased_count, :zero)",
         "waitlist_seq = if_not_exists(waitlist_seq, :zero)",
     ]
+    removes = []
     if event.capacity is None:
-        expression = "SET " + ", ".join(set_parts) + " REMOVE #c"
+        removes.append("seat_capacity")
     else:
+        sets.append("seat_capacity = :c")
         values[":c"] = {"N": str(event.capacity)}
-        expression = "SET " + ", ".join(set_parts + ["#c = :c"])
-    _ddb().transact_write_items(TransactItems=[
-        {"Update": {
-            "TableName": _table(),
-            "Key": serialize({"pk": event_pk(event.id), "sk": EVENT_SK}),
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }},
-        {"Put": {
-            "TableName": _table(),
-            "Item": serialize({"pk": CATALOGUE_PK, "sk": event.id, "type": "catalogue", "event_id": event.id}),
-        }},
-    ])
+    sets.append("opens_at = :opens")
+    values[":opens"] = {"N": "0"} if event.registration_opens_at is None else _epoch(event.utc(event.registration_opens_at))
+    counters_update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    try:
+        _ddb().transact_write_items(TransactItems=[
+            {"Update": {
+                "TableName": table,
+                "Key": _key(pk, EVENT_SK),
+                "UpdateExpression": "SET #d = :d, #type = :type, event_id = :e",
+                "ConditionExpression": "attribute_not_exists(seats_taken)",
+                "ExpressionAttributeNames": {"#d": "definition", "#type": "type"},
+                "ExpressionAttributeValues": {":d": {"S": event.model_dump_json()}, ":type": {"S": "event"},
+                                              ":e": {"S": event.id}},
+            }},
+            {"Update": {
+                "TableName": table,
+                "Key": _key(pk, COUNTERS_SK),
+                "UpdateExpression": counters_update,
+                "ExpressionAttributeNames": {"#type": "type"},
+                "ExpressionAttributeValues": values,
+            }},
+            {"Put": {
+                "TableName": table,
+                "Item": serialize({"pk": CATALOGUE_PK, "sk": event.id, "type": "catalogue", "event_id": event.id}),
+            }},
+        ])
+    except ClientError as error:
+        if _cancellation_codes(error)[:1] == ["ConditionalCheckFailed"]:
+            raise LegacyEventItem(
+                f"event {event.id}: its item holds the seat counters of the first release's layout; "
+                "see README, 'Storage'") from None
+        raise
+    _definitions.pop(event.id, None)
+    forget_full(event.id)
 
 
 def get_event_item(event_id: str, consistent: bool = False) -> dict[str, Any]:
-    """The event item as plain values (``definition`` still JSON text).
+    """The event item (the definition) as plain values, ``definition`` still JSON text.
 
     Raises :class:`EventNotFound`.
     """
-    answer = _ddb().get_item(
-        TableName=_table(),
-        Key=serialize({"pk": event_pk(event_id), "sk": EVENT_SK}),
-        ConsistentRead=consistent,
-    )
+    answer = _ddb().get_item(TableName=_table(), Key=_key(event_pk(event_id), EVENT_SK), ConsistentRead=consistent)
     if "Item" not in answer:
         raise EventNotFound(event_id)
     return deserialize(answer["Item"])
@@ -218,10 +441,63 @@ def event_from_item(item: dict[str, Any]) -> Event:
     return parse_event(json.loads(item["definition"]), f"table item {item['pk']}")
 
 
-def get_event(event_id: str) -> tuple[Event, dict[str, Any]]:
-    """``(event, item)``; raises :class:`EventNotFound`."""
-    item = get_event_item(event_id)
-    return event_from_item(item), item
+def event_definition(event_id: str) -> Event:
+    """The event's definition, read at most once per :data:`DEFINITION_MAX_AGE` seconds per process.
+
+    Raises :class:`EventNotFound`.
+    """
+    return _cached(event_id) or _remember(event_from_item(get_event_item(event_id)))
+
+
+def get_counters(event_id: str, consistent: bool = False) -> EventCounters:
+    """The event's counters item (one GetItem). Raises :class:`EventNotFound`."""
+    answer = _ddb().get_item(TableName=_table(), Key=_key(event_pk(event_id), COUNTERS_SK), ConsistentRead=consistent)
+    if "Item" not in answer:
+        raise EventNotFound(event_id)
+    return EventCounters.from_item(deserialize(answer["Item"]))
+
+
+def get_event(event_id: str) -> tuple[Event, EventCounters]:
+    """``(event, counters)`` in one call: the counters (and the definition, unless cached), read consistently.
+
+    Raises :class:`EventNotFound`.
+    """
+    event = _cached(event_id)
+    if event is not None:
+        return event, get_counters(event_id, consistent=True)
+    pk = event_pk(event_id)
+    found = _batch_get([_key(pk, EVENT_SK), _key(pk, COUNTERS_SK)])
+    definition, counters = found.get((pk, EVENT_SK)), found.get((pk, COUNTERS_SK))
+    if definition is None or counters is None:
+        raise EventNotFound(event_id)
+    return _remember(event_from_item(definition)), EventCounters.from_item(counters)
+
+
+class _Unprocessed(Exception):
+    """A BatchGetItem answer left keys unprocessed (throttling): ask again for those."""
+
+
+def _batch_get(keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Consistent BatchGetItem of a few keys of the table: ``{(pk, sk): plain item}`` for those that exist.
+
+    Unlike TransactGetItems, a BatchGetItem is never refused because a transaction
+    is writing one of the items (the counters item is written all the time in a rush).
+    Keys DynamoDB leaves unprocessed are asked for again, with backoff, a few times.
+    """
+    table = _table()
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    pending = keys
+    for attempt in Retrying(retry=retry_if_exception_type(_Unprocessed), stop=stop_after_attempt(5),
+                            wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True):
+        with attempt:
+            answer = _ddb().batch_get_item(RequestItems={table: {"Keys": pending, "ConsistentRead": True}})
+            for raw in answer.get("Responses", {}).get(table, []):
+                item = deserialize(raw)
+                found[(item["pk"], item["sk"])] = item
+            pending = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            if pending:
+                raise _Unprocessed(f"{len(pending)} keys unprocessed")
+    return found
 
 
 def list_event_items() -> list[dict[str, Any]]:
@@ -251,19 +527,59 @@ def _cancellation_codes(error: ClientError) -> list[str]:
     return [r.get("Code", "None") for r in reasons]
 
 
-def put_registration(item: dict[str, Any], *, waitlist_seq: int | None = None) -> None:
-    """Write a new registration, its address guard and the event's counter in one transaction.
+def _cancellation_items(error: ClientError) -> list[dict[str, Any] | None]:
+    """The item each operation's failed condition saw (``ReturnValuesOnConditionCheckFailure``), as plain values."""
+    reasons = error.response.get("CancellationReasons") or []
+    return [deserialize(r["Item"]) if r.get("Item") else None for r in reasons]
 
-    ``item`` is the plain registration item (``status`` ``confirmed`` or
-    ``waitlisted``). For ``confirmed`` the event's ``seats_taken`` grows by one
-    on condition that a seat is free. For ``waitlisted`` the caller passes the
-    ``waitlist_seq`` it read; the write takes ticket ``waitlist_seq + 1`` on
-    condition that the counter is unchanged and the event is still full, so
-    tickets follow commit order without gaps.
 
-    Raises :class:`AlreadyRegistered` (guard exists), :class:`EventFull` (no seat
-    for a confirmed write), :class:`Conflict` (counter moved, a seat was freed,
-    or a DynamoDB transaction conflict: read again and retry) and
+def _retryable(codes: list[str]) -> bool:
+    """Whether a cancelled transaction failed only on conditions or conflicts (read again and retry).
+
+    Any other reason (a validation error, an item too large) would fail again the same way.
+    """
+    return bool(codes) and all(c in ("None", "ConditionalCheckFailed", "TransactionConflict") for c in codes)
+
+
+#: The registration window at ``:now``, on the counters item (false when the item does not exist).
+_WINDOW = "opens_at <= :now AND closes_at > :now"
+
+
+def _refused(event_id: str, old: dict[str, Any] | None, now: datetime) -> EventCounters:
+    """The counters a failed registration condition saw; raises :class:`EventNotFound` or :class:`WindowClosed`."""
+    if not old:
+        raise EventNotFound(event_id)
+    counters = EventCounters.from_item(old)
+    state = counters.window_state(now)
+    if state != "open":
+        raise WindowClosed(state)
+    return counters
+
+
+def _waitlist_refusal(event_id: str, counters: EventCounters) -> StoreError:
+    """Why a waitlist write's condition (window open, waitlist, event full) failed, the window aside."""
+    if not counters.full:
+        return SeatFree("a seat is free", counters=counters)
+    if not counters.waitlist:
+        return EventFull(event_id, counters)
+    return Conflict("counters changed", counters=counters)
+
+
+def put_registration(item: dict[str, Any], *, now: datetime) -> None:
+    """Write a new registration, its address guard and the event's counters in one transaction.
+
+    ``item`` is the plain registration item, ``status`` ``confirmed`` or
+    ``waitlisted``; ``now`` is the moment of the write (the window is judged at it,
+    by the condition). For ``confirmed`` the counters' ``seats_taken`` grows by one
+    on condition that a seat is free. For ``waitlisted`` the item carries the
+    ``waitlist_ticket`` from :func:`take_waitlist_ticket`; the write adds the
+    ticket to its bucket item and counts it (``waitlisted_count``, ``w<bucket>``)
+    on condition that the event has a waitlist and is still full.
+
+    Raises :class:`AlreadyRegistered` (guard exists), :class:`WindowClosed`,
+    :class:`EventFull` (no seat for a confirmed write; no waitlist for a waitlisted
+    one; ``counters`` attached), :class:`SeatFree` (a waitlisted write while a seat
+    is free), :class:`Conflict` (a DynamoDB transaction conflict: retry) and
     :class:`EventNotFound`.
     """
     table = _table()
@@ -275,104 +591,118 @@ def put_registration(item: dict[str, Any], *, waitlist_seq: int | None = None) -
         "for_registration": item["registration_id"],
         TTL_ATTRIBUTE: item[TTL_ATTRIBUTE],
     }
-    event_key = serialize({"pk": pk, "sk": EVENT_SK})
+    values: dict[str, Any] = {":one": {"N": "1"}, ":now": _epoch(now)}
+    ops: list[dict[str, Any]] = [
+        {"Put": {"TableName": table, "Item": serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Put": {"TableName": table, "Item": serialize(guard), "ConditionExpression": "attribute_not_exists(pk)"}},
+    ]
     if item["status"] == "confirmed":
-        event_update = {
+        ops.append({"Update": {
             "TableName": table,
-            "Key": event_key,
+            "Key": _key(pk, COUNTERS_SK),
             "UpdateExpression": "ADD seats_taken :one",
-            "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)",
-            "ExpressionAttributeValues": {":one": {"N": "1"}},
+            "ConditionExpression": f"{_WINDOW} AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)",
+            "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
+        }})
     else:
-        assert waitlist_seq is not None
-        event_update = {
+        ticket = int(item["waitlist_ticket"])
+        bucket = waitlist_bucket(ticket)
+        ops.append({"Update": {
             "TableName": table,
-            "Key": event_key,
-            "UpdateExpression": "SET waitlist_seq = :next ADD waitlisted_count :one",
-            "ConditionExpression": "attribute_exists(pk) AND waitlist_seq = :seen AND seats_taken >= seat_capacity",
-            "ExpressionAttributeValues": {
-                ":one": {"N": "1"},
-                ":seen": {"N": str(waitlist_seq)},
-                ":next": {"N": str(waitlist_seq + 1)},
-            },
+            "Key": _key(pk, COUNTERS_SK),
+            "UpdateExpression": "ADD waitlisted_count :one, #w :one",
+            "ConditionExpression": f"{_WINDOW} AND waitlist = :true AND seats_taken >= seat_capacity",
+            "ExpressionAttributeNames": {"#w": f"w{bucket}"},
+            "ExpressionAttributeValues": {**values, ":true": {"BOOL": True}},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
+        }})
+        ops.append({"Update": {
+            "TableName": table,
+            "Key": _key(pk, waitlist_bucket_sk(bucket)),
+            "UpdateExpression": "SET #t = :r, #type = :type, event_id = :e, #x = :x ADD waiting_count :one",
+            "ExpressionAttributeNames": {"#t": f"t{ticket}", "#type": "type", "#x": TTL_ATTRIBUTE},
+            "ExpressionAttributeValues": {":r": {"S": item["registration_id"]}, ":type": {"S": "waitlist"},
+                                          ":e": {"S": item["event_id"]}, ":x": {"N": str(item[TTL_ATTRIBUTE])},
+                                          ":one": {"N": "1"}},
+        }})
     try:
-        _ddb().transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": table,
-                        "Item": serialize(item),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": table,
-                        "Item": serialize(guard),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {"Update": event_update},
-            ]
-        )
+        _ddb().transact_write_items(TransactItems=ops)
     except ClientError as error:
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise
         codes = _cancellation_codes(error)
-        reasons = error.response.get("CancellationReasons") or []
         if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
             raise AlreadyRegistered(item["event_id"]) from None
         if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-            old = reasons[2].get("Item")
-            if not old:
-                raise EventNotFound(item["event_id"]) from None
+            counters = _refused(item["event_id"], _cancellation_items(error)[2], now)
             if item["status"] == "confirmed":
-                raise EventFull(item["event_id"]) from None
-            raise Conflict(",".join(codes), deserialize(old)) from None
+                raise EventFull(item["event_id"], counters) from None
+            raise _waitlist_refusal(item["event_id"], counters) from None
         if _retryable(codes):
             raise Conflict(",".join(codes)) from None
         raise
 
 
-def _retryable(codes: list[str]) -> bool:
-    """Whether a cancelled transaction failed only on conditions or conflicts (read again and retry).
+def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
+    """Hand out the next waitlist ticket: an atomic ``ADD`` on ``waitlist_seq``; ``(ticket, waiting)``.
 
-    Any other reason (a validation error, an item too large) would fail again the same way.
+    One UpdateItem, no read and no compare: concurrent registrants get distinct
+    tickets in the order DynamoDB applies the writes. Conditional on the window
+    being open at ``now``, the event having a waitlist and being full, so no
+    ticket is taken while a seat is free. ``waiting`` is ``waitlisted_count`` at
+    that moment: everyone then waiting holds a lower ticket, so ``waiting + 1`` is
+    the new registrant's position at the moment of the ticket.
+    Raises :class:`SeatFree`, :class:`EventFull` (no waitlist), :class:`WindowClosed`,
+    :class:`EventNotFound` and :class:`Conflict` (a transaction was writing the counters: retry).
     """
-    return bool(codes) and all(c in ("None", "ConditionalCheckFailed", "TransactionConflict") for c in codes)
+    try:
+        answer = _ddb().update_item(
+            TableName=_table(),
+            Key=_key(event_pk(event_id), COUNTERS_SK),
+            UpdateExpression="ADD waitlist_seq :one",
+            ConditionExpression=f"{_WINDOW} AND waitlist = :true AND seats_taken >= seat_capacity",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":now": _epoch(now), ":true": {"BOOL": True}},
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "TransactionConflictException":
+            raise Conflict(code) from None
+        if code != "ConditionalCheckFailedException":
+            raise
+        old = error.response.get("Item")
+        counters = _refused(event_id, deserialize(old) if old else None, now)
+        raise _waitlist_refusal(event_id, counters) from None
+    after = deserialize(answer["Attributes"])
+    return int(after["waitlist_seq"]), int(after["waitlisted_count"])
 
 
-def get_registration(registration_id: str) -> dict[str, Any]:
-    """The registration item for an id from a link, read consistently.
+def find_registration(registration_id: str) -> dict[str, Any]:
+    """The registration item for an id from a link, from the ``by-registration`` index (one Query).
 
-    Finds the event through the ``by-registration`` index, then reads the item
-    itself with ``ConsistentRead``. Raises :class:`RegistrationNotFound`.
+    The index is eventually consistent: the item may be a moment old. Use it
+    to find the event and as a first guess; :func:`registration_with_position`
+    reads it consistently, and writes are conditional on what they expect.
+    Raises :class:`RegistrationNotFound`.
     """
     answer = _ddb().query(
         TableName=_table(),
         IndexName=REGISTRATION_INDEX,
         KeyConditionExpression="registration_id = :r",
         ExpressionAttributeValues={":r": {"S": registration_id}},
-        ProjectionExpression="pk, sk",
     )
     if not answer["Items"]:
         raise RegistrationNotFound(registration_id)
-    key = answer["Items"][0]
-    found = _ddb().get_item(TableName=_table(), Key={"pk": key["pk"], "sk": key["sk"]}, ConsistentRead=True)
-    if "Item" not in found:
-        raise RegistrationNotFound(registration_id)
-    return deserialize(found["Item"])
+    return deserialize(answer["Items"][0])
 
 
 def get_registration_in_event(event_id: str, registration_id: str) -> dict[str, Any]:
     """A registration by event and id, read consistently; raises :class:`RegistrationNotFound`."""
     found = _ddb().get_item(
         TableName=_table(),
-        Key=serialize({"pk": event_pk(event_id), "sk": registration_sk(registration_id)}),
+        Key=_key(event_pk(event_id), registration_sk(registration_id)),
         ConsistentRead=True,
     )
     if "Item" not in found:
@@ -380,28 +710,56 @@ def get_registration_in_event(event_id: str, registration_id: str) -> dict[str, 
     return deserialize(found["Item"])
 
 
-def _registration_pages(event_id: str, *, consistent: bool, waitlisted_before: int | None = None,
-                        count_only: bool = False) -> Iterator[dict[str, Any]]:
-    """Query pages of an event's registration items (all pages), optionally only waitlisted ones.
+def _position(counters: dict[str, Any] | None, bucket_item: dict[str, Any] | None, ticket: int) -> int:
+    """1 + those waiting in lower buckets + those in the ticket's bucket with a lower ticket."""
+    below = EventCounters.from_item(counters).waiting_before(waitlist_bucket(ticket)) if counters else 0
+    ahead = sum(1 for t in _indexed(bucket_item or {}, "t") if t < ticket)
+    return 1 + below + ahead
 
-    ``waitlisted_before``: only waitlisted items with ``waitlist_ticket`` below it;
-    0 means every waitlisted item. ``count_only`` asks for ``Select=COUNT``.
+
+def waitlist_position(event_id: str, ticket: int) -> int:
+    """1 + the number of still-waiting registrations with a lower ticket.
+
+    One consistent read of two small items (the counters and the ticket's
+    bucket), however long the waitlist: the count of each lower bucket is on
+    the counters item, and the bucket holds its own entries.
     """
-    params: dict[str, Any] = {
-        "TableName": _table(),
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :reg)",
-        "ExpressionAttributeValues": {":pk": {"S": event_pk(event_id)}, ":reg": {"S": REGISTRATION_PREFIX}},
-        "ConsistentRead": consistent,
-    }
-    if waitlisted_before is not None:
-        params["FilterExpression"] = "#s = :w" + (" AND waitlist_ticket < :t" if waitlisted_before else "")
-        params["ExpressionAttributeNames"] = {"#s": "status"}
-        params["ExpressionAttributeValues"][":w"] = {"S": "waitlisted"}
-        if waitlisted_before:
-            params["ExpressionAttributeValues"][":t"] = {"N": str(waitlisted_before)}
-    if count_only:
-        params["Select"] = "COUNT"
-    yield from _ddb().get_paginator("query").paginate(**params)
+    pk = event_pk(event_id)
+    bucket_sk = waitlist_bucket_sk(waitlist_bucket(ticket))
+    found = _batch_get([_key(pk, COUNTERS_SK), _key(pk, bucket_sk)])
+    return _position(found.get((pk, COUNTERS_SK)), found.get((pk, bucket_sk)), int(ticket))
+
+
+def registration_with_position(item: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+    """Read a registration again, consistently, with its waitlist position when it waits (one call).
+
+    ``item`` needs ``pk``, ``sk`` and, if it ever waited, ``waitlist_ticket`` (the
+    index's copy from :func:`find_registration` will do). Returns ``(item,
+    position)``, ``position`` ``None`` unless the item read is ``waitlisted``.
+    Raises :class:`RegistrationNotFound`.
+    """
+    pk, sk = item["pk"], item["sk"]
+    ticket = item.get("waitlist_ticket")
+    if ticket is None:
+        return get_registration_in_event(item["event_id"], item["registration_id"]), None
+    bucket_sk = waitlist_bucket_sk(waitlist_bucket(int(ticket)))
+    found = _batch_get([_key(pk, sk), _key(pk, COUNTERS_SK), _key(pk, bucket_sk)])
+    current = found.get((pk, sk))
+    if current is None:
+        raise RegistrationNotFound(item["registration_id"])
+    if current.get("status") != "waitlisted":
+        return current, None
+    return current, _position(found.get((pk, COUNTERS_SK)), found.get((pk, bucket_sk)), int(ticket))
+
+
+def _registration_pages(event_id: str, *, consistent: bool) -> Iterator[dict[str, Any]]:
+    """Query pages of an event's registration items (all pages)."""
+    yield from _ddb().get_paginator("query").paginate(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :reg)",
+        ExpressionAttributeValues={":pk": {"S": event_pk(event_id)}, ":reg": {"S": REGISTRATION_PREFIX}},
+        ConsistentRead=consistent,
+    )
 
 
 def iter_registrations(event_id: str, consistent: bool = False) -> Iterator[dict[str, Any]]:
@@ -412,12 +770,6 @@ def iter_registrations(event_id: str, consistent: bool = False) -> Iterator[dict
     for page in _registration_pages(event_id, consistent=consistent):
         for raw in page["Items"]:
             yield deserialize(raw)
-
-
-def waitlist_position(event_id: str, ticket: int) -> int:
-    """1 + the number of still-waitlisted registrations with a lower ticket (consistent Query)."""
-    pages = _registration_pages(event_id, consistent=True, waitlisted_before=ticket, count_only=True)
-    return 1 + sum(page["Count"] for page in pages)
 
 
 def record_notification(
@@ -483,48 +835,210 @@ def record_notification(
 # ---------------------------------------------------------------- lifecycle transitions
 
 
-def waitlisted_items(event_id: str) -> list[dict[str, Any]]:
-    """The event's waitlisted registrations in queue order (lowest ``waitlist_ticket`` first), read consistently."""
-    items = [deserialize(i) for page in _registration_pages(event_id, consistent=True, waitlisted_before=0)
-             for i in page["Items"]]
-    return sorted(items, key=lambda i: (int(i.get("waitlist_ticket", 0)), i["registered_at"]))
+@dataclass(frozen=True)
+class WaitlistEntry:
+    """One waiting registration as its waitlist bucket holds it.
+
+    ``bucket_count`` is how many waited in the bucket when it was read: the write
+    that takes the last entry out deletes the bucket item (conditional on that count).
+    """
+
+    ticket: int
+    registration_id: str
+    bucket_count: int
+
+
+def _entries(bucket_item: dict[str, Any]) -> list[WaitlistEntry]:
+    count = int(bucket_item.get("waiting_count", 0))
+    return sorted((WaitlistEntry(t, str(r), count) for t, r in _indexed(bucket_item, "t").items()),
+                  key=lambda e: e.ticket)
+
+
+def waitlist_head(event_id: str) -> WaitlistEntry | None:
+    """The first in the event's waitlist (lowest ticket still waiting), or ``None``: one consistent Query, 1 item.
+
+    Bucket items exist only while someone waits in them, so the first one holds the head.
+    """
+    answer = _ddb().query(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :w)",
+        ExpressionAttributeValues={":pk": {"S": event_pk(event_id)}, ":w": {"S": WAITLIST_PREFIX}},
+        ConsistentRead=True,
+        Limit=1,
+    )
+    if not answer["Items"]:
+        return None
+    entries = _entries(deserialize(answer["Items"][0]))
+    return entries[0] if entries else None
+
+
+def waitlist_entry(event_id: str, ticket: int) -> WaitlistEntry | None:
+    """The waitlist entry of ``ticket`` (consistent GetItem of its bucket), or ``None`` if it no longer waits."""
+    answer = _ddb().get_item(
+        TableName=_table(),
+        Key=_key(event_pk(event_id), waitlist_bucket_sk(waitlist_bucket(ticket))),
+        ConsistentRead=True,
+    )
+    for entry in _entries(deserialize(answer["Item"])) if "Item" in answer else []:
+        if entry.ticket == int(ticket):
+            return entry
+    return None
 
 
 def _status_change(item: dict[str, Any], new_status: str, change: str, at: str, extra: dict[str, Any] | None = None) -> dict:
-    """An Update of a registration from its current status to ``new_status``, guarded by that status."""
+    """An Update of a registration from its current status to ``new_status``, guarded by that status.
+
+    Sets the change's notification to ``pending`` (and ``email_state``).
+    """
     values = {
         ":old": {"S": item["status"]},
         ":new": {"S": new_status},
         ":at": {"S": at},
         ":pending": _serializer.serialize({"state": "pending", "at": at}),
+        ":pendingstate": {"S": "pending"},
     }
     sets = ["#s = :new", "status_changed_at = :at", "#n.#c = :pending", "email_state = :pendingstate"]
-    values[":pendingstate"] = {"S": "pending"}
     for i, (name, value) in enumerate((extra or {}).items()):
         sets.append(f"{name} = :x{i}")
         values[f":x{i}"] = _serializer.serialize(value)
     return {
         "Update": {
             "TableName": _table(),
-            "Key": serialize({"pk": item["pk"], "sk": item["sk"]}),
+            "Key": _key(item["pk"], item["sk"]),
             "UpdateExpression": "SET " + ", ".join(sets),
             "ConditionExpression": "#s = :old",
             "ExpressionAttributeNames": {"#s": "status", "#n": "notifications", "#c": change},
             "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
     }
 
 
-def _event_update(event_id: str, update: str, condition: str | None, values: dict[str, Any]) -> dict:
+def _counters_update(event_id: str, adds: dict[str, int], removes: list[str], condition: str) -> dict:
+    """An Update of the counters item: ``ADD`` each of ``adds``, ``REMOVE`` each of ``removes``, on ``condition``.
+
+    ``condition`` may use ``:zero`` and ``:one``.
+    """
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    add_parts = []
+    for i, (attribute, amount) in enumerate(adds.items()):
+        names[f"#a{i}"] = attribute
+        values[f":a{i}"] = {"N": str(amount)}
+        add_parts.append(f"#a{i} :a{i}")
+    remove_parts = []
+    for i, attribute in enumerate(removes):
+        names[f"#r{i}"] = attribute
+        remove_parts.append(f"#r{i}")
+    expression = " ".join(part for part in (
+        "ADD " + ", ".join(add_parts) if add_parts else "",
+        "REMOVE " + ", ".join(remove_parts) if remove_parts else "",
+    ) if part)
+    for placeholder, number in ((":zero", "0"), (":one", "1")):
+        if placeholder in condition:
+            values[placeholder] = {"N": number}
     op: dict[str, Any] = {
         "TableName": _table(),
-        "Key": serialize({"pk": event_pk(event_id), "sk": EVENT_SK}),
-        "UpdateExpression": update,
-        "ExpressionAttributeValues": values,
+        "Key": _key(event_pk(event_id), COUNTERS_SK),
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
-    if condition:
-        op["ConditionExpression"] = condition
+    if values:
+        op["ExpressionAttributeValues"] = values
     return {"Update": op}
+
+
+def _leave_waitlist(event_id: str, entry: WaitlistEntry, adds: dict[str, int], removes: list[str]) -> dict:
+    """The bucket write that takes ``entry`` out of the waitlist; adds its counter change to ``adds``/``removes``.
+
+    The last entry of a bucket deletes the bucket item (and its ``w<b>``), on
+    condition that it is still the last; otherwise the entry is removed on
+    condition that others remain. Either way, on condition that it still waits.
+    """
+    bucket = waitlist_bucket(entry.ticket)
+    key = _key(event_pk(event_id), waitlist_bucket_sk(bucket))
+    names = {"#t": f"t{entry.ticket}"}
+    counter = f"w{bucket}"
+    if entry.bucket_count <= 1:
+        removes.append(counter)
+        return {"Delete": {
+            "TableName": _table(), "Key": key,
+            "ConditionExpression": "attribute_exists(#t) AND waiting_count = :one",
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": {":one": {"N": "1"}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }}
+    adds[counter] = adds.get(counter, 0) - 1
+    return {"Update": {
+        "TableName": _table(), "Key": key,
+        "UpdateExpression": "REMOVE #t ADD waiting_count :minus",
+        "ConditionExpression": "attribute_exists(#t) AND waiting_count > :one",
+        "ExpressionAttributeNames": names, "ExpressionAttributeValues": {":one": {"N": "1"}, ":minus": {"N": "-1"}},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }}
+
+
+def _head_as_item(event_id: str, head: WaitlistEntry) -> dict[str, Any]:
+    return {"pk": event_pk(event_id), "sk": registration_sk(head.registration_id), "status": "waitlisted"}
+
+
+def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, head: WaitlistEntry | None,
+                 extra_adds: dict[str, int] | None = None) -> list[tuple[str, dict]]:
+    """The writes that free what ``item`` held, for a transaction that ends it (cancel or erase).
+
+    A waitlisted registration leaves the queue (``own``: its entry). A confirmed
+    one hands its seat to ``head`` (the first in the waitlist, promoted on
+    condition that it still waits and the event is not over capacity) or, with no
+    ``head``, gives the seat back (``seats_taken - 1``, on condition that nobody
+    waits, or the event is over capacity after a lowered capacity). ``extra_adds``
+    are more counters to change, e.g. ``{"erased_count": 1}``. Returns
+    ``(label, operation)`` pairs; the labels name the items in a :class:`Conflict`.
+    """
+    event_id = item["event_id"]
+    adds = dict(extra_adds or {})
+    removes: list[str] = []
+    ops: list[tuple[str, dict]] = []
+    if item["status"] == "waitlisted":
+        if own is None:
+            raise Conflict("the registration waits but its waitlist entry is gone; read again")
+        ops.append(("bucket", _leave_waitlist(event_id, own, adds, removes)))
+        adds["waitlisted_count"] = -1
+        condition = "waitlisted_count > :zero"
+    elif item["status"] == "confirmed" and head is not None:
+        ops.append(("head", _status_change(_head_as_item(event_id, head), "confirmed", "promoted", at,
+                                           {"promoted_at": at})))
+        ops.append(("bucket", _leave_waitlist(event_id, head, adds, removes)))
+        adds["waitlisted_count"] = -1
+        condition = "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
+    elif item["status"] == "confirmed":
+        adds["seats_taken"] = -1
+        condition = "seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity)"
+    elif adds:
+        condition = "attribute_exists(pk)"
+    else:
+        return []
+    ops.append(("counters", _counters_update(event_id, adds, removes, condition)))
+    return ops
+
+
+def _transact(labelled: list[tuple[str, dict]]) -> None:
+    """Run a lifecycle transaction; a failed condition or a conflict raises :class:`Conflict`.
+
+    The conflict carries the registration (label ``registration``) and the
+    counters as their failed conditions saw them.
+    """
+    try:
+        _ddb().transact_write_items(TransactItems=[op for _, op in labelled])
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        codes = _cancellation_codes(error)
+        if code == "TransactionConflictException" or (code == "TransactionCanceledException" and _retryable(codes)):
+            seen = {label: old for (label, _), old, why in zip(labelled, _cancellation_items(error), codes)
+                    if why == "ConditionalCheckFailed"}
+            counters = EventCounters.from_item(seen["counters"]) if seen.get("counters") else None
+            raise Conflict(",".join(codes) or code, registration=seen.get("registration"), counters=counters) from None
+        raise
 
 
 def _guard_delete(item: dict[str, Any]) -> dict:
@@ -538,63 +1052,22 @@ def _guard_delete(item: dict[str, Any]) -> dict:
     }
 
 
-def _transact(items: list[dict]) -> None:
-    try:
-        _ddb().transact_write_items(TransactItems=items)
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code == "TransactionConflictException" or (
-            code == "TransactionCanceledException" and _retryable(_cancellation_codes(error))
-        ):
-            raise Conflict(",".join(_cancellation_codes(error)) or code) from None
-        raise
-
-
-def _release_seat_ops(item: dict[str, Any], at: str, head: dict[str, Any] | None, also_add: str = "") -> list[dict]:
-    """The writes that free what ``item`` held, for a transaction that ends it (cancel or erase).
-
-    A waitlisted registration leaves the queue (``waitlisted_count - 1``). A
-    confirmed one hands its seat to ``head`` (the first waitlisted registration,
-    promoted on condition that it is still waitlisted and the event is not over
-    capacity) or, with no ``head``, gives the seat back (``seats_taken - 1``, on
-    condition that nobody waits, or the event is over capacity after a lowered
-    capacity). ``also_add`` is one more ``ADD`` clause for the event item, e.g.
-    ``erased_count :one``.
-    """
-    extra = f", {also_add}" if also_add else ""
-    if item["status"] == "waitlisted":
-        update, condition = "ADD waitlisted_count :minus" + extra, "waitlisted_count > :zero"
-    elif item["status"] == "confirmed" and head is not None:
-        update = "ADD waitlisted_count :minus" + extra
-        condition = "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
-    elif item["status"] == "confirmed":
-        update = "ADD seats_taken :minus" + extra
-        condition = "seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity)"
-    elif also_add:
-        update, condition = "ADD " + also_add, "attribute_exists(pk)"
-    else:
-        return []
-    text = update + " " + condition
-    values = {k: v for k, v in {":minus": {"N": "-1"}, ":zero": {"N": "0"}, ":one": {"N": "1"}}.items() if k in text}
-    ops = [_event_update(item["event_id"], update, condition, values)]
-    if item["status"] == "confirmed" and head is not None:
-        ops.insert(0, _status_change(head, "confirmed", "promoted", at, {"promoted_at": at}))
-    return ops
-
-
-def cancel_transition(item: dict[str, Any], at: str, by: str, head: dict[str, Any] | None) -> None:
+def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEntry | None = None,
+                      head: WaitlistEntry | None = None) -> None:
     """Cancel one registration in one transaction, freeing its seat or its waitlist place.
 
     ``item`` is the registration as read (``status`` ``confirmed`` or
     ``waitlisted``); the write is conditional on that status, so a second cancel
     or a concurrent one changes nothing. The address guard is deleted, so the
     person may register again. The seat or place is released as
-    :func:`_release_seat_ops` describes (``head``: the first waitlisted registration, or ``None``).
+    :func:`_release_ops` describes (``own``: the item's waitlist entry when it
+    waits; ``head``: the first in the waitlist, or ``None``).
 
     Raises :class:`Conflict` when any condition failed: read again and retry.
     """
-    ops = [_status_change(item, "cancelled", "cancelled", at, {"cancelled_by": by}), _guard_delete(item)]
-    _transact(ops + _release_seat_ops(item, at, head))
+    ops = [("registration", _status_change(item, "cancelled", "cancelled", at, {"cancelled_by": by})),
+           ("guard", _guard_delete(item))]
+    _transact(ops + _release_ops(item, at, own=own, head=head))
 
 
 #: What erasing removes from a registration item: the person's data, and the email details (an SES
@@ -603,51 +1076,61 @@ ERASED_ATTRIBUTES = ("name", "email", "answers", "notifications", "email_state",
                      "email_message_id", "consent_at")
 
 
-def erase_transition(item: dict[str, Any], at: str, head: dict[str, Any] | None, *, delete_guard: bool) -> int:
+def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None = None,
+                     head: WaitlistEntry | None = None, delete_guard: bool) -> int:
     """Erase a registrant's data (GDPR) in one transaction; returns how many items changed.
 
     The registration keeps its key and becomes ``status: erased`` without
     :data:`ERASED_ATTRIBUTES` (conditional on the status and address read); its
-    seat or waitlist place is released as by a cancellation; the event counts
+    seat or waitlist place is released as by a cancellation; the counters count
     ``erased_count``; with ``delete_guard`` the address guard goes too.
     Raises :class:`Conflict` when anything changed since ``item`` was read.
     """
     names = {"#s": "status", "#e": "email", **{f"#p{i}": a for i, a in enumerate(ERASED_ATTRIBUTES)}}
     remove = ", ".join(f"#p{i}" for i in range(len(ERASED_ATTRIBUTES)))
-    ops: list[dict] = [{
+    ops: list[tuple[str, dict]] = [("registration", {
         "Update": {
             "TableName": _table(),
-            "Key": serialize({"pk": item["pk"], "sk": item["sk"]}),
+            "Key": _key(item["pk"], item["sk"]),
             "UpdateExpression": f"SET #s = :erased, erased_at = :now, status_changed_at = :now REMOVE {remove}",
             "ConditionExpression": "#s = :old AND #e = :email",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": serialize(
                 {":erased": "erased", ":now": at, ":old": item["status"], ":email": item["email"]}
             ),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-    }]
+    })]
     if delete_guard:
-        ops.append({"Delete": {
+        ops.append(("guard", {"Delete": {
             "TableName": _table(),
             "Key": serialize({"pk": item["pk"], "sk": guard_sk(item["email"])}),
             "ConditionExpression": "attribute_exists(pk)",
-        }})
-    ops += _release_seat_ops(item, at, head, also_add="erased_count :one")
+        }}))
+    ops += _release_ops(item, at, own=own, head=head, extra_adds={"erased_count": 1})
     _transact(ops)
     return len(ops)
 
 
-def promote_transition(head: dict[str, Any], at: str) -> None:
-    """Give a free seat to the first waitlisted registration ``head`` (one transaction).
+def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
+    """Give a free seat to the first in the waitlist, ``head`` (one transaction).
 
-    Conditional on ``head`` still being waitlisted and a seat being free
-    (``seats_taken < seat_capacity``). Raises :class:`Conflict` otherwise.
+    Conditional on ``head`` still waiting and a seat being free
+    (``seats_taken < seat_capacity``). Raises :class:`EventFull` when no seat is
+    free and :class:`Conflict` when anything else changed.
     """
-    _transact([
-        _status_change(head, "confirmed", "promoted", at, {"promoted_at": at}),
-        _event_update(
-            head["event_id"], "ADD seats_taken :one, waitlisted_count :minus",
-            "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)",
-            {":one": {"N": "1"}, ":minus": {"N": "-1"}, ":zero": {"N": "0"}},
-        ),
-    ])
+    adds: dict[str, int] = {"seats_taken": 1, "waitlisted_count": -1}
+    removes: list[str] = []
+    ops = [
+        ("head", _status_change(_head_as_item(event_id, head), "confirmed", "promoted", at, {"promoted_at": at})),
+        ("bucket", _leave_waitlist(event_id, head, adds, removes)),
+    ]
+    ops.append(("counters", _counters_update(
+        event_id, adds, removes,
+        "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)")))
+    try:
+        _transact(ops)
+    except Conflict as conflict:
+        if conflict.counters is not None and conflict.counters.full:
+            raise EventFull(event_id, conflict.counters) from None
+        raise

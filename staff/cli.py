@@ -219,13 +219,14 @@ def events_list() -> int:
     rows = []
     for item in store.list_event_items():
         event = store.event_from_item(item)
-        left = seats_left(event, item)
+        counters = store.get_counters(event.id)
+        left = seats_left(event, counters)
         rows.append([
             event.id,
             event.local(event.starts_at).strftime("%Y-%m-%d %H:%M"),
             "unlimited" if event.capacity is None else event.capacity,
-            int(item.get("seats_taken", 0)),
-            int(item.get("waitlisted_count", 0)),
+            counters.seats_taken,
+            counters.waitlisted_count,
             "-" if left is None else left,
             event.title.get(event.default_language, event.default_language),
         ])
@@ -251,9 +252,9 @@ def events_show(event_id: str, as_json: bool) -> int:
     from chalicelib import store
     from staff.operations import count_registrations, seats_left
 
-    event, item = store.get_event(event_id)
+    event, counters = store.get_event(event_id)
     counts = count_registrations(_counted(store.iter_registrations(event_id), "Reading registrations"))
-    left = seats_left(event, item)
+    left = seats_left(event, counters)
     data = {
         "id": event.id,
         "title": event.title.get(event.default_language, event.default_language),
@@ -287,8 +288,8 @@ def events_show(event_id: str, as_json: bool) -> int:
         f"  emails failed: {counts.emails_failed}",
     ]
     click.echo("\n".join(lines))
-    if int(item.get("seats_taken", 0)) != counts.confirmed:
-        click.echo(f"Note: the seat counter says {int(item.get('seats_taken', 0))} confirmed.", err=True)
+    if counters.seats_taken != counts.confirmed:
+        click.echo(f"Note: the seat counter says {counters.seats_taken} confirmed.", err=True)
     return EXIT_OK
 
 

@@ -48,11 +48,9 @@ def count_registrations(items: Iterable[dict[str, Any]]) -> Counts:
     return Counts(emails_failed=failed, **counts)
 
 
-def seats_left(event: Event, item: dict[str, Any]) -> int | None:
-    """Free seats from the event item's counter; ``None`` for an unlimited event."""
-    if event.capacity is None:
-        return None
-    return max(0, event.capacity - int(item.get("seats_taken", 0)))
+def seats_left(event: Event, counters: store.EventCounters) -> int | None:
+    """Free seats from the event's counters (``store.get_counters``); ``None`` for an unlimited event."""
+    return counters.seats_left
 
 
 @dataclass(frozen=True)
@@ -82,9 +80,8 @@ def put_event(event: Event) -> PutOutcome:
     seats free up. Raises ``botocore`` errors.
     """
     try:
-        before = store.get_event_item(event.id, consistent=True)
         created = False
-        old_capacity = before.get("seat_capacity")
+        old_capacity = store.get_counters(event.id, consistent=True).seat_capacity
     except store.EventNotFound:
         created, old_capacity = True, None
     store.put_event(event)
@@ -94,8 +91,8 @@ def put_event(event: Event) -> PutOutcome:
         from chalicelib import lifecycle
 
         promoted = lifecycle.fill_free_seats(event.id)
-    after = store.get_event_item(event.id, consistent=True)
-    return PutOutcome(created, old_capacity, event.capacity, promoted, int(after.get("seats_taken", 0)))
+    after = store.get_counters(event.id, consistent=True)
+    return PutOutcome(created, old_capacity, event.capacity, promoted, after.seats_taken)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def local_stage_environment() -> dict[str, str]:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """moto for every AWS call, with the table and the SES sender of the local stage."""
     from chalicelib import aws as aws_clients
+    from chalicelib import store
     from localservice.awsfake import create_table, serialize_dynamodb, verify_sender
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
@@ -44,6 +45,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     serialize_dynamodb()
     with mock_aws():
         aws_clients.reset_clients()
+        store.reset_caches()  # cached definitions and hints of an earlier test's tables
         create_table(aws_clients.client("dynamodb"), env["TABLE_NAME"])
         verify_sender(aws_clients.client("sesv2"), env["SENDER_EMAIL"])
         yield env

@@ -39,12 +39,19 @@ def test_hundred_concurrent_registrations_for_25_seats(aws, pump):
     confirmed = [o for o in outcomes if o.status == "confirmed"]
     waitlisted = [o for o in outcomes if o.status == "waitlisted"]
     assert len(confirmed) == 25 and len(waitlisted) == 75
-    assert sorted(o.waitlist_position for o in waitlisted) == list(range(1, 76))  # as answered
     stored = items_by_status()
     assert len(stored["confirmed"]) == 25 and len(stored["waitlisted"]) == 75
     assert sorted(i["waitlist_ticket"] for i in stored["waitlisted"]) == list(range(1, 76))
-    event_item = store.get_event_item(SEED_EVENT_ID, consistent=True)
-    assert event_item["seats_taken"] == 25 and event_item["waitlisted_count"] == 75
+    ticket_of = {i["registration_id"]: i["waitlist_ticket"] for i in stored["waitlisted"]}
+    # Answered: the place when the ticket was taken (1 + all then waiting, who all hold lower tickets):
+    # never behind the final place, and in ticket order. Read now: exactly the ticket's rank.
+    answered = sorted((ticket_of[o.registration_id], o.waitlist_position) for o in waitlisted)
+    assert [p for _, p in answered] == sorted(p for _, p in answered) and answered[0][1] == 1
+    assert all(1 <= position <= ticket for ticket, position in answered)
+    assert [registrations.registrant_view(o.registration_id).waitlist_position for o in sorted(
+        waitlisted, key=lambda o: ticket_of[o.registration_id])] == list(range(1, 76))
+    counters = store.get_counters(SEED_EVENT_ID, consistent=True)
+    assert counters.seats_taken == 25 and counters.waitlisted_count == 75
 
     by_ticket = {i["waitlist_ticket"]: i["registration_id"] for i in stored["waitlisted"]}
     victims = [i["registration_id"] for i in stored["confirmed"][:10]]
@@ -55,8 +62,8 @@ def test_hundred_concurrent_registrations_for_25_seats(aws, pump):
     after = items_by_status()
     assert len(after["confirmed"]) == 25 and len(after["waitlisted"]) == 65 and len(after["cancelled"]) == 10
     assert {i["registration_id"] for i in after["confirmed"]} >= {by_ticket[t] for t in range(1, 11)}
-    event_item = store.get_event_item(SEED_EVENT_ID, consistent=True)
-    assert event_item["seats_taken"] == 25 and event_item["waitlisted_count"] == 65
+    counters = store.get_counters(SEED_EVENT_ID, consistent=True)
+    assert counters.seats_taken == 25 and counters.waitlisted_count == 65
     # the next in line is now first
     assert registrations.registrant_view(by_ticket[11]).waitlist_position == 1
 
@@ -66,9 +73,11 @@ def test_last_seat_race(aws):
     small_event(2)
     outcomes = register_many(20)
     assert sorted(o.status for o in outcomes).count("confirmed") == 2
-    assert sorted(o.waitlist_position for o in outcomes if o.status == "waitlisted") == list(range(1, 19))
+    waiting = sorted((o for o in outcomes if o.status == "waitlisted"),
+                     key=lambda o: store.get_registration_in_event(SEED_EVENT_ID, o.registration_id)["waitlist_ticket"])
+    assert [registrations.registrant_view(o.registration_id).waitlist_position for o in waiting] == list(range(1, 19))
     stored = items_by_status()
-    assert store.get_event_item(SEED_EVENT_ID, consistent=True)["seats_taken"] == len(stored["confirmed"]) == 2
+    assert store.get_counters(SEED_EVENT_ID, consistent=True).seats_taken == len(stored["confirmed"]) == 2
 
 
 def test_full_event_without_waitlist_is_409(client, aws):
@@ -106,7 +115,7 @@ def test_waitlisted_registrant_who_cancels_is_never_promoted(aws):
     result = lifecycle.cancel(SEED_EVENT_ID, a.registration_id)
     assert result.promoted_id == c.registration_id
     assert store.get_registration_in_event(SEED_EVENT_ID, b.registration_id)["status"] == "cancelled"
-    assert store.get_event_item(SEED_EVENT_ID, consistent=True)["waitlisted_count"] == 0
+    assert store.get_counters(SEED_EVENT_ID, consistent=True).waitlisted_count == 0
 
 
 def test_capacity_increase_fills_free_seats_in_order(aws):
@@ -116,7 +125,7 @@ def test_capacity_increase_fills_free_seats_in_order(aws):
     assert lifecycle.fill_free_seats(SEED_EVENT_ID) == 1
     assert store.get_registration_in_event(SEED_EVENT_ID, outcomes[1].registration_id)["status"] == "confirmed"
     assert store.get_registration_in_event(SEED_EVENT_ID, outcomes[2].registration_id)["status"] == "waitlisted"
-    assert store.get_event_item(SEED_EVENT_ID, consistent=True)["seats_taken"] == 2
+    assert store.get_counters(SEED_EVENT_ID, consistent=True).seats_taken == 2
 
 
 def test_cancelled_person_may_register_again(aws):

@@ -147,7 +147,7 @@ def test_ten_concurrent_posts_with_the_same_address_store_one(seed_event, pump):
         outcomes = list(pool.map(attempt, range(10)))
     assert sum(1 for o in outcomes if o != "409") == 1
     assert len(list(store.iter_registrations(SEED_EVENT_ID, consistent=True))) == 1
-    assert store.get_event_item(SEED_EVENT_ID, consistent=True)["seats_taken"] == 1
+    assert store.get_counters(SEED_EVENT_ID, consistent=True).seats_taken == 1
     pump.pump_once()
     assert len(sent_messages()) == 1
 

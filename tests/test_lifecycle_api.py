@@ -61,8 +61,8 @@ def test_cancel_frees_the_seat_for_the_waitlist(client, aws, pump):
     assert second.status_code == 200 and json.loads(second.body)["changed"] is False
 
     assert store.get_registration_in_event(SEED_EVENT_ID, b["registration_id"])["status"] == "confirmed"
-    event_item = store.get_event_item(SEED_EVENT_ID, consistent=True)
-    assert event_item["seats_taken"] == 1 and event_item["waitlisted_count"] == 0
+    counters = store.get_counters(SEED_EVENT_ID, consistent=True)
+    assert counters.seats_taken == 1 and counters.waitlisted_count == 0
 
     pump.pump_once()
     pump.pump_once()

@@ -35,7 +35,7 @@ def test_json_registration_is_created_and_stored(client, seed_event):
     # retention: event end (2023-06-05 15:00 UTC) + RETENTION_DAYS (90)
     assert item["expires_at"] == 1685977200 + 90 * 86400
     assert item["email_state"] == "pending"
-    assert store.get_event_item(SEED_EVENT_ID)["seats_taken"] == 1
+    assert store.get_counters(SEED_EVENT_ID).seats_taken == 1
 
 
 def test_event_json_shows_registration_state_and_no_organiser_address(client, seed_event):
@@ -210,7 +210,7 @@ def test_same_address_in_another_case_is_409_and_first_spelling_kept(client, see
     }
     [item] = stored_registrations()
     assert item["email"] == "Jan.Jansen@Example.NL"
-    assert store.get_event_item(SEED_EVENT_ID)["seats_taken"] == 1
+    assert store.get_counters(SEED_EVENT_ID).seats_taken == 1
 
 
 def test_registration_closed_is_409_and_stores_nothing(client, seed_event):

@@ -47,17 +47,18 @@ TTL_ATTRIBUTE = "expires_at"
 # ConditionCheckItem it contains.  tests/infrastructure checks that every
 # DynamoDB operation in the app's code is allowed here or to staff.
 API_TABLE_ACTIONS = [
+    "dynamodb:BatchGetItem",  # registration_with_position, get_event: a few items in one read
     "dynamodb:DeleteItem",  # cancel_transition: deletes the address guard
     "dynamodb:GetItem",
     "dynamodb:PutItem",  # put_registration (transaction)
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 ]
-# delivery.handle_batch: get_event, get_registration_in_event (GetItem),
-# waitlist_position (Query on the table), record_notification (UpdateItem).
+# delivery.handle_batch: event_definition (GetItem), waitlist_position
+# (BatchGetItem of two items), record_notification (UpdateItem).
 DELIVER_TABLE_ACTIONS = [
+    "dynamodb:BatchGetItem",
     "dynamodb:GetItem",
-    "dynamodb:Query",
     "dynamodb:UpdateItem",
 ]
 INDEX_ACTIONS = ["dynamodb:Query"]
@@ -471,6 +472,7 @@ class EventRegistrationStack(cdk.Stack):
                 iam.PolicyStatement(
                     sid="Registrations",
                     actions=[
+                        "dynamodb:BatchGetItem",
                         "dynamodb:DeleteItem",
                         "dynamodb:GetItem",
                         "dynamodb:PutItem",

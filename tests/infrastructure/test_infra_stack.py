@@ -150,6 +150,7 @@ def test_stream_wired_to_deliver_emails_with_dlq(prod):
     assert props["MaximumRecordAgeInSeconds"] == 86400
 
 
+
 def test_dead_letter_queue_is_encrypted_and_kept_14_days(prod):
     _, queue = prod.one("AWS::SQS::Queue")
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -237,6 +238,7 @@ def test_api_role_statements(prod):
         "Logs": (["logs:CreateLogStream", "logs:PutLogEvents"], [arn["api_logs"]]),
         "Table": (
             [
+                "dynamodb:BatchGetItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
@@ -260,7 +262,7 @@ def test_deliver_role_statements(prod):
         ),
         "ListStreams": (["dynamodb:ListStreams"], ["*"]),
         "Table": (
-            ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+            ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
             [arn["table"]],
         ),
         "SendFromSender": (
@@ -279,6 +281,7 @@ def test_staff_policy(prod):
     assert _statements(policy["Properties"]["PolicyDocument"]) == {
         "Registrations": (
             [
+                "dynamodb:BatchGetItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",

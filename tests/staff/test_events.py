@@ -100,8 +100,8 @@ def test_put_keeps_the_seat_count_when_the_capacity_drops(seed_event, tmp_path):
     assert result.exit_code == 0, result.output
     assert "capacity 40 -> 2" in result.stdout
     assert "nobody was moved" in result.stderr
-    item = store.get_event_item(SEED_EVENT_ID)
-    assert item["seats_taken"] == 3 and item["seat_capacity"] == 2
+    counters = store.get_counters(SEED_EVENT_ID)
+    assert counters.seats_taken == 3 and counters.seat_capacity == 2
 
 
 def test_put_fills_free_seats_after_a_capacity_increase(cases_event, tmp_path):
@@ -110,15 +110,15 @@ def test_put_fills_free_seats_after_a_capacity_increase(cases_event, tmp_path):
 
     for n in range(5):
         register(cases_event.id, **person(f"P{n}", f"p{n}@example.org"))
-    item = store.get_event_item(cases_event.id)
-    assert (item["seats_taken"], item["waitlisted_count"]) == (3, 2)
+    counters = store.get_counters(cases_event.id)
+    assert (counters.seats_taken, counters.waitlisted_count) == (3, 2)
     path = tmp_path / f"{cases_event.id}.yaml"
     path.write_text(yaml.safe_dump({**CASES_EVENT, "capacity": 4}, allow_unicode=True))
     result = run("events", "put", str(path))
     assert result.exit_code == 0, result.output
     assert "capacity 3 -> 4" in result.stdout and "Promoted 1" in result.stdout
-    item = store.get_event_item(cases_event.id)
-    assert (item["seats_taken"], item["waitlisted_count"]) == (4, 1)
+    counters = store.get_counters(cases_event.id)
+    assert (counters.seats_taken, counters.waitlisted_count) == (4, 1)
     statuses = sorted(r["status"] for r in store.iter_registrations(cases_event.id, consistent=True))
     assert statuses == ["confirmed"] * 4 + ["waitlisted"]
 

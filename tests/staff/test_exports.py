@@ -48,7 +48,8 @@ def test_start_waits_for_moto_and_convert_reads_its_single_data_file(filled, tmp
     result = run("exports", "start", "--wait")
     assert result.exit_code == 0, result.output
     assert "Turned on point-in-time recovery" in result.stderr
-    assert "Completed: 16 item(s)" in result.stdout  # 2 event items, 2 catalogue items, 6 registrations, 6 guards
+    # 2 event items, 2 counters items, 2 catalogue items, 6 registrations, 6 guards, 1 waitlist bucket
+    assert "Completed: 19 item(s)" in result.stdout
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert len(keys) == 1 and keys[0].endswith(".gz") and "/data/" in keys[0]  # moto: no manifests
     listed = run("exports", "list")
