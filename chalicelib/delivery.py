@@ -31,6 +31,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import aws, clock, emails, store, tokens
 from chalicelib.settings import get_settings
+from chalicelib.streamfilter import STREAM_FILTER_PATTERN  # noqa: F401 - the filter of the records change_of acts on
 
 logger = Logger(service="event-registration", child=True)
 
@@ -50,7 +51,11 @@ PERMANENT_ERRORS = {
 
 
 def change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """``(change, new image as plain values)`` for a registration stream record, else ``None``."""
+    """``(change, new image as plain values)`` for a registration stream record, else ``None``.
+
+    Every record this acts on matches :data:`STREAM_FILTER_PATTERN`, the event
+    source mapping's filter, so Lambda invokes the function only for those.
+    """
     dynamodb = record.get("dynamodb") or {}
     new = dynamodb.get("NewImage")
     if not new or new.get("type", {}).get("S") != "registration":

@@ -888,7 +888,8 @@ def waitlist_entry(event_id: str, ticket: int) -> WaitlistEntry | None:
 def _status_change(item: dict[str, Any], new_status: str, change: str, at: str, extra: dict[str, Any] | None = None) -> dict:
     """An Update of a registration from its current status to ``new_status``, guarded by that status.
 
-    Sets the change's notification to ``pending`` (and ``email_state``).
+    Sets the change's notification to ``pending`` (and ``email_state``), which the
+    stream filter of ``DeliverEmails`` looks for (``chalicelib.streamfilter``).
     """
     values = {
         ":old": {"S": item["status"]},

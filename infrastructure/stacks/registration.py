@@ -9,6 +9,8 @@ resources of this stack.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
 import os
 import shutil
 from pathlib import Path
@@ -75,6 +77,17 @@ SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 DLQ_ACTIONS = ["sqs:SendMessage"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def delivery_filter_pattern() -> dict:
+    """The stream records DeliverEmails is invoked for, defined once in ``chalicelib/streamfilter.py``.
+
+    Loaded from the file: the app's package is not importable from this process.
+    """
+    spec = importlib.util.spec_from_file_location("_streamfilter", REPO_ROOT / "chalicelib" / "streamfilter.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.STREAM_FILTER_PATTERN
 
 
 @contextlib.contextmanager
@@ -450,6 +463,13 @@ class EventRegistrationStack(cdk.Stack):
             maximum_retry_attempts=s.stream_max_retries,
             maximum_record_age_in_seconds=s.stream_max_record_age_seconds,
             function_response_types=["ReportBatchItemFailures"],
+            # Only records that ask for an email (README, "Emails"): not the counters, guards,
+            # waitlist buckets, nor the function's own email-state updates.
+            filter_criteria=lambda_.CfnEventSourceMapping.FilterCriteriaProperty(
+                filters=[lambda_.CfnEventSourceMapping.FilterProperty(
+                    pattern=json.dumps(delivery_filter_pattern(), separators=(",", ":"))
+                )]
+            ),
             destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
                 on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(
                     destination=self.dead_letter_queue.queue_arn

@@ -150,6 +150,14 @@ def test_stream_wired_to_deliver_emails_with_dlq(prod):
     assert props["MaximumRecordAgeInSeconds"] == 86400
 
 
+def test_stream_filter_is_the_one_chalicelib_defines(prod):
+    """DeliverEmails is invoked only for records that ask for an email (chalicelib.streamfilter)."""
+    from chalicelib.streamfilter import STREAM_FILTER_PATTERN
+
+    _, mapping = prod.one("AWS::Lambda::EventSourceMapping")
+    (only,) = mapping["Properties"]["FilterCriteria"]["Filters"]
+    assert json.loads(only["Pattern"]) == STREAM_FILTER_PATTERN
+
 
 def test_dead_letter_queue_is_encrypted_and_kept_14_days(prod):
     _, queue = prod.one("AWS::SQS::Queue")

@@ -1,0 +1,26 @@
+"""Which table stream records ``DeliverEmails`` is invoked for: the event source mapping's filter.
+
+Lambda event filtering (FilterCriteria, pattern syntax of EventBridge) drops a
+record before the function is invoked, so the counters, guard and waitlist items
+a registration also writes, and the function's own email-state updates, cost no
+invocation. The rule is one that future email kinds can keep: a write that wants
+an email sends sets ``email_state`` to ``pending`` on the registration item, next
+to the change's entry in ``notifications`` (``registered`` on the first write;
+``promoted`` and ``cancelled`` by ``store._status_change``; a reminder or an
+event-update notice would do the same). ``chalicelib.delivery.change_of`` then
+decides what the record asks for; every record it acts on matches.
+
+This module imports nothing, so the deploy stack (``infrastructure/``) reads the
+same constant.
+"""
+
+#: The filter pattern (a JSON object) of the ``DeliverEmails`` event source mapping.
+STREAM_FILTER_PATTERN = {
+    "eventName": ["INSERT", "MODIFY"],
+    "dynamodb": {
+        "NewImage": {
+            "type": {"S": ["registration"]},
+            "email_state": {"S": ["pending"]},
+        },
+    },
+}
