@@ -126,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     _stub_dynamodb(event_item)
     client = aws.client("dynamodb")
     sent: list[dict[str, Any]] = []
-    client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",
-                                lambda params, **_: sent.append(copy.deepcopy(params)))
+
+    def capture(params: dict[str, Any], **_: Any) -> None:
+        sent.append(copy.deepcopy(params))
+
+    client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", capture)
     events = [_proxy_event(_body(i)) for i in range(args.registrations)]
     context = _Context()
 
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app_loop()  # warm: imports on first use, the definition cache, botocore's models
     shape = sent[-1]  # the app's own last TransactWriteItems request, replayed as is
-    client.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems")
+    client.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", capture)
     sent.clear()
 
     def aws_loop() -> None:
