@@ -33,6 +33,8 @@ import ast
 import fnmatch
 import importlib.util
 import io
+import json
+import marshal
 import sys
 import zipfile
 from dataclasses import dataclass, field
@@ -126,6 +128,20 @@ class RebuildReport:
         )
 
 
+def functions_runtime(sam_template: Path) -> str:
+    """The one Lambda runtime (``python3.11``) of the functions in Chalice's ``sam.json``.
+
+    Raises ``ValueError`` if the functions disagree (bytecode fits one version).
+    """
+    resources = json.loads(Path(sam_template).read_text())["Resources"].values()
+    runtimes = {
+        r["Properties"]["Runtime"] for r in resources if r["Type"] == "AWS::Serverless::Function"
+    }
+    if len(runtimes) != 1:
+        raise ValueError(f"expected one Lambda runtime, found {sorted(runtimes)}")
+    return runtimes.pop()
+
+
 def runtime_tag(runtime: str) -> str:
     """The bytecode tag of a Lambda ``Runtime`` (``python3.11`` -> ``cpython-311``).
 
@@ -142,15 +158,27 @@ def runtime_tag(runtime: str) -> str:
     return sys.implementation.cache_tag
 
 
-def _pyc(source: bytes, name: str) -> bytes:
-    """An unchecked-hash pyc (PEP 552) of ``source``; raises ``SyntaxError``."""
+#: PEP 552 flags word: hash-based (bit 0), source not checked (bit 1 clear).
+UNCHECKED_HASH_FLAGS = 0b01
+
+
+def compile_pyc(source: bytes, name: str) -> bytes:
+    """An unchecked-hash pyc (PEP 552) of ``source``, as ``py_compile`` writes with
+    ``PycInvalidationMode.UNCHECKED_HASH``: magic number, flags, the source's
+    SipHash, then the marshalled code. Raises ``SyntaxError``.
+    """
     code = compile(source, name, "exec", dont_inherit=True, optimize=0)
-    return importlib._bootstrap_external._code_to_hash_pyc(  # type: ignore[attr-defined]
-        code, importlib.util.source_hash(source), checked=False
+    return (
+        importlib.util.MAGIC_NUMBER
+        + UNCHECKED_HASH_FLAGS.to_bytes(4, "little")
+        + importlib.util.source_hash(source)
+        + marshal.dumps(code)
     )
 
 
-def _pyc_name(name: str, tag: str) -> str:
+def pyc_name(name: str, tag: str) -> str:
+    """Where Python looks for the bytecode of ``name`` (``pkg/mod.py`` ->
+    ``pkg/__pycache__/mod.<tag>.pyc``)."""
     folder, _, module = name.rpartition("/")
     cached = f"__pycache__/{module[:-3]}.{tag}.pyc"
     return f"{folder}/{cached}" if folder else cached
@@ -191,11 +219,11 @@ def rebuild(
         if not bytecode:
             continue
         try:
-            pyc = _pyc(data, info.filename)
+            pyc = compile_pyc(data, info.filename)
         except (SyntaxError, ValueError):
             report.not_compiled.append(info.filename)
             continue
-        pyc_info = zipfile.ZipInfo(_pyc_name(info.filename, tag), date_time=info.date_time)
+        pyc_info = zipfile.ZipInfo(pyc_name(info.filename, tag), date_time=info.date_time)
         pyc_info.external_attr = 0o644 << 16
         compiled.append((pyc_info, pyc))
     report.pyc_files = len(compiled)

@@ -121,23 +121,13 @@ def package(stage: str, out_dir: Path, source: Path = REPO_ROOT) -> PackageRepor
         zip_path=out_dir / "deployment.zip",
     )
     if report.zip_path.exists() and not report.problems:
-        runtime = _runtime(out_dir / "sam.json")
+        runtime = lambda_package.functions_runtime(out_dir / "sam.json")
         report.rebuilt = lambda_package.rebuild(report.zip_path, runtime)
     if report.zip_path.exists():
         report.zip_bytes = report.zip_path.stat().st_size
         with zipfile.ZipFile(report.zip_path) as archive:
             report.unzipped_bytes = sum(info.file_size for info in archive.infolist())
     return report
-
-
-def _runtime(sam_template: Path) -> str:
-    """The functions' Lambda runtime in Chalice's SAM template (``python3.11``)."""
-    import json
-
-    resources = json.loads(sam_template.read_text())["Resources"].values()
-    return next(
-        r["Properties"]["Runtime"] for r in resources if r["Type"] == "AWS::Serverless::Function"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

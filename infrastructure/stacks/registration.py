@@ -131,20 +131,9 @@ class PackagedChalice(Chalice):
     def _package_app(self) -> None:
         super()._package_app()
         package_dir = Path(self._sam_package_dir)
-        runtime = _functions_runtime(package_dir / "sam.json")
+        runtime = lambda_package.functions_runtime(package_dir / "sam.json")
         report = lambda_package.rebuild(package_dir / "deployment.zip", runtime)
         print(report.summary(), file=sys.stderr)
-
-
-def _functions_runtime(sam_template: Path) -> str:
-    """The one Lambda runtime of the functions Chalice generated (``python3.11``)."""
-    resources = json.loads(sam_template.read_text())["Resources"].values()
-    runtimes = {
-        r["Properties"]["Runtime"] for r in resources if r["Type"] == "AWS::Serverless::Function"
-    }
-    if len(runtimes) != 1:
-        raise ValueError(f"expected one Lambda runtime, found {sorted(runtimes)}")
-    return runtimes.pop()
 
 
 @contextlib.contextmanager

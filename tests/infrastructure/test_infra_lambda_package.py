@@ -126,7 +126,7 @@ def test_deployed_package_is_trimmed_and_compiled(prod_package):
     pyc = {n for n in names if n.endswith(".pyc")}
     assert f"__pycache__/app.{tag}.pyc" in pyc
     assert f"chalicelib/__pycache__/entry_deliver.{tag}.pyc" in pyc
-    missing = [n for n in py if lambda_package._pyc_name(n, tag) not in pyc]
+    missing = [n for n in py if lambda_package.pyc_name(n, tag) not in pyc]
     assert missing == []
     locales = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("babel/locale-data/"))
     assert locales == ["en.dat", "nl.dat", "root.dat"]
