@@ -1,10 +1,11 @@
 """Registering for an event: validation, the registration window, seats and the waitlist.
 
 :func:`register` is the one path every registration takes (JSON and form posts,
-the tests' concurrent registrants). It writes once, in a DynamoDB transaction
-(``chalicelib.store.put_registration``); emails follow from the table's stream
-records (``chalicelib.delivery``), so the registration is durable before any
-email is tried.
+the tests' concurrent registrants). A seat is one DynamoDB transaction
+(``chalicelib.store.put_registration``); a place on the waitlist is a ticket
+(one atomic ``ADD``, ``store.take_waitlist_ticket``) and then that transaction.
+Emails follow from the table's stream records (``chalicelib.delivery``), so the
+registration is durable before any email is tried.
 """
 
 from __future__ import annotations
