@@ -141,22 +141,27 @@ def run_ours(event, registrants: int, concurrency: int, tag: str, seats: int) ->
     )
 
 
-def run_floor(event, registrants: int, concurrency: int, tag: str, seats: int) -> tuple[float, list[Any]]:
+def run_floor(event, registrants: int, concurrency: int, tag: str, seat_count: int) -> tuple[float, list[Any]]:
     """One bare ``TransactWriteItems`` per registrant, of the shape of its registration's write, all at once.
 
-    The first ``seats`` get the shape of a confirmed registration (Put of the registration item,
+    The first ``seat_count`` get the shape of a confirmed registration (Put of the registration item,
     Put of its address guard, ``ADD seats_taken`` on the counters item); the others that of a
     waitlisted one (the same Puts, ``ADD waitlisted_count``, ``w<bucket>`` on the counters item,
-    the ticket's entry in its waitlist bucket item). Items of the same size as ours; conditions
-    that always hold (``attribute_not_exists`` on the Puts, ``attribute_exists`` on the counters).
+    the ticket's entry in its waitlist bucket item). Items of the same size, and the same conditions
+    (window, seats, waitlist) on counters items made so that they always hold.
     """
     from chalicelib import aws, store
 
     table = os.environ["TABLE_NAME"]
     client = aws.client("dynamodb")
     pk = store.event_pk(event.id)
-    counters = {"pk": {"S": pk}, "sk": {"S": "#FLOOR"}}
-    client.put_item(TableName=table, Item={**counters, "seats_taken": {"N": "0"}})
+    seats = {"pk": {"S": pk}, "sk": {"S": "#FLOOR-SEATS"}}  # never full
+    full = {"pk": {"S": pk}, "sk": {"S": "#FLOOR-WAITLIST"}}  # always full, with a waitlist
+    window = {"opens_at": {"N": "0"}, "closes_at": {"N": "4102444800"}}
+    client.put_item(TableName=table, Item={**seats, **window, "seats_taken": {"N": "0"}, "seat_capacity": {"N": "1000000"}})
+    client.put_item(TableName=table, Item={**full, **window, "seats_taken": {"N": "1"}, "seat_capacity": {"N": "1"},
+                                           "waitlist": {"BOOL": True}})
+    now = {":now": {"N": f"{time.time():.6f}"}}
     stamp = "2023-05-22T07:00:00.000000+00:00"
 
     def one(i: int) -> None:
@@ -175,17 +180,22 @@ def run_floor(event, registrants: int, concurrency: int, tag: str, seats: int) -
             {"Put": {"TableName": table, "Item": store.serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Put": {"TableName": table, "Item": store.serialize(guard), "ConditionExpression": "attribute_not_exists(pk)"}},
         ]
-        if i < seats:
-            ops.append({"Update": {"TableName": table, "Key": counters, "UpdateExpression": "ADD seats_taken :one",
-                                   "ConditionExpression": "attribute_exists(pk)",
-                                   "ExpressionAttributeValues": {":one": {"N": "1"}}}})
+        if i < seat_count:
+            ops.append({"Update": {
+                "TableName": table, "Key": seats, "UpdateExpression": "ADD seats_taken :one",
+                "ConditionExpression": "opens_at <= :now AND closes_at > :now "
+                                       "AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)",
+                "ExpressionAttributeValues": {":one": {"N": "1"}, **now},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
         else:
-            ticket = i - seats + 1
-            ops.append({"Update": {"TableName": table, "Key": counters,
-                                   "UpdateExpression": "ADD waitlisted_count :one, #w :one",
-                                   "ConditionExpression": "attribute_exists(pk)",
-                                   "ExpressionAttributeNames": {"#w": f"w{ticket // 50}"},
-                                   "ExpressionAttributeValues": {":one": {"N": "1"}}}})
+            ticket = i - seat_count + 1
+            ops.append({"Update": {
+                "TableName": table, "Key": full, "UpdateExpression": "ADD waitlisted_count :one, #w :one",
+                "ConditionExpression": "opens_at <= :now AND closes_at > :now AND waitlist = :true "
+                                       "AND seats_taken >= seat_capacity",
+                "ExpressionAttributeNames": {"#w": f"w{ticket // 50}"},
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":true": {"BOOL": True}, **now},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
             ops.append({"Update": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": f"FLOORQ#{ticket // 50}"}},
                                    "UpdateExpression": "SET #t = :r ADD waiting_count :one",
                                    "ExpressionAttributeNames": {"#t": f"t{ticket}"},
