@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, NoCredentialsError
+from botocore.exceptions import ConnectionError as CannotConnect  # cannot connect, connect timeout, proxy
 
 from staff import EXIT_AWS, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
 from staff.config import Applied, ConfigError, Target, resolve
@@ -92,7 +93,8 @@ def aws_command(function: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(EXIT_USAGE)
         except (ClientError, BotoCoreError) as error:
-            click.echo(f"Error: {_aws_message(error)}", err=True)
+            unreachable = isinstance(error, (CannotConnect, ConnectionClosedError)) and target.unreachable()
+            click.echo(f"Error: {unreachable or _aws_message(error)}", err=True)
             ctx.exit(EXIT_AWS)
         ctx.exit(code or EXIT_OK)
 
