@@ -680,7 +680,8 @@ def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> 
     """Query an export's registrations in SQL (DuckDB): the table is "registrations".
 
     Its columns are those of "registrations export": waitlist_position is an
-    INTEGER, boolean questions are BOOLEAN, the rest VARCHAR.
+    INTEGER, boolean questions are BOOLEAN (printed true/false, as SQL writes
+    them), the rest VARCHAR. Bad SQL exits 2 with DuckDB's message on one line.
 
     \b
     Examples:
@@ -698,10 +699,11 @@ def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> 
     with _progress_bytes(layout.total_bytes, "Loading rows (2/2)   ") as bar:
         connection = staff_sql.load(columns_for(found.event), event_rows(layout, found, bar.update))
     names, rows = staff_sql.query(connection, sql)
+    shown = [[staff_sql.display(v) for v in row] for row in rows]
     if as_csv:
-        write_csv("-", [Column(n, "text") for n in names], [list(r) for r in rows])
+        write_csv("-", [Column(n, "text") for n in names], shown)
     else:
-        click.echo(render(names, rows) if names else "(no result)")
+        click.echo(render(names, shown) if names else "(no result)")
     return EXIT_OK
 
 

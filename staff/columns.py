@@ -15,8 +15,10 @@ registered_at         ISO 8601 in the event's time zone, seconds, with offset (`
 <question id>         one column per question of the event, in the event file's order:
                       text/textarea/phone as typed, choice the option id, multichoice the option
                       ids joined with ``"; "``, boolean ``yes``/``no`` (CSV, XLSX) or ``true``/``false``
-                      (JSON, SQL); empty when not answered. A question whose id equals one of the
-                      other column names is called ``answer_<id>``.
+                      (JSON, SQL); empty when not answered. Event files may not use a reserved id
+                      (``chalicelib.events.RESERVED_QUESTION_IDS``, or one starting ``answer_``);
+                      a question of an event stored before that rule whose id is reserved is
+                      called ``answer_<id>``, so every column name is unique.
 email_state           state of the last email: ``pending``, ``sending``, ``sent`` or ``failed``
 ====================  =======================================================================
 
@@ -30,9 +32,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
-from chalicelib.events import Event, Question
+from chalicelib.events import EXPORT_COLUMNS, RESERVED_QUESTION_IDS, RESERVED_QUESTION_PREFIX, Event, Question
 
-CORE_COLUMNS = ("registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at")
+#: Columns before the questions', and after them; every name is one of ``chalicelib.events.EXPORT_COLUMNS``.
+CORE_COLUMNS = EXPORT_COLUMNS[:7]
 TAIL_COLUMNS = ("email_state",)
 MULTICHOICE_SEPARATOR = "; "
 
@@ -46,12 +49,29 @@ class Column:
     question: Question | None = None
 
 
+def question_column_name(question_id: str) -> str:
+    """The column of a question: its id, or ``answer_<id>`` for a reserved id (an event stored before the rule)."""
+    if question_id in RESERVED_QUESTION_IDS or question_id.startswith(RESERVED_QUESTION_PREFIX):
+        return RESERVED_QUESTION_PREFIX + question_id
+    return question_id
+
+
 def columns_for(event: Event) -> list[Column]:
-    """The export columns of ``event``: the core ones, one per question, then ``email_state``."""
-    reserved = set(CORE_COLUMNS) | set(TAIL_COLUMNS)
+    """The export columns of ``event``: the core ones, one per question, then ``email_state``.
+
+    Names are unique: an allowed question id is neither reserved nor ``answer_``-prefixed, and
+    every other id gets that prefix (:func:`question_column_name`); ``_2``, ``_3`` ... would
+    follow a name still taken (ids are unique, so that cannot happen, but a clash never merges
+    two columns).
+    """
     columns = [Column(name, "int" if name == "waitlist_position" else "text") for name in CORE_COLUMNS]
+    taken = set(CORE_COLUMNS) | set(TAIL_COLUMNS)
     for question in event.questions:
-        name = f"answer_{question.id}" if question.id in reserved else question.id
+        name = base = question_column_name(question.id)
+        suffix = 2
+        while name in taken:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(name)
         kind = {"boolean": "bool", "phone": "phone"}.get(question.type, "text")
         columns.append(Column(name, kind, question))
     columns.extend(Column(name, "text") for name in TAIL_COLUMNS)
