@@ -36,6 +36,7 @@ from staff.columns import Column
 
 FORMATS = ("csv", "xlsx", "json", "jsonl")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_START)
 
 
 def neutralise(text: str) -> str:
@@ -74,13 +75,16 @@ def _atomic_text(path: str, *, encoding: str, newline: str | None) -> Iterator[T
 def write_csv(path: str, columns: list[Column], rows: Iterable[list[Any]], *, delimiter: str = ",", bom: bool = True) -> int:
     """Write a CSV file (``-`` for stdout, then without BOM); returns the number of rows."""
     count = 0
-    encoding = "utf-8-sig" if bom and path != "-" else "utf-8"
-    with _atomic_text(path, encoding=encoding, newline="") as handle:
+    with _atomic_text(path, encoding="utf-8", newline="") as handle:
+        if bom and path != "-":
+            handle.write("\ufeff")  # as utf-8-sig would, without its Python-level encoder on every write
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
         writer.writerow([neutralise(c.name) for c in columns])
-        kinds = [c.kind for c in columns]
+        writerow, formula, text = writer.writerow, _FORMULA_FIRST, spreadsheet_text
         for row in rows:
-            writer.writerow([spreadsheet_text(v, k) for v, k in zip(row, kinds)])
+            # spreadsheet_text for every value, its common cases (None, str) inline
+            writerow(["" if v is None else ("'" + v if v[:1] in formula else v) if v.__class__ is str else text(v)
+                      for v in row])
             count += 1
     return count
 

@@ -74,12 +74,39 @@ def test_events_put_refuses_the_file_with_file_field_and_reason(aws, tmp_path):
 def test_the_export_columns_of_the_staff_tools_are_the_reserved_ones():
     """``chalicelib.events`` keeps the list (chalicelib never imports staff); ``staff.columns`` uses it."""
     from chalicelib.events import EXPORT_COLUMNS, RESERVED_QUESTION_IDS, parse_event
-    from staff.columns import CORE_COLUMNS, TAIL_COLUMNS, columns_for
+    from staff.columns import CORE_COLUMNS, RECORD_FIELDS, TAIL_COLUMNS, columns_for
 
     own = [c.name for c in columns_for(parse_event(event_with([])))]
     assert own == list(CORE_COLUMNS + TAIL_COLUMNS)
     assert set(own) <= set(EXPORT_COLUMNS) <= RESERVED_QUESTION_IDS
     assert {"checked_in_at", "email_outcome", "email_state"} <= set(EXPORT_COLUMNS)  # columns to come
+    assert set(RECORD_FIELDS) - {"waitlist_ticket", "answers"} <= set(own)
+
+
+def test_an_exports_record_has_the_fields_rows_are_made_of():
+    from staff.columns import RECORD_FIELDS
+    from staff.exporting import _FIRST_FIELD, Wanted
+
+    assert Wanted.__struct_fields__[_FIRST_FIELD:] == RECORD_FIELDS
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_rows_follow_the_columns(typed):
+    """RowMaker writes each value under the column of its name (it builds rows in columns_for's layout)."""
+    from chalicelib.events import parse_event
+    from staff.columns import RowMaker, columns_for, record
+
+    event = parse_event(CASES_EVENT)
+    answers = {"phone": "+31 6 1", "note": "n", "diet": ["halal"], "member": True}
+    item = {"registration_id": "rid", "status": "waitlisted", "name": "N", "email": "e@x", "language": "en",
+            "registered_at": "2023-05-01T10:00:00+00:00", "email_state": "sent", "waitlist_ticket": 7,
+            "answers": {"phone": {"S": "+31 6 1"}, "note": {"S": "n"}, "diet": {"L": [{"S": "halal"}]},
+                        "member": {"BOOL": True}} if typed else answers}
+    row = RowMaker(event, {7: 3}, typed_answers=typed)(record(item))
+    assert dict(zip([c.name for c in columns_for(event)], row)) == {
+        "registration_id": "rid", "status": "waitlisted", "waitlist_position": 3, "name": "N", "email": "e@x",
+        "language": "en", "registered_at": "2023-05-01T12:00:00+02:00", "phone": "+31 6 1", "note": "n",
+        "diet": "halal", "member": True, "email_state": "sent"}
 
 
 question_ids = st.from_regex(r"\A[a-z][a-z0-9_]{0,39}\Z")
