@@ -137,17 +137,20 @@ def write_xlsx(path: str, columns: list[Column], rows: Iterable[list[Any]], *, s
         for index, column in enumerate(columns):
             sheet_.write_string(0, index, column.name, header)
         sheet_.freeze_panes(1, 0)
+        write_string, write_number = sheet_.write_string, sheet_.write_number
         for row in rows:
             count += 1
             for index, value in enumerate(row):
                 if value is None:
                     continue
-                if isinstance(value, bool):
-                    sheet_.write_string(count, index, "yes" if value else "no")
+                if value.__class__ is str:  # most cells
+                    write_string(count, index, value)
+                elif isinstance(value, bool):
+                    write_string(count, index, "yes" if value else "no")
                 elif isinstance(value, (int, float)):
-                    sheet_.write_number(count, index, value)
+                    write_number(count, index, value)
                 else:
-                    sheet_.write_string(count, index, str(value))
+                    write_string(count, index, str(value))
         sheet_.autofilter(0, 0, max(count, 1), len(columns) - 1)
         workbook.close()
         os.replace(temporary, target)
