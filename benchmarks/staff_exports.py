@@ -1,6 +1,6 @@
 """Staff exports: ``exports convert`` against a bare pass of gunzip plus ``json.loads``, side by side.
 
-README, "Staff tools" (Performance of exports). Usage, from the repository root::
+README, "Staff tools" (export speed). Usage, from the repository root::
 
     .venv/bin/python benchmarks/staff_exports.py                 # 50,000 registrations, 5 rounds
     .venv/bin/python benchmarks/staff_exports.py --rows 5000 --rounds 3
@@ -17,13 +17,15 @@ table; the generator of ``tests/staff/test_memory.py``), then runs, in each roun
 
 Each run is a fresh process. The time measured is that of the work only: the bare loop, and the
 ``main([...])`` call of the staff command line after its modules are imported (import time is a
-cold-start matter, not the conversion's). Peak resident memory is the process's ``VmHWM``
-(Linux), the same figure ``tests/staff/test_memory.py`` checks against 150 MB.
+cold-start matter, not the conversion's). Peak resident memory is what GNU ``/usr/bin/time -f %M``
+reports for the process, the figure ``tests/staff/test_memory.py`` checks against 150 MB.
 
-Printed: medians over the rounds of seconds, registrations per second, the ratio of each bare
+Printed: medians over the rounds of seconds, registrations per second, the ratio of a bare
 pass's time to the command's (1.0 = as fast as that bare pass; issue 11 asks CSV >= 0.5 of the
-``json.loads`` pass) and peak RSS. Rows per second count registrations (the export holds about twice as many items).
-Timings vary with the machine's load; the ratios, measured in the same rounds, vary much less.
+``json.loads`` pass), in wall-clock time and in CPU time of the process, and peak RSS. Rows per
+second count registrations (the export holds about twice as many items). Timings vary with the
+machine's load; the ratios, measured in the same rounds, vary much less, and those of CPU time
+least (each run is one thread; on a busy machine its wall time also counts waiting for a core).
 """
 
 from __future__ import annotations
@@ -46,40 +48,41 @@ if sys.argv[1] == "msgspec":
     import msgspec
     loads = msgspec.json.Decoder().decode
 files = sys.argv[2:]
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 for name in files:
     with gzip.open(name, "rb") as handle:
         for line in handle:
             loads(line)
-elapsed = time.perf_counter() - started
-with open("/proc/self/status") as status:
-    hwm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-print(elapsed, hwm_kb)
+print(time.perf_counter() - started, time.process_time() - cpu)
 """
 
 CONVERT = r"""
 import sys, time
 from staff.cli import main
 import chalicelib.store, staff.exportfiles, staff.exporting, staff.writers, staff.columns, xlsxwriter  # imported up front
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 code = main(sys.argv[1:])
-elapsed = time.perf_counter() - started
-with open("/proc/self/status") as status:
-    hwm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 assert code == 0, code
-print(elapsed, hwm_kb)
+print(time.perf_counter() - started, time.process_time() - cpu)
 """
+TIME = "/usr/bin/time"  # GNU time: -f %M prints the process's peak resident memory in KB
 
 
-def _run(code: str, args: list[str], root: Path) -> tuple[float, float]:
-    """Run ``code`` in a fresh Python with ``root`` first on the path; returns (seconds, peak RSS MB)."""
+def _run(code: str, args: list[str], root: Path) -> tuple[float, float, float]:
+    """Run ``code`` in a fresh Python with ``root`` first on the path, under GNU time.
+
+    Returns (seconds, CPU seconds, peak RSS MB).
+    """
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("STAFF_STAGE", None)
-    answer = subprocess.run([sys.executable, "-c", code, *args], cwd=root, env=env, capture_output=True, text=True)
-    if answer.returncode != 0:
-        raise SystemExit(f"failed ({root}): {answer.stderr.strip()}")
-    seconds, hwm_kb = answer.stdout.split()[-2:]
-    return float(seconds), int(hwm_kb) / 1024
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as peak:
+        answer = subprocess.run([TIME, "-f", "%M", "-o", peak.name, sys.executable, "-c", code, *args],
+                                cwd=root, env=env, capture_output=True, text=True)
+        if answer.returncode != 0:
+            raise SystemExit(f"failed ({root}): {answer.stderr.strip()}")
+        peak_kb = int(peak.read().split()[-1])
+    seconds, cpu = answer.stdout.split()[-2:]
+    return float(seconds), float(cpu), peak_kb / 1024
 
 
 def main() -> None:
@@ -103,7 +106,7 @@ def main() -> None:
         size = sum(Path(p).stat().st_size for p in data_files) / 2**20
         print(f"export: {options.rows:,} registrations, {2 * options.rows + 1:,} items, {size:.1f} MB gzip in 2 files",
               file=sys.stderr)
-        timings: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        timings: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
         for number in range(options.rounds):
             timings.setdefault(("bare pass", "gunzip + json.loads"), []).append(_run(BARE, ["json", *data_files], ROOT))
             timings.setdefault(("bare pass", "gunzip + msgspec"), []).append(_run(BARE, ["msgspec", *data_files], ROOT))
@@ -114,14 +117,17 @@ def main() -> None:
                     timings.setdefault((label, fmt), []).append(_run(CONVERT, args, root))
             print(f"round {number + 1}/{options.rounds} done", file=sys.stderr)
 
-    bare = statistics.median(t for t, _ in timings[("bare pass", "gunzip + json.loads")])
-    bare_msgspec = statistics.median(t for t, _ in timings[("bare pass", "gunzip + msgspec")])
-    print(f"{'code':<28} {'output':<20} {'seconds':>8} {'rows/s':>9} {'vs json':>8} {'vs msgspec':>10} {'peak RSS':>9}")
-    for (label, what), runs in timings.items():
-        seconds = statistics.median(t for t, _ in runs)
-        rss = statistics.median(m for _, m in runs)
-        print(f"{label:<28} {what:<20} {seconds:>8.2f} {options.rows / seconds:>9,.0f} {bare / seconds:>8.2f} "
-              f"{bare_msgspec / seconds:>10.2f} {rss:>7.1f} MB")
+    def median(key: tuple[str, str], index: int) -> float:
+        return statistics.median(run[index] for run in timings[key])
+
+    json_pass, msgspec_pass = ("bare pass", "gunzip + json.loads"), ("bare pass", "gunzip + msgspec")
+    print(f"{'code':<22} {'output':<20} {'seconds':>7} {'rows/s':>7} {'vs json':>7} {'vs json, CPU':>12} "
+          f"{'vs msgspec, CPU':>15} {'peak RSS':>9}")
+    for key in timings:
+        seconds, cpu, rss = median(key, 0), median(key, 1), median(key, 2)
+        print(f"{key[0]:<22} {key[1]:<20} {seconds:>7.2f} {options.rows / seconds:>7,.0f} "
+              f"{median(json_pass, 0) / seconds:>7.2f} {median(json_pass, 1) / cpu:>12.2f} "
+              f"{median(msgspec_pass, 1) / cpu:>15.2f} {rss:>6.1f} MB")
 
 
 if __name__ == "__main__":
