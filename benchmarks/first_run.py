@@ -78,9 +78,10 @@ class Run:
             for seen, line in list(self.lines):
                 if needle in line:
                     return seen
-            if self.process.poll() is not None:
-                self._reader.join(timeout=5)
-                raise SystemExit(f"make run ended ({self.process.returncode}) before {needle!r}:\n{self.text()}")
+            if not self._reader.is_alive():  # make and the service have both closed their output
+                if any(needle in line for _, line in self.lines):
+                    continue
+                raise SystemExit(f"make run ended ({self.process.poll()}) before {needle!r}:\n{self.text()}")
             time.sleep(0.1)
         raise SystemExit(f"no {needle!r} within {timeout} s:\n{self.text()}")
 
@@ -88,10 +89,10 @@ class Run:
         """SIGTERM to make and the service (the process group we started); wait for the save."""
         os.killpg(self.process.pid, signal.SIGTERM)
         self.wait_for("Saved the data to", 60)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        self._reader.join(timeout=30)  # the output ends when the service has exited (its ports are free)
+        if self._reader.is_alive():
             os.killpg(self.process.pid, signal.SIGKILL)
+            raise SystemExit(f"make run did not end after SIGTERM:\n{self.text()}")
 
 
 def emails(outbox: Path, count: int, timeout: float = 60) -> list[Path]:
