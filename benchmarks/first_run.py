@@ -130,6 +130,10 @@ def main() -> int:
         first = Run(clone, port, aws_port)
         seconds = first.wait_for(BANNER_END, 600)
         print(f"first make run: banner after {seconds:.1f} s (from nothing: a new .venv and what make run installs)")
+        steps = [(seen, line.split()[-1]) for seen, line in first.lines if line.startswith("touch ")]
+        if steps:
+            print("  steps (s from start, stamp): " + ", ".join(f"{seen:.1f} {stamp}" for seen, stamp in steps)
+                  + f", {seconds:.1f} banner")
         if args.banner_only:
             os.killpg(first.process.pid, signal.SIGTERM)
             first._reader.join(timeout=60)
