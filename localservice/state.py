@@ -16,6 +16,9 @@ It saves on stop (Ctrl-C or SIGTERM) and, while running, within
 :data:`SAVE_AFTER_SECONDS` of a change to the table (any new stream record) or
 of a new or deleted S3 object; a ``kill -9`` loses at most the changes of those
 last seconds, and an email sent in them may be sent again after the restart.
+Reading the table holds off DynamoDB requests (about 0.1 s per thousand items),
+so for a big table the interval grows to keep that under a tenth of the time
+(:data:`MAX_SAVE_SHARE`).
 Each save replaces ``state.json`` atomically (write to a temporary file, then
 rename), so a crash mid-save leaves the previous save whole.
 
@@ -48,6 +51,8 @@ LOCK_FILE = ".lock"
 
 #: A change is saved at most this many seconds after the poller sees it.
 SAVE_AFTER_SECONDS = 2.0
+#: At most this share of the time is spent holding off DynamoDB requests to read the table.
+MAX_SAVE_SHARE = 0.1
 #: How often the S3 buckets are listed to find new or deleted objects.
 S3_CHECK_SECONDS = 5.0
 
@@ -149,6 +154,7 @@ class LocalState:
         self._lock_file: Any = None
         self._dirty = False
         self._last_save = time.monotonic()
+        self._save_after = SAVE_AFTER_SECONDS
         self._last_s3_check = 0.0
         self._s3_saved: dict[tuple[str, str], str] = {}
         self._s3_buckets: set[str] = set()
@@ -271,9 +277,10 @@ class LocalState:
         self._dirty = True
 
     def save_if_due(self, pump: Any, clock_origin: str | None) -> None:
-        """Save when a change is :data:`SAVE_AFTER_SECONDS` old; look for S3 changes every :data:`S3_CHECK_SECONDS`."""
+        """Save when a change is :data:`SAVE_AFTER_SECONDS` old (longer for a big table, see
+        :data:`MAX_SAVE_SHARE`); look for S3 changes every :data:`S3_CHECK_SECONDS`."""
         now = time.monotonic()
-        if self._dirty and now - self._last_save >= SAVE_AFTER_SECONDS:
+        if self._dirty and now - self._last_save >= self._save_after:
             self.save(pump, clock_origin)
         elif now - self._last_s3_check >= S3_CHECK_SECONDS:
             self._last_s3_check = now
@@ -286,7 +293,9 @@ class LocalState:
         self._dirty = False
         self._last_save = time.monotonic()
         with pump.paused():  # no batch in flight: every change in the items was delivered or is undelivered
+            started = time.monotonic()
             items = self._table_items()
+            self._save_after = max(SAVE_AFTER_SECONDS, (time.monotonic() - started) / MAX_SAVE_SHARE)
             undelivered = pump.undelivered()  # read after the items, so it covers every change they show
         clock_state = None
         if clock_origin:
@@ -320,8 +329,8 @@ class LocalState:
 
         with _dynamodb_lock:
             table = dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region].get_table(self.table_name)
-            text = dynamo_json_dump([item.to_json()["Attributes"] for item in table.all_items()])
-        return json.loads(text)
+            attributes = [item.to_json()["Attributes"] for item in table.all_items()]  # new dicts: safe to use after
+        return json.loads(dynamo_json_dump(attributes))
 
     def _save_s3(self) -> None:
         """Write new and changed objects of every bucket to ``s3/``, delete the files of deleted ones."""
