@@ -262,3 +262,27 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
         assert f"GET /registrations/{ann['registration_id']}?token=[redacted]&lang=en HTTP/1.1\" 200" in logs
     finally:
         service.stop()
+
+
+def test_an_event_file_changed_while_stopped_wins_and_keeps_the_counters(tmp_path):
+    """Restart after raising the demo event's capacity in its file: the waitlisted registrant gets the seat."""
+    import signal
+
+    service = start_service(tmp_path)
+    try:
+        outcomes = [_register(service.url, name)["status"] for name in ("Ann", "Bob", "Cas")]
+        assert outcomes == ["confirmed", "confirmed", "waitlisted"]
+        _wait_for_emails(service.outbox, 3)
+        event_file = service.events_dir / "demo-small-workshop.yaml"
+        event_file.write_text(event_file.read_text().replace("capacity: 2", "capacity: 3"))
+        service = service.restart(signal.SIGTERM)
+        assert "Data:         loaded 3 registrations, 2 events" in service.log()
+        _wait_for_emails(service.outbox, 4)
+        assert _subjects(service.outbox)[3:] == ["A seat is yours: Demo: small workshop"]
+        import json
+
+        with urllib.request.urlopen(f"{service.url}/events/demo-small-workshop") as answer:
+            details = json.loads(answer.read())
+        assert details["capacity"] == 3 and details["registration"]["seats_left"] == 0  # 3 seats, all taken
+    finally:
+        service.stop()
