@@ -698,6 +698,15 @@ def find_registration(registration_id: str) -> dict[str, Any]:
     return deserialize(answer["Items"][0])
 
 
+def get_registration(registration_id: str) -> dict[str, Any]:
+    """The registration item for an id from a link, read consistently (the index, then a GetItem).
+
+    Raises :class:`RegistrationNotFound`.
+    """
+    found = find_registration(registration_id)
+    return get_registration_in_event(found["event_id"], registration_id)
+
+
 def get_registration_in_event(event_id: str, registration_id: str) -> dict[str, Any]:
     """A registration by event and id, read consistently; raises :class:`RegistrationNotFound`."""
     found = _ddb().get_item(

@@ -96,7 +96,7 @@ def test_a_registration_made_after_the_last_poll_is_in_the_save(aws, pump, tmp_p
     state.save(pump, None)
     saved = json.loads((tmp_path / "state.json").read_text())
     assert saved["format"] == FORMAT
-    images = [r["dynamodb"]["NewImage"] for r in saved["undelivered"]]  # the registration, its guard, the event
+    images = [r["dynamodb"]["NewImage"] for r in saved["undelivered"]]  # the registration, its guard, the counters
     assert [i["registration_id"]["S"] for i in images if i["type"]["S"] == "registration"] == [cas.registration_id]
 
     _, pump = _restart(aws, state)
@@ -128,10 +128,10 @@ def test_every_save_is_one_consistent_instant(aws, tmp_path):
     while not done.is_set() or snapshots == 0:
         state.save(pump, None)
         items = [store.deserialize(i) for i in json.loads((tmp_path / "state.json").read_text())["items"]]
-        [event] = [i for i in items if i["type"] == "event"]
+        [counters] = [i for i in items if i["type"] == "counters"]
         confirmed = [i for i in items if i["type"] == "registration" and i["status"] == "confirmed"]
         guards = [i for i in items if i["type"] == "guard"]
-        assert event["seats_taken"] == len(confirmed) == len(guards)
+        assert counters["seats_taken"] == len(confirmed) == len(guards)
         snapshots += 1
     thread.join()
     assert not errors
