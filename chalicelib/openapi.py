@@ -44,8 +44,8 @@ HTML = "text/html"
 
 #: A string with at least one character that is not white space (the service trims).
 NOT_BLANK = r"\S"
-#: A single-line text: no control characters (C0, DEL, C1) anywhere.
-SINGLE_LINE = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+#: A single-line text: no control characters (C0, DEL, C1) and no line or paragraph separators anywhere.
+SINGLE_LINE = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"
 
 _REF = "#/components/schemas/{model}"
 

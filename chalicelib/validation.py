@@ -63,9 +63,11 @@ class RegistrationInvalid(Exception):
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def _has_control_characters(text: str) -> bool:
-    """Control characters (Cc), lone surrogates (Cs, which no encoding can store) or bidi controls."""
-    return any(unicodedata.category(ch) in ("Cc", "Cs") or ch in BIDI_CONTROLS for ch in text)
+def _has_control_characters(text: str, *, line_breaks: bool = False) -> bool:
+    """Control characters (Cc: CR, LF, NEL, ...), lone surrogates (Cs, which no encoding can store)
+    or bidi controls; unless ``line_breaks``, also the line and paragraph separators (Zl U+2028, Zp U+2029)."""
+    refused = ("Cc", "Cs") if line_breaks else ("Cc", "Cs", "Zl", "Zp")
+    return any(unicodedata.category(ch) in refused or ch in BIDI_CONTROLS for ch in text)
 
 
 def _invisible_only(text: str) -> bool:
@@ -81,7 +83,7 @@ def _text(limit: int, *, multiline: bool = False):
         if len(value) > limit:
             raise PydanticCustomError("too_long", "too long", {"limit": limit})
         checked = value.replace("\r\n", "\n").replace("\n", "").replace("\t", "") if multiline else value
-        if _has_control_characters(checked):
+        if _has_control_characters(checked, line_breaks=multiline):
             raise PydanticCustomError("control_characters", "control characters")
         return value
 
