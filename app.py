@@ -155,9 +155,14 @@ def _event_page(event_id: str, render) -> Response:
 
 
 def _form_again(event, item, lang: str, values: dict[str, Any], errors: dict[str, str], state: str, status: int) -> Response:
-    """The registration form re-rendered after a refused post: what was typed, a message at each field."""
+    """The registration form re-rendered after a refused post: what was typed, a message at each field.
+
+    Its ``form_started_at`` lies ``MIN_FILL_SECONDS`` back: the person has filled the form in once,
+    so sending it again at once is not "too fast" (``chalicelib.antispam``).
+    """
+    started = max(0, int(time.time() - get_settings().min_fill_seconds) - 1)
     page = pages.registration_form(
-        event, item, lang, state=state, base_path="../..", form_started_at=int(time.time()), values=values, errors=errors,
+        event, item, lang, state=state, base_path="../..", form_started_at=started, values=values, errors=errors,
     )
     return _html(page, status)
 

@@ -89,11 +89,13 @@ def registration_schema(event: Event) -> dict[str, Any]:
     props["email"] = {"title": "Email", "type": "string", "format": "email", "maxLength": EMAIL_MAX}
     props["consent"] = {"title": "Consent", "type": "boolean", "const": True,
                         "description": "Agreement to the privacy statement; must be true."}
-    props["website"] = {**props["website"], "description": "Honeypot: leave empty. A filled one is answered as usual and stores nothing."}
+    props["website"] = {**props["website"], "description": "Honeypot: leave empty. A filled one gets the answer a "
+                        "person's post would get and stores nothing."}
     props["form_started_at"] = {
         **props["form_started_at"],
-        "description": "Epoch seconds when the form was shown (our form fills it in). A registration sent sooner "
-        "than MIN_FILL_SECONDS after it is answered as usual and stores nothing.",
+        "description": "When the form was shown (our form fills it in): epoch seconds, or epoch milliseconds "
+        "(JavaScript's Date.now()) for values above 1e11. A registration sent sooner than MIN_FILL_SECONDS after it "
+        "is refused with 422 (code too_fast: check and send again); a time in the future is not judged.",
     }
     for question in event.questions:
         title = props[question.id].get("title", question.id)

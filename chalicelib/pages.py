@@ -35,8 +35,10 @@ def _common(event: Event, lang: str, base_path: str) -> dict[str, Any]:
 def field_labels(event: Event, lang: str) -> dict[str, str]:
     """Field name -> label in ``lang``, for the error summary."""
     core = {
-        "nl": {"name": "Naam", "email": "E-mailadres", "language": "Taal", "consent": "Privacyverklaring"},
-        "en": {"name": "Name", "email": "Email address", "language": "Language", "consent": "Privacy statement"},
+        "nl": {"name": "Naam", "email": "E-mailadres", "language": "Taal", "consent": "Privacyverklaring",
+               "form_started_at": "Formulier"},
+        "en": {"name": "Name", "email": "Email address", "language": "Language", "consent": "Privacy statement",
+               "form_started_at": "Form"},
     }[lang]
     return {**core, **{q.id: q.label.get(lang, event.default_language) for q in event.questions}}
 

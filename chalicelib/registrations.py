@@ -40,7 +40,7 @@ class Registered:
 
     ``status`` is ``confirmed`` or ``waitlisted``; ``waitlist_position`` counts
     from 1 (``None`` when confirmed). ``stored`` is ``False`` only for a post the
-    anti-spam checks caught (``chalicelib.antispam``), which gets the normal answer and stores nothing.
+    honeypot caught (``chalicelib.antispam``), which gets a person's answer and stores nothing.
     """
 
     registration_id: str
@@ -138,16 +138,22 @@ def register(event_id: str, data: dict[str, Any], language: str, *, event: Event
     free; past capacity the registration is waitlisted (event with a waitlist)
     or refused. The window is judged at the moment of the write.
 
-    Raises ``store.EventNotFound``, ``validation.RegistrationInvalid``,
+    Raises ``store.EventNotFound``, ``validation.RegistrationInvalid`` (also for a form sent
+    faster than ``MIN_FILL_SECONDS``, ``chalicelib.antispam``),
     :class:`RegistrationClosed`, ``store.EventFull``, ``store.AlreadyRegistered``
     and :class:`Busy`.
     """
     if event is None or event.id != event_id:
         event, _ = store.get_event(event_id)
     fields = validate_registration(event, data, language).model_dump()
-    if antispam.looks_automated(fields):
-        # Honeypot filled or form sent too fast: a bot. Answer as for a person, store nothing.
-        return Registered(new_registration_id(), event.id, "confirmed", None, stored=False)
+    antispam.check_fill_time(fields, language)
+    if antispam.caught_by_honeypot(fields):
+        # A bot: the answer a person would get now (closed, full, a repeat: 409), nothing stored.
+        now = clock.now()
+        if event.window_state(now) != "open":
+            raise RegistrationClosed(event.window_state(now))
+        quiet = antispam.quiet_answer(event, fields["email"], now)
+        return Registered(new_registration_id(), event.id, quiet.status, quiet.waitlist_position, stored=False)
     fields = {k: v for k, v in fields.items() if k not in CORE_FIELDS or k in ("name", "email", "language")}
     try:
         return _write(event, fields, new_registration_id(), {})

@@ -9,6 +9,7 @@ event              ``EVENT#<event_id>``         ``#EVENT``
 event catalogue    ``EVENTS``                   ``<event_id>``
 registration       ``EVENT#<event_id>``         ``REG#<registration_id>``
 address guard      ``EVENT#<event_id>``         ``EMAIL#<sha256 of the address key>``
+quiet guard        ``EVENT#<event_id>``         ``QUIET#<sha256 of the address key>``
 =================  ===========================  ==========================================
 
 The global secondary index ``by-registration`` (partition key
@@ -43,6 +44,7 @@ EVENT_SK = "#EVENT"
 CATALOGUE_PK = "EVENTS"
 REGISTRATION_PREFIX = "REG#"
 GUARD_PREFIX = "EMAIL#"
+QUIET_PREFIX = "QUIET#"
 REGISTRATION_INDEX = "by-registration"
 TTL_ATTRIBUTE = "expires_at"
 
@@ -118,6 +120,57 @@ def guard_sk(email: str) -> str:
     The address is hashed (SHA-256 of :func:`email_key`) so no address appears in a key.
     """
     return GUARD_PREFIX + hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+
+
+def quiet_guard_sk(email: str) -> str:
+    """Sort key of the quiet guard a honeypot post leaves (``chalicelib.antispam``): the same hash."""
+    return QUIET_PREFIX + guard_sk(email)[len(GUARD_PREFIX):]
+
+
+def put_quiet_guard(event_id: str, email: str, *, now: int, expires_at: int) -> None:
+    """Remember a honeypot post's address for this event until ``expires_at`` (epoch seconds).
+
+    One transaction: Put the quiet guard on condition that none is live (absent, or
+    ``expires_at`` not after ``now``: DynamoDB's TTL deletes late), and check that the
+    address guard of a real registration does not exist. Raises :class:`AlreadyRegistered`
+    when either condition fails (the address was used: a person's post would get 409).
+    """
+    pk = event_pk(event_id)
+    try:
+        _ddb().transact_write_items(TransactItems=[
+            {"Put": {
+                "TableName": _table(),
+                "Item": serialize({"pk": pk, "sk": quiet_guard_sk(email), "type": "quiet-guard",
+                                   TTL_ATTRIBUTE: expires_at}),
+                "ConditionExpression": "attribute_not_exists(pk) OR #x <= :now",
+                "ExpressionAttributeNames": {"#x": TTL_ATTRIBUTE},
+                "ExpressionAttributeValues": {":now": {"N": str(now)}},
+            }},
+            {"ConditionCheck": {
+                "TableName": _table(),
+                "Key": serialize({"pk": pk, "sk": guard_sk(email)}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }},
+        ])
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "TransactionCanceledException" and \
+                "ConditionalCheckFailed" in _cancellation_codes(error):
+            raise AlreadyRegistered(event_id) from None
+        raise
+
+
+def address_taken(event_id: str, email: str, *, now: int) -> bool:
+    """Whether the address guard, or a quiet guard live at ``now`` (epoch seconds), exists for this address."""
+    pk = event_pk(event_id)
+    answer = _ddb().batch_get_item(RequestItems={_table(): {
+        "Keys": [serialize({"pk": pk, "sk": guard_sk(email)}), serialize({"pk": pk, "sk": quiet_guard_sk(email)})],
+        "ConsistentRead": True,
+    }})
+    for raw in answer.get("Responses", {}).get(_table(), []):
+        item = deserialize(raw)
+        if item["sk"].startswith(GUARD_PREFIX) or int(item.get(TTL_ATTRIBUTE, 0)) > now:
+            return True
+    return False
 
 
 def serialize(item: dict[str, Any]) -> dict[str, Any]:

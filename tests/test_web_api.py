@@ -1,9 +1,8 @@
-"""The API as browsers and other programs meet it: CORS, security headers, 405s, OpenAPI, anti-spam."""
+"""The API as browsers and other programs meet it: CORS, security and caching headers, 405s, OpenAPI."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -208,72 +207,6 @@ def test_every_route_is_documented(client, seed_event):
         assert path in doc["paths"], path
         for method in methods:
             assert method.lower() in doc["paths"][path], (method, path)
-
-
-# ------------------------------------------------------------------ anti-spam
-
-
-def _stored(event_id: str = SEED_EVENT_ID) -> int:
-    from chalicelib import store
-
-    return len(list(store.iter_registrations(event_id, consistent=True)))
-
-
-def _form_body(**fields) -> str:
-    from urllib.parse import urlencode
-
-    base = {"name": "Anna de Vries", "email": "anna@example.org", "language": "nl", "consent": "true",
-            "organisation": "Wilde Ganzen", "role": "campaigner"}
-    return urlencode({**base, **fields})
-
-
-def _post_form(client, body: str):
-    return client.http.post(
-        _registrations_path() + "?lang=nl",
-        headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"},
-        body=body,
-    )
-
-
-def test_form_filled_too_fast_gets_the_normal_answer_and_stores_nothing(client, seed_event):
-    response = _post_form(client, _form_body(form_started_at=str(int(time.time()))))
-    assert response.status_code == 303
-    assert response.headers["Location"].startswith("thanks?")
-    assert _stored() == 0
-
-
-def test_form_filled_at_human_speed_is_stored(client, seed_event):
-    response = _post_form(client, _form_body(form_started_at=str(int(time.time()) - 10)))
-    assert response.status_code == 303
-    assert _stored() == 1
-
-
-def test_form_started_in_the_future_is_a_bot(client, seed_event):
-    assert _post_form(client, _form_body(form_started_at=str(int(time.time()) + 3600))).status_code == 303
-    assert _stored() == 0
-
-
-def test_honeypot_filled_stores_nothing(client, seed_event):
-    response = post_json(client, partos_registration(website="http://spam.example"))
-    assert response.status_code == 201
-    assert _stored() == 0
-
-
-def test_json_without_form_time_is_not_judged_by_time(client, seed_event):
-    assert post_json(client, partos_registration()).status_code == 201
-    assert _stored() == 1
-
-
-def test_min_fill_seconds_is_configurable(monkeypatch):
-    from chalicelib.antispam import looks_automated
-
-    now = 1_700_000_000
-    monkeypatch.setenv("MIN_FILL_SECONDS", "0")
-    assert not looks_automated({"form_started_at": now}, now=now)
-    monkeypatch.setenv("MIN_FILL_SECONDS", "5")
-    assert looks_automated({"form_started_at": now - 4}, now=now)
-    assert not looks_automated({"form_started_at": now - 5}, now=now)
-    assert not looks_automated({"form_started_at": None}, now=now)
 
 
 def test_form_errors_come_in_the_page_language(client, seed_event):

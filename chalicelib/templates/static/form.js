@@ -145,6 +145,12 @@
 
   function showProblem(status, problem) {
     var errors = (problem && problem.errors) || [];
+    // Sent sooner than the minimum fill time: the person has filled the form in now, so the
+    // next click is not judged by time again (the start time is left out of the body).
+    var started = form.querySelector("input[name=form_started_at]");
+    if (started && errors.some(function (error) { return error.field === "form_started_at"; })) {
+      started.value = "";
+    }
     if (status === 409 && problem && problem.type === "/problems/already-registered") {
       errors = [{ field: "email", message: problem.detail }];
     }
