@@ -51,14 +51,17 @@ def _language(candidates: tuple[str, ...], explicit: str | None = None) -> str:
 
 
 def _security_headers(content_type: str) -> dict[str, str]:
-    headers = {"Content-Type": content_type, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    """Headers of every answer. ``Cache-Control: no-store`` on all of them (pages, JSON, problems):
+    many show personal data (a registration, its token in a link), so no cache keeps any; only
+    ``/static`` files override it."""
+    headers = {"Content-Type": content_type, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+               "Cache-Control": "no-store"}
     if content_type.startswith("text/html"):
         ancestors = get_settings().frame_ancestors
         headers["Content-Security-Policy"] = (
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
             f"form-action 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors {ancestors}"
         )
-        headers["Cache-Control"] = "no-store"
     return headers
 
 

@@ -218,3 +218,51 @@ def test_form_errors_come_in_the_page_language(client, seed_event):
     )
     assert response.status_code == 422
     assert json.loads(response.body)["errors"][0]["message"].startswith("Enter a valid email address")
+
+
+# ------------------------------------------------------------------ caching
+
+
+def test_every_answer_that_shows_personal_data_is_no_store(client, seed_event):
+    from chalicelib import tokens
+
+    created = post_json(client, partos_registration())
+    registration_id = json.loads(created.body)["registration_id"]
+    token = tokens.make_token(registration_id)
+    cancel_url = f"/registrations/{registration_id}/cancel"
+    answers = {
+        "201": created,
+        "409 repeat": post_json(client, partos_registration()),
+        "422": post_json(client, partos_registration(email="nope")),
+        "registration JSON": client.http.get(f"/registrations/{registration_id}?token={token}"),
+        "registration JSON, Accept": client.http.get(f"/registrations/{registration_id}?token={token}",
+                                                     headers={"Accept": "application/json"}),
+        "registration HTML": client.http.get(f"/registrations/{registration_id}?token={token}",
+                                             headers={"Accept": "text/html"}),
+        "registration 403": client.http.get(f"/registrations/{registration_id}?token=k1.bad"),
+        "registration 404": client.http.get(f"/registrations/nope?token={tokens.make_token('nope')}"),
+        "cancel page": client.http.get(f"{cancel_url}?token={token}"),
+        "cancel 403": client.http.post(cancel_url, headers={"Content-Type": "application/json"}, body=b'{"token": "x"}'),
+        "cancel 400": client.http.post(cancel_url, headers={"Content-Type": "application/json"}, body=b"{"),
+        "cancel JSON": client.http.post(cancel_url, headers={"Content-Type": "application/json"},
+                                        body=json.dumps({"token": token})),
+        "form 303": client.http.post(_registrations_path(), headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                     body="name=Bo&email=bo%40example.org&consent=on&organisation=X&role=campaigner"),
+        "event JSON": client.http.get(f"/events/{SEED_EVENT_ID}"),
+        "405": client.http.request("DELETE", _registrations_path()),
+    }
+    statuses = {name: answer.status_code for name, answer in answers.items()}
+    assert statuses == {
+        "201": 201, "409 repeat": 409, "422": 422, "registration JSON": 200, "registration JSON, Accept": 200,
+        "registration HTML": 200, "registration 403": 403, "registration 404": 404, "cancel page": 200,
+        "cancel 403": 403, "cancel 400": 400, "cancel JSON": 200, "form 303": 303, "event JSON": 200, "405": 405,
+    }
+    assert answers["registration JSON"].headers["Content-Type"] == "application/json"
+    assert {name: answer.headers.get("Cache-Control") for name, answer in answers.items()} == {
+        name: "no-store" for name in answers
+    }
+
+
+def test_static_files_may_be_cached(client):
+    answer = client.http.get("/static/form.js")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "public, max-age=300"
