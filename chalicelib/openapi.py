@@ -32,6 +32,7 @@ import re
 from typing import Any, Iterable
 
 from chalicelib.events import Event
+from chalicelib.i18n import FIELD_ERRORS
 from chalicelib.requests import MAX_BODY_BYTES
 from chalicelib.validation import EMAIL_MAX, NAME_MAX, PHONE_PATTERN, registration_model
 
@@ -169,8 +170,7 @@ def _problem_schemas() -> dict[str, Any]:
                 "field": {"type": "string"},
                 "code": {
                     "type": "string",
-                    "enum": ["required", "unknown_field", "invalid_choice", "too_long", "too_short", "invalid_email",
-                             "invalid_phone", "must_accept", "control_characters", "invalid_type"],
+                    "enum": sorted(FIELD_ERRORS),  # every code has a message in chalicelib.i18n
                 },
                 "message": {"type": "string"},
             },

@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from chalicelib.events import Event, Question
-from chalicelib.i18n import field_error
+from chalicelib.i18n import FIELD_ERRORS, field_error
 
 NAME_MAX = 200
 EMAIL_MAX = 254  # RFC 5321 path limit, as email-validator applies it
@@ -243,9 +243,7 @@ def validate_registration(event: Event, data: dict[str, Any], language: str) -> 
             seen.add(field)
             code = _CODES.get(err["type"], err["type"])
             ctx = err.get("ctx") or {}
-            if code not in ("required", "unknown_field", "invalid_choice", "too_long", "too_short", "invalid_email",
-                            "non_ascii_email",
-                            "invalid_phone", "must_accept", "control_characters", "out_of_range"):
+            if code not in FIELD_ERRORS:  # every code we give has a message; Pydantic's other types are types
                 code = "invalid_type"
             limit = ctx.get("limit") or ctx.get("max_length") or ""
             errors.append(FieldError(field, code, field_error(code, language, limit=limit)))
