@@ -109,6 +109,27 @@ def test_invalid_email_is_shown_at_the_field_and_focused(live, page, page_withou
         screenshot(page, "form-error-nl.png")
 
 
+def test_a_refused_start_time_is_shown_and_the_next_click_registers(live, page):
+    """A start time the service refuses (here out of range; "too fast" alike) is named in the summary,
+    and the script leaves it out of the next post, so the person's second click registers them."""
+    page.goto(live.url + FORM)
+    _fill(page, _address("start"))
+    page.evaluate("document.querySelector('input[name=form_started_at]').value = '99999999999999'")
+    with page.expect_response(lambda r: r.request.method == "POST") as answered:
+        page.click("button[type=submit]")
+    assert answered.value.status == 422
+    summary = page.locator("#error-summary")
+    summary.wait_for()
+    assert "Dit getal valt buiten het toegestane bereik." in summary.inner_text()
+    assert page.locator("input[name=form_started_at]").input_value() == ""
+    before = _registration_ids(live)
+    with page.expect_request(lambda r: r.method == "POST" and "/registrations" in r.url) as posted:
+        page.click("button[type=submit]")
+    assert "form_started_at" not in json.loads(posted.value.post_data)
+    page.wait_for_url(re.compile(r"/thanks\?lang=nl&status=confirmed$"))
+    assert _registration_ids(live) == before + 1
+
+
 def test_english_page(live, page):
     page.goto(live.url + FORM + "?lang=en")
     assert page.locator("html").get_attribute("lang") == "en"
