@@ -97,7 +97,7 @@ def _email(value: str) -> str:
     Internationalised domains are fine (sent in their IDNA form), but the part
     before the ``@`` must be ASCII and at most 64 characters (RFC 5321 section
     4.5.3.1.1): SES cannot deliver to SMTPUTF8 mailboxes, and we would promise an
-    email that never arrives.
+    email that never arrives. It may not hold ``=?`` (an RFC 2047 encoded-word opener).
     """
     value = value.strip()
     if len(value) > EMAIL_MAX or _has_control_characters(value):
@@ -105,7 +105,9 @@ def _email(value: str) -> str:
     local_part = value.rpartition("@")[0]
     if not local_part.isascii():
         raise PydanticCustomError("non_ascii_email", "non-ASCII local part")
-    if len(local_part) > 64:
+    if len(local_part) > 64 or "=?" in local_part:
+        # "=?" opens an RFC 2047 encoded-word, which some parsers decode even inside an address
+        # (into another address); no mailbox needs it, and our recipient check would never let it be sent.
         raise PydanticCustomError("invalid_email", "invalid email")
     try:
         validate_email(value, check_deliverability=False, allow_smtputf8=False)

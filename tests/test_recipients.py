@@ -136,6 +136,15 @@ def test_names_with_line_separators_are_refused_at_registration(client, seed_eve
         {"field": "name", "code": "control_characters", "message": "Remove the control characters."}]
 
 
+@pytest.mark.parametrize("address", ["=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGU+?=@example.org",
+                                     "=?x?q?a=40evil.example?=@example.org", "a=?b@example.org"])
+def test_addresses_holding_an_encoded_word_are_refused_at_registration(client, demo_event, address):
+    """Some parsers decode an encoded-word even inside an address; no mailbox needs one."""
+    answer = post_json(client, {"name": "Anna", "email": address, "consent": True}, event_id=DEMO)
+    assert answer.status_code == 422
+    assert [(e["field"], e["code"]) for e in json.loads(answer.body)["errors"]] == [("email", "invalid_email")]
+
+
 # ------------------------------------------------------------------ the check before sending
 
 
