@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -275,6 +274,10 @@ def load_event_file(path: Path | str) -> Event:
     whose ``id`` differs from its name (without ``.yaml``) is refused too, so URLs
     and file names agree.
     """
+    # Imported here: only the staff tools and the local service read event files,
+    # so the Lambda package ships without PyYAML (infrastructure/lambda_package.py).
+    import yaml
+
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

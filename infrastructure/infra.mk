@@ -5,6 +5,7 @@
 #   make deploy STAGE=prod         package check, SES check, bootstrap if needed, deploy, URLs
 #   make package-check STAGE=prod  chalice package; fails on unresolved dependencies
 #   make cfn-lint STAGE=prod       synth + cfn-lint
+#   make checkov STAGE=prod        synth + checkov (pinned, in .venv/checkov; infrastructure/checkov.yaml)
 #   make cdk-deps                  the pinned CDK CLI, into infrastructure/node_modules
 #   make test-infra                tests/infrastructure alone (synthesis, cfn-lint, package)
 
@@ -14,7 +15,7 @@ CDK := $(INFRA)/node_modules/.bin/cdk
 CDK_APPROVAL ?= broadening
 CDK_APP := $(abspath $(PY)) cdk_app.py
 
-.PHONY: synth deploy cdk-deps package-check cfn-lint infra-stage test-infra
+.PHONY: synth deploy cdk-deps package-check cfn-lint checkov infra-stage test-infra
 
 # STAGE must be a deployable stage (infrastructure/stages.json), not local.
 infra-stage: $(VENV)/.installed
@@ -34,10 +35,14 @@ synth: infra-stage ## Write the stage's CloudFormation template (offline)
 cfn-lint: synth ## Lint the stage's synthesised template
 	$(VENV)/bin/cfn-lint $(INFRA)/cdk.out/$(STAGE).template.json && echo "cfn-lint: $(INFRA)/cdk.out/$(STAGE).template.json is clean"
 
+checkov: synth ## checkov on the stage's synthesised template (its own venv, made on first use)
+	$(PY) $(INFRA)/checkov_env.py $(INFRA)/cdk.out/$(STAGE).template.json
+
 package-check: infra-stage ## chalice package STAGE; unresolved dependency = failure
 	$(PY) $(INFRA)/package_check.py --stage $(STAGE)
 
 deploy: infra-stage $(CDK) ## Deploy STAGE to the AWS account of your credentials
+	$(PY) $(INFRA)/preflight.py --stage $(STAGE) alarm
 	$(PY) $(INFRA)/package_check.py --stage $(STAGE)
 	$(PY) $(INFRA)/preflight.py --stage $(STAGE) ses
 	@rc=0; $(PY) $(INFRA)/preflight.py --stage $(STAGE) bootstrapped || rc=$$?; \
@@ -52,5 +57,5 @@ deploy: infra-stage $(CDK) ## Deploy STAGE to the AWS account of your credential
 # Run apart from the app's tests: synthesis and packaging load both cores for
 # ~30 s, and some app tests are timing-sensitive (a pinned clock that runs on
 # from import, 100 concurrent registrations).
-test-infra: $(VENV)/.installed ## Infrastructure tests (synthesis, cfn-lint, chalice package)
+test-infra: $(VENV)/.installed ## Infrastructure tests (synthesis, cfn-lint, checkov, the Lambda package)
 	$(PY) -m pytest -n 2 -q tests/infrastructure

@@ -40,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  API URL:  {outputs['ApiUrl']}")
     print(f"  Form URL: {outputs['FormUrl']}")
     print(f"  Staff policy to attach: {outputs['StaffPolicyArn']}")
-    print(f"  Alarm topic (subscribe for alerts): {outputs['AlarmTopicArn']}")
+    print(f"  Alarm topic: {outputs['AlarmTopicArn']}")
+    if settings.alarm_email:
+        print(f"  Alarms are emailed to {settings.alarm_email}: click the link in AWS's "
+              "'Subscription Confirmation' email, or none will arrive.")
+    else:
+        print("  No alarm email: subscribe to the topic, or set ALARM_EMAIL and deploy again.")
     print(f"  Export bucket: {outputs['ExportBucketName']}")
     print("Publish your events (the form answers 404 until you do):")
     print(f"  python -m staff --stage {settings.stage} events put events/<event id>.yaml")

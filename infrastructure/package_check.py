@@ -4,7 +4,8 @@
 ``chalice package`` only *warns* ("Could not install dependencies: ...") when
 it cannot find a Lambda-compatible (manylinux) wheel for a requirement, and
 then ships a zip that fails at import time in Lambda.  This turns that
-warning into a failure and reports the size of the deployment zip.
+warning into a failure, then trims and compiles the zip as the stack does
+(``lambda_package.rebuild``) and reports its size.
 
 The app is copied to a temporary directory first so that Chalice's package
 cache (``.chalice/deployments``) cannot hide the warning on a second run.
@@ -26,6 +27,7 @@ from pathlib import Path
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 
+import lambda_package  # noqa: E402
 from stage_settings import load_settings  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +48,8 @@ class PackageReport:
     zip_path: Path
     zip_bytes: int = 0
     unzipped_bytes: int = 0
+    #: What trimming and compiling did (None when packaging failed).
+    rebuilt: lambda_package.RebuildReport | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -116,6 +120,9 @@ def package(stage: str, out_dir: Path, source: Path = REPO_ROOT) -> PackageRepor
         output=completed.stdout + completed.stderr,
         zip_path=out_dir / "deployment.zip",
     )
+    if report.zip_path.exists() and not report.problems:
+        runtime = lambda_package.functions_runtime(out_dir / "sam.json")
+        report.rebuilt = lambda_package.rebuild(report.zip_path, runtime)
     if report.zip_path.exists():
         report.zip_bytes = report.zip_path.stat().st_size
         with zipfile.ZipFile(report.zip_path) as archive:
@@ -144,6 +151,8 @@ def _check(stage: str, out: Path) -> int:
         for problem in report.problems:
             print(f"package check FAILED: {problem}", file=sys.stderr)
         return 1
+    if report.rebuilt:
+        print(report.rebuilt.summary())
     print(
         f"package check OK: {report.zip_path} is {report.zip_bytes / 1e6:.1f} MB "
         f"({report.unzipped_bytes / 1e6:.1f} MB unzipped)"

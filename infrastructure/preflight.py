@@ -7,6 +7,12 @@
     command that verifies it and exit 1.  Also warns when the SES account is
     still in the sandbox.
 
+``preflight.py --stage prod alarm``
+    A stage with ``alarm_email_required`` (prod) must have an alarm email
+    (``ALARM_EMAIL`` or ``alarm_email`` in ``stages.json``): the stack
+    subscribes it to the alarm topic.  Without one, print how to set it and
+    exit 1.  Needs no AWS access; ``make deploy`` runs it first.
+
 ``preflight.py --stage prod bootstrapped``
     Exit 0 if the account/region has a current CDK bootstrap stack, 1 if
     ``cdk bootstrap`` is needed.
@@ -26,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 
-from stage_settings import StageSettings, load_settings  # noqa: E402
+from stage_settings import StageSettings, alarm_email_problem, load_settings  # noqa: E402
 
 #: SSM parameter the default CDK bootstrap stack writes its version to.
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
@@ -144,9 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stage", required=True)
-    parser.add_argument("check", choices=["ses", "bootstrapped"])
+    parser.add_argument("check", choices=["alarm", "ses", "bootstrapped"])
     args = parser.parse_args(argv)
     settings = load_settings(args.stage)
+    if args.check == "alarm":
+        problem = alarm_email_problem(settings)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
+        if settings.alarm_email:
+            print(f"Alarms will be emailed to {settings.alarm_email} (confirm the subscription "
+                  "in the email AWS sends after the deploy).")
+        return 0
     try:
         if args.check == "ses":
             result = check_sender_identity(settings)

@@ -5,8 +5,10 @@ Two sources, so that nothing is written twice:
 - the app's own settings (``SENDER_EMAIL``, ``ALLOWED_ORIGINS``,
   ``RETENTION_DAYS``, ``TABLE_NAME``, ``PUBLIC_BASE_URL``) are the stage's
   ``environment_variables`` in ``.chalice/config.json``;
-- infrastructure settings (region, throttling, expiry of exports and logs,
-  alarms, data protection, stream tuning) are in ``infrastructure/stages.json``.
+- infrastructure settings (region, throttling, the WAF's per-client limit,
+  function memory and reserved concurrency, expiry of exports and logs,
+  alarms, data protection, stream tuning) are in ``infrastructure/stages.json``
+  (docs/deploy.md, "Settings per stage", explains each and its default).
 
 A few values differ per deployment rather than per stage, so environment
 variables override both at synth/deploy time::
@@ -57,6 +59,18 @@ class StageSettings:
     table_name: str = ""
     public_base_url: str = ""
     alarm_email: str = ""
+    #: ``make deploy`` refuses to deploy the stage without ``alarm_email``.
+    alarm_email_required: bool = False
+    #: AWS WAF rate-based rule: POST requests one client IP may make per
+    #: ``waf_rate_window_seconds`` before it gets 429 (AWS allows 10 and up).
+    waf_rate_limit: int = 100
+    waf_rate_window_seconds: int = 300
+    #: Lambda memory in MB (128-10240); CPU is proportional, a full vCPU at 1769.
+    api_memory_mb: int = 1024
+    deliver_memory_mb: int = 1024
+    #: Reserved concurrency of each function; None reserves nothing.
+    api_reserved_concurrency: Optional[int] = None
+    deliver_reserved_concurrency: Optional[int] = None
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -85,6 +99,42 @@ _ENV_OVERRIDES = {
     "PUBLIC_BASE_URL": "public_base_url",
     "AWS_REGION": "region",
 }
+
+
+#: Evaluation windows (seconds) AWS WAF accepts for a rate-based rule.
+WAF_WINDOWS = (60, 120, 300, 600)
+#: Lambda's memory range in MB.
+LAMBDA_MEMORY_RANGE = (128, 10240)
+
+
+def _check_limits(settings: StageSettings) -> None:
+    """Refuse values AWS would refuse at deploy time, with the setting's name.
+
+    Raises ``ValueError``.
+    """
+    problems = []
+    if settings.waf_rate_limit < 10:
+        problems.append(f"waf_rate_limit {settings.waf_rate_limit} is below AWS WAF's minimum of 10")
+    if settings.waf_rate_window_seconds not in WAF_WINDOWS:
+        problems.append(
+            f"waf_rate_window_seconds {settings.waf_rate_window_seconds} is not one of {WAF_WINDOWS}"
+        )
+    low, high = LAMBDA_MEMORY_RANGE
+    for name in ("api_memory_mb", "deliver_memory_mb"):
+        value = getattr(settings, name)
+        if not low <= value <= high:
+            problems.append(f"{name} {value} is outside Lambda's {low}-{high} MB")
+    for name in ("api_reserved_concurrency", "deliver_reserved_concurrency"):
+        value = getattr(settings, name)
+        # 0 would stop the function from running at all.
+        if value is not None and value < 1:
+            problems.append(f"{name} {value} must be at least 1, or null to reserve nothing")
+    if settings.throttle_burst_limit < settings.throttle_rate_limit:
+        problems.append("throttle_burst_limit is below throttle_rate_limit")
+    if settings.alarm_email and "@" not in settings.alarm_email:
+        problems.append(f"alarm_email {settings.alarm_email!r} is not an email address")
+    if problems:
+        raise ValueError(f"stage {settings.stage!r}: " + "; ".join(problems))
 
 
 def available_stages(path: Path = STAGES_FILE) -> list[str]:
@@ -144,7 +194,26 @@ def load_settings(
     kwargs = {k: v for k, v in raw.items() if k in known}
     settings = StageSettings(stage=stage, extra=extra, **kwargs)
     settings.sender_address  # validate early
+    _check_limits(settings)
     return settings
+
+
+def alarm_email_problem(settings: StageSettings) -> str | None:
+    """Why ``make deploy`` must not deploy this stage yet, or ``None``.
+
+    A stage with ``alarm_email_required`` (prod) needs an address for the
+    alarm topic's email subscription, so that alarms reach someone.
+    Synthesis does not need one (the tests synthesise prod without it).
+    """
+    if not settings.alarm_email_required or settings.alarm_email:
+        return None
+    return (
+        f"STAGE={settings.stage} needs an alarm email: alarms (API 5xx, function errors, failed "
+        "email batches) go to an SNS topic, and nobody would hear of them. Set it for this "
+        f"deploy with\n\n    ALARM_EMAIL=ops@example.org make deploy STAGE={settings.stage}\n\n"
+        f'or for good as "alarm_email" of "{settings.stage}" in infrastructure/stages.json. '
+        "AWS then emails that address a link to confirm the subscription: click it."
+    )
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -168,6 +237,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         f"{settings.throttle_rate_limit} req/s (burst {settings.throttle_burst_limit}); "
         f"data protected: {settings.protect_data}"
     )
+    print(
+        f"  WAF: {settings.waf_rate_limit} POST requests per client IP per "
+        f"{settings.waf_rate_window_seconds} s; memory API {settings.api_memory_mb} MB, "
+        f"DeliverEmails {settings.deliver_memory_mb} MB; reserved concurrency API "
+        f"{settings.api_reserved_concurrency}, DeliverEmails {settings.deliver_reserved_concurrency}"
+    )
+    print(f"  alarm email: {settings.alarm_email or '(none)'}")
     return 0
 
 

@@ -506,20 +506,19 @@ def _stack_output(stack_name: str, key: str) -> str | None:
 @click.option("--bucket", metavar="NAME", help="S3 bucket (default: EXPORT_BUCKET of the environment or stage).")
 @click.option("--prefix", metavar="PREFIX", help="Key prefix (default: exports/<table>).")
 @click.option("--wait", is_flag=True, help="Wait until the export has finished, showing progress.")
-@click.option("--enable-pitr/--no-enable-pitr", default=True, show_default=True,
-              help="Turn on point-in-time recovery if it is off (exports need it; it has a cost).")
 @click.option("--poll", default=None, type=float, metavar="SECONDS", help="Seconds between status checks with --wait.")
 @click.option("--timeout", default=3600, show_default=True, type=float, metavar="SECONDS", help="Give up waiting after this long.")
 @aws_command
-def exports_start(bucket: str | None, prefix: str | None, wait: bool, enable_pitr: bool, poll: float | None, timeout: float) -> int:
+def exports_start(bucket: str | None, prefix: str | None, wait: bool, poll: float | None, timeout: float) -> int:
     """Start a DynamoDB export of the table (ExportTableToPointInTime) into S3.
 
     The export is a consistent copy of the whole table as of now, in
     DYNAMODB_JSON format, written under s3://BUCKET/PREFIX/AWSDynamoDB/<id>/;
     it does not use the table's read capacity. It needs point-in-time
-    recovery (PITR) on the table: this command turns it on when it is off
-    (say --no-enable-pitr to refuse; exit 1). Real exports take minutes.
-    With the local stand-in the bucket is created if missing.
+    recovery (PITR), which the deploy stack keeps on: if it is off, this
+    says so and exits 1 (staff may not change it). Real exports take
+    minutes. With the local stand-in the bucket is created if missing and
+    PITR is turned on, as the stack has it.
     """
     from chalicelib import aws
     from chalicelib.settings import get_settings
@@ -537,13 +536,15 @@ def exports_start(bucket: str | None, prefix: str | None, wait: bool, enable_pit
     backups = dynamodb.describe_continuous_backups(TableName=settings.table_name)["ContinuousBackupsDescription"]
     pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
     if pitr != "ENABLED":
-        if not enable_pitr:
+        if settings.stage != "local":
             click.echo(
                 f"Point-in-time recovery is off on {settings.table_name}; an export needs it. "
-                "Run again without --no-enable-pitr to turn it on.",
+                "The deploy stack keeps it on: deploy the stage again (make deploy STAGE=...) "
+                "or ask whoever administers the AWS account to turn it on.",
                 err=True,
             )
             return EXIT_NOT_FOUND
+        # The local stand-in's table is made without PITR; the stack's always has it.
         dynamodb.update_continuous_backups(
             TableName=settings.table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )

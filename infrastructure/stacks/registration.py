@@ -1,16 +1,22 @@
 """The event-registration stack: one CloudFormation stack per Chalice stage.
 
 The Chalice app at the repo root is packaged by ``chalice.cdk.Chalice`` (the
-same code path as ``chalice package``) and imported into this stack.  Chalice
-does not manage any IAM role (``manage_iam_role: false``): each Lambda
-function gets a role defined here with only the actions it calls, on the
-resources of this stack.
+same code path as ``chalice package``), trimmed and compiled by
+``lambda_package.rebuild``, and imported into this stack.  Chalice does not
+manage any IAM role (``manage_iam_role: false``): each Lambda function gets
+a role defined here with only the actions it calls, on the resources of
+this stack.  In front of the API: an AWS WAF web ACL (a per-client rate
+limit on POST routes and AWS's common rule set) and the stage's throttle;
+API Gateway writes JSON access logs without query strings (tokens travel
+in them).  docs/deploy.md describes every resource.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -27,15 +33,22 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_wafv2 as wafv2
 from chalice.cdk import Chalice
 from constructs import Construct
 
+import lambda_package
 from stage_settings import APP_NAME, StageSettings
 
 #: Logical IDs of the resources that ``chalice package`` generates.
 API_FUNCTION = "APIHandler"
 DELIVER_FUNCTION = "DeliverEmails"
 REST_API = "RestAPI"
+#: Handler of DeliverEmails in Lambda: a small entry module that does not
+#: import ``app.py`` (routes, pages) nor Chalice.  ``app.py`` keeps its
+#: ``@app.lambda_function(name="DeliverEmails")`` so that Chalice creates the
+#: function and ``make run`` finds it.
+DELIVER_HANDLER = "chalicelib.entry_deliver.handler"
 #: Global secondary index the app queries by registration id.
 REGISTRATION_INDEX = "by-registration"
 #: Table item attribute holding the expiry time (epoch seconds) for TTL.
@@ -74,6 +87,53 @@ SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 DLQ_ACTIONS = ["sqs:SendMessage"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: API Gateway access log line (JSON, one object per request).  Only the
+#: resource template and the path, never ``$context.requestOverride`` or the
+#: query string: the links in emails carry a token in ``?token=``.  No
+#: source IP or user agent: personal data stays out of logs (AWS WAF acts
+#: on IPs without our logging them).
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTimeEpoch",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "errorType": "$context.error.responseType",
+    "wafStatus": "$context.waf.status",
+    "wafLatency": "$context.waf.latency",
+}
+
+#: The managed rule group of common attacks (OWASP-style) and the rule in
+#: it that would refuse legitimate posts: SizeRestrictions_BODY blocks bodies
+#: over 8 KB, and the app accepts up to 16 KiB (413 body-too-large above,
+#: README "HTTP API").  That rule only counts.
+COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
+COUNTED_COMMON_RULES = ("SizeRestrictions_BODY",)
+
+
+class PackagedChalice(Chalice):
+    """``chalice.cdk.Chalice`` whose deployment zip is trimmed and compiled.
+
+    Chalice packages into ``chalice.out/<id>/deployment.zip`` and then makes
+    it a CDK asset; rewriting the zip between the two (``_package_app`` of
+    the pinned chalice 1.34) puts the smaller package into the stack.  The
+    infrastructure tests check the asset in ``cdk.out`` carries bytecode and
+    no trimmed file, so a Chalice upgrade that moves this hook fails them.
+    """
+
+    def _package_app(self) -> None:
+        super()._package_app()
+        package_dir = Path(self._sam_package_dir)
+        runtime = lambda_package.functions_runtime(package_dir / "sam.json")
+        report = lambda_package.rebuild(package_dir / "deployment.zip", runtime)
+        print(report.summary(), file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -146,8 +206,9 @@ class EventRegistrationStack(cdk.Stack):
         self.api_role = self._api_role()
         self.deliver_role = self._deliver_role()
 
+        self.access_log_group = self._access_log_group()
         with _working_directory(cdk.Stage.of(self).outdir):
-            self.chalice = Chalice(
+            self.chalice = PackagedChalice(
                 self,
                 "ChaliceApp",
                 source_dir=str(source_dir),
@@ -159,6 +220,7 @@ class EventRegistrationStack(cdk.Stack):
             )
         self._configure_functions()
         self.api_url = self._configure_api()
+        self.web_acl = self._web_acl()
         self._wire_stream()
         self.staff_policy = self._staff_policy()
         self.alarm_topic = self._alarms()
@@ -238,16 +300,25 @@ class EventRegistrationStack(cdk.Stack):
         )
 
     def _log_group(self, logical: str, function_name: str) -> logs.LogGroup:
+        return self._kept_log_group(f"{logical}Logs", f"/aws/lambda/{function_name}")
+
+    def _kept_log_group(self, logical: str, name: str) -> logs.LogGroup:
         group = logs.LogGroup(
             self,
-            f"{logical}Logs",
-            log_group_name=f"/aws/lambda/{function_name}",
+            logical,
+            log_group_name=name,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         # Logs can hold personal data: keep them only log_retention_days
         # (must be a value CloudWatch Logs accepts; cfn-lint checks it).
         group.node.default_child.retention_in_days = self.settings.log_retention_days
         return group
+
+    def _access_log_group(self) -> logs.LogGroup:
+        """The API stage's access log (``/aws/apigateway/<stack>-access``)."""
+        return self._kept_log_group(
+            "ApiAccessLogs", f"/aws/apigateway/{self.settings.stack_name}-access"
+        )
 
     # -- least-privilege roles ---------------------------------------------
 
@@ -348,16 +419,30 @@ class EventRegistrationStack(cdk.Stack):
         }
 
     def _configure_functions(self) -> None:
-        for logical, name, role, log_group in (
-            (API_FUNCTION, self.api_function_name, self.api_role, self.api_log_group),
-            (DELIVER_FUNCTION, self.deliver_function_name, self.deliver_role, self.deliver_log_group),
+        s = self.settings
+        for logical, name, role, log_group, memory, reserved in (
+            (API_FUNCTION, self.api_function_name, self.api_role, self.api_log_group,
+             s.api_memory_mb, s.api_reserved_concurrency),
+            (DELIVER_FUNCTION, self.deliver_function_name, self.deliver_role,
+             self.deliver_log_group, s.deliver_memory_mb, s.deliver_reserved_concurrency),
         ):
             function = self.chalice.get_resource(logical)
             function.add_property_override("FunctionName", name)
             function.add_property_override("Role", role.role_arn)
+            # CPU comes with memory (a full vCPU at 1,769 MB): docs/deploy.md
+            # gives the measurements behind the defaults.
+            function.add_property_override("MemorySize", memory)
+            if reserved is not None:
+                # Guarantees the function this many concurrent executions and
+                # caps it there, so a flood cannot take the account's whole
+                # concurrency (nor the other function's).
+                function.add_property_override("ReservedConcurrentExecutions", reserved)
             # Create the log group (with its retention) before the function
             # can write to it.
             function.node.add_dependency(log_group)
+        self.chalice.get_resource(DELIVER_FUNCTION).add_property_override(
+            "Handler", DELIVER_HANDLER
+        )
 
     def _configure_api(self) -> str:
         """Name and throttle the REST API; return its base URL (no slash)."""
@@ -375,6 +460,7 @@ class EventRegistrationStack(cdk.Stack):
             ],
         )
         self.api_stage_name = rest_api.stage_name
+        self._access_logs(rest_api)
         self._gateway_responses(rest_api)
         api_url = cdk.Fn.join(
             "",
@@ -396,6 +482,38 @@ class EventRegistrationStack(cdk.Stack):
             self.chalice.add_environment_variable("PUBLIC_BASE_URL", api_url, DELIVER_FUNCTION)
         return api_url
 
+    def _access_logs(self, rest_api: cdk.CfnResource) -> None:
+        """JSON access logs of the stage into :meth:`_access_log_group`.
+
+        API Gateway writes them with the account's CloudWatch role, one
+        setting per account and region (``AWS::ApiGateway::Account``): the
+        stack sets it to a role of its own that may only write logs.  That
+        role is kept when the stack is deleted, since another stack's
+        stage in the region may rely on the setting.
+        """
+        role = iam.Role(
+            self,
+            "ApiGatewayLogsRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description=f"{APP_NAME}: API Gateway writes access logs (account setting)",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                )
+            ],
+        )
+        role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        rest_api.add_property_override(
+            "AccessLogSetting",
+            {
+                "DestinationArn": self.access_log_group.log_group_arn,
+                "Format": json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")),
+            },
+        )
+        # The stage can only log once the account setting is in place.
+        rest_api.node.add_dependency(account)
+
     #: Answers API Gateway gives itself (no Lambda involved), as problem+json like the app's own:
     #: (response type, status, problem code, title, detail).
     GATEWAY_PROBLEMS = (
@@ -403,6 +521,10 @@ class EventRegistrationStack(cdk.Stack):
          "There is no page or endpoint here, or it does not accept this method."),
         ("THROTTLED", "429", "too-many-requests", "Too many requests",
          "Too many requests right now; try again in a few seconds."),
+        # A request AWS WAF's common rule set blocked (the rate rule answers 429 itself).
+        ("WAF_FILTERED", "403", "forbidden", "Request refused",
+         "The request looks like an attack and was refused. If you were registering, "
+         "remove unusual markup from your answers and try again."),
         ("DEFAULT_4XX", None, "bad-request", "Request refused", ""),
         ("DEFAULT_5XX", None, "internal-error", "Internal error", ""),
     )
@@ -434,6 +556,135 @@ class EventRegistrationStack(cdk.Stack):
                 response_parameters=headers,
                 response_templates={"application/json": body},
             )
+
+    def _web_acl(self) -> wafv2.CfnWebACL:
+        """AWS WAF in front of the API stage: a per-client limit and the common rule set.
+
+        - ``PostsPerClientIp``: one client IP may make ``waf_rate_limit`` POST
+          requests (registrations, cancellations) per ``waf_rate_window_seconds``;
+          past that it gets 429 problem JSON (a WAF custom response: WAF sets
+          ``Content-Type: application/json``, it cannot send
+          ``application/problem+json``) with ``Retry-After``, until its rate
+          falls under the limit.  Reading pages is left to the stage throttle.
+        - ``AWSCommonRules``: AWS's managed common rule set, blocking; its
+          blocks are answered by the ``WAF_FILTERED`` gateway response (403
+          problem+json).  ``SizeRestrictions_BODY`` only counts (see
+          :data:`COUNTED_COMMON_RULES`).
+
+        Requests past the WAF still meet the stage throttle
+        (``throttle_rate_limit``), sized for a whole launch.
+        """
+        s = self.settings
+
+        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name=f"{s.stack_name}-{metric}",
+                sampled_requests_enabled=True,
+            )
+
+        minutes = s.waf_rate_window_seconds // 60
+        too_many = {
+            "type": "/problems/too-many-requests",
+            "title": "Too many requests",
+            "status": 429,
+            "detail": f"More than {s.waf_rate_limit} posts from your network within {minutes} "
+            f"minute{'s' if minutes != 1 else ''}; try again in a few minutes.",
+        }
+        headers = [wafv2.CfnWebACL.CustomHTTPHeaderProperty(
+            name="Retry-After", value=str(s.waf_rate_window_seconds))]
+        if len(s.allowed_origins) == 1:
+            # Like the gateway responses: the one allowed site's form can read the answer.
+            headers += [
+                wafv2.CfnWebACL.CustomHTTPHeaderProperty(
+                    name="Access-Control-Allow-Origin", value=s.allowed_origins[0]),
+                wafv2.CfnWebACL.CustomHTTPHeaderProperty(name="Vary", value="Origin"),
+            ]
+        posts = wafv2.CfnWebACL.StatementProperty(
+            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(method={}),
+                positional_constraint="EXACTLY",
+                search_string="POST",
+                text_transformations=[
+                    wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                ],
+            )
+        )
+        rate_rule = wafv2.CfnWebACL.RuleProperty(
+            name="PostsPerClientIp",
+            priority=0,
+            action=wafv2.CfnWebACL.RuleActionProperty(
+                block=wafv2.CfnWebACL.BlockActionProperty(
+                    custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                        response_code=429,
+                        custom_response_body_key="too-many-requests",
+                        response_headers=headers,
+                    )
+                )
+            ),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    limit=s.waf_rate_limit,
+                    aggregate_key_type="IP",
+                    evaluation_window_sec=s.waf_rate_window_seconds,
+                    scope_down_statement=posts,
+                )
+            ),
+            visibility_config=visibility("posts-per-client-ip"),
+        )
+        common_rules = wafv2.CfnWebACL.RuleProperty(
+            name="AWSCommonRules",
+            priority=1,
+            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                    vendor_name="AWS",
+                    name=COMMON_RULE_SET,
+                    rule_action_overrides=[
+                        wafv2.CfnWebACL.RuleActionOverrideProperty(
+                            name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                        )
+                        for rule in COUNTED_COMMON_RULES
+                    ],
+                )
+            ),
+            visibility_config=visibility("common-rules"),
+        )
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            name=f"{s.stack_name}-api",
+            description=f"{APP_NAME} {s.stage}: per-client POST limit and AWS common rules",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            custom_response_bodies={
+                "too-many-requests": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=json.dumps(too_many)
+                )
+            },
+            rules=[rate_rule, common_rules],
+            visibility_config=visibility("api"),
+        )
+        rest_api = self.chalice.get_resource(REST_API)
+        # SAM names the stage it generates "<api>.Stage"; referring to it also
+        # makes the association wait for the stage.
+        stage_arn = cdk.Fn.join(
+            "",
+            [
+                "arn:", self.partition, ":apigateway:", self.region, "::/restapis/",
+                rest_api.ref, "/stages/", cdk.Fn.ref(f"{REST_API}.Stage"),
+            ],
+        )
+        association = wafv2.CfnWebACLAssociation(
+            self, "WebAclAssociation", resource_arn=stage_arn, web_acl_arn=acl.attr_arn
+        )
+        cdk.Validations.of(association).acknowledge(
+            cdk.Acknowledgment(
+                id="CloudFormation-Validate::F1020",
+                reason="RestAPI.Stage is the stage the SAM transform generates for RestAPI",
+            )
+        )
+        return acl
 
     def _wire_stream(self) -> None:
         s = self.settings
@@ -486,7 +737,6 @@ class EventRegistrationStack(cdk.Stack):
                         "dynamodb:DescribeTable",
                         "dynamodb:ExportTableToPointInTime",
                         "dynamodb:ListExports",
-                        "dynamodb:UpdateContinuousBackups",
                     ],
                     resources=[self.table.table_arn],
                 ),
@@ -515,6 +765,13 @@ class EventRegistrationStack(cdk.Stack):
                         "s3:PutObjectAcl",
                     ],
                     resources=[self.export_bucket.arn_for_objects("*")],
+                ),
+                # The README tells staff to delete export files by hand
+                # (erasure, "Staff tools"); only those the staff tools write.
+                iam.PolicyStatement(
+                    sid="DeleteExportFiles",
+                    actions=["s3:DeleteObject"],
+                    resources=[self.export_bucket.arn_for_objects("exports/*")],
                 ),
             ],
         )

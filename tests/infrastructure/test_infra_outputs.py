@@ -11,6 +11,7 @@ API = "https://abc123.execute-api.eu-west-1.amazonaws.com/api"
 def test_prints_api_and_form_url(tmp_path, capsys, monkeypatch):
     for name in ("SENDER_EMAIL", "ALLOWED_ORIGINS", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALARM_EMAIL", "ops@partos.example.org")
     path = tmp_path / "outputs-prod.json"
     path.write_text(json.dumps({
         "event-registration-prod": {
@@ -26,3 +27,5 @@ def test_prints_api_and_form_url(tmp_path, capsys, monkeypatch):
     assert f"API URL:  {API}\n" in printed
     assert f"Form URL: {API}/events/partos-engagement-mobilisatie-2023/register\n" in printed
     assert "python -m staff --stage prod events put events/<event id>.yaml" in printed
+    # The SNS email subscription only delivers once its link is clicked.
+    assert "Alarms are emailed to ops@partos.example.org: click the link" in printed

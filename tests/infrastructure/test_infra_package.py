@@ -39,6 +39,9 @@ def test_prod_package_resolves_all_dependencies(tmp_path, capsys):
     with zipfile.ZipFile(report.zip_path) as archive:
         names = archive.namelist()
     assert "app.py" in names
+    # Trimmed and compiled as the stack's package (lambda_package.rebuild).
+    assert report.rebuilt is not None and report.rebuilt.pyc_files == report.rebuilt.py_files
+    assert not any(n.startswith("yaml/") for n in names)
     with capsys.disabled():
         print(f"\n[chalice package prod] deployment.zip {report.zip_bytes / 1e6:.1f} MB "
               f"({report.unzipped_bytes / 1e6:.1f} MB unzipped)")

@@ -112,3 +112,29 @@ def test_no_credentials_is_exit_code_2(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert preflight.main(["--stage", "prod", "ses"]) == 2
     assert "No AWS credentials" in capsys.readouterr().err
+
+
+def test_prod_deploy_needs_an_alarm_email_and_says_how_to_set_it(monkeypatch, capsys):
+    monkeypatch.delenv("ALARM_EMAIL", raising=False)
+    assert preflight.main(["--stage", "prod", "alarm"]) == 1
+    err = capsys.readouterr().err
+    assert "ALARM_EMAIL=ops@example.org make deploy STAGE=prod" in err
+    assert '"alarm_email" of "prod" in infrastructure/stages.json' in err
+    monkeypatch.setenv("ALARM_EMAIL", "ops@partos.example.org")
+    assert preflight.main(["--stage", "prod", "alarm"]) == 0
+    assert "ops@partos.example.org" in capsys.readouterr().out
+
+
+def test_dev_deploys_without_an_alarm_email(monkeypatch):
+    monkeypatch.delenv("ALARM_EMAIL", raising=False)
+    assert preflight.main(["--stage", "dev", "alarm"]) == 0
+
+
+def test_make_deploy_checks_the_alarm_email_first():
+    """The alarm check runs before anything slow or anything that touches AWS."""
+    from pathlib import Path
+
+    infra_mk = (Path(preflight.__file__).parent / "infra.mk").read_text()
+    recipe = infra_mk.split("\ndeploy:", 1)[1].split("\n\n", 1)[0]
+    commands = [line.strip() for line in recipe.splitlines()[1:] if line.startswith("\t")]
+    assert commands[0] == "$(PY) $(INFRA)/preflight.py --stage $(STAGE) alarm"

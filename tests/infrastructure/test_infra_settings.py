@@ -61,3 +61,43 @@ def test_dev_and_prod_chalice_stages_leave_roles_to_the_stack():
     config = json.loads(CHALICE_CONFIG.read_text())
     for stage in ("dev", "prod"):
         assert config["stages"][stage]["manage_iam_role"] is False
+
+
+def test_stage_limits_are_checked_with_the_setting_name(tmp_path):
+    import json
+
+    from stage_settings import STAGES_FILE
+
+    stages = json.loads(STAGES_FILE.read_text())
+    for key, value, message in (
+        ("waf_rate_limit", 5, "below AWS WAF's minimum of 10"),
+        ("waf_rate_window_seconds", 90, "waf_rate_window_seconds 90 is not one of"),
+        ("api_memory_mb", 64, "api_memory_mb 64 is outside Lambda's 128-10240 MB"),
+        ("deliver_reserved_concurrency", 0, "must be at least 1, or null"),
+        ("throttle_burst_limit", 10, "throttle_burst_limit is below throttle_rate_limit"),
+    ):
+        path = tmp_path / f"{key}.json"
+        path.write_text(json.dumps({"prod": {**stages["prod"], key: value}}))
+        with pytest.raises(ValueError, match=message):
+            load_settings("prod", environ={}, path=path)
+
+
+def test_null_reserved_concurrency_reserves_nothing(tmp_path):
+    import json
+
+    from stage_settings import STAGES_FILE
+
+    stages = json.loads(STAGES_FILE.read_text())
+    path = tmp_path / "stages.json"
+    path.write_text(json.dumps({"dev": {**stages["dev"], "api_reserved_concurrency": None}}))
+    assert load_settings("dev", environ={}, path=path).api_reserved_concurrency is None
+
+
+def test_alarm_email_required_for_prod_only():
+    from stage_settings import alarm_email_problem
+
+    assert "ALARM_EMAIL=" in alarm_email_problem(load_settings("prod", environ={}))
+    assert alarm_email_problem(load_settings("prod", environ={"ALARM_EMAIL": "ops@example.org"})) is None
+    assert alarm_email_problem(load_settings("dev", environ={})) is None
+    with pytest.raises(ValueError, match="not an email address"):
+        load_settings("prod", environ={"ALARM_EMAIL": "ops"})

@@ -152,9 +152,30 @@ def test_convert_errors_have_exit_codes(filled, tmp_path):
     assert run("exports", "convert", "s3://no-such-bucket/x", "--event", filled.id, "-o", "o.csv").exit_code == 3
 
 
-def test_start_without_pitr_permission_explains(filled):
-    result = run("exports", "start", "--no-enable-pitr")
-    assert result.exit_code == 1 and "point-in-time recovery is off" in result.stderr.lower()
+def test_start_on_a_deployed_stage_without_pitr_explains_and_changes_nothing(filled):
+    """Staff may not change PITR (the stack keeps it on): report it, exit 1, call no UpdateContinuousBackups."""
+    from click.testing import CliRunner
+
+    from chalicelib import aws
+    from chalicelib.settings import get_settings
+    from staff.cli import cli
+
+    table = get_settings().table_name
+    aws.client("s3").create_bucket(Bucket="dev-exports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    calls = []
+    aws.client("dynamodb").meta.events.register(
+        "before-send.dynamodb.*", lambda request, **_: calls.append(request.headers.get("X-Amz-Target", b""))
+    )
+    result = CliRunner().invoke(cli, ["--stage", "dev", "--table", table, "exports", "start", "--bucket", "dev-exports"],
+                                catch_exceptions=False)
+    assert result.exit_code == 1
+    assert f"Point-in-time recovery is off on {table}" in result.stderr
+    assert "make deploy" in result.stderr
+    targets = [c.decode() if isinstance(c, bytes) else c for c in calls]
+    assert "DynamoDB_20120810.DescribeContinuousBackups" in targets  # the hook saw the command's calls
+    assert not any(t.endswith(("UpdateContinuousBackups", "ExportTableToPointInTime")) for t in targets)
+    backups = aws.client("dynamodb").describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
 
 
 def test_query_counts_per_role(seed_event, tmp_path):
