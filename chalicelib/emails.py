@@ -53,7 +53,6 @@ from chalicelib import templates
 from chalicelib.dates import event_when
 from chalicelib.events import Event
 from chalicelib.invites import build_invite
-from chalicelib.validation import BIDI_CONTROLS
 
 #: The header fields at the top of every message we send, each exactly once, in this order.
 #: Nothing else may appear there (no ``Cc``, ``Bcc``, ``Resent-*``, ``X-*``).
@@ -70,6 +69,9 @@ LINE_MAX = 78
 _PLAIN_PHRASE = re.compile(r"[A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)*")
 #: Unstructured text (the subject) written as it is: printable ASCII words, single spaces.
 _PLAIN_TEXT = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
+#: Bidirectional classes of the embedding, override and isolate controls (Unicode UAX #9): they can
+#: make a header display as something else.
+_BIDI_CONTROL_CLASSES = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"})
 #: Characters that make a display name look like an address or an encoded-word to some decoder.
 _ADDRESS_LIKE = re.compile(r"[@<>]|=\?")
 
@@ -103,7 +105,7 @@ def one_line(text: str) -> str:
     out = []
     for ch in text:
         category = unicodedata.category(ch)
-        if category in ("Cc", "Zl", "Zp", "Zs") or ch in BIDI_CONTROLS:
+        if category in ("Cc", "Zl", "Zp", "Zs") or unicodedata.bidirectional(ch) in _BIDI_CONTROL_CLASSES:
             out.append(" ")
         elif category == "Cs":
             out.append("\ufffd")
