@@ -127,34 +127,32 @@ def quiet_guard_sk(email: str) -> str:
     return QUIET_PREFIX + guard_sk(email)[len(GUARD_PREFIX):]
 
 
+def _exists(key: dict[str, Any]) -> dict[str, Any] | None:
+    answer = _ddb().get_item(TableName=_table(), Key=serialize(key), ConsistentRead=True)
+    return deserialize(answer["Item"]) if "Item" in answer else None
+
+
 def put_quiet_guard(event_id: str, email: str, *, now: int, expires_at: int) -> None:
     """Remember a honeypot post's address for this event until ``expires_at`` (epoch seconds).
 
-    One transaction: Put the quiet guard on condition that none is live (absent, or
-    ``expires_at`` not after ``now``: DynamoDB's TTL deletes late), and check that the
-    address guard of a real registration does not exist. Raises :class:`AlreadyRegistered`
-    when either condition fails (the address was used: a person's post would get 409).
+    Raises :class:`AlreadyRegistered` (a person's post would get 409) when the address
+    guard of a registration exists (a consistent read: it only chooses the answer to a
+    bot) or a quiet guard is live; else Puts the quiet guard on condition that none is
+    live (absent, or ``expires_at`` not after ``now``: DynamoDB's TTL deletes late).
     """
     pk = event_pk(event_id)
+    if _exists({"pk": pk, "sk": guard_sk(email)}) is not None:
+        raise AlreadyRegistered(event_id)
     try:
-        _ddb().transact_write_items(TransactItems=[
-            {"Put": {
-                "TableName": _table(),
-                "Item": serialize({"pk": pk, "sk": quiet_guard_sk(email), "type": "quiet-guard",
-                                   TTL_ATTRIBUTE: expires_at}),
-                "ConditionExpression": "attribute_not_exists(pk) OR #x <= :now",
-                "ExpressionAttributeNames": {"#x": TTL_ATTRIBUTE},
-                "ExpressionAttributeValues": {":now": {"N": str(now)}},
-            }},
-            {"ConditionCheck": {
-                "TableName": _table(),
-                "Key": serialize({"pk": pk, "sk": guard_sk(email)}),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }},
-        ])
+        _ddb().put_item(
+            TableName=_table(),
+            Item=serialize({"pk": pk, "sk": quiet_guard_sk(email), "type": "quiet-guard", TTL_ATTRIBUTE: expires_at}),
+            ConditionExpression="attribute_not_exists(pk) OR #x <= :now",
+            ExpressionAttributeNames={"#x": TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":now": {"N": str(now)}},
+        )
     except ClientError as error:
-        if error.response["Error"]["Code"] == "TransactionCanceledException" and \
-                "ConditionalCheckFailed" in _cancellation_codes(error):
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
             raise AlreadyRegistered(event_id) from None
         raise
 
@@ -162,15 +160,10 @@ def put_quiet_guard(event_id: str, email: str, *, now: int, expires_at: int) -> 
 def address_taken(event_id: str, email: str, *, now: int) -> bool:
     """Whether the address guard, or a quiet guard live at ``now`` (epoch seconds), exists for this address."""
     pk = event_pk(event_id)
-    answer = _ddb().batch_get_item(RequestItems={_table(): {
-        "Keys": [serialize({"pk": pk, "sk": guard_sk(email)}), serialize({"pk": pk, "sk": quiet_guard_sk(email)})],
-        "ConsistentRead": True,
-    }})
-    for raw in answer.get("Responses", {}).get(_table(), []):
-        item = deserialize(raw)
-        if item["sk"].startswith(GUARD_PREFIX) or int(item.get(TTL_ATTRIBUTE, 0)) > now:
-            return True
-    return False
+    if _exists({"pk": pk, "sk": guard_sk(email)}) is not None:
+        return True
+    quiet = _exists({"pk": pk, "sk": quiet_guard_sk(email)})
+    return quiet is not None and int(quiet.get(TTL_ATTRIBUTE, 0)) > now
 
 
 def serialize(item: dict[str, Any]) -> dict[str, Any]:
