@@ -30,7 +30,7 @@ app = Chalice(app_name="event-registration")
 logger = Logger(service="event-registration")
 
 STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
-STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
 
 
@@ -336,7 +336,7 @@ def openapi_preflight() -> Response:
 
 @app.route("/static/{name}", methods=["GET"])
 def static_file(name: str) -> Response:
-    """The form's stylesheet and script (only files in ``chalicelib/templates/static``)."""
+    """The form's stylesheet, script and icon (only files in ``chalicelib/templates/static``)."""
     path = STATIC_DIR / name
     if "/" in name or path.suffix not in STATIC_TYPES or not path.is_file():
         return _problem(Problem(404, "not-found", "en", what="file"))
