@@ -2,7 +2,7 @@
 
 Each test session that needs it starts its own: free ports for the API and the
 AWS stand-in, a temporary outbox, and an events folder of its own (the
-project's ``events/*.yaml`` plus any extra event files the caller writes), so
+project's ``events/*.yaml`` and ``events/assets/``, plus any extra event files the caller writes), so
 runs never share state with ``make run`` or with each other.
 """
 
@@ -84,6 +84,7 @@ def start_service(workdir: Path, *, extra_events: dict[str, str] | None = None, 
     events_dir.mkdir(parents=True)
     for path in (ROOT / "events").glob("*.yaml"):
         shutil.copy(path, events_dir / path.name)
+    shutil.copytree(ROOT / "events" / "assets", events_dir / "assets")  # logos the event files name
     for name, text in (extra_events or {}).items():
         (events_dir / name).write_text(text, encoding="utf-8")
     outbox = workdir / "outbox"

@@ -80,7 +80,7 @@ def test_markup_in_name_is_text_everywhere(client, seed_event, pump):
     text, html, _ = parts(parsed(sent_messages()[0]))
     assert f"Beste {name}," in text  # plain text: & stays &
     assert "&amp;" not in text
-    assert "<p>Beste &lt;a onmouseover=&#34;alert(1)&#34;&gt;Piet&lt;/a&gt; &amp; Zn,</p>" in html
+    assert ">Beste &lt;a onmouseover=&#34;alert(1)&#34;&gt;Piet&lt;/a&gt; &amp; Zn,</p>" in html
     assert "<a onmouseover" not in html
     # the form, re-rendered with the typed name, shows it as text too
     page = client.http.post(
@@ -114,7 +114,7 @@ def test_plus_address_accepted_and_links_work(client, seed_event, pump):
     item = store.get_registration_in_event(SEED_EVENT_ID, registration_id)
     assert item["email"] == "a.devries+workshop@example.org"
     text, html, _ = parts(parsed(sent_messages()[0]))
-    urls = re.findall(r"https?://\S+", text)
+    urls = re.findall(r"http://127\.0\.0\.1:8000/\S+", text)  # the personal links (the others are calendar links)
     assert len(urls) == 2
     for url in urls:
         assert "devries" not in url and "%2B" not in url and "+" not in url
