@@ -133,6 +133,7 @@ def test_deployed_package_is_trimmed_and_compiled(prod_package):
     for trimmed in ("yaml/", "dns/", "icalendar/tests/", "aws_lambda_powertools/event_handler/"):
         assert not any(n.startswith(trimmed) for n in names), trimmed
     assert prod_package.stat().st_size <= MAX_ZIP_BYTES_WITH_BYTECODE
+    assert "events/assets/partos-placeholder.svg" in names  # the seed's logo, served by /static/assets/
 
 
 # -- the trimmed package runs ----------------------------------------------------
