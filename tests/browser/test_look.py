@@ -206,3 +206,18 @@ def test_email(live, browser, emails, kind):
             assert page.evaluate("document.querySelector('img').naturalWidth") > 0  # the logo loads from the service
             assert page.inner_text("body").count("Toevoegen aan") == 2
         context.close()
+
+
+# ------------------------------------------------------------------ accessibility
+
+
+def test_thank_you_page_and_emails_have_no_serious_accessibility_violations(live, axe_page, emails):
+    from tests.browser.test_browser import _serious_violations
+
+    answer = _post_json(live, SEED_EVENT_ID, _address("axe"), organisation="Wilde Ganzen", role="lobbyist")
+    axe_page.goto(answer["thanks_url"])
+    assert axe_page.inner_text("h1") == "Je bent ingeschreven"
+    assert _serious_violations(axe_page) == []
+    for kind, message in emails.items():
+        axe_page.set_content(message.get_body(("html",)).get_content(), wait_until="load")
+        assert _serious_violations(axe_page) == [], kind
