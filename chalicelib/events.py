@@ -222,6 +222,9 @@ class Event(BaseModel):
     ``starts_at``/``ends_at`` and the registration window are naive local times in
     ``timezone``; use :meth:`local` and :meth:`utc` for aware values. The window
     closes at ``starts_at`` unless ``registration_closes_at`` says otherwise.
+    ``branding`` gives the pages and emails the organiser's look (:class:`Branding`);
+    ``show_seats`` (``exact``, ``few`` below ``few_threshold`` seats, or ``none``) what the
+    public sees of the seats left (README, "Event files").
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
