@@ -32,7 +32,7 @@ app = Chalice(app_name="event-registration")
 logger = Logger(service="event-registration")
 
 STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
-STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
 #: Logo files an event file may name (``assets/<file>.svg``, ``chalicelib.events.LOGO_FILE``): text, not binary.
 ASSET_TYPES = {".svg": "image/svg+xml; charset=utf-8"}
@@ -369,7 +369,7 @@ def openapi_preflight() -> Response:
 
 @app.route("/static/{name}", methods=["GET"])
 def static_file(name: str) -> Response:
-    """The form's stylesheet and script (only files in ``chalicelib/templates/static``)."""
+    """The form's stylesheet, script and icon (only files in ``chalicelib/templates/static``)."""
     path = STATIC_DIR / name
     if "/" in name or path.suffix not in STATIC_TYPES or not path.is_file():
         return _problem(Problem(404, "not-found", "en", what="file"))

@@ -25,6 +25,7 @@ from pydantic import (
     HttpUrl,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -36,6 +37,43 @@ SUPPORTED_LANGUAGES = ("nl", "en")
 
 #: Form fields every event has; a question may not reuse these ids.
 CORE_FIELDS = ("name", "email", "language", "consent", "website", "form_started_at")
+
+#: The columns of a staff export besides one per question (README, "Staff tools"), with those that
+#: check-in and delivery feedback will add (``checked_in_at``, ``email_outcome``). A question may not
+#: take one of these ids either: its column, and its key in the JSON export and in SQL, would clash.
+#: ``staff.columns`` names its columns from this list (``chalicelib`` never imports ``staff``).
+EXPORT_COLUMNS = (
+    "registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at",
+    "email_state", "checked_in_at", "email_outcome",
+)
+
+#: Pydantic's own names on a model (``model_config``, ``model_dump``): each question is a field
+#: of the registration form's model (``chalicelib.validation``), so no question id starts so.
+MODEL_PREFIX = "model_"
+
+#: Question ids an event file may not use (see :data:`CORE_FIELDS` and :data:`EXPORT_COLUMNS`).
+RESERVED_QUESTION_IDS = frozenset(CORE_FIELDS + EXPORT_COLUMNS)
+
+#: No question id may start with this: the exports name a clashing question of an event stored
+#: before these rules ``answer_<id>``, and that name must stay free.
+RESERVED_QUESTION_PREFIX = "answer_"
+
+
+def reserved_question_id(question_id: str) -> str | None:
+    """Why ``question_id`` may not be used (a sentence), or ``None`` if it may."""
+    if question_id in CORE_FIELDS:
+        return f"question id {question_id!r} is a core field of every form; choose another id"
+    if question_id in EXPORT_COLUMNS:
+        return (f"question id {question_id!r} is the name of an export column "
+                f"({', '.join(EXPORT_COLUMNS)}); choose another id")
+    if question_id.startswith(RESERVED_QUESTION_PREFIX):
+        return (f"question id {question_id!r} starts with {RESERVED_QUESTION_PREFIX!r}, "
+                "which the exports keep for their own column names; choose another id")
+    if question_id.startswith(MODEL_PREFIX):
+        return (f"question id {question_id!r} starts with {MODEL_PREFIX!r}, which Pydantic keeps for "
+                "the registration form's model (model_config cannot be a field); choose another id")
+    return None
+
 
 Language = Literal["nl", "en"]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{3,64}$")]
@@ -202,9 +240,18 @@ class Question(BaseModel):
                 raise ValueError("option ids must be unique")
         elif self.options:
             raise ValueError(f"a {self.type} question takes no options")
-        if self.id in CORE_FIELDS:
-            raise ValueError(f"question id {self.id!r} is a core field")
         return self
+
+    @model_validator(mode="after")
+    def _id_not_reserved(self, info: ValidationInfo) -> "Question":
+        reason = reserved_question_id(self.id)
+        if reason is None:
+            return self
+        if (info.context or {}).get("stored") and self.id not in CORE_FIELDS:
+            # Stored by an earlier release that allowed it: its registrations keep working and
+            # the exports give the answers a column of their own (README, "Staff tools").
+            return self
+        raise ValueError(reason)
 
     @property
     def text_limit(self) -> int:
@@ -350,14 +397,17 @@ class EventFileError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def parse_event(data: object, source: Path | str = "<event>") -> Event:
+def parse_event(data: object, source: Path | str = "<event>", *, stored: bool = False) -> Event:
     """Validate a mapping (parsed YAML or JSON) as an :class:`Event`.
 
-    Raises :class:`EventFileError` with ``(field, reason)`` pairs, fields dotted
-    like ``location.country`` or ``questions.1.options``.
+    ``stored=True`` is for a definition read back from the table: a question id that an earlier
+    release accepted and :data:`EXPORT_COLUMNS` or :data:`RESERVED_QUESTION_PREFIX` now reserve
+    is let through there (the event keeps working; the exports rename its column), while a file
+    being published is refused. Raises :class:`EventFileError` with ``(field, reason)`` pairs,
+    fields dotted like ``location.country`` or ``questions.1.options``.
     """
     try:
-        return Event.model_validate(data)
+        return Event.model_validate(data, context={"stored": stored})
     except ValidationError as exc:
         problems = [(".".join(str(p) for p in err["loc"]) or "(file)", err["msg"]) for err in exc.errors()]
         raise EventFileError(source, problems) from None

@@ -445,14 +445,15 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
     }
     paths["/static/{name}"] = {
         "get": {
-            "summary": "The form's stylesheet and script",
+            "summary": "The form's stylesheet, script and icon",
             "operationId": "static_file",
             "tags": ["pages"],
             "parameters": [{"name": "name", "in": "path", "required": True,
                             "schema": {"type": "string", "enum": list(static_files)}}],
             "responses": {
                 "200": {"description": "The file.", "content": {"text/css": {"schema": {"type": "string"}},
-                                                               "text/javascript": {"schema": {"type": "string"}}}},
+                                                               "text/javascript": {"schema": {"type": "string"}},
+                                                               "image/svg+xml": {"schema": {"type": "string"}}}},
                 "404": _problem_response("No such file."),
             },
         }

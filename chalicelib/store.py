@@ -215,7 +215,7 @@ def get_event_item(event_id: str, consistent: bool = False) -> dict[str, Any]:
 
 def event_from_item(item: dict[str, Any]) -> Event:
     """The :class:`Event` stored in an event item."""
-    return parse_event(json.loads(item["definition"]), f"table item {item['pk']}")
+    return parse_event(json.loads(item["definition"]), f"table item {item['pk']}", stored=True)
 
 
 def get_event(event_id: str) -> tuple[Event, dict[str, Any]]:

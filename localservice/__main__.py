@@ -7,13 +7,16 @@
 - every ``events/*.yaml`` loaded (a bad file stops the start with file, field, reason);
 - a poller feeding the table's stream records to ``DeliverEmails``;
 - every email SES accepts written to ``outbox/`` (``$OUTBOX``) as ``.eml``;
-- the clock pinned by ``APP_CLOCK`` (``APP_CLOCK=`` for the real clock).
+- the clock pinned by ``APP_CLOCK`` (``APP_CLOCK=`` for the real clock);
+- the data kept across restarts in ``.local-state/`` (``$LOCAL_STATE``; ``FRESH=1``
+  starts empty), see :mod:`localservice.state`;
+- no link token in any line it prints (:mod:`localservice.redact`).
 
 The ``local`` stage's variables come from ``.chalice/config.json``; the ones in
 :data:`USER_SETTINGS` may be overridden from the environment (``ALLOWED_ORIGINS``
 for a test page on another port, ``MIN_FILL_SECONDS=0`` for quick browser tests).
 
-Ctrl-C stops it.
+Ctrl-C (or SIGTERM) stops it, after the last emails are written and the data saved.
 """
 
 from __future__ import annotations
@@ -58,7 +61,14 @@ def _port_taken(port: int) -> bool:
 
 
 def main() -> int:
-    """Start everything, print the banner, serve until Ctrl-C; returns the exit code."""
+    """Start everything, print the banner, serve until Ctrl-C or SIGTERM; returns the exit code.
+
+    Exit codes: 0 stopped cleanly; 1 the data could not be saved on stop; 2 refused to
+    start (a port in use, an invalid event file, ``.local-state/`` in use or unreadable).
+    """
+    from localservice import redact
+
+    redact.install()  # before any logging handler keeps a reference to the unfiltered streams
     port = int(os.environ.get("PORT", "8000"))
     aws_port = int(os.environ.get("AWS_PORT", "5000"))
     for name, number in (("PORT", port), ("AWS_PORT", aws_port)):
@@ -68,6 +78,8 @@ def main() -> int:
             return 2
     outbox = Path(os.environ.get("OUTBOX", ROOT / "outbox"))
     events_dir = Path(os.environ.get("EVENTS_DIR", ROOT / "events"))
+    state_dir = Path(os.environ.get("LOCAL_STATE") or ROOT / ".local-state")
+    fresh = os.environ.get("FRESH", "").strip().lower() not in ("", "0", "no", "false")
     user_clock = _prepare_environment(aws_port)
     user_settings = {name: os.environ[name] for name in USER_SETTINGS if name in os.environ}
 
@@ -75,10 +87,11 @@ def main() -> int:
     from chalice.local import create_local_server
     from moto.server import ThreadedMotoServer
 
-    from chalicelib import aws, clock, store
+    from chalicelib import aws, clock, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
     from localservice.awsfake import create_table, serialize_dynamodb, verify_sender
     from localservice.outbox import OutboxWriter
+    from localservice.state import LocalState, StateError
     from localservice.stream import StreamPump
 
     try:
@@ -86,13 +99,6 @@ def main() -> int:
     except EventFileError as error:
         print(f"Refusing to start: an event file is invalid.\n{error}", file=sys.stderr)
         return 2
-
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-    serialize_dynamodb()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
-    moto.start()
 
     factory = CLIFactory(str(ROOT), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name="local")
@@ -103,21 +109,50 @@ def main() -> int:
     os.environ.update(user_settings)
     os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     settings_table = os.environ["TABLE_NAME"]
+    clock_origin = os.environ.get("APP_CLOCK") or None
+
+    state = LocalState(state_dir, settings_table, os.environ["AWS_REGION"])
+    try:
+        state.lock()
+        set_aside = state.set_aside() if fresh else False
+        saved = None if fresh else state.read()
+    except StateError as error:
+        print(f"Refusing to start: {error}", file=sys.stderr)
+        return 2
+    resumed_clock = None
+    if saved and clock_origin and (saved.get("clock") or {}).get("origin") == clock_origin and saved["clock"].get("at"):
+        resumed_clock = os.environ["APP_CLOCK"] = saved["clock"]["at"]  # the pinned clock runs on, never back
+
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    serialize_dynamodb()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    moto.start()
 
     create_table(aws.client("dynamodb"), settings_table)
     verify_sender(aws.client("sesv2"), os.environ["SENDER_EMAIL"])
-    for event in events:
+    pump = StreamPump(settings_table, _deliver_function(app))
+    loaded = None
+    if saved:
+        loaded, undelivered = state.load(saved)
+        pump.skip_to_end()  # loading wrote a stream record per item: those emails were sent or are undelivered
+        pump.replay(undelivered)
+    for event in events:  # the file wins over a saved definition; the seat counters are kept
         store.put_event(event)
+        if loaded:
+            lifecycle.fill_free_seats(event.id)  # a capacity raised in the file while stopped (staff events put does the same)
 
     stop = threading.Event()
-    pump = StreamPump(settings_table, _deliver_function(app))
     writer = OutboxWriter(outbox)
 
     def background() -> None:
         while not stop.is_set():
             try:
-                pump.pump_once()
+                if pump.pump_once():
+                    state.changed()
                 writer.write_new()
+                state.save_if_due(pump, clock_origin)
             except Exception as error:  # keep the local service up; show what went wrong
                 print(f"[local] stream/outbox poll failed: {type(error).__name__}: {error}", file=sys.stderr)
             stop.wait(0.5)
@@ -136,7 +171,11 @@ def main() -> int:
     clock_line = "Clock: real time (APP_CLOCK is empty)."
     if os.environ.get("APP_CLOCK"):
         start = clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"]))
-        clock_line = f"Clock: starts at {start.isoformat(timespec='seconds')} (APP_CLOCK) and runs on at real speed."
+        if resumed_clock:
+            clock_line = (f"Clock: runs on from {start.isoformat(timespec='seconds')}, where the saved data left it "
+                          f"(APP_CLOCK {clock_origin}), at real speed.")
+        else:
+            clock_line = f"Clock: starts at {start.isoformat(timespec='seconds')} (APP_CLOCK) and runs on at real speed."
     print(
         "\n".join(
             [
@@ -146,26 +185,84 @@ def main() -> int:
                 *[f"  Form:         http://127.0.0.1:{port}/events/{e.id}/register" for e in events],
                 f"  AWS stand-in: http://127.0.0.1:{aws_port} (moto: DynamoDB table {settings_table}, SES, S3)",
                 f"  Outbox:       {outbox}/ (one .eml per email)",
+                *_data_lines(state_dir, fresh, set_aside, loaded),
                 f"  {clock_line}",
-                "  Staff tools:  python -m staff --local ...",
+                f"  Staff tools:  {staff_command(aws_port)}",
                 "Press Ctrl-C to stop.",
                 "",
             ]
         ),
         flush=True,
     )
+    code = 0
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("\nStopping.", flush=True)
     finally:
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the save short
+            signal.signal(stop_signal, signal.SIG_IGN)
         stop.set()
         worker.join(timeout=5)
-        pump.pump_once()  # the last writes' emails
-        writer.write_new()
+        try:
+            pump.pump_once()  # the last writes' emails
+            writer.write_new()
+        except Exception as error:
+            print(f"[local] last stream/outbox poll failed: {type(error).__name__}: {error}", file=sys.stderr)
+        try:
+            state.save(pump, clock_origin)
+            print(f"Saved the data to {_shown(state_dir)}/ (FRESH=1 make run starts empty).", flush=True)
+        except Exception as error:
+            print(f"[local] could not save the data to {_shown(state_dir)}/: {type(error).__name__}: {error}",
+                  file=sys.stderr)
+            code = 1
         server.server.server_close()
         moto.stop()
-    return 0
+    return code
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it (as a user would type it)."""
+    absolute = os.path.abspath(path)  # not resolve(): .venv/bin/python is a symlink to the system's Python
+    try:
+        return str(Path(absolute).relative_to(os.getcwd()))
+    except ValueError:
+        return absolute
+
+
+def staff_command(aws_port: int) -> str:
+    """The staff tools' command line that reaches this service's AWS stand-in, as one can paste it.
+
+    ``python -m staff --local`` talks to ``127.0.0.1:$AWS_PORT`` (default 5000,
+    README "Staff tools"), so another port is given in front; the interpreter is
+    this one (the project's ``.venv``), which has the staff tools' packages.
+    """
+    prefix = "" if aws_port == 5000 else f"AWS_PORT={aws_port} "
+    return f"{prefix}{_shown(Path(sys.executable))} -m staff --local events list"
+
+
+def _data_lines(state_dir: Path, fresh: bool, set_aside: bool, loaded) -> list[str]:
+    """The banner's lines on the kept data: what this start loaded, and where it is saved."""
+    from localservice.state import SAVE_AFTER_SECONDS
+
+    where = _shown(state_dir)
+    if loaded is not None:
+        first = (f"  Data:         loaded {_count(loaded.registrations, 'registration')}, "
+                 f"{_count(loaded.events, 'event')}, {_count(loaded.export_files, 'export file')} "
+                 f"from {where}/ (saved {loaded.saved_at})")
+        if loaded.emails_pending:
+            first += f"; {_count(loaded.emails_pending, 'email')} still to send"
+    elif fresh:
+        first = "  Data:         started empty (FRESH=1)" + (f"; the last save is kept in {where}/previous/"
+                                                            if set_aside else "")
+    else:
+        first = f"  Data:         started empty (nothing saved in {where}/ yet)"
+    return [first, f"                kept across restarts: saved to {where}/ on stop and within "
+                   f"{SAVE_AFTER_SECONDS:g} s of a change; FRESH=1 make run starts empty"]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _route_every_method(server) -> None:

@@ -5,12 +5,18 @@ read the table's stream records with DynamoDB Streams (GetShardIterator,
 GetRecords) and hand them, in Lambda's event shape, to the same
 ``DeliverEmails`` function that AWS invokes. Records a batch reports as failed
 are offered again on the next poll, as Lambda does.
+
+For keeping data across restarts (``localservice.state``) the pump can say which
+records it has not delivered yet (:meth:`StreamPump.undelivered`), skip the
+records that loading a saved table writes (:meth:`StreamPump.skip_to_end`) and
+take the saved undelivered records back (:meth:`StreamPump.replay`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from botocore.config import Config
 
@@ -37,7 +43,8 @@ class StreamPump:
     def _streams(self) -> Any:
         return aws.client("dynamodbstreams", **STREAMS_CONFIG)
 
-    def _new_records(self) -> list[dict[str, Any]]:
+    def _new_records(self, advance: bool = True) -> list[dict[str, Any]]:
+        """The records after the last one seen, per shard; ``advance=False`` leaves the position as it was."""
         table = aws.client("dynamodb").describe_table(TableName=self.table_name)["Table"]
         arn = table["LatestStreamArn"]
         streams = self._streams()
@@ -48,6 +55,7 @@ class StreamPump:
             # A fresh iterator after the last record seen, on every poll: an iterator kept
             # between polls goes stale if the stand-in replaces the shard.
             last = self._last_sequence.get(shard_id)
+            seen = last
             position = (
                 {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
                 if last else {"ShardIteratorType": "TRIM_HORIZON"}
@@ -58,8 +66,10 @@ class StreamPump:
                 for record in answer["Records"]:
                     record.setdefault("eventSourceARN", arn)
                     records.append(record)
-                    self._last_sequence[shard_id] = record["dynamodb"]["SequenceNumber"]
+                    seen = record["dynamodb"]["SequenceNumber"]
                 iterator = answer.get("NextShardIterator") if answer["Records"] else None
+            if advance and seen is not None:
+                self._last_sequence[shard_id] = seen
         return records
 
     def pump_once(self) -> int:
@@ -72,3 +82,27 @@ class StreamPump:
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             self._retry = [r for r in records if r["dynamodb"].get("SequenceNumber") in failed]
             return len(records)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold off delivery (no batch is in flight inside the ``with`` block)."""
+        with self._lock:
+            yield
+
+    def undelivered(self) -> list[dict[str, Any]]:
+        """Records not yet delivered: last poll's failures, then everything written since (position kept).
+
+        Call it inside :meth:`paused`, after reading the table, so that every change
+        the table shows either was delivered or is in this list.
+        """
+        return list(self._retry) + self._new_records(advance=False)
+
+    def skip_to_end(self) -> int:
+        """Never deliver the records in the stream now (e.g. those of loading a saved table); returns how many."""
+        with self._lock:
+            return len(self._new_records())
+
+    def replay(self, records: list[dict[str, Any]]) -> None:
+        """Deliver ``records`` (saved by :meth:`undelivered`) with the next poll, before anything newer."""
+        with self._lock:
+            self._retry = list(records) + self._retry

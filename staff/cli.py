@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, NoCredentialsError
+from botocore.exceptions import ConnectionError as CannotConnect  # cannot connect, connect timeout, proxy
 
 from staff import EXIT_AWS, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
 from staff.config import Applied, ConfigError, Target, resolve
 
-STATUSES = ("confirmed", "waitlisted", "cancelled", "erased")
+STATUSES = ("confirmed", "waitlisted", "cancelled", "erased")  # as staff.columns.STATUS_ORDER
 EXPORT_FORMATS = ("csv", "xlsx", "json")
 CONVERT_FORMATS = ("csv", "xlsx", "jsonl")
 #: Commands that can run without a table (``exports convert``/``query`` of a local folder).
@@ -92,7 +93,8 @@ def aws_command(function: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(EXIT_USAGE)
         except (ClientError, BotoCoreError) as error:
-            click.echo(f"Error: {_aws_message(error)}", err=True)
+            unreachable = isinstance(error, (CannotConnect, ConnectionClosedError)) and target.unreachable()
+            click.echo(f"Error: {unreachable or _aws_message(error)}", err=True)
             ctx.exit(EXIT_AWS)
         ctx.exit(code or EXIT_OK)
 
@@ -103,12 +105,15 @@ def _progress_bytes(total: int, label: str) -> Any:
     return click.progressbar(length=max(total, 1), label=label, file=sys.stderr, width=32)
 
 
-def _counted(items: Iterable[Any], label: str) -> Iterator[Any]:
-    """Yield ``items`` while showing how many have been read (stderr, only on a terminal)."""
+def _counted(items: Iterable[Any], label: str, length: int | None = None) -> Iterable[Any]:
+    """``items``, showing how many have passed (of ``length``, if known) on stderr if it is a terminal."""
     if not sys.stderr.isatty():
-        yield from items
-        return
-    with click.progressbar(items, label=label, file=sys.stderr, show_pos=True, width=24) as bar:
+        return items
+    return _with_bar(items, label, length)
+
+
+def _with_bar(items: Iterable[Any], label: str, length: int | None) -> Iterator[Any]:
+    with click.progressbar(items, length=length, label=label, file=sys.stderr, show_pos=True, width=24) as bar:
         yield from bar
 
 
@@ -321,18 +326,11 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
     Confirmed first (by registration time), then the waitlist in order, then
     cancelled and erased. Times are in the event's time zone.
     """
+    from staff.columns import sort_key
     from staff.tables import render
 
     event, items, positions = _read_registrations(event_id)
-    order = {s: i for i, s in enumerate(STATUSES)}
-    chosen = [i for i in items if not statuses or i.get("status") in statuses]
-
-    def key(item: dict[str, Any]) -> tuple:
-        ticket = item.get("waitlist_ticket")
-        return (order.get(item.get("status"), 9), positions.get(int(ticket), 0) if ticket is not None else 0,
-                item.get("registered_at", ""))
-
-    chosen.sort(key=key)
+    chosen = sorted((i for i in items if not statuses or i.get("status") in statuses), key=sort_key)
     rows = []
     for item in chosen:
         ticket = item.get("waitlist_ticket")
@@ -371,11 +369,13 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
       registered_at (ISO 8601 in the event's time zone), one column per
       question (named by its id), email_state.
 
-    Choice answers are the option id, multichoice option ids joined with "; ",
-    booleans yes/no (true/false in JSON). CSV is UTF-8 with BOM; text starting
-    with = + - @ tab or CR (phone answers too) gets a leading ' so Excel never
-    runs it. XLSX cells are text, never formulas. Read by
-    Query on the event's partition, every page.
+    Rows: confirmed, waitlisted (in queue order), cancelled, erased, each by
+    registration time, as "registrations list" shows them. Choice answers are
+    the option id, multichoice option ids joined with "; ", booleans yes/no
+    (true/false in JSON). CSV is UTF-8 with BOM; text starting with = + - @ tab
+    or CR (phone answers too) gets a leading ' so Excel never runs it. XLSX
+    cells are text, never formulas. Read by Query on the event's partition,
+    every page.
     """
     from staff import writers
     from staff.columns import columns_for, rows
@@ -630,12 +630,17 @@ def _open_export(source: str) -> Any:
     return layout
 
 
-def _event_from_export(layout: Any, event_id: str | None) -> Any:
-    from staff.exporting import choose_event, scan
+def _read_export(layout: Any, event_id: str | None) -> tuple[Any, Any]:
+    """One pass over the export: ``(ExportRead, the chosen EventInExport)``; close the first when done."""
+    from staff.exporting import choose_event, read_export
 
-    with _progress_bytes(layout.total_bytes, "Reading export (1/2)") as bar:
-        found = scan(layout, event_id, bar.update)
-    return choose_event(found, event_id)
+    with _progress_bytes(layout.total_bytes, "Reading export") as bar:
+        export = read_export(layout, event_id, bar.update)
+    try:
+        return export, choose_event(export.events, event_id)
+    except BaseException:
+        export.close()
+        raise
 
 
 @exports.command("convert", context_settings=CONTEXT)
@@ -651,20 +656,20 @@ def exports_convert(source: str, event_id: str, fmt: str | None, output: str, de
     SOURCE is an s3://bucket/prefix or a local folder holding an export as AWS
     writes it (manifest-summary.json, manifest-files.json, data/*.json.gz) or as
     moto writes it (data/*.gz only); the newest export under SOURCE is used. The
-    columns are those of "registrations export". The export is read twice (the
-    event's definition and waitlist order, then the rows), streaming: memory
-    stays flat however big the export is.
+    columns and the order of rows are those of "registrations export". The
+    export is read once, streaming; rows are sorted through temporary files
+    (removed at the end), so memory stays flat however big the export is.
     """
     from staff import writers
     from staff.columns import columns_for
-    from staff.exporting import event_rows
 
     fmt = _output_format(fmt, output, CONVERT_FORMATS)
     delimiter = _delimiter(delimiter)
     layout = _open_export(source)
-    found = _event_from_export(layout, event_id)
-    with _progress_bytes(layout.total_bytes, "Writing rows (2/2)   ") as bar:
-        count = writers.write(fmt, output, columns_for(found.event), event_rows(layout, found, bar.update), delimiter=delimiter)
+    export, found = _read_export(layout, event_id)
+    with export:
+        rows = _counted(export.rows(found), "Writing rows", found.registrations)
+        count = writers.write(fmt, output, columns_for(found.event), rows, delimiter=delimiter)
     click.echo(f"Wrote {count} registration(s) of {found.event.id} to {output} ({fmt}).", err=True)
     return EXIT_OK
 
@@ -679,7 +684,10 @@ def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> 
     """Query an export's registrations in SQL (DuckDB): the table is "registrations".
 
     Its columns are those of "registrations export": waitlist_position is an
-    INTEGER, boolean questions are BOOLEAN, the rest VARCHAR.
+    INTEGER, boolean questions are BOOLEAN (printed true/false, as SQL writes
+    them), the rest VARCHAR. The table is filled in the exports' order (status,
+    then registration time); say ORDER BY for an order you can rely on. Bad
+    SQL exits 2 with DuckDB's message on one line.
 
     \b
     Examples:
@@ -688,19 +696,19 @@ def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> 
     """
     from staff import sql as staff_sql
     from staff.columns import Column, columns_for
-    from staff.exporting import event_rows
     from staff.tables import render
     from staff.writers import write_csv
 
     layout = _open_export(source)
-    found = _event_from_export(layout, event_id)
-    with _progress_bytes(layout.total_bytes, "Loading rows (2/2)   ") as bar:
-        connection = staff_sql.load(columns_for(found.event), event_rows(layout, found, bar.update))
+    export, found = _read_export(layout, event_id)
+    with export:
+        connection = staff_sql.load(columns_for(found.event), _counted(export.rows(found), "Loading rows", found.registrations))
     names, rows = staff_sql.query(connection, sql)
+    shown = [[staff_sql.display(v) for v in row] for row in rows]
     if as_csv:
-        write_csv("-", [Column(n, "text") for n in names], [list(r) for r in rows])
+        write_csv("-", [Column(n, "text") for n in names], shown)
     else:
-        click.echo(render(names, rows) if names else "(no result)")
+        click.echo(render(names, shown) if names else "(no result)")
     return EXIT_OK
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 LOCAL_STAGE = "local"
+#: ``make run``'s default port of the AWS stand-in (Makefile, ``AWS_PORT ?= 5000``).
+DEFAULT_AWS_PORT = "5000"
 
 
 class ConfigError(ValueError):
@@ -50,6 +52,16 @@ class Target:
     set: dict[str, str] = field(default_factory=dict)
     unset: tuple[str, ...] = ()
     description: str = ""
+    #: ``--local`` only: the stand-in's endpoint, and how its port was chosen (``AWS_PORT=5100``, or the default).
+    local_endpoint: str = ""
+    local_port: str = ""
+
+    def unreachable(self) -> str:
+        """The one-line message for an endpoint that does not answer (README, "Staff tools")."""
+        if not self.local_endpoint:
+            return ""
+        return (f"Could not reach the local AWS stand-in at {self.local_endpoint} ({self.local_port}): "
+                "is make run running? Start it in another terminal, or set AWS_PORT to the port it uses.")
 
 
 def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | None = None) -> Target:
@@ -61,7 +73,8 @@ def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | N
     if local:
         if stage not in (None, LOCAL_STAGE):
             raise ConfigError("--local is the local stage; leave out --stage or say --stage local")
-        port = aws_port or os.environ.get("AWS_PORT") or "5000"
+        port = aws_port or os.environ.get("AWS_PORT") or DEFAULT_AWS_PORT
+        how = f"AWS_PORT={port}" if (aws_port or os.environ.get("AWS_PORT")) else f"AWS_PORT not set: port {port}, the default"
         env = stage_environment(LOCAL_STAGE)
         env.update(
             STAGE=LOCAL_STAGE,
@@ -71,7 +84,8 @@ def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | N
             AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
             AWS_REGION=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
         )
-        target = Target(env, ("AWS_PROFILE", "AWS_SESSION_TOKEN"), f"local stand-in http://127.0.0.1:{port}")
+        target = Target(env, ("AWS_PROFILE", "AWS_SESSION_TOKEN"), f"local stand-in http://127.0.0.1:{port}",
+                        local_endpoint=f"http://127.0.0.1:{port}", local_port=how)
     elif stage:
         target = Target(stage_environment(stage), (), f"stage {stage}")
     elif table:

@@ -1,10 +1,12 @@
 """``exports query``: registrations as the DuckDB table ``registrations``, queried in SQL.
 
-The table has the export's columns (``staff.columns``) with SQL types: ``waitlist_position``
-INTEGER, boolean questions BOOLEAN, everything else VARCHAR (``registered_at`` is ISO 8601 text
-in the event's zone; cast with ``registered_at::TIMESTAMPTZ``). Rows are staged through a
-temporary JSON lines file, so Python holds one row at a time; after loading, DuckDB's access
-to files and the network is switched off, so the query sees only the table.
+The table has the export's columns (``staff.columns``, names unique) with SQL types:
+``waitlist_position`` INTEGER, boolean questions BOOLEAN, everything else VARCHAR
+(``registered_at`` is ISO 8601 text in the event's zone; cast with ``registered_at::TIMESTAMPTZ``).
+Rows are staged through a temporary JSON lines file, so Python holds one row at a time; after
+loading, DuckDB's access to files and the network is switched off, so the query sees only the
+table. Results are shown as SQL writes them: booleans ``true``/``false`` (:func:`display`).
+Every DuckDB error becomes a :class:`QueryError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -20,7 +22,20 @@ SQL_TYPES = {"int": "INTEGER", "bool": "BOOLEAN", "text": "VARCHAR", "phone": "V
 
 
 class QueryError(ValueError):
-    """DuckDB refused the SQL (syntax, unknown column, ...); the message is DuckDB's."""
+    """DuckDB refused the SQL (syntax, unknown column, ...) or the load; the message is DuckDB's, on one line."""
+
+
+def _one_line(error: Exception) -> str:
+    """DuckDB's message on one line: its lines joined, the caret line under the SQL dropped."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    return " ".join(line for line in lines if line and set(line) != {"^"}) or type(error).__name__
+
+
+def display(value: Any) -> Any:
+    """A result value as ``exports query`` prints it: booleans ``true``/``false`` as in SQL, the rest unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _quote(name: str) -> str:
@@ -28,7 +43,10 @@ def _quote(name: str) -> str:
 
 
 def load(columns: list[Column], rows: Iterable[list[Any]]) -> Any:
-    """A DuckDB connection (in memory) with table ``registrations`` holding ``rows``; returns the connection."""
+    """A DuckDB connection (in memory) with table ``registrations`` holding ``rows``; returns the connection.
+
+    Raises :class:`QueryError` if DuckDB cannot load them (e.g. two columns of one name).
+    """
     import duckdb  # staff-only dependency (requirements-staff.txt)
 
     names = [c.name for c in columns]
@@ -39,16 +57,24 @@ def load(columns: list[Column], rows: Iterable[list[Any]]) -> Any:
                 out.write(json.dumps(dict(zip(names, row)), ensure_ascii=False))
                 out.write("\n")
         connection = duckdb.connect(":memory:")
-        spec = "{" + ", ".join(f"'{c.name}': '{SQL_TYPES[c.kind]}'" for c in columns) + "}"
+        spec = "{" + ", ".join(f"{_literal(c.name)}: '{SQL_TYPES[c.kind]}'" for c in columns) + "}"
         select = ", ".join(_quote(n) for n in names)
-        connection.execute(
-            f"CREATE TABLE registrations AS SELECT {select} FROM read_json(?, format = 'newline_delimited', columns = {spec})",
-            [path],
-        )
-        connection.execute("SET enable_external_access = false")
+        try:
+            connection.execute(
+                f"CREATE TABLE registrations AS SELECT {select} FROM read_json(?, format = 'newline_delimited', columns = {spec})",
+                [path],
+            )
+            connection.execute("SET enable_external_access = false")
+        except duckdb.Error as exc:
+            connection.close()
+            raise QueryError(f"could not load the registrations: {_one_line(exc)}") from None
         return connection
     finally:
         os.unlink(path)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def query(connection: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -57,8 +83,8 @@ def query(connection: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
 
     try:
         result = connection.execute(sql)
+        if result is None or result.description is None:  # no statement, or one without a result
+            return [], []
+        return [d[0] for d in result.description], result.fetchall()
     except duckdb.Error as exc:
-        raise QueryError(str(exc)) from None
-    if result.description is None:
-        return [], []
-    return [d[0] for d in result.description], result.fetchall()
+        raise QueryError(_one_line(exc)) from None

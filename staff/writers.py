@@ -36,6 +36,7 @@ from staff.columns import Column
 
 FORMATS = ("csv", "xlsx", "json", "jsonl")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_START)
 
 
 def neutralise(text: str) -> str:
@@ -74,13 +75,16 @@ def _atomic_text(path: str, *, encoding: str, newline: str | None) -> Iterator[T
 def write_csv(path: str, columns: list[Column], rows: Iterable[list[Any]], *, delimiter: str = ",", bom: bool = True) -> int:
     """Write a CSV file (``-`` for stdout, then without BOM); returns the number of rows."""
     count = 0
-    encoding = "utf-8-sig" if bom and path != "-" else "utf-8"
-    with _atomic_text(path, encoding=encoding, newline="") as handle:
+    with _atomic_text(path, encoding="utf-8", newline="") as handle:
+        if bom and path != "-":
+            handle.write("\ufeff")  # as utf-8-sig would, without its Python-level encoder on every write
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
         writer.writerow([neutralise(c.name) for c in columns])
-        kinds = [c.kind for c in columns]
+        writerow, formula, text = writer.writerow, _FORMULA_FIRST, spreadsheet_text
         for row in rows:
-            writer.writerow([spreadsheet_text(v, k) for v, k in zip(row, kinds)])
+            # spreadsheet_text for every value, its common cases (None, str) inline
+            writerow(["" if v is None else ("'" + v if v[:1] in formula else v) if v.__class__ is str else text(v)
+                      for v in row])
             count += 1
     return count
 
@@ -133,17 +137,20 @@ def write_xlsx(path: str, columns: list[Column], rows: Iterable[list[Any]], *, s
         for index, column in enumerate(columns):
             sheet_.write_string(0, index, column.name, header)
         sheet_.freeze_panes(1, 0)
+        write_string, write_number = sheet_.write_string, sheet_.write_number
         for row in rows:
             count += 1
             for index, value in enumerate(row):
                 if value is None:
                     continue
-                if isinstance(value, bool):
-                    sheet_.write_string(count, index, "yes" if value else "no")
+                if value.__class__ is str:  # most cells
+                    write_string(count, index, value)
+                elif isinstance(value, bool):
+                    write_string(count, index, "yes" if value else "no")
                 elif isinstance(value, (int, float)):
-                    sheet_.write_number(count, index, value)
+                    write_number(count, index, value)
                 else:
-                    sheet_.write_string(count, index, str(value))
+                    write_string(count, index, str(value))
         sheet_.autofilter(0, 0, max(count, 1), len(columns) - 1)
         workbook.close()
         os.replace(temporary, target)

@@ -1,9 +1,11 @@
 """The real local service (``python -m localservice``) as a subprocess, for browser and fuzz tests.
 
 Each test session that needs it starts its own: free ports for the API and the
-AWS stand-in, a temporary outbox, and an events folder of its own (the
-project's ``events/*.yaml`` and ``events/assets/``, plus any extra event files the caller writes), so
-runs never share state with ``make run`` or with each other.
+AWS stand-in, a temporary outbox, a folder for the kept data (``LOCAL_STATE``)
+and an events folder of its own (the project's ``events/*.yaml`` and ``events/assets/``,
+plus any extra event files the caller writes), so runs never share state with ``make run`` or
+with each other. :meth:`LiveService.restart` stops it and starts it again on the
+same ports and folders, as a developer does with Ctrl-C and ``make run``.
 """
 
 from __future__ import annotations
@@ -56,20 +58,42 @@ class LiveService:
     events_dir: Path
     log_path: Path
     process: subprocess.Popen
+    state_dir: Path
+    env: dict[str, str]
+    timeout: float = 90
 
     def log(self) -> str:
         """What the service printed so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self) -> None:
-        """Ctrl-C (a clean stop), then kill if it does not end within 10 seconds."""
+    def stop(self, stop_signal: int = signal.SIGINT) -> int | None:
+        """Ctrl-C (``SIGINT``, a clean stop) or another signal; kill if it does not end within 30 s.
+
+        Returns the exit code (``None`` if it had to be killed).
+        """
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(stop_signal)
             try:
-                self.process.wait(timeout=10)
+                return self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+                return None
+        return self.process.returncode
+
+    def restart(self, stop_signal: int = signal.SIGINT, env: dict[str, str] | None = None) -> "LiveService":
+        """Stop with ``stop_signal`` and start again on the same ports, outbox, events and data folder.
+
+        ``env`` replaces variables for the new start (e.g. ``FRESH=1``). Raises
+        ``RuntimeError`` if the stop was not clean (exit code other than 0, for
+        ``SIGKILL`` any) or the new start fails.
+        """
+        code = self.stop(stop_signal)
+        if stop_signal != signal.SIGKILL and code != 0:
+            raise RuntimeError(f"the local service stopped with {code}:\n{self.log()}")
+        number = len(list(self.log_path.parent.glob("service*.log"))) + 1
+        return _launch(self.log_path.parent / f"service-{number}.log", self.port, self.aws_port, self.outbox,
+                       self.events_dir, self.state_dir, {**self.env, **(env or {})}, self.timeout)
 
 
 def start_service(workdir: Path, *, extra_events: dict[str, str] | None = None, env: dict[str, str] | None = None,
@@ -81,27 +105,32 @@ def start_service(workdir: Path, *, extra_events: dict[str, str] | None = None, 
     Raises ``RuntimeError`` with the service's output if it exits or does not answer in time.
     """
     events_dir = workdir / "events"
-    events_dir.mkdir(parents=True)
+    events_dir.mkdir(parents=True, exist_ok=True)
     for path in (ROOT / "events").glob("*.yaml"):
         shutil.copy(path, events_dir / path.name)
-    shutil.copytree(ROOT / "events" / "assets", events_dir / "assets")  # logos the event files name
+    shutil.copytree(ROOT / "events" / "assets", events_dir / "assets", dirs_exist_ok=True)  # logos the event files name
     for name, text in (extra_events or {}).items():
         (events_dir / name).write_text(text, encoding="utf-8")
     outbox = workdir / "outbox"
     port, aws_port = free_port(), free_port()
     while aws_port == port:
         aws_port = free_port()
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return _launch(workdir / "service.log", port, aws_port, outbox, events_dir, workdir / "state", env or {}, timeout)
+
+
+def _launch(log_path: Path, port: int, aws_port: int, outbox: Path, events_dir: Path, state_dir: Path,
+            env: dict[str, str], timeout: float) -> LiveService:
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("FRESH", "LOCAL_STATE")}
     child_env.update(
         PORT=str(port), AWS_PORT=str(aws_port), OUTBOX=str(outbox), EVENTS_DIR=str(events_dir),
-        PYTHONUNBUFFERED="1", **(env or {}),
+        LOCAL_STATE=str(state_dir), PYTHONUNBUFFERED="1", **env,
     )
-    log_path = workdir / "service.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "localservice"], cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
         )
-    service = LiveService(f"http://127.0.0.1:{port}", port, aws_port, outbox, events_dir, log_path, process)
+    service = LiveService(f"http://127.0.0.1:{port}", port, aws_port, outbox, events_dir, log_path, process,
+                          state_dir, env, timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

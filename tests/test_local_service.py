@@ -105,7 +105,8 @@ def test_sigterm_stops_cleanly_and_busy_port_is_refused(tmp_path):
 
     service = start_service(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(PORT=str(service.port), AWS_PORT=str(service.aws_port), OUTBOX=str(tmp_path / "second-outbox"))
+    env.update(PORT=str(service.port), AWS_PORT=str(service.aws_port), OUTBOX=str(tmp_path / "second-outbox"),
+               LOCAL_STATE=str(tmp_path / "second-state"))
     second = subprocess.run([sys.executable, "-m", "localservice"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=60)
     assert second.returncode == 2
@@ -124,3 +125,165 @@ def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
     assert caught.value.code == 404
     assert caught.value.headers["Content-Type"] == "application/problem+json"
     assert json.loads(caught.value.read())["type"] == "/problems/not-found"
+
+
+def _register(base: str, name: str, event_id: str = "demo-small-workshop") -> dict:
+    import json
+
+    body = json.dumps({"name": name, "email": f"{name.lower()}@example.org", "consent": True}).encode()
+    request = urllib.request.Request(f"{base}/events/{event_id}/registrations", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 201
+        return json.loads(answer.read())
+
+
+def _links(eml: Path) -> tuple[str, str]:
+    """The view and cancel links of an email's text part."""
+    import re
+
+    text = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
+    view = re.search(r"(http://\S+/registrations/[^/\s]+\?token=\S+)", text).group(1)
+    cancel = re.search(r"(http://\S+/cancel\?token=\S+)", text).group(1)
+    return view, cancel
+
+
+def _subjects(outbox: Path) -> list[str]:
+    return [email.message_from_bytes(e.read_bytes(), policy=email.policy.default)["Subject"]
+            for e in sorted(outbox.glob("*.eml"))]
+
+
+def _view(url: str) -> dict:
+    import json
+
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"})) as answer:
+        return json.loads(answer.read())
+
+
+def _saved_registration(state_dir: Path, registration_id: str) -> dict | None:
+    """The registration item in ``state.json`` as plain values, or ``None``."""
+    import json
+
+    from chalicelib import store
+
+    try:
+        saved = json.loads((state_dir / "state.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    for item in saved["items"]:
+        if item.get("registration_id", {}).get("S") == registration_id and item["type"]["S"] == "registration":
+            return store.deserialize(item)
+    return None
+
+
+def _wait_until(condition, what: str, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def test_registrations_and_email_links_survive_restarts(tmp_path):
+    """Register, stop with SIGTERM / SIGINT / kill -9, start again: the email's view and cancel links work."""
+    import re
+    import shlex
+    import signal
+
+    service = start_service(tmp_path)
+    try:
+        banner = service.log()
+        assert f"Data:         started empty (nothing saved in {service.state_dir}/ yet)" in banner
+        # The banner's staff command, pasted as printed, reaches this service's port.
+        [staff_line] = [line for line in banner.splitlines() if "Staff tools:" in line]
+        command = staff_line.split("Staff tools:", 1)[1].strip()
+        assert command.startswith(f"AWS_PORT={service.aws_port} ") and command.endswith(" -m staff --local events list")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        words = shlex.split(command)
+        staff = subprocess.run(words[1:], cwd=ROOT, env={**env, "AWS_PORT": str(service.aws_port)},
+                               capture_output=True, text=True, timeout=120)
+        assert staff.returncode == 0, staff.stderr
+        assert "demo-small-workshop" in staff.stdout and SEED_EVENT_ID in staff.stdout
+
+        ann = _register(service.url, "Ann")
+        [confirmation] = _wait_for_emails(service.outbox, 1)
+        view_url, cancel_url = _links(confirmation)
+
+        service = service.restart(signal.SIGTERM)
+        assert "Saved the data to" in (tmp_path / "service.log").read_text()
+        assert "Data:         loaded 1 registration, 2 events, 0 export files from" in service.log()
+        assert "Clock: runs on from 2023-05-22T09:0" in service.log()
+        assert _view(view_url)["status"] == "confirmed"
+        page = urllib.request.urlopen(urllib.request.Request(view_url, headers={"Accept": "text/html"})).read().decode()
+        assert "Demo: small workshop" in page
+
+        service = service.restart(signal.SIGINT)
+        assert "Data:         loaded 1 registration, 2 events" in service.log()
+        page = urllib.request.urlopen(urllib.request.Request(cancel_url, headers={"Accept": "text/html"})).read().decode()
+        token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+        action = urllib.parse.urljoin(cancel_url, re.search(r'<form method="post" action="([^"]+)"', page)
+                                      .group(1).replace("&amp;", "&"))
+        with urllib.request.urlopen(urllib.request.Request(
+            action, data=urllib.parse.urlencode({"token": token}).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+        )) as answer:
+            assert answer.status == 200
+        _wait_for_emails(service.outbox, 2)
+        # The confirmation was not sent again by any restart; the cancellation went out once.
+        assert _subjects(service.outbox) == ["Confirmed: Demo: small workshop",
+                                             "Registration cancelled: Demo: small workshop"]
+        assert _view(view_url)["status"] == "cancelled"
+
+        # kill -9 once the periodic save holds the sent cancellation email: nothing is lost or sent twice.
+        saved = _wait_until(lambda: (_saved_registration(service.state_dir, ann["registration_id"]) or {})
+                            .get("notifications", {}).get("cancelled", {}).get("state") == "sent",
+                            "the periodic save of the cancellation email's state")
+        assert saved
+        service = service.restart(signal.SIGKILL)
+        assert "Data:         loaded 1 registration, 2 events" in service.log()
+        assert _view(view_url)["status"] == "cancelled"
+        bob = _register(service.url, "Bob")
+        _wait_for_emails(service.outbox, 3)
+        assert _subjects(service.outbox)[2:] == ["Confirmed: Demo: small workshop"]
+
+        # FRESH=1 starts empty and keeps the last save aside.
+        service = service.restart(signal.SIGINT, env={"FRESH": "1"})
+        assert f"Data:         started empty (FRESH=1); the last save is kept in {service.state_dir}/previous/" in service.log()
+        with pytest.raises(urllib.error.HTTPError) as gone:
+            _view(view_url)
+        assert gone.value.code == 404
+        assert _saved_registration(service.state_dir / "previous", bob["registration_id"])["status"] == "confirmed"
+
+        # No log line of any start holds a token; the access log shows the request with the token redacted.
+        token_value = urllib.parse.parse_qs(urllib.parse.urlsplit(view_url).query)["token"][0]
+        logs = "".join(path.read_text() for path in tmp_path.glob("service*.log"))
+        assert token_value not in logs
+        assert f"GET /registrations/{ann['registration_id']}?token=[redacted]&lang=en HTTP/1.1\" 200" in logs
+    finally:
+        service.stop()
+
+
+def test_an_event_file_changed_while_stopped_wins_and_keeps_the_counters(tmp_path):
+    """Restart after raising the demo event's capacity in its file: the waitlisted registrant gets the seat."""
+    import signal
+
+    service = start_service(tmp_path)
+    try:
+        outcomes = [_register(service.url, name)["status"] for name in ("Ann", "Bob", "Cas")]
+        assert outcomes == ["confirmed", "confirmed", "waitlisted"]
+        _wait_for_emails(service.outbox, 3)
+        event_file = service.events_dir / "demo-small-workshop.yaml"
+        event_file.write_text(event_file.read_text().replace("capacity: 2", "capacity: 3"))
+        service = service.restart(signal.SIGTERM)
+        assert "Data:         loaded 3 registrations, 2 events" in service.log()
+        _wait_for_emails(service.outbox, 4)
+        assert _subjects(service.outbox)[3:] == ["A seat is yours: Demo: small workshop"]
+        import json
+
+        with urllib.request.urlopen(f"{service.url}/events/demo-small-workshop") as answer:
+            details = json.loads(answer.read())
+        assert details["capacity"] == 3 and details["registration"]["seats_left"] == 0  # 3 seats, all taken
+    finally:
+        service.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -59,6 +60,38 @@ def test_local_points_at_make_runs_stand_in(monkeypatch):
     assert resolve("prod", False, None).set["TABLE_NAME"] == "event-registration-prod"
 
 
+@pytest.mark.parametrize("port_setting", ["given", "default"])
+def test_local_says_which_endpoint_it_tried_when_nothing_answers(monkeypatch, capsys, port_setting):
+    """Nothing listens on the port: exit 3, one line naming the endpoint, AWS_PORT and make run."""
+    import socket
+
+    from chalicelib import aws
+    from staff import config
+    from staff.cli import main
+
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    if port_setting == "given":
+        monkeypatch.setenv("AWS_PORT", port)
+    else:
+        monkeypatch.delenv("AWS_PORT", raising=False)
+        monkeypatch.setattr(config, "DEFAULT_AWS_PORT", port)
+    for name in ("AWS_ENDPOINT_URL", "STAFF_STAGE"):
+        monkeypatch.delenv(name, raising=False)
+    aws.reset_clients()
+    try:
+        code = main(["--local", "events", "list"])
+    finally:
+        aws.reset_clients()
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.count("\n") == 1 and "Traceback" not in err
+    how = f"AWS_PORT={port}" if port_setting == "given" else f"AWS_PORT not set: port {port}, the default"
+    assert err == (f"Error: Could not reach the local AWS stand-in at http://127.0.0.1:{port} ({how}): "
+                   "is make run running? Start it in another terminal, or set AWS_PORT to the port it uses.\n")
+
+
 def test_the_environment_is_restored_after_a_command(aws, seed_event, monkeypatch):
     import os
 
@@ -96,6 +129,7 @@ def test_put_keeps_the_seat_count_when_the_capacity_drops(seed_event, tmp_path):
     data["capacity"] = 2
     path = tmp_path / f"{SEED_EVENT_ID}.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    shutil.copytree(EVENTS_DIR / "assets", tmp_path / "assets")  # the logo its branding names
     result = run("events", "put", str(path))
     assert result.exit_code == 0, result.output
     assert "capacity 40 -> 2" in result.stdout

@@ -194,7 +194,7 @@ def test_query_counts_per_role(seed_event, tmp_path):
     members = run("exports", "query", str(folder), "--event", SEED_EVENT_ID, "--csv",
                   "SELECT partos_member, count(*) AS n FROM registrations GROUP BY 1 ORDER BY 1")
     assert members.exit_code == 0, members.output
-    assert members.stdout.splitlines() == ["partos_member,n", "no,3", "yes,3"]
+    assert members.stdout.splitlines() == ["partos_member,n", "false,3", "true,3"]  # SQL's booleans, as the README says
 
     veggie = run("exports", "query", str(folder), "SELECT name, email FROM registrations WHERE needs ILIKE '%vegetar%'")
     assert veggie.exit_code == 0 and len(veggie.stdout.splitlines()) == 4
@@ -207,6 +207,46 @@ def test_query_refuses_bad_sql_and_file_access(seed_event, tmp_path):
     assert bad.exit_code == 2 and "Error" in bad.stderr
     files = run("exports", "query", str(folder), "SELECT * FROM read_text('/etc/hostname')")
     assert files.exit_code == 2
+
+
+@pytest.mark.parametrize("sql,says", [
+    ("SELEC nonsense", 'Parser Error: syntax error at or near "SELEC" LINE 1: SELEC nonsense'),
+    ("SELECT answer_status FROM registrations", 'Referenced column "answer_status" not found'),
+    ("SELECT name::INTEGER FROM registrations", "Conversion Error"),
+    ("SELECT * FROM read_text('/etc/hostname')", "Permission Error"),
+    ("COPY registrations TO '/tmp/out.csv'", "Permission Error"),
+    ("", "(no result)"),
+])
+def test_every_duckdb_error_is_one_line_and_exit_2(seed_event, tmp_path, sql, says):
+    register(email="p@example.org")
+    folder = write_aws_export(tmp_path / "x", table_items())
+    result = run("exports", "query", str(folder), sql)
+    if says == "(no result)":
+        assert result.exit_code == 0 and result.stdout == "(no result)\n"
+        return
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "Error" in line]
+    assert len(errors) == 1 and errors[0].startswith("Error: ") and says in errors[0], result.stderr
+    assert result.stderr.endswith(errors[0] + "\n")
+
+
+def test_a_table_duckdb_cannot_load_is_a_query_error():
+    from staff.columns import Column
+    from staff.sql import QueryError, load
+
+    with pytest.raises(QueryError) as refused:
+        load([Column("answer_status", "text"), Column("answer_status", "bool")], [["a", True]])
+    assert str(refused.value).startswith("could not load the registrations: ") and "\n" not in str(refused.value)
+
+
+def test_query_prints_booleans_as_sql_does(filled, tmp_path):
+    folder = write_aws_export(tmp_path / "x", table_items())
+    result = run("exports", "query", str(folder), "--event", filled.id,
+                 "SELECT member, count(*) AS n, member IS NULL AS unanswered FROM registrations GROUP BY 1 ORDER BY 1")
+    assert result.exit_code == 0, result.output
+    # an unticked checkbox is stored as false: three false, two true
+    assert [line.split() for line in result.stdout.splitlines()[2:]] == [["false", "3", "false"], ["true", "2", "false"]]
 
 
 def test_query_with_several_events_asks_which(filled, tmp_path):

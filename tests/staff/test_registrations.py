@@ -45,6 +45,33 @@ def test_list_shows_a_readable_table(five):
     assert " 2023-05-22 09:" in body[0]  # the local stage's pinned clock (runs on from 09:00), in the event's zone
 
 
+def test_list_columns_stay_aligned_with_wide_and_combining_characters(cases_event):
+    import wcwidth
+
+    # CJK, a combining accent, full-width Latin, Hangul as macOS types it (decomposed jamo: 김민준 in NFD),
+    # a zero-width space, an emoji family joined by zero-width joiners
+    import unicodedata
+
+    names = ["读写汉字", "Anna", "Zoe\u0301 Ødegård", "ｆｕｌｌ width", unicodedata.normalize("NFD", "김민준"),
+             "Jan\u200bJansen", "\U0001F469\u200d\U0001F469\u200d\U0001F467 Family"]
+    for n, name in enumerate(names):
+        register(cases_event.id, **person(name, f"p{n}@example.org"))
+    lines = run("registrations", "list", cases_event.id).stdout.splitlines()
+    # Where each line's email column starts, counted in terminal columns: the same on every line.
+    starts = {wcwidth.width(line[:line.index(f"p{n}@")]) for n, line in
+              ((int(line.split("@")[0].rsplit("p", 1)[1]), line) for line in lines[2:])}
+    assert len(starts) == 1
+    assert wcwidth.width(lines[0][:lines[0].index("email")]) == starts.pop()
+
+
+def test_list_shows_control_and_bidi_characters_as_spaces():
+    from staff.tables import render
+
+    table = render(["name"], [["Eve\x1b[2J\u202egnp.exe"], ["a\tb"]])
+    assert "\x1b" not in table and "\u202e" not in table and "\t" not in table
+    assert table.splitlines()[2] == "Eve [2J gnp.exe"
+
+
 def test_list_filters_by_status(five):
     result = run("registrations", "list", "staff-cases-event", "--status", "waitlisted")
     assert result.exit_code == 0

@@ -1,0 +1,90 @@
+"""No link token in any line the local service writes.
+
+A registrant's link token (``<key id>.<HMAC-SHA256, base64url>``, README "Seats,
+waitlist and cancellation") is as good as a password for their registration.
+The Chalice development server logs every request line, query string included
+(``GET /registrations/<id>?token=...``), and an error message may quote a link
+from an email. :func:`install` wraps ``sys.stdout`` and ``sys.stderr`` so that
+every line, whoever writes it (access log, stream poller, outbox, the app's
+logger, moto), is passed through :func:`redact` first.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+import threading
+from typing import TextIO
+
+#: What a redacted value is replaced with.
+REDACTED = "[redacted]"
+
+# ``token=<value>`` in a query string or form body (also percent-encoded as ``token%3D``), and
+# ``"token": "<value>"`` in JSON.
+_TOKEN_PARAMETER = re.compile(r"(?i)((?:(?<![A-Za-z0-9_])|(?<=%3F)|(?<=%26))token(?:=|%3D))[^&%\s\"'#;<>]+")
+_TOKEN_JSON = re.compile(r"(?i)(\"token\"\s*:\s*\")[^\"]*(\")")
+# A token standing alone: key id, a dot, 43 base64url characters (32 bytes of HMAC-SHA256, no padding);
+# a longer run is redacted too (a token with text glued to it).
+_TOKEN_SHAPE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{43,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with every link token replaced by ``[redacted]``; nothing else changes."""
+    text = _TOKEN_PARAMETER.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _TOKEN_JSON.sub(lambda m: m.group(1) + REDACTED + m.group(2), text)
+    return _TOKEN_SHAPE.sub(REDACTED, text)
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that writes whole lines of ``target`` through :func:`redact`.
+
+    Text is held until its line ends (so a token split over two ``write`` calls is
+    still seen whole); ``flush()`` writes a held partial line too. Safe to share
+    between threads (the server answers each request in its own thread).
+    """
+
+    def __init__(self, target: TextIO):
+        super().__init__()
+        self.target = target
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:  # noqa: D102 (io.TextIOBase)
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending:
+                complete, _, self._pending = self._pending.rpartition("\n")
+                self.target.write(redact(complete + "\n"))
+        return len(text)
+
+    def flush(self) -> None:  # noqa: D102
+        with self._lock:
+            if self._pending:
+                self.target.write(redact(self._pending))
+                self._pending = ""
+            self.target.flush()
+
+    def writable(self) -> bool:  # noqa: D102
+        return True
+
+    def isatty(self) -> bool:  # noqa: D102
+        return self.target.isatty()
+
+    def fileno(self) -> int:  # noqa: D102
+        return self.target.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # noqa: D102
+        return getattr(self.target, "encoding", "utf-8")
+
+
+def install() -> None:
+    """Route ``sys.stdout`` and ``sys.stderr`` through :func:`redact` (idempotent).
+
+    Call it before anything creates a logging handler, which keeps the stream it was given.
+    """
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))
