@@ -50,6 +50,8 @@ from urllib.parse import quote
 from email_validator import EmailNotValidError, validate_email
 
 from chalicelib import templates
+from chalicelib.branding import NEUTRAL_ACCENT, look
+from chalicelib.calendar_links import calendar_links
 from chalicelib.dates import event_when
 from chalicelib.events import Event
 from chalicelib.invites import build_invite
@@ -287,6 +289,10 @@ def build_email(
         "organiser": event.organiser,
         "position": waitlist_position,
         **personal,
+        # The look (README, "Emails"): branding, buttons instead of raw links, calendar links.
+        "look": look(event, base_url),
+        "accent": (event.branding.accent_colour if event.branding else None) or NEUTRAL_ACCENT,
+        **calendar_links(event, language),
     }
     sender_name, sender_addr = parseaddr(sender)
     recipient = address(registration["email"])

@@ -163,13 +163,17 @@ def register(event_id: str, data: dict[str, Any], language: str, *, event: Event
 
 @dataclass(frozen=True)
 class RegistrantView:
-    """What a registrant may see of their own registration (``GET /registrations/{id}``)."""
+    """What a registrant may see of their own registration (``GET /registrations/{id}``).
+
+    ``email`` (the address as typed) is for the thank-you page only: :meth:`as_json` leaves it out.
+    """
 
     registration_id: str
     event: Event
     status: str
     waitlist_position: int | None
     language: str
+    email: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The JSON answer: status, waitlist position and the public event."""
@@ -193,3 +197,19 @@ def registrant_view(registration_id: str) -> RegistrantView:
     if item["status"] == "waitlisted":
         position = store.waitlist_position(event.id, int(item["waitlist_ticket"]))
     return RegistrantView(registration_id, event, item["status"], position, item.get("language") or event.default_language)
+
+
+def registrant_view_in_event(event: Event, registration_id: str) -> RegistrantView:
+    """A registration of ``event`` read consistently by its key (no index: fresh right after the write).
+
+    For the thank-you page, which a browser opens milliseconds after registering.
+    Raises ``store.RegistrationNotFound`` (also for a registration that is not a registrant's to see).
+    """
+    item = store.get_registration_in_event(event.id, registration_id)
+    if item.get("status") not in ("confirmed", "waitlisted", "cancelled"):
+        raise store.RegistrationNotFound(registration_id)
+    position = None
+    if item["status"] == "waitlisted":
+        position = store.waitlist_position(event.id, int(item["waitlist_ticket"]))
+    return RegistrantView(registration_id, event, item["status"], position,
+                          item.get("language") or event.default_language, item.get("email", ""))

@@ -62,7 +62,7 @@ def test_start_time_in_milliseconds_from_a_minute_ago_registers_and_emails(clien
 @pytest.mark.case("millisecond-start-time")
 def test_form_post_with_a_millisecond_start_time_is_stored(client, seed_event):
     answer = post_form(client, form_body(form_started_at=str(int((time.time() - 60) * 1000))))
-    assert answer.status_code == 303 and answer.headers["Location"] == "thanks?lang=nl&status=confirmed"
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("thanks?lang=nl&ref=")
     assert len(stored()) == 1
 
 
@@ -225,8 +225,10 @@ def test_honeypot_post_gets_a_persons_answer_and_stores_nothing(client, seed_eve
     answer = post_json(client, partos_registration(website="http://spam.example"))
     assert answer.status_code == 201
     body = json.loads(answer.body)
+    base = f"http://127.0.0.1:8000/events/{SEED_EVENT_ID}/thanks?lang=nl&ref="
     assert body == {"registration_id": body["registration_id"], "event_id": SEED_EVENT_ID, "status": "confirmed",
-                    "waitlist_position": None}
+                    "waitlist_position": None, "thanks_url": body["thanks_url"]}
+    assert body["thanks_url"].startswith(base) and body["registration_id"] in body["thanks_url"]  # as a person's
     assert answer.headers["Location"].endswith(f"/registrations/{body['registration_id']}")
     assert stored() == []
     pump.pump_once()
