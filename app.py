@@ -7,6 +7,8 @@ the outcome to a response. The surface is PRODUCT.md's "HTTP API".
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -17,7 +19,7 @@ from chalice import Chalice, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from chalicelib import clock, cors, delivery, openapi, pages, registrations, store, tokens
+from chalicelib import branding, clock, colours, cors, delivery, openapi, pages, registrations, store, tokens
 from chalicelib.i18n import negotiate
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
 from chalicelib.requests import parse_body, parse_token_body
@@ -34,6 +36,10 @@ logger = Logger(service="event-registration")
 STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
+#: Logo files an event file may name (``assets/<file>.svg``, ``chalicelib.events.LOGO_FILE``): text, not binary.
+ASSET_TYPES = {".svg": "image/svg+xml; charset=utf-8"}
+LOGO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\.svg$")
+ACCENT_FILE = re.compile(r"^([0-9a-f]{6})\.css$")
 
 
 # ------------------------------------------------------------------ helpers
@@ -52,20 +58,27 @@ def _language(candidates: tuple[str, ...], explicit: str | None = None) -> str:
     return negotiate(candidates, explicit or _query("lang"), _header("accept-language"))
 
 
-def _security_headers(content_type: str) -> dict[str, str]:
-    headers = {"Content-Type": content_type, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+def _security_headers(content_type: str, img_origin: str | None = None) -> dict[str, str]:
+    """Headers of every answer. ``Cache-Control: no-store`` on all of them (pages, JSON, problems):
+    many show personal data (a registration, its token in a link), so no cache keeps any; only
+    ``/static`` files override it. HTML gets the CSP, whose ``img-src`` adds only ``img_origin``
+    (the ``https://host`` of the event's logo URL, ``Branding.logo_origin``)."""
+    headers = {"Content-Type": content_type, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+               "Cache-Control": "no-store"}
     if content_type.startswith("text/html"):
         ancestors = get_settings().frame_ancestors
+        images = f"'self' {img_origin}" if img_origin else "'self'"
         headers["Content-Security-Policy"] = (
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; "
             f"form-action 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors {ancestors}"
         )
-        headers["Cache-Control"] = "no-store"
     return headers
 
 
-def _html(body: str, status: int = 200) -> Response:
-    return Response(body=body, status_code=status, headers=_security_headers(HTML))
+def _html(body: str, status: int = 200, event=None) -> Response:
+    """An HTML page; ``event`` (when the page is an event's) lets its logo host into the CSP."""
+    origin = event.branding.logo_origin if event is not None and event.branding else None
+    return Response(body=body, status_code=status, headers=_security_headers(HTML, origin))
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -133,23 +146,34 @@ def _preflight() -> Response:
 
 @app.route("/events/{event_id}", methods=["GET"], cors=False)
 def get_event(event_id: str) -> Response:
-    """Public event details: the definition without the organiser's address, and the registration state."""
+    """Public event details (JSON), or the event's page for browsers (``Accept: text/html``).
+
+    Seats follow the event's ``show_seats``: ``seats_left`` is the exact figure only with ``exact``.
+    """
+    if _wants_html():
+        response = _event_page(event_id, lambda event, counters, lang: pages.event_page(
+            event, counters, lang, state=_state(event, counters), base_path=".."
+        ), base_path="..")
+        response.headers["Vary"] = "Accept"
+        return response
     try:
         event, counters = _event_or_404(event_id, _language(("en", "nl")))
     except Problem as problem:
         return _problem(problem)
     body = event.public_view()
     state = _state(event, counters)
+    seats, figure = pages.seats_shown(event, pages.seats_left(event, counters))
     body["registration"] = {
         "open": state == "open",
         "state": state,
-        "seats_left": counters.seats_left,
+        "seats_left": figure,
+        "seats": seats,
         "waitlist": event.waitlist,
     }
-    return _json(body)
+    return _json(body, headers={"Vary": "Accept"})
 
 
-def _event_page(event_id: str, render, *, counters: bool = True) -> Response:
+def _event_page(event_id: str, render, base_path: str = "../..", *, counters: bool = True) -> Response:
     """An HTML page of an event: ``render(event, counters, lang)``, or a 404 page in the visitor's language.
 
     ``counters=False`` for a page that shows no seats (``counters`` is then ``None``).
@@ -159,16 +183,21 @@ def _event_page(event_id: str, render, *, counters: bool = True) -> Response:
     except Problem:
         lang = _language(("en", "nl"))
         problem = Problem(404, "not-found", lang, what="event")
-        return _html(pages.message(lang, problem.title, problem.detail, base_path="../.."), 404)
-    return _html(render(event, counts, _language(event.languages)))
+        return _html(pages.message(lang, problem.title, problem.detail, base_path=base_path), 404)
+    return _html(render(event, counts, _language(event.languages)), event=event)
 
 
 def _form_again(event, counters, lang: str, values: dict[str, Any], errors: dict[str, str], state: str, status: int) -> Response:
-    """The registration form re-rendered after a refused post: what was typed, a message at each field."""
+    """The registration form re-rendered after a refused post: what was typed, a message at each field.
+
+    Its ``form_started_at`` lies ``MIN_FILL_SECONDS`` back: the person has filled the form in once,
+    so sending it again at once is not "too fast" (``chalicelib.antispam``).
+    """
+    started = max(0, int(time.time() - get_settings().min_fill_seconds) - 1)
     page = pages.registration_form(
-        event, counters, lang, state=state, base_path="../..", form_started_at=int(time.time()), values=values, errors=errors,
+        event, counters, lang, state=state, base_path="../..", form_started_at=started, values=values, errors=errors,
     )
-    return _html(page, status)
+    return _html(page, status, event=event)
 
 
 @app.route("/events/{event_id}/register", methods=["GET"])
@@ -181,10 +210,26 @@ def registration_page(event_id: str) -> Response:
 
 @app.route("/events/{event_id}/thanks", methods=["GET"])
 def thanks_page(event_id: str) -> Response:
-    """The thank-you page a form post redirects to (``?status=confirmed|waitlisted&lang=``)."""
-    status = "waitlisted" if _query("status") == "waitlisted" else "confirmed"
-    return _event_page(event_id, lambda event, _, lang: pages.thanks(event, lang, status, base_path="../.."),
-                       counters=False)
+    """The thank-you page a form post redirects to (``?ref=<receipt>&lang=``).
+
+    The receipt (``tokens.make_receipt``, valid an hour) names the registration: the page
+    says seat or waitlist (and position) and the address the email goes to. Without a valid
+    one the page thanks in general terms and shows nothing of any registration.
+    """
+    def render(event, _, lang):
+        registration_id = tokens.read_receipt(event.id, _query("ref"), int(clock.now().timestamp()))
+        view = None
+        if registration_id:
+            try:
+                view = registrations.registrant_view_in_event(event, registration_id)
+            except store.RegistrationNotFound:
+                view = None  # a post the anti-spam checks caught stores nothing
+        if view is None:
+            return pages.thanks(event, lang, status=None, base_path="../..")
+        return pages.thanks(event, lang, status=view.status, position=view.waitlist_position, email=view.email,
+                            base_path="../..")
+
+    return _event_page(event_id, render, counters=False)
 
 
 @app.route("/events/{event_id}/registrations", methods=["POST"], content_types=["*/*"])
@@ -227,11 +272,13 @@ def create_registration(event_id: str) -> Response:
             logger.info("registered", extra={"event_id": event_id, "registration_id": result.registration_id, "status": result.status})
         else:
             logger.info("honeypot post ignored", extra={"event_id": event_id})
+        receipt = quote(tokens.make_receipt(event_id, result.registration_id, int(clock.now().timestamp())), safe="")
+        thanks = f"thanks?lang={answer_language}&ref={receipt}"
         if body.is_form:
-            location = f"thanks?lang={answer_language}&status={result.status}"
-            return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
+            return Response(body="", status_code=303, headers={"Location": thanks, "Cache-Control": "no-store", "Content-Type": "text/plain"})
         base = get_settings().public_base_url
-        return _json(result.as_json(), 201, {"Location": f"{base}/registrations/{result.registration_id}"})
+        answer = {**result.as_json(), "thanks_url": f"{base}/events/{event_id}/{thanks}"}
+        return _json(answer, 201, {"Location": f"{base}/registrations/{result.registration_id}"})
     if body.is_form and problem.status == 409:
         errors = {"email": problem.detail} if problem.code == "already-registered" else {}
         counters = store.get_counters(event_id)
@@ -276,7 +323,7 @@ def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: b
         view.event, lang, registration_id=registration_id, status=view.status, position=view.waitlist_position,
         token=token or "", ask_cancel=ask_cancel, base_path=base_path,
     )
-    return _html(page)
+    return _html(page, event=view.event)
 
 
 @app.route("/registrations/{registration_id}", methods=["GET"])
@@ -352,6 +399,41 @@ def static_file(name: str) -> Response:
     headers = _security_headers(STATIC_TYPES[path.suffix])
     headers["Cache-Control"] = "public, max-age=300"
     return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
+
+
+def _event_assets_dir() -> Path:
+    """``assets/`` beside the event files: ``$EVENTS_DIR/assets`` (local service), else the packaged ``events/assets``."""
+    return Path(os.environ.get("EVENTS_DIR") or Path(__file__).parent / "events") / "assets"
+
+
+@app.route("/static/assets/{name}", methods=["GET"])
+def event_asset(name: str) -> Response:
+    """A logo shipped with the event files (``branding.logo: assets/<name>``), as an image.
+
+    Its own CSP keeps an SVG opened directly from running script (``sandbox``, no sources).
+    """
+    path = _event_assets_dir() / name
+    if not LOGO_NAME.match(name) or not path.is_file():
+        return _problem(Problem(404, "not-found", "en", what="file"))
+    headers = _security_headers(ASSET_TYPES[path.suffix])
+    headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    headers["Cache-Control"] = "public, max-age=3600"
+    return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
+
+
+@app.route("/static/accent/{name}", methods=["GET"])
+def accent_stylesheet(name: str) -> Response:
+    """The stylesheet of an accent colour, ``<rrggbb>.css``: its CSS custom properties for ``form.css``.
+
+    The colour is the URL, so the answer never changes (cached for a year); colours below
+    WCAG AA contrast against white are refused as an event file would be (404).
+    """
+    match = ACCENT_FILE.match(name)
+    if not match or colours.contrast_ratio(f"#{match.group(1)}", "#ffffff") < colours.WCAG_AA_NORMAL_TEXT:
+        return _problem(Problem(404, "not-found", "en", what="file"))
+    headers = _security_headers(STATIC_TYPES[".css"])
+    headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return Response(body=branding.accent_stylesheet(f"#{match.group(1)}"), status_code=200, headers=headers)
 
 
 # ------------------------------------------------------------------ stream consumer

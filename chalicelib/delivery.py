@@ -9,10 +9,12 @@ then:
 
 1. claims the change's email with a conditional write (``pending`` -> ``sending``),
    so a record seen twice, or a retried batch, sends no second email;
-2. sends with SES v2 (botocore's ``standard`` retry mode retries throttling,
-   timeouts and 5xx with backoff);
+2. builds the message (``chalicelib.emails``), which must pass the one-recipient
+   check, and sends it with SES v2 to that one recipient (``Destination``; botocore's
+   ``standard`` retry mode retries throttling, timeouts and 5xx with backoff);
 3. records ``sent`` with the SES message id, or ``failed`` with the reason for a
-   permanent error (rejected address, bad content).
+   permanent error (rejected address, bad content) or a message that failed the
+   recipient check (``UnsafeMessage: ...``; never sent).
 
 A transient error that outlasts botocore's retries puts the claim back to
 ``pending`` and reports the record in ``batchItemFailures`` (partial batch
@@ -77,8 +79,21 @@ def change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-def _send(message: bytes, sender: str) -> str:
-    answer = aws.client("sesv2").send_email(FromEmailAddress=sender, Content={"Raw": {"Data": message}})
+def _send(outgoing: emails.OutgoingEmail, sender: str) -> str:
+    """Send one checked message to its one recipient with SES v2; returns the SES message id.
+
+    ``Destination`` names ``outgoing.recipient`` alone, so SES never takes recipients
+    from the message's headers; only an :class:`emails.OutgoingEmail` (which has passed
+    ``emails.check_message``) is accepted. Raises ``TypeError`` for anything else, and
+    botocore's ``ClientError``/``BotoCoreError`` as SES answers.
+    """
+    if not isinstance(outgoing, emails.OutgoingEmail):
+        raise TypeError("only an emails.OutgoingEmail can be sent")
+    answer = aws.client("sesv2").send_email(
+        FromEmailAddress=sender,
+        Destination={"ToAddresses": [outgoing.recipient]},
+        Content={"Raw": {"Data": outgoing.raw}},
+    )
     return answer["MessageId"]
 
 
@@ -108,7 +123,7 @@ def deliver(record: dict[str, Any]) -> bool:
         position = None
         if item["status"] == "waitlisted":  # the stream image's ticket; position counts who is still ahead
             position = store.waitlist_position(event_id, int(item["waitlist_ticket"]))
-        message = emails.build_email(
+        outgoing = emails.build_email(
             event=event,
             registration=item,
             change=change,
@@ -118,13 +133,18 @@ def deliver(record: dict[str, Any]) -> bool:
             now=now,
             waitlist_position=position,
         )
+    except emails.UnsafeMessage as exc:  # could reach someone else: never sent
+        store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),
+                                  reason=f"UnsafeMessage: {exc}")
+        logger.error("email failed the recipient check, not sent", extra={**log, "error": "UnsafeMessage"})
+        return True
     except (ValueError, store.StoreError) as exc:
         store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),
                                   reason=f"{type(exc).__name__}: {exc}")
         logger.warning("email could not be built", extra={**log, "error": type(exc).__name__})
         return True
     try:
-        message_id = _send(message.as_bytes(), settings.sender_email)
+        message_id = _send(outgoing, settings.sender_email)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

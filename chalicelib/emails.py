@@ -3,21 +3,46 @@
 Each email is ``multipart/mixed``: a ``multipart/alternative`` text and HTML body
 (Jinja2 templates ``email.txt``/``email.html``; the HTML one autoescapes user
 text, the text one does not, so ``&`` stays ``&``), plus ``invite.ics``
-(``text/calendar``) when the registrant holds or awaits a seat. Headers use
-``email.headerregistry.Address``, which encodes display names per RFC 2047 and
-quotes them, so ``Zoë Ødegård, MSc`` stays one recipient; IDN domains are
-written in their ASCII (IDNA) form, as email-validator computes it.
+(``text/calendar``) when the registrant holds or awaits a seat.
 
-Changes that send an email (PRODUCT.md, "Emails"): ``registered`` (confirmed or
+One recipient, whatever the name (README, "Emails"). The header fields that carry
+text from people or files (``From``, ``To``, ``Reply-To``, ``Subject``) are written
+here, not re-folded by ``email.headerregistry`` (which decodes an ASCII
+``=?utf-8?b?...?=`` in a display name or subject and writes the decoded text back
+raw, so a name can add recipients or a ``Bcc:`` line, as Python 3.11.7 does):
+
+- line and paragraph separators (CR, LF, NEL, U+2028, U+2029, other control and
+  space characters) become one space; lone surrogates become U+FFFD;
+- a display name that contains ``@``, ``<``, ``>`` or ``=?`` is left out of the header (the
+  address stands alone; the greeting in the body still uses the name): no decoder,
+  however naive, can read an address or an encoded-word out of it;
+- any other name that is not plain text (ASCII letters, digits, ``'``, ``-`` and
+  single spaces) is written as RFC 2047 encoded-words by ``email.header.Header``
+  (UTF-8, ``B`` or ``Q`` encoding, each word at most 75 characters, folded);
+- the subject likewise, unless it is short printable ASCII without ``=?``.
+
+After building, :func:`check_message` parses the bytes again with
+``email.policy.default`` and checks that they name exactly one recipient (one
+``To`` with one address, the registrant's, and no ``Cc``, ``Bcc``, ``Resent-*`` or
+other header beyond :data:`TOP_LEVEL_HEADERS`). Only an :class:`OutgoingEmail`
+can be sent (``chalicelib.delivery``), and one is made only from bytes that pass.
+IDN domains are written in their ASCII (IDNA) form, as email-validator computes it.
+
+Changes that send an email (README, "Emails"): ``registered`` (confirmed or
 waitlisted), ``promoted``, ``cancelled``.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
+from email import message_from_bytes
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
+from email.policy import default as default_policy
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 from urllib.parse import quote
@@ -25,9 +50,40 @@ from urllib.parse import quote
 from email_validator import EmailNotValidError, validate_email
 
 from chalicelib import templates
+from chalicelib.branding import NEUTRAL_ACCENT, look
+from chalicelib.calendar_links import calendar_links
 from chalicelib.dates import event_when
 from chalicelib.events import Event
 from chalicelib.invites import build_invite
+
+#: The header fields at the top of every message we send, each exactly once, in this order.
+#: Nothing else may appear there (no ``Cc``, ``Bcc``, ``Resent-*``, ``X-*``).
+TOP_LEVEL_HEADERS = (
+    "From", "To", "Reply-To", "Subject", "Date", "Message-ID", "Content-Language", "Auto-Submitted",
+    "MIME-Version", "Content-Type",
+)
+#: Longest display name written into a header, in characters (the registration form's name limit).
+DISPLAY_NAME_MAX = 200
+#: RFC 5322 section 2.1.1: lines SHOULD be at most 78 characters, excluding CRLF.
+LINE_MAX = 78
+
+#: Display names written as they are: ASCII words of letters, digits, ``'`` and ``-`` (RFC 5322 atext).
+_PLAIN_PHRASE = re.compile(r"[A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)*")
+#: Unstructured text (the subject) written as it is: printable ASCII words, single spaces.
+_PLAIN_TEXT = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
+#: Bidirectional classes of the embedding, override and isolate controls (Unicode UAX #9): they can
+#: make a header display as something else.
+_BIDI_CONTROL_CLASSES = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"})
+#: Characters that make a display name look like an address or an encoded-word to some decoder.
+_ADDRESS_LIKE = re.compile(r"[@<>]|=\?")
+
+
+class UnsafeMessage(ValueError):
+    """A built message that could reach someone other than its one recipient, or is malformed.
+
+    The text says why, without names or addresses (it is stored as the email's ``reason``).
+    """
+
 
 SUBJECTS = {
     "confirmed": {"nl": "Bevestiging: {title}", "en": "Confirmed: {title}"},
@@ -44,16 +100,148 @@ def email_kind(change: str, status: str) -> str:
     return change
 
 
-def address(display_name: str, email: str) -> Address:
-    """An ``Address`` with the domain in IDNA form and the display name kept as typed.
+def one_line(text: str) -> str:
+    """``text`` as one line: every control, separator and space character (Unicode Cc, Zl, Zp,
+    Zs: CR, LF, NEL, U+2028, U+2029, tabs, ...) and every bidi control becomes one space, runs
+    of spaces one, lone surrogates (Cs, which no encoding can write) U+FFFD; trimmed."""
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Zl", "Zp", "Zs") or unicodedata.bidirectional(ch) in _BIDI_CONTROL_CLASSES:
+            out.append(" ")
+        elif category == "Cs":
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
 
-    Raises ``ValueError`` for an address email-validator refuses.
+
+def header_display_name(name: str) -> str:
+    """The display name a header shows for ``name``: :func:`one_line`, at most
+    :data:`DISPLAY_NAME_MAX` characters, and ``""`` (no display name) when it contains
+    ``@``, ``<``, ``>`` or ``=?``, which some decoder could take for an address or an encoded-word."""
+    text = one_line(name)[:DISPLAY_NAME_MAX].strip()
+    return "" if _ADDRESS_LIKE.search(text) else text
+
+
+def _encoded(text: str, header: str) -> str:
+    """``text`` as folded RFC 2047 encoded-words (UTF-8; ``email.header.Header`` picks ``B`` or ``Q``)."""
+    return Header(text, "utf-8", maxlinelen=LINE_MAX, header_name=header).encode(linesep="\r\n")
+
+
+def mailbox(header: str, display_name: str, addr_spec: str) -> str:
+    """The value of an address header for one mailbox (RFC 5322 ``name-addr`` or ``addr-spec``).
+
+    ``display_name`` is used as :func:`header_display_name` returns it: none, plain ASCII
+    words as they are, anything else as encoded-words. ``addr_spec`` must be ASCII (see :func:`address`).
+    """
+    shown = header_display_name(display_name)
+    if not shown:
+        return addr_spec
+    if _PLAIN_PHRASE.fullmatch(shown) and len(f"{header}: {shown} <{addr_spec}>") <= LINE_MAX:
+        return f"{shown} <{addr_spec}>"
+    words = _encoded(shown, header)
+    last_line = words.rpartition("\n")[2]
+    separator = " " if len(last_line) + len(addr_spec) + 3 <= LINE_MAX else "\r\n "
+    return f"{words}{separator}<{addr_spec}>"
+
+
+def unstructured(header: str, text: str) -> str:
+    """The value of a text header (the subject): :func:`one_line`, then as it is when it is short
+    printable ASCII without ``=?``, else folded encoded-words."""
+    line = one_line(text)
+    if _PLAIN_TEXT.fullmatch(line) and "=?" not in line and len(f"{header}: {line}") <= LINE_MAX:
+        return line
+    return _encoded(line, header)
+
+
+def address(email: str) -> str:
+    """The ``addr-spec`` to send to for a stored address: the domain in IDNA form, ASCII only.
+
+    Raises ``ValueError`` for an address email-validator refuses, or one whose part
+    before the ``@`` is not ASCII (SES cannot deliver SMTPUTF8 mail).
     """
     try:
-        checked = validate_email(email, check_deliverability=False)
+        checked = validate_email(email, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from None
-    return Address(display_name=display_name, username=checked.local_part, domain=checked.ascii_domain)
+    return f"{checked.local_part}@{checked.ascii_domain}"
+
+
+def _only_address(message: EmailMessage, name: str) -> Any:
+    values = message.get_all(name) or []
+    if len(values) != 1:
+        raise UnsafeMessage(f"{name} appears {len(values)} times, not once")
+    header = values[0]
+    if len(header.addresses) != 1:
+        raise UnsafeMessage(f"{name} holds {len(header.addresses)} addresses, not 1")
+    if len(header.groups) != 1 or header.groups[0].display_name is not None:
+        raise UnsafeMessage(f"{name} holds a group")
+    if header.defects:
+        raise UnsafeMessage(f"{name} has defects: {', '.join(sorted({type(d).__name__ for d in header.defects}))}")
+    return header.addresses[0]
+
+
+def check_message(raw: bytes, recipient: str, expected: dict[str, str] | None = None) -> EmailMessage:
+    """Parse ``raw`` again (``email.policy.default``) and check it can reach ``recipient`` alone.
+
+    Checks: the header section is ASCII with CRLF line ends only; its fields are exactly
+    :data:`TOP_LEVEL_HEADERS`, each once, in any order (so no ``Cc``, ``Bcc``, ``Resent-*``, ``Apparently-To``);
+    ``To``, ``From`` and ``Reply-To`` each hold one address, without parse defects; the ``To``
+    address is ``recipient``. ``expected`` maps header names to the decoded value they must
+    show (the display names and the subject as meant), compared without white space: CPython's parser
+    keeps the folding space between two encoded-words in a display name, which RFC 2047
+    section 6.2 says to drop. Returns the parsed message.
+    Raises :class:`UnsafeMessage` naming the first failure.
+    """
+    head, blank, _ = raw.partition(b"\r\n\r\n")
+    if not blank:
+        raise UnsafeMessage("no blank line ends the header section")
+    if not head.isascii():
+        raise UnsafeMessage("the header section is not ASCII")
+    if b"\r" in head.replace(b"\r\n", b"") or b"\n" in head.replace(b"\r\n", b""):
+        raise UnsafeMessage("the header section has a bare CR or LF")
+    try:
+        message = message_from_bytes(raw, policy=default_policy)
+        names = [name.lower() for name in message.keys()]
+        if sorted(names) != sorted(name.lower() for name in TOP_LEVEL_HEADERS):
+            unexpected = sorted(set(names) - {n.lower() for n in TOP_LEVEL_HEADERS})
+            missing = sorted({n.lower() for n in TOP_LEVEL_HEADERS} - set(names))
+            raise UnsafeMessage(f"header fields are not the expected ones (unexpected: {', '.join(unexpected) or 'none'}; "
+                                f"missing: {', '.join(missing) or 'none'}; {len(names)} in all)")
+        to = _only_address(message, "To")
+        _only_address(message, "From")
+        _only_address(message, "Reply-To")
+        if to.addr_spec != recipient:
+            raise UnsafeMessage("To is not the registrant's address")
+        for name, value in (expected or {}).items():
+            header = message[name]
+            shown = header.addresses[0].display_name if hasattr(header, "addresses") else str(header)
+            if "".join(shown.split()) != "".join(value.split()):  # spacing aside: CPython keeps the folding space between
+                raise UnsafeMessage(f"{name} does not read back as written")  # encoded-words in a phrase
+    except UnsafeMessage:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the parser gave up (it can raise AttributeError too): not sendable
+        raise UnsafeMessage(f"the message cannot be read back: {type(exc).__name__}") from None
+    return message
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """A message ready for SES: ``raw`` (RFC 5322 bytes, CRLF) for ``recipient`` alone.
+
+    ``recipient`` is the one ``addr-spec`` (ASCII, IDNA domain) that SES is told to
+    deliver to (``Destination``); ``kind`` is ``confirmed``, ``waitlisted``, ``promoted``
+    or ``cancelled``. Making one runs :func:`check_message`, so every instance has
+    passed it; raises :class:`UnsafeMessage` otherwise.
+    """
+
+    recipient: str
+    raw: bytes
+    kind: str
+
+    def __post_init__(self) -> None:
+        check_message(self.raw, self.recipient)
 
 
 def links(base_url: str, registration_id: str, token: str, language: str) -> dict[str, str]:
@@ -75,13 +263,14 @@ def build_email(
     token: str,
     now: datetime,
     waitlist_position: int | None = None,
-) -> EmailMessage:
-    """The complete message for one change of one registration.
+) -> OutgoingEmail:
+    """The complete, checked message for one change of one registration.
 
     ``registration`` is the stored item (``registration_id``, ``name``, ``email``,
     ``language``, ``status``); ``sender`` the configured From (``"Name <addr>"``);
     ``base_url`` the public API base for links; ``now`` (aware UTC) the Date and DTSTAMP.
-    Raises ``ValueError`` when the registrant's or sender's address is invalid.
+    Raises ``ValueError`` when the registrant's or sender's address is invalid, and
+    :class:`UnsafeMessage` (a ``ValueError``) when the result fails :func:`check_message`.
     """
     language = registration.get("language") or event.default_language
     if language not in event.languages:
@@ -89,26 +278,37 @@ def build_email(
     kind = email_kind(change, registration["status"])
     title = event.title.get(language, event.default_language)
     personal = links(base_url, registration["registration_id"], token, language)
+    name = str(registration.get("name") or "")
     context = {
         "lang": language,
         "kind": kind,
-        "name": registration["name"],
+        "name": one_line(name),
         "title": title,
         "when": event_when(event, language),
         "location": event.location,
         "organiser": event.organiser,
         "position": waitlist_position,
         **personal,
+        # The look (README, "Emails"): branding, buttons instead of raw links, calendar links.
+        "look": look(event, base_url),
+        "accent": (event.branding.accent_colour if event.branding else None) or NEUTRAL_ACCENT,
+        **calendar_links(event, language),
+    }
+    sender_name, sender_addr = parseaddr(sender)
+    recipient = address(registration["email"])
+    sender_addr = address(sender_addr)
+    organiser_addr = address(str(event.organiser.email))
+    subject = SUBJECTS[kind][language].format(title=title)
+    # Written here, not by email.headerregistry (see the module docstring).
+    headers = {
+        "From": mailbox("From", sender_name, sender_addr),
+        "To": mailbox("To", name, recipient),
+        "Reply-To": mailbox("Reply-To", event.organiser.name, organiser_addr),
+        "Subject": unstructured("Subject", subject),
     }
     message = EmailMessage(policy=SMTP)
-    sender_name, sender_addr = parseaddr(sender)
-    message["From"] = address(sender_name, sender_addr)
-    message["To"] = address(registration["name"], registration["email"])
-    message["Reply-To"] = address(event.organiser.name, str(event.organiser.email))
-    message["Subject"] = SUBJECTS[kind][language].format(title=title)
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=sender_addr.rpartition("@")[2] or None)
-    message["Content-Language"] = language
+    message["Message-ID"] = make_msgid(domain=sender_addr.rpartition("@")[2])
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(templates.render("email.txt", context), subtype="plain", charset="utf-8")
     message.add_alternative(templates.render("email.html", context), subtype="html", charset="utf-8")
@@ -128,4 +328,12 @@ def build_email(
             filename="invite.ics",
             params={"method": "CANCEL" if kind == "cancelled" else "PUBLISH", "charset": "UTF-8"},
         )
-    return message
+    message["Content-Language"] = language  # after the parts: making a multipart moves Content-* headers into them
+    raw = "".join(f"{field}: {value}\r\n" for field, value in headers.items()).encode("ascii") + message.as_bytes()
+    check_message(raw, recipient, expected={
+        "From": header_display_name(sender_name),
+        "To": header_display_name(name),
+        "Reply-To": header_display_name(event.organiser.name),
+        "Subject": one_line(subject),
+    })
+    return OutgoingEmail(recipient=recipient, raw=raw, kind=kind)

@@ -9,6 +9,8 @@ file name, the field and the reason everywhere.
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
@@ -27,6 +29,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from chalicelib.colours import WCAG_AA_NORMAL_TEXT, contrast_ratio, normalise_hex
 
 #: Languages the forms and emails are written in (see ``chalicelib.i18n``).
 SUPPORTED_LANGUAGES = ("nl", "en")
@@ -121,6 +125,89 @@ class Organiser(BaseModel):
     email: EmailStr
 
 
+#: A logo shipped with the event files: ``assets/<file>.svg`` beside them (``events/assets/``), packaged
+#: into the Lambda function and served as text by ``GET /static/assets/{file}``. SVG only: a raster image
+#: through API Gateway needs binary media types matched on the browser's first ``Accept`` type, so
+#: PNG or JPEG logos are given as https URLs instead.
+LOGO_FILE = re.compile(r"^assets/([A-Za-z0-9][A-Za-z0-9_-]{0,99}\.svg)$")
+
+#: Largest logo file accepted, in bytes (a logo is shown at 48 px high).
+LOGO_MAX_BYTES = 256 * 1024
+
+
+def _https(value: HttpUrl, what: str) -> HttpUrl:
+    if value.scheme != "https":
+        raise ValueError(f"{what} must be an https URL")
+    if value.username or value.password:
+        raise ValueError(f"{what} must not carry a user name or password")
+    return value
+
+
+class Branding(BaseModel):
+    """The organiser's look on the pages and emails of one event (README, "Event files").
+
+    ``logo``: an https image URL, or ``assets/<file>`` for a file in the
+    ``assets`` folder beside the event files (shipped with the service, served
+    by ``GET /static/assets/<file>``). ``accent_colour``: ``#rrggbb``, refused
+    below 4.5:1 contrast against white (WCAG 2.2 AA for normal text), since
+    it colours links and white button text. ``website``: the organiser's https
+    site, linked from the logo.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    logo: str | None = Field(default=None, max_length=2000)
+    accent_colour: str | None = None
+    website: HttpUrl | None = None
+
+    @field_validator("logo")
+    @classmethod
+    def _logo(cls, value: str | None) -> str | None:
+        if value is None or LOGO_FILE.match(value):
+            return value
+        if "://" not in value:
+            raise ValueError("logo must be an https image URL, or assets/<file>.svg for an SVG beside the event files")
+        try:
+            url = HttpUrl(value)
+        except ValidationError:
+            raise ValueError(f"logo {value!r} is not a valid URL") from None
+        return str(_https(url, "logo"))
+
+    @field_validator("accent_colour")
+    @classmethod
+    def _accent(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        colour = normalise_hex(value)
+        ratio = contrast_ratio(colour, "#ffffff")
+        if ratio < WCAG_AA_NORMAL_TEXT:
+            shown = math.floor(ratio * 100) / 100  # never round up to a passing figure
+            raise ValueError(
+                f"accent_colour {colour} has a contrast ratio of {shown:.2f}:1 against white; "
+                f"WCAG 2.2 AA asks for at least {WCAG_AA_NORMAL_TEXT}:1 for text (choose a darker shade)"
+            )
+        return colour
+
+    @field_validator("website")
+    @classmethod
+    def _website(cls, value: HttpUrl | None) -> HttpUrl | None:
+        return None if value is None else _https(value, "website")
+
+    @property
+    def logo_file(self) -> str | None:
+        """The file name of a logo shipped in ``assets/``, else ``None``."""
+        match = LOGO_FILE.match(self.logo or "")
+        return match.group(1) if match else None
+
+    @property
+    def logo_origin(self) -> str | None:
+        """``https://host[:port]`` of a logo URL (for the CSP's ``img-src``), else ``None``."""
+        if not self.logo or self.logo_file:
+            return None
+        url = HttpUrl(self.logo)
+        port = f":{url.port}" if url.port not in (None, 443) else ""
+        return f"https://{url.host}{port}"
+
+
 class Option(BaseModel):
     """One answer of a ``choice`` or ``multichoice`` question."""
 
@@ -182,6 +269,9 @@ class Event(BaseModel):
     ``starts_at``/``ends_at`` and the registration window are naive local times in
     ``timezone``; use :meth:`local` and :meth:`utc` for aware values. The window
     closes at ``starts_at`` unless ``registration_closes_at`` says otherwise.
+    ``branding`` gives the pages and emails the organiser's look (:class:`Branding`);
+    ``show_seats`` (``exact``, ``few`` below ``few_threshold`` seats, or ``none``) what the
+    public sees of the seats left (README, "Event files").
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -201,6 +291,9 @@ class Event(BaseModel):
     registration_closes_at: LocalTime | None = None
     questions: tuple[Question, ...] = ()
     privacy_url: HttpUrl
+    branding: Branding | None = None
+    show_seats: Literal["exact", "few", "none"] = "exact"
+    few_threshold: PositiveInt = Field(default=5, le=1000)
 
     @field_validator("timezone")
     @classmethod
@@ -283,8 +376,11 @@ class Event(BaseModel):
         return next((q for q in self.questions if q.id == question_id), None)
 
     def public_view(self, language: str | None = None) -> dict:
-        """The event as the public JSON of ``GET /events/{id}`` (no personal data)."""
-        data = self.model_dump(mode="json", exclude={"organiser"})
+        """The event as the public JSON of ``GET /events/{id}`` (no personal data).
+
+        ``capacity`` is left out unless ``show_seats`` is ``exact``: the pages do not show it then.
+        """
+        data = self.model_dump(mode="json", exclude={"organiser"} if self.show_seats == "exact" else {"organiser", "capacity"})
         data["organiser"] = {"name": self.organiser.name}
         data["starts_at_utc"] = self.utc(self.starts_at).isoformat().replace("+00:00", "Z")
         data["ends_at_utc"] = self.utc(self.ends_at).isoformat().replace("+00:00", "Z")
@@ -336,6 +432,13 @@ def load_event_file(path: Path | str) -> Event:
     event = parse_event(data, path)
     if path.stem != event.id:
         raise EventFileError(path, [("id", f"{event.id!r} differs from the file name {path.stem!r}")])
+    logo_file = event.branding.logo_file if event.branding else None
+    if logo_file:
+        logo = path.parent / "assets" / logo_file
+        if not logo.is_file():
+            raise EventFileError(path, [("branding.logo", f"no file {logo}")])
+        if logo.stat().st_size > LOGO_MAX_BYTES:
+            raise EventFileError(path, [("branding.logo", f"{logo} is over {LOGO_MAX_BYTES // 1024} KiB")])
     return event
 
 

@@ -39,6 +39,11 @@ FIELD_ERRORS: dict[str, dict[str, str]] = {
     },
     "unknown_field": {"en": "This field is not part of the form.", "nl": "Dit veld hoort niet bij het formulier."},
     "invalid_type": {"en": "This value has the wrong type.", "nl": "Deze waarde heeft het verkeerde type."},
+    "out_of_range": {"en": "This number is out of range.", "nl": "Dit getal valt buiten het toegestane bereik."},
+    "too_fast": {
+        "en": "Please check your answers and send the form again.",
+        "nl": "Controleer je antwoorden en verstuur het formulier opnieuw.",
+    },
 }
 
 PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {

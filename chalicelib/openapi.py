@@ -32,6 +32,7 @@ import re
 from typing import Any, Iterable
 
 from chalicelib.events import Event
+from chalicelib.i18n import FIELD_ERRORS
 from chalicelib.requests import MAX_BODY_BYTES
 from chalicelib.validation import EMAIL_MAX, NAME_MAX, PHONE_PATTERN, registration_model
 
@@ -44,8 +45,8 @@ HTML = "text/html"
 
 #: A string with at least one character that is not white space (the service trims).
 NOT_BLANK = r"\S"
-#: A single-line text: no control characters (C0, DEL, C1) anywhere.
-SINGLE_LINE = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+#: A single-line text: no control characters (C0, DEL, C1) and no line or paragraph separators anywhere.
+SINGLE_LINE = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"
 
 _REF = "#/components/schemas/{model}"
 
@@ -89,11 +90,13 @@ def registration_schema(event: Event) -> dict[str, Any]:
     props["email"] = {"title": "Email", "type": "string", "format": "email", "maxLength": EMAIL_MAX}
     props["consent"] = {"title": "Consent", "type": "boolean", "const": True,
                         "description": "Agreement to the privacy statement; must be true."}
-    props["website"] = {**props["website"], "description": "Honeypot: leave empty. A filled one is answered as usual and stores nothing."}
+    props["website"] = {**props["website"], "description": "Honeypot: leave empty. A filled one gets the answer a "
+                        "person's post would get and stores nothing."}
     props["form_started_at"] = {
         **props["form_started_at"],
-        "description": "Epoch seconds when the form was shown (our form fills it in). A registration sent sooner "
-        "than MIN_FILL_SECONDS after it is answered as usual and stores nothing.",
+        "description": "When the form was shown (our form fills it in): epoch seconds, or epoch milliseconds "
+        "(JavaScript's Date.now()) for values above 1e11. A registration sent sooner than MIN_FILL_SECONDS after it "
+        "is refused with 422 (code too_fast: check and send again); a time in the future is not judged.",
     }
     for question in event.questions:
         title = props[question.id].get("title", question.id)
@@ -136,10 +139,13 @@ def _event_schema(components: dict[str, Any]) -> dict[str, Any]:
         "properties": {
             "open": {"type": "boolean"},
             "state": {"type": "string", "enum": ["open", "closed", "not_yet_open", "full"]},
-            "seats_left": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+            "seats_left": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
+                           "description": "The exact number of free seats, only when the event's show_seats is exact."},
+            "seats": {"type": "string", "enum": ["available", "few", "full", "unlimited"],
+                      "description": "few: at most few_threshold left (show_seats: few)."},
             "waitlist": {"type": "boolean"},
         },
-        "required": ["open", "state", "seats_left", "waitlist"],
+        "required": ["open", "state", "seats_left", "seats", "waitlist"],
     }
     schema["required"] = sorted({*schema.get("required", []), "starts_at_utc", "ends_at_utc", "registration"})
     schema["title"] = "PublicEvent"
@@ -167,8 +173,7 @@ def _problem_schemas() -> dict[str, Any]:
                 "field": {"type": "string"},
                 "code": {
                     "type": "string",
-                    "enum": ["required", "unknown_field", "invalid_choice", "too_long", "too_short", "invalid_email",
-                             "invalid_phone", "must_accept", "control_characters", "invalid_type"],
+                    "enum": sorted(FIELD_ERRORS),  # every code has a message in chalicelib.i18n
                 },
                 "message": {"type": "string"},
             },
@@ -181,8 +186,9 @@ def _problem_schemas() -> dict[str, Any]:
                 "event_id": {"type": "string"},
                 "status": {"type": "string", "enum": ["confirmed", "waitlisted"]},
                 "waitlist_position": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+                "thanks_url": {"type": "string", "description": "This registration's thank-you page (valid one hour)."},
             },
-            "required": ["registration_id", "event_id", "status", "waitlist_position"],
+            "required": ["registration_id", "event_id", "status", "waitlist_position", "thanks_url"],
         },
         "Busy": {"type": "object", "properties": {"title": {"type": "string"}}},
         "RegistrantView": {
@@ -338,13 +344,15 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
         registration_refs.append(_ref(name))
     paths["/events/{event_id}"] = {
         "get": {
-            "summary": "Event details",
+            "summary": "Event details (JSON), or the event's page for browsers",
             "operationId": "get_event",
             "tags": ["events"],
-            "parameters": [event_id],
+            "parameters": [event_id, _LANG, {"name": "Accept", "in": "header", "required": False, "schema": {"type": "string"},
+                                             "description": "text/html for the event's page; JSON otherwise."}],
             "responses": {
-                "200": {"description": "The event.", "headers": _CORS_HEADERS, "content": {JSON: {"schema": _ref("PublicEvent")}}},
-                "404": _problem_response("No such event."),
+                "200": {"description": "The event.", "headers": _CORS_HEADERS,
+                        "content": {JSON: {"schema": _ref("PublicEvent")}, HTML: {"schema": {"type": "string"}}}},
+                "404": _problem_response("No such event.", HTML),
             },
         },
         "options": _preflight("GET", [event_id]),
@@ -365,8 +373,9 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
             "tags": ["pages"],
             "parameters": [
                 event_id, _LANG,
-                {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "examples": ["confirmed", "waitlisted"]},
-                 "description": "waitlisted shows the waitlist text; anything else the confirmation."},
+                {"name": "ref", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "The signed, hour-long reference of the registration (from the 303 or thanks_url); "
+                 "without a valid one the page thanks in general terms."},
             ],
             "responses": {"200": _html_response("The page."), "404": _html_response("No such event.")},
         }
@@ -448,6 +457,33 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
                                                                "text/javascript": {"schema": {"type": "string"}},
                                                                "image/svg+xml": {"schema": {"type": "string"}}}},
                 "404": _problem_response("No such file."),
+            },
+        }
+    }
+    paths["/static/assets/{name}"] = {
+        "get": {
+            "summary": "A logo shipped with the event files (SVG)",
+            "operationId": "event_asset",
+            "tags": ["pages"],
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\.svg$"}}],
+            "responses": {
+                "200": {"description": "The image.", "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                "404": _problem_response("No such file."),
+            },
+        }
+    }
+    paths["/static/accent/{name}"] = {
+        "get": {
+            "summary": "The stylesheet of an event's accent colour",
+            "operationId": "accent_stylesheet",
+            "tags": ["pages"],
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[0-9a-f]{6}\\.css$"},
+                            "description": "<rrggbb>.css; colours under 4.5:1 contrast against white get 404."}],
+            "responses": {
+                "200": {"description": "The stylesheet.", "content": {"text/css": {"schema": {"type": "string"}}}},
+                "404": _problem_response("Not a colour an event may use."),
             },
         }
     }

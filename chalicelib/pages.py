@@ -1,7 +1,10 @@
-"""HTML pages for registrants: the registration form, the thank-you page, messages.
+"""HTML pages for registrants: the event page, the registration form, the thank-you page, messages.
 
 Rendered with Jinja2 (autoescaped) from ``chalicelib/templates``; every page is
-a plain form that works without JavaScript, in the event's languages.
+a plain form that works without JavaScript, in the event's languages. An event
+with ``branding`` (README, "Event files") gets its logo, link and accent colour;
+the colour arrives as a stylesheet (``GET /static/accent/<rrggbb>.css``), so the
+pages keep a CSP without inline styles.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import templates
+from chalicelib.branding import look
 from chalicelib.dates import event_when
 from chalicelib.events import Event
 from chalicelib.store import EventCounters
@@ -19,11 +23,30 @@ def seats_left(event: Event, counters: EventCounters) -> int | None:
     return counters.seats_left
 
 
+def seats_shown(event: Event, left: int | None) -> tuple[str, int | None]:
+    """What the public may know about seats, per the event's ``show_seats``: ``(kind, figure)``.
+
+    ``kind`` is ``unlimited`` (no capacity), ``full`` (none left), ``few`` (``show_seats: few``
+    and at most ``few_threshold`` left) or ``available``; ``figure`` is the exact number left
+    only with ``show_seats: exact``, else ``None``. ``left`` is :func:`seats_left`'s value.
+    """
+    if left is None:
+        return "unlimited", None
+    if left == 0:
+        return "full", (0 if event.show_seats == "exact" else None)
+    if event.show_seats == "exact":
+        return "available", left
+    if event.show_seats == "few" and left <= event.few_threshold:
+        return "few", None
+    return "available", None
+
+
 def _common(event: Event, lang: str, base_path: str) -> dict[str, Any]:
     return {
         "event": event,
         "lang": lang,
         "base_path": base_path,
+        "look": look(event, base_path),
         "title": event.title.get(lang, event.default_language),
         "description": event.description.get(lang, event.default_language),
         "audience": event.audience.get(lang, event.default_language) if event.audience else "",
@@ -34,8 +57,10 @@ def _common(event: Event, lang: str, base_path: str) -> dict[str, Any]:
 def field_labels(event: Event, lang: str) -> dict[str, str]:
     """Field name -> label in ``lang``, for the error summary."""
     core = {
-        "nl": {"name": "Naam", "email": "E-mailadres", "language": "Taal", "consent": "Privacyverklaring"},
-        "en": {"name": "Name", "email": "Email address", "language": "Language", "consent": "Privacy statement"},
+        "nl": {"name": "Naam", "email": "E-mailadres", "language": "Taal", "consent": "Privacyverklaring",
+               "form_started_at": "Formulier"},
+        "en": {"name": "Name", "email": "Email address", "language": "Language", "consent": "Privacy statement",
+               "form_started_at": "Form"},
     }[lang]
     return {**core, **{q.id: q.label.get(lang, event.default_language) for q in event.questions}}
 
@@ -67,6 +92,7 @@ def registration_form(
     so focus lands on it even without JavaScript.
     """
     errors = errors or {}
+    seats, seats_figure = seats_shown(event, seats_left(event, counters))
     order = field_order(event)
     ordered_errors = {f: errors[f] for f in sorted(errors, key=lambda f: order.index(f) if f in order else len(order))}
     return templates.render(
@@ -74,7 +100,8 @@ def registration_form(
         {
             **_common(event, lang, base_path),
             "state": state,
-            "seats_left": seats_left(event, counters),
+            "seats": seats,
+            "seats_figure": seats_figure,
             "values": values or {},
             "errors": ordered_errors,
             "first_error": next(iter(ordered_errors), None),
@@ -84,14 +111,43 @@ def registration_form(
     )
 
 
-def thanks(event: Event, lang: str, status: str, base_path: str = "") -> str:
-    """The thank-you page after a form post (``status`` ``confirmed`` or ``waitlisted``)."""
-    return templates.render("thanks.html", {**_common(event, lang, base_path), "status": status})
+def event_page(event: Event, counters: EventCounters, lang: str, *, state: str, base_path: str) -> str:
+    """The event's own page (``GET /events/{id}`` for browsers): what, when, where, seats, and a link to the form.
+
+    ``state`` as for :func:`registration_form`; the link to the form shows only when it is ``open``.
+    The thank-you page's "back" leads here.
+    """
+    seats, seats_figure = seats_shown(event, seats_left(event, counters))
+    return templates.render(
+        "event.html", {**_common(event, lang, base_path), "state": state, "seats": seats, "seats_figure": seats_figure}
+    )
+
+
+def thanks(
+    event: Event,
+    lang: str,
+    *,
+    status: str | None,
+    position: int | None = None,
+    email: str | None = None,
+    base_path: str = "",
+) -> str:
+    """The thank-you page after a form post.
+
+    ``status`` (``confirmed``, ``waitlisted``, ``cancelled``), ``position`` (waitlist, from 1) and
+    ``email`` (the address the email goes to) come from the registration the page's signed
+    reference names; with ``status=None`` (reference expired or unknown) the page thanks the
+    person and points to the email, without saying anything about a registration.
+    """
+    context = {**_common(event, lang, base_path), "status": status, "position": position, "email": email}
+    return templates.render("thanks.html", context)
 
 
 def message(lang: str, title: str, detail: str, base_path: str = "") -> str:
     """A plain page with a heading and one paragraph (errors, not found)."""
-    return templates.render("message.html", {"lang": lang, "title": title, "detail": detail, "base_path": base_path})
+    return templates.render(
+        "message.html", {"lang": lang, "title": title, "detail": detail, "base_path": base_path, "look": look(None, "")}
+    )
 
 
 def registration_status(

@@ -41,7 +41,7 @@ class Registered:
 
     ``status`` is ``confirmed`` or ``waitlisted``; ``waitlist_position`` counts
     from 1 (``None`` when confirmed). ``stored`` is ``False`` only for a post the
-    anti-spam checks caught (``chalicelib.antispam``), which gets the normal answer and stores nothing.
+    honeypot caught (``chalicelib.antispam``), which gets a person's answer and stores nothing.
     """
 
     registration_id: str
@@ -139,16 +139,22 @@ def register(event_id: str, data: dict[str, Any], language: str, *, event: Event
     judged by the conditions of the write, at its moment (README, "Seats, waitlist
     and cancellation"), so a definition a few seconds old is safe.
 
-    Raises ``store.EventNotFound``, ``validation.RegistrationInvalid``,
+    Raises ``store.EventNotFound``, ``validation.RegistrationInvalid`` (also for a form sent
+    faster than ``MIN_FILL_SECONDS``, ``chalicelib.antispam``),
     :class:`RegistrationClosed`, ``store.EventFull``, ``store.AlreadyRegistered``
     and :class:`Busy`.
     """
     if event is None or event.id != event_id:
         event = store.event_definition(event_id)
     fields = validate_registration(event, data, language).model_dump()
-    if antispam.looks_automated(fields):
-        # Honeypot filled or form sent too fast: a bot. Answer as for a person, store nothing.
-        return Registered(new_registration_id(), event.id, "confirmed", None, stored=False)
+    antispam.check_fill_time(fields, language)
+    if antispam.caught_by_honeypot(fields):
+        # A bot: the answer a person would get now (closed, full, a repeat: 409), nothing stored.
+        now = clock.now()
+        if event.window_state(now) != "open":
+            raise RegistrationClosed(event.window_state(now))
+        quiet = antispam.quiet_answer(event, fields["email"], now)
+        return Registered(new_registration_id(), event.id, quiet.status, quiet.waitlist_position, stored=False)
     fields = {k: v for k, v in fields.items() if k not in CORE_FIELDS or k in ("name", "email", "language")}
     registration_id = new_registration_id()
     try:
@@ -165,13 +171,17 @@ def register(event_id: str, data: dict[str, Any], language: str, *, event: Event
 
 @dataclass(frozen=True)
 class RegistrantView:
-    """What a registrant may see of their own registration (``GET /registrations/{id}``)."""
+    """What a registrant may see of their own registration (``GET /registrations/{id}``).
+
+    ``email`` (the address as typed) is for the thank-you page only: :meth:`as_json` leaves it out.
+    """
 
     registration_id: str
     event: Event
     status: str
     waitlist_position: int | None
     language: str
+    email: str = ""
     cancelled: lifecycle.CancelResult | None = None  # set by :func:`cancel_own`
 
     def as_json(self) -> dict[str, Any]:
@@ -215,4 +225,21 @@ def cancel_own(registration_id: str) -> RegistrantView:
     if result.status not in ("cancelled",):
         raise store.RegistrationNotFound(registration_id)
     event = store.event_definition(found["event_id"])
-    return RegistrantView(registration_id, event, "cancelled", None, result.language or event.default_language, result)
+    return RegistrantView(registration_id, event, "cancelled", None, result.language or event.default_language,
+                          cancelled=result)
+
+
+def registrant_view_in_event(event: Event, registration_id: str) -> RegistrantView:
+    """A registration of ``event`` read consistently by its key (no index: fresh right after the write).
+
+    For the thank-you page, which a browser opens milliseconds after registering.
+    Raises ``store.RegistrationNotFound`` (also for a registration that is not a registrant's to see).
+    """
+    item = store.get_registration_in_event(event.id, registration_id)
+    if item.get("status") not in ("confirmed", "waitlisted", "cancelled"):
+        raise store.RegistrationNotFound(registration_id)
+    position = None
+    if item["status"] == "waitlisted":
+        position = store.waitlist_position(event.id, int(item["waitlist_ticket"]))
+    return RegistrantView(registration_id, event, item["status"], position,
+                          item.get("language") or event.default_language, item.get("email", ""))

@@ -3,7 +3,8 @@
 Rules (PRODUCT.md, "HTTP API"): bodies over 16 KiB get 413; only
 ``application/json`` and ``application/x-www-form-urlencoded`` (with or without
 ``; charset=...``) are read, anything else gets 415; a body that cannot be
-parsed gets 400. Content-Type parameters are parsed by Werkzeug.
+parsed gets 400. Content-Type parameters are parsed by Werkzeug. Numbers of any
+size are read (:func:`_json_int`); the registration model bounds them.
 """
 
 from __future__ import annotations
@@ -54,13 +55,26 @@ def _read_object(content_type: str | None, raw: bytes | None, language: str,
         if not raw and empty_json:
             return {}, False
         try:
-            data = json.loads(raw.decode(charset))
+            data = json.loads(raw.decode(charset), parse_int=_json_int)
         except (UnicodeError, LookupError, ValueError, RecursionError):
             raise Problem(400, "malformed-body", language, expected="json") from None
         if not isinstance(data, dict):
             raise Problem(400, "malformed-body", language, expected="json")
         return data, False
     raise Problem(415, "unsupported-media-type", language, got=media_type[:100])
+
+
+#: Longest integer literal read as an ``int``; Python refuses ``int()`` of over 4300 digits
+#: (``sys.get_int_max_str_digits``), and no field takes a number this long.
+JSON_INT_DIGITS = 100
+
+
+def _json_int(literal: str) -> int | float:
+    """A JSON integer literal: an ``int``, or ``±inf`` when longer than :data:`JSON_INT_DIGITS`
+    digits, which the registration model refuses as out of range, naming the field (422, not 400)."""
+    if len(literal.lstrip("-")) > JSON_INT_DIGITS:
+        return float("-inf") if literal.startswith("-") else float("inf")
+    return int(literal)
 
 
 def parse_body(event: Event, content_type: str | None, raw: bytes | None, language: str) -> ParsedBody:

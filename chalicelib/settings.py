@@ -20,7 +20,8 @@ Variables (set per stage in `.chalice/config.json` or by the deploy stack):
 - ``FRAME_ANCESTORS``: CSP ``frame-ancestors`` sources for the form page (default ``'self'``),
   e.g. ``'self' https://www.partos.nl`` to let the organiser's site show the form in an iframe.
 - ``MIN_FILL_SECONDS``: a form whose ``form_started_at`` is less than this many seconds ago is
-  taken for a bot: it gets the normal answer and nothing is stored (default 3; 0 turns it off).
+  refused with 422 ``too_fast`` ("check and send again"; ``chalicelib.antispam``), never dropped
+  (default 3; 0 turns it off).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ waitlist bucket    ``EVENT#<event_id>``         ``WAITLIST#<bucket number, 8 dig
 event catalogue    ``EVENTS``                   ``<event_id>``
 registration       ``EVENT#<event_id>``         ``REG#<registration_id>``
 address guard      ``EVENT#<event_id>``         ``EMAIL#<sha256 of the address key>``
+quiet guard        ``EVENT#<event_id>``         ``QUIET#<sha256 of the address key>``
 =================  ===========================  ==============================================
 
 The global secondary index ``by-registration`` (partition key
@@ -70,6 +71,7 @@ WAITLIST_PREFIX = "WAITLIST#"
 CATALOGUE_PK = "EVENTS"
 REGISTRATION_PREFIX = "REG#"
 GUARD_PREFIX = "EMAIL#"
+QUIET_PREFIX = "QUIET#"
 REGISTRATION_INDEX = "by-registration"
 TTL_ATTRIBUTE = "expires_at"
 
@@ -198,6 +200,50 @@ def guard_sk(email: str) -> str:
     The address is hashed (SHA-256 of :func:`email_key`) so no address appears in a key.
     """
     return GUARD_PREFIX + hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+
+
+def quiet_guard_sk(email: str) -> str:
+    """Sort key of the quiet guard a honeypot post leaves (``chalicelib.antispam``): the same hash."""
+    return QUIET_PREFIX + guard_sk(email)[len(GUARD_PREFIX):]
+
+
+def _exists(key: dict[str, Any]) -> dict[str, Any] | None:
+    answer = _ddb().get_item(TableName=_table(), Key=serialize(key), ConsistentRead=True)
+    return deserialize(answer["Item"]) if "Item" in answer else None
+
+
+def put_quiet_guard(event_id: str, email: str, *, now: int, expires_at: int) -> None:
+    """Remember a honeypot post's address for this event until ``expires_at`` (epoch seconds).
+
+    Raises :class:`AlreadyRegistered` (a person's post would get 409) when the address
+    guard of a registration exists (a consistent read: it only chooses the answer to a
+    bot) or a quiet guard is live; else Puts the quiet guard on condition that none is
+    live (absent, or ``expires_at`` not after ``now``: DynamoDB's TTL deletes late).
+    """
+    pk = event_pk(event_id)
+    if _exists({"pk": pk, "sk": guard_sk(email)}) is not None:
+        raise AlreadyRegistered(event_id)
+    try:
+        _ddb().put_item(
+            TableName=_table(),
+            Item=serialize({"pk": pk, "sk": quiet_guard_sk(email), "type": "quiet-guard", TTL_ATTRIBUTE: expires_at}),
+            ConditionExpression="attribute_not_exists(pk) OR #x <= :now",
+            ExpressionAttributeNames={"#x": TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":now": {"N": str(now)}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise AlreadyRegistered(event_id) from None
+        raise
+
+
+def address_taken(event_id: str, email: str, *, now: int) -> bool:
+    """Whether the address guard, or a quiet guard live at ``now`` (epoch seconds), exists for this address."""
+    pk = event_pk(event_id)
+    if _exists({"pk": pk, "sk": guard_sk(email)}) is not None:
+        return True
+    quiet = _exists({"pk": pk, "sk": quiet_guard_sk(email)})
+    return quiet is not None and int(quiet.get(TTL_ATTRIBUTE, 0)) > now
 
 
 def serialize(item: dict[str, Any]) -> dict[str, Any]:

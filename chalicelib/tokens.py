@@ -83,3 +83,45 @@ def verify_token(registration_id: str, token: str | None) -> bool:
         if known_kid == kid:
             return hmac.compare_digest(_signature(key, registration_id).encode("utf-8"), signature.encode("utf-8", "replace"))
     return False
+
+
+#: How long a thank-you page reference stays readable, in seconds.
+RECEIPT_SECONDS = 3600
+
+
+def _receipt_signature(key: bytes, event_id: str, registration_id: str, expires: int) -> str:
+    message = f"thanks:{event_id}:{registration_id}:{expires}".encode("utf-8")
+    return base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()).rstrip(b"=").decode("ascii")
+
+
+def make_receipt(event_id: str, registration_id: str, now: int) -> str:
+    """A short-lived reference to a new registration for its thank-you page.
+
+    ``"<registration id>.<expiry, epoch seconds>.<key id>.<signature>"``: HMAC-SHA256
+    over ``"thanks:<event id>:<registration id>:<expiry>"``, valid for :data:`RECEIPT_SECONDS`
+    after ``now`` (epoch seconds). It holds no address and cannot serve as a personal
+    link token (another message is signed), so the redirect after a form post carries no
+    personal data (README, "The registration page").
+    """
+    expires = int(now) + RECEIPT_SECONDS
+    kid, key = signing_keys()[0]
+    return f"{registration_id}.{expires}.{kid}.{_receipt_signature(key, event_id, registration_id, expires)}"
+
+
+def read_receipt(event_id: str, receipt: str | None, now: int) -> str | None:
+    """The registration id of a valid, unexpired receipt for ``event_id``; ``None`` for anything else."""
+    if not receipt or len(receipt) > 200:
+        return None
+    parts = receipt.split(".")
+    if len(parts) != 4 or not parts[1].isdigit():
+        return None
+    registration_id, expires_text, kid, signature = parts
+    expires = int(expires_text)
+    if expires < int(now) or expires > int(now) + RECEIPT_SECONDS:
+        return None
+    for known_kid, key in signing_keys():
+        if known_kid == kid:
+            expected = _receipt_signature(key, event_id, registration_id, expires)
+            if hmac.compare_digest(expected.encode("utf-8"), signature.encode("utf-8", "replace")):
+                return registration_id
+    return None

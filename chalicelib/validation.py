@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,7 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from chalicelib.events import Event, Question
-from chalicelib.i18n import field_error
+from chalicelib.i18n import FIELD_ERRORS, field_error
 
 NAME_MAX = 200
 EMAIL_MAX = 254  # RFC 5321 path limit, as email-validator applies it
@@ -63,9 +64,11 @@ class RegistrationInvalid(Exception):
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def _has_control_characters(text: str) -> bool:
-    """Control characters (Cc), lone surrogates (Cs, which no encoding can store) or bidi controls."""
-    return any(unicodedata.category(ch) in ("Cc", "Cs") or ch in BIDI_CONTROLS for ch in text)
+def _has_control_characters(text: str, *, line_breaks: bool = False) -> bool:
+    """Control characters (Cc: CR, LF, NEL, ...), lone surrogates (Cs, which no encoding can store)
+    or bidi controls; unless ``line_breaks``, also the line and paragraph separators (Zl U+2028, Zp U+2029)."""
+    refused = ("Cc", "Cs") if line_breaks else ("Cc", "Cs", "Zl", "Zp")
+    return any(unicodedata.category(ch) in refused or ch in BIDI_CONTROLS for ch in text)
 
 
 def _invisible_only(text: str) -> bool:
@@ -81,7 +84,7 @@ def _text(limit: int, *, multiline: bool = False):
         if len(value) > limit:
             raise PydanticCustomError("too_long", "too long", {"limit": limit})
         checked = value.replace("\r\n", "\n").replace("\n", "").replace("\t", "") if multiline else value
-        if _has_control_characters(checked):
+        if _has_control_characters(checked, line_breaks=multiline):
             raise PydanticCustomError("control_characters", "control characters")
         return value
 
@@ -94,7 +97,7 @@ def _email(value: str) -> str:
     Internationalised domains are fine (sent in their IDNA form), but the part
     before the ``@`` must be ASCII and at most 64 characters (RFC 5321 section
     4.5.3.1.1): SES cannot deliver to SMTPUTF8 mailboxes, and we would promise an
-    email that never arrives.
+    email that never arrives. It may not hold ``=?`` (an RFC 2047 encoded-word opener).
     """
     value = value.strip()
     if len(value) > EMAIL_MAX or _has_control_characters(value):
@@ -102,7 +105,9 @@ def _email(value: str) -> str:
     local_part = value.rpartition("@")[0]
     if not local_part.isascii():
         raise PydanticCustomError("non_ascii_email", "non-ASCII local part")
-    if len(local_part) > 64:
+    if len(local_part) > 64 or "=?" in local_part:
+        # "=?" opens an RFC 2047 encoded-word, which some parsers decode even inside an address
+        # (into another address); no mailbox needs it, and our recipient check would never let it be sent.
         raise PydanticCustomError("invalid_email", "invalid email")
     try:
         validate_email(value, check_deliverability=False, allow_smtputf8=False)
@@ -116,6 +121,28 @@ def _phone(value: str) -> str:
     if not PHONE_PATTERN.match(value):
         raise PydanticCustomError("invalid_phone", "invalid phone")
     return value
+
+
+#: Bounds of ``form_started_at``: epoch seconds or milliseconds, at most 13 digits (README, "The
+#: registration page"). Above :data:`MILLISECONDS_FROM` a value is milliseconds.
+FORM_STARTED_AT_MAX = 9_999_999_999_999
+MILLISECONDS_FROM = 100_000_000_000  # 1e11: as seconds the year 5138, as milliseconds 1973
+
+
+def _bounded_number(value: Any) -> Any:
+    """Refuse a whole number beyond :data:`FORM_STARTED_AT_MAX` before it is turned into a float
+    (``10**400`` cannot be one); other values go on to the float checks."""
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= FORM_STARTED_AT_MAX:
+        raise PydanticCustomError("out_of_range", "out of range")
+    return value
+
+
+#: ``form_started_at``: a JSON number (whole or not) from 0 to :data:`FORM_STARTED_AT_MAX`.
+EpochTime = Annotated[
+    float,
+    Field(strict=True, ge=0, le=FORM_STARTED_AT_MAX, allow_inf_nan=False),
+    BeforeValidator(_bounded_number),  # last, so it runs first
+]
 
 
 def _accepted(value: bool) -> bool:
@@ -173,7 +200,7 @@ def _model_for(event_json: str, event: Event) -> type[BaseModel]:
         "language": (languages, event.default_language),
         "consent": (Annotated[StrictBool, AfterValidator(_accepted)], ...),
         "website": (Annotated[str, Field(strict=True, max_length=500)], ""),
-        "form_started_at": (Annotated[int, Field(strict=True, ge=0)] | None, None),
+        "form_started_at": (EpochTime | None, None),
     }
     for question in event.questions:
         fields[question.id] = _question_field(question)
@@ -194,6 +221,9 @@ _CODES = {
     "extra_forbidden": "unknown_field",
     "literal_error": "invalid_choice",
     "string_too_long": "too_long",
+    "greater_than_equal": "out_of_range",
+    "less_than_equal": "out_of_range",
+    "finite_number": "out_of_range",
 }
 
 
@@ -215,9 +245,7 @@ def validate_registration(event: Event, data: dict[str, Any], language: str) -> 
             seen.add(field)
             code = _CODES.get(err["type"], err["type"])
             ctx = err.get("ctx") or {}
-            if code not in ("required", "unknown_field", "invalid_choice", "too_long", "too_short", "invalid_email",
-                            "non_ascii_email",
-                            "invalid_phone", "must_accept", "control_characters"):
+            if code not in FIELD_ERRORS:  # every code we give has a message; Pydantic's other types are types
                 code = "invalid_type"
             limit = ctx.get("limit") or ctx.get("max_length") or ""
             errors.append(FieldError(field, code, field_error(code, language, limit=limit)))
@@ -225,6 +253,18 @@ def validate_registration(event: Event, data: dict[str, Any], language: str) -> 
 
 
 _TRUE = {"true", "on", "yes", "1"}
+_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")
+
+
+def _form_number(text: str) -> Any:
+    """A form's number field as JSON would carry it: ASCII digits (with a decimal point) become a
+    number, longer digit runs ``inf`` (refused as out of range), anything else stays text (refused as
+    the wrong type). Never calls ``int()`` on an unbounded string (Python refuses over 4300 digits)."""
+    if _DECIMAL.fullmatch(text):
+        return int(text) if "." not in text else float(text)
+    if text.isascii() and text.isdigit():
+        return float("inf")
+    return text
 
 
 def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str, Any]:
@@ -233,7 +273,7 @@ def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str,
     Checkboxes (``consent``, boolean questions) are true when present with a
     value such as ``on``/``true`` and false when absent; ``multichoice``
     questions collect every value sent under their name; other fields take their
-    last value. ``charset`` comes from the Content-Type (default UTF-8; HTML forms
+    last value; ``form_started_at`` becomes a number (empty: left out). ``charset`` comes from the Content-Type (default UTF-8; HTML forms
     send UTF-8 when the page is UTF-8). Raises ``UnicodeDecodeError`` or ``LookupError``
     for bytes or a charset that cannot be read.
     """
@@ -249,7 +289,8 @@ def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str,
         elif key == "consent" or kind == "boolean":
             data[key] = values[-1].lower() in _TRUE
         elif key == "form_started_at":
-            data[key] = int(values[-1]) if values[-1].isdigit() else None
+            if values[-1].strip():
+                data[key] = _form_number(values[-1].strip())
         elif kind in ("choice", "phone", "text", "textarea") and values[-1] == "" and key in types:
             continue  # an untouched optional field
         else:

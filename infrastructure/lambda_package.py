@@ -42,6 +42,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS_MODULE = REPO_ROOT / "chalicelib" / "events.py"
+#: Logos the event files name (``branding.logo: assets/<file>.svg``): ``GET /static/assets/{name}``
+#: serves them from ``events/assets/`` beside ``app.py``, which ``chalice package`` does not ship.
+EVENT_ASSETS = REPO_ROOT / "events" / "assets"
 
 #: Babel locale every locale's data falls back to.
 BABEL_ROOT_LOCALE = "root"
@@ -190,12 +193,14 @@ def rebuild(
     *,
     bytecode: bool = True,
     languages: tuple[str, ...] | None = None,
+    event_assets: Path | None = EVENT_ASSETS,
 ) -> RebuildReport:
     """Trim ``zip_path`` and (with ``bytecode``) add compiled modules, in place.
 
     ``runtime`` is the functions' Lambda runtime (``python3.11``); bytecode is
     written for it and only if this interpreter is that version (else
     ``ValueError``). Files that do not compile (none today) stay as source.
+    The SVG files of ``event_assets`` are added as ``events/assets/<name>``.
     """
     zip_path = Path(zip_path)
     languages = languages or supported_languages()
@@ -211,6 +216,11 @@ def rebuild(
                 report.trimmed[reason] = report.trimmed.get(reason, 0) + info.file_size
                 continue
             entries.append((info, source.read(info)))
+    if event_assets is not None and Path(event_assets).is_dir():
+        for asset in sorted(Path(event_assets).glob("*.svg")):
+            info = zipfile.ZipInfo(f"events/assets/{asset.name}", date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            entries.append((info, asset.read_bytes()))
     compiled: list[tuple[zipfile.ZipInfo, bytes]] = []
     for info, data in entries:
         if not info.filename.endswith(".py"):

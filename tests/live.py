@@ -2,8 +2,8 @@
 
 Each test session that needs it starts its own: free ports for the API and the
 AWS stand-in, a temporary outbox, a folder for the kept data (``LOCAL_STATE``)
-and an events folder of its own (the project's ``events/*.yaml`` plus any extra
-event files the caller writes), so runs never share state with ``make run`` or
+and an events folder of its own (the project's ``events/*.yaml`` and ``events/assets/``,
+plus any extra event files the caller writes), so runs never share state with ``make run`` or
 with each other. :meth:`LiveService.restart` stops it and starts it again on the
 same ports and folders, as a developer does with Ctrl-C and ``make run``.
 """
@@ -108,6 +108,7 @@ def start_service(workdir: Path, *, extra_events: dict[str, str] | None = None, 
     events_dir.mkdir(parents=True, exist_ok=True)
     for path in (ROOT / "events").glob("*.yaml"):
         shutil.copy(path, events_dir / path.name)
+    shutil.copytree(ROOT / "events" / "assets", events_dir / "assets", dirs_exist_ok=True)  # logos the event files name
     for name, text in (extra_events or {}).items():
         (events_dir / name).write_text(text, encoding="utf-8")
     outbox = workdir / "outbox"

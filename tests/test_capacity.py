@@ -13,7 +13,7 @@ from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_
 
 def small_event(capacity: int, waitlist: bool = True, event_id: str = SEED_EVENT_ID):
     event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
-    event = event.model_copy(update={"capacity": capacity, "waitlist": waitlist})
+    event = event.model_copy(update={"capacity": capacity, "waitlist": waitlist, "show_seats": "exact"})
     store.put_event(event)
     return event
 
@@ -90,7 +90,7 @@ def test_full_event_without_waitlist_is_409(client, aws):
         "detail": "All seats are taken and this event has no waitlist.",
     }
     assert json.loads(client.http.get(f"/events/{SEED_EVENT_ID}").body)["registration"] == {
-        "open": False, "state": "full", "seats_left": 0, "waitlist": False,
+        "open": False, "state": "full", "seats_left": 0, "seats": "full", "waitlist": False,
     }
     page = client.http.get(f"/events/{SEED_EVENT_ID}/register?lang=en").body.decode()
     assert "This event is full." in page and "<form" not in page

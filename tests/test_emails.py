@@ -9,6 +9,8 @@ from email.headerregistry import Address
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib import registrations, store
 from tests.conftest import SEED_EVENT_ID, partos_registration, post_json, sent_messages
@@ -80,7 +82,7 @@ def test_markup_in_name_is_text_everywhere(client, seed_event, pump):
     text, html, _ = parts(parsed(sent_messages()[0]))
     assert f"Beste {name}," in text  # plain text: & stays &
     assert "&amp;" not in text
-    assert "<p>Beste &lt;a onmouseover=&#34;alert(1)&#34;&gt;Piet&lt;/a&gt; &amp; Zn,</p>" in html
+    assert ">Beste &lt;a onmouseover=&#34;alert(1)&#34;&gt;Piet&lt;/a&gt; &amp; Zn,</p>" in html
     assert "<a onmouseover" not in html
     # the form, re-rendered with the typed name, shows it as text too
     page = client.http.post(
@@ -114,7 +116,7 @@ def test_plus_address_accepted_and_links_work(client, seed_event, pump):
     item = store.get_registration_in_event(SEED_EVENT_ID, registration_id)
     assert item["email"] == "a.devries+workshop@example.org"
     text, html, _ = parts(parsed(sent_messages()[0]))
-    urls = re.findall(r"https?://\S+", text)
+    urls = re.findall(r"http://127\.0\.0\.1:8000/\S+", text)  # the personal links (the others are calendar links)
     assert len(urls) == 2
     for url in urls:
         assert "devries" not in url and "%2B" not in url and "+" not in url
@@ -163,3 +165,70 @@ def test_ses_failure_keeps_registration_with_failed_state(client, seed_event, pu
     assert item["email_error"].startswith("MessageRejected")
     pump.pump_once()  # nothing left to retry, nothing resent
     assert store.get_registration_in_event(SEED_EVENT_ID, registration_id)["email_state"] == "failed"
+
+
+# ------------------------------------------------------------------ the look (issue 15)
+
+
+def test_links_are_buttons_and_short_texts_and_the_text_part_keeps_them_whole(client, seed_event, pump):
+    registration_id = register_and_deliver(client, pump)
+    text, html, _ = parts(parsed(sent_messages()[0]))
+    assert not re.search(r">\s*https?://", html)  # no URL shown as link text
+    status = re.search(r'<a href="([^"]+)"[^>]*>Je inschrijving bekijken</a>', html).group(1)
+    cancel = re.search(r'<a href="([^"]+)"[^>]*>Annuleer je inschrijving</a>', html).group(1)
+    assert status.replace("&amp;", "&") in text and cancel.replace("&amp;", "&") in text
+    assert f"/registrations/{registration_id}/cancel?token=" in cancel
+    assert 'bgcolor="#24306b"' in html  # the button in the seed's accent colour
+    assert '<img src="http://127.0.0.1:8000/static/assets/partos-placeholder.svg" alt="Partos"' in html
+    assert '<a href="https://www.partos.nl/"' in html
+    assert "font-size: 0." not in html and not re.search(r"font-size:\s*(?:[0-9]|1[01])px", html)  # nothing tiny
+
+
+def test_calendar_links_carry_the_event_in_utc(client, seed_event, pump):
+    from urllib.parse import parse_qs, urlsplit
+
+    register_and_deliver(client, pump, language="en")
+    text, html, _ = parts(parsed(sent_messages()[0]))
+    google = re.search(r'<a href="([^"]+)"[^>]*>Add to Google Calendar</a>', html).group(1).replace("&amp;", "&")
+    outlook = re.search(r'<a href="([^"]+)"[^>]*>Add to Outlook</a>', html).group(1).replace("&amp;", "&")
+    assert google.startswith("https://calendar.google.com/calendar/render?action=TEMPLATE&")
+    assert "dates=20230605T120000Z/20230605T150000Z" in google  # 14:00-17:00 CEST
+    assert outlook.startswith("https://outlook.office.com/calendar/0/deeplink/compose?")
+    assert "startdt=2023-06-05T12:00:00Z" in outlook and "enddt=2023-06-05T15:00:00Z" in outlook
+    g = parse_qs(urlsplit(google).query)
+    assert g["text"] == ["Workshop Best Practices ‘Engagement and mobilisation’"]
+    assert g["location"] == ["Partos, Ellermanstraat 18b, Amsterdam"]
+    assert "token" not in google and "token" not in outlook  # no personal link in a third party's URL
+    assert google in text and outlook in text
+
+
+def test_waitlist_and_cancel_emails_have_no_calendar_links(client, seed_event, pump):
+    from tests.test_capacity import small_event
+
+    small_event(1)
+    register_and_deliver(client, pump, email="first@example.org")
+    register_and_deliver(client, pump, email="second@example.org")
+    _, html, invites = parts(parsed(sent_messages()[1]))
+    assert invites == [] and "calendar.google.com" not in html
+    assert re.search(r'>Meld je af voor de wachtlijst</a>', html)
+
+
+@given(title=st.text(min_size=1, max_size=80).filter(lambda t: t.strip()),
+       place=st.text(min_size=1, max_size=60).filter(lambda t: t.strip()))
+@settings(max_examples=60, deadline=None)
+def test_calendar_links_keep_any_text_exactly(title, place):
+    from urllib.parse import parse_qs, urlsplit
+
+    from chalicelib.calendar_links import google_calendar_url, outlook_calendar_url
+    from chalicelib.events import load_event_file
+    from tests.conftest import EVENTS_DIR
+
+    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
+    event = event.model_copy(update={"title": event.title.model_copy(update={"en": title}),
+                                     "location": event.location.model_copy(update={"name": place})})
+    for url, key in ((google_calendar_url(event, "en"), "text"), (outlook_calendar_url(event, "en"), "subject")):
+        parts_of_url = urlsplit(url)
+        assert parts_of_url.scheme == "https" and parts_of_url.fragment == ""
+        assert not any(c in url for c in " \r\n\"<>")
+        query = parse_qs(parts_of_url.query, keep_blank_values=True, errors="strict")
+        assert query[key] == [title] and query["location"] == [event.location.one_line()]

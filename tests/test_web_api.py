@@ -1,9 +1,8 @@
-"""The API as browsers and other programs meet it: CORS, security headers, 405s, OpenAPI, anti-spam."""
+"""The API as browsers and other programs meet it: CORS, security and caching headers, 405s, OpenAPI."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -210,72 +209,6 @@ def test_every_route_is_documented(client, seed_event):
             assert method.lower() in doc["paths"][path], (method, path)
 
 
-# ------------------------------------------------------------------ anti-spam
-
-
-def _stored(event_id: str = SEED_EVENT_ID) -> int:
-    from chalicelib import store
-
-    return len(list(store.iter_registrations(event_id, consistent=True)))
-
-
-def _form_body(**fields) -> str:
-    from urllib.parse import urlencode
-
-    base = {"name": "Anna de Vries", "email": "anna@example.org", "language": "nl", "consent": "true",
-            "organisation": "Wilde Ganzen", "role": "campaigner"}
-    return urlencode({**base, **fields})
-
-
-def _post_form(client, body: str):
-    return client.http.post(
-        _registrations_path() + "?lang=nl",
-        headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"},
-        body=body,
-    )
-
-
-def test_form_filled_too_fast_gets_the_normal_answer_and_stores_nothing(client, seed_event):
-    response = _post_form(client, _form_body(form_started_at=str(int(time.time()))))
-    assert response.status_code == 303
-    assert response.headers["Location"].startswith("thanks?")
-    assert _stored() == 0
-
-
-def test_form_filled_at_human_speed_is_stored(client, seed_event):
-    response = _post_form(client, _form_body(form_started_at=str(int(time.time()) - 10)))
-    assert response.status_code == 303
-    assert _stored() == 1
-
-
-def test_form_started_in_the_future_is_a_bot(client, seed_event):
-    assert _post_form(client, _form_body(form_started_at=str(int(time.time()) + 3600))).status_code == 303
-    assert _stored() == 0
-
-
-def test_honeypot_filled_stores_nothing(client, seed_event):
-    response = post_json(client, partos_registration(website="http://spam.example"))
-    assert response.status_code == 201
-    assert _stored() == 0
-
-
-def test_json_without_form_time_is_not_judged_by_time(client, seed_event):
-    assert post_json(client, partos_registration()).status_code == 201
-    assert _stored() == 1
-
-
-def test_min_fill_seconds_is_configurable(monkeypatch):
-    from chalicelib.antispam import looks_automated
-
-    now = 1_700_000_000
-    monkeypatch.setenv("MIN_FILL_SECONDS", "0")
-    assert not looks_automated({"form_started_at": now}, now=now)
-    monkeypatch.setenv("MIN_FILL_SECONDS", "5")
-    assert looks_automated({"form_started_at": now - 4}, now=now)
-    assert not looks_automated({"form_started_at": now - 5}, now=now)
-    assert not looks_automated({"form_started_at": None}, now=now)
-
-
 def test_form_errors_come_in_the_page_language(client, seed_event):
     """An English page whose visitor chose Dutch emails still gets English messages."""
     response = client.http.post(
@@ -285,3 +218,51 @@ def test_form_errors_come_in_the_page_language(client, seed_event):
     )
     assert response.status_code == 422
     assert json.loads(response.body)["errors"][0]["message"].startswith("Enter a valid email address")
+
+
+# ------------------------------------------------------------------ caching
+
+
+def test_every_answer_that_shows_personal_data_is_no_store(client, seed_event):
+    from chalicelib import tokens
+
+    created = post_json(client, partos_registration())
+    registration_id = json.loads(created.body)["registration_id"]
+    token = tokens.make_token(registration_id)
+    cancel_url = f"/registrations/{registration_id}/cancel"
+    answers = {
+        "201": created,
+        "409 repeat": post_json(client, partos_registration()),
+        "422": post_json(client, partos_registration(email="nope")),
+        "registration JSON": client.http.get(f"/registrations/{registration_id}?token={token}"),
+        "registration JSON, Accept": client.http.get(f"/registrations/{registration_id}?token={token}",
+                                                     headers={"Accept": "application/json"}),
+        "registration HTML": client.http.get(f"/registrations/{registration_id}?token={token}",
+                                             headers={"Accept": "text/html"}),
+        "registration 403": client.http.get(f"/registrations/{registration_id}?token=k1.bad"),
+        "registration 404": client.http.get(f"/registrations/nope?token={tokens.make_token('nope')}"),
+        "cancel page": client.http.get(f"{cancel_url}?token={token}"),
+        "cancel 403": client.http.post(cancel_url, headers={"Content-Type": "application/json"}, body=b'{"token": "x"}'),
+        "cancel 400": client.http.post(cancel_url, headers={"Content-Type": "application/json"}, body=b"{"),
+        "cancel JSON": client.http.post(cancel_url, headers={"Content-Type": "application/json"},
+                                        body=json.dumps({"token": token})),
+        "form 303": client.http.post(_registrations_path(), headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                     body="name=Bo&email=bo%40example.org&consent=on&organisation=X&role=campaigner"),
+        "event JSON": client.http.get(f"/events/{SEED_EVENT_ID}"),
+        "405": client.http.request("DELETE", _registrations_path()),
+    }
+    statuses = {name: answer.status_code for name, answer in answers.items()}
+    assert statuses == {
+        "201": 201, "409 repeat": 409, "422": 422, "registration JSON": 200, "registration JSON, Accept": 200,
+        "registration HTML": 200, "registration 403": 403, "registration 404": 404, "cancel page": 200,
+        "cancel 403": 403, "cancel 400": 400, "cancel JSON": 200, "form 303": 303, "event JSON": 200, "405": 405,
+    }
+    assert answers["registration JSON"].headers["Content-Type"] == "application/json"
+    assert {name: answer.headers.get("Cache-Control") for name, answer in answers.items()} == {
+        name: "no-store" for name in answers
+    }
+
+
+def test_static_files_may_be_cached(client):
+    answer = client.http.get("/static/form.js")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "public, max-age=300"

@@ -9,8 +9,11 @@ Chromium or Playwright is missing.
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -120,9 +123,22 @@ def axe_page(browser):
     context.close()
 
 
-def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot under test-artifacts/ (gitignored); returns its path."""
+def screenshot(page, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot under test-artifacts/ (gitignored), the whole page or (``full_page=False``)
+    what the window shows; returns its path."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def staff_event_counts(live: LiveService, event_id: str) -> dict:
+    """``python -m staff --local events show <event> --json`` against the live service's AWS stand-in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_PORT"] = str(live.aws_port)
+    done = subprocess.run(
+        [sys.executable, "-m", "staff", "--local", "events", "show", event_id, "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -128,6 +129,7 @@ def test_put_keeps_the_seat_count_when_the_capacity_drops(seed_event, tmp_path):
     data["capacity"] = 2
     path = tmp_path / f"{SEED_EVENT_ID}.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    shutil.copytree(EVENTS_DIR / "assets", tmp_path / "assets")  # the logo its branding names
     result = run("events", "put", str(path))
     assert result.exit_code == 0, result.output
     assert "capacity 40 -> 2" in result.stdout

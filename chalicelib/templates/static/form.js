@@ -143,8 +143,31 @@
     return box;
   }
 
+  // Bring the error summary to the top of the window with the first invalid field below it, and
+  // focus that field without letting the browser scroll it to the top (which hid the summary on
+  // a phone). When both do not fit, the field wins: its own message sits right above it.
+  function reveal(box, field) {
+    if (box && box.scrollIntoView) {
+      box.scrollIntoView({ block: "start" });
+    }
+    if (!field) {
+      return;
+    }
+    field.focus({ preventScroll: true });
+    var rect = field.getBoundingClientRect();
+    if (rect.bottom > window.innerHeight || rect.top < 0) {
+      field.scrollIntoView({ block: "nearest" });
+    }
+  }
+
   function showProblem(status, problem) {
     var errors = (problem && problem.errors) || [];
+    // Sent sooner than the minimum fill time: the person has filled the form in now, so the
+    // next click is not judged by time again (the start time is left out of the body).
+    var started = form.querySelector("input[name=form_started_at]");
+    if (started && errors.some(function (error) { return error.field === "form_started_at"; })) {
+      started.value = "";
+    }
     if (status === 409 && problem && problem.type === "/problems/already-registered") {
       errors = [{ field: "email", message: problem.detail }];
     }
@@ -163,23 +186,25 @@
       return a.target.compareDocumentPosition(b.target) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
     });
     if (shown.length) {
-      summary(shown);
-      if (shown[0].focusable) {
-        shown[0].focusable.focus();
-      }
+      reveal(summary(shown), shown[0].focusable);
       return;
     }
     var text = unplaced.join(" ") || (problem && problem.detail) || form.getAttribute("data-failed");
     var box = summary([], text);
     if (box) {
-      box.focus();
+      box.focus({ preventScroll: true });
+      reveal(box, null);
     }
   }
 
-  function thanksUrl(status) {
-    var lang = form.getAttribute("data-lang") || "";
+  // The thank-you page of this registration: the answer's thanks_url (a short-lived signed
+  // reference, no personal data), else the page without one.
+  function thanksUrl(data) {
+    if (data.thanks_url) {
+      return data.thanks_url;
+    }
     var url = new URL("thanks", form.action);
-    url.search = "?lang=" + encodeURIComponent(lang) + "&status=" + encodeURIComponent(status || "confirmed");
+    url.search = "?lang=" + encodeURIComponent(form.getAttribute("data-lang") || "");
     return url.toString();
   }
 
@@ -204,7 +229,7 @@
           })
           .then(function (data) {
             if (response.status === 201 && data) {
-              window.location.assign(thanksUrl(data.status));
+              window.location.assign(thanksUrl(data));
               return;
             }
             setBusy(false);
