@@ -127,7 +127,7 @@ def test_a_refused_start_time_is_shown_and_the_next_click_registers(live, page):
     with page.expect_request(lambda r: r.method == "POST" and "/registrations" in r.url) as posted:
         page.click("button[type=submit]")
     assert "form_started_at" not in json.loads(posted.value.post_data)
-    page.wait_for_url(re.compile(r"/thanks\?lang=nl&status=confirmed$"))
+    page.wait_for_url(re.compile(r"/thanks\?lang=nl&ref=[A-Za-z0-9_-]{22}\.[0-9]+\.[^&]+$"))
     assert _registration_ids(live) == before + 1
 
 
