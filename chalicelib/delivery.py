@@ -31,7 +31,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from aws_lambda_powertools import Logger
 
-from chalicelib import aws, clock, emails, store, tokens
+from chalicelib import aws, checkin, clock, emails, store, tokens
 from chalicelib.settings import get_settings
 from chalicelib.streamfilter import STREAM_FILTER_PATTERN  # noqa: F401 - the filter of the records change_of acts on
 
@@ -132,6 +132,7 @@ def deliver(record: dict[str, Any]) -> bool:
             token=tokens.make_token(registration_id),
             now=now,
             waitlist_position=position,
+            checkin_code=checkin.code_for_delivery(change, item),
         )
     except emails.UnsafeMessage as exc:  # could reach someone else: never sent
         store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),

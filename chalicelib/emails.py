@@ -49,7 +49,7 @@ from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
 
-from chalicelib import templates
+from chalicelib import checkin, templates
 from chalicelib.branding import NEUTRAL_ACCENT, look
 from chalicelib.calendar_links import calendar_links
 from chalicelib.dates import event_when
@@ -263,12 +263,15 @@ def build_email(
     token: str,
     now: datetime,
     waitlist_position: int | None = None,
+    checkin_code: str | None = None,
 ) -> OutgoingEmail:
     """The complete, checked message for one change of one registration.
 
     ``registration`` is the stored item (``registration_id``, ``name``, ``email``,
     ``language``, ``status``); ``sender`` the configured From (``"Name <addr>"``);
-    ``base_url`` the public API base for links; ``now`` (aware UTC) the Date and DTSTAMP.
+    ``base_url`` the public API base for links; ``now`` (aware UTC) the Date and DTSTAMP;
+    ``checkin_code`` the registrant's check-in code (``checkin.code_for_delivery``), shown as an
+    inline QR code and in groups for reading aloud (``checkin.email_context``), or ``None``.
     Raises ``ValueError`` when the registrant's or sender's address is invalid, and
     :class:`UnsafeMessage` (a ``ValueError``) when the result fails :func:`check_message`.
     """
@@ -297,6 +300,7 @@ def build_email(
     sender_name, sender_addr = parseaddr(sender)
     recipient = address(registration["email"])
     sender_addr = address(sender_addr)
+    context.update(checkin.email_context(checkin_code, sender_addr.rpartition("@")[2]))  # README, "Check-in at the door"
     organiser_addr = address(str(event.organiser.email))
     subject = SUBJECTS[kind][language].format(title=title)
     # Written here, not by email.headerregistry (see the module docstring).
@@ -312,6 +316,7 @@ def build_email(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(templates.render("email.txt", context), subtype="plain", charset="utf-8")
     message.add_alternative(templates.render("email.html", context), subtype="html", charset="utf-8")
+    checkin.attach_code(message, context)  # the QR code beside the HTML (multipart/related)
     if kind != "waitlisted":  # a waitlisted registrant holds no seat yet: no calendar entry
         invite = build_invite(
             event,

@@ -1,7 +1,7 @@
 """The staff command line: ``python -m staff [--stage S | --local] [--table T] GROUP COMMAND ...``.
 
-Groups: ``events`` (put, list, show), ``registrations`` (list, export, cancel, erase),
-``exports`` (start, list, convert, query). Exit codes: see :mod:`staff` (0 ok, 1 not
+Groups: ``events`` (put, list, show), ``registrations`` (list, export, cancel, erase, checkin),
+``exports`` (start, list, convert, query); ``checkin-link`` (``staff.checkin``). Exit codes: see :mod:`staff` (0 ok, 1 not
 found / nothing done, 2 usage or validation error, 3 AWS error). Progress goes to
 stderr, results to stdout (or the ``-o`` file). Nothing is logged; personal data only
 appears in the output the command is asked for.
@@ -325,7 +325,8 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
     """Show an event's registrations as a table.
 
     Confirmed first (by registration time), then the waitlist in order, then
-    cancelled and erased. Times are in the event's time zone.
+    cancelled and erased. Times are in the event's time zone; "checked in" is
+    when the person was checked in at the door.
     """
     from staff.columns import sort_key
     from staff.tables import render
@@ -342,15 +343,22 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
             item.get("name", ""),
             item.get("email", ""),
             datetime.fromisoformat(registered).astimezone(event.zone).strftime("%Y-%m-%d %H:%M") if registered else "",
+            _checked_in(item, event),
             item.get("email_state", ""),
             item.get("registration_id"),
         ])
     if not rows:
         click.echo("No registrations" + (f" with status {', '.join(statuses)}" if statuses else "") + ".")
         return EXIT_OK
-    click.echo(render(["status", "pos", "name", "email", "registered", "email", "id"], rows))
+    click.echo(render(["status", "pos", "name", "email", "registered", "checked in", "email", "id"], rows))
     click.echo(f"{len(rows)} registration(s).", err=True)
     return EXIT_OK
+
+
+def _checked_in(item: dict[str, Any], event: Any) -> str:
+    """When a registration was checked in at the door, as ``registrations list`` shows it (the event's zone)."""
+    at = item.get("checked_in_at")
+    return datetime.fromisoformat(at).astimezone(event.zone).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 @registrations.command("export", context_settings=CONTEXT)
@@ -368,7 +376,8 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
     Columns, in this order:
       registration_id, status, waitlist_position, name, email, language,
       registered_at (ISO 8601 in the event's time zone), one column per
-      question (named by its id), email_state.
+      question (named by its id), email_state, checked_in_at (ISO 8601 in the
+      event's time zone; empty until checked in at the door).
 
     Rows: confirmed, waitlisted (in queue order), cancelled, erased, each by
     registration time, as "registrations list" shows them. Choice answers are
@@ -711,6 +720,13 @@ def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> 
     else:
         click.echo(render(names, shown) if names else "(no result)")
     return EXIT_OK
+
+
+# ------------------------------------------------------------------ check-in at the door (staff/checkin.py)
+
+from staff.checkin import register as _register_checkin  # noqa: E402 - after the groups it adds to
+
+_register_checkin(cli, registrations, aws_command, _stack_output, CONTEXT)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,6 +60,7 @@ class Wanted(msgspec.Struct):
     registered_at: Attribute = None
     email_state: Attribute = None
     waitlist_ticket: Attribute = None
+    checked_in_at: Attribute = None
     answers: Attribute = None
 
 

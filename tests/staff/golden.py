@@ -5,7 +5,8 @@ time), so the code before the one-pass reader (commit 133fc59, which wrote rows 
 and the code since write the same bytes. ``golden-registrations.csv`` (comma),
 ``golden-registrations-semicolon.csv``, ``golden-registrations.jsonl`` and
 ``golden-registrations-xlsx.json`` (the XLSX's cell values read back with openpyxl) were written
-by that older code from :func:`golden_items` in this order.
+by that older code from :func:`golden_items` in this order; the ``checked_in_at`` column (check-in
+at the door) was appended to each file afterwards, its one value the first registration's.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def golden_registrations() -> list[dict[str, Any]]:
     """The event's registrations as plain items, in the order the exports list them."""
     return [
         _registration(1, "Ab3xYz0000000000000001", "confirmed", "2023-05-01T09:00:00+00:00",
+                      checked_in_at="2023-06-05T12:03:00+00:00", checked_in_via="door",
                       name='=HYPERLINK("http://evil.example","klik")',
                       answers={"phone": "+31 6 12345678", "note": 'twee\nregels, "quotes" en ; puntkomma',
                                "role": "campaigner", "diet": ["vegetarian", "halal"], "member": True}),
