@@ -80,11 +80,12 @@ def register(cli: click.Group, registrations: click.Group, aws_command: Callable
     @cli.command("checkin-link", context_settings=context)
     @click.argument("event_id", metavar="EVENT")
     @click.option("--valid", "valid", default="2d", show_default=True, metavar="DURATION",
+                  callback=lambda _ctx, _param, value: parse_duration(value),
                   help="How long the link works: 2d, 12h, 1d12h, 90m (at most 31d).")
     @click.option("--lang", type=click.Choice(["nl", "en"]), help="Language of the page (default: the phone's).")
     @click.option("--base-url", metavar="URL", help="Address of the service (default: the stage's, or make run's).")
     @aws_command
-    def checkin_link(event_id: str, valid: str, lang: str | None, base_url: str | None) -> int:
+    def checkin_link(event_id: str, valid: timedelta, lang: str | None, base_url: str | None) -> int:
         """Print a link to the check-in page of one event, for staff at the door.
 
         Open it on a phone: it scans the QR codes of the registrants' emails with the
@@ -98,11 +99,10 @@ def register(cli: click.Group, registrations: click.Group, aws_command: Callable
         from chalicelib import checkin, clock, store
         from chalicelib.dates import local_timestamp
 
-        duration = parse_duration(valid)
         event = store.event_definition(event_id)
         url = _base_url(base_url, stage_output)
         _signing_keys_available(stage_output)
-        expires_at = clock.now() + duration
+        expires_at = clock.now() + valid
         token = checkin.make_door_token(event.id, expires_at)
         click.echo(checkin.door_link(url, event.id, token, lang))
         key_id = token.split(".")[1]
