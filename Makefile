@@ -14,7 +14,8 @@ FRESH ?=
 AXE_VERSION := $(shell sed -n 's/.*"axe-core": *"\([^"]*\)".*/\1/p' tests/browser/package.json)
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 # Browser scripts the service serves (GET /static/vendor/{name}), from pinned npm packages
-# (vendor/package.json and its lock file): the door page's QR decoder. Copied, not committed.
+# (browser-scripts/package.json and its lock file): the door page's QR decoder. Copied, not committed.
+# Not in a folder named vendor/: Chalice copies that one into the root of the Lambda zip.
 VENDORED_DIR := chalicelib/templates/static/vendor
 VENDORED := $(VENDORED_DIR)/jsQR.js
 
@@ -81,14 +82,14 @@ axe: ## axe-core from npm for the accessibility check (tests/browser/package.jso
 
 # npm ci checks each package against the lock file's integrity hash; only the files the service serves
 # are copied (with the package's licence). The Lambda package takes them from chalicelib/ like any file there.
-$(VENDORED): vendor/package.json vendor/package-lock.json
+$(VENDORED): browser-scripts/package.json browser-scripts/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "npm (Node.js) is needed for the door page's QR decoder (jsQR): see README, Check-in at the door"; exit 1; }
-	npm ci --prefix vendor --no-audit --no-fund --loglevel=error
+	npm ci --prefix browser-scripts --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDORED_DIR)
-	cp vendor/node_modules/jsqr/dist/jsQR.js $(VENDORED)
-	cp vendor/node_modules/jsqr/LICENSE $(VENDORED_DIR)/jsQR.LICENSE.txt
+	cp browser-scripts/node_modules/jsqr/dist/jsQR.js $(VENDORED)
+	cp browser-scripts/node_modules/jsqr/LICENSE $(VENDORED_DIR)/jsQR.LICENSE.txt
 
-vendored: $(VENDORED) ## The door page's QR decoder (jsQR) from npm, pinned by vendor/package-lock.json
+vendored: $(VENDORED) ## The door page's QR decoder (jsQR) from npm, pinned by browser-scripts/package-lock.json
 
 # make run and make test go on without npm: the door page then scans with the browser's BarcodeDetector
 # only (where there is one), and codes can still be typed or people found by name.
@@ -99,4 +100,4 @@ vendored-if-npm:
 include infrastructure/infra.mk
 
 clean: ## Remove the virtual environment, outbox and test output (the kept data in .local-state/ stays)
-	rm -rf $(VENV) outbox .pytest_cache test-artifacts tests/browser/node_modules vendor/node_modules $(VENDORED_DIR)
+	rm -rf $(VENV) outbox .pytest_cache test-artifacts tests/browser/node_modules browser-scripts/node_modules $(VENDORED_DIR)
