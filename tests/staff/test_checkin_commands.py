@@ -52,6 +52,22 @@ def test_checkin_link_follows_make_runs_port_and_a_given_base_url(seed, monkeypa
     assert given.stdout.startswith(f"https://door.example.org/api/events/{SEED_EVENT_ID}/door#")
 
 
+def test_checkin_link_counts_from_the_app_clock_the_service_was_started_with(seed, monkeypatch):
+    """``APP_CLOCK=... make run`` and ``APP_CLOCK=... python -m staff --local ...``: the environment's
+    clock wins over the local stage's, so the link's expiry counts from the service's clock."""
+    from datetime import datetime, timezone
+
+    from chalicelib import checkin
+
+    monkeypatch.setenv("APP_CLOCK", "2023-05-01T09:00:00+02:00")
+    link = run("checkin-link", SEED_EVENT_ID, "--valid", "1d").stdout.strip()
+    token = urlsplit(link).fragment
+    door = checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 2, 6, 59, tzinfo=timezone.utc))
+    assert datetime(2023, 5, 2, 7, 0, tzinfo=timezone.utc) <= door.expires_at < datetime(2023, 5, 2, 8, 0, tzinfo=timezone.utc)
+    with pytest.raises(checkin.DoorLinkExpired):  # the stage's clock (22 May) is long past it
+        checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc))
+
+
 @pytest.mark.parametrize("valid", ["soon", "0d", "32d", "2x", "-1d", "2d3"])
 def test_checkin_link_refuses_a_duration_it_cannot_read_or_too_long(seed, valid):
     result = run("checkin-link", SEED_EVENT_ID, "--valid", valid)
