@@ -4,8 +4,9 @@ One function consumes a batch of stream records, deployed as the ``DeliverEmails
 Lambda function on the table stream and fed by the local service's poller.
 For each record it works out which change of a registration it shows
 (``registered`` on INSERT; ``promoted`` or ``cancelled`` when ``status``
-changes; nothing for other writes, such as our own email-state updates),
-then:
+changes; a notification entry that appears ``pending`` without a status change,
+such as ``waitlist_closed`` from the scheduled function; nothing for other
+writes, such as our own email-state updates), then:
 
 1. claims the change's email with a conditional write (``pending`` -> ``sending``),
    so a record seen twice, or a retried batch, sends no second email;
@@ -71,11 +72,25 @@ def change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     before = old.get("status", {}).get("S")
     after = item.get("status")
     if before == after:
-        return None
+        return _new_notification(store.deserialize(old), item)
     if before == "waitlisted" and after == "confirmed":
         return "promoted", item
     if after == "cancelled":
         return "cancelled", item
+    return None
+
+
+def _new_notification(old: dict[str, Any], item: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(change, item)`` for a notification entry that is ``pending`` in the new image and absent
+    from the old one (``store.add_notification``: a change that is no status change), else ``None``.
+
+    Only an entry that appears counts: our own updates of an existing entry (``sending``,
+    ``sent``, back to ``pending`` for a retry) are no new change.
+    """
+    before = old.get("notifications") or {}
+    for change, entry in sorted((item.get("notifications") or {}).items()):
+        if change not in before and isinstance(entry, dict) and entry.get("state") == "pending":
+            return change, item
     return None
 
 
@@ -121,7 +136,7 @@ def deliver(record: dict[str, Any]) -> bool:
     try:
         event = store.event_definition(event_id)  # cached: at most one read per event and batch
         position = None
-        if item["status"] == "waitlisted":  # the stream image's ticket; position counts who is still ahead
+        if emails.email_kind(change, item["status"]) == "waitlisted":  # the stream image's ticket; who is still ahead
             position = store.waitlist_position(event_id, int(item["waitlist_ticket"]))
         outgoing = emails.build_email(
             event=event,

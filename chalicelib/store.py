@@ -25,7 +25,8 @@ function instance for :data:`DEFINITION_MAX_AGE` seconds. That is safe because
 everything a registration must respect is on the counters item and checked by the
 write's condition: ``seat_capacity`` (absent: unlimited), ``waitlist`` (whether
 the event has one), ``opens_at``/``closes_at`` (the registration window, epoch
-seconds; ``opens_at`` 0 when it opens at once). Its counts: ``seats_taken`` (confirmed registrations),
+seconds; ``opens_at`` 0 when it opens at once), ``waitlist_closes_at`` (no
+promotion from then on) and ``ends_at`` (no cancellation from then on). Its counts: ``seats_taken`` (confirmed registrations),
 ``waitlisted_count``, ``erased_count``, ``waitlist_seq`` (the last waitlist ticket
 handed out) and, per waitlist bucket ``b`` that has someone waiting, ``w<b>``: how
 many wait in it.
@@ -142,6 +143,10 @@ class Conflict(StoreError):
 
 class SeatFree(Conflict):
     """A waitlist write found a free seat (the event is not full any more): register for the seat instead."""
+
+
+class EventOver(StoreError):
+    """The event has ended (``ends_at`` on the counters item): a cancellation changes nothing any more."""
 
 
 class LegacyEventItem(StoreError):
@@ -303,8 +308,9 @@ class EventCounters:
     """An event's counters item as plain values (README, "Storage").
 
     ``seat_capacity`` ``None`` means unlimited; ``opens_at``/``closes_at`` are epoch
-    seconds (``opens_at`` 0: open from the start); ``waiting`` maps a waitlist
-    bucket to how many wait in it (buckets with nobody waiting are absent).
+    seconds (``opens_at`` 0: open from the start); ``waitlist_closes_at`` and ``ends_at``
+    too (``None`` on an item written before they existed: no cutoff, no end); ``waiting``
+    maps a waitlist bucket to how many wait in it (buckets with nobody waiting are absent).
     """
 
     event_id: str
@@ -316,6 +322,8 @@ class EventCounters:
     waitlist: bool = False
     opens_at: float = 0
     closes_at: float | None = None
+    waitlist_closes_at: float | None = None
+    ends_at: float | None = None
     waiting: dict[int, int] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
@@ -332,6 +340,8 @@ class EventCounters:
             waitlist=bool(item.get("waitlist", False)),
             opens_at=item.get("opens_at", 0),
             closes_at=item.get("closes_at"),
+            waitlist_closes_at=item.get("waitlist_closes_at"),
+            ends_at=item.get("ends_at"),
             waiting={bucket: int(count) for bucket, count in _indexed(item, "w").items()},
         )
 
@@ -360,6 +370,18 @@ class EventCounters:
         if self.closes_at is not None and now >= float(self.closes_at):
             return "closed"
         return "open"
+
+    def promotions_closed(self, instant: datetime) -> bool:
+        """Whether the waitlist cutoff has passed at ``instant`` (aware), as the writes' conditions judge it."""
+        return self.waitlist_closes_at is not None and instant.timestamp() >= float(self.waitlist_closes_at)
+
+    def waitlist_open(self, instant: datetime) -> bool:
+        """Whether a full event takes registrants on its waitlist at ``instant``: it has one and the cutoff has not passed."""
+        return self.waitlist and not self.promotions_closed(instant)
+
+    def over(self, instant: datetime) -> bool:
+        """Whether the event has ended at ``instant`` (aware), as a cancellation's condition judges it."""
+        return self.ends_at is not None and instant.timestamp() >= float(self.ends_at)
 
     def waiting_before(self, bucket: int) -> int:
         """How many wait in the buckets below ``bucket``."""
@@ -406,13 +428,22 @@ def probably_full(event_id: str) -> bool:
 def put_event(event: Event) -> None:
     """Create or update an event: its definition, its counters item and its catalogue entry (one transaction).
 
-    The counts are kept; ``seat_capacity`` is replaced (removed for an unlimited
-    event), and so are ``waitlist`` and the window (``opens_at`` 0 when the event
-    has no opening time). Lowering the capacity below ``seats_taken``
+    The event must first render into every email, invite and page
+    (``chalicelib.publishing.check_renders``, which raises
+    ``chalicelib.events.EventFileError``; nothing is written then). The counts are
+    kept; ``seat_capacity`` is replaced (removed for an unlimited event), and so are
+    ``waitlist``, the window (``opens_at`` 0 when the event has no opening time), the
+    waitlist cutoff and the end. Lowering the capacity below ``seats_taken``
     leaves the confirmed registrations confirmed and the event full until seats
-    free up. Raises :class:`LegacyEventItem` for an event item of the first
+    free up. The catalogue entry carries ``due_<job>`` for each of
+    ``Event.scheduled_times`` (epoch seconds; removed when the event has no such job)
+    and keeps the ``done_<job>`` marks of the scheduled function (``chalicelib.jobs``).
+    Raises :class:`LegacyEventItem` for an event item of the first
     release's layout (counters inside the event item).
     """
+    from chalicelib.publishing import check_renders  # lazy: the emails and pages are not needed to register
+
+    check_renders(event)
     table = _table()
     pk = event_pk(event.id)
     values: dict[str, Any] = {
@@ -421,9 +452,12 @@ def put_event(event: Event) -> None:
         ":zero": {"N": "0"},
         ":w": {"BOOL": event.waitlist},
         ":closes": _epoch(event.utc(event.closes_at_local)),
+        ":wcloses": _epoch(event.utc(event.waitlist_closes_local)),
+        ":ends": _epoch(event.utc(event.ends_at)),
     }
     sets = [
         "#type = :type", "event_id = :e", "waitlist = :w", "closes_at = :closes",
+        "waitlist_closes_at = :wcloses", "ends_at = :ends",
         "seats_taken = if_not_exists(seats_taken, :zero)",
         "waitlisted_count = if_not_exists(waitlisted_count, :zero)",
         "erased_count = if_not_exists(erased_count, :zero)",
@@ -438,6 +472,18 @@ def put_event(event: Event) -> None:
     sets.append("opens_at = :opens")
     values[":opens"] = {"N": "0"} if event.registration_opens_at is None else _epoch(event.utc(event.registration_opens_at))
     counters_update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    catalogue_names = {"#type": "type"}
+    catalogue_values: dict[str, Any] = {":type": {"S": "catalogue"}, ":e": {"S": event.id}}
+    catalogue_sets, catalogue_removes = ["#type = :type", "event_id = :e"], []
+    for i, (job, due) in enumerate(sorted(event.scheduled_times().items())):
+        catalogue_names[f"#due{i}"] = f"due_{job}"
+        if due is None:
+            catalogue_removes.append(f"#due{i}")
+        else:
+            catalogue_sets.append(f"#due{i} = :due{i}")
+            catalogue_values[f":due{i}"] = {"N": str(int(due.timestamp()))}
+    catalogue_update = "SET " + ", ".join(catalogue_sets) + (
+        " REMOVE " + ", ".join(catalogue_removes) if catalogue_removes else "")
     try:
         _ddb().transact_write_items(TransactItems=[
             {"Update": {
@@ -456,9 +502,12 @@ def put_event(event: Event) -> None:
                 "ExpressionAttributeNames": {"#type": "type"},
                 "ExpressionAttributeValues": values,
             }},
-            {"Put": {
+            {"Update": {  # an Update, not a Put: the scheduled function's done marks stay
                 "TableName": table,
-                "Item": serialize({"pk": CATALOGUE_PK, "sk": event.id, "type": "catalogue", "event_id": event.id}),
+                "Key": _key(CATALOGUE_PK, event.id),
+                "UpdateExpression": catalogue_update,
+                "ExpressionAttributeNames": catalogue_names,
+                "ExpressionAttributeValues": catalogue_values,
             }},
         ])
     except ClientError as error:
@@ -565,6 +614,88 @@ def list_event_items() -> list[dict[str, Any]]:
     return items
 
 
+def catalogue_entries() -> Iterator[dict[str, Any]]:
+    """Every catalogue item (plain values): ``event_id``, ``due_<job>`` and ``done_<job>`` (epoch seconds).
+
+    A Query of the catalogue partition, all pages (no Scan; no event definition is read).
+    """
+    for page in _ddb().get_paginator("query").paginate(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": CATALOGUE_PK}},
+        ConsistentRead=True,
+    ):
+        for raw in page["Items"]:
+            yield deserialize(raw)
+
+
+def mark_job_done(event_id: str, job: str, due: int) -> bool:
+    """Record on the event's catalogue item that ``job`` ran for its due time ``due`` (epoch seconds).
+
+    Conditional: the entry is still due at ``due`` (the definition was not published again
+    with another time meanwhile) and not yet marked for it. Returns ``False`` when the
+    condition failed (another run marked it, or the due time moved).
+    """
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(CATALOGUE_PK, event_id),
+            UpdateExpression="SET #done = :due",
+            ConditionExpression="#due = :due AND (attribute_not_exists(#done) OR #done <> :due)",
+            ExpressionAttributeNames={"#due": f"due_{job}", "#done": f"done_{job}"},
+            ExpressionAttributeValues={":due": {"N": str(int(due))}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def waiting_registrations(event_id: str) -> list[WaitlistEntry]:
+    """Everyone still on the event's waitlist, by ticket: a consistent Query of its waitlist buckets, all pages.
+
+    Reads only the bucket items (about 30 bytes per waiting registrant), never the registrations.
+    """
+    entries: list[WaitlistEntry] = []
+    for page in _ddb().get_paginator("query").paginate(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :w)",
+        ExpressionAttributeValues={":pk": {"S": event_pk(event_id)}, ":w": {"S": WAITLIST_PREFIX}},
+        ConsistentRead=True,
+    ):
+        for raw in page["Items"]:
+            entries.extend(_entries(deserialize(raw)))
+    return entries
+
+
+def add_notification(event_id: str, registration_id: str, change: str, *, at: datetime, status: str) -> bool:
+    """Ask for an email of ``change`` to a registration: ``notifications.<change>`` ``pending``, once.
+
+    One conditional UpdateItem: the registration still has ``status`` and has no entry for
+    ``change`` yet, so the email is asked for at most once however often this runs. Sets
+    ``email_state`` ``pending`` too, which lets the stream record through to ``DeliverEmails``
+    (``chalicelib.streamfilter``); ``chalicelib.delivery.change_of`` reads the new entry as the
+    change. Returns ``False`` when the condition did not hold.
+    """
+    stamp = at.isoformat()
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(event_pk(event_id), registration_sk(registration_id)),
+            UpdateExpression="SET #n.#c = :entry, email_state = :pending",
+            ConditionExpression="#s = :status AND attribute_exists(#n) AND attribute_not_exists(#n.#c)",
+            ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "status"},
+            ExpressionAttributeValues={":entry": _serializer.serialize({"state": "pending", "at": stamp}),
+                                       ":pending": {"S": "pending"}, ":status": {"S": status}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 # ---------------------------------------------------------------- registrations
 
 
@@ -589,6 +720,13 @@ def _retryable(codes: list[str]) -> bool:
 
 #: The registration window at ``:now``, on the counters item (false when the item does not exist).
 _WINDOW = "opens_at <= :now AND closes_at > :now"
+#: The event takes registrants on its waitlist at ``:now`` (``:true``): it has one, and its cutoff
+#: has not passed (after it nobody would be promoted; README, "Seats, waitlist and cancellation").
+_WAITLIST_OPEN = "waitlist = :true AND (attribute_not_exists(waitlist_closes_at) OR waitlist_closes_at > :now)"
+#: Promotions are still possible at ``:now``: the waitlist cutoff has not passed.
+_PROMOTIONS_OPEN = "(attribute_not_exists(waitlist_closes_at) OR waitlist_closes_at > :now)"
+#: The event has not ended at ``:now``: a cancellation still means something.
+_NOT_OVER = "(attribute_not_exists(ends_at) OR ends_at > :now)"
 
 
 def _refused(event_id: str, old: dict[str, Any] | None, now: datetime) -> EventCounters:
@@ -602,11 +740,11 @@ def _refused(event_id: str, old: dict[str, Any] | None, now: datetime) -> EventC
     return counters
 
 
-def _waitlist_refusal(event_id: str, counters: EventCounters) -> StoreError:
-    """Why a waitlist write's condition (window open, waitlist, event full) failed, the window aside."""
+def _waitlist_refusal(event_id: str, counters: EventCounters, now: datetime) -> StoreError:
+    """Why a waitlist write's condition (window open, waitlist open, event full) failed, the window aside."""
     if not counters.full:
         return SeatFree("a seat is free", counters=counters)
-    if not counters.waitlist:
+    if not counters.waitlist_open(now):
         return EventFull(event_id, counters)
     return Conflict("counters changed", counters=counters)
 
@@ -620,11 +758,11 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
     on condition that a seat is free. For ``waitlisted`` the item carries the
     ``waitlist_ticket`` from :func:`take_waitlist_ticket`; the write adds the
     ticket to its bucket item and counts it (``waitlisted_count``, ``w<bucket>``)
-    on condition that the event has a waitlist and is still full.
+    on condition that the event has a waitlist, its cutoff has not passed and it is still full.
 
     Raises :class:`AlreadyRegistered` (guard exists), :class:`WindowClosed`,
-    :class:`EventFull` (no seat for a confirmed write; no waitlist for a waitlisted
-    one; ``counters`` attached), :class:`SeatFree` (a waitlisted write while a seat
+    :class:`EventFull` (no seat for a confirmed write; no waitlist, or one past its
+    cutoff, for a waitlisted one; ``counters`` attached), :class:`SeatFree` (a waitlisted write while a seat
     is free), :class:`Conflict` (a DynamoDB transaction conflict: retry) and
     :class:`EventNotFound`.
     """
@@ -658,7 +796,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
             "TableName": table,
             "Key": _key(pk, COUNTERS_SK),
             "UpdateExpression": "ADD waitlisted_count :one, #w :one",
-            "ConditionExpression": f"{_WINDOW} AND waitlist = :true AND seats_taken >= seat_capacity",
+            "ConditionExpression": f"{_WINDOW} AND {_WAITLIST_OPEN} AND seats_taken >= seat_capacity",
             "ExpressionAttributeNames": {"#w": f"w{bucket}"},
             "ExpressionAttributeValues": {**values, ":true": {"BOOL": True}},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -684,7 +822,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
             counters = _refused(item["event_id"], _cancellation_items(error)[2], now)
             if item["status"] == "confirmed":
                 raise EventFull(item["event_id"], counters) from None
-            raise _waitlist_refusal(item["event_id"], counters) from None
+            raise _waitlist_refusal(item["event_id"], counters, now) from None
         if _retryable(codes):
             raise Conflict(",".join(codes)) from None
         raise
@@ -695,11 +833,11 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
 
     One UpdateItem, no read and no compare: concurrent registrants get distinct
     tickets in the order DynamoDB applies the writes. Conditional on the window
-    being open at ``now``, the event having a waitlist and being full, so no
-    ticket is taken while a seat is free. ``waiting`` is ``waitlisted_count`` at
+    being open at ``now``, the event having a waitlist whose cutoff has not passed
+    and being full, so no ticket is taken while a seat is free. ``waiting`` is ``waitlisted_count`` at
     that moment: everyone then waiting holds a lower ticket, so ``waiting + 1`` is
     the new registrant's position at the moment of the ticket.
-    Raises :class:`SeatFree`, :class:`EventFull` (no waitlist), :class:`WindowClosed`,
+    Raises :class:`SeatFree`, :class:`EventFull` (no waitlist, or past its cutoff), :class:`WindowClosed`,
     :class:`EventNotFound` and :class:`Conflict` (a transaction was writing the counters: retry).
     """
     try:
@@ -707,7 +845,7 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
             TableName=_table(),
             Key=_key(event_pk(event_id), COUNTERS_SK),
             UpdateExpression="ADD waitlist_seq :one",
-            ConditionExpression=f"{_WINDOW} AND waitlist = :true AND seats_taken >= seat_capacity",
+            ConditionExpression=f"{_WINDOW} AND {_WAITLIST_OPEN} AND seats_taken >= seat_capacity",
             ExpressionAttributeValues={":one": {"N": "1"}, ":now": _epoch(now), ":true": {"BOOL": True}},
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -720,7 +858,7 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
             raise
         old = error.response.get("Item")
         counters = _refused(event_id, deserialize(old) if old else None, now)
-        raise _waitlist_refusal(event_id, counters) from None
+        raise _waitlist_refusal(event_id, counters, now) from None
     after = deserialize(answer["Attributes"])
     return int(after["waitlist_seq"]), int(after["waitlisted_count"])
 
@@ -839,7 +977,7 @@ def record_notification(
     reason: str | None = None,
     stale_before: datetime | None = None,
 ) -> bool:
-    """Move the email state of one change (``registered``, ``promoted``, ``cancelled``) on a registration.
+    """Move the email state of one change (``registered``, ``promoted``, ``cancelled``, ``waitlist_closed``) on a registration.
 
     The write happens only if the change's current state is one of ``expect``
     (or, when ``stale_before`` is given, a ``sending`` claim older than it).
@@ -970,10 +1108,11 @@ def _status_change(item: dict[str, Any], new_status: str, change: str, at: str, 
     }
 
 
-def _counters_update(event_id: str, adds: dict[str, int], removes: list[str], condition: str) -> dict:
+def _counters_update(event_id: str, adds: dict[str, int], removes: list[str], condition: str,
+                     now: datetime | None = None) -> dict:
     """An Update of the counters item: ``ADD`` each of ``adds``, ``REMOVE`` each of ``removes``, on ``condition``.
 
-    ``condition`` may use ``:zero`` and ``:one``.
+    ``condition`` may use ``:zero``, ``:one`` and, given ``now`` (aware), ``:now`` (epoch seconds).
     """
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -993,6 +1132,10 @@ def _counters_update(event_id: str, adds: dict[str, int], removes: list[str], co
     for placeholder, number in ((":zero", "0"), (":one", "1")):
         if placeholder in condition:
             values[placeholder] = {"N": number}
+    if ":now" in condition:
+        if now is None:
+            raise ValueError("the condition uses :now: pass now")
+        values[":now"] = _epoch(now)
     op: dict[str, Any] = {
         "TableName": _table(),
         "Key": _key(event_pk(event_id), COUNTERS_SK),
@@ -1040,18 +1183,22 @@ def _head_as_item(event_id: str, head: WaitlistEntry) -> dict[str, Any]:
 
 
 def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, head: WaitlistEntry | None,
-                 extra_adds: dict[str, int] | None = None) -> list[tuple[str, dict]]:
+                 extra_adds: dict[str, int] | None = None, before_end: bool = False) -> list[tuple[str, dict]]:
     """The writes that free what ``item`` held, for a transaction that ends it (cancel or erase).
 
-    A waitlisted registration leaves the queue (``own``: its entry). A confirmed
-    one hands its seat to ``head`` (the first in the waitlist, promoted on
-    condition that it still waits and the event is not over capacity) or, with no
-    ``head``, gives the seat back (``seats_taken - 1``, on condition that nobody
-    waits, or the event is over capacity after a lowered capacity). ``extra_adds``
-    are more counters to change, e.g. ``{"erased_count": 1}``. Returns
+    ``at`` is the moment of the write (ISO 8601 with offset). A waitlisted
+    registration leaves the queue (``own``: its entry). A confirmed one hands its
+    seat to ``head`` (the first in the waitlist, promoted on condition that it still
+    waits, the event is not over capacity and the waitlist cutoff has not passed) or,
+    with no ``head``, gives the seat back (``seats_taken - 1``, on condition that
+    nobody waits, the event is over capacity after a lowered capacity, or the cutoff
+    has passed: then the waitlist stays as it is). ``extra_adds`` are more counters to
+    change, e.g. ``{"erased_count": 1}``. ``before_end`` adds the condition that the
+    event has not ended (a cancellation; an erasure may come any time). Returns
     ``(label, operation)`` pairs; the labels name the items in a :class:`Conflict`.
     """
     event_id = item["event_id"]
+    now = datetime.fromisoformat(at)
     adds = dict(extra_adds or {})
     removes: list[str] = []
     ops: list[tuple[str, dict]] = []
@@ -1066,15 +1213,19 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
                                            {"promoted_at": at})))
         ops.append(("bucket", _leave_waitlist(event_id, head, adds, removes)))
         adds["waitlisted_count"] = -1
-        condition = "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
+        condition = ("waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
+                     f" AND {_PROMOTIONS_OPEN}")
     elif item["status"] == "confirmed":
         adds["seats_taken"] = -1
-        condition = "seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity)"
+        condition = ("seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity"
+                     " OR waitlist_closes_at <= :now)")
     elif adds:
         condition = "attribute_exists(pk)"
     else:
         return []
-    ops.append(("counters", _counters_update(event_id, adds, removes, condition)))
+    if before_end:
+        condition = f"({condition}) AND {_NOT_OVER}"
+    ops.append(("counters", _counters_update(event_id, adds, removes, condition, now)))
     return ops
 
 
@@ -1114,16 +1265,18 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
 
     ``item`` is the registration as read (``status`` ``confirmed`` or
     ``waitlisted``); the write is conditional on that status, so a second cancel
-    or a concurrent one changes nothing. The address guard is deleted, so the
-    person may register again. The seat or place is released as
-    :func:`_release_ops` describes (``own``: the item's waitlist entry when it
-    waits; ``head``: the first in the waitlist, or ``None``).
+    or a concurrent one changes nothing, and on the event not having ended at
+    ``at``. The address guard is deleted, so the person may register again. The
+    seat or place is released as :func:`_release_ops` describes (``own``: the
+    item's waitlist entry when it waits; ``head``: the first in the waitlist, or
+    ``None``, which it must be once the waitlist cutoff has passed).
 
-    Raises :class:`Conflict` when any condition failed: read again and retry.
+    Raises :class:`Conflict` when any condition failed (its ``counters`` tell
+    whether the event is over or past its cutoff): read again and retry.
     """
     ops = [("registration", _status_change(item, "cancelled", "cancelled", at, {"cancelled_by": by})),
            ("guard", _guard_delete(item))]
-    _transact(ops + _release_ops(item, at, own=own, head=head))
+    _transact(ops + _release_ops(item, at, own=own, head=head, before_end=True))
 
 
 #: What erasing removes from a registration item: the person's data, and the email details (an SES
@@ -1171,10 +1324,12 @@ def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None
 def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
     """Give a free seat to the first in the waitlist, ``head`` (one transaction).
 
-    Conditional on ``head`` still waiting and a seat being free
-    (``seats_taken < seat_capacity``). Raises :class:`EventFull` when no seat is
-    free and :class:`Conflict` when anything else changed.
+    Conditional on ``head`` still waiting, a seat being free
+    (``seats_taken < seat_capacity``) and the waitlist cutoff not having passed at
+    ``at``. Raises :class:`EventFull` when no seat is free or the cutoff has passed
+    (nobody is promoted then) and :class:`Conflict` when anything else changed.
     """
+    now = datetime.fromisoformat(at)
     adds: dict[str, int] = {"seats_taken": 1, "waitlisted_count": -1}
     removes: list[str] = []
     ops = [
@@ -1183,10 +1338,11 @@ def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
     ]
     ops.append(("counters", _counters_update(
         event_id, adds, removes,
-        "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)")))
+        "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)"
+        f" AND {_PROMOTIONS_OPEN}", now)))
     try:
         _transact(ops)
     except Conflict as conflict:
-        if conflict.counters is not None and conflict.counters.full:
+        if conflict.counters is not None and (conflict.counters.full or conflict.counters.promotions_closed(now)):
             raise EventFull(event_id, conflict.counters) from None
         raise

@@ -397,9 +397,11 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
     """Cancel one registration, as the registrant's own cancel link does.
 
     The registrant gets the cancellation email; a freed seat goes to the first
-    on the waitlist, who gets the promotion email. Cancelling a registration
-    that is already cancelled changes nothing (exit 1). An ID copied from a CSV
-    export with its leading ' (ids may start with -) is accepted as is.
+    on the waitlist, who gets the promotion email, until the event's waitlist
+    cutoff (waitlist_closes_at, default its start): after it the seat goes to
+    nobody. Cancelling a registration that is already cancelled, or after the
+    event has ended, changes nothing (exit 1). An ID copied from a CSV export
+    with its leading ' (ids may start with -) is accepted as is.
     """
     from chalicelib import store
 
@@ -412,7 +414,12 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
         click.confirm(f"Cancel registration {registration_id} ({item.get('status')}) of {event_id}?", abort=True, err=True)
     from chalicelib import lifecycle
 
-    result = lifecycle.cancel(event_id, registration_id, by="staff")
+    try:
+        result = lifecycle.cancel(event_id, registration_id, by="staff")
+    except store.EventOver:
+        click.echo(f"Nothing to do: event {event_id} is over, so registration {registration_id} "
+                   "can no longer be cancelled.", err=True)
+        return EXIT_NOT_FOUND
     return _report_cancel(registration_id, result)
 
 

@@ -45,9 +45,19 @@ def test_event_json_shows_registration_state_and_no_organiser_address(client, se
     assert answer.status_code == 200
     body = json.loads(answer.body)
     # the seed's capacity is a guess (show_seats: few): neither the figure nor the capacity is public
-    assert body["registration"] == {"open": True, "state": "open", "seats_left": None, "seats": "available", "waitlist": True}
+    assert body["registration"] == {
+        "open": True, "state": "open", "seats_left": None, "seats": "available", "waitlist": True,
+        "waitlist_open": True, "opens_text": None, "closes_text": "5 juni 2023 14:00 CEST",
+    }
     assert "capacity" not in body
     assert body["starts_at"] == "2023-06-05T14:00:00" and body["starts_at_utc"] == "2023-06-05T12:00:00Z"
+    # every time with its UTC twin, the defaults written out (closing and the waitlist cutoff at starts_at)
+    assert {k: body[k] for k in ("registration_opens_at", "registration_opens_at_utc", "registration_closes_at",
+                                 "registration_closes_at_utc", "waitlist_closes_at", "waitlist_closes_at_utc")} == {
+        "registration_opens_at": None, "registration_opens_at_utc": None,
+        "registration_closes_at": "2023-06-05T14:00:00", "registration_closes_at_utc": "2023-06-05T12:00:00Z",
+        "waitlist_closes_at": "2023-06-05T14:00:00", "waitlist_closes_at_utc": "2023-06-05T12:00:00Z",
+    }
     assert body["organiser"] == {"name": "Partos"}
     assert "events@partos.example.org" not in answer.body.decode()
 
@@ -235,13 +245,36 @@ def test_registration_closed_is_409_and_stores_nothing(client, seed_event):
     assert "Registration for this event is closed." in page and "<form" not in page
 
 
-def test_registration_not_yet_open(client, seed_event):
+def test_registration_not_yet_open_says_when_it_opens(client, seed_event):
+    """The problem, the event's JSON and the pages say when it opens, in the event's zone with its abbreviation."""
     from datetime import datetime
 
     store.put_event(seed_event.model_copy(update={"registration_opens_at": datetime(2023, 5, 23, 9, 0)}))
     answer = post_json(client, partos_registration(language="en"))
     assert answer.status_code == 409
-    assert json.loads(answer.body)["detail"] == "Registration for this event is not open yet."
+    assert json.loads(answer.body) == {
+        "type": "/problems/registration-closed", "title": "Registration closed", "status": 409,
+        "detail": "Registration for this event is not open yet. It opens on May 23, 2023 09:00 CEST.",
+        "registration_opens_at": "2023-05-23T09:00:00", "registration_opens_at_utc": "2023-05-23T07:00:00Z",
+    }
+    dutch = json.loads(post_json(client, partos_registration(language="nl")).body)
+    assert dutch["detail"] == ("De inschrijving voor dit evenement is nog niet geopend. "
+                               "De inschrijving opent op 23 mei 2023 09:00 CEST.")
+    event = json.loads(client.http.get(f"/events/{SEED_EVENT_ID}?lang=en").body)
+    assert event["registration"]["state"] == "not_yet_open"
+    assert event["registration"]["opens_text"] == "May 23, 2023 09:00 CEST"
+    assert (event["registration_opens_at"], event["registration_opens_at_utc"]) == ("2023-05-23T09:00:00",
+                                                                                    "2023-05-23T07:00:00Z")
+    for path in (f"/events/{SEED_EVENT_ID}/register?lang=en", f"/events/{SEED_EVENT_ID}?lang=en"):
+        page = client.http.get(path, headers={"Accept": "text/html"}).body.decode()
+        assert ('Registration for this event is not open yet. It opens on '
+                '<time id="registration-opens" datetime="2023-05-23T07:00:00Z">May 23, 2023 09:00 CEST</time>.') in page
+        assert "<form" not in page
+    form = client.http.post(URL + "?lang=nl", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            body=b"name=Anna&email=anna%40example.org&language=nl&consent=true&organisation=X&role=other")
+    assert form.status_code == 409
+    assert "De inschrijving opent op <time" in form.body.decode() and "23 mei 2023 09:00 CEST" in form.body.decode()
+    assert stored_registrations() == []
 
 
 def test_unknown_charset_is_400(client, seed_event):
