@@ -101,6 +101,42 @@ def aws_command(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class DashArguments(click.Command):
+    """A command whose arguments may start with ``-``: registration ids do about 1 time in 64
+    (``secrets.token_urlsafe``), and so may event ids (``[a-z0-9-]``).
+
+    Click reads ``-Ms9cA7zDP62UysOYihc-g`` as a cluster of short options, and one that holds an ``h``
+    as ``-h``: it printed the help and exited 0 without cancelling. Here every token that is not one
+    of the command's own options (``--yes``, ``-h``/``--help``, with its value if it takes one) is
+    moved behind ``--``, so it is always an argument; a mistyped option is then an unexpected
+    argument (exit 2), never a silent success.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option):
+                for name in (*param.opts, *param.secondary_opts):
+                    takes_value[name] = not (param.is_flag or param.count)
+        options: list[str] = []
+        positional: list[str] = []
+        tokens = iter(args)
+        for token in tokens:
+            if token == "--":
+                positional.extend(tokens)
+                break
+            name = token.split("=", 1)[0] if token.startswith("--") else token
+            if name in takes_value:
+                options.append(token)
+                if takes_value[name] and "=" not in token:
+                    following = next(tokens, None)
+                    if following is not None:
+                        options.append(following)
+            else:
+                positional.append(token)
+        return super().parse_args(ctx, [*options, "--", *positional])
+
+
 def _progress_bytes(total: int, label: str) -> Any:
     return click.progressbar(length=max(total, 1), label=label, file=sys.stderr, width=32)
 
@@ -388,7 +424,7 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
     return EXIT_OK
 
 
-@registrations.command("cancel", context_settings={**CONTEXT, "ignore_unknown_options": True})
+@registrations.command("cancel", cls=DashArguments, context_settings=CONTEXT)
 @click.argument("event_id", metavar="EVENT")
 @click.argument("registration_id", metavar="ID")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

@@ -332,3 +332,59 @@ def test_json_without_language_takes_the_request_language(client, seed_event):
     body["email"] = "other@example.org"
     client.http.post(URL, headers={"Content-Type": "application/json", "Accept-Language": "en-GB"}, body=json.dumps(body))
     assert {i["language"] for i in stored_registrations()} == {"en"}
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.case("bom-json")
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", None])
+def test_json_body_starting_with_a_byte_order_mark_is_read(client, seed_event, content_type):
+    """RFC 8259 section 8.1: a parser may ignore a UTF-8 byte order mark; Windows tools write one."""
+    body = BOM + json.dumps(partos_registration(name="Zoë Ødegård"), ensure_ascii=False).encode("utf-8")
+    answer = client.http.post(URL, headers={"Content-Type": content_type} if content_type else {}, body=body)
+    assert answer.status_code == 201, answer.body
+    [item] = stored_registrations()
+    assert item["name"] == "Zoë Ødegård" and item["registration_id"] == json.loads(answer.body)["registration_id"]
+
+
+def test_form_and_cancel_bodies_starting_with_a_byte_order_mark_are_read(client, seed_event):
+    form = BOM + b"name=Anna&email=anna%40example.org&language=nl&organisation=X&role=other&consent=on"
+    answer = client.http.post(URL, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=form)
+    assert answer.status_code == 303
+    [item] = stored_registrations()
+    assert item["name"] == "Anna"
+    from chalicelib import tokens
+
+    token = tokens.make_token(item["registration_id"])
+    cancelled = client.http.post(f"/registrations/{item['registration_id']}/cancel",
+                                 headers={"Content-Type": "application/json"},
+                                 body=BOM + json.dumps({"token": token}).encode())
+    assert cancelled.status_code == 200 and json.loads(cancelled.body)["changed"] is True
+
+
+def test_a_bom_in_another_charset_or_twice_is_still_malformed(client, seed_event):
+    twice = client.http.post(URL, headers={"Content-Type": "application/json"},
+                             body=BOM + BOM + json.dumps(partos_registration()).encode())
+    assert twice.status_code == 400 and json.loads(twice.body)["type"] == "/problems/malformed-body"
+    assert stored_registrations() == []
+
+
+def test_the_201_location_is_the_registration_which_answers_with_the_emails_token(client, seed_event):
+    """README, "HTTP API": ``Location`` names the registration; reading it needs the token of the link in the
+    registrant's email (403 without, so an address typed by someone else reveals nothing); ``thanks_url``
+    answers without it for an hour."""
+    from chalicelib import tokens
+
+    answer = post_json(client, partos_registration())
+    body = json.loads(answer.body)
+    path = answer.headers["Location"].removeprefix("http://127.0.0.1:8000")
+    assert path == f"/registrations/{body['registration_id']}"
+    without = client.http.get(path, headers={"Accept": "application/json"})
+    assert without.status_code == 403
+    assert json.loads(without.body)["detail"] == "This link is not valid. Use the link from your most recent email."
+    token = tokens.make_token(body["registration_id"])
+    mine = client.http.get(f"{path}?token={token}", headers={"Accept": "application/json"})
+    assert mine.status_code == 200 and json.loads(mine.body)["status"] == "confirmed"
+    thanks = client.http.get(body["thanks_url"].removeprefix("http://127.0.0.1:8000"), headers={"Accept": "text/html"})
+    assert thanks.status_code == 200 and "anna@example.org" in thanks.body.decode()
