@@ -50,6 +50,16 @@ REST_API = "RestAPI"
 #: ``@app.lambda_function(name="DeliverEmails")`` so that Chalice creates the
 #: function and ``make run`` finds it.
 DELIVER_HANDLER = "chalicelib.entry_deliver.handler"
+#: The scheduled function (``@app.schedule(..., name="RunDueJobs")``, ``chalicelib/jobs.py``):
+#: Chalice packages it with its EventBridge rule; its Handler is a small entry module too.
+JOBS_FUNCTION = "RunDueJobs"
+JOBS_HANDLER = "chalicelib.entry_jobs.handler"
+#: RunDueJobs is I/O bound (one conditional write per waiting registrant); memory in MB.
+JOBS_MEMORY_MB = 256
+#: Seconds a run may take (the jobs stop starting writes 30 s before; the next run carries on).
+JOBS_TIMEOUT_SECONDS = 300
+#: One run at a time: two at once would only repeat each other's conditional writes.
+JOBS_RESERVED_CONCURRENCY = 1
 #: Global secondary index the app queries by registration id.
 REGISTRATION_INDEX = "by-registration"
 #: Table item attribute holding the expiry time (epoch seconds) for TTL.
@@ -73,6 +83,13 @@ API_TABLE_ACTIONS = [
 DELIVER_TABLE_ACTIONS = [
     "dynamodb:BatchGetItem",
     "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+]
+# jobs.run_due: the catalogue and the waitlist buckets (Query); store.add_notification
+# and store.mark_job_done (conditional UpdateItem). tests/infrastructure runs the function
+# against moto and checks that every call it makes is allowed here, and nothing more.
+JOBS_TABLE_ACTIONS = [
+    "dynamodb:Query",
     "dynamodb:UpdateItem",
 ]
 INDEX_ACTIONS = ["dynamodb:Query"]
@@ -206,6 +223,7 @@ class EventRegistrationStack(cdk.Stack):
         self.settings = settings
         self.api_function_name = f"{settings.stack_name}-{API_FUNCTION}"
         self.deliver_function_name = f"{settings.stack_name}-{DELIVER_FUNCTION}"
+        self.jobs_function_name = f"{settings.stack_name}-{JOBS_FUNCTION}"
         data_removal = (
             cdk.RemovalPolicy.RETAIN if settings.protect_data else cdk.RemovalPolicy.DESTROY
         )
@@ -216,8 +234,10 @@ class EventRegistrationStack(cdk.Stack):
         self.dead_letter_queue = self._dead_letter_queue()
         self.api_log_group = self._log_group(API_FUNCTION, self.api_function_name)
         self.deliver_log_group = self._log_group(DELIVER_FUNCTION, self.deliver_function_name)
+        self.jobs_log_group = self._log_group(JOBS_FUNCTION, self.jobs_function_name)
         self.api_role = self._api_role()
         self.deliver_role = self._deliver_role()
+        self.jobs_role = self._jobs_role()
 
         self.access_log_group = self._access_log_group()
         with _working_directory(cdk.Stage.of(self).outdir):
@@ -415,6 +435,20 @@ class EventRegistrationStack(cdk.Stack):
             ],
         )
 
+    def _jobs_role(self) -> iam.Role:
+        """RunDueJobs: reads the catalogue and waitlist buckets, marks notifications and done jobs."""
+        return self._lambda_role(
+            "RunDueJobsRole",
+            [
+                iam.PolicyStatement(
+                    sid="Logs", actions=LOG_ACTIONS, resources=[self.jobs_log_group.log_group_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="Table", actions=JOBS_TABLE_ACTIONS, resources=[self.table.table_arn]
+                ),
+            ],
+        )
+
     # -- the Chalice app ----------------------------------------------------
 
     def _environment(self) -> dict[str, str]:
@@ -438,6 +472,8 @@ class EventRegistrationStack(cdk.Stack):
              s.api_memory_mb, s.api_reserved_concurrency),
             (DELIVER_FUNCTION, self.deliver_function_name, self.deliver_role,
              self.deliver_log_group, s.deliver_memory_mb, s.deliver_reserved_concurrency),
+            (JOBS_FUNCTION, self.jobs_function_name, self.jobs_role, self.jobs_log_group,
+             JOBS_MEMORY_MB, JOBS_RESERVED_CONCURRENCY),
         ):
             function = self.chalice.get_resource(logical)
             function.add_property_override("FunctionName", name)
@@ -456,6 +492,9 @@ class EventRegistrationStack(cdk.Stack):
         self.chalice.get_resource(DELIVER_FUNCTION).add_property_override(
             "Handler", DELIVER_HANDLER
         )
+        jobs = self.chalice.get_resource(JOBS_FUNCTION)
+        jobs.add_property_override("Handler", JOBS_HANDLER)
+        jobs.add_property_override("Timeout", JOBS_TIMEOUT_SECONDS)
 
     def _configure_api(self) -> str:
         """Name and throttle the REST API; return its base URL (no slash)."""
@@ -833,6 +872,7 @@ class EventRegistrationStack(cdk.Stack):
         for logical, name in (
             (API_FUNCTION, self.api_function_name),
             (DELIVER_FUNCTION, self.deliver_function_name),
+            (JOBS_FUNCTION, self.jobs_function_name),
         ):
             alarm(
                 f"{logical}ErrorsAlarm",

@@ -78,6 +78,7 @@ def test_languages_come_from_the_event_model():
         ("aws_lambda_powertools/utilities/parser/models/dynamodb.py", True),
         ("email_validator/__init__.py", True),
         ("chalicelib/entry_deliver.py", True),
+        ("chalicelib/entry_jobs.py", True),
         ("app.py", True),
     ],
 )
@@ -130,6 +131,7 @@ def test_deployed_package_is_trimmed_and_compiled(prod_package):
     pyc = {n for n in names if n.endswith(".pyc")}
     assert f"__pycache__/app.{tag}.pyc" in pyc
     assert f"chalicelib/__pycache__/entry_deliver.{tag}.pyc" in pyc
+    assert f"chalicelib/__pycache__/entry_jobs.{tag}.pyc" in pyc
     missing = [n for n in py if lambda_package.pyc_name(n, tag) not in pyc]
     assert missing == []
     locales = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("babel/locale-data/"))
@@ -192,6 +194,14 @@ imported = sorted(m for m in sys.modules
 event = json.loads(sys.stdin.read())
 result = entry_deliver.handler(event, Context())
 print(json.dumps({"result": result, "imported_before_call": imported}))
+'''
+
+JOBS_CALL = _lambda_context() + r'''
+import json, sys
+from chalicelib import entry_jobs
+result = entry_jobs.handler({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}, Context())
+imported = sorted(m for m in sys.modules if m.split(".")[0] in ("app", "chalice", "yaml"))
+print(json.dumps({"result": result, "imported": imported}))
 '''
 
 
@@ -293,3 +303,8 @@ def test_trimmed_package_registers_renders_and_delivers(unzipped, moto_server, t
     message = email.message_from_string(mails[0].raw_data, policy=email.policy.default)
     (invite,) = [part for part in message.walk() if part.get_filename() == "invite.ics"]
     assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content()
+
+    # WHEN the scheduled RunDueJobs runs from the package (the workshop's cutoff is two weeks away)
+    jobs = _run(unzipped, runtime, JOBS_CALL, env=env)
+    # THEN it finds nothing due, through its own entry (no app.py, Chalice or YAML)
+    assert jobs == {"result": {"done": [], "unfinished": []}, "imported": []}

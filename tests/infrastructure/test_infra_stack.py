@@ -63,6 +63,7 @@ def _arns(t):
         "objects": {"Fn::Join": ["", [bucket_arn, "/*"]]},
         "api_logs": logs["APIHandler"],
         "deliver_logs": logs["DeliverEmails"],
+        "jobs_logs": logs["RunDueJobs"],
     }
 
 
@@ -174,7 +175,7 @@ def _functions(t):
 
 def test_functions_and_their_environment(prod):
     functions = _functions(prod)
-    assert set(functions) == {"APIHandler", "DeliverEmails"}
+    assert set(functions) == {"APIHandler", "DeliverEmails", "RunDueJobs"}
     table_id, _ = prod.one("AWS::DynamoDB::Table")
     secret_id, _ = prod.one("AWS::SecretsManager::Secret")
     bucket_id, _ = prod.one("AWS::S3::Bucket")
@@ -219,7 +220,7 @@ def test_each_function_has_its_own_stack_role_and_log_group(prod):
             f"/aws/lambda/event-registration-prod-{logical}"
         ]
         assert log_groups[0]["Properties"]["RetentionInDays"] == 90
-    assert used["APIHandler"] != used["DeliverEmails"]
+    assert len(set(used.values())) == 3, "each function its own role"
     # No role other than the two function roles (Chalice manages none) and
     # the one API Gateway writes access logs with (test_infra_abuse.py).
     others = set(roles) - set(used.values())
@@ -283,6 +284,23 @@ def test_deliver_role_statements(prod):
         "TokenKey": (["secretsmanager:GetSecretValue"], [arn["secret"]]),
         "OnFailureDestination": (["sqs:SendMessage"], [arn["queue"]]),
     }
+
+
+def test_jobs_role_statements(prod):
+    arn = _arns(prod)
+    assert _function_role_statements(prod, "RunDueJobs") == {
+        "Logs": (["logs:CreateLogStream", "logs:PutLogEvents"], [arn["jobs_logs"]]),
+        "Table": (["dynamodb:Query", "dynamodb:UpdateItem"], [arn["table"]]),
+    }
+
+
+def test_run_due_jobs_is_scheduled_every_five_minutes_one_run_at_a_time(prod):
+    """The EventBridge schedule rule comes from ``@app.schedule`` through chalice.cdk (SAM's Schedule event)."""
+    props = _functions(prod)["RunDueJobs"]["Properties"]
+    assert props["Events"] == {"RunDueJobsEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}}
+    assert props["Handler"] == "chalicelib.entry_jobs.handler"
+    assert (props["MemorySize"], props["ReservedConcurrentExecutions"], props["Timeout"]) == (256, 1, 300)
+    assert props["FunctionName"] == "event-registration-prod-RunDueJobs"
 
 
 def test_staff_policy(prod):
@@ -378,11 +396,12 @@ def test_alarms(prod):
     assert sorted(d["FunctionName"] for d in by_metric[("AWS/Lambda", "Errors")]) == [
         "event-registration-prod-APIHandler",
         "event-registration-prod-DeliverEmails",
+        "event-registration-prod-RunDueJobs",
     ]
     assert by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [
         {"QueueName": {"Fn::GetAtt": [queue_id, "QueueName"]}}
     ]
-    assert len(alarms) == 4
+    assert len(alarms) == 5
 
 
 # -- Secrets and storage -----------------------------------------------------------------
@@ -516,3 +535,59 @@ def test_gateway_answers_are_problem_json_with_cors(prod):
     for properties in responses.values():
         assert properties["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
         assert properties["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://www.partos.nl'"
+
+
+def _operation_actions(operation: str, params: dict) -> set[str]:
+    """The IAM actions one DynamoDB request needs (a transaction: one per item it holds)."""
+    if operation == "TransactWriteItems":
+        kinds = {kind for item in params["TransactItems"] for kind in item}
+        return {"dynamodb:" + {"ConditionCheck": "ConditionCheckItem"}.get(k, k + "Item") for k in kinds}
+    if operation == "TransactGetItems":
+        return {"dynamodb:GetItem"}
+    return {"dynamodb:" + operation}
+
+
+def test_every_aws_call_of_the_scheduled_function_is_allowed_and_nothing_more(prod, aws):
+    """Runs RunDueJobs' handler against moto with a due job (an event past its waitlist cutoff with
+    people waiting), recording every AWS request on the wire: each is allowed by the function's
+    role, on the table (no index), and the role allows nothing it did not use.
+
+    moto does not enforce IAM, and the scheduled function reaches the table through ``chalicelib.store``,
+    so a static scan of its module would miss calls; this runs them.
+    """
+    from datetime import timedelta
+
+    from chalicelib import aws as clients
+    from chalicelib import clock, entry_jobs, registrations, store
+    from chalicelib.events import parse_event
+    from tests.staff.conftest import CASES_EVENT, person
+
+    zone = parse_event(CASES_EVENT).zone
+    now = clock.now().astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+    later = {"starts_at": (now + timedelta(days=1)).isoformat(), "ends_at": (now + timedelta(days=1, hours=2)).isoformat()}
+    store.put_event(parse_event({**CASES_EVENT, **later, "capacity": 1, "questions": []}))
+    for n in range(3):
+        registrations.register(CASES_EVENT["id"], person(f"P{n}", f"p{n}@example.org"), "nl")
+    running = {"starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}
+    store.put_event(parse_event({**CASES_EVENT, **running, "capacity": 1, "questions": []}))
+
+    calls: list[tuple[str, str, dict]] = []
+
+    def record(model, params, **_):
+        calls.append((model.service_model.service_name, model.name, params))
+
+    services = ("dynamodb", "sesv2", "dynamodbstreams", "secretsmanager", "s3")
+    for service in services:
+        clients.client(service).meta.events.register("before-call", record)
+    try:
+        result = entry_jobs.handler({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}, None)
+    finally:
+        for service in services:
+            clients.client(service).meta.events.unregister("before-call", record)
+    assert result["done"] == [{"event_id": CASES_EVENT["id"], "job": "waitlist_closed", "changes": 2}]
+
+    assert {service for service, _, _ in calls} == {"dynamodb"}
+    assert all("IndexName" not in params for _, _, params in calls), "the role allows the table, not the index"
+    used = set().union(*(_operation_actions(op, params) for _, op, params in calls))
+    allowed = set(_function_role_statements(prod, "RunDueJobs")["Table"][0])
+    assert used == allowed
