@@ -149,3 +149,26 @@ def test_deliver_emails_reads_the_event_once_per_batch(aws, pump):
     # Per record: the claim, the email, the outcome; the 2 waitlisted ones also read their position.
     assert calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 20, "sesv2.SendEmail": 10,
                      "dynamodb.BatchGetItem": 2}
+
+
+def test_the_scheduled_function_reads_the_catalogue_and_writes_once_per_waiting_registrant(aws):
+    """RunDueJobs: one Query of the catalogue when nothing is due; for a due waitlist cutoff, a Query of
+    the waitlist buckets, one conditional UpdateItem per waiting registrant and one marking it done."""
+    from datetime import timedelta
+
+    from chalicelib import clock, jobs
+
+    event = event_with(1)
+    for i in range(4):
+        register(f"p{i}@example.org")  # one seat, three waiting
+    with aws_calls() as idle:
+        assert jobs.run_due(clock.now()).done == []
+    assert idle == {"dynamodb.Query": 1}
+    now = clock.now().astimezone(event.zone).replace(tzinfo=None, microsecond=0)
+    store.put_event(event.model_copy(update={"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=1)}))
+    with aws_calls() as due:
+        assert jobs.run_due(clock.now()).done == [(SEED_EVENT_ID, "waitlist_closed", 3)]
+    assert due == {"dynamodb.Query": 2, "dynamodb.UpdateItem": 4}
+    with aws_calls() as again:
+        assert jobs.run_due(clock.now()).done == []
+    assert again == {"dynamodb.Query": 1}
