@@ -19,7 +19,7 @@ from chalice import Chalice, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from chalicelib import branding, clock, colours, cors, delivery, openapi, pages, registrations, store, tokens
+from chalicelib import branding, clock, colours, cors, delivery, feedback, openapi, pages, registrations, store, tokens
 from chalicelib.i18n import negotiate
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
 from chalicelib.requests import parse_body, parse_token_body
@@ -436,10 +436,16 @@ def accent_stylesheet(name: str) -> Response:
     return Response(body=branding.accent_stylesheet(f"#{match.group(1)}"), status_code=200, headers=headers)
 
 
-# ------------------------------------------------------------------ stream consumer
+# ------------------------------------------------------------------ stream consumer and SES events
 
 
 @app.lambda_function(name="DeliverEmails")
 def deliver_emails(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Consume DynamoDB stream records and send the registrants' emails (partial batch response)."""
     return delivery.handle_batch(event.get("Records", []))
+
+
+@app.lambda_function(name="RecordEmailEvents")
+def record_email_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Record one SES delivery, bounce, complaint, reject or delay event (EventBridge) on its notification."""
+    return feedback.handle_event(event)

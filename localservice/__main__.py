@@ -89,7 +89,7 @@ def main() -> int:
 
     from chalicelib import aws, clock, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
-    from localservice.awsfake import create_table, serialize_dynamodb, verify_sender
+    from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
     from localservice.outbox import OutboxWriter
     from localservice.state import LocalState, StateError
     from localservice.stream import StreamPump
@@ -132,6 +132,7 @@ def main() -> int:
 
     create_table(aws.client("dynamodb"), settings_table)
     verify_sender(aws.client("sesv2"), os.environ["SENDER_EMAIL"])
+    create_configuration_set(aws.client("sesv2"), os.environ.get("SES_CONFIGURATION_SET", ""))
     pump = StreamPump(settings_table, _deliver_function(app))
     loaded = None
     if saved:
