@@ -194,6 +194,15 @@ result = entry_deliver.handler(event, Context())
 print(json.dumps({"result": result, "imported_before_call": imported}))
 '''
 
+FEEDBACK_CALL = _lambda_context() + r'''
+import json, sys
+from chalicelib import entry_feedback
+imported = sorted(m for m in sys.modules
+                  if m.split(".")[0] in ("app", "chalice") or m in ("chalicelib.pages", "chalicelib.openapi"))
+result = entry_feedback.handler(json.loads(sys.stdin.read()), Context())
+print(json.dumps({"result": result, "imported_before_call": imported}))
+'''
+
 
 @pytest.fixture
 def moto_server(monkeypatch):
@@ -293,3 +302,14 @@ def test_trimmed_package_registers_renders_and_delivers(unzipped, moto_server, t
     message = email.message_from_string(mails[0].raw_data, policy=email.policy.default)
     (invite,) = [part for part in message.walk() if part.get_filename() == "invite.ics"]
     assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content()
+
+    # WHEN RecordEmailEvents gets SES's bounce of that email, through its own entry module
+    from chalicelib import feedback
+
+    bounce = feedback.simulated_event(mails[0].id, "package@example.org", "bounce")
+    recorded = _run(unzipped, runtime, FEEDBACK_CALL, stdin=json.dumps(bounce), env=env)
+
+    # THEN it imported neither app.py nor Chalice, and the registration shows the bounce
+    assert recorded == {"result": {"result": "recorded", "outcome": "bounced"}, "imported_before_call": []}
+    stored = store.get_registration_in_event(SEED_EVENT_ID, registration["registration_id"])
+    assert stored["email_outcome"] == "bounced"
