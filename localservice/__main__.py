@@ -6,7 +6,9 @@
   ``chalice local`` serves it, with the ``local`` stage's settings;
 - every ``events/*.yaml`` loaded (a bad file stops the start with file, field, reason);
 - a poller feeding the table's stream records to ``DeliverEmails``;
-- every email SES accepts written to ``outbox/`` (``$OUTBOX``) as ``.eml``;
+- every email SES accepts written to ``outbox/`` (``$OUTBOX``) as ``.eml``; mail to SES's
+  mailbox simulator addresses gets the events SES would publish, fed to ``RecordEmailEvents``
+  (:mod:`localservice.mailbox`);
 - the clock pinned by ``APP_CLOCK`` (``APP_CLOCK=`` for the real clock);
 - the data kept across restarts in ``.local-state/`` (``$LOCAL_STATE``; ``FRESH=1``
   starts empty), see :mod:`localservice.state`;
@@ -90,6 +92,7 @@ def main() -> int:
     from chalicelib import aws, clock, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
     from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
+    from localservice.mailbox import MailboxSimulator
     from localservice.outbox import OutboxWriter
     from localservice.state import LocalState, StateError
     from localservice.stream import StreamPump
@@ -133,7 +136,7 @@ def main() -> int:
     create_table(aws.client("dynamodb"), settings_table)
     verify_sender(aws.client("sesv2"), os.environ["SENDER_EMAIL"])
     create_configuration_set(aws.client("sesv2"), os.environ.get("SES_CONFIGURATION_SET", ""))
-    pump = StreamPump(settings_table, _deliver_function(app))
+    pump = StreamPump(settings_table, _function(app, "DeliverEmails"))
     loaded = None
     if saved:
         loaded, undelivered = state.load(saved)
@@ -146,6 +149,7 @@ def main() -> int:
 
     stop = threading.Event()
     writer = OutboxWriter(outbox)
+    simulator = MailboxSimulator(_function(app, "RecordEmailEvents"))
 
     def background() -> None:
         while not stop.is_set():
@@ -153,6 +157,8 @@ def main() -> int:
                 if pump.pump_once():
                     state.changed()
                 writer.write_new()
+                if simulator.feed_new():
+                    state.changed()
                 state.save_if_due(pump, clock_origin)
             except Exception as error:  # keep the local service up; show what went wrong
                 print(f"[local] stream/outbox poll failed: {type(error).__name__}: {error}", file=sys.stderr)
@@ -208,6 +214,7 @@ def main() -> int:
         try:
             pump.pump_once()  # the last writes' emails
             writer.write_new()
+            simulator.feed_new()
         except Exception as error:
             print(f"[local] last stream/outbox poll failed: {type(error).__name__}: {error}", file=sys.stderr)
         try:
@@ -317,12 +324,12 @@ def _stop_on_sigterm(signum, frame):  # noqa: ARG001 (signal handler signature)
     raise KeyboardInterrupt
 
 
-def _deliver_function(app):
-    """The ``DeliverEmails`` handler registered on the Chalice app."""
+def _function(app, name: str):
+    """The handler of the Lambda function ``name`` registered on the Chalice app (``DeliverEmails``, ...)."""
     try:
-        return app.handler_map["DeliverEmails"]
+        return app.handler_map[name]
     except KeyError:
-        raise RuntimeError("app.py has no DeliverEmails function") from None
+        raise RuntimeError(f"app.py has no {name} function") from None
 
 
 if __name__ == "__main__":

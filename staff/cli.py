@@ -296,9 +296,9 @@ def events_show(event_id: str, as_json: bool) -> int:
         f"  erased:        {counts.erased}",
         f"  seats left:    {'unlimited' if left is None else left}",
         f"  emails failed: {counts.emails_failed}",
-        f"  emails bounced: {counts.emails_bounced} permanently, {counts.emails_bounced_transient} transiently",
-        f"  complaints:    {counts.emails_complained}",
-        f"  not sent (bounced or complained before): {counts.emails_suppressed}",
+        f"  bounced:       {counts.emails_bounced} permanently, {counts.emails_bounced_transient} transiently",
+        f"  complained:    {counts.emails_complained}",
+        f"  suppressed:    {counts.emails_suppressed} (not sent: the address bounced or complained before)",
     ]
     click.echo("\n".join(lines))
     if counters.seats_taken != counts.confirmed:
@@ -564,7 +564,7 @@ def registrations_simulate(event_id: str, registration_id: str, outcome: str) ->
     addresses instead (bounce@simulator.amazonses.com, complaint@...,
     success@...).
     """
-    from chalicelib import entry_feedback, feedback, store
+    from chalicelib import feedback, store
     from chalicelib.settings import get_settings
 
     settings = get_settings()
@@ -582,7 +582,7 @@ def registrations_simulate(event_id: str, registration_id: str, outcome: str) ->
     _, change, entry = max(sent)
     event = feedback.simulated_event(str(entry["message_id"]), str(item["email"]), outcome,
                                      configuration_set=settings.ses_configuration_set, sender=settings.sender_email)
-    answer = entry_feedback.handler(event, None)
+    answer = feedback.handle_event(event)  # the function's code (its log lines are for CloudWatch, not shown here)
     shown = {"recorded": "recorded", "recorded-older": "recorded", "superseded":
              "changed nothing (an outcome of equal or higher rank is recorded)", "stale": "changed nothing (stale)"}
     click.echo(f"Simulated a {outcome} of the {change} email of registration {registration_id}: "

@@ -70,7 +70,7 @@ def test_a_simulated_bounce_shows_in_the_list_the_export_and_the_counts(anna, tm
     assert (shown["emails_bounced"], shown["emails_bounced_transient"], shown["emails_complained"],
             shown["emails_suppressed"], shown["emails_failed"]) == (1, 0, 0, 0, 0)
     text = run("events", "show", EVENT).stdout
-    assert "emails bounced: 1 permanently, 0 transiently" in text and "complaints:    0" in text
+    assert "bounced:       1 permanently, 0 transiently" in text and "complained:    0" in text
 
 
 def test_counts_of_complaints_and_transient_bounces(cases_event, pump):
