@@ -142,16 +142,16 @@ def _claim(change: str, item: dict[str, Any], log: dict[str, Any]) -> tuple[str,
     for _ in range(CLAIM_ATTEMPTS):
         now = clock.now()
         stale_before = now - timedelta(seconds=CLAIM_SECONDS)
-        reason = store.suppression_reason(item)
-        if reason is not None:
-            if store.record_notification(event_id, registration_id, change, "suppressed", expect=("pending",),
-                                         at=now, reason=reason, stale_before=stale_before):
-                logger.info("email not sent: the address is suppressed", extra=log)
-            else:
-                logger.info("email already handled", extra=log)
-            return "done", item
         if not item.get("email"):
             return "done", item  # erased meanwhile
+        reason = store.suppression_reason(item)
+        if reason is not None and store.record_notification(
+                event_id, registration_id, change, "suppressed", expect=("pending",), at=now, reason=reason,
+                stale_before=stale_before, email=str(item["email"])):
+            logger.info("email not sent: the address is suppressed", extra=log)
+            return "done", item
+        # Not suppressed; or no longer pending, or the address was corrected since the record: the
+        # claim's condition covers all three, and its answer tells them apart.
         claim = store.claim_notification(event_id, registration_id, change, at=now, stale_before=stale_before,
                                          email=str(item["email"]))
         if claim.claimed:

@@ -852,11 +852,13 @@ def record_notification(
     message_id: str | None = None,
     reason: str | None = None,
     stale_before: datetime | None = None,
+    email: str | None = None,
 ) -> bool:
     """Move the email state of one change (``registered``, ``promoted``, ``cancelled``) on a registration.
 
     The write happens only if the change's current state is one of ``expect``
-    (or, when ``stale_before`` is given, a ``sending`` claim older than it).
+    (or, when ``stale_before`` is given, a ``sending`` claim older than it), and,
+    when ``email`` is given, the registration's address is still ``email``.
     Sets ``notifications.<change>`` to ``{state, at, message_id?, reason?}`` and
     mirrors it in ``email_state``/``email_message_id``/``email_error``.
     Returns ``False`` when the condition did not hold (another delivery got there first).
@@ -878,6 +880,9 @@ def record_notification(
         values[":stale"] = {"S": stale_before.isoformat()}
         names["#a"] = "at"
         condition = f"({condition}) OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)"
+    if email is not None:
+        values[":email"] = {"S": email}
+        condition = f"({condition}) AND email = :email"
     update = "SET #n.#c = :entry, email_state = :state"
     if message_id:
         update += ", email_message_id = :mid"

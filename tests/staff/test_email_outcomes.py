@@ -278,3 +278,17 @@ def test_exports_convert_and_query_carry_the_outcome(anna, cases_event, pump, tm
                 "SELECT email_outcome, count(*) AS n FROM registrations GROUP BY 1 ORDER BY 1")
     assert query.exit_code == 0, query.output
     assert query.stdout.splitlines() == ["email_outcome,n", "bounced,1", "delivered,1"]
+
+
+def test_a_correction_after_the_bounce_wins_over_a_stream_record_that_predates_it(cases_event, pump):
+    """The promotion's stream record still shows the bounced address and its suppression; staff corrected
+    the address before the delivery ran: the promotion goes to the corrected address, not suppressed."""
+    ids = [register(cases_event.id, **person(f"r{n}", f"r{n}@example.org")).registration_id for n in range(4)]
+    pump.pump_once()
+    run("registrations", "simulate", EVENT, ids[3], "bounce")
+    run("registrations", "cancel", EVENT, ids[0], "--yes")  # r3 is promoted: a record with the marker in it
+    assert run("registrations", "set-email", EVENT, ids[3], "r3@corrected.example", "--yes").exit_code == 0
+    pump.pump_once()
+    promoted = item_of(ids[3])["notifications"]["promoted"]
+    assert promoted["state"] == "sent"
+    assert sorted(recipients()[-2:]) == ["r0@example.org", "r3@corrected.example"]
