@@ -19,7 +19,7 @@ from chalice import Chalice, Rate, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from chalicelib import branding, clock, colours, cors, dates, delivery, jobs, openapi, pages, registrations, store, tokens
+from chalicelib import branding, clock, colours, cors, dates, delivery, feedback, jobs, openapi, pages, registrations, store, tokens
 from chalicelib.i18n import negotiate, opens_on
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
 from chalicelib.requests import parse_body, parse_token_body
@@ -478,10 +478,16 @@ def run_due_jobs(event: Any) -> dict[str, Any]:
     return jobs.run_due(clock.now(), jobs.time_is_short(getattr(event, "context", None))).as_json()
 
 
-# ------------------------------------------------------------------ stream consumer
+# ------------------------------------------------------------------ stream consumer and SES events
 
 
 @app.lambda_function(name="DeliverEmails")
 def deliver_emails(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Consume DynamoDB stream records and send the registrants' emails (partial batch response)."""
     return delivery.handle_batch(event.get("Records", []))
+
+
+@app.lambda_function(name="RecordEmailEvents")
+def record_email_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Record one SES delivery, bounce, complaint, reject or delay event (EventBridge) on its notification."""
+    return feedback.handle_event(event)

@@ -12,6 +12,7 @@ event catalogue    ``EVENTS``                   ``<event_id>``
 registration       ``EVENT#<event_id>``         ``REG#<registration_id>``
 address guard      ``EVENT#<event_id>``         ``EMAIL#<sha256 of the address key>``
 quiet guard        ``EVENT#<event_id>``         ``QUIET#<sha256 of the address key>``
+message lookup     ``MSG#<SES message id>``     ``#MESSAGE`` (which registration's email it was)
 =================  ===========================  ==============================================
 
 The global secondary index ``by-registration`` (partition key
@@ -75,6 +76,10 @@ GUARD_PREFIX = "EMAIL#"
 QUIET_PREFIX = "QUIET#"
 REGISTRATION_INDEX = "by-registration"
 TTL_ATTRIBUTE = "expires_at"
+#: Partition key prefix and sort key of a message lookup item: the SES message id of a sent email
+#: finds its registration and notification with one GetItem (no Scan, no index).
+MESSAGE_PREFIX = "MSG#"
+MESSAGE_SK = "#MESSAGE"
 
 #: Waitlist tickets per bucket. A bucket item holds at most this many entries of about 30 bytes
 #: (under 2 KB), and the counters item one ``w<b>`` per bucket that has someone waiting (about
@@ -199,12 +204,21 @@ def email_key(email: str) -> str:
     return f"{local_part.casefold()}@{domain.lower()}"
 
 
+def address_hash(email: str) -> str:
+    """SHA-256 (hex) of :func:`email_key`: one mailbox, one value, however it is spelled.
+
+    The address guard's key and the suppression marker (``email_suppressed.address``,
+    README "Emails") hold it instead of the address.
+    """
+    return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+
+
 def guard_sk(email: str) -> str:
     """Sort key of the "this address is registered for this event" guard.
 
-    The address is hashed (SHA-256 of :func:`email_key`) so no address appears in a key.
+    The address is hashed (:func:`address_hash`) so no address appears in a key.
     """
-    return GUARD_PREFIX + hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+    return GUARD_PREFIX + address_hash(email)
 
 
 def quiet_guard_sk(email: str) -> str:
@@ -976,11 +990,13 @@ def record_notification(
     message_id: str | None = None,
     reason: str | None = None,
     stale_before: datetime | None = None,
+    email: str | None = None,
 ) -> bool:
     """Move the email state of one change (``registered``, ``promoted``, ``cancelled``, ``waitlist_closed``) on a registration.
 
     The write happens only if the change's current state is one of ``expect``
-    (or, when ``stale_before`` is given, a ``sending`` claim older than it).
+    (or, when ``stale_before`` is given, a ``sending`` claim older than it), and,
+    when ``email`` is given, the registration's address is still ``email``.
     Sets ``notifications.<change>`` to ``{state, at, message_id?, reason?}`` and
     mirrors it in ``email_state``/``email_message_id``/``email_error``.
     Returns ``False`` when the condition did not hold (another delivery got there first).
@@ -1002,6 +1018,9 @@ def record_notification(
         values[":stale"] = {"S": stale_before.isoformat()}
         names["#a"] = "at"
         condition = f"({condition}) OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)"
+    if email is not None:
+        values[":email"] = {"S": email}
+        condition = f"({condition}) AND email = :email"
     update = "SET #n.#c = :entry, email_state = :state"
     if message_id:
         update += ", email_message_id = :mid"
@@ -1023,6 +1042,344 @@ def record_notification(
             return False
         raise
     return True
+
+
+# ---------------------------------------------------------------- email claims, outcomes and corrections
+#
+# A notification entry ``notifications.<change>`` (README, "Emails") is
+# ``{state, at, message_id?, reason?, feedback?}``: ``state`` follows the send
+# (``pending`` -> ``sending`` -> ``sent`` | ``failed`` | ``suppressed``), and ``feedback`` is what
+# SES reported afterwards (``chalicelib.feedback``). The registration mirrors its latest email in
+# ``email_state``, ``email_message_id`` and ``email_outcome``, and an address that must not be
+# mailed again in ``email_suppressed``.
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of :func:`claim_notification`: ``claimed``, else the registration as the failed condition saw it.
+
+    ``current`` is ``None`` when the claim succeeded or the item no longer exists.
+    """
+
+    claimed: bool
+    current: dict[str, Any] | None = None
+
+
+def claim_notification(event_id: str, registration_id: str, change: str, *, at: datetime,
+                       stale_before: datetime, email: str) -> Claim:
+    """Claim a pending email for sending (``pending`` -> ``sending``), one conditional UpdateItem.
+
+    Conditional on the change's state being ``pending`` (or a ``sending`` claim older than
+    ``stale_before``: the sender died), on ``email`` still being the registration's address
+    (the stream image the caller holds may predate a staff correction), and on the address not
+    being suppressed (``email_suppressed.address`` is not :func:`address_hash` of ``email``).
+    On failure the item as the condition saw it comes back in :attr:`Claim.current`, so the
+    caller can tell "already handled" from "address changed" or "suppressed" without a read.
+    """
+    entry = {"state": "sending", "at": at.isoformat()}
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(event_pk(event_id), registration_sk(registration_id)),
+            UpdateExpression="SET #n.#c = :entry, email_state = :sending",
+            ConditionExpression=("(#n.#c.#s = :pending OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)) "
+                                 "AND email = :email AND (attribute_not_exists(email_suppressed) "
+                                 "OR email_suppressed.#addr <> :address)"),
+            ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at",
+                                      "#addr": "address"},
+            ExpressionAttributeValues={
+                ":entry": _serializer.serialize(entry), ":sending": {"S": "sending"}, ":pending": {"S": "pending"},
+                ":stale": {"S": stale_before.isoformat()}, ":email": {"S": email},
+                ":address": {"S": address_hash(email)},
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            old = error.response.get("Item")
+            return Claim(False, deserialize(old) if old else None)
+        raise
+    return Claim(True)
+
+
+def message_key(message_id: str) -> dict[str, Any]:
+    """The key of the message lookup item of an SES message id (typed JSON)."""
+    return _key(f"{MESSAGE_PREFIX}{message_id}", MESSAGE_SK)
+
+
+#: Attempts of the ``sent`` transaction when another write to the registration conflicts with it
+#: (a cancellation at that moment): a count, never a duration. The email is already sent, so
+#: giving up would leave a stale claim and, later, the same email a second time.
+SENT_ATTEMPTS = 10
+
+
+def record_sent(event_id: str, registration_id: str, change: str, *, at: datetime, message_id: str,
+                expires_at: int) -> bool:
+    """Record that SES accepted the email of ``change``, and how to find it again, in one transaction.
+
+    Updates the notification ``sending`` -> ``{state: sent, at, message_id}`` (mirrored in
+    ``email_state``, ``email_message_id``; ``email_outcome`` is removed: the new email has
+    none yet), and Puts the message lookup item ``MSG#<message_id>`` / ``#MESSAGE`` with
+    ``event_id``, ``for_registration``, ``notification`` (the change) and the registration's
+    TTL ``expires_at`` (epoch seconds), so the SES events of this message find their
+    notification with one GetItem (:func:`find_message`). Returns ``False`` when the
+    notification was no longer ``sending`` (nothing written). A transaction conflict is tried
+    again, :data:`SENT_ATTEMPTS` times in all, then raises :class:`Conflict`.
+    """
+    entry = {"state": "sent", "at": at.isoformat(), "message_id": message_id}
+    # ``for_registration``, not ``registration_id``: only registration items may carry that attribute,
+    # the partition key of the ``by-registration`` index.
+    lookup = {"pk": f"{MESSAGE_PREFIX}{message_id}", "sk": MESSAGE_SK, "type": "message", "event_id": event_id,
+              "for_registration": registration_id, "notification": change, "sent_at": at.isoformat(),
+              TTL_ATTRIBUTE: int(expires_at)}
+    operations = [
+        {"Update": {
+            "TableName": _table(),
+            "Key": _key(event_pk(event_id), registration_sk(registration_id)),
+            "UpdateExpression": "SET #n.#c = :entry, email_state = :sent, email_message_id = :mid REMOVE email_outcome",
+            "ConditionExpression": "#n.#c.#s = :sending",
+            "ExpressionAttributeNames": {"#n": "notifications", "#c": change, "#s": "state"},
+            "ExpressionAttributeValues": {":entry": _serializer.serialize(entry), ":sent": {"S": "sent"},
+                                          ":mid": {"S": message_id}, ":sending": {"S": "sending"}},
+        }},
+        {"Put": {"TableName": _table(), "Item": serialize(lookup), "ConditionExpression": "attribute_not_exists(pk)"}},
+    ]
+    for attempt in Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(SENT_ATTEMPTS),
+                            wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True):
+        with attempt:
+            try:
+                _ddb().transact_write_items(TransactItems=operations)
+            except ClientError as error:
+                code = error.response["Error"]["Code"]
+                codes = _cancellation_codes(error)
+                if code == "TransactionCanceledException" and codes[:1] == ["ConditionalCheckFailed"]:
+                    return False
+                if code == "TransactionConflictException" or (code == "TransactionCanceledException"
+                                                              and "TransactionConflict" in codes):
+                    raise Conflict(",".join(codes) or code) from None
+                raise
+    return True
+
+
+def find_message(message_id: str) -> dict[str, Any] | None:
+    """The message lookup item of an SES message id (one consistent GetItem), or ``None``."""
+    answer = _ddb().get_item(TableName=_table(), Key=message_key(message_id), ConsistentRead=True)
+    return deserialize(answer["Item"]) if "Item" in answer else None
+
+
+def record_feedback(event_id: str, registration_id: str, change: str, message_id: str, feedback: dict[str, Any],
+                    *, suppress: dict[str, Any] | None = None) -> str:
+    """Record what SES reported about one sent email on its notification, exactly once, in any order.
+
+    ``feedback`` is ``{outcome, rank, at, ...details}`` (``chalicelib.feedback.Outcome``). The
+    write (UpdateItem, conditional) sets ``notifications.<change>.feedback`` only if the
+    notification still holds ``message_id`` (a resend replaced it: the event is stale) and
+    its recorded feedback has a lower ``rank`` (so a duplicate, or a lower-ranked event
+    arriving late, changes nothing: the precedence is enforced in the condition). When
+    the message is the registration's latest email (``email_message_id``) the same write
+    mirrors the outcome in ``email_outcome``; otherwise a second write records it on the
+    notification alone. ``suppress`` (``{reason, at, address, notification}``, for a
+    permanent bounce or a complaint) is set as ``email_suppressed``.
+
+    Returns ``"recorded"``, ``"recorded-older"`` (not the latest email: no mirror),
+    ``"stale"`` (the notification or the registration no longer holds this message) or
+    ``"superseded"`` (a duplicate, or an outcome of equal or higher rank is recorded).
+    """
+    key = _key(event_pk(event_id), registration_sk(registration_id))
+    names = {"#n": "notifications", "#c": change, "#f": "feedback", "#r": "rank", "#m": "message_id"}
+    values: dict[str, Any] = {":fb": _serializer.serialize(feedback), ":mid": {"S": message_id},
+                              ":rank": {"N": str(int(feedback["rank"]))}}
+    condition = "#n.#c.#m = :mid AND (attribute_not_exists(#n.#c.#f) OR #n.#c.#f.#r < :rank)"
+    sets = ["#n.#c.#f = :fb"]
+    if suppress is not None:
+        sets.append("email_suppressed = :sup")
+        values[":sup"] = _serializer.serialize(suppress)
+    for latest in (True, False):
+        update_names, update_values = dict(names), dict(values)
+        update_sets, update_condition = list(sets), condition
+        if latest:
+            update_sets.append("email_outcome = :outcome")
+            update_values[":outcome"] = {"S": str(feedback["outcome"])}
+            update_condition += " AND email_message_id = :mid"
+        try:
+            _ddb().update_item(
+                TableName=_table(), Key=key,
+                UpdateExpression="SET " + ", ".join(update_sets),
+                ConditionExpression=update_condition,
+                ExpressionAttributeNames=update_names,
+                ExpressionAttributeValues=update_values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = deserialize(error.response["Item"]) if error.response.get("Item") else {}
+            entry = (old.get("notifications") or {}).get(change)
+            if not isinstance(entry, dict) or entry.get("message_id") != message_id:
+                return "stale"
+            if int((entry.get("feedback") or {}).get("rank", 0)) >= int(feedback["rank"]):
+                return "superseded"
+            continue  # only email_message_id differs: an older email of this registration
+        return "recorded" if latest else "recorded-older"
+    return "superseded"  # the notification changed between the two writes
+
+
+class NothingToResend(StoreError):
+    """The registration has no email that could be sent again (none yet, one on its way, or erased)."""
+
+
+class AddressSuppressed(StoreError):
+    """The registration's address bounced permanently or complained; ``reason`` says which and when."""
+
+    def __init__(self, registration_id: str, reason: str):
+        super().__init__(reason)
+        self.registration_id = registration_id
+        self.reason = reason
+
+
+class NotActive(StoreError):
+    """The registration is not confirmed or waitlisted (``status`` says what it is)."""
+
+    def __init__(self, registration_id: str, status: str):
+        super().__init__(f"registration {registration_id} is {status}")
+        self.status = status
+
+
+def suppression_reason(item: dict[str, Any]) -> str | None:
+    """Why the registration's current address may not be mailed (``email_suppressed``), or ``None``.
+
+    The marker applies only to the address it was set for (its ``address`` hash): after a
+    staff correction (:func:`change_email`) a marker of the old address no longer counts.
+    """
+    marker = item.get("email_suppressed")
+    email = item.get("email")
+    if not isinstance(marker, dict) or not email or marker.get("address") != address_hash(str(email)):
+        return None
+    return str(marker.get("reason") or "the address is suppressed")
+
+
+def latest_notification(item: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(change, entry)`` of the registration's most recent notification (latest ``at``), or ``None``."""
+    entries = [(str(entry.get("at", "")), change, entry)
+               for change, entry in (item.get("notifications") or {}).items() if isinstance(entry, dict)]
+    if not entries:
+        return None
+    _, change, entry = max(entries, key=lambda found: (found[0], found[1]))
+    return change, entry
+
+
+#: Attempts of a staff correction (resend, change of address) when the registration changed
+#: between its read and its write: a count, never a duration.
+CORRECTION_ATTEMPTS = 10
+
+
+def _correction_attempts() -> Retrying:
+    return Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(CORRECTION_ATTEMPTS),
+                    wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True)
+
+
+def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
+    """Ask for the registration's latest email again: its notification back to ``pending``.
+
+    Reads the registration (consistently), takes its latest notification
+    (:func:`latest_notification`) and sets it to ``{state: pending, at, resent: n,
+    previous: {message_id, outcome}}`` with ``email_state`` ``pending``, on condition that
+    nothing changed since the read (state, ``at``, address). The stream then feeds it to
+    ``DeliverEmails`` like any new email (README, "Emails"): the same claim, retries and
+    recipient check, to the address the registration has at that moment. Returns the change
+    (``registered``, ``promoted``, ``cancelled``, ...). Raises :class:`RegistrationNotFound`,
+    :class:`NothingToResend`, :class:`AddressSuppressed` (correct the address first) and,
+    after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Conflict`.
+    """
+    for attempt in _correction_attempts():
+        with attempt:
+            item = get_registration_in_event(event_id, registration_id)
+            found = latest_notification(item) if item.get("email") else None
+            if found is None:
+                raise NothingToResend(f"registration {registration_id} has no email to send again")
+            change, entry = found
+            if entry.get("state") in ("pending", "sending"):
+                raise NothingToResend(f"the {change} email of registration {registration_id} is on its way")
+            reason = suppression_reason(item)
+            if reason:
+                raise AddressSuppressed(registration_id, reason)
+            previous = {k: v for k, v in (("message_id", entry.get("message_id")),
+                                          ("outcome", (entry.get("feedback") or {}).get("outcome")),
+                                          ("state", entry.get("state"))) if v}
+            request = {"state": "pending", "at": at.isoformat(), "resent": int(entry.get("resent", 0)) + 1,
+                       "previous": previous}
+            try:
+                _ddb().update_item(
+                    TableName=_table(),
+                    Key=_key(event_pk(event_id), registration_sk(registration_id)),
+                    UpdateExpression="SET #n.#c = :request, email_state = :pending",
+                    ConditionExpression="#n.#c.#s = :state AND #n.#c.#a = :at AND email = :email",
+                    ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at"},
+                    ExpressionAttributeValues={
+                        ":request": _serializer.serialize(request), ":pending": {"S": "pending"},
+                        ":state": {"S": str(entry.get("state"))}, ":at": {"S": str(entry.get("at"))},
+                        ":email": {"S": str(item["email"])},
+                    },
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    raise Conflict("the registration changed; read again") from None
+                raise
+            return change
+    raise AssertionError("unreachable: tenacity returns or raises")
+
+
+def change_email(event_id: str, registration_id: str, new_email: str, *, at: datetime) -> str:
+    """Correct a registration's address (staff), moving its address guard in the same transaction.
+
+    The registration (``confirmed`` or ``waitlisted``) gets ``email = new_email`` and
+    ``email_changed_at``; the mirrors of mail to the old address (``email_outcome``,
+    ``email_message_id``, ``email_suppressed``) are removed, so the new address starts
+    clean. The old address guard is deleted and a new one Put on condition that none
+    exists: the same rule as registering (one registration per address and event, any
+    case). A change that keeps the address key (only its case or the domain's spelling)
+    leaves the guard as it is. Returns the old address. Raises
+    :class:`RegistrationNotFound`, :class:`NotActive`, :class:`AlreadyRegistered` (the new
+    address is taken) and, after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Conflict`.
+    """
+    for attempt in _correction_attempts():
+        with attempt:
+            item = get_registration_in_event(event_id, registration_id)
+            if item.get("status") not in ("confirmed", "waitlisted") or not item.get("email"):
+                raise NotActive(registration_id, str(item.get("status")))
+            old = str(item["email"])
+            registration = {"Update": {
+                "TableName": _table(),
+                "Key": _key(item["pk"], item["sk"]),
+                "UpdateExpression": ("SET email = :new, email_changed_at = :at "
+                                     "REMOVE email_outcome, email_message_id, email_suppressed"),
+                "ConditionExpression": "email = :old AND #s = :status",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": serialize({":new": new_email, ":at": at.isoformat(), ":old": old,
+                                                        ":status": item["status"]}),
+            }}
+            operations = [registration]
+            if guard_sk(new_email) != guard_sk(old):
+                operations.append(_guard_delete(item))
+                operations.append({"Put": {
+                    "TableName": _table(),
+                    "Item": serialize({"pk": item["pk"], "sk": guard_sk(new_email), "type": "guard",
+                                       "for_registration": registration_id,
+                                       TTL_ATTRIBUTE: int(item[TTL_ATTRIBUTE])}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }})
+            try:
+                _ddb().transact_write_items(TransactItems=operations)
+            except ClientError as error:
+                codes = _cancellation_codes(error)
+                if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+                    raise AlreadyRegistered(event_id) from None
+                if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException") \
+                        and (not codes or _retryable(codes)):
+                    raise Conflict(",".join(codes) or "conflict") from None
+                raise
+            return old
+    raise AssertionError("unreachable: tenacity returns or raises")
 
 
 # ---------------------------------------------------------------- lifecycle transitions
@@ -1282,7 +1639,7 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
 #: What erasing removes from a registration item: the person's data, and the email details (an SES
 #: error can quote the address; without ``notifications`` no pending email can still be claimed and sent).
 ERASED_ATTRIBUTES = ("name", "email", "answers", "notifications", "email_state", "email_error",
-                     "email_message_id", "consent_at")
+                     "email_message_id", "consent_at", "email_outcome", "email_suppressed", "email_changed_at")
 
 
 def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None = None,

@@ -204,6 +204,15 @@ imported = sorted(m for m in sys.modules if m.split(".")[0] in ("app", "chalice"
 print(json.dumps({"result": result, "imported": imported}))
 '''
 
+FEEDBACK_CALL = _lambda_context() + r'''
+import json, sys
+from chalicelib import entry_feedback
+imported = sorted(m for m in sys.modules
+                  if m.split(".")[0] in ("app", "chalice") or m in ("chalicelib.pages", "chalicelib.openapi"))
+result = entry_feedback.handler(json.loads(sys.stdin.read()), Context())
+print(json.dumps({"result": result, "imported_before_call": imported}))
+'''
+
 
 @pytest.fixture
 def moto_server(monkeypatch):
@@ -308,3 +317,14 @@ def test_trimmed_package_registers_renders_and_delivers(unzipped, moto_server, t
     jobs = _run(unzipped, runtime, JOBS_CALL, env=env)
     # THEN it finds nothing due, through its own entry (no app.py, Chalice or YAML)
     assert jobs == {"result": {"done": [], "unfinished": []}, "imported": []}
+
+    # WHEN RecordEmailEvents gets SES's bounce of that email, through its own entry module
+    from chalicelib import feedback
+
+    bounce = feedback.simulated_event(mails[0].id, "package@example.org", "bounce")
+    recorded = _run(unzipped, runtime, FEEDBACK_CALL, stdin=json.dumps(bounce), env=env)
+
+    # THEN it imported neither app.py nor Chalice, and the registration shows the bounce
+    assert recorded == {"result": {"result": "recorded", "outcome": "bounced"}, "imported_before_call": []}
+    stored = store.get_registration_in_event(SEED_EVENT_ID, registration["registration_id"])
+    assert stored["email_outcome"] == "bounced"

@@ -14,7 +14,7 @@ from tests.conftest import SEED_EVENT_ID
 from tests.staff.conftest import person, register, run
 
 HEADER = ["registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at",
-          "phone", "note", "diet", "member", "email_state"]
+          "phone", "note", "diet", "member", "email_state", "email_outcome"]
 
 
 def read_csv(path, delimiter=","):
@@ -40,7 +40,7 @@ def test_list_shows_a_readable_table(five):
     result = run("registrations", "list", "staff-cases-event")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["status", "pos", "name", "email", "registered", "email", "id"]
+    assert lines[0].split() == ["status", "pos", "name", "email", "registered", "email", "outcome", "id"]
     body = lines[2:]
     assert [line.split()[0] for line in body] == ["confirmed"] * 3 + ["waitlisted"] * 2
     assert body[3].split()[1:3] == ["1", "Dirk"] and body[4].split()[1:3] == ["2", "Eva"]
@@ -98,7 +98,7 @@ def test_export_csv_has_the_documented_columns(five, tmp_path):
     assert anna["phone"] == "'+31 6 12345678"  # quoted: no cell is a formula
     assert anna["diet"] == "vegetarian; halal" and anna["member"] == "yes"
     assert anna["registered_at"].startswith("2023-05-22T09:") and anna["registered_at"].endswith("+02:00")
-    assert anna["email_state"] == "pending" and anna["language"] == "nl"
+    assert anna["email_state"] == "pending" and anna["email_outcome"] == "" and anna["language"] == "nl"
     assert by_name["Bram"]["member"] == "no" and by_name["Bram"]["note"] == "Rolstoel"
     assert (by_name["Dirk"]["status"], by_name["Dirk"]["waitlist_position"]) == ("waitlisted", "1")
     assert by_name["Eva"]["waitlist_position"] == "2"
