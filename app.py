@@ -15,12 +15,13 @@ from urllib.parse import quote
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from chalicelib import branding, checkin, clock, colours, cors, delivery, doorpage, openapi, pages, registrations, store, tokens
-from chalicelib.i18n import field_error, negotiate
+from chalicelib import (branding, checkin, clock, colours, cors, dates, delivery, doorpage, feedback, jobs, openapi, pages,
+                        registrations, store, tokens)
+from chalicelib.i18n import field_error, negotiate, opens_on
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
 from chalicelib.requests import parse_body, parse_json_object, parse_token_body
 from chalicelib.settings import get_settings
@@ -110,11 +111,25 @@ def _event_or_404(event_id: str, language: str, *, counters: bool = True):
 
 
 def _state(event, counters: store.EventCounters) -> str:
-    """``open``, ``closed``, ``not_yet_open``, or ``full`` (no seat and no waitlist), as the writes judge it."""
-    state = counters.window_state(clock.now())
-    if state == "open" and counters.full and not counters.waitlist:
+    """``open``, ``closed``, ``not_yet_open``, or ``full`` (no seat, and no waitlist or one past its cutoff),
+    as the writes judge it."""
+    now = clock.now()
+    state = counters.window_state(now)
+    if state == "open" and counters.full and not counters.waitlist_open(now):
         return "full"
     return state
+
+
+def _closed_problem(event, state: str, language: str) -> Problem:
+    """409 ``registration-closed``; before registration opens, the detail says when it opens (in the
+    event's zone with its abbreviation) and the body carries ``registration_opens_at`` (local) and
+    ``registration_opens_at_utc``."""
+    if state != "not_yet_open" or event.registration_opens_at is None:
+        return Problem(409, "registration-closed", language, state=state)
+    view = event.public_view()
+    return Problem(409, "registration-closed", language, state=state,
+                   more_detail=opens_on(language, pages.opens_text(event, language)),
+                   extensions={name: view[name] for name in ("registration_opens_at", "registration_opens_at_utc")})
 
 
 @app.middleware("http")
@@ -165,12 +180,17 @@ def get_event(event_id: str) -> Response:
     body = event.public_view()
     state = _state(event, counters)
     seats, figure = pages.seats_shown(event, pages.seats_left(event, counters))
+    language = _language(event.languages)
     body["registration"] = {
         "open": state == "open",
         "state": state,
         "seats_left": figure,
         "seats": seats,
         "waitlist": event.waitlist,
+        "waitlist_open": counters.waitlist_open(clock.now()),
+        # When registration opens and closes, as people read it: the event's zone and its abbreviation.
+        "opens_text": pages.opens_text(event, language) or None,
+        "closes_text": dates.local_timestamp(event, event.utc(event.closes_at_local), language),
     }
     return _json(body, headers={"Vary": "Accept"})
 
@@ -262,7 +282,7 @@ def create_registration(event_id: str) -> Response:
     except store.AlreadyRegistered:
         problem = Problem(409, "already-registered", answer_language)
     except registrations.RegistrationClosed as closed:
-        problem = Problem(409, "registration-closed", answer_language, state=closed.state)
+        problem = _closed_problem(event, closed.state, answer_language)
     except store.EventFull:
         problem = Problem(409, "event-full", answer_language)
     except store.EventNotFound:
@@ -284,7 +304,10 @@ def create_registration(event_id: str) -> Response:
     if body.is_form and problem.status == 409:
         errors = {"email": problem.detail} if problem.code == "already-registered" else {}
         counters = store.get_counters(event_id)
-        state = _state(event, counters) if problem.code == "already-registered" else ("full" if problem.code == "event-full" else "closed")
+        state = _state(event, counters) if problem.code == "already-registered" else (
+            "full" if problem.code == "event-full" else counters.window_state(clock.now()))
+        if state == "open":  # closed at the write, open when read back: a window edge; say closed
+            state = "closed"
         return _form_again(event, counters, answer_language, body.data, errors, state, 409)
     return _problem(problem)
 
@@ -298,7 +321,8 @@ def _wants_html() -> bool:
 def _registrant(registration_id: str, token: str | None, *, cancel: bool = False) -> registrations.RegistrantView:
     """The registration behind a personal link, cancelled first with ``cancel``.
 
-    403 for a bad token (checked first, so it reveals nothing), 404 if gone.
+    403 for a bad token (checked first, so it reveals nothing), 404 if gone, 409 ``event-over``
+    for a cancellation after the event has ended (nothing changes).
     """
     language = _language(("en", "nl"))
     if not tokens.verify_token(registration_id, token):
@@ -309,6 +333,8 @@ def _registrant(registration_id: str, token: str | None, *, cancel: bool = False
         return registrations.registrant_view(registration_id)
     except (store.RegistrationNotFound, store.EventNotFound):
         raise Problem(404, "not-found", language, what="registration") from None
+    except store.EventOver:
+        raise Problem(409, "event-over", language) from None
 
 
 def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: bool, base_path: str) -> Response:
@@ -323,7 +349,7 @@ def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: b
     lang = _language(view.event.languages, _query("lang") or view.language)
     page = pages.registration_status(
         view.event, lang, registration_id=registration_id, status=view.status, position=view.waitlist_position,
-        token=token or "", ask_cancel=ask_cancel, base_path=base_path,
+        token=token or "", ask_cancel=ask_cancel, base_path=base_path, now=clock.now(),
     )
     return _html(page, event=view.event)
 
@@ -336,13 +362,17 @@ def get_registration(registration_id: str) -> Response:
 
 @app.route("/registrations/{registration_id}/cancel", methods=["GET"])
 def cancel_page(registration_id: str) -> Response:
-    """A page asking to confirm the cancellation; changes nothing (mail scanners open links)."""
+    """A page asking to confirm the cancellation; changes nothing (mail scanners open links).
+
+    After the event has ended it says so and offers no cancellation."""
     return _registrant_answer(registration_id, _query("token"), ask_cancel=True, base_path="../..")
 
 
 @app.route("/registrations/{registration_id}/cancel", methods=["POST"], content_types=["*/*"])
 def cancel_registration(registration_id: str) -> Response:
-    """Cancel: ``token`` in a form or JSON body. Form posts get 303 to the registration page, JSON 200."""
+    """Cancel: ``token`` in a form or JSON body. Form posts get 303 to the registration page, JSON 200.
+
+    After the event has ended: 409 ``event-over`` (a page for browsers), nothing changed."""
     request = app.current_request
     language = _language(("en", "nl"))
     try:
@@ -540,10 +570,29 @@ def vendored_file(name: str) -> Response:
     return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
 
 
-# ------------------------------------------------------------------ stream consumer
+# ------------------------------------------------------------------ scheduled jobs
+
+
+@app.schedule(Rate(jobs.RATE_MINUTES, unit=Rate.MINUTES), name="RunDueJobs")
+def run_due_jobs(event: Any) -> dict[str, Any]:
+    """Every few minutes: the due jobs of every event (``chalicelib.jobs``), e.g. the waitlist-closed emails.
+
+    Deployed, the function starts from ``chalicelib.entry_jobs`` (the same call without Chalice);
+    ``make run`` calls this one on its own clock.
+    """
+    return jobs.run_due(clock.now(), jobs.time_is_short(getattr(event, "context", None))).as_json()
+
+
+# ------------------------------------------------------------------ stream consumer and SES events
 
 
 @app.lambda_function(name="DeliverEmails")
 def deliver_emails(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Consume DynamoDB stream records and send the registrants' emails (partial batch response)."""
     return delivery.handle_batch(event.get("Records", []))
+
+
+@app.lambda_function(name="RecordEmailEvents")
+def record_email_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Record one SES delivery, bounce, complaint, reject or delay event (EventBridge) on its notification."""
+    return feedback.handle_event(event)

@@ -4,17 +4,26 @@ One function consumes a batch of stream records, deployed as the ``DeliverEmails
 Lambda function on the table stream and fed by the local service's poller.
 For each record it works out which change of a registration it shows
 (``registered`` on INSERT; ``promoted`` or ``cancelled`` when ``status``
-changes; nothing for other writes, such as our own email-state updates),
-then:
+changes; a notification newly set to ``pending`` otherwise, such as
+``waitlist_closed`` from the scheduled function or a staff resend; nothing for
+other writes, such as our own email-state updates), then:
 
-1. claims the change's email with a conditional write (``pending`` -> ``sending``),
-   so a record seen twice, or a retried batch, sends no second email;
-2. builds the message (``chalicelib.emails``), which must pass the one-recipient
+1. skips an address that bounced permanently or complained (``email_suppressed``
+   for the registration's current address): the notification becomes
+   ``suppressed`` with the reason, and nothing is sent (README, "Emails");
+2. claims the change's email with a conditional write (``pending`` -> ``sending``,
+   on condition that the address is still the one of the record and not
+   suppressed), so a record seen twice, or a retried batch, sends no second email;
+3. builds the message (``chalicelib.emails``), which must pass the one-recipient
    check, and sends it with SES v2 to that one recipient (``Destination``; botocore's
-   ``standard`` retry mode retries throttling, timeouts and 5xx with backoff);
-3. records ``sent`` with the SES message id, or ``failed`` with the reason for a
-   permanent error (rejected address, bad content) or a message that failed the
-   recipient check (``UnsafeMessage: ...``; never sent).
+   ``standard`` retry mode retries throttling, timeouts and 5xx with backoff),
+   naming the stage's configuration set (``SES_CONFIGURATION_SET``), whose events
+   ``chalicelib.feedback`` records;
+4. records ``sent`` with the SES message id and, in the same transaction, the
+   message lookup item that lets those events find the notification
+   (``store.record_sent``); or ``failed`` with the reason for a permanent error
+   (rejected address, bad content) or a message that failed the recipient check
+   (``UnsafeMessage: ...``; never sent).
 
 A transient error that outlasts botocore's retries puts the claim back to
 ``pending`` and reports the record in ``batchItemFailures`` (partial batch
@@ -70,31 +79,92 @@ def change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         return None
     before = old.get("status", {}).get("S")
     after = item.get("status")
-    if before == after:
+    if before != after:
+        if before == "waitlisted" and after == "confirmed":
+            return "promoted", item
+        if after == "cancelled":
+            return "cancelled", item
         return None
-    if before == "waitlisted" and after == "confirmed":
-        return "promoted", item
-    if after == "cancelled":
-        return "cancelled", item
-    return None
+    return _requested(store.deserialize(old).get("notifications") or {}, item.get("notifications") or {}, item)
 
 
-def _send(outgoing: emails.OutgoingEmail, sender: str) -> str:
+def _requested(before: dict[str, Any], after: dict[str, Any], item: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """A notification this write newly set to ``pending`` (a resend, or a kind without a status change).
+
+    Newly: it was absent, or neither ``pending`` nor ``sending`` before, so a claim put back to
+    ``pending`` after a failed send (already retried through ``batchItemFailures``) is not
+    taken for a new request. The latest such request when there are several.
+    """
+    wanted = [(str(entry.get("at", "")), change) for change, entry in after.items()
+              if isinstance(entry, dict) and entry.get("state") == "pending"
+              and (before.get(change) or {}).get("state") not in ("pending", "sending")]
+    if not wanted:
+        return None
+    return max(wanted)[1], item
+
+
+def _send(outgoing: emails.OutgoingEmail, sender: str, configuration_set: str = "") -> str:
     """Send one checked message to its one recipient with SES v2; returns the SES message id.
 
     ``Destination`` names ``outgoing.recipient`` alone, so SES never takes recipients
     from the message's headers; only an :class:`emails.OutgoingEmail` (which has passed
-    ``emails.check_message``) is accepted. Raises ``TypeError`` for anything else, and
-    botocore's ``ClientError``/``BotoCoreError`` as SES answers.
+    ``emails.check_message``) is accepted. ``configuration_set`` (the stage's
+    ``SES_CONFIGURATION_SET``), when given, is the send's ``ConfigurationSetName``: its
+    event destination reports the message's delivery, bounce or complaint. Raises
+    ``TypeError`` for anything else, and botocore's ``ClientError``/``BotoCoreError`` as SES answers.
     """
     if not isinstance(outgoing, emails.OutgoingEmail):
         raise TypeError("only an emails.OutgoingEmail can be sent")
+    options = {"ConfigurationSetName": configuration_set} if configuration_set else {}
     answer = aws.client("sesv2").send_email(
         FromEmailAddress=sender,
         Destination={"ToAddresses": [outgoing.recipient]},
         Content={"Raw": {"Data": outgoing.raw}},
+        **options,
     )
     return answer["MessageId"]
+
+
+#: Claims tried for one record when the registration changed under it (its address corrected, or
+#: suppressed meanwhile): a count; past it the record is retried through ``batchItemFailures``.
+CLAIM_ATTEMPTS = 3
+
+
+def _claim(change: str, item: dict[str, Any], log: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Claim the email of ``change``: ``("claimed", item to send from)``, ``("done", item)`` or ``("retry", item)``.
+
+    ``done`` covers an email already handled by another delivery and one recorded as
+    ``suppressed`` (the registration's current address bounced permanently or complained).
+    When the claim fails because the address changed since the stream record, the
+    registration as the failed condition saw it is judged again (no extra read).
+    """
+    event_id, registration_id = item["event_id"], item["registration_id"]
+    for _ in range(CLAIM_ATTEMPTS):
+        now = clock.now()
+        stale_before = now - timedelta(seconds=CLAIM_SECONDS)
+        if not item.get("email"):
+            return "done", item  # erased meanwhile
+        reason = store.suppression_reason(item)
+        if reason is not None and store.record_notification(
+                event_id, registration_id, change, "suppressed", expect=("pending",), at=now, reason=reason,
+                stale_before=stale_before, email=str(item["email"])):
+            logger.info("email not sent: the address is suppressed", extra=log)
+            return "done", item
+        # Not suppressed; or no longer pending, or the address was corrected since the record: the
+        # claim's condition covers all three, and its answer tells them apart.
+        claim = store.claim_notification(event_id, registration_id, change, at=now, stale_before=stale_before,
+                                         email=str(item["email"]))
+        if claim.claimed:
+            return "claimed", item
+        current = claim.current
+        entry = ((current or {}).get("notifications") or {}).get(change) or {}
+        still_wanted = entry.get("state") == "pending" or (
+            entry.get("state") == "sending" and str(entry.get("at", "")) < stale_before.isoformat())
+        if current is None or not still_wanted:
+            logger.info("email already handled", extra=log)
+            return "done", item
+        item = current  # the address changed or was suppressed since the record: judge the item as it is now
+    return "retry", item
 
 
 def deliver(record: dict[str, Any]) -> bool:
@@ -109,19 +179,15 @@ def deliver(record: dict[str, Any]) -> bool:
     change, item = found
     event_id, registration_id = item["event_id"], item["registration_id"]
     log = {"event_id": event_id, "registration_id": registration_id, "change": change}
+    result, item = _claim(change, item, log)
+    if result != "claimed":
+        return result == "done"
     now = clock.now()
-    claimed = store.record_notification(
-        event_id, registration_id, change, "sending",
-        expect=("pending",), at=now, stale_before=now - timedelta(seconds=CLAIM_SECONDS),
-    )
-    if not claimed:
-        logger.info("email already handled", extra=log)
-        return True
     settings = get_settings()
     try:
         event = store.event_definition(event_id)  # cached: at most one read per event and batch
         position = None
-        if item["status"] == "waitlisted":  # the stream image's ticket; position counts who is still ahead
+        if emails.email_kind(change, item["status"]) == "waitlisted":  # the stream image's ticket; who is still ahead
             position = store.waitlist_position(event_id, int(item["waitlist_ticket"]))
         outgoing = emails.build_email(
             event=event,
@@ -145,7 +211,7 @@ def deliver(record: dict[str, Any]) -> bool:
         logger.warning("email could not be built", extra={**log, "error": type(exc).__name__})
         return True
     try:
-        message_id = _send(outgoing, settings.sender_email)
+        message_id = _send(outgoing, settings.sender_email, settings.ses_configuration_set)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -163,8 +229,8 @@ def deliver(record: dict[str, Any]) -> bool:
                                   reason=f"{type(exc).__name__}: retrying")
         logger.warning("email send failed, will retry", extra={**log, "error": type(exc).__name__})
         return False
-    store.record_notification(event_id, registration_id, change, "sent", expect=("sending",), at=clock.now(),
-                              message_id=message_id)
+    store.record_sent(event_id, registration_id, change, at=clock.now(), message_id=message_id,
+                      expires_at=int(item[store.TTL_ATTRIBUTE]))
     logger.info("email sent", extra={**log, "message_id": message_id})
     return True
 

@@ -29,7 +29,10 @@ can be sent (``chalicelib.delivery``), and one is made only from bytes that pass
 IDN domains are written in their ASCII (IDNA) form, as email-validator computes it.
 
 Changes that send an email (README, "Emails"): ``registered`` (confirmed or
-waitlisted), ``promoted``, ``cancelled``.
+waitlisted), ``promoted``, ``cancelled``, ``waitlist_closed`` (the scheduled
+function's notice that no seat came free, ``chalicelib.jobs``). :data:`SUBJECTS`
+is the table of email kinds: ``chalicelib.publishing`` renders every kind in it
+when an event is published.
 """
 
 from __future__ import annotations
@@ -90,11 +93,16 @@ SUBJECTS = {
     "waitlisted": {"nl": "Op de wachtlijst: {title}", "en": "On the waitlist: {title}"},
     "promoted": {"nl": "Er is een plek voor je: {title}", "en": "A seat is yours: {title}"},
     "cancelled": {"nl": "Inschrijving geannuleerd: {title}", "en": "Registration cancelled: {title}"},
+    "waitlist_closed": {"nl": "Geen plek vrijgekomen: {title}", "en": "No seat came free: {title}"},
 }
+
+#: Kinds sent to someone who holds no seat: no calendar invite, no "Add to calendar" links.
+WITHOUT_INVITE = frozenset({"waitlisted", "waitlist_closed"})
 
 
 def email_kind(change: str, status: str) -> str:
-    """The kind of email for a change: ``confirmed``, ``waitlisted``, ``promoted`` or ``cancelled``."""
+    """The kind of email for a change (a key of :data:`SUBJECTS`): ``registered`` gives ``confirmed`` or
+    ``waitlisted`` by ``status``; every other change is its own kind (``promoted``, ``cancelled``, ``waitlist_closed``)."""
     if change == "registered":
         return "waitlisted" if status == "waitlisted" else "confirmed"
     return change
@@ -231,8 +239,7 @@ class OutgoingEmail:
     """A message ready for SES: ``raw`` (RFC 5322 bytes, CRLF) for ``recipient`` alone.
 
     ``recipient`` is the one ``addr-spec`` (ASCII, IDNA domain) that SES is told to
-    deliver to (``Destination``); ``kind`` is ``confirmed``, ``waitlisted``, ``promoted``
-    or ``cancelled``. Making one runs :func:`check_message`, so every instance has
+    deliver to (``Destination``); ``kind`` is a key of :data:`SUBJECTS`. Making one runs :func:`check_message`, so every instance has
     passed it; raises :class:`UnsafeMessage` otherwise.
     """
 
@@ -317,7 +324,7 @@ def build_email(
     message.set_content(templates.render("email.txt", context), subtype="plain", charset="utf-8")
     message.add_alternative(templates.render("email.html", context), subtype="html", charset="utf-8")
     checkin.attach_code(message, context)  # the QR code beside the HTML (multipart/related)
-    if kind != "waitlisted":  # a waitlisted registrant holds no seat yet: no calendar entry
+    if kind not in WITHOUT_INVITE:  # no seat held (yet, or any more): no calendar entry
         invite = build_invite(
             event,
             registration["registration_id"],

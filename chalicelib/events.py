@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+import unicodedata
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -44,7 +46,7 @@ CORE_FIELDS = ("name", "email", "language", "consent", "website", "form_started_
 #: ``staff.columns`` names its columns from this list (``chalicelib`` never imports ``staff``).
 EXPORT_COLUMNS = (
     "registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at",
-    "email_state", "checked_in_at", "email_outcome",
+    "email_state", "email_outcome", "checked_in_at",
 )
 
 #: Pydantic's own names on a model (``model_config``, ``model_dump``): each question is a field
@@ -87,28 +89,140 @@ def _naive(value: datetime) -> datetime:
     return value
 
 
-LocalTime = Annotated[datetime, AfterValidator(_naive)]
+#: A date without a time of day, as a string (``2023-05-22``): YAML reads it unquoted as a ``date``.
+_BARE_DATE = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}\s*")
+
+
+def _wall_time(value: object, info: ValidationInfo) -> object:
+    """A date and time of day (a ``datetime``, or an ISO 8601 string with a time), as written.
+
+    A bare date is refused (README, "Event files"): it would silently mean 00:00, the start of
+    that day, where an organiser writing a closing date means its end. Numbers (which Pydantic
+    would read as epoch seconds) are refused too: times are local wall time in the event's zone.
+    """
+    field = info.field_name or "this time"
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date) or (isinstance(value, str) and _BARE_DATE.fullmatch(value)):
+        day = value.isoformat() if isinstance(value, date) else value.strip()
+        raise ValueError(
+            f"{field} {day} is a date without a time of day, which would mean {day}T00:00, the start of "
+            f"that day; write the local time you mean, e.g. {day}T23:59 for the end of that day")
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"write {field} as a local date and time, e.g. 2023-06-05T14:00")
+
+
+LocalTime = Annotated[datetime, BeforeValidator(_wall_time), AfterValidator(_naive)]
+
+#: Unicode categories no event text may hold: control characters (C0, DEL, C1 such as NEL
+#: U+0085) and lone surrogates; :data:`LINE_BREAKS` adds the line and paragraph separators.
+_CONTROL_CATEGORIES = ("Cc", "Cs")
+#: Bidirectional classes of the embedding, override and isolate controls (Unicode UAX #9),
+#: refused like the registrants' names are (README, "Emails"): they make text display as other text.
+_BIDI_CONTROLS = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"})
+#: Line and paragraph separators (categories Zl, Zp: U+2028, U+2029).
+_SEPARATOR_CATEGORIES = ("Zl", "Zp")
+#: What a multi-line text (``description``, ``audience``) may hold besides printable text.
+MULTI_LINE_ALLOWED = frozenset("\n\t")
+
+
+def _character_name(ch: str) -> str:
+    names = {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "TAB", "\x85": "NEXT LINE (NEL)",
+             "\x0b": "LINE TABULATION", "\x0c": "FORM FEED", "\x00": "NUL"}
+    return names.get(ch) or unicodedata.name(ch, "control character")
+
+
+def unsafe_character(text: str, *, multi_line: bool) -> str | None:
+    """Why ``text`` cannot be used in an event file (a sentence), or ``None``.
+
+    Refused everywhere: control characters (Unicode Cc: C0 such as CR, C1 such as NEL), lone
+    surrogates (Cs) and bidi embedding/override/isolate controls. A single-line text also
+    refuses LF, tabs and the line and paragraph separators U+2028 and U+2029: titles, places,
+    the organiser's name and labels go into email headers (Subject, Reply-To), calendar fields
+    and one-line page elements. A multi-line text may hold LF and tabs.
+    """
+    for index, ch in enumerate(text):
+        category = unicodedata.category(ch)
+        if multi_line and ch in MULTI_LINE_ALLOWED:
+            continue
+        if (category in _CONTROL_CATEGORIES or category in _SEPARATOR_CATEGORIES
+                or unicodedata.bidirectional(ch) in _BIDI_CONTROLS):
+            what = f"{_character_name(ch)} (U+{ord(ch):04X}) at character {index + 1}"
+            if multi_line:
+                return f"holds a control character, {what}; only line breaks and tabs may be used here"
+            if ch in ("\n", "\r", "\x85") or category in _SEPARATOR_CATEGORIES:
+                return (f"must be one line: it holds a line break, {what}; write it on one line "
+                        "(a YAML block such as | or > adds line breaks; only description and audience "
+                        "may have several lines)")
+            return f"must be one line of text: it holds {what}"
+    return None
+
+
+def _checked_text(value: str | None, info: ValidationInfo, *, multi_line: bool) -> str | None:
+    if value is None or (info.context or {}).get("stored"):
+        # A definition stored by an earlier release is read back as it is (its pages keep working).
+        return value
+    reason = unsafe_character(value, multi_line=multi_line)
+    if reason:
+        raise ValueError(reason)
+    return value
+
+
+def _one_line(value: str | None, info: ValidationInfo) -> str | None:
+    return _checked_text(value, info, multi_line=False)
+
+
+def _multi_line(value: str | None, info: ValidationInfo) -> str | None:
+    return _checked_text(value, info, multi_line=True)
+
+
+#: A single-line string of an event file (location fields, the organiser's name): see :func:`unsafe_character`.
+OneLine = Annotated[str, AfterValidator(_one_line)]
 
 
 class Text(BaseModel):
-    """Text per language, e.g. ``{nl: "...", en: "..."}``."""
+    """Text per language, e.g. ``{nl: "...", en: "..."}``, which may have several lines.
+
+    Used for ``description`` and ``audience``: line breaks and tabs are kept, other control
+    characters refused (:func:`unsafe_character`). :class:`LineText` is the single-line kind.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     nl: str | None = Field(default=None, min_length=1)
     en: str | None = Field(default=None, min_length=1)
+
+    @field_validator("nl", "en")
+    @classmethod
+    def _safe(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _multi_line(value, info)
 
     def get(self, language: str, fallback: str) -> str:
         """The text in ``language``, else in ``fallback`` (the event's first language), else ``""``."""
         return getattr(self, language, None) or getattr(self, fallback, None) or ""
 
 
+class LineText(Text):
+    """Single-line text per language: ``title``, question and option labels.
+
+    These go into email subjects, calendar summaries and one-line page elements, so
+    line breaks (LF, CR, NEL, U+2028, U+2029), tabs and other control characters are
+    refused with the reason (:func:`unsafe_character`).
+    """
+
+    @field_validator("nl", "en")
+    @classmethod
+    def _safe(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _one_line(value, info)
+
+
 class Location(BaseModel):
     """Where the event takes place; ``country`` is ISO 3166-1 alpha-2."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1, max_length=200)
-    address: str = Field(min_length=1, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
+    name: OneLine = Field(min_length=1, max_length=200)
+    address: OneLine = Field(min_length=1, max_length=200)
+    city: OneLine = Field(min_length=1, max_length=100)
     country: str = Field(pattern=r"^[A-Z]{2}$")
     url: HttpUrl | None = None
 
@@ -118,10 +232,10 @@ class Location(BaseModel):
 
 
 class Organiser(BaseModel):
-    """Who runs the event; ``email`` is the Reply-To of every email."""
+    """Who runs the event; ``email`` is the Reply-To of every email, ``name`` its display name (one line)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     email: EmailStr
 
 
@@ -213,7 +327,7 @@ class Option(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: OptionId
-    label: Text
+    label: LineText
 
 
 class Question(BaseModel):
@@ -225,7 +339,7 @@ class Question(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: QuestionId
     type: Literal["text", "textarea", "choice", "multichoice", "boolean", "phone"]
-    label: Text
+    label: LineText
     required: bool = False
     options: tuple[Option, ...] = ()
     max_length: PositiveInt | None = Field(default=None, le=10000)
@@ -266,9 +380,13 @@ class Question(BaseModel):
 class Event(BaseModel):
     """One event, as written in ``events/<id>.yaml`` (PRODUCT.md, "Event files").
 
-    ``starts_at``/``ends_at`` and the registration window are naive local times in
-    ``timezone``; use :meth:`local` and :meth:`utc` for aware values. The window
-    closes at ``starts_at`` unless ``registration_closes_at`` says otherwise.
+    ``starts_at``/``ends_at``, the registration window and ``waitlist_closes_at`` are naive
+    local times in ``timezone`` (a bare date is refused: :func:`_wall_time`); use
+    :meth:`local` and :meth:`utc` for aware values. The window closes at ``starts_at``
+    unless ``registration_closes_at`` says otherwise. Promotions from the waitlist stop at
+    ``waitlist_closes_at`` (default ``starts_at``, at most ``ends_at``): after it a freed seat
+    goes to nobody and those still waiting get one ``waitlist_closed`` email (README, "Seats,
+    waitlist and cancellation").
     ``branding`` gives the pages and emails the organiser's look (:class:`Branding`);
     ``show_seats`` (``exact``, ``few`` below ``few_threshold`` seats, or ``none``) what the
     public sees of the seats left (README, "Event files").
@@ -276,7 +394,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: Slug
-    title: Text
+    title: LineText
     description: Text
     audience: Text | None = None
     languages: tuple[Language, ...] = Field(min_length=1)
@@ -289,6 +407,7 @@ class Event(BaseModel):
     waitlist: bool = False
     registration_opens_at: LocalTime | None = None
     registration_closes_at: LocalTime | None = None
+    waitlist_closes_at: LocalTime | None = None
     questions: tuple[Question, ...] = ()
     privacy_url: HttpUrl
     branding: Branding | None = None
@@ -323,13 +442,18 @@ class Event(BaseModel):
                 raise ValueError(f"question {question.id!r} needs a label in {first}")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
-        for field in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
+        for field in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at", "waitlist_closes_at"):
             wall = getattr(self, field)
             if wall is not None and not self._exists(wall):
                 raise ValueError(f"{field} {wall.isoformat()} does not exist in {self.timezone} "
                                  "(the clocks skip that hour when daylight saving time starts)")
         if self.registration_opens_at and self.registration_opens_at >= self.closes_at_local:
             raise ValueError("registration_opens_at must be before the registration closes")
+        if self.waitlist_closes_at is not None:
+            if self.waitlist_closes_at > self.ends_at:
+                raise ValueError("waitlist_closes_at must not be after ends_at: nobody can take a seat after the event")
+            if self.registration_opens_at and self.waitlist_closes_at <= self.registration_opens_at:
+                raise ValueError("waitlist_closes_at must be after registration_opens_at")
         ids = [q.id for q in self.questions]
         if len(set(ids)) != len(ids):
             raise ValueError("question ids must be unique")
@@ -354,6 +478,27 @@ class Event(BaseModel):
     def closes_at_local(self) -> datetime:
         """When registration closes, naive local time (default: ``starts_at``)."""
         return self.registration_closes_at or self.starts_at
+
+    @property
+    def waitlist_closes_local(self) -> datetime:
+        """When promotions from the waitlist stop, naive local time (default: ``starts_at``)."""
+        return self.waitlist_closes_at or self.starts_at
+
+    def promotions_closed(self, instant: datetime) -> bool:
+        """Whether ``instant`` (aware) is at or past the waitlist cutoff: no seat is handed on any more."""
+        return instant >= self.utc(self.waitlist_closes_local)
+
+    def over(self, instant: datetime) -> bool:
+        """Whether the event has ended at ``instant`` (aware): a cancellation changes nothing any more."""
+        return instant >= self.utc(self.ends_at)
+
+    def scheduled_times(self) -> dict[str, datetime | None]:
+        """When the scheduled function has work for this event: ``{job: aware UTC instant or None}``.
+
+        ``waitlist_closed`` (``chalicelib.jobs``): at the waitlist cutoff, for an event with a
+        waitlist. Another due job (reminders) adds its own entry here.
+        """
+        return {"waitlist_closed": self.utc(self.waitlist_closes_local) if self.waitlist else None}
 
     def local(self, wall_time: datetime) -> datetime:
         """Attach the event's zone to a naive local time (first occurrence in a DST fold)."""
@@ -382,9 +527,24 @@ class Event(BaseModel):
         """
         data = self.model_dump(mode="json", exclude={"organiser"} if self.show_seats == "exact" else {"organiser", "capacity"})
         data["organiser"] = {"name": self.organiser.name}
-        data["starts_at_utc"] = self.utc(self.starts_at).isoformat().replace("+00:00", "Z")
-        data["ends_at_utc"] = self.utc(self.ends_at).isoformat().replace("+00:00", "Z")
+        # Each local time with its UTC twin; the defaults written out (closing and the waitlist cutoff
+        # at starts_at), so a client needs no rule of ours. The waitlist cutoff only with a waitlist.
+        times = {
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "registration_opens_at": self.registration_opens_at,
+            "registration_closes_at": self.closes_at_local,
+            "waitlist_closes_at": self.waitlist_closes_local if self.waitlist else None,
+        }
+        for field, wall in times.items():
+            data[field] = None if wall is None else wall.isoformat()
+            data[f"{field}_utc"] = None if wall is None else utc_text(self.utc(wall))
         return data
+
+
+def utc_text(instant: datetime) -> str:
+    """An aware UTC instant as ISO 8601 with ``Z``: ``2023-06-05T12:00:00Z``."""
+    return instant.isoformat().replace("+00:00", "Z")
 
 
 class EventFileError(ValueError):
@@ -418,7 +578,8 @@ def load_event_file(path: Path | str) -> Event:
 
     Raises :class:`EventFileError` for unreadable YAML or an invalid event; a file
     whose ``id`` differs from its name (without ``.yaml``) is refused too, so URLs
-    and file names agree.
+    and file names agree, and so is one the service cannot turn into every email,
+    invite and page (``chalicelib.publishing.check_renders``).
     """
     # Imported here: only the staff tools and the local service read event files,
     # so the Lambda package ships without PyYAML (infrastructure/lambda_package.py).
@@ -439,6 +600,9 @@ def load_event_file(path: Path | str) -> Event:
             raise EventFileError(path, [("branding.logo", f"no file {logo}")])
         if logo.stat().st_size > LOGO_MAX_BYTES:
             raise EventFileError(path, [("branding.logo", f"{logo} is over {LOGO_MAX_BYTES // 1024} KiB")])
+    from chalicelib.publishing import check_renders  # imports the emails and pages, which import this module
+
+    check_renders(event, path)
     return event
 
 

@@ -66,6 +66,10 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Registration closed", "Registration for this event is {state}."),
         "nl": ("Inschrijving gesloten", "De inschrijving voor dit evenement is {state}."),
     },
+    "event-over": {
+        "en": ("Event over", "This event is over, so the registration can no longer be cancelled."),
+        "nl": ("Evenement voorbij", "Dit evenement is voorbij; de inschrijving kan niet meer worden geannuleerd."),
+    },
     "event-full": {
         "en": ("Event full", "All seats are taken and this event has no waitlist."),
         "nl": ("Vol", "Alle plaatsen zijn bezet en dit evenement heeft geen wachtlijst."),
@@ -126,6 +130,16 @@ DETAIL_WORDS: dict[str, dict[str, str]] = {
     "closed": {"en": "closed", "nl": "gesloten"},
     "not_yet_open": {"en": "not open yet", "nl": "nog niet geopend"},
 }
+
+
+#: The sentence a ``registration-closed`` problem adds before registration opens (``when``: Babel's
+#: date and time in the event's zone with its abbreviation, ``chalicelib.pages.opens_text``).
+OPENS_ON = {"en": "It opens on {when}.", "nl": "De inschrijving opent op {when}."}
+
+
+def opens_on(language: str, when: str) -> str:
+    """``"It opens on 22 May 2023 09:00 CEST."`` in ``language`` (English if unknown)."""
+    return OPENS_ON.get(language, OPENS_ON["en"]).format(when=when)
 
 
 def field_error(code: str, language: str, **params: object) -> str:

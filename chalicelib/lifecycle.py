@@ -7,6 +7,12 @@ by the current state (``chalicelib.store``), retried on a conflict, so two
 simultaneous cancellations never promote the same person twice nor leave a
 seat empty while someone waits. Emails follow from the stream records.
 
+Time rules (README, "Seats, waitlist and cancellation"), enforced by the
+transactions' conditions on the counters item: from the event's waitlist cutoff
+(``waitlist_closes_at``, default ``starts_at``) a freed seat goes to nobody (the
+seat count drops, the waitlist stays as it is); from ``ends_at`` a cancellation
+is refused (``store.EventOver``). An erasure may come any time.
+
 DynamoDB calls of a cancellation: the registration (1, or none when the caller
 has it from the index), the waitlist head for a confirmed one or the
 registration's own waitlist bucket for a waiting one (1), the transaction (1).
@@ -17,11 +23,13 @@ or bucket again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from chalicelib import clock, store
+from chalicelib.events import Event
 
 #: Attempts of one transition before ``store.Conflict`` is raised: a count, never a duration. An
 #: attempt fails only when another write changed the same items in between, i.e. when another
@@ -60,11 +68,13 @@ class EraseResult:
     promoted_id: str | None = None
 
 
-def _places(item: dict[str, Any], over_capacity: bool) -> tuple[store.WaitlistEntry | None, store.WaitlistEntry | None]:
+def _places(item: dict[str, Any], over_capacity: bool, promotions_closed: bool = False,
+            ) -> tuple[store.WaitlistEntry | None, store.WaitlistEntry | None]:
     """``(own, head)`` for ending ``item``: its waitlist entry if it waits; the seat's successor if it holds one.
 
-    The successor is the first in the waitlist, or ``None`` when nobody waits or
-    the event is over capacity (a lowered capacity: the seat is given back instead).
+    The successor is the first in the waitlist, or ``None`` when nobody waits, the
+    event is over capacity (a lowered capacity: the seat is given back instead) or
+    the waitlist cutoff has passed (``promotions_closed``: nobody is promoted).
     Raises ``store.Conflict`` when a waiting item has no entry (a write in flight: read again).
     """
     if item["status"] == "waitlisted":
@@ -72,29 +82,41 @@ def _places(item: dict[str, Any], over_capacity: bool) -> tuple[store.WaitlistEn
         if own is None:
             raise store.Conflict("the registration waits but its waitlist entry is gone; read again")
         return own, None
-    if item["status"] == "confirmed" and not over_capacity:
+    if item["status"] == "confirmed" and not over_capacity and not promotions_closed:
         return None, store.waitlist_head(item["event_id"])
     return None, None
 
 
 def _end(event_id: str, registration_id: str, item: dict[str, Any] | None, done: Callable[[dict[str, Any]], bool],
-         transition: Callable[..., Any]) -> tuple[dict[str, Any], Any, store.WaitlistEntry | None]:
+         transition: Callable[..., Any], *, now: datetime, event: Event | None = None,
+         refuse_after_end: bool = False) -> tuple[dict[str, Any], Any, store.WaitlistEntry | None]:
     """Run ``transition(item, own=..., head=...)`` with retries; ``(item, its result, head)``.
 
     ``item`` is a first guess of the registration (e.g. from the index), read
     consistently when ``None``. ``done(item)`` says there is nothing to do; then
-    the result is ``None``. After a failed attempt the next one starts from the
-    registration as the failed condition saw it (or as read, if its condition held)
-    and from the counters' ``over_capacity``.
+    the result is ``None``. ``now`` is the moment of the transition; ``event`` (the
+    definition, when the caller has it) tells from the start whether the waitlist
+    cutoff or, with ``refuse_after_end``, the end has passed; without it the first
+    attempt assumes neither and the write's condition decides. After a failed attempt
+    the next one starts from the registration as the failed condition saw it (or as
+    read, if its condition held) and from what the counters say (over capacity, past
+    the cutoff, over). Raises ``store.EventOver`` (``refuse_after_end``) for a
+    registration that is not done when the event has ended.
     """
-    state: dict[str, Any] = {"item": item, "over_capacity": False}
+    state: dict[str, Any] = {
+        "item": item, "over_capacity": False,
+        "promotions_closed": event is not None and event.promotions_closed(now),
+        "over": event is not None and event.over(now),
+    }
     for attempt in _attempts():
         with attempt:
             current = state["item"] or store.get_registration_in_event(event_id, registration_id)
             if done(current):
                 return current, None, None
+            if refuse_after_end and state["over"]:
+                raise store.EventOver(event_id)
             try:
-                own, head = _places(current, state["over_capacity"])
+                own, head = _places(current, state["over_capacity"], state["promotions_closed"])
             except store.Conflict:
                 state["item"] = None  # the copy may be stale: read the registration itself next time
                 raise
@@ -104,26 +126,34 @@ def _end(event_id: str, registration_id: str, item: dict[str, Any] | None, done:
                 state["item"] = conflict.registration or current
                 if conflict.counters is not None:
                     state["over_capacity"] = conflict.counters.over_capacity
+                    state["promotions_closed"] = conflict.counters.promotions_closed(now)
+                    state["over"] = conflict.counters.over(now)
                 raise
             return current, result, head
     raise AssertionError("unreachable: tenacity returns or raises")
 
 
-def cancel(event_id: str, registration_id: str, *, by: str = "registrant", item: dict[str, Any] | None = None) -> CancelResult:
+def cancel(event_id: str, registration_id: str, *, by: str = "registrant", item: dict[str, Any] | None = None,
+           event: Event | None = None) -> CancelResult:
     """Cancel a registration (``by`` is ``registrant`` or ``staff``, recorded on the item).
 
     A confirmed registration's seat goes to the first waitlisted registration,
-    if any; a waitlisted one leaves the queue. Cancelling twice changes nothing.
-    A cancel never meets a capacity check. ``item``, when the caller has read the
-    registration (``store.find_registration``), saves reading it; a stale copy
-    only costs a retry. Raises ``store.RegistrationNotFound`` and, past
-    :data:`TRANSITION_ATTEMPTS`, ``store.Conflict``.
+    if any, until the waitlist cutoff; from then on the seat count drops and the
+    waitlist stays as it is. A waitlisted one leaves the queue. Cancelling twice
+    changes nothing. A cancel never meets a capacity check. ``item``, when the
+    caller has read the registration (``store.find_registration``), saves reading
+    it; a stale copy only costs a retry. ``event``, when the caller has the
+    definition, saves a try at a promotion past the cutoff. Raises
+    ``store.RegistrationNotFound``, ``store.EventOver`` (the event has ended: nothing
+    changed) and, past :data:`TRANSITION_ATTEMPTS`, ``store.Conflict``.
     """
-    at = clock.now().isoformat()
+    now = clock.now()
+    at = now.isoformat()
     current, result, head = _end(
         event_id, registration_id, item,
         lambda i: i["status"] not in ("confirmed", "waitlisted"),
         lambda i, own, head: store.cancel_transition(i, at, by, own=own, head=head) or True,
+        now=now, event=event, refuse_after_end=True,
     )
     language = current.get("language")
     if result is None:
@@ -134,14 +164,18 @@ def cancel(event_id: str, registration_id: str, *, by: str = "registrant", item:
 def erase(event_id: str, registration_id: str, *, delete_guard: bool) -> EraseResult:
     """Erase one registration's personal data (GDPR), passing its seat on like a cancellation.
 
+    Unlike a cancellation it may come after the event; past the waitlist cutoff the seat goes to nobody.
+
     Reads the item afresh. Raises ``store.RegistrationNotFound`` and, past
     :data:`TRANSITION_ATTEMPTS`, ``store.Conflict``.
     """
-    at = clock.now().isoformat()
+    now = clock.now()
+    at = now.isoformat()
     current, changed, head = _end(
         event_id, registration_id, None,
         lambda i: i["status"] == "erased" or "email" not in i,
         lambda i, own, head: store.erase_transition(i, at, own=own, head=head, delete_guard=delete_guard),
+        now=now,
     )
     if changed is None:
         return EraseResult(0, False)
@@ -165,7 +199,8 @@ def _promote_one(event_id: str) -> bool:
 def fill_free_seats(event_id: str) -> int:
     """Promote waitlisted registrations, first come first served, while seats are free.
 
-    Used after a capacity increase (staff ``events put``). Returns how many were promoted.
+    Used after a capacity increase (staff ``events put``). Nobody is promoted once the
+    waitlist cutoff has passed (the transaction's condition). Returns how many were promoted.
     """
     promoted = 0
     while _promote_one(event_id):

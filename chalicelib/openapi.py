@@ -127,7 +127,7 @@ def _event_schema(components: dict[str, Any]) -> dict[str, Any]:
              "description": "Local wall time in the event's timezone, no offset."}
     for field in ("starts_at", "ends_at"):
         schema["properties"][field] = {**local, "title": schema["properties"][field].get("title", field)}
-    for field in ("registration_opens_at", "registration_closes_at"):
+    for field in ("registration_opens_at", "registration_closes_at", "waitlist_closes_at"):
         schema["properties"][field] = {"anyOf": [local, {"type": "null"}], "default": None}
     schema["properties"]["organiser"] = {
         "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": False,
@@ -135,6 +135,8 @@ def _event_schema(components: dict[str, Any]) -> dict[str, Any]:
     utc = {"type": "string", "format": "date-time", "description": "UTC, e.g. 2023-06-05T12:00:00Z"}
     schema["properties"]["starts_at_utc"] = utc
     schema["properties"]["ends_at_utc"] = utc
+    for field in ("registration_opens_at_utc", "registration_closes_at_utc", "waitlist_closes_at_utc"):
+        schema["properties"][field] = {"anyOf": [utc, {"type": "null"}]}
     schema["properties"]["registration"] = {
         "type": "object",
         "properties": {
@@ -145,10 +147,16 @@ def _event_schema(components: dict[str, Any]) -> dict[str, Any]:
             "seats": {"type": "string", "enum": ["available", "few", "full", "unlimited"],
                       "description": "few: at most few_threshold left (show_seats: few)."},
             "waitlist": {"type": "boolean"},
+            "waitlist_open": {"type": "boolean", "description": "False past the waitlist cutoff (waitlist_closes_at)."},
+            "opens_text": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                           "description": "When registration opens, in the event's zone with its abbreviation."},
+            "closes_text": {"type": "string",
+                            "description": "When registration closes, in the event's zone with its abbreviation."},
         },
-        "required": ["open", "state", "seats_left", "seats", "waitlist"],
+        "required": ["open", "state", "seats_left", "seats", "waitlist", "waitlist_open", "opens_text", "closes_text"],
     }
-    schema["required"] = sorted({*schema.get("required", []), "starts_at_utc", "ends_at_utc", "registration"})
+    schema["required"] = sorted({*schema.get("required", []), "starts_at_utc", "ends_at_utc", "registration",
+                                 "registration_opens_at_utc", "registration_closes_at_utc", "waitlist_closes_at_utc"})
     schema["title"] = "PublicEvent"
     schema["additionalProperties"] = True
     return schema
@@ -557,6 +565,7 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
                 "400": _problem_response("Malformed body."),
                 "403": _problem_response("Bad or expired token."),
                 "404": _problem_response("No such registration."),
+                "409": _problem_response("The event is over (event-over): nothing changed; a page for browsers.", HTML),
                 "413": _problem_response("Body too large."),
                 "415": _problem_response("Unsupported media type."),
                 "503": {"description": "Busy; try again.", "headers": {"Retry-After": {"schema": {"type": "string"}}},

@@ -9,12 +9,13 @@ pages keep a CSP without inline styles.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from chalicelib import templates
 from chalicelib.branding import look
-from chalicelib.dates import event_when
-from chalicelib.events import Event
+from chalicelib.dates import event_when, local_timestamp
+from chalicelib.events import Event, utc_text
 from chalicelib.store import EventCounters
 
 
@@ -51,7 +52,17 @@ def _common(event: Event, lang: str, base_path: str) -> dict[str, Any]:
         "description": event.description.get(lang, event.default_language),
         "audience": event.audience.get(lang, event.default_language) if event.audience else "",
         "when": event_when(event, lang),
+        # When registration opens, in the event's zone with its abbreviation ("22 May 2023 09:00 CEST").
+        "opens": opens_text(event, lang),
+        "opens_utc": utc_text(event.utc(event.registration_opens_at)) if event.registration_opens_at else "",
     }
+
+
+def opens_text(event: Event, lang: str) -> str:
+    """When registration opens, e.g. ``"22 May 2023 09:00 CEST"`` (Babel, the event's zone); ``""`` without an opening time."""
+    if event.registration_opens_at is None:
+        return ""
+    return local_timestamp(event, event.utc(event.registration_opens_at), lang)
 
 
 def field_labels(event: Event, lang: str) -> dict[str, str]:
@@ -160,8 +171,15 @@ def registration_status(
     token: str,
     ask_cancel: bool,
     base_path: str,
+    now: datetime | None = None,
 ) -> str:
-    """The registrant's own page: status and waitlist position; with ``ask_cancel``, the cancel confirmation form."""
+    """The registrant's own page: status and waitlist position; with ``ask_cancel``, the cancel confirmation form.
+
+    ``now`` (aware) decides what the page may offer: past the event's waitlist cutoff a
+    waiting registrant reads that no seat came free; past ``ends_at`` the page says the
+    event is over and offers no cancellation (the cancel route refuses one then).
+    """
+    over = now is not None and event.over(now)
     return templates.render(
         "registration.html",
         {
@@ -171,5 +189,7 @@ def registration_status(
             "position": position,
             "token": token,
             "ask_cancel": ask_cancel,
+            "over": over,
+            "waitlist_closed": now is not None and event.promotions_closed(now),
         },
     )

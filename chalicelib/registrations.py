@@ -114,8 +114,8 @@ def _write(event: Event, fields: dict[str, Any], registration_id: str) -> Regist
             store.put_registration(item, now=now)
             return Registered(registration_id, event.id, "confirmed", None)
         except store.EventFull as full:
-            if full.counters is None or not full.counters.waitlist:
-                raise
+            if full.counters is None or not full.counters.waitlist_open(now):
+                raise  # no waitlist, or past its cutoff: full
             store.remember_full(event.id)
     try:
         ticket, waiting = store.take_waitlist_ticket(event.id, now)
@@ -214,17 +214,19 @@ def cancel_own(registration_id: str) -> RegistrantView:
 
     3 calls to DynamoDB: the index (the registration as a first guess), the
     waitlist head or the registration's bucket, the transaction
-    (``lifecycle.cancel``). Cancelling twice changes nothing. Raises
-    ``store.RegistrationNotFound`` (also for an erased registration) and, past
+    (``lifecycle.cancel``), and the event's definition unless this instance
+    keeps it. Cancelling twice changes nothing. Raises
+    ``store.RegistrationNotFound`` (also for an erased registration),
+    ``store.EventOver`` (the event has ended; nothing changed) and, past
     the retry budget, ``store.Conflict``.
     """
     found = store.find_registration(registration_id)
     if found.get("status") not in ("confirmed", "waitlisted", "cancelled"):
         raise store.RegistrationNotFound(registration_id)
-    result = lifecycle.cancel(found["event_id"], registration_id, by="registrant", item=found)
+    event = store.event_definition(found["event_id"])  # kept per instance: tells the cutoff and the end up front
+    result = lifecycle.cancel(found["event_id"], registration_id, by="registrant", item=found, event=event)
     if result.status not in ("cancelled",):
         raise store.RegistrationNotFound(registration_id)
-    event = store.event_definition(found["event_id"])
     return RegistrantView(registration_id, event, "cancelled", None, result.language or event.default_language,
                           cancelled=result)
 

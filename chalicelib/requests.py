@@ -4,7 +4,9 @@ Rules (PRODUCT.md, "HTTP API"): bodies over 16 KiB get 413; only
 ``application/json`` and ``application/x-www-form-urlencoded`` (with or without
 ``; charset=...``) are read, anything else gets 415; a body that cannot be
 parsed gets 400. Content-Type parameters are parsed by Werkzeug. Numbers of any
-size are read (:func:`_json_int`); the registration model bounds them.
+size are read (:func:`_json_int`); the registration model bounds them. A UTF-8
+byte order mark at the start of a UTF-8 body is ignored, as RFC 8259 section 8.1
+allows a JSON parser to (some Windows tools write one), for forms too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from chalicelib.problems import Problem
 from chalicelib.validation import form_to_data
 
 MAX_BODY_BYTES = 16 * 1024
+#: The UTF-8 byte order mark (U+FEFF encoded), ignored at the start of a UTF-8 body (RFC 8259 section 8.1).
+UTF8_BOM = b"\xef\xbb\xbf"
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -46,6 +50,8 @@ def _read_object(content_type: str | None, raw: bytes | None, language: str,
     media_type, params = parse_options_header(content_type or "")
     media_type = media_type.lower()
     charset = (params.get("charset") or "utf-8").lower()
+    if raw.startswith(UTF8_BOM) and charset.replace("_", "-") in ("utf-8", "utf8"):
+        raw = raw[len(UTF8_BOM):]
     if media_type == FORM_TYPE:
         try:
             return read_form(raw, charset), True

@@ -22,6 +22,9 @@ Variables (set per stage in `.chalice/config.json` or by the deploy stack):
 - ``MIN_FILL_SECONDS``: a form whose ``form_started_at`` is less than this many seconds ago is
   refused with 422 ``too_fast`` ("check and send again"; ``chalicelib.antispam``), never dropped
   (default 3; 0 turns it off).
+- ``SES_CONFIGURATION_SET``: the SES configuration set every send names (``ConfigurationSetName``),
+  whose event destination reports delivery, bounce and complaint events (README, "Emails"); the
+  deploy stack sets it to the stage's set. Empty: sends name none (and no events come back).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Settings:
     frame_ancestors: str
     aws_region: str
     min_fill_seconds: float = 3.0
+    ses_configuration_set: str = ""
 
 
 def get_settings() -> Settings:
@@ -71,4 +75,5 @@ def get_settings() -> Settings:
         frame_ancestors=env.get("FRAME_ANCESTORS", "'self'"),
         aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-1",
         min_fill_seconds=float(env.get("MIN_FILL_SECONDS") or "3"),
+        ses_configuration_set=env.get("SES_CONFIGURATION_SET", "").strip(),
     )

@@ -12,6 +12,7 @@ event catalogue    ``EVENTS``                   ``<event_id>``
 registration       ``EVENT#<event_id>``         ``REG#<registration_id>``
 address guard      ``EVENT#<event_id>``         ``EMAIL#<sha256 of the address key>``
 quiet guard        ``EVENT#<event_id>``         ``QUIET#<sha256 of the address key>``
+message lookup     ``MSG#<SES message id>``     ``#MESSAGE`` (which registration's email it was)
 =================  ===========================  ==============================================
 
 The global secondary index ``by-registration`` (partition key
@@ -25,7 +26,8 @@ function instance for :data:`DEFINITION_MAX_AGE` seconds. That is safe because
 everything a registration must respect is on the counters item and checked by the
 write's condition: ``seat_capacity`` (absent: unlimited), ``waitlist`` (whether
 the event has one), ``opens_at``/``closes_at`` (the registration window, epoch
-seconds; ``opens_at`` 0 when it opens at once). Its counts: ``seats_taken`` (confirmed registrations),
+seconds; ``opens_at`` 0 when it opens at once), ``waitlist_closes_at`` (no
+promotion from then on) and ``ends_at`` (no cancellation from then on). Its counts: ``seats_taken`` (confirmed registrations),
 ``waitlisted_count``, ``erased_count``, ``waitlist_seq`` (the last waitlist ticket
 handed out) and, per waitlist bucket ``b`` that has someone waiting, ``w<b>``: how
 many wait in it.
@@ -74,6 +76,10 @@ GUARD_PREFIX = "EMAIL#"
 QUIET_PREFIX = "QUIET#"
 REGISTRATION_INDEX = "by-registration"
 TTL_ATTRIBUTE = "expires_at"
+#: Partition key prefix and sort key of a message lookup item: the SES message id of a sent email
+#: finds its registration and notification with one GetItem (no Scan, no index).
+MESSAGE_PREFIX = "MSG#"
+MESSAGE_SK = "#MESSAGE"
 
 #: Waitlist tickets per bucket. A bucket item holds at most this many entries of about 30 bytes
 #: (under 2 KB), and the counters item one ``w<b>`` per bucket that has someone waiting (about
@@ -144,6 +150,10 @@ class SeatFree(Conflict):
     """A waitlist write found a free seat (the event is not full any more): register for the seat instead."""
 
 
+class EventOver(StoreError):
+    """The event has ended (``ends_at`` on the counters item): a cancellation changes nothing any more."""
+
+
 class LegacyEventItem(StoreError):
     """The event item still holds the seat counters of the first release's table layout.
 
@@ -194,12 +204,21 @@ def email_key(email: str) -> str:
     return f"{local_part.casefold()}@{domain.lower()}"
 
 
+def address_hash(email: str) -> str:
+    """SHA-256 (hex) of :func:`email_key`: one mailbox, one value, however it is spelled.
+
+    The address guard's key and the suppression marker (``email_suppressed.address``,
+    README "Emails") hold it instead of the address.
+    """
+    return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+
+
 def guard_sk(email: str) -> str:
     """Sort key of the "this address is registered for this event" guard.
 
-    The address is hashed (SHA-256 of :func:`email_key`) so no address appears in a key.
+    The address is hashed (:func:`address_hash`) so no address appears in a key.
     """
-    return GUARD_PREFIX + hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+    return GUARD_PREFIX + address_hash(email)
 
 
 def quiet_guard_sk(email: str) -> str:
@@ -303,8 +322,9 @@ class EventCounters:
     """An event's counters item as plain values (README, "Storage").
 
     ``seat_capacity`` ``None`` means unlimited; ``opens_at``/``closes_at`` are epoch
-    seconds (``opens_at`` 0: open from the start); ``waiting`` maps a waitlist
-    bucket to how many wait in it (buckets with nobody waiting are absent).
+    seconds (``opens_at`` 0: open from the start); ``waitlist_closes_at`` and ``ends_at``
+    too (``None`` on an item written before they existed: no cutoff, no end); ``waiting``
+    maps a waitlist bucket to how many wait in it (buckets with nobody waiting are absent).
     """
 
     event_id: str
@@ -316,6 +336,8 @@ class EventCounters:
     waitlist: bool = False
     opens_at: float = 0
     closes_at: float | None = None
+    waitlist_closes_at: float | None = None
+    ends_at: float | None = None
     waiting: dict[int, int] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
@@ -332,6 +354,8 @@ class EventCounters:
             waitlist=bool(item.get("waitlist", False)),
             opens_at=item.get("opens_at", 0),
             closes_at=item.get("closes_at"),
+            waitlist_closes_at=item.get("waitlist_closes_at"),
+            ends_at=item.get("ends_at"),
             waiting={bucket: int(count) for bucket, count in _indexed(item, "w").items()},
         )
 
@@ -360,6 +384,18 @@ class EventCounters:
         if self.closes_at is not None and now >= float(self.closes_at):
             return "closed"
         return "open"
+
+    def promotions_closed(self, instant: datetime) -> bool:
+        """Whether the waitlist cutoff has passed at ``instant`` (aware), as the writes' conditions judge it."""
+        return self.waitlist_closes_at is not None and instant.timestamp() >= float(self.waitlist_closes_at)
+
+    def waitlist_open(self, instant: datetime) -> bool:
+        """Whether a full event takes registrants on its waitlist at ``instant``: it has one and the cutoff has not passed."""
+        return self.waitlist and not self.promotions_closed(instant)
+
+    def over(self, instant: datetime) -> bool:
+        """Whether the event has ended at ``instant`` (aware), as a cancellation's condition judges it."""
+        return self.ends_at is not None and instant.timestamp() >= float(self.ends_at)
 
     def waiting_before(self, bucket: int) -> int:
         """How many wait in the buckets below ``bucket``."""
@@ -406,13 +442,22 @@ def probably_full(event_id: str) -> bool:
 def put_event(event: Event) -> None:
     """Create or update an event: its definition, its counters item and its catalogue entry (one transaction).
 
-    The counts are kept; ``seat_capacity`` is replaced (removed for an unlimited
-    event), and so are ``waitlist`` and the window (``opens_at`` 0 when the event
-    has no opening time). Lowering the capacity below ``seats_taken``
+    The event must first render into every email, invite and page
+    (``chalicelib.publishing.check_renders``, which raises
+    ``chalicelib.events.EventFileError``; nothing is written then). The counts are
+    kept; ``seat_capacity`` is replaced (removed for an unlimited event), and so are
+    ``waitlist``, the window (``opens_at`` 0 when the event has no opening time), the
+    waitlist cutoff and the end. Lowering the capacity below ``seats_taken``
     leaves the confirmed registrations confirmed and the event full until seats
-    free up. Raises :class:`LegacyEventItem` for an event item of the first
+    free up. The catalogue entry carries ``due_<job>`` for each of
+    ``Event.scheduled_times`` (epoch seconds; removed when the event has no such job)
+    and keeps the ``done_<job>`` marks of the scheduled function (``chalicelib.jobs``).
+    Raises :class:`LegacyEventItem` for an event item of the first
     release's layout (counters inside the event item).
     """
+    from chalicelib.publishing import check_renders  # lazy: the emails and pages are not needed to register
+
+    check_renders(event)
     table = _table()
     pk = event_pk(event.id)
     values: dict[str, Any] = {
@@ -421,9 +466,12 @@ def put_event(event: Event) -> None:
         ":zero": {"N": "0"},
         ":w": {"BOOL": event.waitlist},
         ":closes": _epoch(event.utc(event.closes_at_local)),
+        ":wcloses": _epoch(event.utc(event.waitlist_closes_local)),
+        ":ends": _epoch(event.utc(event.ends_at)),
     }
     sets = [
         "#type = :type", "event_id = :e", "waitlist = :w", "closes_at = :closes",
+        "waitlist_closes_at = :wcloses", "ends_at = :ends",
         "seats_taken = if_not_exists(seats_taken, :zero)",
         "waitlisted_count = if_not_exists(waitlisted_count, :zero)",
         "erased_count = if_not_exists(erased_count, :zero)",
@@ -438,6 +486,18 @@ def put_event(event: Event) -> None:
     sets.append("opens_at = :opens")
     values[":opens"] = {"N": "0"} if event.registration_opens_at is None else _epoch(event.utc(event.registration_opens_at))
     counters_update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    catalogue_names = {"#type": "type"}
+    catalogue_values: dict[str, Any] = {":type": {"S": "catalogue"}, ":e": {"S": event.id}}
+    catalogue_sets, catalogue_removes = ["#type = :type", "event_id = :e"], []
+    for i, (job, due) in enumerate(sorted(event.scheduled_times().items())):
+        catalogue_names[f"#due{i}"] = f"due_{job}"
+        if due is None:
+            catalogue_removes.append(f"#due{i}")
+        else:
+            catalogue_sets.append(f"#due{i} = :due{i}")
+            catalogue_values[f":due{i}"] = {"N": str(int(due.timestamp()))}
+    catalogue_update = "SET " + ", ".join(catalogue_sets) + (
+        " REMOVE " + ", ".join(catalogue_removes) if catalogue_removes else "")
     try:
         _ddb().transact_write_items(TransactItems=[
             {"Update": {
@@ -456,9 +516,12 @@ def put_event(event: Event) -> None:
                 "ExpressionAttributeNames": {"#type": "type"},
                 "ExpressionAttributeValues": values,
             }},
-            {"Put": {
+            {"Update": {  # an Update, not a Put: the scheduled function's done marks stay
                 "TableName": table,
-                "Item": serialize({"pk": CATALOGUE_PK, "sk": event.id, "type": "catalogue", "event_id": event.id}),
+                "Key": _key(CATALOGUE_PK, event.id),
+                "UpdateExpression": catalogue_update,
+                "ExpressionAttributeNames": catalogue_names,
+                "ExpressionAttributeValues": catalogue_values,
             }},
         ])
     except ClientError as error:
@@ -565,6 +628,88 @@ def list_event_items() -> list[dict[str, Any]]:
     return items
 
 
+def catalogue_entries() -> Iterator[dict[str, Any]]:
+    """Every catalogue item (plain values): ``event_id``, ``due_<job>`` and ``done_<job>`` (epoch seconds).
+
+    A Query of the catalogue partition, all pages (no Scan; no event definition is read).
+    """
+    for page in _ddb().get_paginator("query").paginate(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": CATALOGUE_PK}},
+        ConsistentRead=True,
+    ):
+        for raw in page["Items"]:
+            yield deserialize(raw)
+
+
+def mark_job_done(event_id: str, job: str, due: int) -> bool:
+    """Record on the event's catalogue item that ``job`` ran for its due time ``due`` (epoch seconds).
+
+    Conditional: the entry is still due at ``due`` (the definition was not published again
+    with another time meanwhile) and not yet marked for it. Returns ``False`` when the
+    condition failed (another run marked it, or the due time moved).
+    """
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(CATALOGUE_PK, event_id),
+            UpdateExpression="SET #done = :due",
+            ConditionExpression="#due = :due AND (attribute_not_exists(#done) OR #done <> :due)",
+            ExpressionAttributeNames={"#due": f"due_{job}", "#done": f"done_{job}"},
+            ExpressionAttributeValues={":due": {"N": str(int(due))}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def waiting_registrations(event_id: str) -> list[WaitlistEntry]:
+    """Everyone still on the event's waitlist, by ticket: a consistent Query of its waitlist buckets, all pages.
+
+    Reads only the bucket items (about 30 bytes per waiting registrant), never the registrations.
+    """
+    entries: list[WaitlistEntry] = []
+    for page in _ddb().get_paginator("query").paginate(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :w)",
+        ExpressionAttributeValues={":pk": {"S": event_pk(event_id)}, ":w": {"S": WAITLIST_PREFIX}},
+        ConsistentRead=True,
+    ):
+        for raw in page["Items"]:
+            entries.extend(_entries(deserialize(raw)))
+    return entries
+
+
+def add_notification(event_id: str, registration_id: str, change: str, *, at: datetime, status: str) -> bool:
+    """Ask for an email of ``change`` to a registration: ``notifications.<change>`` ``pending``, once.
+
+    One conditional UpdateItem: the registration still has ``status`` and has no entry for
+    ``change`` yet, so the email is asked for at most once however often this runs. Sets
+    ``email_state`` ``pending`` too, which lets the stream record through to ``DeliverEmails``
+    (``chalicelib.streamfilter``); ``chalicelib.delivery.change_of`` reads the new entry as the
+    change. Returns ``False`` when the condition did not hold.
+    """
+    stamp = at.isoformat()
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(event_pk(event_id), registration_sk(registration_id)),
+            UpdateExpression="SET #n.#c = :entry, email_state = :pending",
+            ConditionExpression="#s = :status AND attribute_exists(#n) AND attribute_not_exists(#n.#c)",
+            ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "status"},
+            ExpressionAttributeValues={":entry": _serializer.serialize({"state": "pending", "at": stamp}),
+                                       ":pending": {"S": "pending"}, ":status": {"S": status}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 # ---------------------------------------------------------------- registrations
 
 
@@ -589,6 +734,13 @@ def _retryable(codes: list[str]) -> bool:
 
 #: The registration window at ``:now``, on the counters item (false when the item does not exist).
 _WINDOW = "opens_at <= :now AND closes_at > :now"
+#: The event takes registrants on its waitlist at ``:now`` (``:true``): it has one, and its cutoff
+#: has not passed (after it nobody would be promoted; README, "Seats, waitlist and cancellation").
+_WAITLIST_OPEN = "waitlist = :true AND (attribute_not_exists(waitlist_closes_at) OR waitlist_closes_at > :now)"
+#: Promotions are still possible at ``:now``: the waitlist cutoff has not passed.
+_PROMOTIONS_OPEN = "(attribute_not_exists(waitlist_closes_at) OR waitlist_closes_at > :now)"
+#: The event has not ended at ``:now``: a cancellation still means something.
+_NOT_OVER = "(attribute_not_exists(ends_at) OR ends_at > :now)"
 
 
 def _refused(event_id: str, old: dict[str, Any] | None, now: datetime) -> EventCounters:
@@ -602,11 +754,11 @@ def _refused(event_id: str, old: dict[str, Any] | None, now: datetime) -> EventC
     return counters
 
 
-def _waitlist_refusal(event_id: str, counters: EventCounters) -> StoreError:
-    """Why a waitlist write's condition (window open, waitlist, event full) failed, the window aside."""
+def _waitlist_refusal(event_id: str, counters: EventCounters, now: datetime) -> StoreError:
+    """Why a waitlist write's condition (window open, waitlist open, event full) failed, the window aside."""
     if not counters.full:
         return SeatFree("a seat is free", counters=counters)
-    if not counters.waitlist:
+    if not counters.waitlist_open(now):
         return EventFull(event_id, counters)
     return Conflict("counters changed", counters=counters)
 
@@ -620,11 +772,11 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
     on condition that a seat is free. For ``waitlisted`` the item carries the
     ``waitlist_ticket`` from :func:`take_waitlist_ticket`; the write adds the
     ticket to its bucket item and counts it (``waitlisted_count``, ``w<bucket>``)
-    on condition that the event has a waitlist and is still full.
+    on condition that the event has a waitlist, its cutoff has not passed and it is still full.
 
     Raises :class:`AlreadyRegistered` (guard exists), :class:`WindowClosed`,
-    :class:`EventFull` (no seat for a confirmed write; no waitlist for a waitlisted
-    one; ``counters`` attached), :class:`SeatFree` (a waitlisted write while a seat
+    :class:`EventFull` (no seat for a confirmed write; no waitlist, or one past its
+    cutoff, for a waitlisted one; ``counters`` attached), :class:`SeatFree` (a waitlisted write while a seat
     is free), :class:`Conflict` (a DynamoDB transaction conflict: retry) and
     :class:`EventNotFound`.
     """
@@ -658,7 +810,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
             "TableName": table,
             "Key": _key(pk, COUNTERS_SK),
             "UpdateExpression": "ADD waitlisted_count :one, #w :one",
-            "ConditionExpression": f"{_WINDOW} AND waitlist = :true AND seats_taken >= seat_capacity",
+            "ConditionExpression": f"{_WINDOW} AND {_WAITLIST_OPEN} AND seats_taken >= seat_capacity",
             "ExpressionAttributeNames": {"#w": f"w{bucket}"},
             "ExpressionAttributeValues": {**values, ":true": {"BOOL": True}},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -684,7 +836,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
             counters = _refused(item["event_id"], _cancellation_items(error)[2], now)
             if item["status"] == "confirmed":
                 raise EventFull(item["event_id"], counters) from None
-            raise _waitlist_refusal(item["event_id"], counters) from None
+            raise _waitlist_refusal(item["event_id"], counters, now) from None
         if _retryable(codes):
             raise Conflict(",".join(codes)) from None
         raise
@@ -695,11 +847,11 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
 
     One UpdateItem, no read and no compare: concurrent registrants get distinct
     tickets in the order DynamoDB applies the writes. Conditional on the window
-    being open at ``now``, the event having a waitlist and being full, so no
-    ticket is taken while a seat is free. ``waiting`` is ``waitlisted_count`` at
+    being open at ``now``, the event having a waitlist whose cutoff has not passed
+    and being full, so no ticket is taken while a seat is free. ``waiting`` is ``waitlisted_count`` at
     that moment: everyone then waiting holds a lower ticket, so ``waiting + 1`` is
     the new registrant's position at the moment of the ticket.
-    Raises :class:`SeatFree`, :class:`EventFull` (no waitlist), :class:`WindowClosed`,
+    Raises :class:`SeatFree`, :class:`EventFull` (no waitlist, or past its cutoff), :class:`WindowClosed`,
     :class:`EventNotFound` and :class:`Conflict` (a transaction was writing the counters: retry).
     """
     try:
@@ -707,7 +859,7 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
             TableName=_table(),
             Key=_key(event_pk(event_id), COUNTERS_SK),
             UpdateExpression="ADD waitlist_seq :one",
-            ConditionExpression=f"{_WINDOW} AND waitlist = :true AND seats_taken >= seat_capacity",
+            ConditionExpression=f"{_WINDOW} AND {_WAITLIST_OPEN} AND seats_taken >= seat_capacity",
             ExpressionAttributeValues={":one": {"N": "1"}, ":now": _epoch(now), ":true": {"BOOL": True}},
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -720,7 +872,7 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
             raise
         old = error.response.get("Item")
         counters = _refused(event_id, deserialize(old) if old else None, now)
-        raise _waitlist_refusal(event_id, counters) from None
+        raise _waitlist_refusal(event_id, counters, now) from None
     after = deserialize(answer["Attributes"])
     return int(after["waitlist_seq"]), int(after["waitlisted_count"])
 
@@ -838,11 +990,13 @@ def record_notification(
     message_id: str | None = None,
     reason: str | None = None,
     stale_before: datetime | None = None,
+    email: str | None = None,
 ) -> bool:
-    """Move the email state of one change (``registered``, ``promoted``, ``cancelled``) on a registration.
+    """Move the email state of one change (``registered``, ``promoted``, ``cancelled``, ``waitlist_closed``) on a registration.
 
     The write happens only if the change's current state is one of ``expect``
-    (or, when ``stale_before`` is given, a ``sending`` claim older than it).
+    (or, when ``stale_before`` is given, a ``sending`` claim older than it), and,
+    when ``email`` is given, the registration's address is still ``email``.
     Sets ``notifications.<change>`` to ``{state, at, message_id?, reason?}`` and
     mirrors it in ``email_state``/``email_message_id``/``email_error``.
     Returns ``False`` when the condition did not hold (another delivery got there first).
@@ -864,6 +1018,9 @@ def record_notification(
         values[":stale"] = {"S": stale_before.isoformat()}
         names["#a"] = "at"
         condition = f"({condition}) OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)"
+    if email is not None:
+        values[":email"] = {"S": email}
+        condition = f"({condition}) AND email = :email"
     update = "SET #n.#c = :entry, email_state = :state"
     if message_id:
         update += ", email_message_id = :mid"
@@ -885,6 +1042,344 @@ def record_notification(
             return False
         raise
     return True
+
+
+# ---------------------------------------------------------------- email claims, outcomes and corrections
+#
+# A notification entry ``notifications.<change>`` (README, "Emails") is
+# ``{state, at, message_id?, reason?, feedback?}``: ``state`` follows the send
+# (``pending`` -> ``sending`` -> ``sent`` | ``failed`` | ``suppressed``), and ``feedback`` is what
+# SES reported afterwards (``chalicelib.feedback``). The registration mirrors its latest email in
+# ``email_state``, ``email_message_id`` and ``email_outcome``, and an address that must not be
+# mailed again in ``email_suppressed``.
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of :func:`claim_notification`: ``claimed``, else the registration as the failed condition saw it.
+
+    ``current`` is ``None`` when the claim succeeded or the item no longer exists.
+    """
+
+    claimed: bool
+    current: dict[str, Any] | None = None
+
+
+def claim_notification(event_id: str, registration_id: str, change: str, *, at: datetime,
+                       stale_before: datetime, email: str) -> Claim:
+    """Claim a pending email for sending (``pending`` -> ``sending``), one conditional UpdateItem.
+
+    Conditional on the change's state being ``pending`` (or a ``sending`` claim older than
+    ``stale_before``: the sender died), on ``email`` still being the registration's address
+    (the stream image the caller holds may predate a staff correction), and on the address not
+    being suppressed (``email_suppressed.address`` is not :func:`address_hash` of ``email``).
+    On failure the item as the condition saw it comes back in :attr:`Claim.current`, so the
+    caller can tell "already handled" from "address changed" or "suppressed" without a read.
+    """
+    entry = {"state": "sending", "at": at.isoformat()}
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(event_pk(event_id), registration_sk(registration_id)),
+            UpdateExpression="SET #n.#c = :entry, email_state = :sending",
+            ConditionExpression=("(#n.#c.#s = :pending OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)) "
+                                 "AND email = :email AND (attribute_not_exists(email_suppressed) "
+                                 "OR email_suppressed.#addr <> :address)"),
+            ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at",
+                                      "#addr": "address"},
+            ExpressionAttributeValues={
+                ":entry": _serializer.serialize(entry), ":sending": {"S": "sending"}, ":pending": {"S": "pending"},
+                ":stale": {"S": stale_before.isoformat()}, ":email": {"S": email},
+                ":address": {"S": address_hash(email)},
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            old = error.response.get("Item")
+            return Claim(False, deserialize(old) if old else None)
+        raise
+    return Claim(True)
+
+
+def message_key(message_id: str) -> dict[str, Any]:
+    """The key of the message lookup item of an SES message id (typed JSON)."""
+    return _key(f"{MESSAGE_PREFIX}{message_id}", MESSAGE_SK)
+
+
+#: Attempts of the ``sent`` transaction when another write to the registration conflicts with it
+#: (a cancellation at that moment): a count, never a duration. The email is already sent, so
+#: giving up would leave a stale claim and, later, the same email a second time.
+SENT_ATTEMPTS = 10
+
+
+def record_sent(event_id: str, registration_id: str, change: str, *, at: datetime, message_id: str,
+                expires_at: int) -> bool:
+    """Record that SES accepted the email of ``change``, and how to find it again, in one transaction.
+
+    Updates the notification ``sending`` -> ``{state: sent, at, message_id}`` (mirrored in
+    ``email_state``, ``email_message_id``; ``email_outcome`` is removed: the new email has
+    none yet), and Puts the message lookup item ``MSG#<message_id>`` / ``#MESSAGE`` with
+    ``event_id``, ``for_registration``, ``notification`` (the change) and the registration's
+    TTL ``expires_at`` (epoch seconds), so the SES events of this message find their
+    notification with one GetItem (:func:`find_message`). Returns ``False`` when the
+    notification was no longer ``sending`` (nothing written). A transaction conflict is tried
+    again, :data:`SENT_ATTEMPTS` times in all, then raises :class:`Conflict`.
+    """
+    entry = {"state": "sent", "at": at.isoformat(), "message_id": message_id}
+    # ``for_registration``, not ``registration_id``: only registration items may carry that attribute,
+    # the partition key of the ``by-registration`` index.
+    lookup = {"pk": f"{MESSAGE_PREFIX}{message_id}", "sk": MESSAGE_SK, "type": "message", "event_id": event_id,
+              "for_registration": registration_id, "notification": change, "sent_at": at.isoformat(),
+              TTL_ATTRIBUTE: int(expires_at)}
+    operations = [
+        {"Update": {
+            "TableName": _table(),
+            "Key": _key(event_pk(event_id), registration_sk(registration_id)),
+            "UpdateExpression": "SET #n.#c = :entry, email_state = :sent, email_message_id = :mid REMOVE email_outcome",
+            "ConditionExpression": "#n.#c.#s = :sending",
+            "ExpressionAttributeNames": {"#n": "notifications", "#c": change, "#s": "state"},
+            "ExpressionAttributeValues": {":entry": _serializer.serialize(entry), ":sent": {"S": "sent"},
+                                          ":mid": {"S": message_id}, ":sending": {"S": "sending"}},
+        }},
+        {"Put": {"TableName": _table(), "Item": serialize(lookup), "ConditionExpression": "attribute_not_exists(pk)"}},
+    ]
+    for attempt in Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(SENT_ATTEMPTS),
+                            wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True):
+        with attempt:
+            try:
+                _ddb().transact_write_items(TransactItems=operations)
+            except ClientError as error:
+                code = error.response["Error"]["Code"]
+                codes = _cancellation_codes(error)
+                if code == "TransactionCanceledException" and codes[:1] == ["ConditionalCheckFailed"]:
+                    return False
+                if code == "TransactionConflictException" or (code == "TransactionCanceledException"
+                                                              and "TransactionConflict" in codes):
+                    raise Conflict(",".join(codes) or code) from None
+                raise
+    return True
+
+
+def find_message(message_id: str) -> dict[str, Any] | None:
+    """The message lookup item of an SES message id (one consistent GetItem), or ``None``."""
+    answer = _ddb().get_item(TableName=_table(), Key=message_key(message_id), ConsistentRead=True)
+    return deserialize(answer["Item"]) if "Item" in answer else None
+
+
+def record_feedback(event_id: str, registration_id: str, change: str, message_id: str, feedback: dict[str, Any],
+                    *, suppress: dict[str, Any] | None = None) -> str:
+    """Record what SES reported about one sent email on its notification, exactly once, in any order.
+
+    ``feedback`` is ``{outcome, rank, at, ...details}`` (``chalicelib.feedback.Outcome``). The
+    write (UpdateItem, conditional) sets ``notifications.<change>.feedback`` only if the
+    notification still holds ``message_id`` (a resend replaced it: the event is stale) and
+    its recorded feedback has a lower ``rank`` (so a duplicate, or a lower-ranked event
+    arriving late, changes nothing: the precedence is enforced in the condition). When
+    the message is the registration's latest email (``email_message_id``) the same write
+    mirrors the outcome in ``email_outcome``; otherwise a second write records it on the
+    notification alone. ``suppress`` (``{reason, at, address, notification}``, for a
+    permanent bounce or a complaint) is set as ``email_suppressed``.
+
+    Returns ``"recorded"``, ``"recorded-older"`` (not the latest email: no mirror),
+    ``"stale"`` (the notification or the registration no longer holds this message) or
+    ``"superseded"`` (a duplicate, or an outcome of equal or higher rank is recorded).
+    """
+    key = _key(event_pk(event_id), registration_sk(registration_id))
+    names = {"#n": "notifications", "#c": change, "#f": "feedback", "#r": "rank", "#m": "message_id"}
+    values: dict[str, Any] = {":fb": _serializer.serialize(feedback), ":mid": {"S": message_id},
+                              ":rank": {"N": str(int(feedback["rank"]))}}
+    condition = "#n.#c.#m = :mid AND (attribute_not_exists(#n.#c.#f) OR #n.#c.#f.#r < :rank)"
+    sets = ["#n.#c.#f = :fb"]
+    if suppress is not None:
+        sets.append("email_suppressed = :sup")
+        values[":sup"] = _serializer.serialize(suppress)
+    for latest in (True, False):
+        update_names, update_values = dict(names), dict(values)
+        update_sets, update_condition = list(sets), condition
+        if latest:
+            update_sets.append("email_outcome = :outcome")
+            update_values[":outcome"] = {"S": str(feedback["outcome"])}
+            update_condition += " AND email_message_id = :mid"
+        try:
+            _ddb().update_item(
+                TableName=_table(), Key=key,
+                UpdateExpression="SET " + ", ".join(update_sets),
+                ConditionExpression=update_condition,
+                ExpressionAttributeNames=update_names,
+                ExpressionAttributeValues=update_values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = deserialize(error.response["Item"]) if error.response.get("Item") else {}
+            entry = (old.get("notifications") or {}).get(change)
+            if not isinstance(entry, dict) or entry.get("message_id") != message_id:
+                return "stale"
+            if int((entry.get("feedback") or {}).get("rank", 0)) >= int(feedback["rank"]):
+                return "superseded"
+            continue  # only email_message_id differs: an older email of this registration
+        return "recorded" if latest else "recorded-older"
+    return "superseded"  # the notification changed between the two writes
+
+
+class NothingToResend(StoreError):
+    """The registration has no email that could be sent again (none yet, one on its way, or erased)."""
+
+
+class AddressSuppressed(StoreError):
+    """The registration's address bounced permanently or complained; ``reason`` says which and when."""
+
+    def __init__(self, registration_id: str, reason: str):
+        super().__init__(reason)
+        self.registration_id = registration_id
+        self.reason = reason
+
+
+class NotActive(StoreError):
+    """The registration is not confirmed or waitlisted (``status`` says what it is)."""
+
+    def __init__(self, registration_id: str, status: str):
+        super().__init__(f"registration {registration_id} is {status}")
+        self.status = status
+
+
+def suppression_reason(item: dict[str, Any]) -> str | None:
+    """Why the registration's current address may not be mailed (``email_suppressed``), or ``None``.
+
+    The marker applies only to the address it was set for (its ``address`` hash): after a
+    staff correction (:func:`change_email`) a marker of the old address no longer counts.
+    """
+    marker = item.get("email_suppressed")
+    email = item.get("email")
+    if not isinstance(marker, dict) or not email or marker.get("address") != address_hash(str(email)):
+        return None
+    return str(marker.get("reason") or "the address is suppressed")
+
+
+def latest_notification(item: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(change, entry)`` of the registration's most recent notification (latest ``at``), or ``None``."""
+    entries = [(str(entry.get("at", "")), change, entry)
+               for change, entry in (item.get("notifications") or {}).items() if isinstance(entry, dict)]
+    if not entries:
+        return None
+    _, change, entry = max(entries, key=lambda found: (found[0], found[1]))
+    return change, entry
+
+
+#: Attempts of a staff correction (resend, change of address) when the registration changed
+#: between its read and its write: a count, never a duration.
+CORRECTION_ATTEMPTS = 10
+
+
+def _correction_attempts() -> Retrying:
+    return Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(CORRECTION_ATTEMPTS),
+                    wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True)
+
+
+def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
+    """Ask for the registration's latest email again: its notification back to ``pending``.
+
+    Reads the registration (consistently), takes its latest notification
+    (:func:`latest_notification`) and sets it to ``{state: pending, at, resent: n,
+    previous: {message_id, outcome}}`` with ``email_state`` ``pending``, on condition that
+    nothing changed since the read (state, ``at``, address). The stream then feeds it to
+    ``DeliverEmails`` like any new email (README, "Emails"): the same claim, retries and
+    recipient check, to the address the registration has at that moment. Returns the change
+    (``registered``, ``promoted``, ``cancelled``, ...). Raises :class:`RegistrationNotFound`,
+    :class:`NothingToResend`, :class:`AddressSuppressed` (correct the address first) and,
+    after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Conflict`.
+    """
+    for attempt in _correction_attempts():
+        with attempt:
+            item = get_registration_in_event(event_id, registration_id)
+            found = latest_notification(item) if item.get("email") else None
+            if found is None:
+                raise NothingToResend(f"registration {registration_id} has no email to send again")
+            change, entry = found
+            if entry.get("state") in ("pending", "sending"):
+                raise NothingToResend(f"the {change} email of registration {registration_id} is on its way")
+            reason = suppression_reason(item)
+            if reason:
+                raise AddressSuppressed(registration_id, reason)
+            previous = {k: v for k, v in (("message_id", entry.get("message_id")),
+                                          ("outcome", (entry.get("feedback") or {}).get("outcome")),
+                                          ("state", entry.get("state"))) if v}
+            request = {"state": "pending", "at": at.isoformat(), "resent": int(entry.get("resent", 0)) + 1,
+                       "previous": previous}
+            try:
+                _ddb().update_item(
+                    TableName=_table(),
+                    Key=_key(event_pk(event_id), registration_sk(registration_id)),
+                    UpdateExpression="SET #n.#c = :request, email_state = :pending",
+                    ConditionExpression="#n.#c.#s = :state AND #n.#c.#a = :at AND email = :email",
+                    ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at"},
+                    ExpressionAttributeValues={
+                        ":request": _serializer.serialize(request), ":pending": {"S": "pending"},
+                        ":state": {"S": str(entry.get("state"))}, ":at": {"S": str(entry.get("at"))},
+                        ":email": {"S": str(item["email"])},
+                    },
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    raise Conflict("the registration changed; read again") from None
+                raise
+            return change
+    raise AssertionError("unreachable: tenacity returns or raises")
+
+
+def change_email(event_id: str, registration_id: str, new_email: str, *, at: datetime) -> str:
+    """Correct a registration's address (staff), moving its address guard in the same transaction.
+
+    The registration (``confirmed`` or ``waitlisted``) gets ``email = new_email`` and
+    ``email_changed_at``; the mirrors of mail to the old address (``email_outcome``,
+    ``email_message_id``, ``email_suppressed``) are removed, so the new address starts
+    clean. The old address guard is deleted and a new one Put on condition that none
+    exists: the same rule as registering (one registration per address and event, any
+    case). A change that keeps the address key (only its case or the domain's spelling)
+    leaves the guard as it is. Returns the old address. Raises
+    :class:`RegistrationNotFound`, :class:`NotActive`, :class:`AlreadyRegistered` (the new
+    address is taken) and, after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Conflict`.
+    """
+    for attempt in _correction_attempts():
+        with attempt:
+            item = get_registration_in_event(event_id, registration_id)
+            if item.get("status") not in ("confirmed", "waitlisted") or not item.get("email"):
+                raise NotActive(registration_id, str(item.get("status")))
+            old = str(item["email"])
+            registration = {"Update": {
+                "TableName": _table(),
+                "Key": _key(item["pk"], item["sk"]),
+                "UpdateExpression": ("SET email = :new, email_changed_at = :at "
+                                     "REMOVE email_outcome, email_message_id, email_suppressed"),
+                "ConditionExpression": "email = :old AND #s = :status",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": serialize({":new": new_email, ":at": at.isoformat(), ":old": old,
+                                                        ":status": item["status"]}),
+            }}
+            operations = [registration]
+            if guard_sk(new_email) != guard_sk(old):
+                operations.append(_guard_delete(item))
+                operations.append({"Put": {
+                    "TableName": _table(),
+                    "Item": serialize({"pk": item["pk"], "sk": guard_sk(new_email), "type": "guard",
+                                       "for_registration": registration_id,
+                                       TTL_ATTRIBUTE: int(item[TTL_ATTRIBUTE])}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }})
+            try:
+                _ddb().transact_write_items(TransactItems=operations)
+            except ClientError as error:
+                codes = _cancellation_codes(error)
+                if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+                    raise AlreadyRegistered(event_id) from None
+                if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException") \
+                        and (not codes or _retryable(codes)):
+                    raise Conflict(",".join(codes) or "conflict") from None
+                raise
+            return old
+    raise AssertionError("unreachable: tenacity returns or raises")
 
 
 # ---------------------------------------------------------------- lifecycle transitions
@@ -970,10 +1465,11 @@ def _status_change(item: dict[str, Any], new_status: str, change: str, at: str, 
     }
 
 
-def _counters_update(event_id: str, adds: dict[str, int], removes: list[str], condition: str) -> dict:
+def _counters_update(event_id: str, adds: dict[str, int], removes: list[str], condition: str,
+                     now: datetime | None = None) -> dict:
     """An Update of the counters item: ``ADD`` each of ``adds``, ``REMOVE`` each of ``removes``, on ``condition``.
 
-    ``condition`` may use ``:zero`` and ``:one``.
+    ``condition`` may use ``:zero``, ``:one`` and, given ``now`` (aware), ``:now`` (epoch seconds).
     """
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -993,6 +1489,10 @@ def _counters_update(event_id: str, adds: dict[str, int], removes: list[str], co
     for placeholder, number in ((":zero", "0"), (":one", "1")):
         if placeholder in condition:
             values[placeholder] = {"N": number}
+    if ":now" in condition:
+        if now is None:
+            raise ValueError("the condition uses :now: pass now")
+        values[":now"] = _epoch(now)
     op: dict[str, Any] = {
         "TableName": _table(),
         "Key": _key(event_pk(event_id), COUNTERS_SK),
@@ -1040,18 +1540,22 @@ def _head_as_item(event_id: str, head: WaitlistEntry) -> dict[str, Any]:
 
 
 def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, head: WaitlistEntry | None,
-                 extra_adds: dict[str, int] | None = None) -> list[tuple[str, dict]]:
+                 extra_adds: dict[str, int] | None = None, before_end: bool = False) -> list[tuple[str, dict]]:
     """The writes that free what ``item`` held, for a transaction that ends it (cancel or erase).
 
-    A waitlisted registration leaves the queue (``own``: its entry). A confirmed
-    one hands its seat to ``head`` (the first in the waitlist, promoted on
-    condition that it still waits and the event is not over capacity) or, with no
-    ``head``, gives the seat back (``seats_taken - 1``, on condition that nobody
-    waits, or the event is over capacity after a lowered capacity). ``extra_adds``
-    are more counters to change, e.g. ``{"erased_count": 1}``. Returns
+    ``at`` is the moment of the write (ISO 8601 with offset). A waitlisted
+    registration leaves the queue (``own``: its entry). A confirmed one hands its
+    seat to ``head`` (the first in the waitlist, promoted on condition that it still
+    waits, the event is not over capacity and the waitlist cutoff has not passed) or,
+    with no ``head``, gives the seat back (``seats_taken - 1``, on condition that
+    nobody waits, the event is over capacity after a lowered capacity, or the cutoff
+    has passed: then the waitlist stays as it is). ``extra_adds`` are more counters to
+    change, e.g. ``{"erased_count": 1}``. ``before_end`` adds the condition that the
+    event has not ended (a cancellation; an erasure may come any time). Returns
     ``(label, operation)`` pairs; the labels name the items in a :class:`Conflict`.
     """
     event_id = item["event_id"]
+    now = datetime.fromisoformat(at)
     adds = dict(extra_adds or {})
     removes: list[str] = []
     ops: list[tuple[str, dict]] = []
@@ -1066,15 +1570,19 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
                                            {"promoted_at": at})))
         ops.append(("bucket", _leave_waitlist(event_id, head, adds, removes)))
         adds["waitlisted_count"] = -1
-        condition = "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
+        condition = ("waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
+                     f" AND {_PROMOTIONS_OPEN}")
     elif item["status"] == "confirmed":
         adds["seats_taken"] = -1
-        condition = "seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity)"
+        condition = ("seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity"
+                     " OR waitlist_closes_at <= :now)")
     elif adds:
         condition = "attribute_exists(pk)"
     else:
         return []
-    ops.append(("counters", _counters_update(event_id, adds, removes, condition)))
+    if before_end:
+        condition = f"({condition}) AND {_NOT_OVER}"
+    ops.append(("counters", _counters_update(event_id, adds, removes, condition, now)))
     return ops
 
 
@@ -1114,22 +1622,24 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
 
     ``item`` is the registration as read (``status`` ``confirmed`` or
     ``waitlisted``); the write is conditional on that status, so a second cancel
-    or a concurrent one changes nothing. The address guard is deleted, so the
-    person may register again. The seat or place is released as
-    :func:`_release_ops` describes (``own``: the item's waitlist entry when it
-    waits; ``head``: the first in the waitlist, or ``None``).
+    or a concurrent one changes nothing, and on the event not having ended at
+    ``at``. The address guard is deleted, so the person may register again. The
+    seat or place is released as :func:`_release_ops` describes (``own``: the
+    item's waitlist entry when it waits; ``head``: the first in the waitlist, or
+    ``None``, which it must be once the waitlist cutoff has passed).
 
-    Raises :class:`Conflict` when any condition failed: read again and retry.
+    Raises :class:`Conflict` when any condition failed (its ``counters`` tell
+    whether the event is over or past its cutoff): read again and retry.
     """
     ops = [("registration", _status_change(item, "cancelled", "cancelled", at, {"cancelled_by": by})),
            ("guard", _guard_delete(item))]
-    _transact(ops + _release_ops(item, at, own=own, head=head))
+    _transact(ops + _release_ops(item, at, own=own, head=head, before_end=True))
 
 
 #: What erasing removes from a registration item: the person's data, and the email details (an SES
 #: error can quote the address; without ``notifications`` no pending email can still be claimed and sent).
 ERASED_ATTRIBUTES = ("name", "email", "answers", "notifications", "email_state", "email_error",
-                     "email_message_id", "consent_at")
+                     "email_message_id", "consent_at", "email_outcome", "email_suppressed", "email_changed_at")
 
 
 def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None = None,
@@ -1171,10 +1681,12 @@ def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None
 def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
     """Give a free seat to the first in the waitlist, ``head`` (one transaction).
 
-    Conditional on ``head`` still waiting and a seat being free
-    (``seats_taken < seat_capacity``). Raises :class:`EventFull` when no seat is
-    free and :class:`Conflict` when anything else changed.
+    Conditional on ``head`` still waiting, a seat being free
+    (``seats_taken < seat_capacity``) and the waitlist cutoff not having passed at
+    ``at``. Raises :class:`EventFull` when no seat is free or the cutoff has passed
+    (nobody is promoted then) and :class:`Conflict` when anything else changed.
     """
+    now = datetime.fromisoformat(at)
     adds: dict[str, int] = {"seats_taken": 1, "waitlisted_count": -1}
     removes: list[str] = []
     ops = [
@@ -1183,10 +1695,11 @@ def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
     ]
     ops.append(("counters", _counters_update(
         event_id, adds, removes,
-        "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)")))
+        "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)"
+        f" AND {_PROMOTIONS_OPEN}", now)))
     try:
         _transact(ops)
     except Conflict as conflict:
-        if conflict.counters is not None and conflict.counters.full:
+        if conflict.counters is not None and (conflict.counters.full or conflict.counters.promotions_closed(now)):
             raise EventFull(event_id, conflict.counters) from None
         raise

@@ -116,6 +116,19 @@ def _email(value: str) -> str:
     return value
 
 
+def checked_email(value: str) -> str:
+    """An address as registering accepts it (:func:`_email`: email-validator, ASCII before the ``@``,
+    no ``=?``), trimmed; for staff corrections (``registrations set-email``).
+
+    Raises ``ValueError`` saying why in English.
+    """
+    reasons = {"non_ascii_email": "the part before the @ must be plain ASCII (SES cannot deliver to it otherwise)"}
+    try:
+        return _email(value)
+    except PydanticCustomError as error:
+        raise ValueError(f"invalid address: {reasons.get(error.type, 'not a valid email address')}") from None
+
+
 def _phone(value: str) -> str:
     value = value.strip()
     if not PHONE_PATTERN.match(value):

@@ -71,6 +71,13 @@ class StageSettings:
     #: Reserved concurrency of each function; None reserves nothing.
     api_reserved_concurrency: Optional[int] = None
     deliver_reserved_concurrency: Optional[int] = None
+    #: RecordEmailEvents (SES's delivery, bounce and complaint events): memory and reserved concurrency.
+    feedback_memory_mb: int = 512
+    feedback_reserved_concurrency: Optional[int] = None
+    #: Alarm thresholds on the stage's SES reputation metrics (fractions: 0.04 is 4%); AWS reviews an
+    #: account at about 5% bounces and 0.1% complaints, so both must stay below those.
+    bounce_rate_alarm: float = 0.04
+    complaint_rate_alarm: float = 0.0008
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -105,6 +112,10 @@ _ENV_OVERRIDES = {
 WAF_WINDOWS = (60, 120, 300, 600)
 #: Lambda's memory range in MB.
 LAMBDA_MEMORY_RANGE = (128, 10240)
+#: The bounce and complaint rates at which AWS places an SES account under review (SES Developer
+#: Guide, "Amazon SES sending review process"): the alarms must go off before them.
+SES_REVIEW_BOUNCE_RATE = 0.05
+SES_REVIEW_COMPLAINT_RATE = 0.001
 
 
 def _check_limits(settings: StageSettings) -> None:
@@ -120,15 +131,21 @@ def _check_limits(settings: StageSettings) -> None:
             f"waf_rate_window_seconds {settings.waf_rate_window_seconds} is not one of {WAF_WINDOWS}"
         )
     low, high = LAMBDA_MEMORY_RANGE
-    for name in ("api_memory_mb", "deliver_memory_mb"):
+    for name in ("api_memory_mb", "deliver_memory_mb", "feedback_memory_mb"):
         value = getattr(settings, name)
         if not low <= value <= high:
             problems.append(f"{name} {value} is outside Lambda's {low}-{high} MB")
-    for name in ("api_reserved_concurrency", "deliver_reserved_concurrency"):
+    for name in ("api_reserved_concurrency", "deliver_reserved_concurrency", "feedback_reserved_concurrency"):
         value = getattr(settings, name)
         # 0 would stop the function from running at all.
         if value is not None and value < 1:
             problems.append(f"{name} {value} must be at least 1, or null to reserve nothing")
+    for name, review in (("bounce_rate_alarm", SES_REVIEW_BOUNCE_RATE),
+                         ("complaint_rate_alarm", SES_REVIEW_COMPLAINT_RATE)):
+        value = getattr(settings, name)
+        if not 0 < value < review:
+            problems.append(f"{name} {value} must be above 0 and below AWS's review level of {review} "
+                            f"({review:.1%}), so the alarm comes first")
     if settings.throttle_burst_limit < settings.throttle_rate_limit:
         problems.append("throttle_burst_limit is below throttle_rate_limit")
     if settings.alarm_email and "@" not in settings.alarm_email:

@@ -6,7 +6,11 @@
   ``chalice local`` serves it, with the ``local`` stage's settings;
 - every ``events/*.yaml`` loaded (a bad file stops the start with file, field, reason);
 - a poller feeding the table's stream records to ``DeliverEmails``;
-- every email SES accepts written to ``outbox/`` (``$OUTBOX``) as ``.eml``;
+- the scheduled ``RunDueJobs`` function called every 10 seconds (``SCHEDULE_SECONDS``)
+  on the service's clock (:mod:`localservice.schedule`);
+- every email SES accepts written to ``outbox/`` (``$OUTBOX``) as ``.eml``; mail to SES's
+  mailbox simulator addresses gets the events SES would publish, fed to ``RecordEmailEvents``
+  (:mod:`localservice.mailbox`);
 - the clock pinned by ``APP_CLOCK`` (``APP_CLOCK=`` for the real clock);
 - the data kept across restarts in ``.local-state/`` (``$LOCAL_STATE``; ``FRESH=1``
   starts empty), see :mod:`localservice.state`;
@@ -89,8 +93,10 @@ def main() -> int:
 
     from chalicelib import aws, clock, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
-    from localservice.awsfake import create_table, serialize_dynamodb, verify_sender
+    from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
+    from localservice.mailbox import MailboxSimulator
     from localservice.outbox import OutboxWriter
+    from localservice.schedule import EVERY_SECONDS, ScheduleRunner
     from localservice.state import LocalState, StateError
     from localservice.stream import StreamPump
 
@@ -132,7 +138,8 @@ def main() -> int:
 
     create_table(aws.client("dynamodb"), settings_table)
     verify_sender(aws.client("sesv2"), os.environ["SENDER_EMAIL"])
-    pump = StreamPump(settings_table, _deliver_function(app))
+    create_configuration_set(aws.client("sesv2"), os.environ.get("SES_CONFIGURATION_SET", ""))
+    pump = StreamPump(settings_table, _app_function(app, "DeliverEmails"))
     loaded = None
     if saved:
         loaded, undelivered = state.load(saved)
@@ -145,13 +152,19 @@ def main() -> int:
 
     stop = threading.Event()
     writer = OutboxWriter(outbox)
+    schedule = ScheduleRunner(_app_function(app, "RunDueJobs"), os.environ["AWS_REGION"],
+                              float(os.environ.get("SCHEDULE_SECONDS") or EVERY_SECONDS))
+    simulator = MailboxSimulator(_app_function(app, "RecordEmailEvents"))
 
     def background() -> None:
         while not stop.is_set():
             try:
+                schedule.run_if_due()  # its writes reach the outbox through the stream, below
                 if pump.pump_once():
                     state.changed()
                 writer.write_new()
+                if simulator.feed_new():
+                    state.changed()
                 state.save_if_due(pump, clock_origin)
             except Exception as error:  # keep the local service up; show what went wrong
                 print(f"[local] stream/outbox poll failed: {type(error).__name__}: {error}", file=sys.stderr)
@@ -207,6 +220,7 @@ def main() -> int:
         try:
             pump.pump_once()  # the last writes' emails
             writer.write_new()
+            simulator.feed_new()
         except Exception as error:
             print(f"[local] last stream/outbox poll failed: {type(error).__name__}: {error}", file=sys.stderr)
         try:
@@ -316,12 +330,13 @@ def _stop_on_sigterm(signum, frame):  # noqa: ARG001 (signal handler signature)
     raise KeyboardInterrupt
 
 
-def _deliver_function(app):
-    """The ``DeliverEmails`` handler registered on the Chalice app."""
+def _app_function(app, name: str):
+    """The handler of the Lambda function ``name`` registered on the Chalice app (``DeliverEmails``,
+    ``RunDueJobs``, ``RecordEmailEvents``)."""
     try:
-        return app.handler_map["DeliverEmails"]
+        return app.handler_map[name]
     except KeyError:
-        raise RuntimeError("app.py has no DeliverEmails function") from None
+        raise RuntimeError(f"app.py has no {name} function") from None
 
 
 if __name__ == "__main__":

@@ -179,3 +179,21 @@ def verify_sender(sesv2: Any, sender: str) -> None:
     from email.utils import parseaddr
 
     sesv2.create_email_identity(EmailIdentity=parseaddr(sender)[1])
+
+
+def create_configuration_set(sesv2: Any, name: str) -> None:
+    """Create the stage's SES configuration set (``SES_CONFIGURATION_SET``), as the deploy stack does.
+
+    moto accepts a send naming any configuration set and publishes no events for it; the local
+    stage feeds hand-built events to the ``RecordEmailEvents`` function instead (README, "Emails").
+    Nothing to do for an empty name; an existing set is kept.
+    """
+    if not name:
+        return
+    from botocore.exceptions import ClientError
+
+    try:
+        sesv2.create_configuration_set(ConfigurationSetName=name)
+    except ClientError as error:
+        if "AlreadyExists" not in error.response.get("Error", {}).get("Code", ""):
+            raise

@@ -1,7 +1,8 @@
 """The staff command line: ``python -m staff [--stage S | --local] [--table T] GROUP COMMAND ...``.
 
-Groups: ``events`` (put, list, show), ``registrations`` (list, export, cancel, erase, checkin),
-``exports`` (start, list, convert, query); ``checkin-link`` (``staff.checkin``). Exit codes: see :mod:`staff` (0 ok, 1 not
+Groups: ``events`` (put, list, show), ``registrations`` (list, export, cancel, erase,
+set-email, resend, simulate, checkin), ``exports`` (start, list, convert, query); ``checkin-link``
+(``staff.checkin``). Exit codes: see :mod:`staff` (0 ok, 1 not
 found / nothing done, 2 usage or validation error, 3 AWS error). Progress goes to
 stderr, results to stdout (or the ``-o`` file). Nothing is logged; personal data only
 appears in the output the command is asked for.
@@ -99,6 +100,42 @@ def aws_command(function: Callable[..., Any]) -> Callable[..., Any]:
         ctx.exit(code or EXIT_OK)
 
     return wrapper
+
+
+class DashArguments(click.Command):
+    """A command whose arguments may start with ``-``: registration ids do about 1 time in 64
+    (``secrets.token_urlsafe``), and so may event ids (``[a-z0-9-]``).
+
+    Click reads ``-Ms9cA7zDP62UysOYihc-g`` as a cluster of short options, and one that holds an ``h``
+    as ``-h``: it printed the help and exited 0 without cancelling. Here every token that is not one
+    of the command's own options (``--yes``, ``-h``/``--help``, with its value if it takes one) is
+    moved behind ``--``, so it is always an argument; a mistyped option is then an unexpected
+    argument (exit 2), never a silent success.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option):
+                for name in (*param.opts, *param.secondary_opts):
+                    takes_value[name] = not (param.is_flag or param.count)
+        options: list[str] = []
+        positional: list[str] = []
+        tokens = iter(args)
+        for token in tokens:
+            if token == "--":
+                positional.extend(tokens)
+                break
+            name = token.split("=", 1)[0] if token.startswith("--") else token
+            if name in takes_value:
+                options.append(token)
+                if takes_value[name] and "=" not in token:
+                    following = next(tokens, None)
+                    if following is not None:
+                        options.append(following)
+            else:
+                positional.append(token)
+        return super().parse_args(ctx, [*options, "--", *positional])
 
 
 def _progress_bytes(total: int, label: str) -> Any:
@@ -250,9 +287,10 @@ def events_show(event_id: str, as_json: bool) -> int:
     """Show one event: when and where, and its registrations counted by status.
 
     Counts are read from the registration items (a Query on the event's
-    partition): confirmed, waitlisted, cancelled, erased, emails failed; seats
-    left comes from the event's seat counter. A counter that disagrees with the
-    items is reported.
+    partition): confirmed, waitlisted, cancelled, erased, and the registrations
+    whose last email failed, was suppressed, bounced (permanently, or
+    transiently) or drew a complaint; seats left comes from the event's seat
+    counter. A counter that disagrees with the items is reported.
     """
     from chalicelib import store
     from staff.operations import count_registrations, seats_left
@@ -274,6 +312,10 @@ def events_show(event_id: str, as_json: bool) -> int:
         "erased": counts.erased,
         "seats_left": left,
         "emails_failed": counts.emails_failed,
+        "emails_bounced": counts.emails_bounced,
+        "emails_bounced_transient": counts.emails_bounced_transient,
+        "emails_complained": counts.emails_complained,
+        "emails_suppressed": counts.emails_suppressed,
     }
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -291,6 +333,9 @@ def events_show(event_id: str, as_json: bool) -> int:
         f"  erased:        {counts.erased}",
         f"  seats left:    {'unlimited' if left is None else left}",
         f"  emails failed: {counts.emails_failed}",
+        f"  bounced:       {counts.emails_bounced} permanently, {counts.emails_bounced_transient} transiently",
+        f"  complained:    {counts.emails_complained}",
+        f"  suppressed:    {counts.emails_suppressed} (not sent: the address bounced or complained before)",
     ]
     click.echo("\n".join(lines))
     if counters.seats_taken != counts.confirmed:
@@ -303,7 +348,7 @@ def events_show(event_id: str, as_json: bool) -> int:
 
 @cli.group(context_settings=CONTEXT)
 def registrations() -> None:
-    """List, export, cancel and erase an event's registrations."""
+    """List, export, cancel and erase an event's registrations; correct an address and send again."""
 
 
 def _read_registrations(event_id: str) -> tuple[Any, list[dict[str, Any]], dict[int, int]]:
@@ -326,7 +371,10 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
 
     Confirmed first (by registration time), then the waitlist in order, then
     cancelled and erased. Times are in the event's time zone; "checked in" is
-    when the person was checked in at the door.
+    when the person was checked in at the door. "email" is the
+    state of the last email, "outcome" what SES reported about it (delivered,
+    bounced, bounced_transient, complained, delayed, rejected); a bounce or
+    complaint is explained below the table, with the receiving server's answer.
     """
     from staff.columns import sort_key
     from staff.tables import render
@@ -345,13 +393,20 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
             datetime.fromisoformat(registered).astimezone(event.zone).strftime("%Y-%m-%d %H:%M") if registered else "",
             _checked_in(item, event),
             item.get("email_state", ""),
+            item.get("email_outcome", ""),
             item.get("registration_id"),
         ])
     if not rows:
         click.echo("No registrations" + (f" with status {', '.join(statuses)}" if statuses else "") + ".")
         return EXIT_OK
-    click.echo(render(["status", "pos", "name", "email", "registered", "checked in", "email", "id"], rows))
+    click.echo(render(["status", "pos", "name", "email", "registered", "checked in", "email", "outcome", "id"], rows))
     click.echo(f"{len(rows)} registration(s).", err=True)
+    notes = [note for note in (_email_note(item) for item in chosen) if note]
+    for note in notes:
+        click.echo(note, err=True)
+    if notes:
+        click.echo(f"Correct an address with: python -m staff registrations set-email {event_id} ID ADDRESS; "
+                   f"then send the email again with: python -m staff registrations resend {event_id} ID", err=True)
     return EXIT_OK
 
 
@@ -359,6 +414,28 @@ def _checked_in(item: dict[str, Any], event: Any) -> str:
     """When a registration was checked in at the door, as ``registrations list`` shows it (the event's zone)."""
     at = item.get("checked_in_at")
     return datetime.fromisoformat(at).astimezone(event.zone).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def _email_note(item: dict[str, Any]) -> str | None:
+    """One line on a registration whose last email bounced, drew a complaint or was not sent; else ``None``."""
+    from chalicelib import store
+    from staff.tables import cell
+
+    found = store.latest_notification(item)
+    if found is None:
+        return None
+    change, entry = found
+    outcome = (entry.get("feedback") or {})
+    who = f"{item.get('registration_id')} ({cell(str(item.get('email', '')))})"
+    if entry.get("state") == "suppressed":
+        return f"Not sent: the {change} email of {who}: {entry.get('reason', '')}."
+    if outcome.get("outcome") in ("bounced", "bounced_transient", "complained", "rejected"):
+        detail = outcome.get("diagnostic") or outcome.get("complaint_type") or ""
+        kind = {"bounced": "bounced permanently", "bounced_transient": "bounced for now (SES stops retrying)",
+                "complained": "was marked as spam", "rejected": "was rejected by SES"}[outcome["outcome"]]
+        return f"The {change} email of {who} {kind} on {str(outcome.get('at', ''))[:16].replace('T', ' ')} UTC" + (
+            f": {cell(detail)}" if detail else "") + "."
+    return None
 
 
 @registrations.command("export", context_settings=CONTEXT)
@@ -376,8 +453,8 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
     Columns, in this order:
       registration_id, status, waitlist_position, name, email, language,
       registered_at (ISO 8601 in the event's time zone), one column per
-      question (named by its id), email_state, checked_in_at (ISO 8601 in the
-      event's time zone; empty until checked in at the door).
+      question (named by its id), email_state, email_outcome, checked_in_at
+      (ISO 8601 in the event's time zone; empty until checked in at the door).
 
     Rows: confirmed, waitlisted (in queue order), cancelled, erased, each by
     registration time, as "registrations list" shows them. Choice answers are
@@ -397,7 +474,7 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
     return EXIT_OK
 
 
-@registrations.command("cancel", context_settings={**CONTEXT, "ignore_unknown_options": True})
+@registrations.command("cancel", cls=DashArguments, context_settings=CONTEXT)
 @click.argument("event_id", metavar="EVENT")
 @click.argument("registration_id", metavar="ID")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -406,9 +483,11 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
     """Cancel one registration, as the registrant's own cancel link does.
 
     The registrant gets the cancellation email; a freed seat goes to the first
-    on the waitlist, who gets the promotion email. Cancelling a registration
-    that is already cancelled changes nothing (exit 1). An ID copied from a CSV
-    export with its leading ' (ids may start with -) is accepted as is.
+    on the waitlist, who gets the promotion email, until the event's waitlist
+    cutoff (waitlist_closes_at, default its start): after it the seat goes to
+    nobody. Cancelling a registration that is already cancelled, or after the
+    event has ended, changes nothing (exit 1). An ID copied from a CSV export
+    with its leading ' (ids may start with -) is accepted as is.
     """
     from chalicelib import store
 
@@ -421,7 +500,12 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
         click.confirm(f"Cancel registration {registration_id} ({item.get('status')}) of {event_id}?", abort=True, err=True)
     from chalicelib import lifecycle
 
-    result = lifecycle.cancel(event_id, registration_id, by="staff")
+    try:
+        result = lifecycle.cancel(event_id, registration_id, by="staff")
+    except store.EventOver:
+        click.echo(f"Nothing to do: event {event_id} is over, so registration {registration_id} "
+                   "can no longer be cancelled.", err=True)
+        return EXIT_NOT_FOUND
     return _report_cancel(registration_id, result)
 
 
@@ -433,6 +517,129 @@ def _report_cancel(registration_id: str, result: Any) -> int:
     click.echo(f"Cancelled registration {registration_id}; the cancellation email follows.")
     if result.promoted_id:
         click.echo(f"Registration {result.promoted_id} was promoted from the waitlist into the seat.")
+    return EXIT_OK
+
+
+@registrations.command("set-email", context_settings={**CONTEXT, "ignore_unknown_options": True})
+@click.argument("event_id", metavar="EVENT")
+@click.argument("registration_id", metavar="ID")
+@click.argument("address", metavar="ADDRESS")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@aws_command
+def registrations_set_email(event_id: str, registration_id: str, address: str, yes: bool) -> int:
+    """Correct the address of a confirmed or waitlisted registration (a typo, a bounce).
+
+    The address is checked as registering checks it (exit 2 if invalid) and must
+    not be registered for the event already, in any case: the address guard moves
+    to the new address in the same transaction as the change (exit 1 if the new
+    address is taken). What was known about mail to the old address (outcome,
+    suppression) is cleared, so later emails go to the new one; nothing is sent
+    now: send the latest email again with "registrations resend". Giving the
+    same address again (after the registrant fixed their mailbox) lifts our
+    suppression of it; SES's account-level suppression list may still hold it
+    (README, "Emails").
+    """
+    from chalicelib import clock, store
+    from chalicelib.validation import checked_email
+
+    registration_id = registration_id.removeprefix("'")
+    address = checked_email(address)
+    item = store.get_registration_in_event(event_id, registration_id)
+    if item.get("status") not in ("confirmed", "waitlisted"):
+        click.echo(f"Nothing to do: registration {registration_id} is {item.get('status')}.", err=True)
+        return EXIT_NOT_FOUND
+    if item.get("email") == address and not store.suppression_reason(item):
+        click.echo(f"Nothing to do: registration {registration_id} already has this address.", err=True)
+        return EXIT_NOT_FOUND
+    if not yes:
+        click.confirm(f"Change the address of registration {registration_id} of {event_id} to {address}?",
+                      abort=True, err=True)
+    try:
+        store.change_email(event_id, registration_id, address, at=clock.now())
+    except store.AlreadyRegistered:
+        click.echo(f"Error: {address} is already registered for {event_id} (one registration per address); "
+                   "nothing changed.", err=True)
+        return EXIT_NOT_FOUND
+    except store.NotActive as inactive:
+        click.echo(f"Nothing to do: registration {registration_id} is {inactive.status}.", err=True)
+        return EXIT_NOT_FOUND
+    click.echo(f"Changed the address of registration {registration_id} to {address}. "
+               f"Send the latest email again with: python -m staff registrations resend {event_id} {registration_id}")
+    return EXIT_OK
+
+
+@registrations.command("resend", context_settings={**CONTEXT, "ignore_unknown_options": True})
+@click.argument("event_id", metavar="EVENT")
+@click.argument("registration_id", metavar="ID")
+@aws_command
+def registrations_resend(event_id: str, registration_id: str) -> int:
+    """Send the registration's latest email again, to the address it has now.
+
+    The latest email (confirmation, waitlist, promotion or cancellation) gets a
+    new pending notification, which the email delivery sends as it sends every
+    email (the same claim, retries and checks; a waitlist email shows the
+    position of now). Exit 1 when there is nothing to send again: no email yet,
+    one still on its way, an erased registration, or an address that bounced
+    permanently or complained (correct it with "registrations set-email" first).
+    """
+    from chalicelib import clock, store
+
+    registration_id = registration_id.removeprefix("'")
+    try:
+        change = store.request_resend(event_id, registration_id, at=clock.now())
+    except store.AddressSuppressed as suppressed:
+        click.echo(f"Not sent: {suppressed.reason}. Correct it first: python -m staff registrations set-email "
+                   f"{event_id} {registration_id} ADDRESS", err=True)
+        return EXIT_NOT_FOUND
+    except store.NothingToResend as nothing:
+        click.echo(f"Nothing to do: {nothing}.", err=True)
+        return EXIT_NOT_FOUND
+    click.echo(f"The {change} email of registration {registration_id} will be sent again in a moment.")
+    return EXIT_OK
+
+
+SIMULATED = ("bounce", "transient-bounce", "complaint", "delivery", "delay", "reject")
+
+
+@registrations.command("simulate", context_settings={**CONTEXT, "ignore_unknown_options": True})
+@click.argument("event_id", metavar="EVENT")
+@click.argument("registration_id", metavar="ID")
+@click.argument("outcome", type=click.Choice(SIMULATED), default="bounce", required=False)
+@aws_command
+def registrations_simulate(event_id: str, registration_id: str, outcome: str) -> int:
+    """Local stage only: pretend SES reported OUTCOME (default: bounce) for the latest email sent.
+
+    Builds the event SES would publish (a permanent bounce with "550 5.1.1 user
+    unknown", a transient bounce, a complaint, a delivery, a delay or a reject)
+    and hands it to the RecordEmailEvents function's code, against make run's
+    AWS stand-in, so you can see how it looks in "registrations list", the
+    exports and the next emails. On AWS, register with SES's mailbox simulator
+    addresses instead (bounce@simulator.amazonses.com, complaint@...,
+    success@...).
+    """
+    from chalicelib import feedback, store
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    if settings.stage != "local":
+        raise click.UsageError(f"simulate works on the local stage only (this is {settings.stage}); on AWS use "
+                               "SES's mailbox simulator addresses, e.g. bounce@simulator.amazonses.com")
+    registration_id = registration_id.removeprefix("'")
+    item = store.get_registration_in_event(event_id, registration_id)
+    sent = [(str(entry.get("at", "")), change, entry) for change, entry in (item.get("notifications") or {}).items()
+            if isinstance(entry, dict) and entry.get("message_id") and entry.get("state") == "sent"]
+    if not sent or not item.get("email"):
+        click.echo(f"Nothing to do: registration {registration_id} has no email sent yet "
+                   "(is make run delivering? the email appears in outbox/ first).", err=True)
+        return EXIT_NOT_FOUND
+    _, change, entry = max(sent)
+    event = feedback.simulated_event(str(entry["message_id"]), str(item["email"]), outcome,
+                                     configuration_set=settings.ses_configuration_set, sender=settings.sender_email)
+    answer = feedback.handle_event(event)  # the function's code (its log lines are for CloudWatch, not shown here)
+    shown = {"recorded": "recorded", "recorded-older": "recorded", "superseded":
+             "changed nothing (an outcome of equal or higher rank is recorded)", "stale": "changed nothing (stale)"}
+    click.echo(f"Simulated a {outcome} of the {change} email of registration {registration_id}: "
+               f"{answer['outcome']}, {shown.get(answer['result'], answer['result'])}.")
     return EXIT_OK
 
 

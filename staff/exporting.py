@@ -59,6 +59,7 @@ class Wanted(msgspec.Struct):
     language: Attribute = None
     registered_at: Attribute = None
     email_state: Attribute = None
+    email_outcome: Attribute = None
     waitlist_ticket: Attribute = None
     checked_in_at: Attribute = None
     answers: Attribute = None

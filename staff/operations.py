@@ -21,13 +21,22 @@ PERSONAL_ATTRIBUTES = ("name", "email", "answers")
 
 @dataclass(frozen=True)
 class Counts:
-    """Registrations of an event by status, as counted from its registration items."""
+    """Registrations of an event by status, as counted from its registration items.
+
+    The ``emails_*`` counts are of registrations whose last email is in that state
+    (``email_state``: ``failed``, ``suppressed``) or has that outcome (``email_outcome``:
+    ``bounced`` permanently, ``bounced_transient``, ``complained``; README "Emails").
+    """
 
     confirmed: int = 0
     waitlisted: int = 0
     cancelled: int = 0
     erased: int = 0
     emails_failed: int = 0
+    emails_bounced: int = 0
+    emails_bounced_transient: int = 0
+    emails_complained: int = 0
+    emails_suppressed: int = 0
 
     @property
     def total(self) -> int:
@@ -36,16 +45,17 @@ class Counts:
 
 
 def count_registrations(items: Iterable[dict[str, Any]]) -> Counts:
-    """Count registration items by ``status`` and those whose ``email_state`` is ``failed``."""
+    """Count registration items by ``status``, and by the state and outcome of their last email."""
     counts = {"confirmed": 0, "waitlisted": 0, "cancelled": 0, "erased": 0}
-    failed = 0
+    emails = {"failed": 0, "suppressed": 0, "bounced": 0, "bounced_transient": 0, "complained": 0}
     for item in items:
         status = item.get("status")
         if status in counts:
             counts[status] += 1
-        if item.get("email_state") == "failed":
-            failed += 1
-    return Counts(emails_failed=failed, **counts)
+        for found in (item.get("email_state"), item.get("email_outcome")):
+            if found in emails:
+                emails[found] += 1
+    return Counts(**counts, **{f"emails_{name}": number for name, number in emails.items()})
 
 
 def seats_left(event: Event, counters: store.EventCounters) -> int | None:

@@ -28,7 +28,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """moto for every AWS call, with the table and the SES sender of the local stage."""
     from chalicelib import aws as aws_clients
     from chalicelib import store
-    from localservice.awsfake import create_table, serialize_dynamodb, verify_sender
+    from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -48,6 +48,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         store.reset_caches()  # cached definitions and hints of an earlier test's tables
         create_table(aws_clients.client("dynamodb"), env["TABLE_NAME"])
         verify_sender(aws_clients.client("sesv2"), env["SENDER_EMAIL"])
+        create_configuration_set(aws_clients.client("sesv2"), env.get("SES_CONFIGURATION_SET", ""))
         yield env
     aws_clients.reset_clients()
 

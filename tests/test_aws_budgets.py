@@ -146,6 +146,54 @@ def test_deliver_emails_reads_the_event_once_per_batch(aws, pump):
     store.reset_caches()  # a fresh DeliverEmails instance
     with aws_calls() as calls:
         assert deliver_emails({"Records": records}, None) == {"batchItemFailures": []}
-    # Per record: the claim, the email, the outcome; the 2 waitlisted ones also read their position.
-    assert calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 20, "sesv2.SendEmail": 10,
-                     "dynamodb.BatchGetItem": 2}
+    # Per record: the claim, the email, and one transaction recording ``sent`` with the message lookup
+    # item (README "Emails": how SES's events find the notification); the 2 waitlisted ones also
+    # read their position. Still 3 calls per email, as before the lookup item.
+    assert calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 10, "dynamodb.TransactWriteItems": 10,
+                     "sesv2.SendEmail": 10, "dynamodb.BatchGetItem": 2}
+
+
+def test_the_scheduled_function_reads_the_catalogue_and_writes_once_per_waiting_registrant(aws):
+    """RunDueJobs: one Query of the catalogue when nothing is due; for a due waitlist cutoff, a Query of
+    the waitlist buckets, one conditional UpdateItem per waiting registrant and one marking it done."""
+    from datetime import timedelta
+
+    from chalicelib import clock, jobs
+
+    event = event_with(1)
+    for i in range(4):
+        register(f"p{i}@example.org")  # one seat, three waiting
+    with aws_calls() as idle:
+        assert jobs.run_due(clock.now()).done == []
+    assert idle == {"dynamodb.Query": 1}
+    now = clock.now().astimezone(event.zone).replace(tzinfo=None, microsecond=0)
+    store.put_event(event.model_copy(update={"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=1)}))
+    with aws_calls() as due:
+        assert jobs.run_due(clock.now()).done == [(SEED_EVENT_ID, "waitlist_closed", 3)]
+    assert due == {"dynamodb.Query": 2, "dynamodb.UpdateItem": 4}
+    with aws_calls() as again:
+        assert jobs.run_due(clock.now()).done == []
+    assert again == {"dynamodb.Query": 1}
+
+
+def test_an_ses_event_is_two_calls_and_three_for_an_earlier_email(aws, pump):
+    """RecordEmailEvents: the message lookup item (GetItem), then one conditional UpdateItem; an event of
+    an email older than the registration's latest is written without the mirror (a second UpdateItem)."""
+    from chalicelib import entry_feedback, feedback
+
+    event_with(8)
+    outcome = register("feedback@example.org")
+    pump.pump_once()
+
+    def event(change: str, kind: str):
+        item = store.get_registration_in_event(SEED_EVENT_ID, outcome.registration_id)
+        return feedback.simulated_event(item["notifications"][change]["message_id"], item["email"], kind)
+
+    with aws_calls() as calls:
+        assert entry_feedback.handler(event("registered", "delivery"), None)["result"] == "recorded"
+    assert calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1}
+    lifecycle.cancel(SEED_EVENT_ID, outcome.registration_id, by="staff")
+    pump.pump_once()
+    with aws_calls() as calls:
+        assert entry_feedback.handler(event("registered", "bounce"), None)["result"] == "recorded-older"
+    assert calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 2}

@@ -91,6 +91,7 @@ def test_full_event_without_waitlist_is_409(client, aws):
     }
     assert json.loads(client.http.get(f"/events/{SEED_EVENT_ID}").body)["registration"] == {
         "open": False, "state": "full", "seats_left": 0, "seats": "full", "waitlist": False,
+        "waitlist_open": False, "opens_text": None, "closes_text": "5 juni 2023 14:00 CEST",
     }
     page = client.http.get(f"/events/{SEED_EVENT_ID}/register?lang=en").body.decode()
     assert "This event is full." in page and "<form" not in page

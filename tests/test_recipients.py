@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import delivery, emails, store, tokens
-from chalicelib.events import Text, load_event_file
+from chalicelib import delivery, emails, publishing, store, tokens
+from chalicelib.events import LineText, load_event_file
 from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_json, sent_messages
 
 DEMO = "demo-small-workshop"
@@ -239,7 +239,8 @@ names = st.one_of(
 addresses = st.sampled_from([("victim1@example.org", "victim1@example.org"),
                              ("Victim.Two+tag@Example.org", "Victim.Two+tag@example.org"),
                              ("zoe@exämple.org", "zoe@xn--exmple-cua.org")])
-KINDS = [("registered", "confirmed"), ("registered", "waitlisted"), ("promoted", "confirmed"), ("cancelled", "cancelled")]
+#: ``(change, status)`` of every email kind in the kinds table (a new kind is covered as soon as it is there).
+KINDS = [publishing.change_and_status(kind) for kind in emails.SUBJECTS]
 NOW = datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc)
 SEED = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
 
@@ -269,8 +270,12 @@ def _no_surrogates(text: str) -> bool:
 @given(title=(hostile_text | encoded_words()).filter(lambda t: t and _no_surrogates(t)),
        organiser=names.filter(_no_surrogates))
 def test_hostile_event_titles_and_organiser_names_add_no_recipient(title, organiser):
-    """Event files are the staff's, but a title or organiser name is text like a registrant's name."""
-    event = SEED.model_copy(update={"title": Text(nl=title, en=title),
+    """Event files are the staff's, but a title or organiser name is text like a registrant's name.
+
+    The event model refuses line breaks and control characters in them now (tests/test_publishing.py);
+    a definition stored before that is read back as it is, so the emails must stay safe regardless:
+    the title is built here without the model's checks."""
+    event = SEED.model_copy(update={"title": LineText.model_construct(nl=title, en=title),
                                     "organiser": SEED.organiser.model_copy(update={"name": organiser})})
     for change, status in KINDS:
         outgoing = build("Anna", "anna@example.org", change, status, event=event)

@@ -45,9 +45,19 @@ def test_event_json_shows_registration_state_and_no_organiser_address(client, se
     assert answer.status_code == 200
     body = json.loads(answer.body)
     # the seed's capacity is a guess (show_seats: few): neither the figure nor the capacity is public
-    assert body["registration"] == {"open": True, "state": "open", "seats_left": None, "seats": "available", "waitlist": True}
+    assert body["registration"] == {
+        "open": True, "state": "open", "seats_left": None, "seats": "available", "waitlist": True,
+        "waitlist_open": True, "opens_text": None, "closes_text": "5 juni 2023 14:00 CEST",
+    }
     assert "capacity" not in body
     assert body["starts_at"] == "2023-06-05T14:00:00" and body["starts_at_utc"] == "2023-06-05T12:00:00Z"
+    # every time with its UTC twin, the defaults written out (closing and the waitlist cutoff at starts_at)
+    assert {k: body[k] for k in ("registration_opens_at", "registration_opens_at_utc", "registration_closes_at",
+                                 "registration_closes_at_utc", "waitlist_closes_at", "waitlist_closes_at_utc")} == {
+        "registration_opens_at": None, "registration_opens_at_utc": None,
+        "registration_closes_at": "2023-06-05T14:00:00", "registration_closes_at_utc": "2023-06-05T12:00:00Z",
+        "waitlist_closes_at": "2023-06-05T14:00:00", "waitlist_closes_at_utc": "2023-06-05T12:00:00Z",
+    }
     assert body["organiser"] == {"name": "Partos"}
     assert "events@partos.example.org" not in answer.body.decode()
 
@@ -235,13 +245,36 @@ def test_registration_closed_is_409_and_stores_nothing(client, seed_event):
     assert "Registration for this event is closed." in page and "<form" not in page
 
 
-def test_registration_not_yet_open(client, seed_event):
+def test_registration_not_yet_open_says_when_it_opens(client, seed_event):
+    """The problem, the event's JSON and the pages say when it opens, in the event's zone with its abbreviation."""
     from datetime import datetime
 
     store.put_event(seed_event.model_copy(update={"registration_opens_at": datetime(2023, 5, 23, 9, 0)}))
     answer = post_json(client, partos_registration(language="en"))
     assert answer.status_code == 409
-    assert json.loads(answer.body)["detail"] == "Registration for this event is not open yet."
+    assert json.loads(answer.body) == {
+        "type": "/problems/registration-closed", "title": "Registration closed", "status": 409,
+        "detail": "Registration for this event is not open yet. It opens on May 23, 2023 09:00 CEST.",
+        "registration_opens_at": "2023-05-23T09:00:00", "registration_opens_at_utc": "2023-05-23T07:00:00Z",
+    }
+    dutch = json.loads(post_json(client, partos_registration(language="nl")).body)
+    assert dutch["detail"] == ("De inschrijving voor dit evenement is nog niet geopend. "
+                               "De inschrijving opent op 23 mei 2023 09:00 CEST.")
+    event = json.loads(client.http.get(f"/events/{SEED_EVENT_ID}?lang=en").body)
+    assert event["registration"]["state"] == "not_yet_open"
+    assert event["registration"]["opens_text"] == "May 23, 2023 09:00 CEST"
+    assert (event["registration_opens_at"], event["registration_opens_at_utc"]) == ("2023-05-23T09:00:00",
+                                                                                    "2023-05-23T07:00:00Z")
+    for path in (f"/events/{SEED_EVENT_ID}/register?lang=en", f"/events/{SEED_EVENT_ID}?lang=en"):
+        page = client.http.get(path, headers={"Accept": "text/html"}).body.decode()
+        assert ('Registration for this event is not open yet. It opens on '
+                '<time id="registration-opens" datetime="2023-05-23T07:00:00Z">May 23, 2023 09:00 CEST</time>.') in page
+        assert "<form" not in page
+    form = client.http.post(URL + "?lang=nl", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            body=b"name=Anna&email=anna%40example.org&language=nl&consent=true&organisation=X&role=other")
+    assert form.status_code == 409
+    assert "De inschrijving opent op <time" in form.body.decode() and "23 mei 2023 09:00 CEST" in form.body.decode()
+    assert stored_registrations() == []
 
 
 def test_unknown_charset_is_400(client, seed_event):
@@ -299,3 +332,59 @@ def test_json_without_language_takes_the_request_language(client, seed_event):
     body["email"] = "other@example.org"
     client.http.post(URL, headers={"Content-Type": "application/json", "Accept-Language": "en-GB"}, body=json.dumps(body))
     assert {i["language"] for i in stored_registrations()} == {"en"}
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.case("bom-json")
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", None])
+def test_json_body_starting_with_a_byte_order_mark_is_read(client, seed_event, content_type):
+    """RFC 8259 section 8.1: a parser may ignore a UTF-8 byte order mark; Windows tools write one."""
+    body = BOM + json.dumps(partos_registration(name="Zoë Ødegård"), ensure_ascii=False).encode("utf-8")
+    answer = client.http.post(URL, headers={"Content-Type": content_type} if content_type else {}, body=body)
+    assert answer.status_code == 201, answer.body
+    [item] = stored_registrations()
+    assert item["name"] == "Zoë Ødegård" and item["registration_id"] == json.loads(answer.body)["registration_id"]
+
+
+def test_form_and_cancel_bodies_starting_with_a_byte_order_mark_are_read(client, seed_event):
+    form = BOM + b"name=Anna&email=anna%40example.org&language=nl&organisation=X&role=other&consent=on"
+    answer = client.http.post(URL, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=form)
+    assert answer.status_code == 303
+    [item] = stored_registrations()
+    assert item["name"] == "Anna"
+    from chalicelib import tokens
+
+    token = tokens.make_token(item["registration_id"])
+    cancelled = client.http.post(f"/registrations/{item['registration_id']}/cancel",
+                                 headers={"Content-Type": "application/json"},
+                                 body=BOM + json.dumps({"token": token}).encode())
+    assert cancelled.status_code == 200 and json.loads(cancelled.body)["changed"] is True
+
+
+def test_a_bom_in_another_charset_or_twice_is_still_malformed(client, seed_event):
+    twice = client.http.post(URL, headers={"Content-Type": "application/json"},
+                             body=BOM + BOM + json.dumps(partos_registration()).encode())
+    assert twice.status_code == 400 and json.loads(twice.body)["type"] == "/problems/malformed-body"
+    assert stored_registrations() == []
+
+
+def test_the_201_location_is_the_registration_which_answers_with_the_emails_token(client, seed_event):
+    """README, "HTTP API": ``Location`` names the registration; reading it needs the token of the link in the
+    registrant's email (403 without, so an address typed by someone else reveals nothing); ``thanks_url``
+    answers without it for an hour."""
+    from chalicelib import tokens
+
+    answer = post_json(client, partos_registration())
+    body = json.loads(answer.body)
+    path = answer.headers["Location"].removeprefix("http://127.0.0.1:8000")
+    assert path == f"/registrations/{body['registration_id']}"
+    without = client.http.get(path, headers={"Accept": "application/json"})
+    assert without.status_code == 403
+    assert json.loads(without.body)["detail"] == "This link is not valid. Use the link from your most recent email."
+    token = tokens.make_token(body["registration_id"])
+    mine = client.http.get(f"{path}?token={token}", headers={"Accept": "application/json"})
+    assert mine.status_code == 200 and json.loads(mine.body)["status"] == "confirmed"
+    thanks = client.http.get(body["thanks_url"].removeprefix("http://127.0.0.1:8000"), headers={"Accept": "text/html"})
+    assert thanks.status_code == 200 and "anna@example.org" in thanks.body.decode()

@@ -34,6 +34,7 @@ def test_counters_live_in_their_own_small_item(aws):
     assert {k: v for k, v in counters.items() if k not in ("pk", "sk")} == {
         "type": "counters", "event_id": SEED_EVENT_ID, "seat_capacity": 40, "waitlist": True,
         "opens_at": 0, "closes_at": 1685966400,  # 2023-06-05 14:00 CEST, the workshop's start
+        "waitlist_closes_at": 1685966400, "ends_at": 1685977200,  # the cutoff (default: the start), 17:00 CEST
         "seats_taken": 1, "waitlisted_count": 0, "erased_count": 0, "waitlist_seq": 0,
     }
     assert len(str(counters)) < 400  # the item every registration writes stays far under 1 KB

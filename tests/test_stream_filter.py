@@ -76,3 +76,23 @@ def test_pattern_is_extended_by_setting_email_state_pending():
     assert matches(reminder)
     assert not matches({**reminder, "eventName": "REMOVE"})
     assert not matches({"eventName": "MODIFY", "dynamodb": {"NewImage": {"type": {"S": "counters"}}}})
+
+
+def test_a_resend_passes_and_ses_events_and_message_lookups_do_not(seed_event, pump):
+    """A staff resend (a notification newly ``pending``) is acted on; the message lookup item written with
+    ``sent``, and the outcome RecordEmailEvents writes, cost DeliverEmails no invocation."""
+    from chalicelib import clock, entry_feedback, feedback
+
+    result = registrations.register(SEED_EVENT_ID, partos_registration(email="resend@example.org"), "nl")
+    pump.pump_once()
+    item = store.get_registration_in_event(SEED_EVENT_ID, result.registration_id)
+    entry_feedback.handler(feedback.simulated_event(item["email_message_id"], "resend@example.org", "delivery"), None)
+    store.request_resend(SEED_EVENT_ID, result.registration_id, at=clock.now())
+    records = pump._new_records(advance=False)
+    lookups = [r for r in records if r["dynamodb"]["Keys"]["pk"]["S"].startswith("MSG#")]
+    registration = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"] == f"REG#{result.registration_id}"]
+    outcome, resend = registration[-2:]
+    assert lookups and not any(matches(r) for r in lookups)
+    assert outcome["dynamodb"]["NewImage"]["email_outcome"]["S"] == "delivered"
+    assert not matches(outcome) and delivery.change_of(outcome) is None
+    assert matches(resend) and delivery.change_of(resend)[0] == "registered"

@@ -8,7 +8,10 @@ a role defined here with only the actions it calls, on the resources of
 this stack.  In front of the API: an AWS WAF web ACL (a per-client rate
 limit on POST routes and AWS's common rule set) and the stage's throttle;
 API Gateway writes JSON access logs without query strings (tokens travel
-in them).  docs/deploy.md describes every resource.
+in them).  Every email names the stage's SES configuration set, whose
+delivery, bounce, complaint, reject and delay events reach the
+``RecordEmailEvents`` function through EventBridge.  docs/deploy.md
+describes every resource.
 """
 from __future__ import annotations
 
@@ -26,11 +29,13 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -44,12 +49,25 @@ from stage_settings import APP_NAME, StageSettings
 #: Logical IDs of the resources that ``chalice package`` generates.
 API_FUNCTION = "APIHandler"
 DELIVER_FUNCTION = "DeliverEmails"
+FEEDBACK_FUNCTION = "RecordEmailEvents"
 REST_API = "RestAPI"
 #: Handler of DeliverEmails in Lambda: a small entry module that does not
 #: import ``app.py`` (routes, pages) nor Chalice.  ``app.py`` keeps its
 #: ``@app.lambda_function(name="DeliverEmails")`` so that Chalice creates the
 #: function and ``make run`` finds it.
 DELIVER_HANDLER = "chalicelib.entry_deliver.handler"
+#: The scheduled function (``@app.schedule(..., name="RunDueJobs")``, ``chalicelib/jobs.py``):
+#: Chalice packages it with its EventBridge rule; its Handler is a small entry module too.
+JOBS_FUNCTION = "RunDueJobs"
+JOBS_HANDLER = "chalicelib.entry_jobs.handler"
+#: RunDueJobs is I/O bound (one conditional write per waiting registrant); memory in MB.
+JOBS_MEMORY_MB = 256
+#: Seconds a run may take (the jobs stop starting writes 30 s before; the next run carries on).
+JOBS_TIMEOUT_SECONDS = 300
+#: One run at a time: two at once would only repeat each other's conditional writes.
+JOBS_RESERVED_CONCURRENCY = 1
+#: Handler of RecordEmailEvents in Lambda, likewise without ``app.py``.
+FEEDBACK_HANDLER = "chalicelib.entry_feedback.handler"
 #: Global secondary index the app queries by registration id.
 REGISTRATION_INDEX = "by-registration"
 #: Table item attribute holding the expiry time (epoch seconds) for TTL.
@@ -69,10 +87,25 @@ API_TABLE_ACTIONS = [
     "dynamodb:UpdateItem",
 ]
 # delivery.handle_batch: event_definition (GetItem), waitlist_position
-# (BatchGetItem of two items), record_notification (UpdateItem).
+# (BatchGetItem of two items), claim_notification and record_notification
+# (UpdateItem), record_sent (a transaction: Update of the registration, Put of
+# the message lookup item).
 DELIVER_TABLE_ACTIONS = [
     "dynamodb:BatchGetItem",
     "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+]
+# feedback.handle_event: find_message (GetItem), record_feedback (UpdateItem).
+FEEDBACK_TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+]
+# jobs.run_due: the catalogue and the waitlist buckets (Query); store.add_notification
+# and store.mark_job_done (conditional UpdateItem). tests/infrastructure runs the function
+# against moto and checks that every call it makes is allowed here, and nothing more.
+JOBS_TABLE_ACTIONS = [
+    "dynamodb:Query",
     "dynamodb:UpdateItem",
 ]
 INDEX_ACTIONS = ["dynamodb:Query"]
@@ -87,6 +120,24 @@ SES_ACTIONS = ["ses:SendEmail", "ses:SendRawEmail"]
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 DLQ_ACTIONS = ["sqs:SendMessage"]
+
+#: SES event types the configuration set publishes (SES v2 ``EventType``), and the
+#: EventBridge ``detail-type`` of each, which the rule matches
+#: (``chalicelib.feedback.DETAIL_TYPES``; a test checks they agree).
+SES_EVENT_TYPES = {
+    "DELIVERY": "Email Delivered",
+    "BOUNCE": "Email Bounced",
+    "COMPLAINT": "Email Complaint Received",
+    "REJECT": "Email Rejected",
+    "DELIVERY_DELAY": "Email Delivery Delayed",
+}
+#: Lambda's retries of an asynchronous invocation that raised (0-2), and how long an
+#: SES event may wait for them (seconds): then it goes to the dead-letter queue.
+FEEDBACK_RETRY_ATTEMPTS = 2
+FEEDBACK_MAX_EVENT_AGE_SECONDS = 6 * 3600
+#: EventBridge's own retries when it cannot invoke the function (throttled, not found).
+EVENTBRIDGE_RETRY_ATTEMPTS = 185
+EVENTBRIDGE_MAX_EVENT_AGE_SECONDS = 24 * 3600
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,6 +263,7 @@ class EventRegistrationStack(cdk.Stack):
         self.settings = settings
         self.api_function_name = f"{settings.stack_name}-{API_FUNCTION}"
         self.deliver_function_name = f"{settings.stack_name}-{DELIVER_FUNCTION}"
+        self.jobs_function_name = f"{settings.stack_name}-{JOBS_FUNCTION}"
         data_removal = (
             cdk.RemovalPolicy.RETAIN if settings.protect_data else cdk.RemovalPolicy.DESTROY
         )
@@ -220,10 +272,17 @@ class EventRegistrationStack(cdk.Stack):
         self.export_bucket = self._export_bucket()
         self.token_secret = self._token_secret(data_removal)
         self.dead_letter_queue = self._dead_letter_queue()
+        self.feedback_function_name = f"{settings.stack_name}-{FEEDBACK_FUNCTION}"
+        self.configuration_set = self._configuration_set()
+        self.feedback_dead_letter_queue = self._queue("EmailEventsDLQ")
         self.api_log_group = self._log_group(API_FUNCTION, self.api_function_name)
         self.deliver_log_group = self._log_group(DELIVER_FUNCTION, self.deliver_function_name)
+        self.jobs_log_group = self._log_group(JOBS_FUNCTION, self.jobs_function_name)
+        self.feedback_log_group = self._log_group(FEEDBACK_FUNCTION, self.feedback_function_name)
         self.api_role = self._api_role()
         self.deliver_role = self._deliver_role()
+        self.jobs_role = self._jobs_role()
+        self.feedback_role = self._feedback_role()
 
         self.access_log_group = self._access_log_group()
         with _working_directory(cdk.Stage.of(self).outdir):
@@ -241,6 +300,7 @@ class EventRegistrationStack(cdk.Stack):
         self.api_url = self._configure_api()
         self.web_acl = self._web_acl()
         self._wire_stream()
+        self.email_events_rule = self._wire_ses_events()
         self.staff_policy = self._staff_policy()
         self.alarm_topic = self._alarms()
         self._outputs()
@@ -310,13 +370,46 @@ class EventRegistrationStack(cdk.Stack):
         )
 
     def _dead_letter_queue(self) -> sqs.Queue:
+        return self._queue("DeliverEmailsDLQ")
+
+    def _queue(self, logical: str) -> sqs.Queue:
+        """A dead-letter queue: SSE-SQS, TLS only, messages kept 14 days (SQS's longest)."""
         return sqs.Queue(
             self,
-            "DeliverEmailsDLQ",
+            logical,
             retention_period=cdk.Duration.days(14),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
         )
+
+    def _configuration_set(self) -> ses.CfnConfigurationSet:
+        """The stage's SES configuration set, named in every send (``SES_CONFIGURATION_SET``).
+
+        - reputation metrics on: SES publishes the set's bounce and complaint rates to
+          CloudWatch, which the reputation alarms watch (:meth:`_alarms`);
+        - suppression: SES's account-level suppression list applies to this set for
+          bounces and complaints (an address that bounced permanently or complained
+          anywhere in the account is not sent to), said here rather than left to the
+          account's setting; the app suppresses per registration as well (README, "Emails");
+        - its event destination (:meth:`_wire_ses_events`) publishes the events.
+        """
+        name = self.settings.stack_name
+        configuration_set = ses.CfnConfigurationSet(
+            self,
+            "EmailConfigurationSet",
+            name=name,
+            reputation_options=ses.CfnConfigurationSet.ReputationOptionsProperty(
+                reputation_metrics_enabled=True
+            ),
+            sending_options=ses.CfnConfigurationSet.SendingOptionsProperty(sending_enabled=True),
+            suppression_options=ses.CfnConfigurationSet.SuppressionOptionsProperty(
+                suppressed_reasons=["BOUNCE", "COMPLAINT"]
+            ),
+        )
+        self.configuration_set_arn = self.format_arn(
+            service="ses", resource="configuration-set", resource_name=name
+        )
+        return configuration_set
 
     def _log_group(self, logical: str, function_name: str) -> logs.LogGroup:
         return self._kept_log_group(f"{logical}Logs", f"/aws/lambda/{function_name}")
@@ -347,11 +440,12 @@ class EventRegistrationStack(cdk.Stack):
         return f"{self.table.table_arn}/index/{REGISTRATION_INDEX}"
 
     def _sender_identity_arns(self) -> list[str]:
-        """The SES identities mail may be sent from: the address or its domain."""
+        """What a send is authorised on: the SES identity (the address or its domain) and,
+        since every send names it, the stage's configuration set (SES checks both)."""
         return [
             self.format_arn(service="ses", resource="identity", resource_name=name)
             for name in (self.settings.sender_address, self.settings.sender_domain)
-        ]
+        ] + [self.configuration_set_arn]
 
     def _lambda_role(self, logical: str, statements: list[iam.PolicyStatement]) -> iam.Role:
         # Inline policy: it exists as soon as the role does, so the function
@@ -421,6 +515,42 @@ class EventRegistrationStack(cdk.Stack):
             ],
         )
 
+    def _jobs_role(self) -> iam.Role:
+        """RunDueJobs: reads the catalogue and waitlist buckets, marks notifications and done jobs."""
+        return self._lambda_role(
+            "RunDueJobsRole",
+            [
+                iam.PolicyStatement(
+                    sid="Logs", actions=LOG_ACTIONS, resources=[self.jobs_log_group.log_group_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="Table", actions=JOBS_TABLE_ACTIONS, resources=[self.table.table_arn]
+                ),
+            ],
+        )
+
+    def _feedback_role(self) -> iam.Role:
+        """RecordEmailEvents: read a message lookup item, update the registration, fail to its DLQ."""
+        return self._lambda_role(
+            "RecordEmailEventsRole",
+            [
+                iam.PolicyStatement(
+                    sid="Logs",
+                    actions=LOG_ACTIONS,
+                    resources=[self.feedback_log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="Table", actions=FEEDBACK_TABLE_ACTIONS, resources=[self.table.table_arn]
+                ),
+                # Lambda's asynchronous on-failure destination sends with the function's role.
+                iam.PolicyStatement(
+                    sid="OnFailureDestination",
+                    actions=DLQ_ACTIONS,
+                    resources=[self.feedback_dead_letter_queue.queue_arn],
+                ),
+            ],
+        )
+
     # -- the Chalice app ----------------------------------------------------
 
     def _environment(self) -> dict[str, str]:
@@ -435,6 +565,7 @@ class EventRegistrationStack(cdk.Stack):
             "ALLOWED_ORIGINS": ",".join(s.allowed_origins),
             "TOKEN_SECRET_ARN": self.token_secret.secret_arn,
             "EXPORT_BUCKET": self.export_bucket.bucket_name,
+            "SES_CONFIGURATION_SET": self.configuration_set.ref,
         }
 
     def _configure_functions(self) -> None:
@@ -444,6 +575,10 @@ class EventRegistrationStack(cdk.Stack):
              s.api_memory_mb, s.api_reserved_concurrency),
             (DELIVER_FUNCTION, self.deliver_function_name, self.deliver_role,
              self.deliver_log_group, s.deliver_memory_mb, s.deliver_reserved_concurrency),
+            (JOBS_FUNCTION, self.jobs_function_name, self.jobs_role, self.jobs_log_group,
+             JOBS_MEMORY_MB, JOBS_RESERVED_CONCURRENCY),
+            (FEEDBACK_FUNCTION, self.feedback_function_name, self.feedback_role,
+             self.feedback_log_group, s.feedback_memory_mb, s.feedback_reserved_concurrency),
         ):
             function = self.chalice.get_resource(logical)
             function.add_property_override("FunctionName", name)
@@ -461,6 +596,12 @@ class EventRegistrationStack(cdk.Stack):
             function.node.add_dependency(log_group)
         self.chalice.get_resource(DELIVER_FUNCTION).add_property_override(
             "Handler", DELIVER_HANDLER
+        )
+        jobs = self.chalice.get_resource(JOBS_FUNCTION)
+        jobs.add_property_override("Handler", JOBS_HANDLER)
+        jobs.add_property_override("Timeout", JOBS_TIMEOUT_SECONDS)
+        self.chalice.get_resource(FEEDBACK_FUNCTION).add_property_override(
+            "Handler", FEEDBACK_HANDLER
         )
 
     def _configure_api(self) -> str:
@@ -772,6 +913,88 @@ class EventRegistrationStack(cdk.Stack):
             ),
         )
 
+    def _wire_ses_events(self) -> events.CfnRule:
+        """SES's events of the stage's emails reach RecordEmailEvents, through EventBridge.
+
+        The configuration set's event destination publishes delivery, bounce,
+        complaint, reject and delay events to the account's default event bus
+        (the only bus SES publishes to); a rule there matches SES's events of
+        this stage's configuration set (its ``ses:configuration-set`` tag, so
+        stages sharing an account do not see each other's) and invokes the
+        function asynchronously, one event per invocation.  Failures: EventBridge
+        retries an invocation it could not make (:data:`EVENTBRIDGE_RETRY_ATTEMPTS`,
+        for up to a day) and then puts the event in the dead-letter queue; an
+        invocation that raised is retried by Lambda (:data:`FEEDBACK_RETRY_ATTEMPTS`)
+        and then sent to the same queue (the function's on-failure destination).
+        EventBridge rather than SNS: no topic holding recipients' addresses
+        without a customer-managed KMS key (which SES would need to publish to an
+        encrypted topic), and one resource fewer between SES and the function;
+        the recording is one small conditional write per event, which needs no batching.
+        """
+        default_bus = self.format_arn(service="events", resource="event-bus", resource_name="default")
+        ses.CfnConfigurationSetEventDestination(
+            self,
+            "EmailEventDestination",
+            configuration_set_name=self.configuration_set.ref,
+            event_destination=ses.CfnConfigurationSetEventDestination.EventDestinationProperty(
+                name="registration-events",
+                enabled=True,
+                matching_event_types=["delivery", "bounce", "complaint", "reject", "deliveryDelay"],
+                event_bridge_destination=ses.CfnConfigurationSetEventDestination.EventBridgeDestinationProperty(
+                    event_bus_arn=default_bus
+                ),
+            ),
+        )
+        function = self.chalice.get_function(FEEDBACK_FUNCTION)
+        queue = self.feedback_dead_letter_queue
+        rule = events.CfnRule(
+            self,
+            "EmailEventsRule",
+            description=f"{APP_NAME} {self.settings.stage}: SES events of the stage's emails to RecordEmailEvents",
+            event_pattern={
+                "source": ["aws.ses"],
+                "detail-type": list(SES_EVENT_TYPES.values()),
+                "detail": {"mail": {"tags": {"ses:configuration-set": [self.configuration_set.ref]}}},
+            },
+            state="ENABLED",
+            targets=[events.CfnRule.TargetProperty(
+                id=FEEDBACK_FUNCTION,
+                arn=function.function_arn,
+                retry_policy=events.CfnRule.RetryPolicyProperty(
+                    maximum_event_age_in_seconds=EVENTBRIDGE_MAX_EVENT_AGE_SECONDS,
+                    maximum_retry_attempts=EVENTBRIDGE_RETRY_ATTEMPTS,
+                ),
+                dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=queue.queue_arn),
+            )],
+        )
+        lambda_.CfnPermission(
+            self,
+            "EmailEventsInvokePermission",
+            action="lambda:InvokeFunction",
+            function_name=function.function_name,
+            principal="events.amazonaws.com",
+            source_arn=rule.attr_arn,
+        )
+        queue.add_to_resource_policy(iam.PolicyStatement(
+            sid="EventBridgeDeadLetters",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=DLQ_ACTIONS,
+            resources=[queue.queue_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
+        ))
+        lambda_.CfnEventInvokeConfig(
+            self,
+            "RecordEmailEventsRetries",
+            function_name=function.function_name,
+            qualifier="$LATEST",
+            maximum_retry_attempts=FEEDBACK_RETRY_ATTEMPTS,
+            maximum_event_age_in_seconds=FEEDBACK_MAX_EVENT_AGE_SECONDS,
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=queue.queue_arn)
+            ),
+        )
+        return rule
+
     # -- staff --------------------------------------------------------------
 
     def _staff_policy(self) -> iam.ManagedPolicy:
@@ -859,12 +1082,12 @@ class EventRegistrationStack(cdk.Stack):
         action = cw_actions.SnsAction(topic)
         five_minutes = cdk.Duration.minutes(5)
 
-        def alarm(logical: str, metric: cloudwatch.IMetric, description: str) -> None:
+        def alarm(logical: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1) -> None:
             created = cloudwatch.Alarm(
                 self,
                 logical,
                 metric=metric,
-                threshold=1,
+                threshold=threshold,
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -886,6 +1109,8 @@ class EventRegistrationStack(cdk.Stack):
         for logical, name in (
             (API_FUNCTION, self.api_function_name),
             (DELIVER_FUNCTION, self.deliver_function_name),
+            (JOBS_FUNCTION, self.jobs_function_name),
+            (FEEDBACK_FUNCTION, self.feedback_function_name),
         ):
             alarm(
                 f"{logical}ErrorsAlarm",
@@ -905,6 +1130,34 @@ class EventRegistrationStack(cdk.Stack):
             ),
             "Email batches failed after all retries: see the DeliverEmails dead-letter queue.",
         )
+        alarm(
+            "EmailEventsDeadLetterQueueAlarm",
+            self.feedback_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=five_minutes
+            ),
+            "SES events could not be recorded after all retries: see the RecordEmailEvents dead-letter queue.",
+        )
+        # The stage's reputation (the configuration set's metrics, published because the set
+        # has reputation metrics on): AWS reviews an account at about 5% bounces and 0.1%
+        # complaints; these go off before (stages.json, bounce_rate_alarm, complaint_rate_alarm).
+        for logical, metric_name, threshold, what in (
+            ("SesBounceRateAlarm", "Reputation.BounceRate", self.settings.bounce_rate_alarm, "bounce"),
+            ("SesComplaintRateAlarm", "Reputation.ComplaintRate", self.settings.complaint_rate_alarm, "complaint"),
+        ):
+            alarm(
+                logical,
+                cloudwatch.Metric(
+                    namespace="AWS/SES",
+                    metric_name=metric_name,
+                    dimensions_map={"ses:configuration-set": self.settings.stack_name},
+                    statistic="Maximum",
+                    period=cdk.Duration.hours(1),
+                ),
+                f"The {what} rate of this stage's emails reached {threshold:.2%}; AWS reviews an "
+                "account at about 5% bounces or 0.1% complaints. See registrations list for the "
+                "addresses (README, Emails).",
+                threshold=threshold,
+            )
         return topic
 
     def _outputs(self) -> None:
@@ -918,6 +1171,9 @@ class EventRegistrationStack(cdk.Stack):
             ("ExportBucketName", self.export_bucket.bucket_name, "S3 bucket for table exports"),
             ("TokenSecretArn", self.token_secret.secret_arn, "Token signing key (Secrets Manager)"),
             ("DeadLetterQueueUrl", self.dead_letter_queue.queue_url, "Failed email batches"),
+            ("EmailEventsDeadLetterQueueUrl", self.feedback_dead_letter_queue.queue_url,
+             "SES events that could not be recorded"),
+            ("ConfigurationSetName", self.configuration_set.ref, "SES configuration set of every send"),
             ("StaffPolicyArn", self.staff_policy.managed_policy_arn, "Attach to staff users"),
             ("AlarmTopicArn", self.alarm_topic.topic_arn, "Subscribe to receive alarms"),
         ):

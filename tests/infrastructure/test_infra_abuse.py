@@ -191,18 +191,20 @@ def test_memory_and_reserved_concurrency_per_stage(stage, api, deliver, request)
 def test_deliver_emails_has_its_own_entry_module(prod):
     functions = prod.of_type("AWS::Serverless::Function")
     assert functions["DeliverEmails"]["Properties"]["Handler"] == "chalicelib.entry_deliver.handler"
+    assert functions["RunDueJobs"]["Properties"]["Handler"] == "chalicelib.entry_jobs.handler"
     assert functions["APIHandler"]["Properties"]["Handler"] == "app.app"
 
 
-def test_entry_module_imports_neither_app_nor_chalice():
-    """Importing DeliverEmails' entry loads the delivery code only (a fresh interpreter)."""
+@pytest.mark.parametrize("entry", ["entry_deliver", "entry_jobs"])
+def test_entry_module_imports_neither_app_nor_chalice(entry):
+    """Importing DeliverEmails' (or RunDueJobs') entry loads its own code only (a fresh interpreter)."""
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     code = (
-        "import sys; import chalicelib.entry_deliver as e; "
+        f"import sys; import chalicelib.{entry} as e; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('app', 'chalice')));"
         "print(callable(e.handler))"
     )

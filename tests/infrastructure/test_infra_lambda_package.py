@@ -83,6 +83,7 @@ def test_languages_come_from_the_event_model():
         ("segno/cli.py", False),
         ("segno/helpers.py", False),
         ("segno-1.6.6.data/data/share/man/man1/segno.1", False),
+        ("chalicelib/entry_jobs.py", True),
         ("app.py", True),
     ],
 )
@@ -135,6 +136,7 @@ def test_deployed_package_is_trimmed_and_compiled(prod_package):
     pyc = {n for n in names if n.endswith(".pyc")}
     assert f"__pycache__/app.{tag}.pyc" in pyc
     assert f"chalicelib/__pycache__/entry_deliver.{tag}.pyc" in pyc
+    assert f"chalicelib/__pycache__/entry_jobs.{tag}.pyc" in pyc
     missing = [n for n in py if lambda_package.pyc_name(n, tag) not in pyc]
     assert missing == []
     locales = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("babel/locale-data/"))
@@ -202,6 +204,23 @@ imported = sorted(m for m in sys.modules
                   if m.split(".")[0] in ("app", "chalice") or m in ("chalicelib.pages", "chalicelib.openapi"))
 event = json.loads(sys.stdin.read())
 result = entry_deliver.handler(event, Context())
+print(json.dumps({"result": result, "imported_before_call": imported}))
+'''
+
+JOBS_CALL = _lambda_context() + r'''
+import json, sys
+from chalicelib import entry_jobs
+result = entry_jobs.handler({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}, Context())
+imported = sorted(m for m in sys.modules if m.split(".")[0] in ("app", "chalice", "yaml"))
+print(json.dumps({"result": result, "imported": imported}))
+'''
+
+FEEDBACK_CALL = _lambda_context() + r'''
+import json, sys
+from chalicelib import entry_feedback
+imported = sorted(m for m in sys.modules
+                  if m.split(".")[0] in ("app", "chalice") or m in ("chalicelib.pages", "chalicelib.openapi"))
+result = entry_feedback.handler(json.loads(sys.stdin.read()), Context())
 print(json.dumps({"result": result, "imported_before_call": imported}))
 '''
 
@@ -308,3 +327,19 @@ def test_trimmed_package_registers_renders_and_delivers(unzipped, moto_server, t
     assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content()
     (qr,) = [part for part in message.walk() if part.get_content_type() == "image/png"]  # segno, in the package
     assert qr.get_content().startswith(b"\x89PNG") and qr["Content-ID"]
+
+    # WHEN the scheduled RunDueJobs runs from the package (the workshop's cutoff is two weeks away)
+    jobs = _run(unzipped, runtime, JOBS_CALL, env=env)
+    # THEN it finds nothing due, through its own entry (no app.py, Chalice or YAML)
+    assert jobs == {"result": {"done": [], "unfinished": []}, "imported": []}
+
+    # WHEN RecordEmailEvents gets SES's bounce of that email, through its own entry module
+    from chalicelib import feedback
+
+    bounce = feedback.simulated_event(mails[0].id, "package@example.org", "bounce")
+    recorded = _run(unzipped, runtime, FEEDBACK_CALL, stdin=json.dumps(bounce), env=env)
+
+    # THEN it imported neither app.py nor Chalice, and the registration shows the bounce
+    assert recorded == {"result": {"result": "recorded", "outcome": "bounced"}, "imported_before_call": []}
+    stored = store.get_registration_in_event(SEED_EVENT_ID, registration["registration_id"])
+    assert stored["email_outcome"] == "bounced"

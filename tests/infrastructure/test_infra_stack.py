@@ -43,6 +43,12 @@ def _function_role_statements(t, function: str) -> dict[str, tuple[list[str], li
     return _statements(policies[0]["PolicyDocument"])
 
 
+def _queue_id(t, prefix: str) -> str:
+    """Logical id of the SQS queue whose id starts with ``prefix`` (``DeliverEmailsDLQ``, ``EmailEventsDLQ``)."""
+    (found,) = [logical for logical in t.of_type("AWS::SQS::Queue") if logical.startswith(prefix)]
+    return found
+
+
 def _arns(t):
     """The CloudFormation expressions of the stack's ARNs."""
     table = t.id_of("AWS::DynamoDB::Table")
@@ -58,22 +64,28 @@ def _arns(t):
         "exports": {"Fn::Join": ["", [table_arn, "/export/*"]]},
         "stream": {"Fn::GetAtt": [table, "StreamArn"]},
         "secret": {"Ref": t.id_of("AWS::SecretsManager::Secret")},
-        "queue": {"Fn::GetAtt": [t.id_of("AWS::SQS::Queue"), "Arn"]},
+        "queue": {"Fn::GetAtt": [_queue_id(t, "DeliverEmailsDLQ"), "Arn"]},
+        "feedback_queue": {"Fn::GetAtt": [_queue_id(t, "EmailEventsDLQ"), "Arn"]},
         "bucket": bucket_arn,
         "objects": {"Fn::Join": ["", [bucket_arn, "/*"]]},
         "api_logs": logs["APIHandler"],
         "deliver_logs": logs["DeliverEmails"],
+        "jobs_logs": logs["RunDueJobs"],
+        "feedback_logs": logs["RecordEmailEvents"],
+    }
+
+
+def _ses_arn(resource: str) -> dict:
+    return {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":ses:eu-west-1:", {"Ref": "AWS::AccountId"}, f":{resource}"],
+        ]
     }
 
 
 def _ses_identity(name: str) -> dict:
-    return {
-        "Fn::Join": [
-            "",
-            ["arn:", {"Ref": "AWS::Partition"}, ":ses:eu-west-1:", {"Ref": "AWS::AccountId"},
-             f":identity/{name}"],
-        ]
-    }
+    return _ses_arn(f"identity/{name}")
 
 
 # -- DynamoDB ----------------------------------------------------------------
@@ -135,7 +147,7 @@ def test_stream_wired_to_deliver_emails_with_dlq(prod):
     _, mapping = prod.one("AWS::Lambda::EventSourceMapping")
     props = mapping["Properties"]
     table_id, _ = prod.one("AWS::DynamoDB::Table")
-    queue_id, _ = prod.one("AWS::SQS::Queue")
+    queue_id = _queue_id(prod, "DeliverEmailsDLQ")
     assert props["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
     assert "DeliverEmails" in json.dumps(props["FunctionName"])
     assert "APIHandler" not in json.dumps(props["FunctionName"])
@@ -159,10 +171,12 @@ def test_stream_filter_is_the_one_chalicelib_defines(prod):
     assert json.loads(only["Pattern"]) == STREAM_FILTER_PATTERN
 
 
-def test_dead_letter_queue_is_encrypted_and_kept_14_days(prod):
-    _, queue = prod.one("AWS::SQS::Queue")
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+def test_dead_letter_queues_are_encrypted_and_kept_14_days(prod):
+    queues = prod.of_type("AWS::SQS::Queue")
+    assert len(queues) == 2  # DeliverEmails' and RecordEmailEvents'
+    for queue in queues.values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
 # -- Functions -----------------------------------------------------------------
@@ -174,7 +188,7 @@ def _functions(t):
 
 def test_functions_and_their_environment(prod):
     functions = _functions(prod)
-    assert set(functions) == {"APIHandler", "DeliverEmails"}
+    assert set(functions) == {"APIHandler", "DeliverEmails", "RecordEmailEvents", "RunDueJobs"}
     table_id, _ = prod.one("AWS::DynamoDB::Table")
     secret_id, _ = prod.one("AWS::SecretsManager::Secret")
     bucket_id, _ = prod.one("AWS::S3::Bucket")
@@ -192,6 +206,7 @@ def test_functions_and_their_environment(prod):
         assert "TOKEN_KEYS" not in env, "deployed stages read the key from Secrets Manager"
         assert env["TOKEN_SECRET_ARN"] == {"Ref": secret_id}
         assert env["EXPORT_BUCKET"] == {"Ref": bucket_id}
+        assert env["SES_CONFIGURATION_SET"] == {"Ref": "EmailConfigurationSet"}
     # The API cannot reference its own URL; the stream function gets it.
     assert functions["APIHandler"]["Properties"]["Environment"]["Variables"]["PUBLIC_BASE_URL"] == ""
     deliver_url = functions["DeliverEmails"]["Properties"]["Environment"]["Variables"][
@@ -219,8 +234,8 @@ def test_each_function_has_its_own_stack_role_and_log_group(prod):
             f"/aws/lambda/event-registration-prod-{logical}"
         ]
         assert log_groups[0]["Properties"]["RetentionInDays"] == 90
-    assert used["APIHandler"] != used["DeliverEmails"]
-    # No role other than the two function roles (Chalice manages none) and
+    assert len(set(used.values())) == 4, "one role per function"
+    # No role other than the four function roles (Chalice manages none) and
     # the one API Gateway writes access logs with (test_infra_abuse.py).
     others = set(roles) - set(used.values())
     assert [roles[r]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
@@ -272,16 +287,47 @@ def test_deliver_role_statements(prod):
             [arn["stream"]],
         ),
         "ListStreams": (["dynamodb:ListStreams"], ["*"]),
+        # PutItem: the message lookup item, in the transaction that records ``sent``.
         "Table": (
-            ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+            ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             [arn["table"]],
         ),
+        # SES authorises a send on the identity and on the configuration set it names.
         "SendFromSender": (
             ["ses:SendEmail", "ses:SendRawEmail"],
-            [_ses_identity("events@partos.example.org"), _ses_identity("partos.example.org")],
+            [_ses_identity("events@partos.example.org"), _ses_identity("partos.example.org"),
+             _ses_arn("configuration-set/event-registration-prod")],
         ),
         "TokenKey": (["secretsmanager:GetSecretValue"], [arn["secret"]]),
         "OnFailureDestination": (["sqs:SendMessage"], [arn["queue"]]),
+    }
+
+
+def test_jobs_role_statements(prod):
+    arn = _arns(prod)
+    assert _function_role_statements(prod, "RunDueJobs") == {
+        "Logs": (["logs:CreateLogStream", "logs:PutLogEvents"], [arn["jobs_logs"]]),
+        "Table": (["dynamodb:Query", "dynamodb:UpdateItem"], [arn["table"]]),
+    }
+
+
+def test_run_due_jobs_is_scheduled_every_five_minutes_one_run_at_a_time(prod):
+    """The EventBridge schedule rule comes from ``@app.schedule`` through chalice.cdk (SAM's Schedule event)."""
+    props = _functions(prod)["RunDueJobs"]["Properties"]
+    assert props["Events"] == {"RunDueJobsEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}}
+    assert props["Handler"] == "chalicelib.entry_jobs.handler"
+    assert (props["MemorySize"], props["ReservedConcurrentExecutions"], props["Timeout"]) == (256, 1, 300)
+    assert props["FunctionName"] == "event-registration-prod-RunDueJobs"
+
+
+def test_record_email_events_role_statements(prod):
+    """Exactly what RecordEmailEvents does: a GetItem of the message lookup item, an UpdateItem of the
+    registration, logs, and its dead-letter queue (Lambda's on-failure destination uses the role)."""
+    arn = _arns(prod)
+    assert _function_role_statements(prod, "RecordEmailEvents") == {
+        "Logs": (["logs:CreateLogStream", "logs:PutLogEvents"], [arn["feedback_logs"]]),
+        "Table": (["dynamodb:GetItem", "dynamodb:UpdateItem"], [arn["table"]]),
+        "OnFailureDestination": (["sqs:SendMessage"], [arn["feedback_queue"]]),
     }
 
 
@@ -354,7 +400,7 @@ def test_outputs_api_and_form_url(prod):
     form = outputs["FormUrl"]["Value"]["Fn::Join"][1]
     assert form[-1].endswith(FORM_PATH)
     for name in ("TableName", "ExportBucketName", "TokenSecretArn", "StaffPolicyArn",
-                 "DeadLetterQueueUrl", "AlarmTopicArn"):
+                 "DeadLetterQueueUrl", "AlarmTopicArn", "EmailEventsDeadLetterQueueUrl", "ConfigurationSetName"):
         assert name in outputs
 
 
@@ -364,27 +410,34 @@ def test_outputs_api_and_form_url(prod):
 def test_alarms(prod):
     alarms = list(prod.of_type("AWS::CloudWatch::Alarm").values())
     topic_id, _ = prod.one("AWS::SNS::Topic")
-    queue_id, _ = prod.one("AWS::SQS::Queue")
     by_metric = {}
     for alarm in alarms:
         props = alarm["Properties"]
         assert props["AlarmActions"] == [{"Ref": topic_id}]
         assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-        assert props["Threshold"] == 1
         assert props["TreatMissingData"] == "notBreaching"
         dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
-        by_metric.setdefault((props["Namespace"], props["MetricName"]), []).append(dims)
+        by_metric.setdefault((props["Namespace"], props["MetricName"]), []).append(
+            (dims, props["Threshold"], props["Statistic"], props["Period"]))
+    five = 300
     assert by_metric[("AWS/ApiGateway", "5XXError")] == [
-        {"ApiName": "event-registration-prod", "Stage": "api"}
+        ({"ApiName": "event-registration-prod", "Stage": "api"}, 1, "Sum", five)
     ]
-    assert sorted(d["FunctionName"] for d in by_metric[("AWS/Lambda", "Errors")]) == [
+    assert sorted(d["FunctionName"] for d, *_ in by_metric[("AWS/Lambda", "Errors")]) == [
         "event-registration-prod-APIHandler",
         "event-registration-prod-DeliverEmails",
+        "event-registration-prod-RecordEmailEvents",
+        "event-registration-prod-RunDueJobs",
     ]
-    assert by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [
-        {"QueueName": {"Fn::GetAtt": [queue_id, "QueueName"]}}
-    ]
-    assert len(alarms) == 4
+    assert sorted(by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")], key=str) == sorted([
+        ({"QueueName": {"Fn::GetAtt": [_queue_id(prod, "DeliverEmailsDLQ"), "QueueName"]}}, 1, "Maximum", five),
+        ({"QueueName": {"Fn::GetAtt": [_queue_id(prod, "EmailEventsDLQ"), "QueueName"]}}, 1, "Maximum", five),
+    ], key=str)
+    # The stage's SES reputation, below AWS's review levels (about 5% bounces, 0.1% complaints).
+    stage = {"ses:configuration-set": "event-registration-prod"}
+    assert by_metric[("AWS/SES", "Reputation.BounceRate")] == [(stage, 0.04, "Maximum", 3600)]
+    assert by_metric[("AWS/SES", "Reputation.ComplaintRate")] == [(stage, 0.0008, "Maximum", 3600)]
+    assert len(alarms) == 9
 
 
 # -- Secrets and storage -----------------------------------------------------------------
@@ -401,14 +454,14 @@ def test_token_key_is_generated_not_in_template(prod):
         env = function["Properties"]["Environment"]["Variables"]
         assert set(env) == {
             "STAGE", "TABLE_NAME", "SENDER_EMAIL", "RETENTION_DAYS", "PUBLIC_BASE_URL",
-            "ALLOWED_ORIGINS", "TOKEN_SECRET_ARN", "EXPORT_BUCKET",
+            "ALLOWED_ORIGINS", "TOKEN_SECRET_ARN", "EXPORT_BUCKET", "SES_CONFIGURATION_SET",
         } | set(_app_env_keys(function))
 
 
 def _app_env_keys(function):
     """Extra variables the app's own .chalice/config.json may set."""
     known = {"STAGE", "TABLE_NAME", "SENDER_EMAIL", "RETENTION_DAYS", "PUBLIC_BASE_URL",
-             "ALLOWED_ORIGINS", "TOKEN_SECRET_ARN", "EXPORT_BUCKET"}
+             "ALLOWED_ORIGINS", "TOKEN_SECRET_ARN", "EXPORT_BUCKET", "SES_CONFIGURATION_SET"}
     env = function["Properties"]["Environment"]["Variables"]
     extra = set(env) - known
     for key in extra:
@@ -518,3 +571,59 @@ def test_gateway_answers_are_problem_json_with_cors(prod):
     for properties in responses.values():
         assert properties["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
         assert properties["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://www.partos.nl'"
+
+
+def _operation_actions(operation: str, params: dict) -> set[str]:
+    """The IAM actions one DynamoDB request needs (a transaction: one per item it holds)."""
+    if operation == "TransactWriteItems":
+        kinds = {kind for item in params["TransactItems"] for kind in item}
+        return {"dynamodb:" + {"ConditionCheck": "ConditionCheckItem"}.get(k, k + "Item") for k in kinds}
+    if operation == "TransactGetItems":
+        return {"dynamodb:GetItem"}
+    return {"dynamodb:" + operation}
+
+
+def test_every_aws_call_of_the_scheduled_function_is_allowed_and_nothing_more(prod, aws):
+    """Runs RunDueJobs' handler against moto with a due job (an event past its waitlist cutoff with
+    people waiting), recording every AWS request on the wire: each is allowed by the function's
+    role, on the table (no index), and the role allows nothing it did not use.
+
+    moto does not enforce IAM, and the scheduled function reaches the table through ``chalicelib.store``,
+    so a static scan of its module would miss calls; this runs them.
+    """
+    from datetime import timedelta
+
+    from chalicelib import aws as clients
+    from chalicelib import clock, entry_jobs, registrations, store
+    from chalicelib.events import parse_event
+    from tests.staff.conftest import CASES_EVENT, person
+
+    zone = parse_event(CASES_EVENT).zone
+    now = clock.now().astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+    later = {"starts_at": (now + timedelta(days=1)).isoformat(), "ends_at": (now + timedelta(days=1, hours=2)).isoformat()}
+    store.put_event(parse_event({**CASES_EVENT, **later, "capacity": 1, "questions": []}))
+    for n in range(3):
+        registrations.register(CASES_EVENT["id"], person(f"P{n}", f"p{n}@example.org"), "nl")
+    running = {"starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}
+    store.put_event(parse_event({**CASES_EVENT, **running, "capacity": 1, "questions": []}))
+
+    calls: list[tuple[str, str, dict]] = []
+
+    def record(model, params, **_):
+        calls.append((model.service_model.service_name, model.name, params))
+
+    services = ("dynamodb", "sesv2", "dynamodbstreams", "secretsmanager", "s3")
+    for service in services:
+        clients.client(service).meta.events.register("before-call", record)
+    try:
+        result = entry_jobs.handler({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}, None)
+    finally:
+        for service in services:
+            clients.client(service).meta.events.unregister("before-call", record)
+    assert result["done"] == [{"event_id": CASES_EVENT["id"], "job": "waitlist_closed", "changes": 2}]
+
+    assert {service for service, _, _ in calls} == {"dynamodb"}
+    assert all("IndexName" not in params for _, _, params in calls), "the role allows the table, not the index"
+    used = set().union(*(_operation_actions(op, params) for _, op, params in calls))
+    allowed = set(_function_role_statements(prod, "RunDueJobs")["Table"][0])
+    assert used == allowed

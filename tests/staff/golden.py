@@ -5,8 +5,10 @@ time), so the code before the one-pass reader (commit 133fc59, which wrote rows 
 and the code since write the same bytes. ``golden-registrations.csv`` (comma),
 ``golden-registrations-semicolon.csv``, ``golden-registrations.jsonl`` and
 ``golden-registrations-xlsx.json`` (the XLSX's cell values read back with openpyxl) were written
-by that older code from :func:`golden_items` in this order; the ``checked_in_at`` column (check-in
-at the door) was appended to each file afterwards, its one value the first registration's.
+by that older code from :func:`golden_items` in this order. The last two columns were added to
+those files afterwards: ``email_outcome`` (issue 17; each file without it is still the older code's
+output byte for byte, checked when it was added), then ``checked_in_at`` (check-in at the door), its one
+value the first registration's.
 """
 
 from __future__ import annotations
@@ -63,10 +65,12 @@ def golden_registrations() -> list[dict[str, Any]]:
                       checked_in_at="2023-06-05T12:03:00+00:00", checked_in_via="door",
                       name='=HYPERLINK("http://evil.example","klik")',
                       answers={"phone": "+31 6 12345678", "note": 'twee\nregels, "quotes" en ; puntkomma',
-                               "role": "campaigner", "diet": ["vegetarian", "halal"], "member": True}),
+                               "role": "campaigner", "diet": ["vegetarian", "halal"], "member": True},
+                      email_outcome="delivered"),
         # 11:00:00.25 at +02:00 is 09:00:00.25 UTC: after the first, before the next
         _registration(2, "Ab3xYz0000000000000002", "confirmed", "2023-05-01T11:00:00.250000+02:00",
-                      name="读写汉字", answers={"note": "-Anna", "diet": [], "member": False, "phone": "06 12345678"}),
+                      name="读写汉字", answers={"note": "-Anna", "diet": [], "member": False, "phone": "06 12345678"},
+                      email_outcome="bounced"),
         _registration(3, "-b3xYz0000000000000003", "confirmed", "2023-05-01T09:30:00+00:00",
                       name="Özdemir", email="OZ@Example.org", language="en",
                       answers={"note": "@SUM(1+1)", "role": "lobbyist"}, waitlist_ticket=1),  # promoted: ticket kept
