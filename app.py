@@ -471,18 +471,26 @@ def accent_stylesheet(name: str) -> Response:
 # ------------------------------------------------------------------ check-in at the door
 
 
+#: RFC 6750 section 3: a door route's 401 says which scheme it wants, and whether the token given was bad.
+DOOR_CHALLENGE = 'Bearer realm="door"'
+
+
 def _door(event_id: str) -> tuple[Any, checkin.DoorPass, str]:
     """``(event, door pass, language)`` of a door API call: the ``Authorization: Bearer`` door link
-    (403 ``door-link-invalid`` / ``door-link-expired``), then the event (404)."""
+    (401 ``door-link-invalid`` / ``door-link-expired`` with ``WWW-Authenticate``, RFC 6750 section 3.1),
+    then the event (404)."""
     language = _language(("en", "nl"))
+    token = checkin.bearer_token(_header("authorization"))
+    refused = {"WWW-Authenticate": f'{DOOR_CHALLENGE}, error="invalid_token"' if token else DOOR_CHALLENGE}
     try:  # the signature first: a request without a genuine link costs no read
-        door = checkin.read_door_token(event_id, checkin.bearer_token(_header("authorization")), clock.now())
+        door = checkin.read_door_token(event_id, token, clock.now())
     except checkin.DoorLinkExpired as expired:
         event, _ = _event_or_404(event_id, language, counters=False)
         language = _language(event.languages)
-        raise Problem(403, "door-link-expired", language, expired=doorpage.expired_text(event, expired, language)) from None
+        raise Problem(401, "door-link-expired", language, headers=refused,
+                      expired=doorpage.expired_text(event, expired, language)) from None
     except checkin.DoorLinkInvalid:
-        raise Problem(403, "door-link-invalid", language) from None
+        raise Problem(401, "door-link-invalid", language, headers=refused) from None
     event, _ = _event_or_404(event_id, language, counters=False)
     return event, door, _language(event.languages)
 

@@ -396,7 +396,8 @@ def _door_schemas() -> dict[str, Any]:
 def _door_paths(event_id: dict[str, Any]) -> dict[str, Any]:
     """``/events/{event_id}/door`` and the JSON routes under it (bearer: the door link's token)."""
     refused = {
-        "403": _problem_response("The door link is invalid (door-link-invalid) or expired (door-link-expired)."),
+        "401": _problem_response("No door link, or an invalid (door-link-invalid) or expired (door-link-expired) one; "
+                                 "`WWW-Authenticate: Bearer realm=\"door\"` (RFC 6750)."),
         "404": _problem_response("No such event."),
     }
     body_errors = {"400": _problem_response("Malformed body."), "413": _problem_response("Body too large."),

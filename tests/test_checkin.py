@@ -190,7 +190,7 @@ def test_a_door_link_is_no_personal_link_and_a_personal_link_no_door_link(client
     assert client.http.get(f"/registrations/{registration_id}?token={door_link}",
                            headers={"Accept": "application/json"}).status_code == 403
     answer = door(client, "/summary", token=tokens.make_token(registration_id))
-    assert answer.status_code == 403 and json.loads(answer.body)["type"] == "/problems/door-link-invalid"
+    assert answer.status_code == 401 and json.loads(answer.body)["type"] == "/problems/door-link-invalid"
 
 
 # ------------------------------------------------------------------ door links
@@ -202,11 +202,12 @@ def test_door_links_expire_and_say_when(client, seed_event):
     expired = checkin.make_door_token(SEED_EVENT_ID, datetime(2023, 5, 20, 16, 0, tzinfo=timezone.utc))
     for path, body in (("/summary", None), ("/checkins", {"code": "x"}), ("/search", {"query": "anna"})):
         answer = door(client, path, body, token=expired, lang="nl")
-        assert answer.status_code == 403
+        assert answer.status_code == 401
+        assert answer.headers["WWW-Authenticate"] == 'Bearer realm="door", error="invalid_token"'
         assert answer.headers["Cache-Control"] == "no-store"
         assert answer.headers["Content-Type"] == "application/problem+json"
         assert json.loads(answer.body) == {
-            "type": "/problems/door-link-expired", "title": "Link verlopen", "status": 403,
+            "type": "/problems/door-link-expired", "title": "Link verlopen", "status": 401,
             "detail": "Deze link voor de ingang is verlopen op 20 mei 2023 18:00 CEST. Vraag de organisator om een nieuwe."}
     assert clock.now() > datetime(2023, 5, 20, 16, 0, tzinfo=timezone.utc)
 
@@ -224,8 +225,10 @@ def test_bad_door_links_are_refused_before_anything_is_read(client, seed_event, 
     from tests.test_aws_budgets import aws_calls
 
     with aws_calls() as calls:
-        answer = door(client, "/checkins", {"code": "AAAA"}, token=make(door_token()))
-    assert answer.status_code == 403
+        token = make(door_token())
+        answer = door(client, "/checkins", {"code": "AAAA"}, token=token)
+    assert answer.status_code == 401  # RFC 6750 section 3.1: no token names no error, a bad one invalid_token
+    assert answer.headers["WWW-Authenticate"] == ('Bearer realm="door", error="invalid_token"' if token else 'Bearer realm="door"')
     assert json.loads(answer.body)["type"] == "/problems/door-link-invalid"
     assert calls == {}
 
@@ -234,7 +237,7 @@ def test_a_door_link_opens_only_its_own_event(client, seed_event):
     seed_with(10, "another-workshop")
     other = door_token("another-workshop")
     answer = door(client, "/summary", token=other)
-    assert answer.status_code == 403 and json.loads(answer.body)["type"] == "/problems/door-link-invalid"
+    assert answer.status_code == 401 and json.loads(answer.body)["type"] == "/problems/door-link-invalid"
 
 
 def test_door_links_die_with_their_key(aws, monkeypatch):

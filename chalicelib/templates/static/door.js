@@ -1,7 +1,8 @@
 /* The door page (README, "Check-in at the door"). No framework, no build step.
 
    The door link's token is the URL's fragment (#...): it never reaches a server log. Every call
-   sends it as "Authorization: Bearer <token>" to the JSON routes under door/ (same origin).
+   sends it as "Authorization: Bearer <token>" to the JSON routes under door/ (same origin); a 401
+   door-link-* answer (RFC 6750) stops the page with its message.
    A code reaches handleCode() from the camera (the browser's BarcodeDetector where there is one,
    else jsQR on video frames drawn into a canvas), from the code field, or from a search result's
    button; it answers at once in large type and colour. The figures are polled every few seconds. */
@@ -47,7 +48,7 @@
     }
     return fetch(url(path), options).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (data) {
-        if (response.status === 403 && data && /door-link/.test(data.type || "")) {
+        if (response.status === 401 && data && /door-link/.test(data.type || "")) {
           refused(data);
           throw new Error("door link refused");
         }
