@@ -4,11 +4,14 @@ One function consumes a batch of stream records, deployed as the ``DeliverEmails
 Lambda function on the table stream and fed by the local service's poller.
 For each record it works out which change of a registration it shows
 (``registered`` on INSERT; ``promoted`` or ``cancelled`` when ``status``
-changes; nothing for other writes, such as our own email-state updates),
+changes; ``updated`` when an event change put a new ``notifications.updated``
+entry on it; nothing for other writes, such as our own email-state updates),
 then:
 
-1. claims the change's email with a conditional write (``pending`` -> ``sending``),
-   so a record seen twice, or a retried batch, sends no second email;
+1. claims the change's email with a conditional write (``pending`` -> ``sending``,
+   and for an entry with a ``sequence``, still that one), so a record seen twice, a
+   retried batch, or the record of an event change that a later one replaced,
+   sends no email;
 2. builds the message (``chalicelib.emails``), which must pass the one-recipient
    check, and sends it with SES v2 to that one recipient (``Destination``; botocore's
    ``standard`` retry mode retries throttling, timeouts and 5xx with backoff);
@@ -71,12 +74,37 @@ def change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     before = old.get("status", {}).get("S")
     after = item.get("status")
     if before == after:
-        return None
+        return ("updated", item) if _new_update(old, item) else None
     if before == "waitlisted" and after == "confirmed":
         return "promoted", item
     if after == "cancelled":
         return "cancelled", item
     return None
+
+
+def _new_update(old_image: dict[str, Any], item: dict[str, Any]) -> bool:
+    """Whether a write put a new ``updated`` notification (an event change, ``lifecycle.announce_schedule``)
+    on the item: pending, with a ``sequence`` the old image's entry did not have."""
+    entry = (item.get("notifications") or {}).get("updated") or {}
+    if entry.get("state") != "pending" or "sequence" not in entry:
+        return False
+    before = (store.deserialize(old_image).get("notifications") or {}).get("updated") or {}
+    return before.get("sequence") != entry["sequence"]
+
+
+def calendar_sequence(change: str, item: dict[str, Any]) -> int:
+    """The ``SEQUENCE`` of the change's calendar message, from the stream record's image (README, "Emails").
+
+    The change's own entry holds it when written with one (``registered``, ``updated``);
+    a promotion or cancellation added one to ``invite_sequence`` in the write the record
+    shows. A registration of the first release has neither: its PUBLISH had 0, its CANCEL 1.
+    """
+    entry = (item.get("notifications") or {}).get(change) or {}
+    if "sequence" in entry:
+        return int(entry["sequence"])
+    if store.INVITE_SEQUENCE in item:
+        return int(item[store.INVITE_SEQUENCE])
+    return 0 if change == "registered" else 1
 
 
 def _send(outgoing: emails.OutgoingEmail, sender: str) -> str:
@@ -110,16 +138,22 @@ def deliver(record: dict[str, Any]) -> bool:
     event_id, registration_id = item["event_id"], item["registration_id"]
     log = {"event_id": event_id, "registration_id": registration_id, "change": change}
     now = clock.now()
+    entry = (item.get("notifications") or {}).get(change) or {}
+    # An entry written with a sequence is claimed and recorded only while it is still that one.
+    only = {"sequence": int(entry["sequence"])} if "sequence" in entry else {}
     claimed = store.record_notification(
         event_id, registration_id, change, "sending",
-        expect=("pending",), at=now, stale_before=now - timedelta(seconds=CLAIM_SECONDS),
+        expect=("pending",), at=now, stale_before=now - timedelta(seconds=CLAIM_SECONDS), **only,
     )
     if not claimed:
         logger.info("email already handled", extra=log)
         return True
     settings = get_settings()
     try:
-        event = store.event_definition(event_id)  # cached: at most one read per event and batch
+        # Cached (at most one read per event and batch), but never older than the schedule the
+        # registration was told, nor than the change being announced.
+        event = store.event_definition(event_id, min_revision=max(
+            int(item.get(store.SCHEDULE_REVISION, 0)), int(entry.get("revision", 0))))
         position = None
         if item["status"] == "waitlisted":  # the stream image's ticket; position counts who is still ahead
             position = store.waitlist_position(event_id, int(item["waitlist_ticket"]))
@@ -129,18 +163,21 @@ def deliver(record: dict[str, Any]) -> bool:
             change=change,
             sender=settings.sender_email,
             base_url=settings.public_base_url,
-            token=tokens.make_token(registration_id),
+            view_token=tokens.make_token(registration_id, tokens.VIEW),
+            cancel_token=tokens.make_token(registration_id, tokens.CANCEL),
             now=now,
             waitlist_position=position,
+            sequence=calendar_sequence(change, item),
+            update=entry if change == "updated" else None,
         )
     except emails.UnsafeMessage as exc:  # could reach someone else: never sent
         store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),
-                                  reason=f"UnsafeMessage: {exc}")
+                                  reason=f"UnsafeMessage: {exc}", **only)
         logger.error("email failed the recipient check, not sent", extra={**log, "error": "UnsafeMessage"})
         return True
     except (ValueError, store.StoreError) as exc:
         store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),
-                                  reason=f"{type(exc).__name__}: {exc}")
+                                  reason=f"{type(exc).__name__}: {exc}", **only)
         logger.warning("email could not be built", extra={**log, "error": type(exc).__name__})
         return True
     try:
@@ -150,20 +187,20 @@ def deliver(record: dict[str, Any]) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in PERMANENT_ERRORS or (400 <= status < 500 and code not in ("TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException")):
             store.record_notification(event_id, registration_id, change, "failed", expect=("sending",),
-                                      at=clock.now(), reason=f"{code}: {exc.response.get('Error', {}).get('Message', '')}")
+                                      at=clock.now(), reason=f"{code}: {exc.response.get('Error', {}).get('Message', '')}", **only)
             logger.warning("email refused by SES", extra={**log, "error_code": code})
             return True
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
-                                  reason=f"{code}: retrying")
+                                  reason=f"{code}: retrying", **only)
         logger.warning("email send failed, will retry", extra={**log, "error_code": code})
         return False
     except BotoCoreError as exc:
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
-                                  reason=f"{type(exc).__name__}: retrying")
+                                  reason=f"{type(exc).__name__}: retrying", **only)
         logger.warning("email send failed, will retry", extra={**log, "error": type(exc).__name__})
         return False
     store.record_notification(event_id, registration_id, change, "sent", expect=("sending",), at=clock.now(),
-                              message_id=message_id)
+                              message_id=message_id, **only)
     logger.info("email sent", extra={**log, "message_id": message_id})
     return True
 

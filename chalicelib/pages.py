@@ -160,8 +160,14 @@ def registration_status(
     token: str,
     ask_cancel: bool,
     base_path: str,
+    can_cancel: bool = False,
 ) -> str:
-    """The registrant's own page: status and waitlist position; with ``ask_cancel``, the cancel confirmation form."""
+    """The registrant's own page: status and waitlist position; with ``ask_cancel``, the cancel confirmation form.
+
+    ``token`` is the link's own token; ``can_cancel`` says it may cancel too (a cancel token, or one
+    of the first release). Without it the page links to no cancel page and says where the cancel
+    link is: in the email (README, "Emails", personal links).
+    """
     return templates.render(
         "registration.html",
         {
@@ -171,5 +177,6 @@ def registration_status(
             "position": position,
             "token": token,
             "ask_cancel": ask_cancel,
+            "can_cancel": can_cancel,
         },
     )
