@@ -18,6 +18,8 @@ AXE := tests/browser/node_modules/axe-core/axe.min.js
 # Not in a folder named vendor/: Chalice copies that one into the root of the Lambda zip.
 VENDORED_DIR := chalicelib/templates/static/vendor
 VENDORED := $(VENDORED_DIR)/jsQR.js
+ICALJS_VERSION := $(shell sed -n 's/.*"ical.js": *"\([^"]*\)".*/\1/p' tests/browser/package.json)
+ICALJS := tests/browser/node_modules/ical.js/package.json
 
 # The CDK's jsii runtime relays Node's end-of-life banner through Python as b'!!!...' byte strings,
 # which looks like a crash; docs/deploy.md: silence it for the Node in use. Set the variable yourself
@@ -27,7 +29,7 @@ JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p "process.versio
 endif
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION
 
-.PHONY: run test test-suites axe vendored vendored-if-npm clean
+.PHONY: run test test-suites lint axe vendored vendored-if-npm clean
 
 # Each set of requirements has its own stamp, so each target installs only what it needs:
 #   .venv/.venv-ready     the virtual environment and pip
@@ -73,12 +75,17 @@ test-suites:
 	echo "  infrastructure tests: $$(tail -n 1 $(TEST_LOGS)/pytest-infra.log)  (exit $$infra; $(TEST_LOGS)/pytest-infra.log)"; \
 	if [ "$$app" -eq 0 ] && [ "$$infra" -eq 0 ]; then echo "  all passed"; else echo "  FAILED"; exit 1; fi
 
-axe: ## axe-core from npm for the accessibility check (tests/browser/package.json pins it)
-	@if [ -f $(AXE) ] && grep -q '"version": "$(AXE_VERSION)"' tests/browser/node_modules/axe-core/package.json; then :; \
+lint: $(VENV)/.installed ## Ruff (style, bugs, security, complexity) and mypy --strict (pyproject.toml)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+axe: ## axe-core and ical.js from npm, for the accessibility and calendar checks (tests/browser/package.json pins them)
+	@if [ -f $(AXE) ] && grep -q '"version": "$(AXE_VERSION)"' tests/browser/node_modules/axe-core/package.json \
+	  && [ -f $(ICALJS) ] && grep -q '"version": "$(ICALJS_VERSION)"' $(ICALJS); then :; \
 	elif command -v npm >/dev/null 2>&1; then \
 	  npm install --prefix tests/browser --no-audit --no-fund --no-package-lock --loglevel=error \
-	    || echo "npm install of axe-core failed: the accessibility check will be skipped"; \
-	else echo "npm not found: the accessibility check (axe-core) will be skipped"; fi
+	    || echo "npm install of axe-core and ical.js failed: the accessibility and ical.js checks will be skipped"; \
+	else echo "npm not found: the accessibility (axe-core) and ical.js checks will be skipped"; fi
 
 # npm ci checks each package against the lock file's integrity hash; only the files the service serves
 # are copied (with the package's licence). The Lambda package takes them from chalicelib/ like any file there.

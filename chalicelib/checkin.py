@@ -65,8 +65,8 @@ from chalicelib import aws, store, tokens
 from chalicelib.events import Event
 from chalicelib.settings import get_settings
 
-#: The purpose a check-in code's signature is bound to (as ``chalicelib.tokens`` signs purposes).
-PURPOSE = "checkin"
+#: The purpose a check-in code's signature is bound to (``chalicelib.tokens``, one scheme for every purpose).
+PURPOSE = tokens.CHECKIN
 #: Bytes of the signature kept in a code (64 bits).
 MAC_BYTES = 8
 #: Characters of the registration id a code carries (base64url: 6 bits each, 48 bits).
@@ -122,13 +122,9 @@ class Busy(Exception):
 # ------------------------------------------------------------------ codes
 
 
-def _mac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
-
-
 def _checkin_signature(key: bytes, registration_id: str) -> bytes:
-    """HMAC-SHA256 over the purpose-bound message of a ``checkin`` token (``chalicelib.tokens``), 32 bytes."""
-    return _mac(key, f"{PURPOSE}:registration:{registration_id}")
+    """The ``checkin`` purpose's signature of a registration (``chalicelib.tokens.registration_mac``), 32 bytes."""
+    return tokens.registration_mac(key, registration_id, PURPOSE)
 
 
 def event_tag(event_id: str) -> int:
@@ -206,7 +202,7 @@ def code_matches(parsed: ParsedCode, registration_id: str) -> bool:
 
 
 def _door_signature(key: bytes, event_id: str, expires: int) -> str:
-    return base64.urlsafe_b64encode(_mac(key, f"door:{event_id}:{expires}")).rstrip(b"=").decode("ascii")
+    return tokens.encode(tokens.mac(key, tokens.DOOR, f"{event_id}:{expires}"))
 
 
 def make_door_token(event_id: str, expires_at: datetime) -> str:

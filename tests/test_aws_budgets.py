@@ -83,7 +83,7 @@ def test_waitlisted_registration_is_two_calls_once_the_instance_saw_the_event_fu
 
 
 def get_registration(client, registration_id: str):
-    token = tokens.make_token(registration_id)
+    token = tokens.make_token(registration_id, tokens.VIEW)
     return client.http.get(f"/registrations/{registration_id}?token={token}", headers={"Accept": "application/json"})
 
 
@@ -104,7 +104,7 @@ def test_get_registration_is_two_calls(client, aws, status):
 
 def cancel(client, registration_id: str):
     return client.http.post(f"/registrations/{registration_id}/cancel", headers={"Content-Type": "application/json"},
-                            body=json.dumps({"token": tokens.make_token(registration_id)}))
+                            body=json.dumps({"token": tokens.make_token(registration_id, tokens.CANCEL)}))
 
 
 @pytest.mark.parametrize("who", ["confirmed with a waitlist", "confirmed without a waitlist", "waitlisted"])
@@ -189,11 +189,13 @@ def test_an_ses_event_is_two_calls_and_three_for_an_earlier_email(aws, pump):
         item = store.get_registration_in_event(SEED_EVENT_ID, outcome.registration_id)
         return feedback.simulated_event(item["notifications"][change]["message_id"], item["email"], kind)
 
+    delivered = event("registered", "delivery")
     with aws_calls() as calls:
-        assert entry_feedback.handler(event("registered", "delivery"), None)["result"] == "recorded"
+        assert entry_feedback.handler(delivered, None)["result"] == "recorded"
     assert calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1}
     lifecycle.cancel(SEED_EVENT_ID, outcome.registration_id, by="staff")
     pump.pump_once()
+    bounced = event("registered", "bounce")
     with aws_calls() as calls:
-        assert entry_feedback.handler(event("registered", "bounce"), None)["result"] == "recorded-older"
+        assert entry_feedback.handler(bounced, None)["result"] == "recorded-older"
     assert calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 2}

@@ -167,18 +167,54 @@ def _code_with(event_id: str, registration_id: str, signature: bytes) -> str:
     return base64.b32encode(raw).decode()
 
 
+def test_one_scheme_for_every_purpose_and_nothing_signed_for_one_passes_for_another(aws):
+    """Each pair of purposes (view, cancel, check-in code, door link): what is made for one is refused by the other's check.
+
+    All are ``chalicelib.tokens.mac`` over ``"<purpose>:<subject>"``; the code is the first 64 bits of the
+    ``checkin`` purpose's signature, the door link the ``door`` purpose's over ``"<event>:<expiry>"``.
+    """
+    from chalicelib import checkin, clock, tokens
+
+    registration_id = "Ab3xYz0000000000000001"
+    made = {purpose: tokens.make_token(registration_id, purpose) for purpose in (tokens.VIEW, tokens.CANCEL)}
+    code = checkin.make_code(SEED_EVENT_ID, registration_id)
+    door_link = checkin.make_door_token(SEED_EVENT_ID, clock.now() + timedelta(days=1))
+    key = LOCAL_KEY[1]
+    assert base64.b32decode(code)[7:] == tokens.registration_mac(key, registration_id, tokens.CHECKIN)[:8]
+    assert door_link.split(".")[2] == tokens.encode(tokens.mac(key, tokens.DOOR, f"{SEED_EVENT_ID}:{door_link.split('.')[0]}"))
+    for purpose, token in made.items():  # view <-> cancel, and neither as a code or a door link
+        for other in (tokens.VIEW, tokens.CANCEL):
+            assert tokens.verify_token(registration_id, token, other) is (other == purpose)
+        assert not tokens.verify_token(registration_id, token, tokens.CHECKIN)
+        assert checkin.parse_code(token) is None
+        signature = base64.urlsafe_b64decode(token.split(".", 1)[1] + "==")
+        assert not checkin.code_matches(checkin.parse_code(_code_with(SEED_EVENT_ID, registration_id, signature)),
+                                        registration_id)
+        with pytest.raises(checkin.DoorLinkInvalid):
+            checkin.read_door_token(SEED_EVENT_ID, token, clock.now())
+    for form in (code, checkin.spoken(code), f"local1.{code}"):  # a code, as written, is no view, cancel or door token
+        assert tokens.purposes_of(registration_id, form) == frozenset()
+        with pytest.raises(checkin.DoorLinkInvalid):
+            checkin.read_door_token(SEED_EVENT_ID, form, clock.now())
+    assert tokens.purposes_of(registration_id, door_link) == frozenset()  # a door link is no registration token
+    assert checkin.parse_code(door_link) is None
+    with pytest.raises(tokens.UnknownPurpose):
+        tokens.registration_mac(key, registration_id, tokens.DOOR)  # a door link is an event's, never a registration's
+
+
 def test_a_view_or_cancel_token_never_checks_anyone_in(client, seed_event):
     """The personal link token (its full signature, and the first 64 bits of it in a code's shape) is refused at the door."""
     from chalicelib import tokens
 
     registration_id = register(client)
-    link_token = tokens.make_token(registration_id)
-    signature = base64.urlsafe_b64decode(link_token.split(".", 1)[1] + "==")
+    for purpose in (tokens.VIEW, tokens.CANCEL):
+        link_token = tokens.make_token(registration_id, purpose)
+        signature = base64.urlsafe_b64decode(link_token.split(".", 1)[1] + "==")
+        assert scan(client, _code_with(SEED_EVENT_ID, registration_id, signature))["outcome"] == "unknown_code"
+        assert scan(client, link_token)["outcome"] == "unknown_code"
     for message in ("registration:", "view:registration:", "cancel:registration:"):  # the first release's, the purposes'
         other = hmac.new(LOCAL_KEY[1], f"{message}{registration_id}".encode(), hashlib.sha256).digest()
         assert scan(client, _code_with(SEED_EVENT_ID, registration_id, other))["outcome"] == "unknown_code"
-    assert scan(client, _code_with(SEED_EVENT_ID, registration_id, signature))["outcome"] == "unknown_code"
-    assert scan(client, link_token)["outcome"] == "unknown_code"
     assert "checked_in_at" not in item_of(registration_id)
 
 
@@ -189,7 +225,10 @@ def test_a_door_link_is_no_personal_link_and_a_personal_link_no_door_link(client
     door_link = door_token()
     assert client.http.get(f"/registrations/{registration_id}?token={door_link}",
                            headers={"Accept": "application/json"}).status_code == 403
-    answer = door(client, "/summary", token=tokens.make_token(registration_id))
+    for purpose in tokens.PURPOSES:
+        answer = door(client, "/summary", token=tokens.make_token(registration_id, purpose))
+        assert answer.status_code == 401 and json.loads(answer.body)["type"] == "/problems/door-link-invalid"
+    answer = door(client, "/summary", token=door_link.replace(".local1.", ".local1x.", 1))
     assert answer.status_code == 401 and json.loads(answer.body)["type"] == "/problems/door-link-invalid"
 
 

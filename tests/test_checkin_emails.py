@@ -60,8 +60,8 @@ def test_the_confirmation_carries_the_code_as_an_inline_qr_and_for_reading_aloud
     message = parsed(sent)
     assert structure(message) == [
         (0, "multipart/mixed"), (1, "multipart/alternative"), (2, "text/plain"), (2, "multipart/related"),
-        (3, "text/html"), (3, "image/png"), (1, "text/calendar"),
-    ]
+        (3, "text/html"), (3, "image/png"), (2, "text/calendar"), (1, "application/ics"),
+    ]  # the iTIP REQUEST stays the last alternative (README, "Emails"); the QR code sits beside the HTML only
     related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
     assert related.get_param("type") == "text/html"  # RFC 2387: the root's type
     spoken, html, [image] = code_parts(message)
@@ -133,7 +133,8 @@ def test_every_email_with_a_code_passes_the_recipient_check(aws):
         code = checkin.code_for_delivery(change, {**registration, "event_id": event.id})
         outgoing = emails.build_email(event=event, registration=registration, change=change,
                                       sender="Partos Events <events@partos.example.org>", base_url="https://api.example.org",
-                                      token="k1.abc", now=datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc),
+                                      view_token="k1.view", cancel_token="k1.cancel",
+                                      now=datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc),
                                       checkin_code=code)
         message = emails.check_message(outgoing.raw, "zoe@example.org")
         assert code and checkin.spoken(code) in message.get_body(("plain",)).get_content()
