@@ -98,17 +98,29 @@ def live(tmp_path_factory, other_site) -> Iterator[LiveService]:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium via Playwright (a fresh temporary profile per launch)."""
-    executable = _chromium_or_skip()
+def playwright():
+    """Playwright's driver, once per test process (its sync API cannot be started twice at a time)."""
+    _chromium_or_skip()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.skip("browser tests skipped: playwright is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+def launch(playwright, *extra_args: str):
+    """Headless Debian Chromium with :data:`CHROMIUM_ARGS` and ``extra_args`` (a fresh temporary profile)."""
+    return playwright.chromium.launch(executable_path=_chromium_or_skip(), headless=True,
+                                      args=[*CHROMIUM_ARGS, *extra_args])
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Headless Debian Chromium via Playwright (a fresh temporary profile per launch)."""
+    browser = launch(playwright)
+    yield browser
+    browser.close()
 
 
 def _context(browser, **options):

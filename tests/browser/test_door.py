@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import AXE, CHROMIUM_ARGS, ROOT, _chromium_or_skip, screenshot
+from tests.browser.conftest import AXE, ROOT, launch, screenshot
 from tests.browser.test_look import _post_json, _wait_for_email
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -136,20 +136,13 @@ def door_link(live) -> str:
 
 
 @pytest.fixture(scope="module")
-def camera_browser(people, tmp_path_factory):
+def camera_browser(playwright, people, tmp_path_factory):
     """Chromium with a fake camera showing Zoë's QR code (the code of her email)."""
-    executable = _chromium_or_skip()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("browser tests skipped: playwright is not installed (pip install -r requirements-dev.txt)")
     video = _y4m(people["zoe"]["code"], tmp_path_factory.mktemp("camera") / "qr.y4m")
-    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
-        yield browser
-        browser.close()
+    browser = launch(playwright, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                     f"--use-file-for-fake-video-capture={video}")
+    yield browser
+    browser.close()
 
 
 class Door:
