@@ -90,8 +90,10 @@ _PLAIN_TEXT = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
 #: Bidirectional classes of the embedding, override and isolate controls (Unicode UAX #9): they can
 #: make a header display as something else.
 _BIDI_CONTROL_CLASSES = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"})
-#: Characters that make a display name look like an address or an encoded-word to some decoder.
-_ADDRESS_LIKE = re.compile(r"[@<>]|=\?")
+#: Characters that make a display name look like an address or an encoded-word to some decoder, and
+#: the backslash, an escape in RFC 5322 quoted strings that calendar parsers also read in a ``CN``
+#: parameter (a name ending in one swallowed the next parameter of the invite's ``ATTENDEE``).
+_ADDRESS_LIKE = re.compile(r"[@<>\\]|=\?")
 
 
 class UnsafeMessage(ValueError):
@@ -163,7 +165,8 @@ def one_line(text: str) -> str:
 def header_display_name(name: str) -> str:
     """The display name a header shows for ``name``: :func:`one_line`, at most
     :data:`DISPLAY_NAME_MAX` characters, and ``""`` (no display name) when it contains
-    ``@``, ``<``, ``>`` or ``=?``, which some decoder could take for an address or an encoded-word."""
+    ``@``, ``<``, ``>`` or ``=?``, which some decoder could take for an address or an encoded-word,
+    or a backslash (an escape to some decoders). The invite's ``CN`` names are these too (README, "Emails")."""
     text = one_line(name)[:DISPLAY_NAME_MAX].strip()
     return "" if _ADDRESS_LIKE.search(text) else text
 
