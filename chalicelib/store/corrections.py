@@ -15,6 +15,7 @@ from chalicelib.store.registrations import _guard_delete, get_registration_in_ev
 from chalicelib.store.serialize import _serializer, serialize
 from chalicelib.store.table import _cancellation_codes, _ddb, _retryable, _table
 
+
 def suppression_reason(item: dict[str, Any]) -> str | None:
     """Why the registration's current address may not be mailed (``email_suppressed``), or ``None``.
 

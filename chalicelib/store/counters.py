@@ -7,7 +7,8 @@ everything a registration must respect is on the counters item and checked by th
 write's condition: ``seat_capacity`` (absent: unlimited), ``waitlist`` (whether
 the event has one), ``opens_at``/``closes_at`` (the registration window, epoch
 seconds; ``opens_at`` 0 when it opens at once), ``waitlist_closes_at`` (no
-promotion from then on) and ``ends_at`` (no cancellation from then on). Its counts: ``seats_taken`` (confirmed registrations),
+promotion from then on) and ``ends_at`` (no cancellation from then on). Its counts:
+``seats_taken`` (confirmed registrations),
 ``waitlisted_count``, ``erased_count``, ``waitlist_seq`` (the last waitlist ticket
 handed out) and, per waitlist bucket ``b`` that has someone waiting, ``w<b>``: how
 many wait in it.
@@ -17,12 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from chalicelib.store.errors import Conflict, EventFull, EventNotFound, SeatFree, StoreError, WindowClosed
 from chalicelib.store.keys import COUNTERS_SK, _key, event_pk
 from chalicelib.store.serialize import _epoch, _indexed
 from chalicelib.store.table import _table
+
+if TYPE_CHECKING:
+    from chalicelib.events import Event
 
 @dataclass(frozen=True)
 class EventCounters:
@@ -48,7 +52,7 @@ class EventCounters:
     waiting: dict[int, int] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "EventCounters":
+    def from_item(cls, item: dict[str, Any]) -> EventCounters:
         """The counters from a plain counters item."""
         capacity = item.get("seat_capacity")
         return cls(
@@ -83,7 +87,7 @@ class EventCounters:
         """More confirmed than seats (after a capacity decrease): a freed seat is given back, not passed on."""
         return self.seat_capacity is not None and self.seats_taken > self.seat_capacity
 
-    def window_state(self, instant: datetime) -> str:
+    def window_state(self, instant: datetime) -> Literal["not_yet_open", "open", "closed"]:
         """``not_yet_open``, ``open`` or ``closed`` at ``instant`` (aware), as the writes' conditions judge it."""
         now = instant.timestamp()
         if now < float(self.opens_at):
@@ -97,7 +101,7 @@ class EventCounters:
         return self.waitlist_closes_at is not None and instant.timestamp() >= float(self.waitlist_closes_at)
 
     def waitlist_open(self, instant: datetime) -> bool:
-        """Whether a full event takes registrants on its waitlist at ``instant``: it has one and the cutoff has not passed."""
+        """Whether a full event takes registrants on its waitlist at ``instant``: it has one, its cutoff not passed."""
         return self.waitlist and not self.promotions_closed(instant)
 
     def over(self, instant: datetime) -> bool:
@@ -107,6 +111,59 @@ class EventCounters:
     def waiting_before(self, bucket: int) -> int:
         """How many wait in the buckets below ``bucket``."""
         return sum(count for b, count in self.waiting.items() if b < bucket)
+
+#: What the public learns about seats (``Availability.seats``): ``unlimited`` (no capacity), ``full`` (none
+#: left), ``few`` (``show_seats: few`` and at most ``few_threshold`` left) or ``available``.
+SeatsKind = Literal["unlimited", "full", "few", "available"]
+#: Whether a registration would be taken (``Availability.state``): ``open``, ``not_yet_open``, ``closed``, or
+#: ``full`` (no seat, and no waitlist or one past its cutoff).
+AvailabilityState = Literal["open", "not_yet_open", "closed", "full"]
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What an event offers at one instant, as the writes' conditions would judge it (:func:`availability`).
+
+    ``seats_left`` is the exact number of free seats (``None``: unlimited; staff see it);
+    ``seats`` and ``seats_figure`` are what the public may know, per the event's
+    ``show_seats`` (README, "Event files"): the figure only with ``show_seats: exact``.
+    """
+
+    state: AvailabilityState
+    seats_left: int | None
+    seats: SeatsKind
+    seats_figure: int | None
+    waitlist_open: bool
+
+
+def _seats_shown(show_seats: str, few_threshold: int, left: int | None) -> tuple[SeatsKind, int | None]:
+    if left is None:
+        return "unlimited", None
+    if left == 0:
+        return "full", (0 if show_seats == "exact" else None)
+    if show_seats == "exact":
+        return "available", left
+    if show_seats == "few" and left <= few_threshold:
+        return "few", None
+    return "available", None
+
+
+def availability(event: Event, counters: EventCounters, at: datetime) -> Availability:
+    """The event's availability at ``at`` (aware) from its counters item: the one place seats and state are derived.
+
+    ``state`` is the window's (:meth:`EventCounters.window_state`), or ``full`` when the
+    window is open but no seat is free and the waitlist is absent or past its cutoff.
+    Reads nothing: ``counters`` come from :func:`~chalicelib.store.events.get_counters` or
+    :func:`~chalicelib.store.events.get_event`.
+    """
+    waitlist_open = counters.waitlist_open(at)
+    state: AvailabilityState = counters.window_state(at)
+    if state == "open" and counters.full and not waitlist_open:
+        state = "full"
+    left = counters.seats_left
+    seats, figure = _seats_shown(event.show_seats, event.few_threshold, left)
+    return Availability(state, left, seats, figure, waitlist_open)
+
 
 #: The registration window at ``:now``, on the counters item (false when the item does not exist).
 _WINDOW = "opens_at <= :now AND closes_at > :now"
@@ -139,7 +196,7 @@ def _waitlist_refusal(event_id: str, counters: EventCounters, now: datetime) -> 
     return Conflict("counters changed", counters=counters)
 
 def _counters_update(event_id: str, adds: dict[str, int], removes: list[str], condition: str,
-                     now: datetime | None = None) -> dict:
+                     now: datetime | None = None) -> dict[str, Any]:
     """An Update of the counters item: ``ADD`` each of ``adds``, ``REMOVE`` each of ``removes``, on ``condition``.
 
     ``condition`` may use ``:zero``, ``:one`` and, given ``now`` (aware), ``:now`` (epoch seconds).

@@ -27,7 +27,7 @@ class AlreadyRegistered(StoreError):
 class EventFull(StoreError):
     """No seat left (and, for a waitlist write, no waitlist); ``counters`` as the failed condition saw them."""
 
-    def __init__(self, event_id: str, counters: "EventCounters | None" = None):
+    def __init__(self, event_id: str, counters: EventCounters | None = None):
         super().__init__(event_id)
         self.counters = counters
 
@@ -49,7 +49,7 @@ class Conflict(StoreError):
     """
 
     def __init__(self, message: str, *, registration: dict[str, Any] | None = None,
-                 counters: "EventCounters | None" = None):
+                 counters: EventCounters | None = None):
         super().__init__(message)
         self.registration = registration
         self.counters = counters

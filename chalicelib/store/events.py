@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from botocore.exceptions import ClientError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -133,17 +134,21 @@ def put_event(event: Event) -> Published:
     raise AssertionError("unreachable: tenacity returns or raises")
 
 
-def _put_event_once(event: Event) -> Published:
-    table = _table()
-    pk = event_pk(event.id)
+def _stored_before(event: Event) -> dict[str, Any] | None:
+    """The event item as stored (consistent), or ``None``; raises :class:`LegacyEventItem` for the first layout."""
     try:
         old = get_event_item(event.id, consistent=True)
     except EventNotFound:
-        old = None
-    if old is not None and "seats_taken" in old:
+        return None
+    if "seats_taken" in old:
         raise LegacyEventItem(
             f"event {event.id}: its item holds the seat counters of the first release's layout; "
             "see README, 'Storage'")
+    return old
+
+
+def _next_schedules(event: Event, old: dict[str, Any] | None) -> tuple[int, dict[str, Any], tuple[str, ...]]:
+    """``(schedule_revision, schedules, changed)`` after publishing ``event`` over the stored item ``old``."""
     schedule = schedules.schedule_of(event)
     history: dict[str, Any] = dict((old or {}).get(SCHEDULES) or {})
     revision = int((old or {}).get(SCHEDULE_REVISION, 0))
@@ -155,6 +160,11 @@ def _put_event_once(event: Event) -> Published:
         if changed:
             revision += 1
     history[str(revision)] = schedule
+    return revision, history, changed
+
+
+def _counters_expression(event: Event) -> tuple[str, dict[str, Any]]:
+    """The counters item's UpdateExpression and values for a publish: the counts kept, the rest replaced."""
     values: dict[str, Any] = {
         ":type": {"S": "counters"},
         ":e": {"S": event.id},
@@ -179,8 +189,13 @@ def _put_event_once(event: Event) -> Published:
         sets.append("seat_capacity = :c")
         values[":c"] = {"N": str(event.capacity)}
     sets.append("opens_at = :opens")
-    values[":opens"] = {"N": "0"} if event.registration_opens_at is None else _epoch(event.utc(event.registration_opens_at))
-    counters_update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    opens = event.registration_opens_at
+    values[":opens"] = {"N": "0"} if opens is None else _epoch(event.utc(opens))
+    return "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""), values
+
+
+def _catalogue_expression(event: Event) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The catalogue item's UpdateExpression, names and values: ``due_<job>`` set or removed, ``done_<job>`` kept."""
     catalogue_names = {"#type": "type"}
     catalogue_values: dict[str, Any] = {":type": {"S": "catalogue"}, ":e": {"S": event.id}}
     catalogue_sets, catalogue_removes = ["#type = :type", "event_id = :e"], []
@@ -193,6 +208,16 @@ def _put_event_once(event: Event) -> Published:
             catalogue_values[f":due{i}"] = {"N": str(int(due.timestamp()))}
     catalogue_update = "SET " + ", ".join(catalogue_sets) + (
         " REMOVE " + ", ".join(catalogue_removes) if catalogue_removes else "")
+    return catalogue_update, catalogue_names, catalogue_values
+
+
+def _put_event_once(event: Event) -> Published:
+    table = _table()
+    pk = event_pk(event.id)
+    old = _stored_before(event)
+    revision, history, changed = _next_schedules(event, old)
+    counters_update, values = _counters_expression(event)
+    catalogue_update, catalogue_names, catalogue_values = _catalogue_expression(event)
     event_values: dict[str, Any] = {
         ":d": {"S": event.model_dump_json()}, ":type": {"S": "event"}, ":e": {"S": event.id},
         ":rev": {"N": str(revision)}, ":hist": _serializer.serialize(history),

@@ -24,6 +24,7 @@ suppression marker, validation and the emails' recipient check all use it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
@@ -92,10 +93,8 @@ def email_key(email: str) -> str:
     if not at:
         return email.casefold()
     if not domain.isascii():
-        try:
+        with contextlib.suppress(EmailNotValidError):
             domain = validate_email(email, check_deliverability=False).ascii_domain
-        except EmailNotValidError:
-            pass
     return f"{local_part.casefold()}@{domain.lower()}"
 
 

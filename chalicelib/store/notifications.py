@@ -12,8 +12,16 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from chalicelib.store.errors import Conflict, RegistrationNotFound
 from chalicelib.store.keys import (
-    INVITE_SEQUENCE, MESSAGE_PREFIX, MESSAGE_SK, SCHEDULE_REVISION, TTL_ATTRIBUTE, _key, address_hash, event_pk,
-    message_key, registration_sk,
+    INVITE_SEQUENCE,
+    MESSAGE_PREFIX,
+    MESSAGE_SK,
+    SCHEDULE_REVISION,
+    TTL_ATTRIBUTE,
+    _key,
+    address_hash,
+    event_pk,
+    message_key,
+    registration_sk,
 )
 from chalicelib.store.serialize import _serializer, deserialize, serialize
 from chalicelib.store.table import _cancellation_codes, _ddb, _table
@@ -59,7 +67,8 @@ def claim_notification(event_id: str, registration_id: str, change: str, *, at: 
         ":stale": {"S": stale_before.isoformat()}, ":email": {"S": email}, ":address": {"S": address_hash(email)},
     }
     condition = ("(#n.#c.#s = :pending OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)) "
-                 "AND email = :email AND (attribute_not_exists(email_suppressed) OR email_suppressed.#addr <> :address)")
+                 "AND email = :email "
+                 "AND (attribute_not_exists(email_suppressed) OR email_suppressed.#addr <> :address)")
     if sequence is not None:
         entry["sequence"] = int(sequence)
         names["#q"] = "sequence"
@@ -78,7 +87,7 @@ def claim_notification(event_id: str, registration_id: str, change: str, *, at: 
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            old = error.response.get("Item")
+            old: Any = error.response.get("Item")
             return Claim(False, deserialize(old) if old else None)
         raise
     return Claim(True)
@@ -299,7 +308,8 @@ def record_feedback(event_id: str, registration_id: str, change: str, message_id
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            old = deserialize(error.response["Item"]) if error.response.get("Item") else {}
+            seen: Any = error.response.get("Item")
+            old = deserialize(seen) if seen else {}
             entry = (old.get("notifications") or {}).get(change)
             if not isinstance(entry, dict) or entry.get("message_id") != message_id:
                 return "stale"
@@ -349,7 +359,7 @@ def mark_schedule_change(item: dict[str, Any], revision: int, entry: dict[str, A
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        old = error.response.get("Item")
+        old: Any = error.response.get("Item")
         if not old:
             raise RegistrationNotFound(item["registration_id"]) from None
         return deserialize(old)

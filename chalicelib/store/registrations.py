@@ -7,20 +7,42 @@ transaction (:func:`put_registration`); reads by id go through the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.store.counters import _WAITLIST_OPEN, _WINDOW, _refused, _waitlist_refusal
 from chalicelib.store.errors import AlreadyRegistered, Conflict, EventFull, RegistrationNotFound
+from chalicelib.store.events import known_schedule_revision
 from chalicelib.store.keys import (
-    COUNTERS_SK, REGISTRATION_INDEX, REGISTRATION_PREFIX, TTL_ATTRIBUTE, _key, event_pk, guard_sk, quiet_guard_sk,
-    registration_sk, waitlist_bucket, waitlist_bucket_sk,
+    COUNTERS_SK,
+    INVITE_SEQUENCE,
+    REGISTRATION_INDEX,
+    REGISTRATION_PREFIX,
+    SCHEDULE_REVISION,
+    TTL_ATTRIBUTE,
+    _key,
+    event_pk,
+    guard_sk,
+    quiet_guard_sk,
+    registration_sk,
+    waitlist_bucket,
+    waitlist_bucket_sk,
 )
 from chalicelib.store.serialize import _epoch, deserialize, serialize
-from chalicelib.store.table import _batch_get, _cancellation_codes, _cancellation_items, _ddb, _exists, _retryable, _table
+from chalicelib.store.table import (
+    _batch_get,
+    _cancellation_codes,
+    _cancellation_items,
+    _ddb,
+    _exists,
+    _retryable,
+    _table,
+)
 from chalicelib.store.waitlist import _position
+
 
 def put_quiet_guard(event_id: str, email: str, *, now: int, expires_at: int) -> None:
     """Remember a honeypot post's address for this event until ``expires_at`` (epoch seconds).
@@ -54,6 +76,38 @@ def address_taken(event_id: str, email: str, *, now: int) -> bool:
         return True
     quiet = _exists({"pk": pk, "sk": quiet_guard_sk(email)})
     return quiet is not None and int(quiet.get(TTL_ATTRIBUTE, 0)) > now
+
+def new_registration_item(event_id: str, registration_id: str, *, name: str, email: str, language: str,
+                          answers: dict[str, Any], now: datetime, expires_at: int) -> dict[str, Any]:
+    """A new registration item (plain values) for :func:`put_registration`: ``confirmed``, its first email pending.
+
+    ``now`` (aware) stamps ``registered_at``, ``consent_at`` and ``status_changed_at`` (ISO 8601);
+    ``expires_at`` is the TTL (epoch seconds). It records the schedule the registrant was shown
+    (``schedule_revision``, README "Emails", event changes: :func:`~chalicelib.store.events.known_schedule_revision`)
+    and the ``SEQUENCE`` 0 of the calendar entry the first email carries (a waitlisted one carries none yet).
+    """
+    stamp = now.isoformat()
+    return {
+        "pk": event_pk(event_id),
+        "sk": registration_sk(registration_id),
+        "type": "registration",
+        "registration_id": registration_id,
+        "event_id": event_id,
+        "status": "confirmed",
+        "name": name,
+        "email": email,
+        "language": language,
+        "answers": answers,
+        "consent_at": stamp,
+        "registered_at": stamp,
+        "status_changed_at": stamp,
+        TTL_ATTRIBUTE: expires_at,
+        SCHEDULE_REVISION: known_schedule_revision(event_id),
+        INVITE_SEQUENCE: 0,
+        "email_state": "pending",
+        "notifications": {"registered": {"state": "pending", "at": stamp, "sequence": 0}},
+    }
+
 
 def put_registration(item: dict[str, Any], *, now: datetime) -> None:
     """Write a new registration, its address guard and the event's counters in one transaction.
@@ -91,7 +145,8 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
             "TableName": table,
             "Key": _key(pk, COUNTERS_SK),
             "UpdateExpression": "ADD seats_taken :one",
-            "ConditionExpression": f"{_WINDOW} AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)",
+            "ConditionExpression": (f"{_WINDOW} AND "
+                                    "(attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)"),
             "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }})
@@ -213,7 +268,7 @@ def iter_registrations(event_id: str, consistent: bool = False) -> Iterator[dict
         for raw in page["Items"]:
             yield deserialize(raw)
 
-def _guard_delete(item: dict[str, Any]) -> dict:
+def _guard_delete(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "Delete": {
             "TableName": _table(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,10 +16,10 @@ def serialize(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(v) for k, v in item.items()}
 
 
-def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB typed JSON to plain values; whole numbers come back as ``int``."""
-    plain = {k: _deserializer.deserialize(v) for k, v in item.items()}
-    return _plain_numbers(plain)
+    plain: dict[str, Any] = {k: _plain_numbers(_deserializer.deserialize(v)) for k, v in item.items()}
+    return plain
 
 
 def _plain_numbers(value: Any) -> Any:

@@ -11,6 +11,7 @@ from chalicelib import aws
 from chalicelib.settings import get_settings
 from chalicelib.store.serialize import deserialize, serialize
 
+
 def _ddb() -> Any:
     return aws.client("dynamodb")
 

@@ -20,7 +20,9 @@ from chalicelib.store.serialize import _serializer, serialize
 from chalicelib.store.table import _cancellation_codes, _cancellation_items, _ddb, _retryable, _table
 from chalicelib.store.waitlist import WaitlistEntry, _leave_waitlist
 
-def _status_change(item: dict[str, Any], new_status: str, change: str, at: str, extra: dict[str, Any] | None = None) -> dict:
+
+def _status_change(item: dict[str, Any], new_status: str, change: str, at: str,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """An Update of a registration from its current status to ``new_status``, guarded by that status.
 
     Sets the change's notification to ``pending`` (and ``email_state``), which the
@@ -57,7 +59,8 @@ def _head_as_item(event_id: str, head: WaitlistEntry) -> dict[str, Any]:
 
 
 def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, head: WaitlistEntry | None,
-                 extra_adds: dict[str, int] | None = None, before_end: bool = False) -> list[tuple[str, dict]]:
+                 extra_adds: dict[str, int] | None = None,
+                 before_end: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """The writes that free what ``item`` held, for a transaction that ends it (cancel or erase).
 
     ``at`` is the moment of the write (ISO 8601 with offset). A waitlisted
@@ -75,7 +78,7 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
     now = datetime.fromisoformat(at)
     adds = dict(extra_adds or {})
     removes: list[str] = []
-    ops: list[tuple[str, dict]] = []
+    ops: list[tuple[str, dict[str, Any]]] = []
     if item["status"] == "waitlisted":
         if own is None:
             raise Conflict("the registration waits but its waitlist entry is gone; read again")
@@ -87,7 +90,8 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
                                            {"promoted_at": at})))
         ops.append(("bucket", _leave_waitlist(event_id, head, adds, removes)))
         adds["waitlisted_count"] = -1
-        condition = ("waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
+        condition = ("waitlisted_count > :zero "
+                     "AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
                      f" AND {_PROMOTIONS_OPEN}")
     elif item["status"] == "confirmed":
         adds["seats_taken"] = -1
@@ -103,7 +107,7 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
     return ops
 
 
-def _transact(labelled: list[tuple[str, dict]]) -> None:
+def _transact(labelled: list[tuple[str, dict[str, Any]]]) -> None:
     """Run a lifecycle transaction; a failed condition or a conflict raises :class:`Conflict`.
 
     The conflict carries the registration (label ``registration``) and the
@@ -115,9 +119,11 @@ def _transact(labelled: list[tuple[str, dict]]) -> None:
         code = error.response["Error"]["Code"]
         codes = _cancellation_codes(error)
         if code == "TransactionConflictException" or (code == "TransactionCanceledException" and _retryable(codes)):
-            seen = {label: old for (label, _), old, why in zip(labelled, _cancellation_items(error), codes)
+            seen = {label: old
+                    for (label, _), old, why in zip(labelled, _cancellation_items(error), codes, strict=False)
                     if why == "ConditionalCheckFailed"}
-            counters = EventCounters.from_item(seen["counters"]) if seen.get("counters") else None
+            counters_item = seen.get("counters")
+            counters = EventCounters.from_item(counters_item) if counters_item else None
             raise Conflict(",".join(codes) or code, registration=seen.get("registration"), counters=counters) from None
         raise
 
@@ -162,7 +168,7 @@ def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None
     """
     names = {"#s": "status", "#e": "email", **{f"#p{i}": a for i, a in enumerate(ERASED_ATTRIBUTES)}}
     remove = ", ".join(f"#p{i}" for i in range(len(ERASED_ATTRIBUTES)))
-    ops: list[tuple[str, dict]] = [("registration", {
+    ops: list[tuple[str, dict[str, Any]]] = [("registration", {
         "Update": {
             "TableName": _table(),
             "Key": _key(item["pk"], item["sk"]),

@@ -25,6 +25,7 @@ from chalicelib.store.keys import COUNTERS_SK, WAITLIST_PREFIX, _key, event_pk, 
 from chalicelib.store.serialize import _epoch, _indexed, deserialize
 from chalicelib.store.table import _batch_get, _ddb, _table
 
+
 @dataclass(frozen=True)
 class WaitlistEntry:
     """One waiting registration as its waitlist bucket holds it.
@@ -118,7 +119,7 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
             raise Conflict(code) from None
         if code != "ConditionalCheckFailedException":
             raise
-        old = error.response.get("Item")
+        old: Any = error.response.get("Item")
         counters = _refused(event_id, deserialize(old) if old else None, now)
         raise _waitlist_refusal(event_id, counters, now) from None
     after = deserialize(answer["Attributes"])
@@ -143,7 +144,7 @@ def waitlist_position(event_id: str, ticket: int) -> int:
     found = _batch_get([_key(pk, COUNTERS_SK), _key(pk, bucket_sk)])
     return _position(found.get((pk, COUNTERS_SK)), found.get((pk, bucket_sk)), int(ticket))
 
-def _leave_waitlist(event_id: str, entry: WaitlistEntry, adds: dict[str, int], removes: list[str]) -> dict:
+def _leave_waitlist(event_id: str, entry: WaitlistEntry, adds: dict[str, int], removes: list[str]) -> dict[str, Any]:
     """The bucket write that takes ``entry`` out of the waitlist; adds its counter change to ``adds``/``removes``.
 
     The last entry of a bucket deletes the bucket item (and its ``w<b>``), on
