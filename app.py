@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 from typing import Any
@@ -110,16 +111,6 @@ def _event_or_404(event_id: str, language: str, *, counters: bool = True):
         raise Problem(404, "not-found", language, what="event") from None
 
 
-def _state(event, counters: store.EventCounters) -> str:
-    """``open``, ``closed``, ``not_yet_open``, or ``full`` (no seat, and no waitlist or one past its cutoff),
-    as the writes judge it."""
-    now = clock.now()
-    state = counters.window_state(now)
-    if state == "open" and counters.full and not counters.waitlist_open(now):
-        return "full"
-    return state
-
-
 def _closed_problem(event, state: str, language: str) -> Problem:
     """409 ``registration-closed``; before registration opens, the detail says when it opens (in the
     event's zone with its abbreviation) and the body carries ``registration_opens_at`` (local) and
@@ -169,7 +160,7 @@ def get_event(event_id: str) -> Response:
     """
     if _wants_html():
         response = _event_page(event_id, lambda event, counters, lang: pages.event_page(
-            event, counters, lang, state=_state(event, counters), base_path=".."
+            event, store.availability(event, counters, clock.now()), lang, base_path=".."
         ), base_path="..")
         response.headers["Vary"] = "Accept"
         return response
@@ -178,16 +169,15 @@ def get_event(event_id: str) -> Response:
     except Problem as problem:
         return _problem(problem)
     body = event.public_view()
-    state = _state(event, counters)
-    seats, figure = pages.seats_shown(event, pages.seats_left(event, counters))
+    available = store.availability(event, counters, clock.now())
     language = _language(event.languages)
     body["registration"] = {
-        "open": state == "open",
-        "state": state,
-        "seats_left": figure,
-        "seats": seats,
+        "open": available.state == "open",
+        "state": available.state,
+        "seats_left": available.seats_figure,
+        "seats": available.seats,
         "waitlist": event.waitlist,
-        "waitlist_open": counters.waitlist_open(clock.now()),
+        "waitlist_open": available.waitlist_open,
         # When registration opens and closes, as people read it: the event's zone and its abbreviation.
         "opens_text": pages.opens_text(event, language) or None,
         "closes_text": dates.local_timestamp(event, event.utc(event.closes_at_local), language),
@@ -209,7 +199,8 @@ def _event_page(event_id: str, render, base_path: str = "../..", *, counters: bo
     return _html(render(event, counts, _language(event.languages)), event=event)
 
 
-def _form_again(event, counters, lang: str, values: dict[str, Any], errors: dict[str, str], state: str, status: int) -> Response:
+def _form_again(event, available: store.Availability, lang: str, values: dict[str, Any], errors: dict[str, str],
+                status: int) -> Response:
     """The registration form re-rendered after a refused post: what was typed, a message at each field.
 
     Its ``form_started_at`` lies ``MIN_FILL_SECONDS`` back: the person has filled the form in once,
@@ -217,7 +208,7 @@ def _form_again(event, counters, lang: str, values: dict[str, Any], errors: dict
     """
     started = max(0, int(time.time() - get_settings().min_fill_seconds) - 1)
     page = pages.registration_form(
-        event, counters, lang, state=state, base_path="../..", form_started_at=started, values=values, errors=errors,
+        event, available, lang, base_path="../..", form_started_at=started, values=values, errors=errors,
     )
     return _html(page, status, event=event)
 
@@ -226,7 +217,8 @@ def _form_again(event, counters, lang: str, values: dict[str, Any], errors: dict
 def registration_page(event_id: str) -> Response:
     """The registration form (HTML); ``?lang=``, else ``Accept-Language``, else the event's default."""
     return _event_page(event_id, lambda event, counters, lang: pages.registration_form(
-        event, counters, lang, state=_state(event, counters), form_started_at=int(time.time()), base_path="../.."
+        event, store.availability(event, counters, clock.now()), lang, form_started_at=int(time.time()),
+        base_path="../.."
     ))
 
 
@@ -276,8 +268,8 @@ def create_registration(event_id: str) -> Response:
     except RegistrationInvalid as invalid:
         if body.is_form:
             errors = {e.field: e.message for e in invalid.errors}
-            counters = store.get_counters(event_id)
-            return _form_again(event, counters, answer_language, body.data, errors, _state(event, counters), 422)
+            available = store.availability(event, store.get_counters(event_id), clock.now())
+            return _form_again(event, available, answer_language, body.data, errors, 422)
         return _problem(Problem(422, "validation-failed", answer_language, errors=invalid.errors))
     except store.AlreadyRegistered:
         problem = Problem(409, "already-registered", answer_language)
@@ -303,12 +295,12 @@ def create_registration(event_id: str) -> Response:
         return _json(answer, 201, {"Location": f"{base}/registrations/{result.registration_id}"})
     if body.is_form and problem.status == 409:
         errors = {"email": problem.detail} if problem.code == "already-registered" else {}
-        counters = store.get_counters(event_id)
-        state = _state(event, counters) if problem.code == "already-registered" else (
-            "full" if problem.code == "event-full" else counters.window_state(clock.now()))
+        available = store.availability(event, store.get_counters(event_id), clock.now())
+        state = available.state if problem.code == "already-registered" else (
+            "full" if problem.code == "event-full" else "closed" if available.state == "full" else available.state)
         if state == "open":  # closed at the write, open when read back: a window edge; say closed
             state = "closed"
-        return _form_again(event, counters, answer_language, body.data, errors, state, 409)
+        return _form_again(event, replace(available, state=state), answer_language, body.data, errors, 409)
     return _problem(problem)
 
 

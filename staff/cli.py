@@ -268,14 +268,13 @@ def events_put(file: Path) -> int:
 def events_list() -> int:
     """List every event in the table with its seat counters."""
     from chalicelib import store
-    from staff.operations import seats_left
     from staff.tables import render
 
     rows = []
     for item in store.list_event_items():
         event = store.event_from_item(item)
         counters = store.get_counters(event.id)
-        left = seats_left(event, counters)
+        left = counters.seats_left
         rows.append([
             event.id,
             event.local(event.starts_at).strftime("%Y-%m-%d %H:%M"),
@@ -306,11 +305,11 @@ def events_show(event_id: str, as_json: bool) -> int:
     counter. A counter that disagrees with the items is reported.
     """
     from chalicelib import store
-    from staff.operations import count_registrations, seats_left
+    from staff.operations import count_registrations
 
     event, counters = store.get_event(event_id)
     counts = count_registrations(_counted(store.iter_registrations(event_id), "Reading registrations"))
-    left = seats_left(event, counters)
+    left = counters.seats_left
     data = {
         "id": event.id,
         "title": event.title.get(event.default_language, event.default_language),

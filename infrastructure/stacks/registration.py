@@ -73,7 +73,7 @@ REGISTRATION_INDEX = "by-registration"
 #: Table item attribute holding the expiry time (epoch seconds) for TTL.
 TTL_ATTRIBUTE = "expires_at"
 
-# DynamoDB item actions the app performs (chalicelib/store.py).
+# DynamoDB item actions the app performs (chalicelib/store/).
 # TransactWriteItems has no IAM action of its own: each item in a
 # transaction is authorised as the PutItem / UpdateItem / DeleteItem /
 # ConditionCheckItem it contains.  tests/infrastructure checks that every
