@@ -19,3 +19,12 @@ EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_AWS = 3
+
+
+class NothingToDo(Exception):
+    """A staff operation that would change nothing: exit 1, ``Nothing to do: <str(error)>.`` on stderr.
+
+    ``str(error)`` is the reason as one clause without the final full stop, e.g.
+    ``registration X is cancelled``. Raised by :mod:`staff.operations`, :mod:`staff.changes` and
+    :mod:`staff.exportjobs`; printed once, by ``staff.commands.running.aws_command``.
+    """
