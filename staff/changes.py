@@ -9,8 +9,9 @@ or a transaction of ``chalicelib.store``/``chalicelib.lifecycle``; nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib import aws, clock, lifecycle, store
 from chalicelib.settings import LOCAL_STAGE, get_settings

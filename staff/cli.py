@@ -21,9 +21,11 @@ from staff.commands.running import CONTEXT
 
 @click.group(context_settings=CONTEXT)
 @click.option("--stage", envvar="STAFF_STAGE", metavar="NAME",
-              help="Stage in .chalice/config.json (local, dev, prod): its TABLE_NAME, EXPORT_BUCKET, ... [env: STAFF_STAGE]")
+              help="Stage in .chalice/config.json (local, dev, prod): its TABLE_NAME, EXPORT_BUCKET, ... "
+                   "[env: STAFF_STAGE]")
 @click.option("--local", is_flag=True,
-              help="Use make run's AWS stand-in: http://127.0.0.1:$AWS_PORT (default 5000), fake credentials, stage local.")
+              help="Use make run's AWS stand-in: http://127.0.0.1:$AWS_PORT (default 5000), fake credentials, "
+                   "stage local.")
 @click.option("--table", metavar="NAME", help="DynamoDB table name (overrides the stage's TABLE_NAME).")
 @click.pass_context
 def cli(ctx: click.Context, stage: str | None, local: bool, table: str | None) -> None:

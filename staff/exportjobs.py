@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -64,7 +65,8 @@ def export_bucket(given: str | None) -> str:
 
 @dataclass(frozen=True)
 class StartedExport:
-    """An export that :func:`start_export` started: its ARN, the table, where it writes, and whether recovery was turned on."""
+    """An export that :func:`start_export` started: its ARN, the table, where it writes, and whether
+    point-in-time recovery was turned on for it."""
 
     arn: str
     table: str
@@ -80,7 +82,8 @@ def _table_arn(dynamodb: Any, table: str) -> str:
 
 def _recovery_on(dynamodb: Any, table: str) -> bool:
     backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
-    return backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED") == "ENABLED"
+    status = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
+    return bool(status == "ENABLED")
 
 
 def _local_bucket(bucket: str, region: str) -> None:

@@ -12,9 +12,10 @@ of the items' iterator (a progress bar on a terminal); the default passes them t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from chalicelib import store
 from chalicelib.events import Event
@@ -217,7 +218,8 @@ class Listing:
 
 
 def email_problem(item: dict[str, Any]) -> EmailProblem | None:
-    """The :class:`EmailProblem` of a registration item's latest notification (``store.latest_notification``), or ``None``."""
+    """The :class:`EmailProblem` of a registration item's latest notification (``store.latest_notification``),
+    or ``None`` when that email went out without trouble."""
     found = store.latest_notification(item)
     if found is None:
         return None
@@ -234,10 +236,12 @@ def email_problem(item: dict[str, Any]) -> EmailProblem | None:
 
 def _listed(item: dict[str, Any], positions: dict[int, int]) -> ListedRegistration:
     ticket, registered = item.get("waitlist_ticket"), item.get("registered_at")
-    waitlisted = item.get("status") == "waitlisted" and ticket is not None
+    position = None
+    if item.get("status") == "waitlisted" and ticket is not None:
+        position = positions.get(int(ticket))
     return ListedRegistration(
         status=item.get("status"),
-        waitlist_position=positions.get(int(ticket)) if waitlisted else None,
+        waitlist_position=position,
         name=item.get("name", ""),
         email=item.get("email", ""),
         registered_at=datetime.fromisoformat(registered) if registered else None,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import itertools
 import sys
-from datetime import timezone
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from datetime import UTC
+from typing import TYPE_CHECKING
 
 import click
 
@@ -34,7 +35,8 @@ def exports() -> None:
 @click.option("--prefix", metavar="PREFIX", help="Key prefix (default: exports/<table>).")
 @click.option("--wait", is_flag=True, help="Wait until the export has finished, showing progress.")
 @click.option("--poll", default=None, type=float, metavar="SECONDS", help="Seconds between status checks with --wait.")
-@click.option("--timeout", default=3600, show_default=True, type=float, metavar="SECONDS", help="Give up waiting after this long.")
+@click.option("--timeout", default=3600, show_default=True, type=float, metavar="SECONDS",
+              help="Give up waiting after this long.")
 @aws_command
 def exports_start(bucket: str | None, prefix: str | None, wait: bool, poll: float | None, timeout: float) -> int:
     """Start a DynamoDB export of the table (ExportTableToPointInTime) into S3.
@@ -91,7 +93,8 @@ def _spinner() -> Callable[[str, float], None] | None:
     turns = itertools.cycle("|/-\\")
 
     def show(status: str, elapsed: float) -> None:
-        click.echo(f"\rExporting {next(turns)} {status} {int(elapsed) // 60}:{int(elapsed) % 60:02d}  ", nl=False, err=True)
+        minutes, seconds = divmod(int(elapsed), 60)
+        click.echo(f"\rExporting {next(turns)} {status} {minutes}:{seconds:02d}  ", nl=False, err=True)
 
     return show
 
@@ -107,7 +110,7 @@ def exports_list() -> int:
         [
             found.export_id,
             found.status,
-            found.started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if found.started else "",
+            found.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if found.started else "",
             found.item_count,
             found.location,
         ]
@@ -196,7 +199,7 @@ def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> 
     Examples:
       python -m staff exports query ./export "SELECT role, count(*) AS n FROM registrations GROUP BY role ORDER BY n DESC" --event ID
       python -m staff exports query ./export "SELECT partos_member, count(*) FROM registrations WHERE status = 'confirmed' GROUP BY 1" --event ID
-    """
+    """  # noqa: E501 - the examples are shown as written (click's \b)
     from staff import sql as staff_sql
     from staff.columns import Column, columns_for
     from staff.tables import render
@@ -205,7 +208,8 @@ def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> 
     layout = _open_export(source)
     export, found = _read_export(layout, event_id)
     with export:
-        connection = staff_sql.load(columns_for(found.event), counted(export.rows(found), "Loading rows", found.registrations))
+        rows = counted(export.rows(found), "Loading rows", found.registrations)
+        connection = staff_sql.load(columns_for(found.event), rows)
     names, rows = staff_sql.query(connection, sql)
     shown = [[staff_sql.display(v) for v in row] for row in rows]
     if as_csv:

@@ -15,8 +15,15 @@ import click
 
 from staff import EXIT_NOT_FOUND, EXIT_OK
 from staff.changes import SIMULATED
-from staff.commands.running import (CONTEXT, DashArguments, aws_command, counted, output_format, parse_delimiter,
-                                    id_from_export)
+from staff.commands.running import (
+    CONTEXT,
+    DashArguments,
+    aws_command,
+    counted,
+    id_from_export,
+    output_format,
+    parse_delimiter,
+)
 
 if TYPE_CHECKING:
     from staff.operations import EmailProblem, ListedRegistration
@@ -287,6 +294,7 @@ def registrations_erase(event_id: str, address: str, yes: bool) -> int:
     promoted = f", {outcome.promoted} promoted from the waitlist" if outcome.promoted else ""
     click.echo(
         f"Erased {outcome.registrations} registration(s) of {event_id}: {outcome.items_changed} item(s) changed "
-        f"({outcome.registrations} anonymised, {outcome.guards} address guard(s) deleted{promoted}, event counters updated)."
+        f"({outcome.registrations} anonymised, {outcome.guards} address guard(s) deleted{promoted}, "
+        "event counters updated)."
     )
     return EXIT_OK

@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import itertools
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, NoCredentialsError
@@ -125,22 +126,22 @@ class DashArguments(click.Command):
         return takes_value
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Click's parsing of ``[own options..., "--", every other token...]``."""
+        """Click's parsing of ``[own options..., "--", every other arg...]``."""
         takes_value = self._option_arity(ctx)
         options: list[str] = []
         positional: list[str] = []
-        tokens = iter(args)
-        for token in tokens:
-            if token == "--":
-                positional.extend(tokens)
+        args_left = iter(args)
+        for arg in args_left:
+            if arg == "--":
+                positional.extend(args_left)
                 break
-            name = token.split("=", 1)[0] if token.startswith("--") else token
+            name = arg.split("=", 1)[0] if arg.startswith("--") else arg
             if name not in takes_value:
-                positional.append(token)
+                positional.append(arg)
                 continue
-            options.append(token)
-            if takes_value[name] and "=" not in token:
-                options.extend(itertools.islice(tokens, 1))
+            options.append(arg)
+            if takes_value[name] and "=" not in arg:
+                options.extend(itertools.islice(args_left, 1))
         return super().parse_args(ctx, [*options, "--", *positional])
 
 
