@@ -121,9 +121,10 @@ def simulate_feedback(event_id: str, registration_id: str, outcome: str) -> Simu
         raise NothingToDo(f"registration {registration_id} has no email sent yet "
                           "(is make run delivering? the email appears in outbox/ first)")
     _, change, entry = max(sent)
-    event = feedback.simulated_event(str(entry["message_id"]), str(item["email"]), outcome,
-                                     configuration_set=settings.ses_configuration_set, sender=settings.sender_email)
-    answer = feedback.handle_event(event)  # the function's code (its log lines are for CloudWatch, not shown here)
+    lambda_event = feedback.simulated_event(str(entry["message_id"]), str(item["email"]), outcome,
+                                            configuration_set=settings.ses_configuration_set,
+                                            sender=settings.sender_email)
+    answer = feedback.handle_event(lambda_event)  # the function's code (its log lines are for CloudWatch, not shown here)
     return Simulated(change, str(answer["outcome"]), str(answer["result"]))
 
 
