@@ -1,9 +1,11 @@
 """Staff tools: ``python -m staff ...`` (README, "Staff tools").
 
 A command line for the organisers' staff, run with their own AWS credentials:
-events (put, list, show), registrations (list, export, cancel, erase) and
-DynamoDB exports (start, list, convert, query in SQL). Nothing here is packaged
-into the Lambda zip; its extra dependencies are in ``requirements-staff.txt``.
+events (put, list, show), registrations (list, export, cancel, erase, set-email,
+resend, simulate) and DynamoDB exports (start, list, convert, query in SQL). Nothing
+here is packaged into the Lambda zip; its extra dependencies are in ``requirements-staff.txt``.
+The command line (:mod:`staff.cli`, :mod:`staff.commands`) parses and prints; the work is in
+:mod:`staff.operations`, :mod:`staff.changes`, :mod:`staff.exportjobs` and the export readers.
 
 Exit codes every command keeps (scripts may rely on them):
 
