@@ -83,7 +83,7 @@ def test_waitlisted_registration_is_two_calls_once_the_instance_saw_the_event_fu
 
 
 def get_registration(client, registration_id: str):
-    token = tokens.make_token(registration_id)
+    token = tokens.make_token(registration_id, tokens.VIEW)
     return client.http.get(f"/registrations/{registration_id}?token={token}", headers={"Accept": "application/json"})
 
 
@@ -104,7 +104,7 @@ def test_get_registration_is_two_calls(client, aws, status):
 
 def cancel(client, registration_id: str):
     return client.http.post(f"/registrations/{registration_id}/cancel", headers={"Content-Type": "application/json"},
-                            body=json.dumps({"token": tokens.make_token(registration_id)}))
+                            body=json.dumps({"token": tokens.make_token(registration_id, tokens.CANCEL)}))
 
 
 @pytest.mark.parametrize("who", ["confirmed with a waitlist", "confirmed without a waitlist", "waitlisted"])
