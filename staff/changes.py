@@ -124,7 +124,8 @@ def simulate_feedback(event_id: str, registration_id: str, outcome: str) -> Simu
     lambda_event = feedback.simulated_event(str(entry["message_id"]), str(item["email"]), outcome,
                                             configuration_set=settings.ses_configuration_set,
                                             sender=settings.sender_email)
-    answer = feedback.handle_event(lambda_event)  # the function's code (its log lines are for CloudWatch, not shown here)
+    # The function's own code; its log lines are for CloudWatch and are not shown here.
+    answer = feedback.handle_event(lambda_event)
     return Simulated(change, str(answer["outcome"]), str(answer["result"]))
 
 

@@ -2,9 +2,10 @@
 
 ``events put`` (with the ``updated`` emails of a changed time or place), ``events list``/``show``
 and ``registrations list``/``export`` read through these (README, "Staff tools"); changes to one
-registration are :mod:`staff.changes`, DynamoDB exports :mod:`staff.exportjobs`. Registrations are read by Query on the event's partition, every page,
-never Scan. The only change here, :func:`put_event`, is ``chalicelib.store``'s conditional write
-plus ``chalicelib.lifecycle``'s transactions. Nothing here prints or logs personal data.
+registration are :mod:`staff.changes`, DynamoDB exports :mod:`staff.exportjobs`. Registrations are
+read by Query on the event's partition, every page, never Scan. The only change here,
+:func:`put_event`, is ``chalicelib.store``'s conditional write plus ``chalicelib.lifecycle``'s
+transactions. Nothing here prints or logs personal data.
 
 Functions that read every registration of an event take ``progress(items, label)``: a wrapper
 of the items' iterator (a progress bar on a terminal); the default passes them through.
