@@ -43,7 +43,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from aws_lambda_powertools import Logger
 
-from chalicelib import aws, clock, emails, store, tokens
+from chalicelib import aws, checkin, clock, emails, store, tokens
 from chalicelib.settings import get_settings
 from chalicelib.streamfilter import STREAM_FILTER_PATTERN  # noqa: F401 - the filter of the records change_of acts on
 
@@ -239,6 +239,7 @@ def deliver(record: dict[str, Any]) -> bool:
             cancel_token=tokens.make_token(registration_id, tokens.CANCEL),
             now=now,
             waitlist_position=position,
+            checkin_code=checkin.code_for_delivery(change, item),
             sequence=calendar_sequence(change, item),
             update=entry if change == "updated" else None,
         )

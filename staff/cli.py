@@ -1,7 +1,8 @@
 """The staff command line: ``python -m staff [--stage S | --local] [--table T] GROUP COMMAND ...``.
 
 Groups: ``events`` (put, list, show), ``registrations`` (list, export, cancel, erase,
-set-email, resend, simulate), ``exports`` (start, list, convert, query); each group is a module of
+set-email, resend, simulate, checkin), ``exports`` (start, list, convert, query), and the command
+``checkin-link`` (:mod:`staff.commands.checkin`); each group is a module of
 :mod:`staff.commands`, which parse, call an operation and print. Exit codes: see :mod:`staff` (0 ok,
 1 not found / nothing done, 2 usage or validation error, 3 AWS error). Progress goes to
 stderr, results to stdout (or the ``-o`` file). Nothing is logged; personal data only
@@ -13,6 +14,7 @@ from __future__ import annotations
 import click
 
 from staff import EXIT_NOT_FOUND, EXIT_OK
+from staff.commands.checkin import checkin_link
 from staff.commands.events import events
 from staff.commands.exports import exports
 from staff.commands.registrations import registrations
@@ -52,6 +54,7 @@ def cli(ctx: click.Context, stage: str | None, local: bool, table: str | None) -
 cli.add_command(events)
 cli.add_command(registrations)
 cli.add_command(exports)
+cli.add_command(checkin_link)
 
 
 def main(argv: list[str] | None = None) -> int:

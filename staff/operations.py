@@ -190,8 +190,9 @@ def read_registrations(event_id: str, progress: Progress = _as_read) -> EventReg
 class ListedRegistration:
     """One line of ``registrations list``: values as stored (``None`` or ``""`` when absent).
 
-    ``waitlist_position`` counts from 1 (waitlisted only); ``registered_at`` is aware, as stored (UTC);
-    ``email_state``/``email_outcome`` are those of the registration's last email.
+    ``waitlist_position`` counts from 1 (waitlisted only); ``registered_at`` and ``checked_in_at`` (at the
+    door; README, "Check-in at the door") are aware, as stored (UTC); ``email_state``/``email_outcome`` are
+    those of the registration's last email.
     """
 
     status: str | None
@@ -199,6 +200,7 @@ class ListedRegistration:
     name: str
     email: str
     registered_at: datetime | None
+    checked_in_at: datetime | None
     email_state: str
     email_outcome: str
     registration_id: str | None
@@ -249,7 +251,7 @@ def email_problem(item: dict[str, Any]) -> EmailProblem | None:
 
 
 def _listed(item: dict[str, Any], positions: dict[int, int]) -> ListedRegistration:
-    ticket, registered = item.get("waitlist_ticket"), item.get("registered_at")
+    ticket, registered, checked_in = item.get("waitlist_ticket"), item.get("registered_at"), item.get("checked_in_at")
     position = None
     if item.get("status") == "waitlisted" and ticket is not None:
         position = positions.get(int(ticket))
@@ -259,6 +261,7 @@ def _listed(item: dict[str, Any], positions: dict[int, int]) -> ListedRegistrati
         name=item.get("name", ""),
         email=item.get("email", ""),
         registered_at=datetime.fromisoformat(registered) if registered else None,
+        checked_in_at=datetime.fromisoformat(checked_in) if checked_in else None,
         email_state=item.get("email_state", ""),
         email_outcome=item.get("email_outcome", ""),
         registration_id=item.get("registration_id"),

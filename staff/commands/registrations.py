@@ -1,5 +1,5 @@
 """``python -m staff registrations ...``: list and export an event's registrations; cancel, correct,
-send again, simulate SES feedback, erase.
+send again, simulate SES feedback, erase (``registrations checkin`` is :mod:`staff.commands.checkin`'s).
 
 Reading is :mod:`staff.operations`, changes are :mod:`staff.changes`; this module parses, asks
 before a change (unless ``--yes``) and prints (README, "Staff tools"). An ID copied from a CSV
@@ -55,7 +55,8 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
     """Show an event's registrations as a table.
 
     Confirmed first (by registration time), then the waitlist in order, then
-    cancelled and erased. Times are in the event's time zone. "email" is the
+    cancelled and erased. Times are in the event's time zone; "checked in" is
+    when the person was checked in at the door. "email" is the
     state of the last email, "outcome" what SES reported about it (delivered,
     bounced, bounced_transient, complained, delayed, rejected); a bounce or
     complaint is explained below the table, with the receiving server's answer.
@@ -69,7 +70,7 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
     if not rows:
         click.echo("No registrations" + (f" with status {', '.join(statuses)}" if statuses else "") + ".")
         return EXIT_OK
-    click.echo(render(["status", "pos", "name", "email", "registered", "email", "outcome", "id"], rows))
+    click.echo(render(["status", "pos", "name", "email", "registered", "checked in", "email", "outcome", "id"], rows))
     click.echo(f"{len(rows)} registration(s).", err=True)
     for problem in listing.email_problems:
         click.echo(_problem_line(problem), err=True)
@@ -80,14 +81,15 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
 
 
 def _row(listed: ListedRegistration, zone: tzinfo) -> list[object]:
-    """A ``registrations list`` line; the registration time in the event's ``zone`` (a ``tzinfo``)."""
-    registered = listed.registered_at
+    """A ``registrations list`` line; registration and check-in times in the event's ``zone`` (a ``tzinfo``)."""
+    registered, checked_in = listed.registered_at, listed.checked_in_at
     return [
         listed.status,
         listed.waitlist_position,
         listed.name,
         listed.email,
         registered.astimezone(zone).strftime("%Y-%m-%d %H:%M") if registered else "",
+        checked_in.astimezone(zone).strftime("%Y-%m-%d %H:%M") if checked_in else "",
         listed.email_state,
         listed.email_outcome,
         listed.registration_id,
@@ -121,7 +123,8 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
     Columns, in this order:
       registration_id, status, waitlist_position, name, email, language,
       registered_at (ISO 8601 in the event's time zone), one column per
-      question (named by its id), email_state, email_outcome.
+      question (named by its id), email_state, email_outcome, checked_in_at
+      (ISO 8601 in the event's time zone; empty until checked in at the door).
 
     Rows: confirmed, waitlisted (in queue order), cancelled, erased, each by
     registration time, as "registrations list" shows them. Choice answers are
