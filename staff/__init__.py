@@ -1,9 +1,11 @@
 """Staff tools: ``python -m staff ...`` (README, "Staff tools").
 
 A command line for the organisers' staff, run with their own AWS credentials:
-events (put, list, show), registrations (list, export, cancel, erase) and
-DynamoDB exports (start, list, convert, query in SQL). Nothing here is packaged
-into the Lambda zip; its extra dependencies are in ``requirements-staff.txt``.
+events (put, list, show), registrations (list, export, cancel, erase, set-email,
+resend, simulate) and DynamoDB exports (start, list, convert, query in SQL). Nothing
+here is packaged into the Lambda zip; its extra dependencies are in ``requirements-staff.txt``.
+The command line (:mod:`staff.cli`, :mod:`staff.commands`) parses and prints; the work is in
+:mod:`staff.operations`, :mod:`staff.changes`, :mod:`staff.exportjobs` and the export readers.
 
 Exit codes every command keeps (scripts may rely on them):
 
@@ -19,3 +21,12 @@ EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_AWS = 3
+
+
+class NothingToDo(Exception):
+    """A staff operation that would change nothing: exit 1, ``Nothing to do: <str(error)>.`` on stderr.
+
+    ``str(error)`` is the reason as one clause without the final full stop, e.g.
+    ``registration X is cancelled``. Raised by :mod:`staff.operations`, :mod:`staff.changes` and
+    :mod:`staff.exportjobs`; printed once, by ``staff.commands.running.aws_command``.
+    """

@@ -211,6 +211,20 @@ class ExportRead:
                     yield make(loads(entry[-1]))
 
 
+def _keys(raw: Wanted) -> tuple[str | None, str]:
+    """``(partition key, sort key)`` of an export item; ``None`` and ``""`` when absent."""
+    return (raw.pk.get("S") if raw.pk else None), ((raw.sk.get("S") if raw.sk else None) or "")
+
+
+def _record(raw: Wanted, astuple: Callable[[Wanted], tuple[Any, ...]] = msgspec.structs.astuple) -> list[Any]:
+    """A registration item's ``columns.RECORD_FIELDS`` values: ``plain()`` of each (its commonest case, a
+    string, inline), but the answers, kept typed (``RowMaker(typed_answers=True)``)."""
+    record = [None if value is None else text if (text := value.get("S")) is not None else plain(value)
+              for value in astuple(raw)[_FIRST_FIELD:-1]]
+    record.append(raw.answers.get("M") if raw.answers else None)
+    return record
+
+
 def read_export(layout: Layout, event_id: str | None = None,
                 progress: Callable[[int], None] | None = None, run_size: int = RUN_SIZE) -> ExportRead:
     """Read the export once: the events (``event_id``, or every event) and their registrations.
@@ -225,22 +239,18 @@ def read_export(layout: Layout, event_id: str | None = None,
     tickets: dict[str, list[int]] = {}
     counts: dict[str, int] = {}
     spool = SortedSpool(run_size)
-    astuple, key, add, dumps = msgspec.structs.astuple, cols.record_key, spool.add, marshal.dumps
+    key, add, dumps, keys, make_record = cols.record_key, spool.add, marshal.dumps, _keys, _record
     status_at, ticket_at, time_at = (cols.RECORD_FIELDS.index(f) for f in ("status", "waitlist_ticket", "registered_at"))
     try:
         with without_cyclic_gc():
             for raw in iter_raw_items(layout, progress, Wanted):
-                pk = raw.pk.get("S") if raw.pk else None
+                pk, sk = keys(raw)
                 if pk is None or (wanted is not None and pk != wanted):
                     continue
-                sk = (raw.sk.get("S") if raw.sk else None) or ""
                 if sk == store.EVENT_SK and raw.definition is not None:
                     found[pk] = EventInExport(store.event_from_item({"pk": pk, "definition": plain(raw.definition)}))
                 elif sk.startswith(store.REGISTRATION_PREFIX):
-                    # plain() of each attribute but the answers, with its commonest case (a string) inline
-                    record = [None if value is None else text if (text := value.get("S")) is not None else plain(value)
-                              for value in astuple(raw)[_FIRST_FIELD:-1]]
-                    record.append(raw.answers.get("M") if raw.answers else None)  # typed: RowMaker(typed_answers=True)
+                    record = make_record(raw)
                     status, ticket = record[status_at], record[ticket_at]
                     counts[pk] = counts.get(pk, 0) + 1
                     if ticket is not None and status == "waitlisted":

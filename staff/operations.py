@@ -1,22 +1,35 @@
-"""What the staff commands change or count in the table (no printing here).
+"""What the staff commands read and count about events and their registrations, and publishing an event.
 
-Every change is a conditional write or a transaction (``chalicelib.store`` conventions).
-Nothing here logs personal data.
+``events put`` (with the ``updated`` emails of a changed time or place), ``events list``/``show``
+and ``registrations list``/``export`` read through these (README, "Staff tools"); changes to one
+registration are :mod:`staff.changes`, DynamoDB exports :mod:`staff.exportjobs`. Registrations are
+read by Query on the event's partition, every page, never Scan. The only change here,
+:func:`put_event`, is ``chalicelib.store``'s conditional write plus ``chalicelib.lifecycle``'s
+transactions. Nothing here prints or logs personal data.
+
+Functions that read every registration of an event take ``progress(items, label)``: a wrapper
+of the items' iterator (a progress bar on a terminal); the default passes them through.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-
-from chalicelib import aws, lifecycle, store
+from chalicelib import lifecycle, store
 from chalicelib.events import Event
-from chalicelib.settings import get_settings
+from staff.columns import sort_key, waitlist_positions
 
-ERASED = "erased"
-#: Attributes of a registration item that identify or describe the person (removed by erase).
-PERSONAL_ATTRIBUTES = ("name", "email", "answers")
+#: ``progress(items, label)``: the items again, perhaps counted on a terminal (see the module docstring).
+Progress = Callable[[Iterable[dict[str, Any]], str], Iterable[dict[str, Any]]]
+#: The email outcomes ``registrations list`` explains below its table (README, "Emails").
+PROBLEM_OUTCOMES = ("bounced", "bounced_transient", "complained", "rejected")
+
+
+def _as_read(items: Iterable[dict[str, Any]], label: str) -> Iterable[dict[str, Any]]:
+    return items
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,8 @@ class PutOutcome:
         return self.new_capacity is None or self.new_capacity > self.old_capacity
 
 
-def put_event(event: Event, *, settle: float | None = None, on_settle=None) -> PutOutcome:
+def put_event(event: Event, *, settle: float | None = None,
+              on_settle: Callable[[float], None] | None = None) -> PutOutcome:
     """Store ``event`` (``store.put_event``: counters kept), fill seats a capacity increase freed, and
     tell the registrations of a changed time or place.
 
@@ -113,72 +127,151 @@ def put_event(event: Event, *, settle: float | None = None, on_settle=None) -> P
 
 
 @dataclass(frozen=True)
-class EraseOutcome:
-    """What :func:`erase_address` changed: registrations anonymised, guards deleted, items changed in all."""
+class EventOverview:
+    """An event with its counters item, and (for ``events show``) its registrations counted."""
 
-    registrations: int
-    guards: int
-    items_changed: int
-    freed_seats: int
-    promoted: int
+    event: Event
+    counters: store.EventCounters
+    counts: Counts = field(default_factory=Counts)
 
-
-def _matching_registrations(event_id: str, email: str) -> list[dict[str, Any]]:
-    wanted = store.email_key(email)
-    return [
-        item
-        for item in store.iter_registrations(event_id, consistent=True)
-        if item.get("email") is not None and store.email_key(str(item["email"])) == wanted
-    ]
+    @property
+    def seats_left(self) -> int | None:
+        """Free seats by the counters; ``None`` for an unlimited event."""
+        return self.counters.seats_left
 
 
-def _guard(event_id: str, email: str) -> dict[str, Any] | None:
-    found = aws.client("dynamodb").get_item(
-        TableName=get_settings().table_name,
-        Key=store.serialize({"pk": store.event_pk(event_id), "sk": store.guard_sk(email)}),
-        ConsistentRead=True,
-    )
-    return store.deserialize(found["Item"]) if "Item" in found else None
+def list_events() -> list[EventOverview]:
+    """Every event in the table, by id, with its counters (``store.list_event_items``, then one read per event).
 
-
-def erase_address(event_id: str, email: str) -> EraseOutcome:
-    """Erase the personal data of whoever registered for ``event_id`` with ``email`` (any case).
-
-    Each matching registration item keeps its key and becomes ``status: erased``
-    without ``name``, ``email``, ``answers`` and email details (so no pending email
-    can still be sent); the address guard is deleted; the event item counts
-    ``erased_count``; a confirmed registration's seat passes to the first on the
-    waitlist (promotion email from the stream) or is given back, a waitlisted one
-    leaves the queue. One transaction per registration, conditioned on the status
-    and address read (``lifecycle.erase``), retried with fresh reads on a concurrent change.
-
-    Returns an :class:`EraseOutcome`; ``items_changed == 0`` when nothing matched.
-    Raises ``store.EventNotFound`` and ``botocore`` errors.
+    ``counts`` are left at zero (no registration is read). Raises botocore errors.
     """
-    store.get_event_item(event_id)
-    registrations = guards = changed = freed = promoted = 0
-    matches = _matching_registrations(event_id, email)
-    guard = _guard(event_id, email)
-    for index, item in enumerate(matches):
-        owner = guard is not None and guard.get("for_registration") == item["registration_id"]
-        guard_here = guard is not None and (owner or index == len(matches) - 1)
-        result = lifecycle.erase(event_id, item["registration_id"], delete_guard=guard_here)
-        if not result.items_changed:
-            continue
-        changed += result.items_changed
-        registrations += 1
-        guards += int(guard_here)
-        freed += int(result.freed_seat)
-        promoted += int(result.promoted_id is not None)
-        if guard_here:
-            guard = None
-    if guard is not None and not registrations:
-        # A guard without a registration (left over): delete it too.
-        aws.client("dynamodb").delete_item(
-            TableName=get_settings().table_name,
-            Key=store.serialize({"pk": store.event_pk(event_id), "sk": store.guard_sk(email)}),
-            ConditionExpression="attribute_exists(pk)",
-        )
-        guards += 1
-        changed += 1
-    return EraseOutcome(registrations, guards, changed, freed, promoted)
+    found = []
+    for item in store.list_event_items():
+        event = store.event_from_item(item)
+        found.append(EventOverview(event, store.get_counters(event.id)))
+    return found
+
+
+def show_event(event_id: str, progress: Progress = _as_read) -> EventOverview:
+    """One event, its counters (read consistently) and its registrations counted (:func:`count_registrations`).
+
+    Raises ``store.EventNotFound`` and botocore errors.
+    """
+    event, counters = store.get_event(event_id)
+    counts = count_registrations(progress(store.iter_registrations(event_id), "Reading registrations"))
+    return EventOverview(event, counters, counts)
+
+
+@dataclass(frozen=True)
+class EventRegistrations:
+    """An event's registration items (every page of the Query, no order) and ``{waitlist_ticket: position}``."""
+
+    event: Event
+    items: list[dict[str, Any]]
+    positions: dict[int, int]
+
+
+def read_registrations(event_id: str, progress: Progress = _as_read) -> EventRegistrations:
+    """The event, its registration items and the waitlist positions (``columns.waitlist_positions``), in one pass.
+
+    Raises ``store.EventNotFound`` and botocore errors.
+    """
+    event, _ = store.get_event(event_id)
+    items = list(progress(store.iter_registrations(event_id), "Reading registrations"))
+    return EventRegistrations(event, items, waitlist_positions(items))
+
+
+@dataclass(frozen=True)
+class ListedRegistration:
+    """One line of ``registrations list``: values as stored (``None`` or ``""`` when absent).
+
+    ``waitlist_position`` counts from 1 (waitlisted only); ``registered_at`` and ``checked_in_at`` (at the
+    door; README, "Check-in at the door") are aware, as stored (UTC); ``email_state``/``email_outcome`` are
+    those of the registration's last email.
+    """
+
+    status: str | None
+    waitlist_position: int | None
+    name: str
+    email: str
+    registered_at: datetime | None
+    checked_in_at: datetime | None
+    email_state: str
+    email_outcome: str
+    registration_id: str | None
+
+
+@dataclass(frozen=True)
+class EmailProblem:
+    """A registration whose last email was not sent (``kind`` ``suppressed``), or bounced, drew a complaint
+    or was rejected (``kind`` one of :data:`PROBLEM_OUTCOMES`).
+
+    ``change`` names the email (``registered``, ``promoted``, ...); ``detail`` is why it was not sent,
+    or the receiving server's answer or the complaint type (``""`` when SES gave none); ``at`` is the
+    outcome's ISO 8601 UTC time as recorded (``""`` for ``suppressed``).
+    """
+
+    registration_id: str
+    email: str
+    change: str
+    kind: str
+    detail: str
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What ``registrations list`` shows: its lines in listing order, and the email problems among them."""
+
+    event: Event
+    registrations: list[ListedRegistration]
+    email_problems: list[EmailProblem]
+
+
+def email_problem(item: dict[str, Any]) -> EmailProblem | None:
+    """The :class:`EmailProblem` of a registration item's latest notification (``store.latest_notification``),
+    or ``None`` when that email went out without trouble."""
+    found = store.latest_notification(item)
+    if found is None:
+        return None
+    change, entry = found
+    who = (str(item.get("registration_id")), str(item.get("email", "")))
+    if entry.get("state") == "suppressed":
+        return EmailProblem(*who, change, "suppressed", str(entry.get("reason", "")))
+    feedback = entry.get("feedback") or {}
+    if feedback.get("outcome") in PROBLEM_OUTCOMES:
+        detail = feedback.get("diagnostic") or feedback.get("complaint_type") or ""
+        return EmailProblem(*who, change, feedback["outcome"], str(detail), str(feedback.get("at", "")))
+    return None
+
+
+def _listed(item: dict[str, Any], positions: dict[int, int]) -> ListedRegistration:
+    ticket, registered, checked_in = item.get("waitlist_ticket"), item.get("registered_at"), item.get("checked_in_at")
+    position = None
+    if item.get("status") == "waitlisted" and ticket is not None:
+        position = positions.get(int(ticket))
+    return ListedRegistration(
+        status=item.get("status"),
+        waitlist_position=position,
+        name=item.get("name", ""),
+        email=item.get("email", ""),
+        registered_at=datetime.fromisoformat(registered) if registered else None,
+        checked_in_at=datetime.fromisoformat(checked_in) if checked_in else None,
+        email_state=item.get("email_state", ""),
+        email_outcome=item.get("email_outcome", ""),
+        registration_id=item.get("registration_id"),
+    )
+
+
+def list_registrations(event_id: str, statuses: Iterable[str] = (), progress: Progress = _as_read) -> Listing:
+    """An event's registrations with one of ``statuses`` (all when empty), in ``columns.sort_key`` order:
+    confirmed by time, the waitlist in queue order, cancelled, erased.
+
+    Raises ``store.EventNotFound``, ``ValueError`` (a stored ``registered_at`` that is not ISO 8601)
+    and botocore errors.
+    """
+    wanted = tuple(statuses)
+    read = read_registrations(event_id, progress)
+    chosen = sorted((i for i in read.items if not wanted or i.get("status") in wanted), key=sort_key)
+    problems = [problem for problem in map(email_problem, chosen) if problem is not None]
+    return Listing(read.event, [_listed(item, read.positions) for item in chosen], problems)

@@ -345,7 +345,7 @@ def test_the_door_never_sees_more_than_it_needs(client, seed_event):
 
 def test_cancelled_waitlisted_and_erased_registrations_are_not_checked_in(client, aws):
     from chalicelib import checkin, lifecycle
-    from staff.operations import erase_address
+    from staff.changes import erase_address
 
     seed_with(1)
     seated = register(client, email="seat@example.org")

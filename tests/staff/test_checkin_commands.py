@@ -77,7 +77,7 @@ def test_checkin_link_refuses_a_duration_it_cannot_read_or_too_long(seed, valid)
 
 @pytest.mark.parametrize("valid,seconds", [("2d", 172800), ("12h", 43200), ("1d12h", 129600), ("90m", 5400), ("31d", 2678400)])
 def test_durations(valid, seconds):
-    from staff.checkin import parse_duration
+    from staff.commands.checkin import parse_duration
 
     assert parse_duration(valid) == timedelta(seconds=seconds)
 

@@ -6,7 +6,7 @@ from chalicelib import aws as clients
 
 
 def test_export_bucket_comes_from_the_stack_output(aws, monkeypatch):
-    from staff.cli import _export_bucket
+    from staff.exportjobs import export_bucket as _export_bucket
 
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},

@@ -1,0 +1,102 @@
+"""``python -m staff checkin-link ...`` and ``registrations checkin ...``: check-in at the door.
+
+The work is :mod:`staff.checkin`; this module parses (``--valid`` durations), prints and
+returns the exit code (README, "Check-in at the door"). ``checkin-link`` is a command of the root
+group (``staff.cli`` adds it); ``registrations checkin`` joins the ``registrations`` group.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import click
+
+from staff import EXIT_NOT_FOUND, EXIT_OK
+from staff.commands.registrations import FREE_ARGUMENTS, registrations
+from staff.commands.running import CONTEXT, aws_command, id_from_export
+
+#: ``--valid``: one or more numbers with a unit, e.g. ``2d``, ``12h``, ``1d12h``, ``90m``.
+_DURATION = re.compile(r"(\d+)([dhm])")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``2d``, ``12h``, ``1d12h``, ``90m`` as a ``timedelta``. Raises ``click.BadParameter`` for
+    anything else, for zero, and for more than ``checkin.DOOR_LINK_MAX_SECONDS`` (31 days)."""
+    from chalicelib.checkin import DOOR_LINK_MAX_SECONDS
+
+    cleaned = text.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(cleaned)
+    if not parts or "".join(number + unit for number, unit in parts) != cleaned:
+        raise click.BadParameter(f"{text!r}: say how long, e.g. 2d, 12h, 1d12h or 90m")
+    seconds = sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    if seconds <= 0 or seconds > DOOR_LINK_MAX_SECONDS:
+        raise click.BadParameter(f"{text!r}: a door link is valid for 1 minute to 31 days")
+    return timedelta(seconds=seconds)
+
+
+@click.command("checkin-link", context_settings=CONTEXT)
+@click.argument("event_id", metavar="EVENT")
+@click.option("--valid", "valid", default="2d", show_default=True, metavar="DURATION",
+              callback=lambda _ctx, _param, value: parse_duration(value),
+              help="How long the link works: 2d, 12h, 1d12h, 90m (at most 31d).")
+@click.option("--lang", type=click.Choice(["nl", "en"]), help="Language of the page (default: the phone's).")
+@click.option("--base-url", metavar="URL", help="Address of the service (default: the stage's, or make run's).")
+@aws_command
+def checkin_link(event_id: str, valid: timedelta, lang: str | None, base_url: str | None) -> int:
+    """Print a link to the check-in page of one event, for staff at the door.
+
+    Open it on a phone: it scans the QR codes of the registrants' emails with the
+    camera, takes a code typed in, and finds people by name or email address. It
+    shows name, organisation and status only. The link is signed (HMAC with the
+    service's token keys) and expires; anyone who has it can check people in until
+    then, so send it only to door staff. To revoke it sooner, retire the signing key
+    it names (README, "Check-in at the door"); that also retires the personal links
+    and check-in codes that key signed.
+    """
+    from chalicelib.dates import local_timestamp
+    from staff.checkin import NotConfigured, door_link
+
+    try:
+        link = door_link(event_id, valid, lang, base_url)
+    except NotConfigured as missing:
+        raise click.UsageError(str(missing)) from None
+    event = link.event
+    click.echo(link.url)
+    until = local_timestamp(event, link.expires_at.replace(microsecond=0), lang or event.default_language)
+    click.echo(f"Door link for {event.id}, valid until {until} (signed with key {link.key_id}). Anyone with it can "
+               f"check people in and see their names: send it only to door staff.", err=True)
+    return EXIT_OK
+
+
+@registrations.command("checkin", context_settings=FREE_ARGUMENTS)
+@click.argument("event_id", metavar="EVENT")
+@click.argument("registration_id", metavar="ID", callback=id_from_export)
+@click.option("--undo", is_flag=True, help="Take a check-in back (a mistake at the door).")
+@aws_command
+def registrations_checkin(event_id: str, registration_id: str, undo: bool) -> int:
+    """Check a registration in at the door, or take it back with --undo.
+
+    Only a confirmed registration can be checked in, once: the write is conditional,
+    like a scan at the door. Exit 1 when nothing changed (already checked in, not
+    confirmed, or --undo of one that was not checked in). An ID copied from a CSV
+    export with its leading ' is accepted as is.
+    """
+    from staff.checkin import check_in
+
+    done = check_in(event_id, registration_id, undo)
+    result, person = done.result, done.result.person
+    when = ""
+    if person and person.checked_in_at:
+        when = person.checked_in_at.astimezone(done.event.zone).strftime("%Y-%m-%d %H:%M %Z")
+    messages = {
+        "checked_in": f"Checked in registration {registration_id} at {when}.",
+        "undone": f"Took back the check-in of registration {registration_id}.",
+        "already_checked_in": f"Nothing to do: registration {registration_id} was checked in at {when}.",
+        "not_checked_in": f"Nothing to do: registration {registration_id} is not checked in.",
+    }
+    message = messages.get(result.outcome) or \
+        f"Not checked in: registration {registration_id} is {person.status if person else 'unknown'}."
+    click.echo(message, err=not result.changed)
+    return EXIT_OK if result.changed else EXIT_NOT_FOUND

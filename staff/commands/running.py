@@ -1,0 +1,191 @@
+"""What every staff command shares: the table it points at, errors mapped to exit codes once, parsing, progress.
+
+:func:`aws_command` wraps each command: it applies the global options (``staff.config``), runs the
+command, and turns the errors operations raise into one ``Error: ...`` (or ``Nothing to do: ...``)
+line on stderr and the exit code of :mod:`staff` (README, "Staff tools"). Progress goes to stderr,
+and only when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, NoCredentialsError
+from botocore.exceptions import ConnectionError as CannotConnect  # cannot connect, connect timeout, proxy
+
+from staff import EXIT_AWS, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, NothingToDo
+from staff.config import Applied, ConfigError, Target, resolve
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+#: Commands that can run without a table (``exports convert``/``query`` of a local folder).
+TABLELESS = ("exports_convert", "exports_query")
+
+
+def _aws_message(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        err = error.response.get("Error", {})
+        return f"AWS refused the request: {err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials: log in (e.g. aws sso login, AWS_PROFILE=...) or use --local for make run"
+    return f"AWS could not be reached: {error}"
+
+
+def _target(ctx: click.Context, command: str) -> Target:
+    """The :class:`staff.config.Target` of the root's options; a usage error when none is given
+    (unless ``command`` is in :data:`TABLELESS`)."""
+    options = ctx.find_root().obj or {}
+    try:
+        return resolve(options.get("stage"), options.get("local", False), options.get("table"))
+    except ConfigError as error:
+        if command not in TABLELESS:
+            raise click.UsageError(str(error), ctx) from None
+        return Target(description="no table")  # a local export folder needs no AWS
+
+
+def _error_table() -> list[tuple[tuple[type[Exception], ...], str, int]]:
+    """``(error types, stderr line, exit code)`` in the order they are tried: the one mapping of the errors
+    operations raise to what a command shows (README, "Staff tools"). ``{error}`` is ``str(error)``,
+    ``{where}`` the table's description, ``{aws}`` the AWS error explained."""
+    from chalicelib import store
+    from chalicelib.events import EventFileError
+    from staff.exportfiles import ExportFormatError, ExportNotFound
+    from staff.exporting import EventNotInExport
+    from staff.sql import QueryError
+
+    return [
+        ((NothingToDo,), "Nothing to do: {error}.", EXIT_NOT_FOUND),
+        ((store.EventNotFound,), "Error: no event {error} in {where}", EXIT_NOT_FOUND),
+        ((EventNotInExport,), "Error: no event {error} in the export", EXIT_NOT_FOUND),
+        ((store.RegistrationNotFound,), "Error: no registration {error} for this event", EXIT_NOT_FOUND),
+        ((ExportNotFound,), "Error: {error}", EXIT_NOT_FOUND),
+        ((EventFileError, ExportFormatError, QueryError, ValueError), "Error: {error}", EXIT_USAGE),
+        ((ClientError, BotoCoreError), "Error: {aws}", EXIT_AWS),
+    ]
+
+
+def _failure(error: Exception, target: Target) -> tuple[str, int] | None:
+    """The stderr line and exit code for ``error``, or ``None`` for an error no operation means to raise (a bug)."""
+    for types, line, code in _error_table():
+        if isinstance(error, types):
+            unreachable = isinstance(error, (CannotConnect, ConnectionClosedError)) and target.unreachable()
+            aws = (unreachable or _aws_message(error)) if code == EXIT_AWS else ""
+            return line.format(error=error, where=target.description, aws=aws), code
+    return None
+
+
+def aws_command(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Point boto3 at the chosen table, run ``function``, and map errors to the documented exit codes.
+
+    ``function`` returns an exit code (``None`` is 0). Errors it raises become one line on stderr
+    (:func:`_failure`); the environment is restored when the command's context closes.
+    """
+
+    @functools.wraps(function)
+    @click.pass_context
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        target = _target(ctx, function.__name__)
+        applied = Applied(target)
+        ctx.call_on_close(applied.restore)
+        try:
+            code = ctx.invoke(function, *args, **kwargs)
+        except Exception as error:
+            failure = _failure(error, target)
+            if failure is None:
+                raise
+            message, code = failure
+            click.echo(message, err=True)
+        ctx.exit(code or EXIT_OK)
+
+    return wrapper
+
+
+class DashArguments(click.Command):
+    """A command whose arguments may start with ``-``: registration ids do about 1 time in 64
+    (``secrets.token_urlsafe``), and so may event ids (``[a-z0-9-]``).
+
+    Click reads ``-Ms9cA7zDP62UysOYihc-g`` as a cluster of short options, and one that holds an ``h``
+    as ``-h``: it printed the help and exited 0 without cancelling. Here every token that is not one
+    of the command's own options (``--yes``, ``-h``/``--help``, with its value if it takes one) is
+    moved behind ``--``, so it is always an argument; a mistyped option is then an unexpected
+    argument (exit 2), never a silent success.
+    """
+
+    def _option_arity(self, ctx: click.Context) -> dict[str, bool]:
+        """``{option name: takes a value}`` for every name of the command's options."""
+        takes_value: dict[str, bool] = {}
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option):
+                for name in (*param.opts, *param.secondary_opts):
+                    takes_value[name] = not (param.is_flag or param.count)
+        return takes_value
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Click's parsing of ``[own options..., "--", every other arg...]``."""
+        takes_value = self._option_arity(ctx)
+        options: list[str] = []
+        positional: list[str] = []
+        args_left = iter(args)
+        for arg in args_left:
+            if arg == "--":
+                positional.extend(args_left)
+                break
+            name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+            if name not in takes_value:
+                positional.append(arg)
+                continue
+            options.append(arg)
+            if takes_value[name] and "=" not in arg:
+                options.extend(itertools.islice(args_left, 1))
+        return super().parse_args(ctx, [*options, "--", *positional])
+
+
+def id_from_export(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A registration id argument: the leading ``'`` an id copied from a CSV export keeps is dropped."""
+    return value.removeprefix("'")
+
+
+def output_format(fmt: str | None, output: str, allowed: tuple[str, ...]) -> str:
+    """``--format``, else the ``-o`` file's extension if it is one of ``allowed``, else ``csv`` for stdout.
+
+    Raises ``click.UsageError`` when the file name does not tell.
+    """
+    if fmt:
+        return fmt
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if suffix in allowed:
+        return suffix
+    if output == "-":
+        return "csv"
+    raise click.UsageError(f"say --format {'|'.join(allowed)} (cannot tell from the file name {output!r})")
+
+
+def parse_delimiter(value: str) -> str:
+    """A ``--delimiter``: one character, or ``tab``/``\\t``. Raises ``click.BadParameter``."""
+    if value in ("\\t", "tab"):
+        return "\t"
+    if len(value) != 1:
+        raise click.BadParameter("one character, e.g. ';' (or 'tab')")
+    return value
+
+
+def progress_bytes(total: int, label: str) -> Any:
+    """A progress bar over ``total`` bytes on stderr (click hides it when stderr is not a terminal)."""
+    return click.progressbar(length=max(total, 1), label=label, file=sys.stderr, width=32)
+
+
+def counted(items: Iterable[Any], label: str, length: int | None = None) -> Iterable[Any]:
+    """``items``, showing how many have passed (of ``length``, if known) on stderr if it is a terminal."""
+    if not sys.stderr.isatty():
+        return items
+    return _with_bar(items, label, length)
+
+
+def _with_bar(items: Iterable[Any], label: str, length: int | None) -> Iterator[Any]:
+    with click.progressbar(items, length=length, label=label, file=sys.stderr, show_pos=True, width=24) as bar:
+        yield from bar
