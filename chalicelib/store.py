@@ -59,9 +59,9 @@ from typing import Any, Iterator
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from email_validator import EmailNotValidError, validate_email
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from chalicelib import aws, schedules
+from chalicelib.errors import Busy, ServiceError, retried
 from chalicelib.events import Event, parse_event
 from chalicelib.settings import get_settings
 
@@ -108,24 +108,45 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-class StoreError(Exception):
-    """Base of the persistence errors below."""
+class StoreError(ServiceError):
+    """Base of the persistence errors below (:class:`Busy`, the "try again", is ``chalicelib.errors``')."""
 
 
 class EventNotFound(StoreError):
-    """No event (definition or counters item) with this id."""
+    """No event (definition or counters item) with this id (404 ``not-found``)."""
+
+    STATUS = 404
+    CODE = "not-found"
+
+    def problem_params(self) -> dict[str, Any]:
+        """The detail names what was not found: an event."""
+        return {"what": "event"}
 
 
 class RegistrationNotFound(StoreError):
-    """No registration with this id."""
+    """No registration with this id (404 ``not-found``)."""
+
+    STATUS = 404
+    CODE = "not-found"
+
+    def problem_params(self) -> dict[str, Any]:
+        """The detail names what was not found: a registration."""
+        return {"what": "registration"}
 
 
 class AlreadyRegistered(StoreError):
-    """The address guard for this event and address exists (409 already-registered)."""
+    """The address guard for this event and address exists (409 ``already-registered``)."""
+
+    STATUS = 409
+    CODE = "already-registered"
 
 
 class EventFull(StoreError):
-    """No seat left (and, for a waitlist write, no waitlist); ``counters`` as the failed condition saw them."""
+    """No seat left (and, for a waitlist write, no waitlist); ``counters`` as the failed condition saw them
+    (409 ``event-full``)."""
+
+    STATUS = 409
+    CODE = "event-full"
 
     def __init__(self, event_id: str, counters: "EventCounters | None" = None):
         super().__init__(event_id)
@@ -135,32 +156,28 @@ class EventFull(StoreError):
 class WindowClosed(StoreError):
     """The registration window was not open at the moment of the write; ``state`` is ``not_yet_open`` or ``closed``."""
 
+    STATUS = 409
+    CODE = "registration-closed"
+
     def __init__(self, state: str):
         super().__init__(state)
         self.state = state
 
-
-class Conflict(StoreError):
-    """A condition failed because something changed since it was read, or DynamoDB reported a conflict: retry.
-
-    ``registration`` is the registration item as the failed condition saw it and
-    ``counters`` the event's counters (both plain values, when DynamoDB returned
-    them), so a retry need not read them again.
-    """
-
-    def __init__(self, message: str, *, registration: dict[str, Any] | None = None,
-                 counters: "EventCounters | None" = None):
-        super().__init__(message)
-        self.registration = registration
-        self.counters = counters
+    def problem_params(self) -> dict[str, Any]:
+        """The detail says which: ``state``."""
+        return {"state": self.state}
 
 
-class SeatFree(Conflict):
+class SeatFree(Busy):
     """A waitlist write found a free seat (the event is not full any more): register for the seat instead."""
 
 
 class EventOver(StoreError):
-    """The event has ended (``ends_at`` on the counters item): a cancellation changes nothing any more."""
+    """The event has ended (``ends_at`` on the counters item): a cancellation changes nothing any more
+    (409 ``event-over``)."""
+
+    STATUS = 409
+    CODE = "event-over"
 
 
 class LegacyEventItem(StoreError):
@@ -493,19 +510,15 @@ def put_event(event: Event) -> Published:
     When the schedule (time or place, ``chalicelib.schedules``) differs from
     the stored one, ``schedule_revision`` goes up by one and the new schedule joins
     ``schedules``; the transaction is conditional on the definition read, so two
-    publishes at once never lose a revision (the later one reads again, tenacity's
-    ``Retrying``). Telling the registrations is ``chalicelib.lifecycle.announce_schedule``'s work.
+    publishes at once never lose a revision (the later one reads again,
+    ``chalicelib.errors.retried``). Telling the registrations is ``chalicelib.lifecycle.announce_schedule``'s work.
     Raises :class:`LegacyEventItem` for an event item of the first release's layout
-    (counters inside the event item) and, past :data:`PUT_EVENT_ATTEMPTS`, :class:`Conflict`.
+    (counters inside the event item) and, past :data:`PUT_EVENT_ATTEMPTS`, :class:`Busy`.
     """
     from chalicelib.publishing import check_renders  # lazy: the emails and pages are not needed to register
 
     check_renders(event)
-    for attempt in Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(PUT_EVENT_ATTEMPTS),
-                            wait=wait_random_exponential(multiplier=0.01, max=0.25), reraise=True):
-        with attempt:
-            return _put_event_once(event)
-    raise AssertionError("unreachable: tenacity returns or raises")
+    return retried(PUT_EVENT_ATTEMPTS)(_put_event_once)(event)
 
 
 def _put_event_once(event: Event) -> Published:
@@ -606,7 +619,7 @@ def _put_event_once(event: Event) -> Published:
     except ClientError as error:
         codes = _cancellation_codes(error)
         if error.response["Error"]["Code"] == "TransactionConflictException" or (codes and _retryable(codes)):
-            raise Conflict("the event changed while it was published; read again") from None
+            raise Busy("the event changed while it was published; read again") from None
         raise
     _definitions.pop(event.id, None)
     _revisions[event.id] = revision
@@ -681,16 +694,19 @@ def _batch_get(keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, An
     table = _table()
     found: dict[tuple[str, str], dict[str, Any]] = {}
     pending = keys
-    for attempt in Retrying(retry=retry_if_exception_type(_Unprocessed), stop=stop_after_attempt(5),
-                            wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True):
-        with attempt:
-            answer = _ddb().batch_get_item(RequestItems={table: {"Keys": pending, "ConsistentRead": True}})
-            for raw in answer.get("Responses", {}).get(table, []):
-                item = deserialize(raw)
-                found[(item["pk"], item["sk"])] = item
-            pending = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
-            if pending:
-                raise _Unprocessed(f"{len(pending)} keys unprocessed")
+
+    @retried(5, on=_Unprocessed, max_wait=0.5)
+    def ask() -> None:
+        nonlocal pending
+        answer = _ddb().batch_get_item(RequestItems={table: {"Keys": pending, "ConsistentRead": True}})
+        for raw in answer.get("Responses", {}).get(table, []):
+            item = deserialize(raw)
+            found[(item["pk"], item["sk"])] = item
+        pending = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+        if pending:
+            raise _Unprocessed(f"{len(pending)} keys unprocessed")
+
+    ask()
     return found
 
 
@@ -839,13 +855,13 @@ def _refused(event_id: str, old: dict[str, Any] | None, now: datetime) -> EventC
     return counters
 
 
-def _waitlist_refusal(event_id: str, counters: EventCounters, now: datetime) -> StoreError:
+def _waitlist_refusal(event_id: str, counters: EventCounters, now: datetime) -> StoreError | Busy:
     """Why a waitlist write's condition (window open, waitlist open, event full) failed, the window aside."""
     if not counters.full:
         return SeatFree("a seat is free", counters=counters)
     if not counters.waitlist_open(now):
         return EventFull(event_id, counters)
-    return Conflict("counters changed", counters=counters)
+    return Busy("counters changed", counters=counters)
 
 
 def put_registration(item: dict[str, Any], *, now: datetime) -> None:
@@ -862,7 +878,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
     Raises :class:`AlreadyRegistered` (guard exists), :class:`WindowClosed`,
     :class:`EventFull` (no seat for a confirmed write; no waitlist, or one past its
     cutoff, for a waitlisted one; ``counters`` attached), :class:`SeatFree` (a waitlisted write while a seat
-    is free), :class:`Conflict` (a DynamoDB transaction conflict: retry) and
+    is free), :class:`Busy` (a DynamoDB transaction conflict: retry) and
     :class:`EventNotFound`.
     """
     table = _table()
@@ -923,7 +939,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
                 raise EventFull(item["event_id"], counters) from None
             raise _waitlist_refusal(item["event_id"], counters, now) from None
         if _retryable(codes):
-            raise Conflict(",".join(codes)) from None
+            raise Busy(",".join(codes)) from None
         raise
 
 
@@ -937,7 +953,7 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
     that moment: everyone then waiting holds a lower ticket, so ``waiting + 1`` is
     the new registrant's position at the moment of the ticket.
     Raises :class:`SeatFree`, :class:`EventFull` (no waitlist, or past its cutoff), :class:`WindowClosed`,
-    :class:`EventNotFound` and :class:`Conflict` (a transaction was writing the counters: retry).
+    :class:`EventNotFound` and :class:`Busy` (a transaction was writing the counters: retry).
     """
     try:
         answer = _ddb().update_item(
@@ -952,7 +968,7 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code == "TransactionConflictException":
-            raise Conflict(code) from None
+            raise Busy(code) from None
         if code != "ConditionalCheckFailedException":
             raise
         old = error.response.get("Item")
@@ -1229,7 +1245,7 @@ def record_sent(event_id: str, registration_id: str, change: str, *, at: datetim
     notification with one GetItem (:func:`find_message`). Returns ``False`` when the
     notification was no longer ``sending``, or, with ``sequence``, no longer the entry of that
     ``sequence`` (kept in the ``sent`` entry; nothing written). A transaction conflict is tried
-    again, :data:`SENT_ATTEMPTS` times in all, then raises :class:`Conflict`.
+    again, :data:`SENT_ATTEMPTS` times in all, then raises :class:`Busy`.
     """
     entry: dict[str, Any] = {"state": "sent", "at": at.isoformat(), "message_id": message_id}
     names = {"#n": "notifications", "#c": change, "#s": "state"}
@@ -1257,21 +1273,23 @@ def record_sent(event_id: str, registration_id: str, change: str, *, at: datetim
         }},
         {"Put": {"TableName": _table(), "Item": serialize(lookup), "ConditionExpression": "attribute_not_exists(pk)"}},
     ]
-    for attempt in Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(SENT_ATTEMPTS),
-                            wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True):
-        with attempt:
-            try:
-                _ddb().transact_write_items(TransactItems=operations)
-            except ClientError as error:
-                code = error.response["Error"]["Code"]
-                codes = _cancellation_codes(error)
-                if code == "TransactionCanceledException" and codes[:1] == ["ConditionalCheckFailed"]:
-                    return False
-                if code == "TransactionConflictException" or (code == "TransactionCanceledException"
-                                                              and "TransactionConflict" in codes):
-                    raise Conflict(",".join(codes) or code) from None
-                raise
-    return True
+
+    @retried(SENT_ATTEMPTS, max_wait=0.5)
+    def write() -> bool:
+        try:
+            _ddb().transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            codes = _cancellation_codes(error)
+            if code == "TransactionCanceledException" and codes[:1] == ["ConditionalCheckFailed"]:
+                return False
+            if code == "TransactionConflictException" or (code == "TransactionCanceledException"
+                                                          and "TransactionConflict" in codes):
+                raise Busy(",".join(codes) or code) from None
+            raise
+        return True
+
+    return write()
 
 
 def find_message(message_id: str) -> dict[str, Any] | None:
@@ -1385,10 +1403,8 @@ def latest_notification(item: dict[str, Any]) -> tuple[str, dict[str, Any]] | No
 #: between its read and its write: a count, never a duration.
 CORRECTION_ATTEMPTS = 10
 
-
-def _correction_attempts() -> Retrying:
-    return Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(CORRECTION_ATTEMPTS),
-                    wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True)
+#: Seconds a correction waits at most between its attempts (:func:`chalicelib.errors.retried`).
+CORRECTION_MAX_WAIT = 0.5
 
 
 def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
@@ -1403,46 +1419,47 @@ def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
     recipient check, to the address the registration has at that moment. Returns the change
     (``registered``, ``promoted``, ``cancelled``, ...). Raises :class:`RegistrationNotFound`,
     :class:`NothingToResend`, :class:`AddressSuppressed` (correct the address first) and,
-    after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Conflict`.
+    after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Busy`.
     """
-    for attempt in _correction_attempts():
-        with attempt:
-            item = get_registration_in_event(event_id, registration_id)
-            found = latest_notification(item) if item.get("email") else None
-            if found is None:
-                raise NothingToResend(f"registration {registration_id} has no email to send again")
-            change, entry = found
-            if entry.get("state") in ("pending", "sending"):
-                raise NothingToResend(f"the {change} email of registration {registration_id} is on its way")
-            reason = suppression_reason(item)
-            if reason:
-                raise AddressSuppressed(registration_id, reason)
-            previous = {k: v for k, v in (("message_id", entry.get("message_id")),
-                                          ("outcome", (entry.get("feedback") or {}).get("outcome")),
-                                          ("state", entry.get("state"))) if v}
-            request = {"state": "pending", "at": at.isoformat(), "resent": int(entry.get("resent", 0)) + 1,
-                       "previous": previous}
-            if "sequence" in entry:  # the same calendar message again (README, "Emails")
-                request["sequence"] = int(entry["sequence"])
-            try:
-                _ddb().update_item(
-                    TableName=_table(),
-                    Key=_key(event_pk(event_id), registration_sk(registration_id)),
-                    UpdateExpression="SET #n.#c = :request, email_state = :pending",
-                    ConditionExpression="#n.#c.#s = :state AND #n.#c.#a = :at AND email = :email",
-                    ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at"},
-                    ExpressionAttributeValues={
-                        ":request": _serializer.serialize(request), ":pending": {"S": "pending"},
-                        ":state": {"S": str(entry.get("state"))}, ":at": {"S": str(entry.get("at"))},
-                        ":email": {"S": str(item["email"])},
-                    },
-                )
-            except ClientError as error:
-                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                    raise Conflict("the registration changed; read again") from None
-                raise
-            return change
-    raise AssertionError("unreachable: tenacity returns or raises")
+    @retried(CORRECTION_ATTEMPTS, max_wait=CORRECTION_MAX_WAIT)
+    def attempt() -> str:
+        item = get_registration_in_event(event_id, registration_id)
+        found = latest_notification(item) if item.get("email") else None
+        if found is None:
+            raise NothingToResend(f"registration {registration_id} has no email to send again")
+        change, entry = found
+        if entry.get("state") in ("pending", "sending"):
+            raise NothingToResend(f"the {change} email of registration {registration_id} is on its way")
+        reason = suppression_reason(item)
+        if reason:
+            raise AddressSuppressed(registration_id, reason)
+        previous = {k: v for k, v in (("message_id", entry.get("message_id")),
+                                      ("outcome", (entry.get("feedback") or {}).get("outcome")),
+                                      ("state", entry.get("state"))) if v}
+        request = {"state": "pending", "at": at.isoformat(), "resent": int(entry.get("resent", 0)) + 1,
+                   "previous": previous}
+        if "sequence" in entry:  # the same calendar message again (README, "Emails")
+            request["sequence"] = int(entry["sequence"])
+        try:
+            _ddb().update_item(
+                TableName=_table(),
+                Key=_key(event_pk(event_id), registration_sk(registration_id)),
+                UpdateExpression="SET #n.#c = :request, email_state = :pending",
+                ConditionExpression="#n.#c.#s = :state AND #n.#c.#a = :at AND email = :email",
+                ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at"},
+                ExpressionAttributeValues={
+                    ":request": _serializer.serialize(request), ":pending": {"S": "pending"},
+                    ":state": {"S": str(entry.get("state"))}, ":at": {"S": str(entry.get("at"))},
+                    ":email": {"S": str(item["email"])},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Busy("the registration changed; read again") from None
+            raise
+        return change
+
+    return attempt()
 
 
 def change_email(event_id: str, registration_id: str, new_email: str, *, at: datetime) -> str:
@@ -1456,46 +1473,47 @@ def change_email(event_id: str, registration_id: str, new_email: str, *, at: dat
     case). A change that keeps the address key (only its case or the domain's spelling)
     leaves the guard as it is. Returns the old address. Raises
     :class:`RegistrationNotFound`, :class:`NotActive`, :class:`AlreadyRegistered` (the new
-    address is taken) and, after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Conflict`.
+    address is taken) and, after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Busy`.
     """
-    for attempt in _correction_attempts():
-        with attempt:
-            item = get_registration_in_event(event_id, registration_id)
-            if item.get("status") not in ("confirmed", "waitlisted") or not item.get("email"):
-                raise NotActive(registration_id, str(item.get("status")))
-            old = str(item["email"])
-            registration = {"Update": {
+    @retried(CORRECTION_ATTEMPTS, max_wait=CORRECTION_MAX_WAIT)
+    def attempt() -> str:
+        item = get_registration_in_event(event_id, registration_id)
+        if item.get("status") not in ("confirmed", "waitlisted") or not item.get("email"):
+            raise NotActive(registration_id, str(item.get("status")))
+        old = str(item["email"])
+        registration = {"Update": {
+            "TableName": _table(),
+            "Key": _key(item["pk"], item["sk"]),
+            "UpdateExpression": ("SET email = :new, email_changed_at = :at "
+                                 "REMOVE email_outcome, email_message_id, email_suppressed"),
+            "ConditionExpression": "email = :old AND #s = :status",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": serialize({":new": new_email, ":at": at.isoformat(), ":old": old,
+                                                    ":status": item["status"]}),
+        }}
+        operations = [registration]
+        if guard_sk(new_email) != guard_sk(old):
+            operations.append(_guard_delete(item))
+            operations.append({"Put": {
                 "TableName": _table(),
-                "Key": _key(item["pk"], item["sk"]),
-                "UpdateExpression": ("SET email = :new, email_changed_at = :at "
-                                     "REMOVE email_outcome, email_message_id, email_suppressed"),
-                "ConditionExpression": "email = :old AND #s = :status",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": serialize({":new": new_email, ":at": at.isoformat(), ":old": old,
-                                                        ":status": item["status"]}),
-            }}
-            operations = [registration]
-            if guard_sk(new_email) != guard_sk(old):
-                operations.append(_guard_delete(item))
-                operations.append({"Put": {
-                    "TableName": _table(),
-                    "Item": serialize({"pk": item["pk"], "sk": guard_sk(new_email), "type": "guard",
-                                       "for_registration": registration_id,
-                                       TTL_ATTRIBUTE: int(item[TTL_ATTRIBUTE])}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }})
-            try:
-                _ddb().transact_write_items(TransactItems=operations)
-            except ClientError as error:
-                codes = _cancellation_codes(error)
-                if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-                    raise AlreadyRegistered(event_id) from None
-                if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException") \
-                        and (not codes or _retryable(codes)):
-                    raise Conflict(",".join(codes) or "conflict") from None
-                raise
-            return old
-    raise AssertionError("unreachable: tenacity returns or raises")
+                "Item": serialize({"pk": item["pk"], "sk": guard_sk(new_email), "type": "guard",
+                                   "for_registration": registration_id,
+                                   TTL_ATTRIBUTE: int(item[TTL_ATTRIBUTE])}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }})
+        try:
+            _ddb().transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            codes = _cancellation_codes(error)
+            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+                raise AlreadyRegistered(event_id) from None
+            if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException") \
+                    and (not codes or _retryable(codes)):
+                raise Busy(",".join(codes) or "conflict") from None
+            raise
+        return old
+
+    return attempt()
 
 
 # ---------------------------------------------------------------- lifecycle transitions
@@ -1671,7 +1689,7 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
     has passed: then the waitlist stays as it is). ``extra_adds`` are more counters to
     change, e.g. ``{"erased_count": 1}``. ``before_end`` adds the condition that the
     event has not ended (a cancellation; an erasure may come any time). Returns
-    ``(label, operation)`` pairs; the labels name the items in a :class:`Conflict`.
+    ``(label, operation)`` pairs; the labels name the items in a :class:`Busy`.
     """
     event_id = item["event_id"]
     now = datetime.fromisoformat(at)
@@ -1680,7 +1698,7 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
     ops: list[tuple[str, dict]] = []
     if item["status"] == "waitlisted":
         if own is None:
-            raise Conflict("the registration waits but its waitlist entry is gone; read again")
+            raise Busy("the registration waits but its waitlist entry is gone; read again")
         ops.append(("bucket", _leave_waitlist(event_id, own, adds, removes)))
         adds["waitlisted_count"] = -1
         condition = "waitlisted_count > :zero"
@@ -1706,7 +1724,7 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
 
 
 def _transact(labelled: list[tuple[str, dict]]) -> None:
-    """Run a lifecycle transaction; a failed condition or a conflict raises :class:`Conflict`.
+    """Run a lifecycle transaction; a failed condition or a conflict raises :class:`Busy`.
 
     The conflict carries the registration (label ``registration``) and the
     counters as their failed conditions saw them.
@@ -1720,7 +1738,7 @@ def _transact(labelled: list[tuple[str, dict]]) -> None:
             seen = {label: old for (label, _), old, why in zip(labelled, _cancellation_items(error), codes)
                     if why == "ConditionalCheckFailed"}
             counters = EventCounters.from_item(seen["counters"]) if seen.get("counters") else None
-            raise Conflict(",".join(codes) or code, registration=seen.get("registration"), counters=counters) from None
+            raise Busy(",".join(codes) or code, registration=seen.get("registration"), counters=counters) from None
         raise
 
 
@@ -1748,7 +1766,7 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
     item's waitlist entry when it waits; ``head``: the first in the waitlist, or
     ``None``, which it must be once the waitlist cutoff has passed).
 
-    Raises :class:`Conflict` when any condition failed (its ``counters`` tell
+    Raises :class:`Busy` when any condition failed (its ``counters`` tell
     whether the event is over or past its cutoff): read again and retry.
     """
     # cancelled_from: whether the registrant held a seat, so whether a calendar CANCEL is due (README, "Emails").
@@ -1772,7 +1790,7 @@ def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None
     :data:`ERASED_ATTRIBUTES` (conditional on the status and address read); its
     seat or waitlist place is released as by a cancellation; the counters count
     ``erased_count``; with ``delete_guard`` the address guard goes too.
-    Raises :class:`Conflict` when anything changed since ``item`` was read.
+    Raises :class:`Busy` when anything changed since ``item`` was read.
     """
     names = {"#s": "status", "#e": "email", **{f"#p{i}": a for i, a in enumerate(ERASED_ATTRIBUTES)}}
     remove = ", ".join(f"#p{i}" for i in range(len(ERASED_ATTRIBUTES)))
@@ -1806,7 +1824,7 @@ def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
     Conditional on ``head`` still waiting, a seat being free
     (``seats_taken < seat_capacity``) and the waitlist cutoff not having passed at
     ``at``. Raises :class:`EventFull` when no seat is free or the cutoff has passed
-    (nobody is promoted then) and :class:`Conflict` when anything else changed.
+    (nobody is promoted then) and :class:`Busy` when anything else changed.
     """
     now = datetime.fromisoformat(at)
     adds: dict[str, int] = {"seats_taken": 1, "waitlisted_count": -1}
@@ -1821,7 +1839,7 @@ def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
         f" AND {_PROMOTIONS_OPEN}", now)))
     try:
         _transact(ops)
-    except Conflict as conflict:
+    except Busy as conflict:
         if conflict.counters is not None and (conflict.counters.full or conflict.counters.promotions_closed(now)):
             raise EventFull(event_id, conflict.counters) from None
         raise

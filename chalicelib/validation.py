@@ -20,8 +20,8 @@ from urllib.parse import parse_qs
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.errors import ServiceError
 from chalicelib.events import Event, Question
 from chalicelib.i18n import FIELD_ERRORS, field_error
 
@@ -51,8 +52,11 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message}
 
 
-class RegistrationInvalid(Exception):
-    """Raised by :func:`validate_registration` with the list of :class:`FieldError`."""
+class RegistrationInvalid(ServiceError):
+    """Raised by :func:`validate_registration` with the list of :class:`FieldError` (422 ``validation-failed``)."""
+
+    STATUS = 422
+    CODE = "validation-failed"
 
     def __init__(self, errors: list[FieldError]):
         super().__init__(f"{len(errors)} invalid field(s)")
