@@ -132,7 +132,7 @@ def _write(event: Event, fields: dict[str, Any], registration_id: str) -> Regist
 def register(event_id: str, data: dict[str, Any], language: str, *, event: Event | None = None) -> Registered:
     """Validate and store one registration for ``event_id``.
 
-    ``data`` has the JSON shape (PRODUCT.md, "Registration fields"); ``language``
+    ``data`` has the JSON shape (README, "HTTP API"); ``language``
     is the language of error messages; ``event``, when the caller has it, saves
     looking it up (``store.event_definition``, cached a few seconds). A confirmed
     seat is taken when one is free; past capacity the registration is waitlisted

@@ -1,8 +1,8 @@
 """Validation of a registration against its event.
 
 The registration model of an event is built from the event's definition: the
-core fields of PRODUCT.md (``name``, ``email``, ``language``, ``consent``, the
-``website`` honeypot, ``form_started_at``) plus one field per question, typed by
+core fields (``name``, ``email``, ``language``, ``consent``, the ``website``
+honeypot, ``form_started_at``; README, "HTTP API") plus one field per question, typed by
 the question's ``type``. Unknown fields are refused. Errors come out as
 ``FieldError`` with a stable ``code`` and a message in the request's language.
 """
