@@ -1,7 +1,7 @@
 """HTTP routes and Lambda functions of the event-registration service.
 
 Thin by design: each route parses the request, calls ``chalicelib`` and maps
-the outcome to a response. The surface is PRODUCT.md's "HTTP API".
+the outcome to a response. The surface is README.md's "HTTP API".
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from chalicelib import (
 from chalicelib.errors import ServiceError
 from chalicelib.events import SUPPORTED_LANGUAGES, Event
 from chalicelib.i18n import negotiate
+from chalicelib.lambdalog import with_lambda_context
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem, problem_for
-from chalicelib.requests import parse_body, parse_token_body
+from chalicelib.bodies import parse_body, parse_token_body
 from chalicelib.settings import get_settings
 
 # Chalice's own log handler stays off: the Powertools Logger below writes to the same logger
@@ -518,25 +519,27 @@ def accent_stylesheet(name: str) -> Response:
 
 
 @app.schedule(Rate(jobs.RATE_MINUTES, unit=Rate.MINUTES), name="RunDueJobs")
-def run_due_jobs(event: Any) -> dict[str, Any]:
+def run_due_jobs(scheduled: Any) -> dict[str, Any]:
     """Every few minutes: the due jobs of every event (``chalicelib.jobs``), e.g. the waitlist-closed emails.
 
-    Deployed, the function starts from ``chalicelib.entry_jobs`` (the same call without Chalice);
-    ``make run`` calls this one on its own clock.
+    Deployed, the function starts from ``chalicelib.entry_jobs`` (the same call without Chalice, its
+    log lines with the Lambda context); ``make run`` calls this one on its own clock.
     """
-    return jobs.run_due(clock.now(), jobs.time_is_short(getattr(event, "context", None))).as_json()
+    return jobs.run_due(clock.now(), jobs.time_is_short(getattr(scheduled, "context", None))).as_json()
 
 
 # ------------------------------------------------------------------ stream consumer and SES events
 
 
 @app.lambda_function(name="DeliverEmails")
-def deliver_emails(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@with_lambda_context(logger)
+def deliver_emails(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Consume DynamoDB stream records and send the registrants' emails (partial batch response)."""
-    return delivery.handle_batch(event.get("Records", []))
+    return delivery.handle_batch(lambda_event, context)
 
 
 @app.lambda_function(name="RecordEmailEvents")
-def record_email_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@with_lambda_context(logger)
+def record_email_events(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Record one SES delivery, bounce, complaint, reject or delay event (EventBridge) on its notification."""
-    return feedback.handle_event(event)
+    return feedback.handle_event(lambda_event)

@@ -211,8 +211,8 @@ def waitlist_bucket_sk(bucket: int) -> str:
 def email_key(email: str) -> str:
     """The comparison form of an address: one mailbox, one key.
 
-    The part before the ``@`` is casefolded (PRODUCT.md compares addresses
-    case-insensitively); the domain is taken in its IDNA ASCII form, lower case,
+    The part before the ``@`` is casefolded (addresses compare case-insensitively:
+    README, "Storage"); the domain is taken in its IDNA ASCII form, lower case,
     as email-validator computes it, so ``user@éxample.org`` and
     ``user@xn--xample-9ua.org`` are the same mailbox. An ASCII domain is only
     lower-cased (what email-validator makes of it too, without the cost of a
@@ -300,6 +300,11 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB typed JSON to plain values; whole numbers come back as ``int``."""
     plain = {k: _deserializer.deserialize(v) for k, v in item.items()}
     return _plain_numbers(plain)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with DynamoDB's numbers (``Decimal``) as ``int`` (whole) or ``float``, e.g. a stream image."""
+    return _plain_numbers(value)
 
 
 def _plain_numbers(value: Any) -> Any:
