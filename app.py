@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +36,12 @@ from chalicelib import (
     store,
     tokens,
 )
+from chalicelib.bodies import parse_body, parse_token_body
 from chalicelib.errors import ServiceError
 from chalicelib.events import SUPPORTED_LANGUAGES, Event
 from chalicelib.i18n import negotiate
 from chalicelib.lambdalog import with_lambda_context
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem, problem_for
-from chalicelib.bodies import parse_body, parse_token_body
 from chalicelib.settings import get_settings
 
 # Chalice's own log handler stays off: the Powertools Logger below writes to the same logger
@@ -53,6 +54,9 @@ logger = Logger(service="event-registration")
 STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
+#: Languages of an answer that is no event's (a 404, a bad token, a 405): the supported ones, English
+#: first, the language when neither ``?lang=`` nor ``Accept-Language`` decides (``i18n.negotiate``).
+SERVICE_LANGUAGES: tuple[str, ...] = ("en", *(language for language in SUPPORTED_LANGUAGES if language != "en"))
 #: Logo files an event file may name (``assets/<file>.svg``, ``chalicelib.events.LOGO_FILE``): text, not binary.
 ASSET_TYPES = {".svg": "image/svg+xml; charset=utf-8"}
 LOGO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\.svg$")
@@ -176,7 +180,8 @@ def _form_again(event: Event, values: dict[str, Any], language: str, error: Serv
     (422), or the reason at the address (``already-registered``) and the state that refused it (409).
 
     Its ``form_started_at`` lies ``MIN_FILL_SECONDS`` back: the person has filled the form in once,
-    so sending it again at once is not "too fast" (``chalicelib.antispam``).
+    so sending it again at once is not "too fast" (``chalicelib.antispam``). Form start times are
+    real time (``time.time()``), as a browser's ``Date.now()`` is, never the ``local`` stage's pinned clock.
     """
     counters = store.get_counters(event.id)
     errors = {e.field: e.message for e in problem.errors or []}
@@ -189,7 +194,7 @@ def _form_again(event: Event, values: dict[str, Any], language: str, error: Serv
         state = counters.window_state(clock.now())
     if problem.status == 409 and state == "open":  # closed at the write, open when read back: a window edge
         state = "closed"
-    started = max(0, int(clock.now().timestamp() - get_settings().min_fill_seconds) - 1)
+    started = max(0, int(time.time() - get_settings().min_fill_seconds) - 1)
     page = pages.registration_form(
         event, counters, language, state=state, base_path="../..", form_started_at=started, values=values,
         errors=errors,
@@ -212,7 +217,7 @@ def _in_our_format(request: Any, response: Response) -> Response:
     not take as 405 ``method-not-allowed`` (its ``Allow`` header kept)."""
     if response.status_code not in (405, 500) or not isinstance(response.body, dict) or "Code" not in response.body:
         return response
-    language = _language(SUPPORTED_LANGUAGES)
+    language = _language(SERVICE_LANGUAGES)
     if response.status_code == 500:
         return _problem(Problem(500, "internal-error", language))
     method = getattr(request, "method", "") or ""
@@ -248,7 +253,7 @@ def get_event(event_id: str) -> Response:
     try:
         event, counters = store.get_event(event_id)
     except store.EventNotFound as error:
-        return ErrorAnswer(_language(SUPPORTED_LANGUAGES)).to(error)
+        return ErrorAnswer(_language(SERVICE_LANGUAGES)).to(error)
     body = event.public_view()
     state = _state(event, counters)
     seats, figure = pages.seats_shown(event, pages.seats_left(event, counters))
@@ -276,7 +281,7 @@ def _event_page(event_id: str, render: Callable[[Event, Any, str], str], base_pa
     try:
         event, counts = store.get_event(event_id) if counters else (store.event_definition(event_id), None)
     except store.EventNotFound as error:
-        return ErrorAnswer(_language(SUPPORTED_LANGUAGES), page_base_path=base_path).to(error)
+        return ErrorAnswer(_language(SERVICE_LANGUAGES), page_base_path=base_path).to(error)
     return _html(render(event, counts, _language(event.languages)), event=event)
 
 
@@ -284,7 +289,7 @@ def _event_page(event_id: str, render: Callable[[Event, Any, str], str], base_pa
 def registration_page(event_id: str) -> Response:
     """The registration form (HTML); ``?lang=``, else ``Accept-Language``, else the event's default."""
     return _event_page(event_id, lambda event, counters, language: pages.registration_form(
-        event, counters, language, state=_state(event, counters), form_started_at=int(clock.now().timestamp()),
+        event, counters, language, state=_state(event, counters), form_started_at=int(time.time()),
         base_path="../..",
     ))
 
@@ -320,7 +325,7 @@ def create_registration(event_id: str) -> Response:
     Errors (``ErrorAnswer``): 404 before the event is known, in the visitor's language; the body's
     problems in the event's; after that in the answer's language (:func:`_answer_language`).
     """
-    on_error = ErrorAnswer(_language(SUPPORTED_LANGUAGES))
+    on_error = ErrorAnswer(_language(SERVICE_LANGUAGES))
     try:
         event = store.event_definition(event_id)  # the write checks seats and window
         on_error.language = _language(event.languages)
@@ -389,7 +394,7 @@ def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: b
         view = _registrant(registration_id, token, purpose)
     except ServiceError as error:
         page_base_path = base_path if _wants_html() else None
-        return ErrorAnswer(_language(SUPPORTED_LANGUAGES), page_base_path).to(error)
+        return ErrorAnswer(_language(SERVICE_LANGUAGES), page_base_path).to(error)
     if not _wants_html() and not ask_cancel:
         return _json(view.as_json())
     language = _language(view.event.languages, _query("lang") or view.language)
@@ -422,7 +427,7 @@ def cancel_registration(registration_id: str) -> Response:
     (with a view token made here), JSON 200.
 
     After the event has ended: 409 ``event-over`` (a page for browsers), nothing changed."""
-    language = _language(SUPPORTED_LANGUAGES)
+    language = _language(SERVICE_LANGUAGES)
     try:
         token, is_form = parse_token_body(_header("content-type"), _raw_body(), language)
         view = _registrant(registration_id, token, tokens.CANCEL, cancel=True)

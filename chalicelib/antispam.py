@@ -23,11 +23,12 @@ Rules (README, "The registration page", anti-spam paragraph):
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib import clock, store
+from chalicelib import store
 from chalicelib.events import Event
 from chalicelib.i18n import field_error
 from chalicelib.settings import get_settings
@@ -48,8 +49,9 @@ def check_fill_time(fields: dict[str, Any], language: str, now: float | None = N
     """Refuse a form sent sooner than ``MIN_FILL_SECONDS`` after ``form_started_at``.
 
     ``fields`` are validated (``form_started_at`` a number within the model's bounds, or
-    ``None``); ``now`` is epoch seconds (default: the service's clock, ``chalicelib.clock``); ``MIN_FILL_SECONDS`` is read
-    at call time (0 turns the check off). A start in the future is not judged.
+    ``None``); ``now`` is epoch seconds (default ``time.time()``: real time, like the browser's
+    ``Date.now()`` a site's form sends, never the ``local`` stage's pinned ``chalicelib.clock``);
+    ``MIN_FILL_SECONDS`` is read at call time (0 turns the check off). A start in the future is not judged.
     Raises ``validation.RegistrationInvalid`` with one ``too_fast`` error on ``form_started_at``
     (message in ``language``).
     """
@@ -57,7 +59,7 @@ def check_fill_time(fields: dict[str, Any], language: str, now: float | None = N
     minimum = get_settings().min_fill_seconds
     if started is None or minimum <= 0:
         return
-    elapsed = (clock.now().timestamp() if now is None else now) - started_seconds(started)
+    elapsed = (time.time() if now is None else now) - started_seconds(started)
     if 0 <= elapsed < minimum:
         raise RegistrationInvalid([FieldError("form_started_at", "too_fast", field_error("too_fast", language))])
 

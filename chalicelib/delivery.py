@@ -70,14 +70,16 @@ PERMANENT_ERRORS = {
 }
 
 
-def change_of(record: DynamoDBRecord) -> tuple[str, dict[str, Any]] | None:
+def change_of(record: DynamoDBRecord | dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """``(change, new image as plain values)`` for a registration stream record, else ``None``.
 
-    ``record`` is Powertools' typed stream record (its images deserialised; numbers become
-    ``int``/``float`` here, ``store.plain``). Every record this acts on matches
+    ``record`` is Powertools' typed stream record, or one in Lambda's event shape (typed here);
+    its images come deserialised, numbers as ``int``/``float`` (``store.plain``). Every record this acts on matches
     :data:`STREAM_FILTER_PATTERN`, the event source mapping's filter, so Lambda invokes the
     function only for those.
     """
+    if not isinstance(record, DynamoDBRecord):
+        record = DynamoDBRecord(record)
     stream = record.dynamodb
     new = stream.new_image if stream is not None else {}
     if stream is None or not new or new.get("type") != "registration":

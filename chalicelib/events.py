@@ -34,9 +34,8 @@ from pydantic import (
 
 from chalicelib.colours import WCAG_AA_NORMAL_TEXT, contrast_ratio, normalise_hex
 
-#: Languages the forms and emails are written in (see ``chalicelib.i18n``); English first, the language
-#: of an answer when nothing else decides (``i18n.negotiate`` falls back to the first candidate).
-SUPPORTED_LANGUAGES = ("en", "nl")
+#: Languages the forms and emails are written in (see ``chalicelib.i18n``).
+SUPPORTED_LANGUAGES = ("nl", "en")
 
 #: Form fields every event has; a question may not reuse these ids.
 CORE_FIELDS = ("name", "email", "language", "consent", "website", "form_started_at")

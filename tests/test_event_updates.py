@@ -298,11 +298,9 @@ def test_an_update_still_waiting_is_replaced_by_the_next_change_and_only_the_new
     publish(moved)
     publish(moved, **later(moved))
     records = pump._new_records(advance=False)
-    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-
     from chalicelib import delivery
 
-    changes = [delivery.change_of(DynamoDBRecord(r)) for r in records]
+    changes = [delivery.change_of(r) for r in records]
     assert [(c[0], c[1]["notifications"]["updated"]["sequence"]) for c in changes if c] == [("updated", 1), ("updated", 2)]
     pump.pump_once()
     [_, update] = mails()
