@@ -23,11 +23,13 @@ from werkzeug.http import parse_accept_header
 
 from chalicelib import (
     branding,
+    checkin,
     clock,
     colours,
     cors,
     dates,
     delivery,
+    doorpage,
     feedback,
     jobs,
     openapi,
@@ -36,13 +38,14 @@ from chalicelib import (
     store,
     tokens,
 )
-from chalicelib.bodies import parse_body, parse_token_body
+from chalicelib.bodies import parse_body, parse_json_object, parse_token_body
 from chalicelib.errors import ServiceError
 from chalicelib.events import SUPPORTED_LANGUAGES, Event
-from chalicelib.i18n import negotiate
+from chalicelib.i18n import field_error, negotiate
 from chalicelib.lambdalog import with_lambda_context
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem, problem_for
 from chalicelib.settings import get_settings
+from chalicelib.validation import FieldError
 
 # Chalice's own log handler stays off: the Powertools Logger below writes to the same logger
 # ("event-registration"), and with both every line would be written twice (once not as JSON).
@@ -52,6 +55,8 @@ app = Chalice(app_name="event-registration", configure_logs=False)
 logger = Logger(service="event-registration")
 
 STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
+#: Scripts copied from pinned npm packages by ``make vendored`` (README, "Check-in at the door").
+VENDOR_DIR = STATIC_DIR / "vendor"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
 #: Languages of an answer that is no event's (a 404, a bad token, a 405): the supported ones, English
@@ -518,6 +523,120 @@ def accent_stylesheet(name: str) -> Response:
     headers = _security_headers(STATIC_TYPES[".css"])
     headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return Response(body=branding.accent_stylesheet(f"#{match.group(1)}"), status_code=200, headers=headers)
+
+
+# ------------------------------------------------------------------ check-in at the door
+
+
+#: RFC 6750 section 3: a door route's 401 says which scheme it wants, and whether the token given was bad.
+DOOR_CHALLENGE = 'Bearer realm="door"'
+
+
+def _door(event_id: str, token: str | None, on_error: ErrorAnswer) -> tuple[Event, checkin.DoorPass]:
+    """``(event, door pass)`` of a door API call: the ``Authorization: Bearer`` door link, then the event.
+
+    Raises ``checkin.DoorLinkInvalid``, ``checkin.DoorLinkExpired`` (with the event, for its zone)
+    and ``store.EventNotFound``; ``on_error`` answers in the event's languages once it is known.
+    """
+    try:  # the signature first: a request without a genuine link costs no read
+        door = checkin.read_door_token(event_id, token, clock.now())
+    except checkin.DoorLinkExpired as expired:
+        expired.event = store.event_definition(event_id)
+        on_error.language = _language(expired.event.languages)
+        raise
+    event = store.event_definition(event_id)
+    on_error.language = _language(event.languages)
+    return event, door
+
+
+def _door_answer(event_id: str, act: Callable[[Event, checkin.DoorPass, str], Any]) -> Response:
+    """Run ``act(event, door, language)`` for a door API route; errors as problem+json (README, "Check-in at
+    the door"), a 401 with ``WWW-Authenticate`` (RFC 6750 section 3.1: ``invalid_token`` when one was given)."""
+    token = checkin.bearer_token(_header("authorization"))
+    on_error = ErrorAnswer(_language(SERVICE_LANGUAGES))
+    try:
+        event, door = _door(event_id, token, on_error)
+        return _json(act(event, door, on_error.language))
+    except (ServiceError, Problem) as error:
+        answer = on_error.to(error)
+    if answer.status_code == 401:
+        answer.headers["WWW-Authenticate"] = f'{DOOR_CHALLENGE}, error="invalid_token"' if token else DOOR_CHALLENGE
+    return answer
+
+
+def _door_body(language: str) -> dict[str, Any]:
+    body: dict[str, Any] = parse_json_object(_header("content-type"), _raw_body(), language)
+    return body
+
+
+@app.route("/events/{event_id}/door", methods=["GET"])
+def door_page(event_id: str) -> Response:
+    """The door page (HTML): scans check-in codes, finds people; the link's token stays in its fragment."""
+    response = _event_page(event_id, lambda event, _, lang: doorpage.page(event, lang, base_path="../.."),
+                           counters=False)
+    response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
+    return response
+
+
+@app.route("/events/{event_id}/door/summary", methods=["GET"])
+def door_summary(event_id: str) -> Response:
+    """Checked in and confirmed (the page polls it), and until when the link works."""
+    return _door_answer(event_id, lambda event, door, lang: doorpage.summary_json(
+        event, checkin.summary(event.id), door, lang))
+
+
+@app.route("/events/{event_id}/door/checkins", methods=["POST"], content_types=["*/*"])
+def door_check_in(event_id: str) -> Response:
+    """Check in by code (scanned or typed): ``{"code": ...}`` -> the outcome (always 200 for a read code)."""
+    def act(event: Event, door: checkin.DoorPass, language: str) -> Any:
+        code = _door_body(language).get("code")
+        result = checkin.check_in_code(event.id, code if isinstance(code, str) else None, clock.now())
+        person = result.person.registration_id if result.person else None
+        logger.info("door check-in", extra={"event_id": event.id, "outcome": result.outcome, "door_key": door.key_id,
+                                            "registration_id": person})
+        return doorpage.result_json(event, result, language)
+
+    return _door_answer(event_id, act)
+
+
+@app.route("/events/{event_id}/door/undo", methods=["POST"], content_types=["*/*"])
+def door_undo(event_id: str) -> Response:
+    """Take back a check-in by its code: ``{"code": ...}`` -> ``undone`` or ``not_checked_in``."""
+    def act(event: Event, door: checkin.DoorPass, language: str) -> Any:
+        code = _door_body(language).get("code")
+        result = checkin.undo_code(event.id, code if isinstance(code, str) else None)
+        person = result.person.registration_id if result.person else None
+        logger.info("door check-in undone", extra={"event_id": event.id, "outcome": result.outcome,
+                                                   "registration_id": person})
+        return doorpage.result_json(event, result, language)
+
+    return _door_answer(event_id, act)
+
+
+@app.route("/events/{event_id}/door/search", methods=["POST"], content_types=["*/*"])
+def door_search(event_id: str) -> Response:
+    """Confirmed registrations by name or address: ``{"query": ...}`` -> ``{results, more}`` (no addresses)."""
+    def act(event: Event, door: checkin.DoorPass, lang: str) -> Any:
+        query = _door_body(lang).get("query")
+        try:
+            people, more = checkin.search(event.id, query if isinstance(query, str) else "")
+        except ValueError:
+            raise Problem(422, "validation-failed", lang, errors=[
+                FieldError("query", "search_too_short", field_error("search_too_short", lang))]) from None
+        return {"results": [doorpage.person_json(event, person, lang) for person in people], "more": more}
+
+    return _door_answer(event_id, act)
+
+
+@app.route("/static/vendor/{name}", methods=["GET"])
+def vendored_file(name: str) -> Response:
+    """A browser script the build copies from a pinned npm package (``make vendored``): the QR decoder."""
+    path = VENDOR_DIR / name
+    if "/" in name or path.suffix != ".js" or not path.is_file():
+        return _problem(Problem(404, "not-found", "en", what="file"))
+    headers = _security_headers(STATIC_TYPES[".js"])
+    headers["Cache-Control"] = "public, max-age=300"
+    return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
 
 
 # ------------------------------------------------------------------ scheduled jobs

@@ -49,7 +49,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import aws, clock, emails, store, tokens
+from chalicelib import aws, checkin, clock, emails, store, tokens
 from chalicelib.settings import get_settings
 from chalicelib.streamfilter import STREAM_FILTER_PATTERN  # noqa: F401 - the filter of the records change_of acts on
 
@@ -263,6 +263,7 @@ def _build(change: str, item: dict[str, Any], entry: dict[str, Any], log: dict[s
             cancel_token=tokens.make_token(registration_id, tokens.CANCEL),
             now=now,
             waitlist_position=position,
+            checkin_code=checkin.code_for_delivery(change, item),
             sequence=calendar_sequence(change, item),
             update=entry if change == "updated" else None,
         )
@@ -329,6 +330,9 @@ def _deliver_record(record: DynamoDBRecord) -> None:
         delivered = deliver(record)
     except (ClientError, BotoCoreError) as exc:
         logger.warning("stream record failed", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
+        raise
+    except Exception as exc:  # a bug: the record is retried, and the traceback logged as Lambda would have
+        logger.exception("stream record failed unexpectedly", extra={"error": type(exc).__name__})
         raise
     if not delivered:
         raise RetryLater(record.dynamodb.sequence_number if record.dynamodb else "")

@@ -65,7 +65,7 @@ from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
 
-from chalicelib import schedules, templates
+from chalicelib import checkin, schedules, templates
 from chalicelib.branding import NEUTRAL_ACCENT, look
 from chalicelib.calendar_links import calendar_links
 from chalicelib.dates import event_when, span_when
@@ -333,6 +333,7 @@ def build_email(
     waitlist_position: int | None = None,
     sequence: int = 0,
     update: dict[str, Any] | None = None,
+    checkin_code: str | None = None,
 ) -> OutgoingEmail:
     """The complete, checked message for one change of one registration.
 
@@ -343,6 +344,8 @@ def build_email(
     ``cancel_token`` the registration's link tokens (``chalicelib.tokens``); ``now`` (aware
     UTC) the Date and DTSTAMP; ``sequence`` the calendar message's ``SEQUENCE``; ``update``
     the ``updated`` notification (``changes``, ``previous`` schedule) of an event change.
+    ``checkin_code`` the registrant's check-in code (``checkin.code_for_delivery``), shown as an
+    inline QR code and in groups for reading aloud (``checkin.email_context``), or ``None``.
     Raises ``ValueError`` when the registrant's or sender's address is invalid, and
     :class:`UnsafeMessage` (a ``ValueError``) when the result fails :func:`check_message`.
     """
@@ -377,6 +380,7 @@ def build_email(
     _, sender_addr = parseaddr(sender)
     recipient = address(registration["email"])
     sender_addr = address(sender_addr)
+    context.update(checkin.email_context(checkin_code, sender_addr.rpartition("@")[2]))  # README, "Check-in at the door"
     organiser_addr = address(str(event.organiser.email))
     organiser_name = header_display_name(event.organiser.name)
     subject = SUBJECTS[kind][language].format(title=title)
@@ -394,6 +398,7 @@ def build_email(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(templates.render("email.txt", context), subtype="plain", charset="utf-8")
     message.add_alternative(templates.render("email.html", context), subtype="html", charset="utf-8")
+    checkin.attach_code(message, context)  # the QR code beside the HTML (multipart/related)
     if method is not None:  # a seat held, or given up: the calendar entry; else none (waitlisted)
         invite = build_invite(
             event,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.checkin import DoorLinkExpired
 from chalicelib.dates import local_timestamp
 from chalicelib.errors import ServiceError
 from chalicelib.i18n import opens_on, problem_text
@@ -75,11 +76,15 @@ def problem_for(error: ServiceError | Problem, language: str) -> Problem:
     ``validation.RegistrationInvalid`` lists its field errors (422 ``validation-failed``);
     ``registrations.RegistrationClosed`` before registration opens says when it opens (in the
     event's zone, with its abbreviation) and carries ``registration_opens_at`` (local) and
-    ``registration_opens_at_utc``; ``errors.Busy`` asks to retry after a second
+    ``registration_opens_at_utc``; ``checkin.DoorLinkExpired`` says when, in the event's zone;
+    ``errors.Busy`` asks to retry after a second
     (``Retry-After: 1``). Every other error is its ``STATUS``, ``CODE`` and detail text.
     """
     if isinstance(error, Problem):
         return error
+    if isinstance(error, DoorLinkExpired) and error.event is not None:
+        return Problem(error.STATUS, error.CODE, language,
+                       expired=local_timestamp(error.event, error.expired_at, language))
     if isinstance(error, RegistrationInvalid):
         return Problem(error.STATUS, error.CODE, language, errors=error.errors)
     if isinstance(error, RegistrationClosed) and error.state == "not_yet_open":

@@ -54,7 +54,7 @@ def test_a_simulated_bounce_shows_in_the_list_the_export_and_the_counts(anna, tm
     listed = run("registrations", "list", EVENT)
     assert listed.exit_code == 0
     header, _, row = listed.stdout.splitlines()[:3]
-    assert header.split() == ["status", "pos", "name", "email", "registered", "email", "outcome", "id"]
+    assert header.split() == ["status", "pos", "name", "email", "registered", "checked", "in", "email", "outcome", "id"]
     assert row.split()[-3:] == ["sent", "bounced", anna]
     assert (f"The registered email of {anna} (anna@wildeganzen.nll) bounced permanently on" in listed.stderr
             and ": smtp; 550 5.1.1 user unknown (simulated)." in listed.stderr)
