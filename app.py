@@ -1,7 +1,7 @@
 """HTTP routes and Lambda functions of the event-registration service.
 
 Thin by design: each route parses the request, calls ``chalicelib`` and maps
-the outcome to a response. The surface is PRODUCT.md's "HTTP API".
+the outcome to a response. The surface is README.md's "HTTP API".
 """
 
 from __future__ import annotations
@@ -10,23 +10,42 @@ import json
 import os
 import re
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
-from chalice import Chalice, Rate, Response
+from chalice.app import Chalice, Rate, Request, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from chalicelib import (branding, checkin, clock, colours, cors, dates, delivery, doorpage, feedback, jobs, openapi, pages,
-                        registrations, store, tokens)
-from chalicelib.i18n import field_error, negotiate, opens_on
-from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
-from chalicelib.requests import parse_body, parse_json_object, parse_token_body
+from chalicelib import (
+    branding,
+    checkin,
+    clock,
+    colours,
+    cors,
+    dates,
+    delivery,
+    doorpage,
+    feedback,
+    jobs,
+    openapi,
+    pages,
+    registrations,
+    store,
+    tokens,
+)
+from chalicelib.bodies import parse_body, parse_json_object, parse_token_body
+from chalicelib.errors import ServiceError
+from chalicelib.events import SUPPORTED_LANGUAGES, Event
+from chalicelib.i18n import field_error, negotiate
+from chalicelib.lambdalog import with_lambda_context
+from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem, problem_for
 from chalicelib.settings import get_settings
-from chalicelib.validation import FieldError, RegistrationInvalid
+from chalicelib.validation import FieldError
 
 # Chalice's own log handler stays off: the Powertools Logger below writes to the same logger
 # ("event-registration"), and with both every line would be written twice (once not as JSON).
@@ -40,6 +59,9 @@ STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
 VENDOR_DIR = STATIC_DIR / "vendor"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
+#: Languages of an answer that is no event's (a 404, a bad token, a 405): the supported ones, English
+#: first, the language when neither ``?lang=`` nor ``Accept-Language`` decides (``i18n.negotiate``).
+SERVICE_LANGUAGES: tuple[str, ...] = ("en", *(language for language in SUPPORTED_LANGUAGES if language != "en"))
 #: Logo files an event file may name (``assets/<file>.svg``, ``chalicelib.events.LOGO_FILE``): text, not binary.
 ASSET_TYPES = {".svg": "image/svg+xml; charset=utf-8"}
 LOGO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\.svg$")
@@ -49,26 +71,45 @@ ACCENT_FILE = re.compile(r"^([0-9a-f]{6})\.css$")
 # ------------------------------------------------------------------ helpers
 
 
+#: Response headers as Chalice types them (a header may repeat: a list of values).
+Headers = dict[str, str | list[str]]
+
+
+def _request() -> Request:
+    """The request being answered (Chalice sets it for every route call)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no current request: called outside a route")
+    return request
+
+
 def _query(name: str) -> str | None:
-    params = app.current_request.query_params or {}
-    return params.get(name)
+    params = _request().query_params
+    value = params.get(name) if params else None
+    return value if isinstance(value, str) else None
 
 
 def _header(name: str) -> str | None:
-    return app.current_request.headers.get(name)
+    value = _request().headers.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _raw_body() -> bytes | None:
+    body = _request().raw_body
+    return body.encode("utf-8") if isinstance(body, str) else body
 
 
 def _language(candidates: tuple[str, ...], explicit: str | None = None) -> str:
     return negotiate(candidates, explicit or _query("lang"), _header("accept-language"))
 
 
-def _security_headers(content_type: str, img_origin: str | None = None) -> dict[str, str]:
+def _security_headers(content_type: str, img_origin: str | None = None) -> Headers:
     """Headers of every answer. ``Cache-Control: no-store`` on all of them (pages, JSON, problems):
     many show personal data (a registration, its token in a link), so no cache keeps any; only
     ``/static`` files override it. HTML gets the CSP, whose ``img-src`` adds only ``img_origin``
     (the ``https://host`` of the event's logo URL, ``Branding.logo_origin``)."""
-    headers = {"Content-Type": content_type, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-               "Cache-Control": "no-store"}
+    headers: Headers = {"Content-Type": content_type, "X-Content-Type-Options": "nosniff",
+                        "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
     if content_type.startswith("text/html"):
         ancestors = get_settings().frame_ancestors
         images = f"'self' {img_origin}" if img_origin else "'self'"
@@ -79,13 +120,13 @@ def _security_headers(content_type: str, img_origin: str | None = None) -> dict[
     return headers
 
 
-def _html(body: str, status: int = 200, event=None) -> Response:
+def _html(body: str, status: int = 200, event: Event | None = None) -> Response:
     """An HTML page; ``event`` (when the page is an event's) lets its logo host into the CSP."""
     origin = event.branding.logo_origin if event is not None and event.branding else None
     return Response(body=body, status_code=status, headers=_security_headers(HTML, origin))
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def _json(body: Any, status: int = 200, headers: Headers | None = None) -> Response:
     return Response(
         body=json.dumps(body, ensure_ascii=False),
         status_code=status,
@@ -101,52 +142,93 @@ def _problem(problem: Problem) -> Response:
     )
 
 
-def _event_or_404(event_id: str, language: str, *, counters: bool = True):
-    """``(event, counters)`` (``counters`` ``None`` when not asked for); 404 ``not-found`` for an unknown event."""
-    try:
-        if counters:
-            return store.get_event(event_id)
-        return store.event_definition(event_id), None
-    except store.EventNotFound:
-        raise Problem(404, "not-found", language, what="event") from None
+@dataclass
+class ErrorAnswer:
+    """How a route answers an error (``errors.ServiceError`` or a parser's ``Problem``), worded by
+    ``problems.problem_for`` in ``language``.
+
+    problem+json by default; with ``page_base_path``, a page for a browser (``pages.message``, its
+    links relative to that path); with ``form``, a refused registration form post (422 invalid
+    fields, 409 refused) gets the form again with what was typed, other errors problem+json.
+    A route sets ``language`` and ``form`` as it learns them.
+    """
+
+    language: str
+    page_base_path: str | None = None
+    form: tuple[Event, dict[str, Any]] | None = None
+
+    def to(self, error: ServiceError | Problem) -> Response:
+        """The answer to ``error``."""
+        problem = problem_for(error, self.language)
+        if self.form is not None and problem.status in (409, 422):
+            event, values = self.form
+            return _form_again(event, values, self.language, error, problem)
+        if self.page_base_path is not None:
+            page = pages.message(self.language, problem.title, problem.detail, self.page_base_path)
+            return _html(page, problem.status)
+        return _problem(problem)
 
 
-def _closed_problem(event, state: str, language: str) -> Problem:
-    """409 ``registration-closed``; before registration opens, the detail says when it opens (in the
-    event's zone with its abbreviation) and the body carries ``registration_opens_at`` (local) and
-    ``registration_opens_at_utc``."""
-    if state != "not_yet_open" or event.registration_opens_at is None:
-        return Problem(409, "registration-closed", language, state=state)
-    view = event.public_view()
-    return Problem(409, "registration-closed", language, state=state,
-                   more_detail=opens_on(language, pages.opens_text(event, language)),
-                   extensions={name: view[name] for name in ("registration_opens_at", "registration_opens_at_utc")})
+def _form_again(event: Event, values: dict[str, Any], language: str, error: ServiceError | Problem,
+                problem: Problem) -> Response:
+    """The registration form re-rendered after a refused post: what was typed, a message at each field
+    (422), or the reason at the address (``already-registered``) and the state that refused it (409).
+
+    Its ``form_started_at`` lies ``MIN_FILL_SECONDS`` back: the person has filled the form in once,
+    so sending it again at once is not "too fast" (``chalicelib.antispam``). Form start times are
+    real time (``time.time()``), as a browser's ``Date.now()`` is, never the ``local`` stage's pinned clock.
+    """
+    counters = store.get_counters(event.id)
+    available = store.availability(event, counters, clock.now())
+    errors = {e.field: e.message for e in problem.errors or []}
+    state = available.state
+    if problem.code == "already-registered":
+        errors = {"email": problem.detail}
+    elif isinstance(error, store.EventFull):
+        state = "full"
+    elif isinstance(error, store.WindowClosed):
+        state = counters.window_state(clock.now())
+    if problem.status == 409 and state == "open":  # closed at the write, open when read back: a window edge
+        state = "closed"
+    started = max(0, int(time.time() - get_settings().min_fill_seconds) - 1)
+    page = pages.registration_form(
+        event, replace(available, state=state), language, base_path="../..", form_started_at=started,
+        values=values, errors=errors,
+    )
+    return _html(page, problem.status, event=event)
 
 
 @app.middleware("http")
-def cross_origin(event, get_response):
-    """CORS for every answer (errors too, ``chalicelib.cors``); Chalice's own 405 as problem+json."""
-    response = get_response(event)
-    if response.status_code == 500 and isinstance(response.body, dict) and "Code" in response.body:
-        # An uncaught exception (already logged by Chalice with its traceback): answer in our format.
-        response = _problem(Problem(500, "internal-error", _language(("en", "nl"))))
-    if response.status_code == 405 and isinstance(response.body, dict) and "Code" in response.body:
-        method = getattr(event, "method", "") or ""
-        problem = Problem(405, "method-not-allowed", _language(("en", "nl")), method=method[:20])
-        allow = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
-        response = _problem(problem)
-        response.headers.update(allow)
-    if getattr(event, "method", "") != "OPTIONS":  # preflights answer for themselves (_preflight)
-        cors.add_to(response.headers, getattr(event, "headers", None))
+def cross_origin(request: Any, get_response: Any) -> Response:
+    """CORS for every answer (errors too, ``chalicelib.cors``); Chalice's own 500 and 405 as problem+json."""
+    response = _in_our_format(request, get_response(request))
+    if getattr(request, "method", "") != "OPTIONS":  # preflights answer for themselves (_preflight)
+        cors.add_to(response.headers, getattr(request, "headers", None))
     return response
+
+
+def _in_our_format(request: Any, response: Response) -> Response:
+    """Chalice's own error answers (``{"Code": ...}`` bodies) as problem+json: an uncaught exception
+    (already logged by Chalice with its traceback) as 500 ``internal-error``, a method the route does
+    not take as 405 ``method-not-allowed`` (its ``Allow`` header kept)."""
+    if response.status_code not in (405, 500) or not isinstance(response.body, dict) or "Code" not in response.body:
+        return response
+    language = _language(SERVICE_LANGUAGES)
+    if response.status_code == 500:
+        return _problem(Problem(500, "internal-error", language))
+    method = getattr(request, "method", "") or ""
+    answer = _problem(Problem(405, "method-not-allowed", language, method=method[:20]))
+    answer.headers.update({k: v for k, v in response.headers.items() if k.lower() == "allow"})
+    return answer
 
 
 def _preflight() -> Response:
     """Answer a CORS preflight for the current route (its methods from the route table)."""
-    request = app.current_request
+    request = _request()
     path = (request.context or {}).get("resourcePath", "")
     methods = [m for m in app.routes.get(path, {}) if m != "OPTIONS"]
-    return Response(body="", status_code=204, headers=cors.preflight_headers(request.headers, methods))
+    headers: Headers = {**cors.preflight_headers(request.headers, methods)}
+    return Response(body="", status_code=204, headers=headers)
 
 
 # ------------------------------------------------------------------ routes
@@ -159,15 +241,15 @@ def get_event(event_id: str) -> Response:
     Seats follow the event's ``show_seats``: ``seats_left`` is the exact figure only with ``exact``.
     """
     if _wants_html():
-        response = _event_page(event_id, lambda event, counters, lang: pages.event_page(
-            event, store.availability(event, counters, clock.now()), lang, base_path=".."
+        response = _event_page(event_id, lambda event, counters, language: pages.event_page(
+            event, store.availability(event, counters, clock.now()), language, base_path=".."
         ), base_path="..")
         response.headers["Vary"] = "Accept"
         return response
     try:
-        event, counters = _event_or_404(event_id, _language(("en", "nl")))
-    except Problem as problem:
-        return _problem(problem)
+        event, counters = store.get_event(event_id)
+    except store.EventNotFound as error:
+        return ErrorAnswer(_language(SERVICE_LANGUAGES)).to(error)
     body = event.public_view()
     available = store.availability(event, counters, clock.now())
     language = _language(event.languages)
@@ -185,40 +267,25 @@ def get_event(event_id: str) -> Response:
     return _json(body, headers={"Vary": "Accept"})
 
 
-def _event_page(event_id: str, render, base_path: str = "../..", *, counters: bool = True) -> Response:
-    """An HTML page of an event: ``render(event, counters, lang)``, or a 404 page in the visitor's language.
+def _event_page(event_id: str, render: Callable[[Event, Any, str], str], base_path: str = "../..", *,
+                counters: bool = True) -> Response:
+    """An HTML page of an event: ``render(event, counters, language)``, or a 404 page in the visitor's language.
 
     ``counters=False`` for a page that shows no seats (``counters`` is then ``None``).
     """
     try:
-        event, counts = _event_or_404(event_id, "en", counters=counters)
-    except Problem:
-        lang = _language(("en", "nl"))
-        problem = Problem(404, "not-found", lang, what="event")
-        return _html(pages.message(lang, problem.title, problem.detail, base_path=base_path), 404)
+        event, counts = store.get_event(event_id) if counters else (store.event_definition(event_id), None)
+    except store.EventNotFound as error:
+        return ErrorAnswer(_language(SERVICE_LANGUAGES), page_base_path=base_path).to(error)
     return _html(render(event, counts, _language(event.languages)), event=event)
-
-
-def _form_again(event, available: store.Availability, lang: str, values: dict[str, Any], errors: dict[str, str],
-                status: int) -> Response:
-    """The registration form re-rendered after a refused post: what was typed, a message at each field.
-
-    Its ``form_started_at`` lies ``MIN_FILL_SECONDS`` back: the person has filled the form in once,
-    so sending it again at once is not "too fast" (``chalicelib.antispam``).
-    """
-    started = max(0, int(time.time() - get_settings().min_fill_seconds) - 1)
-    page = pages.registration_form(
-        event, available, lang, base_path="../..", form_started_at=started, values=values, errors=errors,
-    )
-    return _html(page, status, event=event)
 
 
 @app.route("/events/{event_id}/register", methods=["GET"])
 def registration_page(event_id: str) -> Response:
     """The registration form (HTML); ``?lang=``, else ``Accept-Language``, else the event's default."""
-    return _event_page(event_id, lambda event, counters, lang: pages.registration_form(
-        event, store.availability(event, counters, clock.now()), lang, form_started_at=int(time.time()),
-        base_path="../.."
+    return _event_page(event_id, lambda event, counters, language: pages.registration_form(
+        event, store.availability(event, counters, clock.now()), language, form_started_at=int(time.time()),
+        base_path="../..",
     ))
 
 
@@ -230,7 +297,7 @@ def thanks_page(event_id: str) -> Response:
     says seat or waitlist (and position) and the address the email goes to. Without a valid
     one the page thanks in general terms and shows nothing of any registration.
     """
-    def render(event, _, lang):
+    def render(event: Event, _: Any, language: str) -> str:
         registration_id = tokens.read_receipt(event.id, _query("ref"), int(clock.now().timestamp()))
         view = None
         if registration_id:
@@ -239,8 +306,8 @@ def thanks_page(event_id: str) -> Response:
             except store.RegistrationNotFound:
                 view = None  # a post the anti-spam checks caught stores nothing
         if view is None:
-            return pages.thanks(event, lang, status=None, base_path="../..")
-        return pages.thanks(event, lang, status=view.status, position=view.waitlist_position, email=view.email,
+            return pages.thanks(event, language, status=None, base_path="../..")
+        return pages.thanks(event, language, status=view.status, position=view.waitlist_position, email=view.email,
                             base_path="../..")
 
     return _event_page(event_id, render, counters=False)
@@ -248,60 +315,49 @@ def thanks_page(event_id: str) -> Response:
 
 @app.route("/events/{event_id}/registrations", methods=["POST"], content_types=["*/*"])
 def create_registration(event_id: str) -> Response:
-    """Register: JSON (201 + Location) or an HTML form post (303 to the thank-you page, 422 re-render)."""
-    request = app.current_request
-    language = _language(("en", "nl"))
+    """Register: JSON (201 + Location) or an HTML form post (303 to the thank-you page, 422/409 re-render).
+
+    Errors (``ErrorAnswer``): 404 before the event is known, in the visitor's language; the body's
+    problems in the event's; after that in the answer's language (:func:`_answer_language`).
+    """
+    on_error = ErrorAnswer(_language(SERVICE_LANGUAGES))
     try:
-        event, _ = _event_or_404(event_id, language, counters=False)  # the write checks seats and window
-        language = _language(event.languages)
-        body = parse_body(event, _header("content-type"), request.raw_body, language)
-        # Messages in the language of the page the person used (?lang=), else of the emails they chose.
-        page_lang = _query("lang")
-        chosen = body.data.get("language") if isinstance(body.data.get("language"), str) else None
-        answer_language = _language(event.languages, page_lang if page_lang in event.languages else chosen)
-        if "language" not in body.data:  # emails in the language the request asked for
-            body.data["language"] = answer_language
-    except Problem as problem:
-        return _problem(problem)
-    try:
-        result = registrations.register(event_id, body.data, answer_language, event=event)
-    except RegistrationInvalid as invalid:
+        event = store.event_definition(event_id)  # the write checks seats and window
+        on_error.language = _language(event.languages)
+        body = parse_body(event, _header("content-type"), _raw_body(), on_error.language)
+        on_error.language = _answer_language(event, body.data)
+        body.data.setdefault("language", on_error.language)  # emails in the language the request asked for
         if body.is_form:
-            errors = {e.field: e.message for e in invalid.errors}
-            available = store.availability(event, store.get_counters(event_id), clock.now())
-            return _form_again(event, available, answer_language, body.data, errors, 422)
-        return _problem(Problem(422, "validation-failed", answer_language, errors=invalid.errors))
-    except store.AlreadyRegistered:
-        problem = Problem(409, "already-registered", answer_language)
-    except registrations.RegistrationClosed as closed:
-        problem = _closed_problem(event, closed.state, answer_language)
-    except store.EventFull:
-        problem = Problem(409, "event-full", answer_language)
-    except store.EventNotFound:
-        problem = Problem(404, "not-found", answer_language, what="event")
-    except registrations.Busy:
-        return _problem(Problem(503, "busy", language, headers={"Retry-After": "1"}))
+            on_error.form = (event, body.data)
+        result = registrations.register(event_id, body.data, on_error.language, event=event)
+    except (ServiceError, Problem) as error:
+        return on_error.to(error)
+    if result.stored:
+        logger.info("registered", extra={"event_id": event_id, "registration_id": result.registration_id,
+                                         "status": result.status})
     else:
-        if result.stored:
-            logger.info("registered", extra={"event_id": event_id, "registration_id": result.registration_id, "status": result.status})
-        else:
-            logger.info("honeypot post ignored", extra={"event_id": event_id})
-        receipt = quote(tokens.make_receipt(event_id, result.registration_id, int(clock.now().timestamp())), safe="")
-        thanks = f"thanks?lang={answer_language}&ref={receipt}"
-        if body.is_form:
-            return Response(body="", status_code=303, headers={"Location": thanks, "Cache-Control": "no-store", "Content-Type": "text/plain"})
-        base = get_settings().public_base_url
-        answer = {**result.as_json(), "thanks_url": f"{base}/events/{event_id}/{thanks}"}
-        return _json(answer, 201, {"Location": f"{base}/registrations/{result.registration_id}"})
-    if body.is_form and problem.status == 409:
-        errors = {"email": problem.detail} if problem.code == "already-registered" else {}
-        available = store.availability(event, store.get_counters(event_id), clock.now())
-        state = available.state if problem.code == "already-registered" else (
-            "full" if problem.code == "event-full" else "closed" if available.state == "full" else available.state)
-        if state == "open":  # closed at the write, open when read back: a window edge; say closed
-            state = "closed"
-        return _form_again(event, replace(available, state=state), answer_language, body.data, errors, 409)
-    return _problem(problem)
+        logger.info("honeypot post ignored", extra={"event_id": event_id})
+    return _registered(event_id, result, on_error.language, is_form=body.is_form)
+
+
+def _answer_language(event: Event, data: dict[str, Any]) -> str:
+    """The language of a registration's answer: the page the person used (``?lang=``), else the emails
+    they chose (the body's ``language``), else ``Accept-Language``, else the event's default."""
+    page_language = _query("lang")
+    chosen = data.get("language") if isinstance(data.get("language"), str) else None
+    return _language(event.languages, page_language if page_language in event.languages else chosen)
+
+
+def _registered(event_id: str, result: registrations.Registered, language: str, *, is_form: bool) -> Response:
+    """A form post: 303 to the thank-you page (its receipt in the link); JSON: 201, ``Location`` and ``thanks_url``."""
+    receipt = quote(tokens.make_receipt(event_id, result.registration_id, int(clock.now().timestamp())), safe="")
+    thanks = f"thanks?lang={language}&ref={receipt}"
+    if is_form:
+        return Response(body="", status_code=303,
+                        headers={"Location": thanks, "Cache-Control": "no-store", "Content-Type": "text/plain"})
+    base = get_settings().public_base_url
+    answer = {**result.as_json(), "thanks_url": f"{base}/events/{event_id}/{thanks}"}
+    return _json(answer, 201, {"Location": f"{base}/registrations/{result.registration_id}"})
 
 
 def _wants_html() -> bool:
@@ -310,40 +366,35 @@ def _wants_html() -> bool:
     return accepted.best_match(["application/json", "text/html"]) == "text/html"
 
 
-def _registrant(registration_id: str, token: str | None, purpose: str, *, cancel: bool = False) -> registrations.RegistrantView:
+def _registrant(registration_id: str, token: str | None, purpose: str, *,
+                cancel: bool = False) -> registrations.RegistrantView:
     """The registration behind a personal link whose token serves ``purpose``, cancelled first with ``cancel``.
 
-    403 for a token that is bad or made for another purpose (checked first, so it reveals
-    nothing: README, "Emails", personal links), 404 if gone, 409 ``event-over`` for a
-    cancellation after the event has ended (nothing changes).
+    Raises ``tokens.InvalidToken`` for a token that is bad or made for another purpose (checked
+    first, so it reveals nothing: README, "Emails", personal links), ``store.RegistrationNotFound``
+    if gone, ``store.EventOver`` for a cancellation after the event has ended (nothing changes)
+    and ``errors.Busy``.
     """
-    language = _language(("en", "nl"))
-    if not tokens.verify_token(registration_id, token, purpose):
-        raise Problem(403, "invalid-token", language)
-    try:
-        if cancel:
-            return registrations.cancel_own(registration_id)
-        return registrations.registrant_view(registration_id)
-    except (store.RegistrationNotFound, store.EventNotFound):
-        raise Problem(404, "not-found", language, what="registration") from None
-    except store.EventOver:
-        raise Problem(409, "event-over", language) from None
+    tokens.require_token(registration_id, token, purpose)
+    if cancel:
+        return registrations.cancel_own(registration_id)
+    return registrations.registrant_view(registration_id)
 
 
 def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: bool, base_path: str) -> Response:
-    """The status page (a ``view`` token) or the cancel page (a ``cancel`` token), JSON for the status to non-browsers."""
+    """The status page (a ``view`` token) or the cancel page (a ``cancel`` token); JSON for the status
+    to non-browsers."""
     purpose = tokens.CANCEL if ask_cancel else tokens.VIEW
     try:
         view = _registrant(registration_id, token, purpose)
-    except Problem as problem:
-        if _wants_html():
-            return _html(pages.message(_language(("en", "nl")), problem.title, problem.detail, base_path), problem.status)
-        return _problem(problem)
+    except ServiceError as error:
+        page_base_path = base_path if _wants_html() else None
+        return ErrorAnswer(_language(SERVICE_LANGUAGES), page_base_path).to(error)
     if not _wants_html() and not ask_cancel:
         return _json(view.as_json())
-    lang = _language(view.event.languages, _query("lang") or view.language)
+    language = _language(view.event.languages, _query("lang") or view.language)
     page = pages.registration_status(
-        view.event, lang, registration_id=registration_id, status=view.status, position=view.waitlist_position,
+        view.event, language, registration_id=registration_id, status=view.status, position=view.waitlist_position,
         token=token or "", ask_cancel=ask_cancel, base_path=base_path, now=clock.now(),
         # Only a first-release token (view and cancel in one) leads from the status page to the cancel page.
         can_cancel=ask_cancel or tokens.verify_token(registration_id, token, tokens.CANCEL),
@@ -371,28 +422,24 @@ def cancel_registration(registration_id: str) -> Response:
     (with a view token made here), JSON 200.
 
     After the event has ended: 409 ``event-over`` (a page for browsers), nothing changed."""
-    request = app.current_request
-    language = _language(("en", "nl"))
+    language = _language(SERVICE_LANGUAGES)
     try:
-        token, is_form = parse_token_body(_header("content-type"), request.raw_body, language)
+        token, is_form = parse_token_body(_header("content-type"), _raw_body(), language)
         view = _registrant(registration_id, token, tokens.CANCEL, cancel=True)
-    except Problem as problem:
-        if _wants_html():  # a browser posting the cancel form: a page, not JSON
-            return _html(pages.message(language, problem.title, problem.detail, "../.."), problem.status)
-        return _problem(problem)
-    except store.RegistrationNotFound:
-        return _problem(Problem(404, "not-found", language, what="registration"))
-    except store.Conflict:
-        return _problem(Problem(503, "busy", language, headers={"Retry-After": "1"}))
+    except (ServiceError, Problem) as error:  # a browser posting the cancel form: a page, not JSON
+        return ErrorAnswer(language, page_base_path="../.." if _wants_html() else None).to(error)
     result = view.cancelled
+    assert result is not None  # noqa: S101 - registrations.cancel_own sets it
     logger.info("cancelled", extra={"event_id": view.event.id, "registration_id": registration_id,
                                     "changed": result.changed, "promoted_registration_id": result.promoted_id})
     if is_form:
-        lang = _language(view.event.languages, _query("lang") or view.language)
+        page_language = _language(view.event.languages, _query("lang") or view.language)
         seen = quote(tokens.make_token(registration_id, tokens.VIEW), safe="")
-        location = f"../{registration_id}?token={seen}&lang={lang}"
-        return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
-    return _json({"registration_id": registration_id, "event_id": view.event.id, "status": "cancelled", "changed": result.changed})
+        location = f"../{registration_id}?token={seen}&lang={page_language}"
+        return Response(body="", status_code=303,
+                        headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
+    return _json({"registration_id": registration_id, "event_id": view.event.id, "status": "cancelled",
+                  "changed": result.changed})
 
 
 @app.route("/events/{event_id}", methods=["OPTIONS"])
@@ -433,7 +480,8 @@ def static_file(name: str) -> Response:
 
 
 def _event_assets_dir() -> Path:
-    """``assets/`` beside the event files: ``$EVENTS_DIR/assets`` (local service), else the packaged ``events/assets``."""
+    """``assets/`` beside the event files: ``$EVENTS_DIR/assets`` (local service), else the packaged
+    ``events/assets``."""
     return Path(os.environ.get("EVENTS_DIR") or Path(__file__).parent / "events") / "assets"
 
 
@@ -474,39 +522,41 @@ def accent_stylesheet(name: str) -> Response:
 DOOR_CHALLENGE = 'Bearer realm="door"'
 
 
-def _door(event_id: str) -> tuple[Any, checkin.DoorPass, str]:
-    """``(event, door pass, language)`` of a door API call: the ``Authorization: Bearer`` door link
-    (401 ``door-link-invalid`` / ``door-link-expired`` with ``WWW-Authenticate``, RFC 6750 section 3.1),
-    then the event (404)."""
-    language = _language(("en", "nl"))
-    token = checkin.bearer_token(_header("authorization"))
-    refused = {"WWW-Authenticate": f'{DOOR_CHALLENGE}, error="invalid_token"' if token else DOOR_CHALLENGE}
+def _door(event_id: str, token: str | None, on_error: ErrorAnswer) -> tuple[Event, checkin.DoorPass]:
+    """``(event, door pass)`` of a door API call: the ``Authorization: Bearer`` door link, then the event.
+
+    Raises ``checkin.DoorLinkInvalid``, ``checkin.DoorLinkExpired`` (with the event, for its zone)
+    and ``store.EventNotFound``; ``on_error`` answers in the event's languages once it is known.
+    """
     try:  # the signature first: a request without a genuine link costs no read
         door = checkin.read_door_token(event_id, token, clock.now())
     except checkin.DoorLinkExpired as expired:
-        event, _ = _event_or_404(event_id, language, counters=False)
-        language = _language(event.languages)
-        raise Problem(401, "door-link-expired", language, headers=refused,
-                      expired=doorpage.expired_text(event, expired, language)) from None
-    except checkin.DoorLinkInvalid:
-        raise Problem(401, "door-link-invalid", language, headers=refused) from None
-    event, _ = _event_or_404(event_id, language, counters=False)
-    return event, door, _language(event.languages)
+        expired.event = store.event_definition(event_id)
+        on_error.language = _language(expired.event.languages)
+        raise
+    event = store.event_definition(event_id)
+    on_error.language = _language(event.languages)
+    return event, door
 
 
-def _door_answer(event_id: str, act) -> Response:
-    """Run ``act(event, door, language)`` for a door API route; problems as problem+json (README, "Check-in at the door")."""
+def _door_answer(event_id: str, act: Callable[[Event, checkin.DoorPass, str], Any]) -> Response:
+    """Run ``act(event, door, language)`` for a door API route; errors as problem+json (README, "Check-in at
+    the door"), a 401 with ``WWW-Authenticate`` (RFC 6750 section 3.1: ``invalid_token`` when one was given)."""
+    token = checkin.bearer_token(_header("authorization"))
+    on_error = ErrorAnswer(_language(SERVICE_LANGUAGES))
     try:
-        event, door, language = _door(event_id)
-        return _json(act(event, door, language))
-    except Problem as problem:
-        return _problem(problem)
-    except checkin.Busy:
-        return _problem(Problem(503, "checkin-busy", _language(("en", "nl")), headers={"Retry-After": "1"}))
+        event, door = _door(event_id, token, on_error)
+        return _json(act(event, door, on_error.language))
+    except (ServiceError, Problem) as error:
+        answer = on_error.to(error)
+    if answer.status_code == 401:
+        answer.headers["WWW-Authenticate"] = f'{DOOR_CHALLENGE}, error="invalid_token"' if token else DOOR_CHALLENGE
+    return answer
 
 
 def _door_body(language: str) -> dict[str, Any]:
-    return parse_json_object(_header("content-type"), app.current_request.raw_body, language)
+    body: dict[str, Any] = parse_json_object(_header("content-type"), _raw_body(), language)
+    return body
 
 
 @app.route("/events/{event_id}/door", methods=["GET"])
@@ -528,12 +578,13 @@ def door_summary(event_id: str) -> Response:
 @app.route("/events/{event_id}/door/checkins", methods=["POST"], content_types=["*/*"])
 def door_check_in(event_id: str) -> Response:
     """Check in by code (scanned or typed): ``{"code": ...}`` -> the outcome (always 200 for a read code)."""
-    def act(event, door, lang):
-        code = _door_body(lang).get("code")
+    def act(event: Event, door: checkin.DoorPass, language: str) -> Any:
+        code = _door_body(language).get("code")
         result = checkin.check_in_code(event.id, code if isinstance(code, str) else None, clock.now())
+        person = result.person.registration_id if result.person else None
         logger.info("door check-in", extra={"event_id": event.id, "outcome": result.outcome, "door_key": door.key_id,
-                                            "registration_id": result.person.registration_id if result.person else None})
-        return doorpage.result_json(event, result, lang)
+                                            "registration_id": person})
+        return doorpage.result_json(event, result, language)
 
     return _door_answer(event_id, act)
 
@@ -541,12 +592,13 @@ def door_check_in(event_id: str) -> Response:
 @app.route("/events/{event_id}/door/undo", methods=["POST"], content_types=["*/*"])
 def door_undo(event_id: str) -> Response:
     """Take back a check-in by its code: ``{"code": ...}`` -> ``undone`` or ``not_checked_in``."""
-    def act(event, door, lang):
-        code = _door_body(lang).get("code")
+    def act(event: Event, door: checkin.DoorPass, language: str) -> Any:
+        code = _door_body(language).get("code")
         result = checkin.undo_code(event.id, code if isinstance(code, str) else None)
+        person = result.person.registration_id if result.person else None
         logger.info("door check-in undone", extra={"event_id": event.id, "outcome": result.outcome,
-                                                   "registration_id": result.person.registration_id if result.person else None})
-        return doorpage.result_json(event, result, lang)
+                                                   "registration_id": person})
+        return doorpage.result_json(event, result, language)
 
     return _door_answer(event_id, act)
 
@@ -554,7 +606,7 @@ def door_undo(event_id: str) -> Response:
 @app.route("/events/{event_id}/door/search", methods=["POST"], content_types=["*/*"])
 def door_search(event_id: str) -> Response:
     """Confirmed registrations by name or address: ``{"query": ...}`` -> ``{results, more}`` (no addresses)."""
-    def act(event, door, lang):
+    def act(event: Event, door: checkin.DoorPass, lang: str) -> Any:
         query = _door_body(lang).get("query")
         try:
             people, more = checkin.search(event.id, query if isinstance(query, str) else "")
@@ -581,25 +633,27 @@ def vendored_file(name: str) -> Response:
 
 
 @app.schedule(Rate(jobs.RATE_MINUTES, unit=Rate.MINUTES), name="RunDueJobs")
-def run_due_jobs(event: Any) -> dict[str, Any]:
+def run_due_jobs(scheduled: Any) -> dict[str, Any]:
     """Every few minutes: the due jobs of every event (``chalicelib.jobs``), e.g. the waitlist-closed emails.
 
-    Deployed, the function starts from ``chalicelib.entry_jobs`` (the same call without Chalice);
-    ``make run`` calls this one on its own clock.
+    Deployed, the function starts from ``chalicelib.entry_jobs`` (the same call without Chalice, its
+    log lines with the Lambda context); ``make run`` calls this one on its own clock.
     """
-    return jobs.run_due(clock.now(), jobs.time_is_short(getattr(event, "context", None))).as_json()
+    return jobs.run_due(clock.now(), jobs.time_is_short(getattr(scheduled, "context", None))).as_json()
 
 
 # ------------------------------------------------------------------ stream consumer and SES events
 
 
 @app.lambda_function(name="DeliverEmails")
-def deliver_emails(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@with_lambda_context(logger)
+def deliver_emails(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Consume DynamoDB stream records and send the registrants' emails (partial batch response)."""
-    return delivery.handle_batch(event.get("Records", []))
+    return delivery.handle_batch(lambda_event, context)
 
 
 @app.lambda_function(name="RecordEmailEvents")
-def record_email_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@with_lambda_context(logger)
+def record_email_events(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Record one SES delivery, bounce, complaint, reject or delay event (EventBridge) on its notification."""
-    return feedback.handle_event(event)
+    return feedback.handle_event(lambda_event)

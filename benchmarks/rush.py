@@ -11,11 +11,11 @@ DynamoDB applied one request at a time by ``localservice.awsfake.serialize_dynam
   shape of its registration's write (:func:`run_floor`): the least any registration can cost.
 
 Rounds alternate which goes first; the summary gives medians. Printed per registration:
-attempts (tries of the whole write: 1 + the retries after a ``store.Conflict``, i.e. after a
+attempts (tries of the whole write: 1 + the retries after a ``store.Busy``, i.e. after a
 condition failed because another write got there first), transaction writes
 (``TransactWriteItems`` requests, failed ones included: a seat write that finds the event full
 counts too), all DynamoDB requests by operation, answers other than confirmed/waitlisted (a 503
-``busy`` is ``registrations.Busy``), and registrations per second as a fraction of the floor.
+``busy`` is ``chalicelib.errors.Busy``), and registrations per second as a fraction of the floor.
 
     .venv/bin/python -m benchmarks.rush                      # this checkout
     .venv/bin/python -m benchmarks.rush --code /tmp/before   # another checkout's chalicelib, same stand-in
@@ -64,19 +64,21 @@ def _environment(port: int) -> None:
 
 
 class Retries:
-    """Counts ``store.Conflict`` exceptions made: each is one failed try that ``register`` retries."""
+    """Counts ``store.Busy`` exceptions made (``store.Conflict`` in a checkout from before the name):
+    each is one failed try that ``register`` retries."""
 
     def __init__(self, store: Any) -> None:
         self.count = 0
         self._lock = threading.Lock()
-        original = store.Conflict.__init__
+        busy = getattr(store, "Busy", None) or store.Conflict
+        original = busy.__init__
 
         def counted(conflict: Any, *args: Any, **kwargs: Any) -> None:
             with self._lock:
                 self.count += 1
             original(conflict, *args, **kwargs)
 
-        store.Conflict.__init__ = counted
+        busy.__init__ = counted
 
     def take(self) -> int:
         with self._lock:

@@ -49,8 +49,9 @@ def check_fill_time(fields: dict[str, Any], language: str, now: float | None = N
     """Refuse a form sent sooner than ``MIN_FILL_SECONDS`` after ``form_started_at``.
 
     ``fields`` are validated (``form_started_at`` a number within the model's bounds, or
-    ``None``); ``now`` is epoch seconds (default ``time.time()``); ``MIN_FILL_SECONDS`` is read
-    at call time (0 turns the check off). A start in the future is not judged.
+    ``None``); ``now`` is epoch seconds (default ``time.time()``: real time, like the browser's
+    ``Date.now()`` a site's form sends, never the ``local`` stage's pinned ``chalicelib.clock``);
+    ``MIN_FILL_SECONDS`` is read at call time (0 turns the check off). A start in the future is not judged.
     Raises ``validation.RegistrationInvalid`` with one ``too_fast`` error on ``form_started_at``
     (message in ``language``).
     """

@@ -59,9 +59,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from botocore.exceptions import ClientError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from chalicelib import aws, store, tokens
+from chalicelib import aws, errors, store, tokens
 from chalicelib.events import Event
 from chalicelib.settings import get_settings
 
@@ -103,20 +102,34 @@ class NotForEvent(LookupError):
     """A check-in code of another event (or of a registration not in this event)."""
 
 
-class DoorLinkInvalid(ValueError):
-    """A door link token that is malformed, tampered, for another event, or signed with a retired key."""
+class DoorLinkInvalid(errors.ServiceError, ValueError):
+    """A door link token that is malformed, tampered, for another event, or signed with a retired key
+    (401 ``door-link-invalid``)."""
+
+    STATUS = 401
+    CODE = "door-link-invalid"
 
 
-class DoorLinkExpired(ValueError):
-    """A genuine door link whose time is up; ``expired_at`` is its expiry (aware UTC)."""
+class DoorLinkExpired(errors.ServiceError, ValueError):
+    """A genuine door link whose time is up; ``expired_at`` is its expiry (aware UTC) (401 ``door-link-expired``).
+
+    ``event``, set by the caller that read it, lets the answer say the expiry in the event's zone.
+    """
+
+    STATUS = 401
+    CODE = "door-link-expired"
 
     def __init__(self, expired_at: datetime):
         super().__init__(f"the door link expired at {expired_at.isoformat()}")
         self.expired_at = expired_at
+        self.event: Event | None = None
 
 
-class Busy(Exception):
-    """A check-in transaction was cancelled by conflicting writes :data:`WRITE_ATTEMPTS` times."""
+class Busy(errors.Busy):
+    """A check-in transaction was cancelled by conflicting writes :data:`WRITE_ATTEMPTS` times
+    (503 ``checkin-busy``, ``Retry-After: 1``)."""
+
+    CODE = "checkin-busy"
 
 
 # ------------------------------------------------------------------ codes
@@ -381,33 +394,24 @@ def _counter_update(event_id: str, amount: int, expires_at: Any) -> dict[str, An
     }}
 
 
-class _Conflict(Exception):
-    pass
-
-
+@errors.retried(WRITE_ATTEMPTS, max_wait=0.5)
 def _transact(ops: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Run a check-in transaction; ``None`` when done, else the registration item as the refused
-    condition saw it (``{}`` when it did not exist). Raises :class:`Busy` after
-    :data:`WRITE_ATTEMPTS` conflicts (another transaction was writing one of the items)."""
+    condition saw it (``{}`` when it did not exist). Tried again on a conflict; raises :class:`Busy`
+    after :data:`WRITE_ATTEMPTS` conflicts (another transaction was writing one of the items)."""
     try:
-        for attempt in Retrying(retry=retry_if_exception_type(_Conflict), stop=stop_after_attempt(WRITE_ATTEMPTS),
-                                wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True):
-            with attempt:
-                try:
-                    _ddb().transact_write_items(TransactItems=ops)
-                except ClientError as error:
-                    if error.response["Error"]["Code"] != "TransactionCanceledException":
-                        raise
-                    reasons = error.response.get("CancellationReasons") or []
-                    first = reasons[0] if reasons else {}
-                    if first.get("Code") == "ConditionalCheckFailed":
-                        old = first.get("Item")
-                        return store.deserialize(old) if old else {}
-                    if any(r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons):
-                        raise _Conflict() from None
-                    raise
-    except _Conflict:
-        raise Busy("check-in conflicted with other writes") from None
+        _ddb().transact_write_items(TransactItems=ops)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = error.response.get("CancellationReasons") or []
+        first = reasons[0] if reasons else {}
+        if first.get("Code") == "ConditionalCheckFailed":
+            old = first.get("Item")
+            return store.deserialize(old) if old else {}
+        if any(r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons):
+            raise Busy("check-in conflicted with other writes") from None
+        raise
     return None
 
 

@@ -20,7 +20,8 @@ is never sent.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from chalicelib.settings import get_settings
 
@@ -76,7 +77,8 @@ def preflight_headers(request_headers: Mapping[str, str] | None, methods: Iterab
     methods = [m.upper() for m in methods]
     if "OPTIONS" not in methods:
         methods.append("OPTIONS")
-    headers = {"Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers", "Allow": ", ".join(methods)}
+    headers = {"Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+               "Allow": ", ".join(methods)}
     origin = allowed_origin(_get(request_headers, "origin"))
     wanted = (_get(request_headers, "access-control-request-method") or "").upper()
     if origin and wanted in methods:
@@ -91,7 +93,7 @@ def preflight_headers(request_headers: Mapping[str, str] | None, methods: Iterab
     return headers
 
 
-def add_to(headers: dict[str, str], request_headers: Mapping[str, str] | None) -> None:
+def add_to(headers: dict[str, Any], request_headers: Mapping[str, str] | None) -> None:
     """Add the CORS headers of :func:`response_headers` to an answer's ``headers`` in place.
 
     A ``Vary`` the answer already has is extended with ``Origin``; an answer that

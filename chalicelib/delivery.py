@@ -30,7 +30,8 @@ other writes, such as our own email-state updates), then:
 
 A transient error that outlasts botocore's retries puts the claim back to
 ``pending`` and reports the record in ``batchItemFailures`` (partial batch
-response), so the stream retries it and the rest of the batch goes on.
+response, Powertools' ``BatchProcessor`` for DynamoDB Streams), so the stream
+retries it and the rest of the batch goes on.
 A ``sending`` claim older than :data:`CLAIM_SECONDS` counts as abandoned (the
 function died mid-send) and may be taken again.
 """
@@ -40,8 +41,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws, checkin, clock, emails, store, tokens
 from chalicelib.settings import get_settings
@@ -64,34 +70,42 @@ PERMANENT_ERRORS = {
 }
 
 
-def change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+def change_of(record: DynamoDBRecord | dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """``(change, new image as plain values)`` for a registration stream record, else ``None``.
 
-    Every record this acts on matches :data:`STREAM_FILTER_PATTERN`, the event
-    source mapping's filter, so Lambda invokes the function only for those.
+    ``record`` is Powertools' typed stream record, or one in Lambda's event shape (typed here);
+    its images come deserialised, numbers as ``int``/``float`` (``store.plain``). Every record this acts on matches
+    :data:`STREAM_FILTER_PATTERN`, the event source mapping's filter, so Lambda invokes the
+    function only for those.
     """
-    dynamodb = record.get("dynamodb") or {}
-    new = dynamodb.get("NewImage")
-    if not new or new.get("type", {}).get("S") != "registration":
+    if not isinstance(record, DynamoDBRecord):
+        record = DynamoDBRecord(record)
+    stream = record.dynamodb
+    new = stream.new_image if stream is not None else {}
+    if stream is None or not new or new.get("type") != "registration":
         return None
-    item = store.deserialize(new)
-    if record.get("eventName") == "INSERT":
+    item: dict[str, Any] = store.plain(new)
+    if record.event_name is DynamoDBRecordEventName.INSERT:
         return "registered", item
-    old = dynamodb.get("OldImage")
-    if record.get("eventName") != "MODIFY" or not old:
+    old = stream.old_image
+    if record.event_name is not DynamoDBRecordEventName.MODIFY or not old:
         return None
-    before = old.get("status", {}).get("S")
-    after = item.get("status")
+    before, after = old.get("status"), item.get("status")
     if before != after:
-        if before == "waitlisted" and after == "confirmed":
-            return "promoted", item
-        if after == "cancelled":
-            return "cancelled", item
-        return None
-    return _requested(store.deserialize(old).get("notifications") or {}, item.get("notifications") or {}, item)
+        change = _status_change(before, after)
+        return (change, item) if change else None
+    return _requested(store.plain(old).get("notifications") or {}, item.get("notifications") or {}, item)
 
 
-def _requested(before: dict[str, Any], after: dict[str, Any], item: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+def _status_change(before: str | None, after: str | None) -> str | None:
+    """The email a change of ``status`` calls for: ``promoted`` (waitlisted to confirmed), ``cancelled``, or none."""
+    if before == "waitlisted" and after == "confirmed":
+        return "promoted"
+    return "cancelled" if after == "cancelled" else None
+
+
+def _requested(before: dict[str, Any], after: dict[str, Any],
+               item: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """A notification this write newly set to ``pending`` (a resend, an event change's ``updated``, or a
     kind without a status change such as ``waitlist_closed``).
 
@@ -150,7 +164,7 @@ def _send(outgoing: emails.OutgoingEmail, sender: str, configuration_set: str = 
         Content={"Raw": {"Data": outgoing.raw}},
         **options,
     )
-    return answer["MessageId"]
+    return str(answer["MessageId"])
 
 
 #: Claims tried for one record when the registration changed under it (its address corrected, or
@@ -199,7 +213,7 @@ def _claim(change: str, item: dict[str, Any], log: dict[str, Any], sequence: int
     return "retry", item
 
 
-def deliver(record: dict[str, Any]) -> bool:
+def deliver(record: DynamoDBRecord) -> bool:
     """Send the email a stream record calls for, at most once per change.
 
     Returns ``False`` when the record must be retried (transient failure), ``True``
@@ -209,14 +223,24 @@ def deliver(record: dict[str, Any]) -> bool:
     if found is None:
         return True
     change, item = found
-    event_id, registration_id = item["event_id"], item["registration_id"]
-    log = {"event_id": event_id, "registration_id": registration_id, "change": change}
+    log = {"event_id": item["event_id"], "registration_id": item["registration_id"], "change": change}
     entry = (item.get("notifications") or {}).get(change) or {}
     # An entry written with a sequence is claimed and recorded only while it is still that one.
-    only = {"sequence": int(entry["sequence"])} if "sequence" in entry else {}
-    result, item = _claim(change, item, log, **only)
+    sequence = int(entry["sequence"]) if "sequence" in entry else None
+    result, item = _claim(change, item, log, sequence)
     if result != "claimed":
         return result == "done"
+    outgoing = _build(change, item, entry, log, sequence)
+    if outgoing is None:
+        return True  # failed for good, recorded
+    return _send_and_record(change, item, outgoing, log, sequence)
+
+
+def _build(change: str, item: dict[str, Any], entry: dict[str, Any], log: dict[str, Any],
+           sequence: int | None) -> emails.OutgoingEmail | None:
+    """The checked message of a claimed change, or ``None`` after recording it ``failed`` (it could
+    reach someone else, ``UnsafeMessage``; or the event or the content cannot make one)."""
+    event_id, registration_id = item["event_id"], item["registration_id"]
     now = clock.now()
     settings = get_settings()
     try:
@@ -229,7 +253,7 @@ def deliver(record: dict[str, Any]) -> bool:
         # a ``waitlist_closed`` notice names no position).
         if item["status"] == "waitlisted" and change != "waitlist_closed":
             position = store.waitlist_position(event_id, int(item["waitlist_ticket"]))
-        outgoing = emails.build_email(
+        return emails.build_email(
             event=event,
             registration=item,
             change=change,
@@ -245,54 +269,87 @@ def deliver(record: dict[str, Any]) -> bool:
         )
     except emails.UnsafeMessage as exc:  # could reach someone else: never sent
         store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),
-                                  reason=f"UnsafeMessage: {exc}", **only)
+                                  reason=f"UnsafeMessage: {exc}", sequence=sequence)
         logger.error("email failed the recipient check, not sent", extra={**log, "error": "UnsafeMessage"})
-        return True
     except (ValueError, store.StoreError) as exc:
         store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),
-                                  reason=f"{type(exc).__name__}: {exc}", **only)
+                                  reason=f"{type(exc).__name__}: {exc}", sequence=sequence)
         logger.warning("email could not be built", extra={**log, "error": type(exc).__name__})
-        return True
+    return None
+
+
+#: SES v2 error codes of throttling: a 4xx that a later try may cure.
+THROTTLING_ERRORS = {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException"}
+
+
+def _send_and_record(change: str, item: dict[str, Any], outgoing: emails.OutgoingEmail, log: dict[str, Any],
+                     sequence: int | None) -> bool:
+    """Send a claimed change's message and record ``sent``; or ``failed`` for a permanent SES error
+    (:data:`PERMANENT_ERRORS`, a 4xx other than throttling); or ``pending`` again and ``False``
+    (retry the record) for a transient one."""
+    event_id, registration_id = item["event_id"], item["registration_id"]
+    settings = get_settings()
     try:
         message_id = _send(outgoing, settings.sender_email, settings.ses_configuration_set)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in PERMANENT_ERRORS or (400 <= status < 500 and code not in ("TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException")):
+        if code in PERMANENT_ERRORS or (400 <= status < 500 and code not in THROTTLING_ERRORS):
+            reason = f"{code}: {exc.response.get('Error', {}).get('Message', '')}"
             store.record_notification(event_id, registration_id, change, "failed", expect=("sending",),
-                                      at=clock.now(), reason=f"{code}: {exc.response.get('Error', {}).get('Message', '')}", **only)
+                                      at=clock.now(), reason=reason, sequence=sequence)
             logger.warning("email refused by SES", extra={**log, "error_code": code})
             return True
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
-                                  reason=f"{code}: retrying", **only)
+                                  reason=f"{code}: retrying", sequence=sequence)
         logger.warning("email send failed, will retry", extra={**log, "error_code": code})
         return False
     except BotoCoreError as exc:
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
-                                  reason=f"{type(exc).__name__}: retrying", **only)
+                                  reason=f"{type(exc).__name__}: retrying", sequence=sequence)
         logger.warning("email send failed, will retry", extra={**log, "error": type(exc).__name__})
         return False
     store.record_sent(event_id, registration_id, change, at=clock.now(), message_id=message_id,
-                      expires_at=int(item[store.TTL_ATTRIBUTE]), **only)
+                      expires_at=int(item[store.TTL_ATTRIBUTE]), sequence=sequence)
     logger.info("email sent", extra={**log, "message_id": message_id})
     return True
 
 
-def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    """Deliver a batch of stream records; the Lambda partial batch response.
+class RetryLater(Exception):
+    """The record's email could not be sent now (a transient error that outlasted botocore's retries;
+    its claim is ``pending`` again): the record goes into ``batchItemFailures`` for the stream to retry."""
 
-    Returns ``{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}, ...]}``
-    naming the records to retry. Per AWS's rules for streams, the stream resumes
-    from the lowest failed sequence number, so records after a failure are seen
-    again; the claims make that harmless.
+
+def _deliver_record(record: DynamoDBRecord) -> None:
+    """Powertools' record handler: :func:`deliver`, raising for a record the stream must retry.
+
+    Raises :class:`RetryLater`, and botocore's ``ClientError``/``BotoCoreError`` from the
+    table (logged by type, without personal data).
     """
-    failures: list[dict[str, str]] = []
-    for record in records:
-        try:
-            ok = deliver(record)
-        except (ClientError, BotoCoreError) as exc:
-            logger.warning("stream record failed", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
-            ok = False
-        if not ok:
-            failures.append({"itemIdentifier": record.get("dynamodb", {}).get("SequenceNumber", "")})
-    return {"batchItemFailures": failures}
+    try:
+        delivered = deliver(record)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("stream record failed", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
+        raise
+    except Exception as exc:  # a bug: the record is retried, and the traceback logged as Lambda would have
+        logger.exception("stream record failed unexpectedly", extra={"error": type(exc).__name__})
+        raise
+    if not delivered:
+        raise RetryLater(record.dynamodb.sequence_number if record.dynamodb else "")
+
+
+def handle_batch(lambda_event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Deliver a batch of stream records (Lambda's DynamoDB Streams event); the partial batch response.
+
+    Returns ``{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}, ...]}`` naming the
+    records to retry (Powertools' ``BatchProcessor``, ``process_partial_response``; a batch
+    whose every record failed is reported the same way, not raised). Per AWS's rules for
+    streams, the stream resumes from the lowest failed sequence number, so records after a
+    failure are seen again; the claims make that harmless. ``context`` is the Lambda context
+    (``None`` when ``make run`` or a test calls it).
+    """
+    if not lambda_event.get("Records"):
+        return {"batchItemFailures": []}
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+    return dict(process_partial_response(event=lambda_event, record_handler=_deliver_record, processor=processor,
+                                         context=context))

@@ -16,17 +16,19 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from chalicelib import delivery
+from chalicelib.lambdalog import with_lambda_context
 
 # The service's structured JSON logger, as app.py sets it up: chalicelib's
 # modules log through child loggers of this one (ids only, never personal data).
 logger = Logger(service="event-registration")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@with_lambda_context(logger)
+def handler(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Send the emails of a batch of DynamoDB stream records (Lambda's event shape).
 
     Returns the partial batch response ``{"batchItemFailures": [{"itemIdentifier":
     <sequence number>}, ...]}`` (README, "Emails"); the event source mapping
     retries the records listed there.
     """
-    return delivery.handle_batch(event.get("Records", []))
+    return delivery.handle_batch(lambda_event, context)

@@ -14,15 +14,17 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from chalicelib import feedback
+from chalicelib.lambdalog import with_lambda_context
 
 # The service's structured JSON logger, as app.py sets it up (ids only, never personal data).
 logger = Logger(service="event-registration")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@with_lambda_context(logger)
+def handler(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Record one SES event (an EventBridge event, README "Emails") on its registration's notification.
 
     Returns ``{"result": ..., "outcome": ...}`` (``feedback.handle_event``); raises to have
     Lambda retry the event (then its dead-letter queue takes it).
     """
-    return feedback.handle_event(event)
+    return feedback.handle_event(lambda_event)

@@ -15,12 +15,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from chalicelib import clock, jobs
+from chalicelib.lambdalog import with_lambda_context
 
 # The service's structured JSON logger, as app.py sets it up (ids only, never personal data).
 logger = Logger(service="event-registration")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@with_lambda_context(logger)
+def handler(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Run the due jobs (an EventBridge scheduled event; its content is not used).
 
     Returns ``{"done": [{event_id, job, changes}], "unfinished": [{event_id, job}]}``.

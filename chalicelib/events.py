@@ -1,6 +1,6 @@
 """Event definitions: the Pydantic model of an event file and loading `events/*.yaml`.
 
-An event file (PRODUCT.md, "Event files") holds one event. Times are local wall
+An event file (README, "Event files") holds one event. Times are local wall
 times (no offset) in the event's IANA ``timezone``; the model turns them into
 aware datetimes on demand. The same model validates files on the command line,
 in the local service and in the staff tools, so a bad file is refused with the
@@ -378,7 +378,7 @@ class Question(BaseModel):
 
 
 class Event(BaseModel):
-    """One event, as written in ``events/<id>.yaml`` (PRODUCT.md, "Event files").
+    """One event, as written in ``events/<id>.yaml`` (README, "Event files").
 
     ``starts_at``/``ends_at``, the registration window and ``waitlist_closes_at`` are naive
     local times in ``timezone`` (a bare date is refused: :func:`_wall_time`); use

@@ -24,24 +24,19 @@ or bucket again.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
-
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from typing import Any
 
 from chalicelib import clock, schedules, store
+from chalicelib.errors import Busy, retried
 from chalicelib.events import Event
 
-#: Attempts of one transition before ``store.Conflict`` is raised: a count, never a duration. An
-#: attempt fails only when another write changed the same items in between, i.e. when another
+#: Attempts of one transition before :class:`~chalicelib.errors.Busy` is raised: a count, never a duration.
+#: An attempt fails only when another write changed the same items in between, i.e. when another
 #: cancellation, promotion or registration succeeded, so the count bounds the work, not the time.
 TRANSITION_ATTEMPTS = 50
-
-
-def _attempts() -> Retrying:
-    return Retrying(retry=retry_if_exception_type(store.Conflict), stop=stop_after_attempt(TRANSITION_ATTEMPTS),
-                    wait=wait_random_exponential(multiplier=0.01, max=0.25), reraise=True)
 
 
 @dataclass(frozen=True)
@@ -77,12 +72,12 @@ def _places(item: dict[str, Any], over_capacity: bool, promotions_closed: bool =
     The successor is the first in the waitlist, or ``None`` when nobody waits, the
     event is over capacity (a lowered capacity: the seat is given back instead) or
     the waitlist cutoff has passed (``promotions_closed``: nobody is promoted).
-    Raises ``store.Conflict`` when a waiting item has no entry (a write in flight: read again).
+    Raises ``Busy`` when a waiting item has no entry (a write in flight: read again).
     """
     if item["status"] == "waitlisted":
         own = store.waitlist_entry(item["event_id"], int(item["waitlist_ticket"]))
         if own is None:
-            raise store.Conflict("the registration waits but its waitlist entry is gone; read again")
+            raise Busy("the registration waits but its waitlist entry is gone; read again")
         return own, None
     if item["status"] == "confirmed" and not over_capacity and not promotions_closed:
         return None, store.waitlist_head(item["event_id"])
@@ -110,29 +105,30 @@ def _end(event_id: str, registration_id: str, item: dict[str, Any] | None, done:
         "promotions_closed": event is not None and event.promotions_closed(now),
         "over": event is not None and event.over(now),
     }
-    for attempt in _attempts():
-        with attempt:
-            current = state["item"] or store.get_registration_in_event(event_id, registration_id)
-            if done(current):
-                return current, None, None
-            if refuse_after_end and state["over"]:
-                raise store.EventOver(event_id)
-            try:
-                own, head = _places(current, state["over_capacity"], state["promotions_closed"])
-            except store.Conflict:
-                state["item"] = None  # the copy may be stale: read the registration itself next time
-                raise
-            try:
-                result = transition(current, own=own, head=head)
-            except store.Conflict as conflict:
-                state["item"] = conflict.registration or current
-                if conflict.counters is not None:
-                    state["over_capacity"] = conflict.counters.over_capacity
-                    state["promotions_closed"] = conflict.counters.promotions_closed(now)
-                    state["over"] = conflict.counters.over(now)
-                raise
-            return current, result, head
-    raise AssertionError("unreachable: tenacity returns or raises")
+    @retried(TRANSITION_ATTEMPTS)
+    def attempt() -> tuple[dict[str, Any], Any, store.WaitlistEntry | None]:
+        current = state["item"] or store.get_registration_in_event(event_id, registration_id)
+        if done(current):
+            return current, None, None
+        if refuse_after_end and state["over"]:
+            raise store.EventOver(event_id)
+        try:
+            own, head = _places(current, state["over_capacity"], state["promotions_closed"])
+        except Busy:
+            state["item"] = None  # the copy may be stale: read the registration itself next time
+            raise
+        try:
+            result = transition(current, own=own, head=head)
+        except Busy as conflict:
+            state["item"] = conflict.registration or current
+            if conflict.counters is not None:
+                state["over_capacity"] = conflict.counters.over_capacity
+                state["promotions_closed"] = conflict.counters.promotions_closed(now)
+                state["over"] = conflict.counters.over(now)
+            raise
+        return current, result, head
+
+    return attempt()
 
 
 def cancel(event_id: str, registration_id: str, *, by: str = "registrant", item: dict[str, Any] | None = None,
@@ -147,7 +143,7 @@ def cancel(event_id: str, registration_id: str, *, by: str = "registrant", item:
     it; a stale copy only costs a retry. ``event``, when the caller has the
     definition, saves a try at a promotion past the cutoff. Raises
     ``store.RegistrationNotFound``, ``store.EventOver`` (the event has ended: nothing
-    changed) and, past :data:`TRANSITION_ATTEMPTS`, ``store.Conflict``.
+    changed) and, past :data:`TRANSITION_ATTEMPTS`, ``Busy``.
     """
     now = clock.now()
     at = now.isoformat()
@@ -169,7 +165,7 @@ def erase(event_id: str, registration_id: str, *, delete_guard: bool) -> EraseRe
     Unlike a cancellation it may come after the event; past the waitlist cutoff the seat goes to nobody.
 
     Reads the item afresh. Raises ``store.RegistrationNotFound`` and, past
-    :data:`TRANSITION_ATTEMPTS`, ``store.Conflict``.
+    :data:`TRANSITION_ATTEMPTS`, ``Busy``.
     """
     now = clock.now()
     at = now.isoformat()
@@ -184,18 +180,17 @@ def erase(event_id: str, registration_id: str, *, delete_guard: bool) -> EraseRe
     return EraseResult(changed, current["status"] == "confirmed", head.registration_id if head else None)
 
 
+@retried(TRANSITION_ATTEMPTS)
 def _promote_one(event_id: str) -> bool:
-    for attempt in _attempts():
-        with attempt:
-            head = store.waitlist_head(event_id)
-            if head is None:
-                return False
-            try:
-                store.promote_transition(event_id, head, clock.now().isoformat())
-            except store.EventFull:
-                return False
-            return True
-    raise AssertionError("unreachable: tenacity returns or raises")
+    """Promote the head of the waitlist if a seat is free; whether someone was promoted."""
+    head = store.waitlist_head(event_id)
+    if head is None:
+        return False
+    try:
+        store.promote_transition(event_id, head, clock.now().isoformat())
+    except store.EventFull:
+        return False
+    return True
 
 
 def fill_free_seats(event_id: str) -> int:
@@ -241,7 +236,7 @@ def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]
         if seen_now is None:
             return True
         item = seen_now
-    raise store.Conflict(f"registration {item.get('registration_id')} kept changing; run the announcement again")
+    raise Busy(f"registration {item.get('registration_id')} kept changing; run the announcement again")
 
 
 def _announce_pass(event_id: str) -> int:
@@ -265,7 +260,7 @@ def announce_schedule(event_id: str, *, settle: float = 0.0) -> int:
     runs a second pass after waiting that long, for registrations made meanwhile with
     a definition kept from before the change (use :data:`SETTLE_SECONDS`).
     Returns how many registrations were told. Raises ``store.EventNotFound`` and
-    ``store.Conflict`` (a registration kept changing).
+    ``Busy`` (a registration kept changing).
     """
     told = _announce_pass(event_id)
     if settle > 0:

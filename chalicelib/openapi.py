@@ -34,7 +34,7 @@ from typing import Any, Iterable
 from chalicelib import checkin
 from chalicelib.events import Event
 from chalicelib.i18n import FIELD_ERRORS
-from chalicelib.requests import MAX_BODY_BYTES
+from chalicelib.bodies import MAX_BODY_BYTES
 from chalicelib.validation import EMAIL_MAX, NAME_MAX, PHONE_PATTERN, registration_model
 
 OPENAPI_VERSION = "3.1.0"

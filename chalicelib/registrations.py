@@ -15,24 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
-
 from chalicelib import antispam, clock, lifecycle, store
+from chalicelib.errors import retried
 from chalicelib.events import CORE_FIELDS, Event
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate_registration
 
 
-class RegistrationClosed(Exception):
-    """Registration is not open at the moment of the write; ``state`` is ``closed`` or ``not_yet_open``."""
+class RegistrationClosed(store.WindowClosed):
+    """Registration of ``event`` is not open at the moment of the write; ``state`` is ``closed`` or
+    ``not_yet_open`` (409 ``registration-closed``; before it opens the answer says when, README "HTTP API")."""
 
-    def __init__(self, state: str):
+    def __init__(self, state: str, event: Event):
         super().__init__(state)
-        self.state = state
-
-
-class Busy(Exception):
-    """The write failed :data:`WRITE_ATTEMPTS` times on conflicts (answer 503 ``busy``, try again)."""
+        self.event = event
 
 
 @dataclass(frozen=True)
@@ -77,15 +73,16 @@ def _new_item(event: Event, fields: dict[str, Any], registration_id: str, now: d
         answers=answers, now=now, expires_at=retention_expiry(event, get_settings().retention_days))
 
 
-#: Write attempts a registration may take before answering 503 ``busy``: a count, never a duration, so a
-#: slow machine retries as often as a fast one. An attempt fails only when another write changed the
-#: event's counters in between (a seat freed while waitlisting) or DynamoDB reports a transaction
-#: conflict; each such failure means another registration or cancellation succeeded.
+#: Write attempts a registration may take before :class:`~chalicelib.errors.Busy` (503 ``busy``): a count,
+#: never a duration, so a slow machine retries as often as a fast one. An attempt fails only when another
+#: write changed the event's counters in between (a seat freed while waitlisting) or DynamoDB reports a
+#: transaction conflict; each such failure means another registration or cancellation succeeded.
 WRITE_ATTEMPTS = 25
 
 
+@retried(WRITE_ATTEMPTS)
 def _write(event: Event, fields: dict[str, Any], registration_id: str) -> Registered:
-    """One attempt at storing: a seat if one may be free, else a waitlist ticket and the waitlist write.
+    """Store: a seat if one may be free, else a waitlist ticket and the waitlist write; each attempt anew.
 
     Calls to DynamoDB: 1 for a seat; 2 for the waitlist when this instance saw the
     event full in the last seconds (``store.probably_full``), else 3 (the seat
@@ -115,7 +112,7 @@ def _write(event: Event, fields: dict[str, Any], registration_id: str) -> Regist
 def register(event_id: str, data: dict[str, Any], language: str, *, event: Event | None = None) -> Registered:
     """Validate and store one registration for ``event_id``.
 
-    ``data`` has the JSON shape (PRODUCT.md, "Registration fields"); ``language``
+    ``data`` has the JSON shape (README, "HTTP API"); ``language``
     is the language of error messages; ``event``, when the caller has it, saves
     looking it up (``store.event_definition``, cached a few seconds). A confirmed
     seat is taken when one is free; past capacity the registration is waitlisted
@@ -126,7 +123,7 @@ def register(event_id: str, data: dict[str, Any], language: str, *, event: Event
     Raises ``store.EventNotFound``, ``validation.RegistrationInvalid`` (also for a form sent
     faster than ``MIN_FILL_SECONDS``, ``chalicelib.antispam``),
     :class:`RegistrationClosed`, ``store.EventFull``, ``store.AlreadyRegistered``
-    and :class:`Busy`.
+    and ``errors.Busy``.
     """
     if event is None or event.id != event_id:
         event = store.event_definition(event_id)
@@ -136,21 +133,15 @@ def register(event_id: str, data: dict[str, Any], language: str, *, event: Event
         # A bot: the answer a person would get now (closed, full, a repeat: 409), nothing stored.
         now = clock.now()
         if event.window_state(now) != "open":
-            raise RegistrationClosed(event.window_state(now))
+            raise RegistrationClosed(event.window_state(now), event)
         quiet = antispam.quiet_answer(event, fields["email"], now)
         return Registered(new_registration_id(), event.id, quiet.status, quiet.waitlist_position, stored=False)
     fields = {k: v for k, v in fields.items() if k not in CORE_FIELDS or k in ("name", "email", "language")}
     registration_id = new_registration_id()
     try:
-        for attempt in Retrying(retry=retry_if_exception_type(store.Conflict), stop=stop_after_attempt(WRITE_ATTEMPTS),
-                                wait=wait_random_exponential(multiplier=0.01, max=0.25), reraise=True):
-            with attempt:
-                return _write(event, fields, registration_id)
+        return _write(event, fields, registration_id)
     except store.WindowClosed as closed:
-        raise RegistrationClosed(closed.state) from None
-    except store.Conflict as exc:
-        raise Busy(str(exc)) from None
-    raise AssertionError("unreachable: tenacity returns or raises")
+        raise RegistrationClosed(closed.state, event) from None
 
 
 @dataclass(frozen=True)
@@ -180,17 +171,26 @@ class RegistrantView:
         }
 
 
+def _event_of(registration_id: str, event_id: str) -> Event:
+    """The definition of a registration's event; a registration whose event is gone is not found either."""
+    try:
+        return store.event_definition(event_id)  # kept per instance: tells the cutoff and the end up front
+    except store.EventNotFound:
+        raise store.RegistrationNotFound(registration_id) from None
+
+
 def registrant_view(registration_id: str) -> RegistrantView:
     """Look up a registration for its registrant: 2 calls (the index, then the item with its position).
 
-    Raises ``store.RegistrationNotFound`` (also for an erased registration) and ``store.EventNotFound``.
+    Raises ``store.RegistrationNotFound`` (also for an erased registration, or one whose event is gone).
     """
     found = store.find_registration(registration_id)
     item, position = store.registration_with_position(found)
     if item.get("status") not in ("confirmed", "waitlisted", "cancelled"):
         raise store.RegistrationNotFound(registration_id)
-    event = store.event_definition(item["event_id"])
-    return RegistrantView(registration_id, event, item["status"], position, item.get("language") or event.default_language)
+    event = _event_of(registration_id, item["event_id"])
+    return RegistrantView(registration_id, event, item["status"], position,
+                          item.get("language") or event.default_language)
 
 
 def cancel_own(registration_id: str) -> RegistrantView:
@@ -200,14 +200,14 @@ def cancel_own(registration_id: str) -> RegistrantView:
     waitlist head or the registration's bucket, the transaction
     (``lifecycle.cancel``), and the event's definition unless this instance
     keeps it. Cancelling twice changes nothing. Raises
-    ``store.RegistrationNotFound`` (also for an erased registration),
+    ``store.RegistrationNotFound`` (also for an erased registration, or one whose event is gone),
     ``store.EventOver`` (the event has ended; nothing changed) and, past
-    the retry budget, ``store.Conflict``.
+    the retry budget, ``errors.Busy``.
     """
     found = store.find_registration(registration_id)
     if found.get("status") not in ("confirmed", "waitlisted", "cancelled"):
         raise store.RegistrationNotFound(registration_id)
-    event = store.event_definition(found["event_id"])  # kept per instance: tells the cutoff and the end up front
+    event = _event_of(registration_id, found["event_id"])
     result = lifecycle.cancel(found["event_id"], registration_id, by="registrant", item=found, event=event)
     if result.status not in ("cancelled",):
         raise store.RegistrationNotFound(registration_id)

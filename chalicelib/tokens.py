@@ -41,6 +41,7 @@ import time
 from typing import Any
 
 from chalicelib import aws
+from chalicelib.errors import ServiceError
 from chalicelib.settings import get_settings
 
 _SECRET_CACHE_SECONDS = 300
@@ -92,6 +93,14 @@ DOOR = "door"
 THANKS = "thanks"
 #: What a token of the first release (signed without a purpose) is still accepted for.
 LEGACY_PURPOSES = frozenset({VIEW, CANCEL})
+
+
+class InvalidToken(ServiceError):
+    """A link token that is malformed, made for another registration or purpose, or signed with no
+    configured key (403 ``invalid-token``; the answer tells none of these apart)."""
+
+    STATUS = 403
+    CODE = "invalid-token"
 
 
 class UnknownPurpose(ValueError):
@@ -161,6 +170,14 @@ def verify_token(registration_id: str, token: str | None, purpose: str) -> bool:
         return purpose in LEGACY_PURPOSES and hmac.compare_digest(
             _signature(key, registration_id, None).encode("ascii"), given)
     return False
+
+
+def require_token(registration_id: str, token: str | None, purpose: str) -> None:
+    """Raise :class:`InvalidToken` unless ``token`` is good for ``registration_id`` and ``purpose``
+    (:func:`verify_token`); before any read, so a bad link costs nothing and reveals nothing
+    (README, "Emails", personal links). Raises :class:`UnknownPurpose`."""
+    if not verify_token(registration_id, token, purpose):
+        raise InvalidToken(purpose)
 
 
 def purposes_of(registration_id: str, token: str | None) -> frozenset[str]:

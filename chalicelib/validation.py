@@ -1,8 +1,8 @@
 """Validation of a registration against its event.
 
 The registration model of an event is built from the event's definition: the
-core fields of PRODUCT.md (``name``, ``email``, ``language``, ``consent``, the
-``website`` honeypot, ``form_started_at``) plus one field per question, typed by
+core fields (``name``, ``email``, ``language``, ``consent``, the ``website``
+honeypot, ``form_started_at``; README, "HTTP API") plus one field per question, typed by
 the question's ``type``. Unknown fields are refused. Errors come out as
 ``FieldError`` with a stable ``code`` and a message in the request's language.
 """
@@ -20,8 +20,8 @@ from urllib.parse import parse_qs
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.errors import ServiceError
 from chalicelib.events import Event, Question
 from chalicelib.i18n import FIELD_ERRORS, field_error
 
@@ -51,8 +52,11 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message}
 
 
-class RegistrationInvalid(Exception):
-    """Raised by :func:`validate_registration` with the list of :class:`FieldError`."""
+class RegistrationInvalid(ServiceError):
+    """Raised by :func:`validate_registration` with the list of :class:`FieldError` (422 ``validation-failed``)."""
+
+    STATUS = 422
+    CODE = "validation-failed"
 
     def __init__(self, errors: list[FieldError]):
         super().__init__(f"{len(errors)} invalid field(s)")

@@ -222,7 +222,7 @@ def test_a_promotion_past_the_cutoff_fails_its_condition(aws):
     item = store.get_registration_in_event(EVENT_ID, a.registration_id)
     head = store.waitlist_head(EVENT_ID)
     assert head.registration_id == b.registration_id
-    with pytest.raises(store.Conflict) as refused:
+    with pytest.raises(store.Busy) as refused:
         store.cancel_transition(item, clock.now().isoformat(), "registrant", head=head)
     assert refused.value.counters.promotions_closed(clock.now())
     assert (status_of(a.registration_id), status_of(b.registration_id)) == ("confirmed", "waitlisted")

@@ -25,6 +25,7 @@ by a read that a concurrent write could invalidate.
 
 from __future__ import annotations
 
+from chalicelib.errors import Busy
 from chalicelib.store.corrections import (
     CORRECTION_ATTEMPTS,
     change_email,
@@ -42,7 +43,6 @@ from chalicelib.store.counters import (
 from chalicelib.store.errors import (
     AddressSuppressed,
     AlreadyRegistered,
-    Conflict,
     EventFull,
     EventNotFound,
     EventOver,
@@ -125,6 +125,7 @@ from chalicelib.store.registrations import (
 )
 from chalicelib.store.serialize import (
     deserialize,
+    plain,
     serialize,
 )
 from chalicelib.store.transitions import (
@@ -168,8 +169,8 @@ __all__ = [
     "AlreadyRegistered",
     "Availability",
     "AvailabilityState",
+    "Busy",
     "Claim",
-    "Conflict",
     "EventCounters",
     "EventFull",
     "EventNotFound",
@@ -216,6 +217,7 @@ __all__ = [
     "mark_schedule_change",
     "message_key",
     "new_registration_item",
+    "plain",
     "probably_full",
     "promote_transition",
     "put_event",

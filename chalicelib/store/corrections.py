@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from chalicelib.store.errors import AddressSuppressed, AlreadyRegistered, Conflict, NotActive, NothingToResend
+from chalicelib.errors import Busy, retried
+from chalicelib.store.errors import AddressSuppressed, AlreadyRegistered, NotActive, NothingToResend
 from chalicelib.store.keys import TTL_ATTRIBUTE, _key, address_hash, event_pk, guard_sk, registration_sk
 from chalicelib.store.registrations import _guard_delete, get_registration_in_event
 from chalicelib.store.serialize import _serializer, serialize
@@ -43,10 +43,8 @@ def latest_notification(item: dict[str, Any]) -> tuple[str, dict[str, Any]] | No
 #: between its read and its write: a count, never a duration.
 CORRECTION_ATTEMPTS = 10
 
-
-def _correction_attempts() -> Retrying:
-    return Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(CORRECTION_ATTEMPTS),
-                    wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True)
+#: Seconds a correction waits at most between its attempts (:func:`chalicelib.errors.retried`).
+CORRECTION_MAX_WAIT = 0.5
 
 
 def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
@@ -61,46 +59,47 @@ def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
     recipient check, to the address the registration has at that moment. Returns the change
     (``registered``, ``promoted``, ``cancelled``, ...). Raises :class:`RegistrationNotFound`,
     :class:`NothingToResend`, :class:`AddressSuppressed` (correct the address first) and,
-    after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Conflict`.
+    after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Busy`.
     """
-    for attempt in _correction_attempts():
-        with attempt:
-            item = get_registration_in_event(event_id, registration_id)
-            found = latest_notification(item) if item.get("email") else None
-            if found is None:
-                raise NothingToResend(f"registration {registration_id} has no email to send again")
-            change, entry = found
-            if entry.get("state") in ("pending", "sending"):
-                raise NothingToResend(f"the {change} email of registration {registration_id} is on its way")
-            reason = suppression_reason(item)
-            if reason:
-                raise AddressSuppressed(registration_id, reason)
-            previous = {k: v for k, v in (("message_id", entry.get("message_id")),
-                                          ("outcome", (entry.get("feedback") or {}).get("outcome")),
-                                          ("state", entry.get("state"))) if v}
-            request = {"state": "pending", "at": at.isoformat(), "resent": int(entry.get("resent", 0)) + 1,
-                       "previous": previous}
-            if "sequence" in entry:  # the same calendar message again (README, "Emails")
-                request["sequence"] = int(entry["sequence"])
-            try:
-                _ddb().update_item(
-                    TableName=_table(),
-                    Key=_key(event_pk(event_id), registration_sk(registration_id)),
-                    UpdateExpression="SET #n.#c = :request, email_state = :pending",
-                    ConditionExpression="#n.#c.#s = :state AND #n.#c.#a = :at AND email = :email",
-                    ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at"},
-                    ExpressionAttributeValues={
-                        ":request": _serializer.serialize(request), ":pending": {"S": "pending"},
-                        ":state": {"S": str(entry.get("state"))}, ":at": {"S": str(entry.get("at"))},
-                        ":email": {"S": str(item["email"])},
-                    },
-                )
-            except ClientError as error:
-                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                    raise Conflict("the registration changed; read again") from None
-                raise
-            return change
-    raise AssertionError("unreachable: tenacity returns or raises")
+    @retried(CORRECTION_ATTEMPTS, max_wait=CORRECTION_MAX_WAIT)
+    def attempt() -> str:
+        item = get_registration_in_event(event_id, registration_id)
+        found = latest_notification(item) if item.get("email") else None
+        if found is None:
+            raise NothingToResend(f"registration {registration_id} has no email to send again")
+        change, entry = found
+        if entry.get("state") in ("pending", "sending"):
+            raise NothingToResend(f"the {change} email of registration {registration_id} is on its way")
+        reason = suppression_reason(item)
+        if reason:
+            raise AddressSuppressed(registration_id, reason)
+        previous = {k: v for k, v in (("message_id", entry.get("message_id")),
+                                      ("outcome", (entry.get("feedback") or {}).get("outcome")),
+                                      ("state", entry.get("state"))) if v}
+        request = {"state": "pending", "at": at.isoformat(), "resent": int(entry.get("resent", 0)) + 1,
+                   "previous": previous}
+        if "sequence" in entry:  # the same calendar message again (README, "Emails")
+            request["sequence"] = int(entry["sequence"])
+        try:
+            _ddb().update_item(
+                TableName=_table(),
+                Key=_key(event_pk(event_id), registration_sk(registration_id)),
+                UpdateExpression="SET #n.#c = :request, email_state = :pending",
+                ConditionExpression="#n.#c.#s = :state AND #n.#c.#a = :at AND email = :email",
+                ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at"},
+                ExpressionAttributeValues={
+                    ":request": _serializer.serialize(request), ":pending": {"S": "pending"},
+                    ":state": {"S": str(entry.get("state"))}, ":at": {"S": str(entry.get("at"))},
+                    ":email": {"S": str(item["email"])},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Busy("the registration changed; read again") from None
+            raise
+        return change
+
+    return attempt()
 
 
 def change_email(event_id: str, registration_id: str, new_email: str, *, at: datetime) -> str:
@@ -114,43 +113,44 @@ def change_email(event_id: str, registration_id: str, new_email: str, *, at: dat
     case). A change that keeps the address key (only its case or the domain's spelling)
     leaves the guard as it is. Returns the old address. Raises
     :class:`RegistrationNotFound`, :class:`NotActive`, :class:`AlreadyRegistered` (the new
-    address is taken) and, after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Conflict`.
+    address is taken) and, after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Busy`.
     """
-    for attempt in _correction_attempts():
-        with attempt:
-            item = get_registration_in_event(event_id, registration_id)
-            if item.get("status") not in ("confirmed", "waitlisted") or not item.get("email"):
-                raise NotActive(registration_id, str(item.get("status")))
-            old = str(item["email"])
-            registration = {"Update": {
+    @retried(CORRECTION_ATTEMPTS, max_wait=CORRECTION_MAX_WAIT)
+    def attempt() -> str:
+        item = get_registration_in_event(event_id, registration_id)
+        if item.get("status") not in ("confirmed", "waitlisted") or not item.get("email"):
+            raise NotActive(registration_id, str(item.get("status")))
+        old = str(item["email"])
+        registration = {"Update": {
+            "TableName": _table(),
+            "Key": _key(item["pk"], item["sk"]),
+            "UpdateExpression": ("SET email = :new, email_changed_at = :at "
+                                 "REMOVE email_outcome, email_message_id, email_suppressed"),
+            "ConditionExpression": "email = :old AND #s = :status",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": serialize({":new": new_email, ":at": at.isoformat(), ":old": old,
+                                                    ":status": item["status"]}),
+        }}
+        operations = [registration]
+        if guard_sk(new_email) != guard_sk(old):
+            operations.append(_guard_delete(item))
+            operations.append({"Put": {
                 "TableName": _table(),
-                "Key": _key(item["pk"], item["sk"]),
-                "UpdateExpression": ("SET email = :new, email_changed_at = :at "
-                                     "REMOVE email_outcome, email_message_id, email_suppressed"),
-                "ConditionExpression": "email = :old AND #s = :status",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": serialize({":new": new_email, ":at": at.isoformat(), ":old": old,
-                                                        ":status": item["status"]}),
-            }}
-            operations = [registration]
-            if guard_sk(new_email) != guard_sk(old):
-                operations.append(_guard_delete(item))
-                operations.append({"Put": {
-                    "TableName": _table(),
-                    "Item": serialize({"pk": item["pk"], "sk": guard_sk(new_email), "type": "guard",
-                                       "for_registration": registration_id,
-                                       TTL_ATTRIBUTE: int(item[TTL_ATTRIBUTE])}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }})
-            try:
-                _ddb().transact_write_items(TransactItems=operations)
-            except ClientError as error:
-                codes = _cancellation_codes(error)
-                if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-                    raise AlreadyRegistered(event_id) from None
-                if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException") \
-                        and (not codes or _retryable(codes)):
-                    raise Conflict(",".join(codes) or "conflict") from None
-                raise
-            return old
-    raise AssertionError("unreachable: tenacity returns or raises")
+                "Item": serialize({"pk": item["pk"], "sk": guard_sk(new_email), "type": "guard",
+                                   "for_registration": registration_id,
+                                   TTL_ATTRIBUTE: int(item[TTL_ATTRIBUTE])}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }})
+        try:
+            _ddb().transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            codes = _cancellation_codes(error)
+            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+                raise AlreadyRegistered(event_id) from None
+            if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException") \
+                    and (not codes or _retryable(codes)):
+                raise Busy(",".join(codes) or "conflict") from None
+            raise
+        return old
+
+    return attempt()

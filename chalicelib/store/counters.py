@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from chalicelib.store.errors import Conflict, EventFull, EventNotFound, SeatFree, StoreError, WindowClosed
+from chalicelib.errors import Busy
+from chalicelib.store.errors import EventFull, EventNotFound, SeatFree, StoreError, WindowClosed
 from chalicelib.store.keys import COUNTERS_SK, _key, event_pk
 from chalicelib.store.serialize import _epoch, _indexed
 from chalicelib.store.table import _table
@@ -187,13 +188,13 @@ def _refused(event_id: str, old: dict[str, Any] | None, now: datetime) -> EventC
     return counters
 
 
-def _waitlist_refusal(event_id: str, counters: EventCounters, now: datetime) -> StoreError:
+def _waitlist_refusal(event_id: str, counters: EventCounters, now: datetime) -> StoreError | Busy:
     """Why a waitlist write's condition (window open, waitlist open, event full) failed, the window aside."""
     if not counters.full:
         return SeatFree("a seat is free", counters=counters)
     if not counters.waitlist_open(now):
         return EventFull(event_id, counters)
-    return Conflict("counters changed", counters=counters)
+    return Busy("counters changed", counters=counters)
 
 def _counters_update(event_id: str, adds: dict[str, int], removes: list[str], condition: str,
                      now: datetime | None = None) -> dict[str, Any]:

@@ -4,28 +4,51 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.errors import Busy, ServiceError
+
 if TYPE_CHECKING:
     from chalicelib.store.counters import EventCounters
 
 
-class StoreError(Exception):
-    """Base of the persistence errors below."""
+class StoreError(ServiceError):
+    """Base of the persistence errors below (:class:`Busy`, the "try again", is ``chalicelib.errors``')."""
 
 
 class EventNotFound(StoreError):
-    """No event (definition or counters item) with this id."""
+    """No event (definition or counters item) with this id (404 ``not-found``)."""
+
+    STATUS = 404
+    CODE = "not-found"
+
+    def problem_params(self) -> dict[str, Any]:
+        """The detail names what was not found: an event."""
+        return {"what": "event"}
 
 
 class RegistrationNotFound(StoreError):
-    """No registration with this id."""
+    """No registration with this id (404 ``not-found``)."""
+
+    STATUS = 404
+    CODE = "not-found"
+
+    def problem_params(self) -> dict[str, Any]:
+        """The detail names what was not found: a registration."""
+        return {"what": "registration"}
 
 
 class AlreadyRegistered(StoreError):
-    """The address guard for this event and address exists (409 already-registered)."""
+    """The address guard for this event and address exists (409 ``already-registered``)."""
+
+    STATUS = 409
+    CODE = "already-registered"
 
 
 class EventFull(StoreError):
-    """No seat left (and, for a waitlist write, no waitlist); ``counters`` as the failed condition saw them."""
+    """No seat left (and, for a waitlist write, no waitlist); ``counters`` as the failed condition saw them
+    (409 ``event-full``)."""
+
+    STATUS = 409
+    CODE = "event-full"
 
     def __init__(self, event_id: str, counters: EventCounters | None = None):
         super().__init__(event_id)
@@ -35,32 +58,28 @@ class EventFull(StoreError):
 class WindowClosed(StoreError):
     """The registration window was not open at the moment of the write; ``state`` is ``not_yet_open`` or ``closed``."""
 
+    STATUS = 409
+    CODE = "registration-closed"
+
     def __init__(self, state: str):
         super().__init__(state)
         self.state = state
 
-
-class Conflict(StoreError):
-    """A condition failed because something changed since it was read, or DynamoDB reported a conflict: retry.
-
-    ``registration`` is the registration item as the failed condition saw it and
-    ``counters`` the event's counters (both plain values, when DynamoDB returned
-    them), so a retry need not read them again.
-    """
-
-    def __init__(self, message: str, *, registration: dict[str, Any] | None = None,
-                 counters: EventCounters | None = None):
-        super().__init__(message)
-        self.registration = registration
-        self.counters = counters
+    def problem_params(self) -> dict[str, Any]:
+        """The detail says which: ``state``."""
+        return {"state": self.state}
 
 
-class SeatFree(Conflict):
+class SeatFree(Busy):
     """A waitlist write found a free seat (the event is not full any more): register for the seat instead."""
 
 
 class EventOver(StoreError):
-    """The event has ended (``ends_at`` on the counters item): a cancellation changes nothing any more."""
+    """The event has ended (``ends_at`` on the counters item): a cancellation changes nothing any more
+    (409 ``event-over``)."""
+
+    STATUS = 409
+    CODE = "event-over"
 
 
 class LegacyEventItem(StoreError):

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from chalicelib import schedules
+from chalicelib.errors import Busy, retried
 from chalicelib.events import Event, parse_event
 from chalicelib.store.counters import EventCounters
-from chalicelib.store.errors import Conflict, EventNotFound, LegacyEventItem
+from chalicelib.store.errors import EventNotFound, LegacyEventItem
 from chalicelib.store.keys import CATALOGUE_PK, COUNTERS_SK, EVENT_SK, SCHEDULE_REVISION, SCHEDULES, _key, event_pk
 from chalicelib.store.serialize import _epoch, _serializer, deserialize
 from chalicelib.store.table import _batch_get, _cancellation_codes, _ddb, _retryable, _table
@@ -119,19 +119,15 @@ def put_event(event: Event) -> Published:
     When the schedule (time or place, ``chalicelib.schedules``) differs from
     the stored one, ``schedule_revision`` goes up by one and the new schedule joins
     ``schedules``; the transaction is conditional on the definition read, so two
-    publishes at once never lose a revision (the later one reads again, tenacity's
-    ``Retrying``). Telling the registrations is ``chalicelib.lifecycle.announce_schedule``'s work.
+    publishes at once never lose a revision (the later one reads again,
+    ``chalicelib.errors.retried``). Telling the registrations is ``chalicelib.lifecycle.announce_schedule``'s work.
     Raises :class:`LegacyEventItem` for an event item of the first release's layout
-    (counters inside the event item) and, past :data:`PUT_EVENT_ATTEMPTS`, :class:`Conflict`.
+    (counters inside the event item) and, past :data:`PUT_EVENT_ATTEMPTS`, :class:`Busy`.
     """
     from chalicelib.publishing import check_renders  # lazy: the emails and pages are not needed to register
 
     check_renders(event)
-    for attempt in Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(PUT_EVENT_ATTEMPTS),
-                            wait=wait_random_exponential(multiplier=0.01, max=0.25), reraise=True):
-        with attempt:
-            return _put_event_once(event)
-    raise AssertionError("unreachable: tenacity returns or raises")
+    return retried(PUT_EVENT_ATTEMPTS)(_put_event_once)(event)
 
 
 def _stored_before(event: Event) -> dict[str, Any] | None:
@@ -256,7 +252,7 @@ def _put_event_once(event: Event) -> Published:
     except ClientError as error:
         codes = _cancellation_codes(error)
         if error.response["Error"]["Code"] == "TransactionConflictException" or (codes and _retryable(codes)):
-            raise Conflict("the event changed while it was published; read again") from None
+            raise Busy("the event changed while it was published; read again") from None
         raise
     _definitions.pop(event.id, None)
     _revisions[event.id] = revision

@@ -81,8 +81,8 @@ def waitlist_bucket_sk(bucket: int) -> str:
 def email_key(email: str) -> str:
     """The comparison form of an address: one mailbox, one key.
 
-    The part before the ``@`` is casefolded (PRODUCT.md compares addresses
-    case-insensitively); the domain is taken in its IDNA ASCII form, lower case,
+    The part before the ``@`` is casefolded (addresses compare case-insensitively:
+    README, "Storage"); the domain is taken in its IDNA ASCII form, lower case,
     as email-validator computes it, so ``user@éxample.org`` and
     ``user@xn--xample-9ua.org`` are the same mailbox. An ASCII domain is only
     lower-cased (what email-validator makes of it too, without the cost of a

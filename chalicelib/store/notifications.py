@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from chalicelib.store.errors import Conflict, RegistrationNotFound
+from chalicelib.errors import Busy, retried
+from chalicelib.store.errors import RegistrationNotFound
 from chalicelib.store.keys import (
     INVITE_SEQUENCE,
     MESSAGE_PREFIX,
@@ -211,7 +211,7 @@ def record_sent(event_id: str, registration_id: str, change: str, *, at: datetim
     notification with one GetItem (:func:`find_message`). Returns ``False`` when the
     notification was no longer ``sending``, or, with ``sequence``, no longer the entry of that
     ``sequence`` (kept in the ``sent`` entry; nothing written). A transaction conflict is tried
-    again, :data:`SENT_ATTEMPTS` times in all, then raises :class:`Conflict`.
+    again, :data:`SENT_ATTEMPTS` times in all, then raises :class:`Busy`.
     """
     entry: dict[str, Any] = {"state": "sent", "at": at.isoformat(), "message_id": message_id}
     names = {"#n": "notifications", "#c": change, "#s": "state"}
@@ -239,21 +239,23 @@ def record_sent(event_id: str, registration_id: str, change: str, *, at: datetim
         }},
         {"Put": {"TableName": _table(), "Item": serialize(lookup), "ConditionExpression": "attribute_not_exists(pk)"}},
     ]
-    for attempt in Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(SENT_ATTEMPTS),
-                            wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True):
-        with attempt:
-            try:
-                _ddb().transact_write_items(TransactItems=operations)
-            except ClientError as error:
-                code = error.response["Error"]["Code"]
-                codes = _cancellation_codes(error)
-                if code == "TransactionCanceledException" and codes[:1] == ["ConditionalCheckFailed"]:
-                    return False
-                if code == "TransactionConflictException" or (code == "TransactionCanceledException"
-                                                              and "TransactionConflict" in codes):
-                    raise Conflict(",".join(codes) or code) from None
-                raise
-    return True
+
+    @retried(SENT_ATTEMPTS, max_wait=0.5)
+    def write() -> bool:
+        try:
+            _ddb().transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            codes = _cancellation_codes(error)
+            if code == "TransactionCanceledException" and codes[:1] == ["ConditionalCheckFailed"]:
+                return False
+            if code == "TransactionConflictException" or (code == "TransactionCanceledException"
+                                                          and "TransactionConflict" in codes):
+                raise Busy(",".join(codes) or code) from None
+            raise
+        return True
+
+    return write()
 
 
 def find_message(message_id: str) -> dict[str, Any] | None:

@@ -13,8 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.errors import Busy
 from chalicelib.store.counters import _WAITLIST_OPEN, _WINDOW, _refused, _waitlist_refusal
-from chalicelib.store.errors import AlreadyRegistered, Conflict, EventFull, RegistrationNotFound
+from chalicelib.store.errors import AlreadyRegistered, EventFull, RegistrationNotFound
 from chalicelib.store.events import known_schedule_revision
 from chalicelib.store.keys import (
     COUNTERS_SK,
@@ -123,7 +124,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
     Raises :class:`AlreadyRegistered` (guard exists), :class:`WindowClosed`,
     :class:`EventFull` (no seat for a confirmed write; no waitlist, or one past its
     cutoff, for a waitlisted one; ``counters`` attached), :class:`SeatFree` (a waitlisted write while a seat
-    is free), :class:`Conflict` (a DynamoDB transaction conflict: retry) and
+    is free), :class:`Busy` (a DynamoDB transaction conflict: retry) and
     :class:`EventNotFound`.
     """
     table = _table()
@@ -185,7 +186,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
                 raise EventFull(item["event_id"], counters) from None
             raise _waitlist_refusal(item["event_id"], counters, now) from None
         if _retryable(codes):
-            raise Conflict(",".join(codes)) from None
+            raise Busy(",".join(codes)) from None
         raise
 
 def find_registration(registration_id: str) -> dict[str, Any]:

@@ -22,6 +22,11 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return plain
 
 
+def plain(value: Any) -> Any:
+    """``value`` with DynamoDB's numbers (``Decimal``) as ``int`` (whole) or ``float``, e.g. a stream image."""
+    return _plain_numbers(value)
+
+
 def _plain_numbers(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

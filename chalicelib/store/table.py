@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from chalicelib import aws
+from chalicelib.errors import retried
 from chalicelib.settings import get_settings
 from chalicelib.store.serialize import deserialize, serialize
 
@@ -37,16 +37,19 @@ def _batch_get(keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, An
     table = _table()
     found: dict[tuple[str, str], dict[str, Any]] = {}
     pending = keys
-    for attempt in Retrying(retry=retry_if_exception_type(_Unprocessed), stop=stop_after_attempt(5),
-                            wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True):
-        with attempt:
-            answer = _ddb().batch_get_item(RequestItems={table: {"Keys": pending, "ConsistentRead": True}})
-            for raw in answer.get("Responses", {}).get(table, []):
-                item = deserialize(raw)
-                found[(item["pk"], item["sk"])] = item
-            pending = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
-            if pending:
-                raise _Unprocessed(f"{len(pending)} keys unprocessed")
+
+    @retried(5, on=_Unprocessed, max_wait=0.5)
+    def ask() -> None:
+        nonlocal pending
+        answer = _ddb().batch_get_item(RequestItems={table: {"Keys": pending, "ConsistentRead": True}})
+        for raw in answer.get("Responses", {}).get(table, []):
+            item = deserialize(raw)
+            found[(item["pk"], item["sk"])] = item
+        pending = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+        if pending:
+            raise _Unprocessed(f"{len(pending)} keys unprocessed")
+
+    ask()
     return found
 
 def _cancellation_codes(error: ClientError) -> list[str]:

@@ -1,7 +1,7 @@
 """Lifecycle transitions: cancel, erase and promote, each one transaction (README, "Seats, waitlist and cancellation").
 
 Every transition is conditional on the state it was computed from; a failed
-condition raises :class:`~chalicelib.store.errors.Conflict` with what the
+condition raises :class:`~chalicelib.errors.Busy` with what the
 condition saw, so the caller reads again and retries.
 """
 
@@ -12,8 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.errors import Busy
 from chalicelib.store.counters import _NOT_OVER, _PROMOTIONS_OPEN, EventCounters, _counters_update
-from chalicelib.store.errors import Conflict, EventFull
+from chalicelib.store.errors import EventFull
 from chalicelib.store.keys import INVITE_SEQUENCE, _key, event_pk, guard_sk, registration_sk
 from chalicelib.store.registrations import _guard_delete
 from chalicelib.store.serialize import _serializer, serialize
@@ -72,7 +73,7 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
     has passed: then the waitlist stays as it is). ``extra_adds`` are more counters to
     change, e.g. ``{"erased_count": 1}``. ``before_end`` adds the condition that the
     event has not ended (a cancellation; an erasure may come any time). Returns
-    ``(label, operation)`` pairs; the labels name the items in a :class:`Conflict`.
+    ``(label, operation)`` pairs; the labels name the items in a :class:`Busy`.
     """
     event_id = item["event_id"]
     now = datetime.fromisoformat(at)
@@ -81,7 +82,7 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
     ops: list[tuple[str, dict[str, Any]]] = []
     if item["status"] == "waitlisted":
         if own is None:
-            raise Conflict("the registration waits but its waitlist entry is gone; read again")
+            raise Busy("the registration waits but its waitlist entry is gone; read again")
         ops.append(("bucket", _leave_waitlist(event_id, own, adds, removes)))
         adds["waitlisted_count"] = -1
         condition = "waitlisted_count > :zero"
@@ -108,7 +109,7 @@ def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, he
 
 
 def _transact(labelled: list[tuple[str, dict[str, Any]]]) -> None:
-    """Run a lifecycle transaction; a failed condition or a conflict raises :class:`Conflict`.
+    """Run a lifecycle transaction; a failed condition or a conflict raises :class:`Busy`.
 
     The conflict carries the registration (label ``registration``) and the
     counters as their failed conditions saw them.
@@ -124,7 +125,7 @@ def _transact(labelled: list[tuple[str, dict[str, Any]]]) -> None:
                     if why == "ConditionalCheckFailed"}
             counters_item = seen.get("counters")
             counters = EventCounters.from_item(counters_item) if counters_item else None
-            raise Conflict(",".join(codes) or code, registration=seen.get("registration"), counters=counters) from None
+            raise Busy(",".join(codes) or code, registration=seen.get("registration"), counters=counters) from None
         raise
 
 def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEntry | None = None,
@@ -140,7 +141,7 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
     item's waitlist entry when it waits; ``head``: the first in the waitlist, or
     ``None``, which it must be once the waitlist cutoff has passed).
 
-    Raises :class:`Conflict` when any condition failed (its ``counters`` tell
+    Raises :class:`Busy` when any condition failed (its ``counters`` tell
     whether the event is over or past its cutoff): read again and retry.
     """
     # cancelled_from: whether the registrant held a seat, so whether a calendar CANCEL is due (README, "Emails").
@@ -164,7 +165,7 @@ def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None
     :data:`ERASED_ATTRIBUTES` (conditional on the status and address read); its
     seat or waitlist place is released as by a cancellation; the counters count
     ``erased_count``; with ``delete_guard`` the address guard goes too.
-    Raises :class:`Conflict` when anything changed since ``item`` was read.
+    Raises :class:`Busy` when anything changed since ``item`` was read.
     """
     names = {"#s": "status", "#e": "email", **{f"#p{i}": a for i, a in enumerate(ERASED_ATTRIBUTES)}}
     remove = ", ".join(f"#p{i}" for i in range(len(ERASED_ATTRIBUTES)))
@@ -198,7 +199,7 @@ def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
     Conditional on ``head`` still waiting, a seat being free
     (``seats_taken < seat_capacity``) and the waitlist cutoff not having passed at
     ``at``. Raises :class:`EventFull` when no seat is free or the cutoff has passed
-    (nobody is promoted then) and :class:`Conflict` when anything else changed.
+    (nobody is promoted then) and :class:`Busy` when anything else changed.
     """
     now = datetime.fromisoformat(at)
     adds: dict[str, int] = {"seats_taken": 1, "waitlisted_count": -1}
@@ -213,7 +214,7 @@ def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
         f" AND {_PROMOTIONS_OPEN}", now)))
     try:
         _transact(ops)
-    except Conflict as conflict:
+    except Busy as conflict:
         if conflict.counters is not None and (conflict.counters.full or conflict.counters.promotions_closed(now)):
             raise EventFull(event_id, conflict.counters) from None
         raise

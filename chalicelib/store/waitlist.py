@@ -19,8 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.errors import Busy
 from chalicelib.store.counters import _WAITLIST_OPEN, _WINDOW, EventCounters, _refused, _waitlist_refusal
-from chalicelib.store.errors import Conflict
 from chalicelib.store.keys import COUNTERS_SK, WAITLIST_PREFIX, _key, event_pk, waitlist_bucket, waitlist_bucket_sk
 from chalicelib.store.serialize import _epoch, _indexed, deserialize
 from chalicelib.store.table import _batch_get, _ddb, _table
@@ -101,7 +101,7 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
     that moment: everyone then waiting holds a lower ticket, so ``waiting + 1`` is
     the new registrant's position at the moment of the ticket.
     Raises :class:`SeatFree`, :class:`EventFull` (no waitlist, or past its cutoff), :class:`WindowClosed`,
-    :class:`EventNotFound` and :class:`Conflict` (a transaction was writing the counters: retry).
+    :class:`EventNotFound` and :class:`Busy` (a transaction was writing the counters: retry).
     """
     try:
         answer = _ddb().update_item(
@@ -116,7 +116,7 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code == "TransactionConflictException":
-            raise Conflict(code) from None
+            raise Busy(code) from None
         if code != "ConditionalCheckFailedException":
             raise
         old: Any = error.response.get("Item")

@@ -1,6 +1,6 @@
 """Reading registration request bodies: size, media type, charset, JSON or form.
 
-Rules (PRODUCT.md, "HTTP API"): bodies over 16 KiB get 413; only
+Rules (README, "HTTP API"): bodies over 16 KiB get 413; only
 ``application/json`` and ``application/x-www-form-urlencoded`` (with or without
 ``; charset=...``) are read, anything else gets 415; a body that cannot be
 parsed gets 400. Content-Type parameters are parsed by Werkzeug. Numbers of any
@@ -12,8 +12,9 @@ allows a JSON parser to (some Windows tools write one), for forms too.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from werkzeug.http import parse_options_header
