@@ -36,9 +36,10 @@ Values here are typed (``int``, ``bool``, ``str`` or ``None``); the writers
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib.events import EXPORT_COLUMNS, RESERVED_QUESTION_IDS, RESERVED_QUESTION_PREFIX, Event, Question
 from staff.exportfiles import plain
@@ -50,7 +51,7 @@ MULTICHOICE_SEPARATOR = "; "
 #: The order of statuses in every listing and export.
 STATUS_ORDER = ("confirmed", "waitlisted", "cancelled", "erased")
 _STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -107,7 +108,8 @@ def waitlist_positions(items: Iterable[dict[str, Any]]) -> dict[int, int]:
     counting from 1, the same number as ``store.waitlist_position`` gives.
     Holds one integer per waitlisted registration.
     """
-    tickets = sorted(int(i["waitlist_ticket"]) for i in items if i.get("status") == "waitlisted" and i.get("waitlist_ticket") is not None)
+    tickets = sorted(int(i["waitlist_ticket"]) for i in items
+                     if i.get("status") == "waitlisted" and i.get("waitlist_ticket") is not None)
     return {ticket: rank for rank, ticket in enumerate(tickets, start=1)}
 
 
@@ -127,7 +129,7 @@ def record_key(status: Any, ticket: Any, registered_at: Any) -> tuple[int, int, 
     if registered_at:
         instant = datetime.fromisoformat(registered_at)
         if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=timezone.utc)
+            instant = instant.replace(tzinfo=UTC)
         micros = (instant - _EPOCH) // _MICROSECOND
     else:
         micros = -1
@@ -223,10 +225,7 @@ class RowMaker:
         # The layout of columns_for: CORE_COLUMNS, the questions, TAIL_COLUMNS (a test checks they agree).
         (registration_id, status, name, email, language, registered_at, email_state, email_outcome, ticket,
          checked_in_at, answers) = record
-        if ticket is not None and status == "waitlisted":
-            position = self._positions.get(int(ticket))
-        else:
-            position = None
+        position = self._positions.get(int(ticket)) if ticket is not None and status == "waitlisted" else None
         row = [
             registration_id if registration_id.__class__ is str or registration_id is None else str(registration_id),
             status if status.__class__ is str or status is None else str(status),
@@ -252,7 +251,7 @@ def _in_zone(value: str | None, zone: Any) -> str | None:
         return None
     instant = datetime.fromisoformat(value)
     if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=timezone.utc)
+        instant = instant.replace(tzinfo=UTC)
     return instant.astimezone(zone).isoformat(timespec="seconds")
 
 

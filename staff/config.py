@@ -75,13 +75,14 @@ def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | N
         if stage not in (None, LOCAL_STAGE):
             raise ConfigError("--local is the local stage; leave out --stage or say --stage local")
         port = aws_port or os.environ.get("AWS_PORT") or DEFAULT_AWS_PORT
-        how = f"AWS_PORT={port}" if (aws_port or os.environ.get("AWS_PORT")) else f"AWS_PORT not set: port {port}, the default"
+        how = (f"AWS_PORT={port}" if (aws_port or os.environ.get("AWS_PORT"))
+               else f"AWS_PORT not set: port {port}, the default")
         env = stage_environment(LOCAL_STAGE)
         env.update(
             STAGE=LOCAL_STAGE,
             AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
             AWS_ACCESS_KEY_ID="local",
-            AWS_SECRET_ACCESS_KEY="local",
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto's stand-in accepts any key; no secret
             AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
             AWS_REGION=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
         )

@@ -21,9 +21,10 @@ import io
 import json
 import posixpath
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Generic, Iterator, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 import msgspec
 
@@ -44,7 +45,8 @@ class ExportFormatError(ValueError):
 
 @dataclass(frozen=True)
 class Listed:
-    """One file of a source: its key (S3 key, or path relative to the folder), size in bytes, modification time (epoch seconds)."""
+    """One file of a source: its key (S3 key, or path relative to the folder), size in bytes,
+    modification time (epoch seconds)."""
 
     key: str
     size: int
@@ -109,7 +111,8 @@ class S3Source(Source):
         return found
 
     def open(self, key: str) -> BinaryIO:
-        return aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
+        body: BinaryIO = aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
+        return body
 
     def describe(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{key or self.prefix}"
@@ -263,7 +266,7 @@ def iter_raw_items(layout: Layout, progress: Callable[[int], None] | None = None
             stream = io.BufferedReader(_Counting(raw, progress), buffer_size=256 * 1024)
             with gzip.GzipFile(fileobj=stream) as unzipped:
                 # BufferedReader's readline is C; GzipFile's own is Python, once per line
-                for number, line in enumerate(io.BufferedReader(unzipped, buffer_size=64 * 1024), start=1):  # type: ignore[arg-type]
+                for number, line in enumerate(io.BufferedReader(unzipped, buffer_size=64 * 1024), start=1):
                     try:
                         item = decode(line).Item
                     except ValueError as exc:  # msgspec.DecodeError, UnicodeDecodeError
@@ -275,7 +278,7 @@ def iter_raw_items(layout: Layout, progress: Callable[[int], None] | None = None
                     yield item
 
 
-def plain(value: dict[str, Any]) -> Any:
+def plain(value: dict[str, Any]) -> Any:  # noqa: PLR0911 - one return per DynamoDB type reads best
     """One attribute value in DynamoDB's typed JSON as a plain value, like ``store.deserialize``.
 
     ``S``, ``BOOL``, ``NULL``, ``L`` and ``M`` (what registration items hold) are unwrapped here;

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from staff.columns import Column
 
@@ -54,14 +55,16 @@ def load(columns: list[Column], rows: Iterable[list[Any]]) -> Any:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             for row in rows:
-                out.write(json.dumps(dict(zip(names, row)), ensure_ascii=False))
+                out.write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False))
                 out.write("\n")
         connection = duckdb.connect(":memory:")
         spec = "{" + ", ".join(f"{_literal(c.name)}: '{SQL_TYPES[c.kind]}'" for c in columns) + "}"
         select = ", ".join(_quote(n) for n in names)
         try:
+            # Column names are quoted by _quote/_literal and types come from SQL_TYPES; the path is a parameter.
             connection.execute(
-                f"CREATE TABLE registrations AS SELECT {select} FROM read_json(?, format = 'newline_delimited', columns = {spec})",
+                f"CREATE TABLE registrations AS SELECT {select} "  # noqa: S608
+                f"FROM read_json(?, format = 'newline_delimited', columns = {spec})",
                 [path],
             )
             connection.execute("SET enable_external_access = false")

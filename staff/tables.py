@@ -10,7 +10,8 @@ are shown as spaces.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import wcwidth
 
@@ -19,7 +20,8 @@ BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u206
 
 
 def width(text: str) -> int:
-    """Columns ``text`` takes in a terminal (``wcwidth.width``); ``text`` holds no control characters (see :func:`cell`)."""
+    """Columns ``text`` takes in a terminal (``wcwidth.width``); ``text`` holds no control characters
+    (see :func:`cell`)."""
     return wcwidth.width(text)
 
 
@@ -34,7 +36,8 @@ def cell(value: Any) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` terminal columns, with ``…`` when cut (a wide character split at the edge becomes a space)."""
+    """``text`` cut to ``limit`` terminal columns, with ``…`` when cut (a wide character split at the edge
+    becomes a space)."""
     if width(text) <= limit:
         return text
     return wcwidth.clip(text, 0, limit - 1) + "…"

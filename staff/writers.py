@@ -24,13 +24,13 @@ typed: booleans ``true``/``false``, ``waitlist_position`` a number, missing valu
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 
 from staff.columns import Column
 
@@ -72,7 +72,9 @@ def _atomic_text(path: str, *, encoding: str, newline: str | None) -> Iterator[T
         temporary.unlink(missing_ok=True)
 
 
-def write_csv(path: str, columns: list[Column], rows: Iterable[list[Any]], *, delimiter: str = ",", bom: bool = True) -> int:
+def write_csv(
+    path: str, columns: list[Column], rows: Iterable[list[Any]], *, delimiter: str = ",", bom: bool = True
+) -> int:
     """Write a CSV file (``-`` for stdout, then without BOM); returns the number of rows."""
     count = 0
     with _atomic_text(path, encoding="utf-8", newline="") as handle:
@@ -97,7 +99,7 @@ def write_json(path: str, columns: list[Column], rows: Iterable[list[Any]]) -> i
         handle.write("[")
         for row in rows:
             handle.write(",\n " if count else "\n ")
-            handle.write(json.dumps(dict(zip(names, row)), ensure_ascii=False))
+            handle.write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False))
             count += 1
         handle.write("\n]\n" if count else "]\n")
     return count
@@ -109,7 +111,7 @@ def write_jsonl(path: str, columns: list[Column], rows: Iterable[list[Any]]) -> 
     count = 0
     with _atomic_text(path, encoding="utf-8", newline="\n") as handle:
         for row in rows:
-            handle.write(json.dumps(dict(zip(names, row)), ensure_ascii=False))
+            handle.write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False))
             handle.write("\n")
             count += 1
     return count
