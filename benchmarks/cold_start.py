@@ -39,7 +39,6 @@ import io
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -250,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'':44} {baseline.label:>22} {current.label:>14} {'ratio':>7}")
         rows = [
             ("cold import CPU of app (s)", f"{b['app']:.3f}", f"{c['app']:.3f}", _ratio(c["app"], b["app"])),
-            (f"cold import CPU of DeliverEmails (s)", f"{b['deliver']:.3f}", f"{c['deliver']:.3f}",
+            ("cold import CPU of DeliverEmails (s)", f"{b['deliver']:.3f}", f"{c['deliver']:.3f}",
              _ratio(c["deliver"], b["deliver"])),
             ("  DeliverEmails handler module", baseline.deliver_module, current.deliver_module, ""),
             ("CPU of app's third-party imports alone (s)", f"{b['third']:.3f}", f"{c['third']:.3f}",

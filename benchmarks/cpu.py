@@ -116,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(args.code.resolve()))
     os.chdir(args.code.resolve())
     from app import app, logger
-
     from chalicelib import aws, store
     from chalicelib.events import load_event_file
 

@@ -54,9 +54,10 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -129,7 +130,7 @@ def _checkin_signature(key: bytes, registration_id: str) -> bytes:
 
 def event_tag(event_id: str) -> int:
     """The byte a code of ``event_id`` starts with (not secret: it only tells events apart)."""
-    return hashlib.sha256(f"event:{event_id}".encode("utf-8")).digest()[0]
+    return hashlib.sha256(f"event:{event_id}".encode()).digest()[0]
 
 
 def _id_prefix_bytes(registration_id: str) -> bytes:
@@ -251,7 +252,7 @@ def read_door_token(event_id: str, token: str | None, now: datetime) -> DoorPass
             expected = _door_signature(key, event_id, expires)
             if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
                 raise DoorLinkInvalid("signature does not match")
-            expires_at = datetime.fromtimestamp(expires, timezone.utc)
+            expires_at = datetime.fromtimestamp(expires, UTC)
             if now >= expires_at:
                 raise DoorLinkExpired(expires_at)
             return DoorPass(event_id, expires_at, kid)
@@ -286,7 +287,7 @@ class Person:
     checked_in_at: datetime | None
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "Person":
+    def from_item(cls, item: dict[str, Any]) -> Person:
         """The door's view of a registration item (plain values)."""
         answers = item.get("answers") or {}
         organisation = answers.get("organisation")
@@ -316,7 +317,7 @@ def _instant(value: Any) -> datetime | None:
     if not value:
         return None
     instant = datetime.fromisoformat(str(value))
-    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def _ddb() -> Any:
@@ -420,7 +421,7 @@ def check_in_item(item: dict[str, Any], now: datetime, *, via: str = "door") -> 
     ``erased``. Raises :class:`Busy`.
     """
     event_id, registration_id = str(item["event_id"]), str(item["registration_id"])
-    stamp = now.astimezone(timezone.utc).isoformat()
+    stamp = now.astimezone(UTC).isoformat()
     refused = _transact([
         {"Update": {
             "TableName": _table(),

@@ -9,7 +9,7 @@ registrations. Every other stage ignores ``APP_CLOCK`` (PRODUCT.md, "The local s
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.settings import LOCAL_STAGE, get_settings
 
@@ -25,12 +25,12 @@ def pinned_start(app_clock: str) -> datetime:
     start = datetime.fromisoformat(app_clock)
     if start.tzinfo is None:
         raise ValueError(f"APP_CLOCK needs a UTC offset, got {app_clock!r}")
-    return start.astimezone(timezone.utc)
+    return start.astimezone(UTC)
 
 
 def pinned_start_zone(app_clock: str):
     """The UTC offset an ``APP_CLOCK`` value was written in (to show the clock as it was given)."""
-    return datetime.fromisoformat(app_clock).tzinfo or timezone.utc
+    return datetime.fromisoformat(app_clock).tzinfo or UTC
 
 
 def now() -> datetime:
@@ -41,4 +41,4 @@ def now() -> datetime:
     settings = get_settings()
     if settings.stage == LOCAL_STAGE and settings.app_clock:
         return pinned_start(settings.app_clock) + timedelta(seconds=time.monotonic() - _PROCESS_START)
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

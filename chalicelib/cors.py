@@ -20,7 +20,7 @@ is never sent.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from chalicelib.settings import get_settings
 

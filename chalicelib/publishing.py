@@ -21,10 +21,10 @@ publication costs nothing. README, "Event files".
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from chalicelib.events import Event, EventFileError
 
@@ -69,7 +69,7 @@ def _renders(event: Event) -> Iterator[tuple[str, Callable[[], object]]]:
     from chalicelib import emails, invites, pages, schedules
     from chalicelib.store import EventCounters, availability
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     counters = EventCounters(event_id=event.id, seat_capacity=event.capacity, waitlist=event.waitlist)
     available = availability(event, counters, now)
     for language in event.languages:
@@ -129,7 +129,7 @@ def check_renders(event: Event, source: Path | str | None = None) -> None:
     for field, render in _renders(event):
         try:
             render()
-        except Exception as exc:  # noqa: BLE001 - any failure refuses the event; the reason is shown
+        except Exception as exc:  # any failure refuses the event; the reason is shown
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
             if (field, reason) not in problems:
                 problems.append((field, reason))

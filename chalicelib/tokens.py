@@ -106,7 +106,7 @@ def mac(key: bytes, purpose: str, subject: str) -> bytes:
     """
     if purpose not in (*PURPOSES, DOOR, THANKS):
         raise UnknownPurpose(f"unknown token purpose {purpose!r}")
-    return hmac.new(key, f"{purpose}:{subject}".encode("utf-8"), hashlib.sha256).digest()
+    return hmac.new(key, f"{purpose}:{subject}".encode(), hashlib.sha256).digest()
 
 
 def registration_mac(key: bytes, registration_id: str, purpose: str) -> bytes:
@@ -124,7 +124,7 @@ def encode(digest: bytes) -> str:
 def _signature(key: bytes, registration_id: str, purpose: str | None) -> str:
     """The signature for ``purpose``; ``None`` gives the first release's purpose-less one."""
     if purpose is None:
-        return encode(hmac.new(key, f"registration:{registration_id}".encode("utf-8"), hashlib.sha256).digest())
+        return encode(hmac.new(key, f"registration:{registration_id}".encode(), hashlib.sha256).digest())
     return encode(registration_mac(key, registration_id, purpose))
 
 

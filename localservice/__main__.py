@@ -326,7 +326,7 @@ def _answer_unknown_routes_as_deployed(server) -> None:
     handler._send_error_response = send_error_response
 
 
-def _stop_on_sigterm(signum, frame):  # noqa: ARG001 (signal handler signature)
+def _stop_on_sigterm(signum, frame):  # the signal handler's signature
     """SIGTERM stops the service like Ctrl-C: the last emails are still delivered and written."""
     raise KeyboardInterrupt
 

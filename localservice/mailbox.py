@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from email.utils import parseaddr
-from typing import Any, Callable
+from typing import Any
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 #: The events SES publishes for each simulator mailbox, in order.

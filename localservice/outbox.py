@@ -10,7 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -37,7 +37,7 @@ class OutboxWriter:
             if raw is None:
                 continue
             self.directory.mkdir(parents=True, exist_ok=True)
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             path = self.directory / f"{stamp}-{self._written + len(paths) + 1:04d}-{message.id}.eml"
             data = raw.encode("utf-8") if isinstance(raw, str) else raw
             path.write_bytes(data)

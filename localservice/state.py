@@ -36,7 +36,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -303,7 +303,7 @@ class LocalState:
             clock_state = {"origin": clock_origin, "at": clock.now().astimezone(zone).isoformat()}
         document = {
             "format": FORMAT,
-            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "table": self.table_name,
             "clock": clock_state,
             "items": items,

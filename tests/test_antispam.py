@@ -205,7 +205,7 @@ def test_form_start_time_that_is_no_bounded_number_is_422(client, seed_event, va
                               body=form_body(form_started_at=value))
     assert answer.status_code == 422
     assert 'id="error-summary"' in answer.body.decode()
-    from chalicelib.validation import validate_registration, form_to_data
+    from chalicelib.validation import form_to_data, validate_registration
     with pytest.raises(RegistrationInvalid) as refused:
         validate_registration(seed_event, form_to_data(seed_event, form_body(form_started_at=value).encode()), "en")
     assert [(e.field, e.code) for e in refused.value.errors] == [("form_started_at", code)]

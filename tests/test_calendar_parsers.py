@@ -10,7 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import icalendar
@@ -25,7 +25,7 @@ from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_
 from tests.test_capacity import small_event
 
 SEED = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
-NOW = datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2023, 5, 22, 7, 0, tzinfo=UTC)
 SENDER = "Partos Events <events@partos.example.org>"
 PREVIOUS = {"starts_at": "2023-06-05T11:00:00Z", "ends_at": "2023-06-05T14:00:00Z", "timezone": "Europe/Amsterdam",
             "place": "Elders, Straat 1, Utrecht", "country": "NL"}

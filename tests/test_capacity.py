@@ -2,13 +2,12 @@
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 import pytest
 
 from chalicelib import lifecycle, registrations, store
 from chalicelib.events import load_event_file
-from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_json, sent_messages
+from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_json
 
 
 def small_event(capacity: int, waitlist: bool = True, event_id: str = SEED_EVENT_ID):

@@ -13,7 +13,7 @@ import hmac
 import json
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -238,7 +238,7 @@ def test_a_door_link_is_no_personal_link_and_a_personal_link_no_door_link(client
 def test_door_links_expire_and_say_when(client, seed_event):
     from chalicelib import checkin, clock
 
-    expired = checkin.make_door_token(SEED_EVENT_ID, datetime(2023, 5, 20, 16, 0, tzinfo=timezone.utc))
+    expired = checkin.make_door_token(SEED_EVENT_ID, datetime(2023, 5, 20, 16, 0, tzinfo=UTC))
     for path, body in (("/summary", None), ("/checkins", {"code": "x"}), ("/search", {"query": "anna"})):
         answer = door(client, path, body, token=expired, lang="nl")
         assert answer.status_code == 401
@@ -248,7 +248,7 @@ def test_door_links_expire_and_say_when(client, seed_event):
         assert json.loads(answer.body) == {
             "type": "/problems/door-link-expired", "title": "Link verlopen", "status": 401,
             "detail": "Deze link voor de ingang is verlopen op 20 mei 2023 18:00 CEST. Vraag de organisator om een nieuwe."}
-    assert clock.now() > datetime(2023, 5, 20, 16, 0, tzinfo=timezone.utc)
+    assert clock.now() > datetime(2023, 5, 20, 16, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("make", [
@@ -284,7 +284,7 @@ def test_door_links_die_with_their_key(aws, monkeypatch):
     the rotation is tested on the function the routes call)."""
     from chalicelib import checkin
 
-    now = datetime(2023, 6, 5, 10, 0, tzinfo=timezone.utc)
+    now = datetime(2023, 6, 5, 10, 0, tzinfo=UTC)
     monkeypatch.setenv("TOKEN_KEYS", "k1:first-secret")
     token = checkin.make_door_token(SEED_EVENT_ID, now + timedelta(days=1))
     monkeypatch.setenv("TOKEN_KEYS", "k2:second-secret,k1:first-secret")

@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 import re
+from datetime import UTC
 
 from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_json, sent_messages
 
@@ -121,7 +122,7 @@ def store_now():
 
 def test_every_email_with_a_code_passes_the_recipient_check(aws):
     """The related part sits inside the body: the top-level headers the recipient check reads are unchanged."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from chalicelib import checkin, emails
     from chalicelib.events import load_event_file
@@ -134,7 +135,7 @@ def test_every_email_with_a_code_passes_the_recipient_check(aws):
         outgoing = emails.build_email(event=event, registration=registration, change=change,
                                       sender="Partos Events <events@partos.example.org>", base_url="https://api.example.org",
                                       view_token="k1.view", cancel_token="k1.cancel",
-                                      now=datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc),
+                                      now=datetime(2023, 5, 22, 7, 0, tzinfo=UTC),
                                       checkin_code=code)
         message = emails.check_message(outgoing.raw, "zoe@example.org")
         assert code and checkin.spoken(code) in message.get_body(("plain",)).get_content()

@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from botocore.awsrequest import AWSResponse
 
 from app import deliver_emails

@@ -12,8 +12,6 @@ import email.policy
 import json
 from datetime import timedelta
 
-import pytest
-
 from chalicelib import lifecycle, registrations, store, tokens
 from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_json, sent_messages
 from tests.test_aws_budgets import aws_calls

@@ -1,6 +1,6 @@
 """Event files: the seed event, validation errors with file, field and reason, per-event questions."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,8 @@ SEED = EVENTS_DIR / f"{SEED_EVENT_ID}.yaml"
 def test_seed_event_times_are_cest_wall_time():
     event = load_event_file(SEED)
     assert event.timezone == "Europe/Amsterdam"
-    assert event.utc(event.starts_at) == datetime(2023, 6, 5, 12, 0, tzinfo=timezone.utc)
-    assert event.utc(event.ends_at) == datetime(2023, 6, 5, 15, 0, tzinfo=timezone.utc)
+    assert event.utc(event.starts_at) == datetime(2023, 6, 5, 12, 0, tzinfo=UTC)
+    assert event.utc(event.ends_at) == datetime(2023, 6, 5, 15, 0, tzinfo=UTC)
     assert event.local(event.starts_at).tzname() == "CEST"
 
 

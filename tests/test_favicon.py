@@ -6,8 +6,8 @@ our static route.
 """
 
 import re
-import xml.etree.ElementTree as ElementTree
 from urllib.parse import urljoin
+from xml.etree import ElementTree
 
 from tests.conftest import SEED_EVENT_ID
 

@@ -9,7 +9,7 @@ import binascii
 import email
 import email.policy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import getaddresses
 
 import pytest
@@ -242,7 +242,7 @@ addresses = st.sampled_from([("victim1@example.org", "victim1@example.org"),
 #: ``(change, status)`` of every email kind in the kinds table (a new kind is covered as soon as it is
 #: there), and every case of calendar part (``updated`` while confirmed and while waiting, ...).
 KINDS = list(dict.fromkeys([*emails.EMAIL_CASES, *(publishing.change_and_status(kind) for kind in emails.SUBJECTS)]))
-NOW = datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2023, 5, 22, 7, 0, tzinfo=UTC)
 SEED = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
 
 

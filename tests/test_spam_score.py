@@ -14,7 +14,7 @@ import mailbox
 import re
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from tests.conftest import EVENTS_DIR, ROOT, SEED_EVENT_ID
 
 CANARY = ROOT / "tests" / "data" / "first-release-confirmation.eml"
 
-NOW = datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2023, 5, 22, 7, 0, tzinfo=UTC)
 UPDATE = {"changes": ["time", "place"], "previous": {
     "starts_at": "2023-06-05T11:00:00Z", "ends_at": "2023-06-05T14:00:00Z", "timezone": "Europe/Amsterdam",
     "place": "Partos, Keizersgracht 1, Amsterdam", "country": "NL"}}

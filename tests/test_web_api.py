@@ -259,9 +259,7 @@ def test_every_answer_that_shows_personal_data_is_no_store(client, seed_event):
         "cancel 403": 403, "cancel 400": 400, "cancel JSON": 200, "form 303": 303, "event JSON": 200, "405": 405,
     }
     assert answers["registration JSON"].headers["Content-Type"] == "application/json"
-    assert {name: answer.headers.get("Cache-Control") for name, answer in answers.items()} == {
-        name: "no-store" for name in answers
-    }
+    assert {name: answer.headers.get("Cache-Control") for name, answer in answers.items()} == dict.fromkeys(answers, "no-store")
 
 
 def test_static_files_may_be_cached(client):

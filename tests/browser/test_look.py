@@ -98,7 +98,7 @@ def test_error_summary_scrolls_into_view_above_the_first_invalid_field(live, siz
     page.locator("#error-email").wait_for()
     page.wait_for_function("document.activeElement && document.activeElement.id === 'field-email'")
     summary, field = _in_view(page, "#error-summary"), _in_view(page, "#field-email")
-    assert 0 <= summary["top"] and summary["bottom"] <= summary["height"], summary  # the whole summary shows
+    assert summary["top"] >= 0 and summary["bottom"] <= summary["height"], summary  # the whole summary shows
     assert summary["bottom"] <= field["top"] and field["bottom"] <= field["height"], (summary, field)
     _no_sideways_scroll(page)
     screenshot(page, f"form-error-{width}.png", full_page=False)  # what the person sees after the answer

@@ -17,10 +17,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 import lambda_import
 import lambda_package
+import pytest
 
 #: Issue 11's goal for the zip with bytecode (without: 5 MB).
 MAX_ZIP_BYTES_WITH_BYTECODE = 8_000_000
@@ -273,11 +272,10 @@ def test_trimmed_package_registers_renders_and_delivers(unzipped, moto_server, t
     then DeliverEmails through its own entry (icalendar invite, SES via moto):
     every code path that needs a library the trimming touched.
     """
-    from localservice.awsfake import create_table, verify_sender
-    from localservice.stream import StreamPump
-
     from chalicelib import aws, store
     from chalicelib.events import load_event_file
+    from localservice.awsfake import create_table, verify_sender
+    from localservice.stream import StreamPump
     from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, sent_messages
 
     # GIVEN the table, a verified sender and the seed event on the moto server

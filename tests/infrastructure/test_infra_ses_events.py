@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from stacks.registration import SES_EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]

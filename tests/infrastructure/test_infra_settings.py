@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from stage_settings import available_stages, chalice_stage_environment, load_settings
 
 

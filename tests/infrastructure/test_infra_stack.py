@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from stage_settings import chalice_stage_environment
 
 FORM_PATH = "/events/partos-engagement-mobilisatie-2023/register"

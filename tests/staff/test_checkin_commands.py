@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -55,17 +55,17 @@ def test_checkin_link_follows_make_runs_port_and_a_given_base_url(seed, monkeypa
 def test_checkin_link_counts_from_the_app_clock_the_service_was_started_with(seed, monkeypatch):
     """``APP_CLOCK=... make run`` and ``APP_CLOCK=... python -m staff --local ...``: the environment's
     clock wins over the local stage's, so the link's expiry counts from the service's clock."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from chalicelib import checkin
 
     monkeypatch.setenv("APP_CLOCK", "2023-05-01T09:00:00+02:00")
     link = run("checkin-link", SEED_EVENT_ID, "--valid", "1d").stdout.strip()
     token = urlsplit(link).fragment
-    door = checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 2, 6, 59, tzinfo=timezone.utc))
-    assert datetime(2023, 5, 2, 7, 0, tzinfo=timezone.utc) <= door.expires_at < datetime(2023, 5, 2, 8, 0, tzinfo=timezone.utc)
+    door = checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 2, 6, 59, tzinfo=UTC))
+    assert datetime(2023, 5, 2, 7, 0, tzinfo=UTC) <= door.expires_at < datetime(2023, 5, 2, 8, 0, tzinfo=UTC)
     with pytest.raises(checkin.DoorLinkExpired):  # the stage's clock (22 May) is long past it
-        checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc))
+        checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 22, 7, 0, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("valid", ["soon", "0d", "32d", "2x", "-1d", "2d3"])

@@ -48,11 +48,11 @@ def test_list_shows_a_readable_table(five):
 
 
 def test_list_columns_stay_aligned_with_wide_and_combining_characters(cases_event):
-    import wcwidth
-
     # CJK, a combining accent, full-width Latin, Hangul as macOS types it (decomposed jamo: 김민준 in NFD),
     # a zero-width space, an emoji family joined by zero-width joiners
     import unicodedata
+
+    import wcwidth
 
     names = ["读写汉字", "Anna", "Zoe\u0301 Ødegård", "ｆｕｌｌ width", unicodedata.normalize("NFD", "김민준"),
              "Jan\u200bJansen", "\U0001F469\u200d\U0001F469\u200d\U0001F467 Family"]
