@@ -9,7 +9,7 @@ registrations. Every other stage ignores ``APP_CLOCK`` (PRODUCT.md, "The local s
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from chalicelib.settings import LOCAL_STAGE, get_settings
 
@@ -28,7 +28,7 @@ def pinned_start(app_clock: str) -> datetime:
     return start.astimezone(UTC)
 
 
-def pinned_start_zone(app_clock: str):
+def pinned_start_zone(app_clock: str) -> tzinfo:
     """The UTC offset an ``APP_CLOCK`` value was written in (to show the clock as it was given)."""
     return datetime.fromisoformat(app_clock).tzinfo or UTC
 

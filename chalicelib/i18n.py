@@ -165,7 +165,7 @@ def negotiate(candidates: tuple[str, ...], explicit: str | None, accept_language
     (RFC 9110 section 12.5.4, parsed by Werkzeug); else ``candidates[0]``.
     """
     if explicit in candidates:
-        return explicit  # type: ignore[return-value]
+        return explicit
     if accept_language:
         accepted = parse_accept_header(accept_language, LanguageAccept)
         best = accepted.best_match(candidates)

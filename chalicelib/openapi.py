@@ -520,7 +520,7 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
         }
     registration_id = {"name": "registration_id", "in": "path", "required": True, "schema": {"type": "string"},
                        "description": "The id from the registration's answer or email."}
-    def token(purpose: str, where: str) -> dict:
+    def token(purpose: str, where: str) -> dict[str, Any]:
         return {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
                 "description": f"The {purpose} token of the registrant's {where}; a bad or missing one, or a token "
                                "made for another purpose, gets 403 (README, \"Emails\", personal links)."}

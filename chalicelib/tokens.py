@@ -38,7 +38,6 @@ import base64
 import hashlib
 import hmac
 import time
-from typing import Any
 
 from chalicelib import aws
 from chalicelib.settings import get_settings
@@ -53,8 +52,8 @@ class TokenKeysMissing(RuntimeError):
 
 def _parse_keys(text: str) -> list[tuple[str, bytes]]:
     keys: list[tuple[str, bytes]] = []
-    for part in text.split(","):
-        part = part.strip()
+    for entry in text.split(","):
+        part = entry.strip()
         if not part:
             continue
         kid, sep, secret = part.partition(":")
@@ -68,7 +67,7 @@ def _secret_text(arn: str) -> str:
     cached = _secret_cache.get(arn)
     if cached and time.monotonic() - cached[0] < _SECRET_CACHE_SECONDS:
         return cached[1]
-    value: Any = aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    value: str = aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
     _secret_cache[arn] = (time.monotonic(), value)
     return value
 

@@ -76,7 +76,7 @@ def _invisible_only(text: str) -> bool:
     return all(unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp") for ch in text)
 
 
-def _text(limit: int, *, multiline: bool = False):
+def _text(limit: int, *, multiline: bool = False) -> AfterValidator:
     def check(value: str) -> str:
         value = value.strip()
         if not value or _invisible_only(value):
@@ -164,7 +164,7 @@ def _accepted(value: bool) -> bool:
     return value
 
 
-def _choice(options: list[str]):
+def _choice(options: list[str]) -> AfterValidator:
     def check(value: str) -> str:
         if value not in options:
             raise PydanticCustomError("invalid_choice", "not an option")
@@ -173,7 +173,7 @@ def _choice(options: list[str]):
     return AfterValidator(check)
 
 
-def _multichoice(options: list[str], required: bool):
+def _multichoice(options: list[str], required: bool) -> AfterValidator:
     def check(values: list[str]) -> list[str]:
         if any(v not in options for v in values) or len(set(values)) != len(values):
             raise PydanticCustomError("invalid_choice", "not an option")
@@ -206,7 +206,8 @@ def _question_field(question: Question) -> tuple[Any, Any]:
 
 @lru_cache(maxsize=64)
 def _model_for(event_json: str, event: Event) -> type[BaseModel]:
-    languages = Literal[event.languages]  # type: ignore[valid-type]
+    # A Literal of the languages this event offers, built at run time (a value, hence Any, not a static type).
+    languages: Any = Literal[event.languages]
     fields: dict[str, Any] = {
         "name": (Annotated[str, Field(strict=True), _text(NAME_MAX)], ...),
         "email": (Annotated[str, Field(strict=True), AfterValidator(_email)], ...),
@@ -217,7 +218,7 @@ def _model_for(event_json: str, event: Event) -> type[BaseModel]:
     }
     for question in event.questions:
         fields[question.id] = _question_field(question)
-    return create_model(  # type: ignore[call-overload]
+    return create_model(
         f"Registration_{event.id.replace('-', '_')}",
         __config__=ConfigDict(extra="forbid"),
         **fields,

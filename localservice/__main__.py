@@ -29,7 +29,13 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from localservice.state import Loaded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -256,7 +262,7 @@ def staff_command(aws_port: int) -> str:
     return f"{prefix}{_shown(Path(sys.executable))} -m staff --local events list"
 
 
-def _data_lines(state_dir: Path, fresh: bool, set_aside: bool, loaded) -> list[str]:
+def _data_lines(state_dir: Path, fresh: bool, set_aside: bool, loaded: Loaded | None) -> list[str]:
     """The banner's lines on the kept data: what this start loaded, and where it is saved."""
     from localservice.state import SAVE_AFTER_SECONDS
 
@@ -280,7 +286,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
-def _route_every_method(server) -> None:
+def _route_every_method(server: Any) -> None:
     """Let the app answer every HTTP method (405 problem+json for one a route does not take).
 
     Chalice's development server has handlers for the common methods only and
@@ -289,7 +295,7 @@ def _route_every_method(server) -> None:
     handler = server.server.RequestHandlerClass
     handler = getattr(handler, "func", handler)  # Chalice passes a functools.partial of its handler class
 
-    def any_method(self, name: str):
+    def any_method(self: Any, name: str) -> Any:
         if name.startswith("do_") and name[3:].isalpha():
             return self._generic_handle
         raise AttributeError(name)
@@ -305,7 +311,7 @@ UNKNOWN_ROUTE_BODY = (
 )
 
 
-def _answer_unknown_routes_as_deployed(server) -> None:
+def _answer_unknown_routes_as_deployed(server: Any) -> None:
     """404 problem+json for an unknown path, as the deployed stack's gateway response gives.
 
     Chalice's development server imitates API Gateway's default instead
@@ -317,7 +323,7 @@ def _answer_unknown_routes_as_deployed(server) -> None:
     handler = getattr(handler, "func", handler)
     original = handler._send_error_response
 
-    def send_error_response(self, error):
+    def send_error_response(self: Any, error: Exception) -> None:
         if isinstance(error, ForbiddenError) and b"Missing Authentication Token" in (error.body or b""):
             self._send_http_response(404, {"Content-Type": "application/problem+json"}, UNKNOWN_ROUTE_BODY)
             return
@@ -326,18 +332,19 @@ def _answer_unknown_routes_as_deployed(server) -> None:
     handler._send_error_response = send_error_response
 
 
-def _stop_on_sigterm(signum, frame):  # the signal handler's signature
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:  # the signal handler's signature
     """SIGTERM stops the service like Ctrl-C: the last emails are still delivered and written."""
     raise KeyboardInterrupt
 
 
-def _app_function(app, name: str):
+def _app_function(app: Any, name: str) -> Callable[[dict[str, Any], Any], Any]:
     """The handler of the Lambda function ``name`` registered on the Chalice app (``DeliverEmails``,
     ``RunDueJobs``, ``RecordEmailEvents``)."""
     try:
-        return app.handler_map[name]
+        handler: Callable[[dict[str, Any], Any], Any] = app.handler_map[name]
     except KeyError:
         raise RuntimeError(f"app.py has no {name} function") from None
+    return handler
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import email.policy
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 class OutboxWriter:
@@ -21,8 +22,8 @@ class OutboxWriter:
         self.directory = Path(directory)
         self._written = 0
 
-    def _messages(self) -> list:
-        from moto.core import DEFAULT_ACCOUNT_ID
+    def _messages(self) -> list[Any]:
+        from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.ses.models import ses_backends
 
         region = os.environ.get("AWS_REGION", "eu-west-1")

@@ -210,7 +210,7 @@ class LocalState:
         except FileNotFoundError:
             return None
         try:
-            saved = json.loads(text)
+            saved: dict[str, Any] = json.loads(text)
             version = saved.get("format")
             items, records = saved["items"], saved["undelivered"]
             if not isinstance(items, list) or not isinstance(records, list):
@@ -321,7 +321,7 @@ class LocalState:
 
     def _table_items(self) -> list[dict[str, Any]]:
         """Every item of the table (DynamoDB JSON), read while no DynamoDB request runs (one instant)."""
-        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.dynamodb.models import dynamodb_backends
         from moto.dynamodb.models.utilities import dynamo_json_dump
 
@@ -330,7 +330,8 @@ class LocalState:
         with _dynamodb_lock:
             table = dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region].get_table(self.table_name)
             attributes = [item.to_json()["Attributes"] for item in table.all_items()]  # new dicts: safe to use after
-        return json.loads(dynamo_json_dump(attributes))
+        items: list[dict[str, Any]] = json.loads(dynamo_json_dump(attributes))
+        return items
 
     def _save_s3(self) -> None:
         """Write new and changed objects of every bucket to ``s3/``, delete the files of deleted ones."""
