@@ -49,7 +49,7 @@ def _environment() -> None:
     config = json.loads((REPO / ".chalice" / "config.json").read_text())
     os.environ.update(config.get("environment_variables", {}))
     os.environ.update(config["stages"]["local"]["environment_variables"])
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-west-1",
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-west-1",  # noqa: S106 - a dummy key, no AWS
                       AWS_REGION="eu-west-1", AWS_ENDPOINT_URL="http://aws.invalid", MIN_FILL_SECONDS="0")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             loop()
             figures[name].append((time.process_time() - start) * 1000 / args.registrations)
     app_ms, aws_ms = statistics.median(figures["app"]), statistics.median(figures["aws"])
-    beside = statistics.median(a - b for a, b in zip(figures["app"], figures["aws"]))  # paired per round
+    beside = statistics.median(a - b for a, b in zip(figures["app"], figures["aws"], strict=True))  # paired per round
     print(f"code: {args.code.resolve()}  registrations: {args.registrations} x {args.rounds} rounds")
     print(f"CPU per registration, median: handler {app_ms:.2f} ms, bare AWS call {aws_ms:.2f} ms, "
           f"app beside AWS {beside:.2f} ms (median of the rounds' differences)")

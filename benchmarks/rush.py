@@ -55,7 +55,7 @@ def _environment(port: int) -> None:
     os.environ.update(config["stages"]["local"]["environment_variables"])
     os.environ.update(
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - a dummy key for moto
         AWS_DEFAULT_REGION="eu-west-1", AWS_REGION="eu-west-1",
         MIN_FILL_SECONDS="0",
     )

@@ -210,7 +210,7 @@ def load_settings(
     extra = {k: v for k, v in raw.items() if k not in known}
     kwargs = {k: v for k, v in raw.items() if k in known}
     settings = StageSettings(stage=stage, extra=extra, **kwargs)
-    settings.sender_address  # validate early
+    _ = settings.sender_address  # validate early
     _check_limits(settings)
     return settings
 

@@ -48,7 +48,7 @@ def _prepare_environment(aws_port: int) -> str | None:
     os.environ.update(
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{aws_port}",
         AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
+        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - a dummy key: the AWS stand-in (moto) checks none
         AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
         AWS_REGION=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")),
     )
@@ -97,7 +97,7 @@ def main() -> int:
     from chalice.local import create_local_server
     from moto.server import ThreadedMotoServer
 
-    from chalicelib import aws, clock, lifecycle, store
+    from chalicelib import aws, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
     from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
     from localservice.mailbox import MailboxSimulator
@@ -188,14 +188,7 @@ def main() -> int:
     _route_every_method(server)
     _answer_unknown_routes_as_deployed(server)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    clock_line = "Clock: real time (APP_CLOCK is empty)."
-    if os.environ.get("APP_CLOCK"):
-        start = clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"]))
-        if resumed_clock:
-            clock_line = (f"Clock: runs on from {start.isoformat(timespec='seconds')}, where the saved data left it "
-                          f"(APP_CLOCK {clock_origin}), at real speed.")
-        else:
-            clock_line = f"Clock: starts at {start.isoformat(timespec='seconds')} (APP_CLOCK) and runs on at real speed."
+    clock_line = _clock_line(clock_origin, resumed=bool(resumed_clock))
     print(
         "\n".join(
             [
@@ -240,6 +233,20 @@ def main() -> int:
         server.server.server_close()
         moto.stop()
     return code
+
+
+def _clock_line(clock_origin: str | None, *, resumed: bool) -> str:
+    """The banner's line on the clock: real time, or the pinned ``APP_CLOCK`` (read now) and whether the
+    saved data's clock ran on (``resumed``) from where it was left."""
+    from chalicelib import clock
+
+    if not os.environ.get("APP_CLOCK"):
+        return "Clock: real time (APP_CLOCK is empty)."
+    start = clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"]))
+    if resumed:
+        return (f"Clock: runs on from {start.isoformat(timespec='seconds')}, where the saved data left it "
+                f"(APP_CLOCK {clock_origin}), at real speed.")
+    return f"Clock: starts at {start.isoformat(timespec='seconds')} (APP_CLOCK) and runs on at real speed."
 
 
 def _shown(path: Path) -> str:

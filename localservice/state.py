@@ -171,7 +171,7 @@ class LocalState:
         import fcntl
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        handle = open(self.directory / LOCK_FILE, "a+")
+        handle = open(self.directory / LOCK_FILE, "a+")  # noqa: SIM115 - held open: the lock lasts while it is
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

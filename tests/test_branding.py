@@ -76,7 +76,7 @@ def test_accent_below_aa_contrast_is_refused_with_the_ratio(colour, shown):
 
 @pytest.mark.parametrize("colour", ["navy", "#12345", "#1234567", "rgb(0,0,0)", "#24306b;}", "#GGGGGG", "#24306b80"])
 def test_accent_that_is_not_a_hex_colour_is_refused(colour):
-    with pytest.raises(EventFileError, match="branding.accent_colour: .*is not a hex colour"):
+    with pytest.raises(EventFileError, match=r"branding.accent_colour: .*is not a hex colour"):
         parse_event(_event(branding={"accent_colour": colour}))
 
 
@@ -89,7 +89,7 @@ def test_short_hex_is_normalised():
     "assets/../app.py", "assets/logo.png", "/etc/passwd", "data:image/svg+xml,<svg/>", "https://",
 ])
 def test_logo_must_be_https_or_a_shipped_svg(logo):
-    with pytest.raises(EventFileError, match="branding.logo"):
+    with pytest.raises(EventFileError, match=r"branding.logo"):
         parse_event(_event(branding={"logo": logo}))
 
 
@@ -100,7 +100,7 @@ def test_logo_url_names_its_origin_for_the_csp():
 
 
 def test_website_must_be_https():
-    with pytest.raises(EventFileError, match="branding.website: Value error, website must be an https URL"):
+    with pytest.raises(EventFileError, match=r"branding.website: Value error, website must be an https URL"):
         parse_event(_event(branding={"website": "http://www.partos.nl/"}))
 
 

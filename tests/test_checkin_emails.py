@@ -109,7 +109,7 @@ def test_waitlisted_and_cancelled_emails_carry_no_code_and_the_promotion_does(cl
         spoken, html, images = code_parts(by_kind[kind][0])
         assert spoken is None and images == [] and "cid:" not in html
         assert "multipart/related" not in [t for _, t in structure(by_kind[kind][0])]
-    spoken, html, [image] = code_parts(by_kind["Er is een plek voor je"][0])
+    spoken, html, [_image] = code_parts(by_kind["Er is een plek voor je"][0])
     assert spoken.replace(" ", "") == checkin.make_code(SEED_EVENT_ID, waiting)
     assert checkin.check_in_code(SEED_EVENT_ID, spoken, store_now()).outcome == "checked_in"
 

@@ -99,7 +99,7 @@ def test_outage_past_retries_is_reported_for_the_stream_to_retry(seed_event, pum
     result = register("ida@example.org")
     records = stream_records(pump)
     answer = deliver_emails({"Records": records}, None)
-    registration_record = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"].startswith("REG#")][0]
+    registration_record = next(r for r in records if r["dynamodb"]["Keys"]["sk"]["S"].startswith("REG#"))
     assert answer == {"batchItemFailures": [{"itemIdentifier": registration_record["dynamodb"]["SequenceNumber"]}]}
     assert store.get_registration_in_event(SEED_EVENT_ID, result.registration_id)["email_state"] == "pending"
     outage["on"] = False

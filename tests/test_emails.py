@@ -133,7 +133,7 @@ def test_plus_address_accepted_and_links_work(client, seed_event, pump):
     registration_id = register_and_deliver(client, pump, email="a.devries+workshop@example.org")
     item = store.get_registration_in_event(SEED_EVENT_ID, registration_id)
     assert item["email"] == "a.devries+workshop@example.org"
-    text, html, _ = parts(parsed(sent_messages()[0]))
+    text, _html, _ = parts(parsed(sent_messages()[0]))
     urls = re.findall(r"http://127\.0\.0\.1:8000/\S+", text)  # the personal links (the others are calendar links)
     assert len(urls) == 2
     for url in urls:

@@ -55,7 +55,7 @@ def test_cancel_frees_the_seat_for_the_waitlist(client, aws, pump):
     [waitlisted_mail] = emails_to("b@example.org")
     text = parsed(waitlisted_mail).get_body(("plain",)).get_content()
     assert "You are on the waitlist at position 1." in text
-    assert not [p for p in parsed(waitlisted_mail).iter_attachments()]  # no invite without a seat
+    assert not list(parsed(waitlisted_mail).iter_attachments())  # no invite without a seat
 
     _, cancel_url = links_in(emails_to("a@example.org")[0])
     token = dict(p.split("=") for p in urlsplit(cancel_url).query.split("&"))["token"]
@@ -112,7 +112,7 @@ def test_cancel_link_works_when_the_event_is_full(client, aws, pump):
 def test_status_json_with_waitlist_position(client, aws):
     small_event(1)
     register(client, "a@example.org")
-    b = register(client, "b@example.org")
+    register(client, "b@example.org")
     c = register(client, "c@example.org")
     token = tokens.make_token(c["registration_id"], tokens.VIEW)
     answer = client.http.get(f"/registrations/{c['registration_id']}?token={token}")

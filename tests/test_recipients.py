@@ -48,7 +48,7 @@ def assert_one_recipient(raw: bytes, recipient: str) -> None:
     for line in head.split("\r\n"):
         assert line[:1] in (" ", "\t") or line.split(":", 1)[0] in emails.TOP_LEVEL_HEADERS, line
     modern = email.message_from_bytes(raw, policy=email.policy.default)
-    assert [n.lower() for n in modern.keys() if n.lower() in RECIPIENT_HEADERS] == ["to"]
+    assert [n.lower() for n in modern if n.lower() in RECIPIENT_HEADERS] == ["to"]
     [to] = modern["To"].addresses
     assert to.addr_spec == recipient
     assert "@" not in to.display_name and "<" not in to.display_name and "=?" not in to.display_name

@@ -186,7 +186,7 @@ def test_the_waitlist_email_gives_the_position_at_sending(aws, pump):
     from tests.conftest import sent_messages
 
     seed_event(1)
-    first, second, third = (registrations.register(SEED_EVENT_ID, partos_registration(email=f"{n}@example.org"), "en")
+    _first, second, third = (registrations.register(SEED_EVENT_ID, partos_registration(email=f"{n}@example.org"), "en")
                             for n in ("first", "second", "third"))
     records = pump._new_records()
     lifecycle.cancel(SEED_EVENT_ID, second.registration_id)  # before the emails go out

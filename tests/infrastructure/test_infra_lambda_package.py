@@ -45,7 +45,7 @@ def unzipped(prod_package, tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("task")
     with zipfile.ZipFile(prod_package) as archive:
         archive.extractall(target)
-    for folder, dirs, files in os.walk(target):
+    for folder, _dirs, files in os.walk(target):
         for name in files:
             os.chmod(os.path.join(folder, name), 0o444)
     return target
@@ -111,8 +111,8 @@ def test_rebuild_compiles_unchecked_hash_pycs_deterministically(tmp_path):
     with zipfile.ZipFile(source) as archive:
         names = sorted(archive.namelist())
         pyc = archive.read(f"__pycache__/app.{tag}.pyc")
-    assert names == ["__pycache__/app.%s.pyc" % tag, "app.py", "events/assets/logo.svg", "pkg/__init__.py",
-                     "pkg/__pycache__/__init__.%s.pyc" % tag]
+    assert names == [f"__pycache__/app.{tag}.pyc", "app.py", "events/assets/logo.svg", "pkg/__init__.py",
+                     f"pkg/__pycache__/__init__.{tag}.pyc"]
     assert pyc[:4] == importlib.util.MAGIC_NUMBER
     # PEP 552 flags: 0b01 = hash-based, source not checked.
     assert int.from_bytes(pyc[4:8], "little") == 0b01
@@ -123,7 +123,7 @@ def test_rebuild_refuses_bytecode_for_another_python(tmp_path):
     source = tmp_path / "deployment.zip"
     with zipfile.ZipFile(source, "w") as archive:
         archive.writestr("app.py", "X = 1\n")
-    with pytest.raises(ValueError, match="python3.99"):
+    with pytest.raises(ValueError, match=r"python3.99"):
         lambda_package.rebuild(source, "python3.99")
 
 

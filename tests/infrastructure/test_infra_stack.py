@@ -473,7 +473,7 @@ def _app_env_keys(function):
 
 
 def test_export_bucket_private_encrypted_tls_only_expiring(prod):
-    bucket_id, bucket = prod.one("AWS::S3::Bucket")
+    _bucket_id, bucket = prod.one("AWS::S3::Bucket")
     props = bucket["Properties"]
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,

@@ -106,7 +106,7 @@ def test_xlsx_has_strings_not_formulas_and_the_names(registrants, tmp_path):
     header = [c.value for c in sheet[1]]
     cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value is not None]
     assert all(c.data_type != "f" for c in cells)
-    by_email = {row[header.index("email")]: dict(zip(header, row)) for row in sheet.iter_rows(min_row=2, values_only=True)}
+    by_email = {row[header.index("email")]: dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert by_email["evil@example.org"]["name"] == FORMULA_NAME  # exact text: a string cell needs no quote
     assert by_email["phone@example.org"]["name"] == PHONE_LIKE_NAME
     assert by_email["phone@example.org"]["phone"] == PHONE

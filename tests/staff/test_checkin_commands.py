@@ -102,7 +102,7 @@ def test_registrations_checkin_and_undo(seed):
     assert "checked_in_at" not in store.get_registration_in_event(SEED_EVENT_ID, seated)
     assert run("registrations", "checkin", SEED_EVENT_ID, seated, "--undo").exit_code == 1
     assert store.get_registration_in_event(SEED_EVENT_ID, waiting)["status"] == "confirmed"
-    third = [i for i in table_items() if i.get("status", {}).get("S") == "waitlisted"][0]["registration_id"]["S"]
+    third = next(i for i in table_items() if i.get("status", {}).get("S") == "waitlisted")["registration_id"]["S"]
     refused = run("registrations", "checkin", SEED_EVENT_ID, third)
     assert refused.exit_code == 1 and f"Not checked in: registration {third} is waitlisted." in refused.stderr
     assert run("registrations", "checkin", SEED_EVENT_ID, "no-such-id").exit_code == 1
@@ -135,7 +135,7 @@ def test_list_and_exports_show_when_people_were_checked_in(seed, tmp_path):
             from openpyxl import load_workbook
 
             sheet = [list(r) for r in load_workbook(out, read_only=True).active.iter_rows(values_only=True)]
-            rows = [dict(zip(sheet[0], r)) for r in sheet[1:]]
+            rows = [dict(zip(sheet[0], r, strict=True)) for r in sheet[1:]]
         by_id = {r["registration_id"].removeprefix("'"): r for r in rows}  # CSV: an id starting with - carries a '
         assert list(rows[0])[-3:] == ["email_state", "email_outcome", "checked_in_at"]
         assert by_id[anna]["checked_in_at"] == local.isoformat(timespec="seconds"), fmt

@@ -65,7 +65,7 @@ def test_rows_come_in_order_also_when_the_spool_spills_to_disk(tmp_path):
         rows = list(export.rows(found))
     assert not os.path.exists(folder.name)  # the runs are removed
     expected = [json.loads(line) for line in (GOLDEN_DIR / "golden-registrations.jsonl").read_text().splitlines()]
-    assert [dict(zip(expected[0], row)) for row in rows] == expected
+    assert [dict(zip(expected[0], row, strict=True)) for row in rows] == expected
     assert [r["registration_id"] for r in expected] == [r["registration_id"] for r in golden_registrations()]
 
 

@@ -39,7 +39,7 @@ def csv_rows(path) -> list[list[str]]:
 
 
 def sorted_rows(rows: list[list[str]]) -> list[list[str]]:
-    return [rows[0]] + sorted(rows[1:])
+    return [rows[0], *sorted(rows[1:])]
 
 
 def test_start_waits_for_moto_and_convert_reads_its_single_data_file(filled, tmp_path):

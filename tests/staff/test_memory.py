@@ -70,7 +70,7 @@ def convert(folder: Path, out: Path, fmt: str, trace: bool = False) -> tuple[flo
     answer = subprocess.run(
         [sys.executable, "-c", MEASURE, "trace" if trace else "rss", "exports", "convert", str(folder),
          "--event", EVENT_ID, "--format", fmt, "-o", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     code, rss_kb, python_peak = answer.stdout.split()[-3:]
     assert code == "0", answer.stderr

@@ -104,7 +104,7 @@ def test_rows_follow_the_columns(typed):
             "answers": {"phone": {"S": "+31 6 1"}, "note": {"S": "n"}, "diet": {"L": [{"S": "halal"}]},
                         "member": {"BOOL": True}} if typed else answers}
     row = RowMaker(event, {7: 3}, typed_answers=typed)(record(item))
-    assert dict(zip([c.name for c in columns_for(event)], row)) == {
+    assert dict(zip([c.name for c in columns_for(event)], row, strict=True)) == {
         "registration_id": "rid", "status": "waitlisted", "waitlist_position": 3, "name": "N", "email": "e@x",
         "language": "en", "registered_at": "2023-05-01T12:00:00+02:00", "phone": "+31 6 1", "note": "n",
         "diet": "halal", "member": True, "email_state": "sent", "email_outcome": "bounced",
@@ -157,7 +157,7 @@ def test_an_old_stored_event_exports_every_answer_under_its_own_name(stored_clas
     assert names == ["registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at",
                      "answer_status", "answer_answer_status", "answer_email_state", "email_state", "email_outcome",
                      "checked_in_at"]
-    by_name = {row[3]: dict(zip(names, row)) for row in rows[1:]}
+    by_name = {row[3]: dict(zip(names, row, strict=True)) for row in rows[1:]}
     assert by_name["Anna"]["status"] == "confirmed" and by_name["Anna"]["answer_status"] == "directeur"
     assert by_name["Anna"]["answer_answer_status"] == "yes" and by_name["Anna"]["answer_email_state"] == "x"
     assert by_name["Anna"]["email_state"] == "pending"

@@ -92,7 +92,7 @@ def test_export_csv_has_the_documented_columns(five, tmp_path):
     assert result.exit_code == 0, result.output
     rows = read_csv(out)
     assert rows[0] == HEADER
-    by_name = {r[3]: dict(zip(HEADER, r)) for r in rows[1:]}
+    by_name = {r[3]: dict(zip(HEADER, r, strict=True)) for r in rows[1:]}
     anna = by_name["Anna de Vries"]
     assert anna["status"] == "confirmed" and anna["waitlist_position"] == ""
     assert anna["phone"] == "'+31 6 12345678"  # quoted: no cell is a formula
@@ -131,7 +131,7 @@ def test_export_xlsx_reads_back(five, tmp_path):
     sheet = load_workbook(out, read_only=True).active
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert rows[0] == HEADER and len(rows) == 6
-    eva = next(dict(zip(HEADER, r)) for r in rows[1:] if r[3] == "Eva")
+    eva = next(dict(zip(HEADER, r, strict=True)) for r in rows[1:] if r[3] == "Eva")
     assert eva["waitlist_position"] == 2 and eva["member"] == "yes"
 
 
