@@ -194,7 +194,9 @@ def _rewrite(source: Path, target: Path, compiled: bool) -> None:
             out.writestr(info.filename, data)
             if compiled and info.filename.endswith(".py"):
                 with contextlib.suppress(SyntaxError, ValueError):
-                    out.writestr(lambda_package.pyc_name(info.filename, tag), lambda_package.compile_pyc(data, info.filename))
+                    out.writestr(
+                        lambda_package.pyc_name(info.filename, tag), lambda_package.compile_pyc(data, info.filename)
+                    )
 
 
 def _importtime_top(side: Side, runtime: Path, module: str, count: int = 10) -> list[tuple[int, str]]:

@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code", type=Path, default=REPO, help="checkout whose app is measured (default: this one)")
     parser.add_argument("--profile", action="store_true", help="print the app loop's cProfile (top 40)")
     parser.add_argument("--sort", default="tottime", help="cProfile order for --profile (tottime, cumulative, ...)")
-    parser.add_argument("--filter", default="", help="only functions whose file or name matches this regular expression")
+    parser.add_argument(
+        "--filter", default="", help="only functions whose file or name matches this regular expression"
+    )
     args = parser.parse_args(argv)
 
     _environment()

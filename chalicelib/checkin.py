@@ -162,7 +162,8 @@ def spoken(code: str) -> str:
 
 @dataclass(frozen=True)
 class ParsedCode:
-    """A code's parts (see the module docstring): ``tag`` (int), ``id_prefix`` (8 base64url characters), ``mac`` (8 bytes)."""
+    """A code's parts (see the module docstring): ``tag`` (int), ``id_prefix`` (8 base64url characters),
+    ``mac`` (8 bytes)."""
 
     code: str
     tag: int
@@ -373,13 +374,18 @@ def _counter_update(event_id: str, amount: int, expires_at: Any) -> dict[str, An
     if expires_at is not None:  # the registration's own expiry: the counter goes with the event's items
         update += ", #x = if_not_exists(#x, :x)"
         values[":x"] = {"N": str(int(expires_at))}
-    return {"Update": {
-        "TableName": _table(),
-        "Key": {"pk": {"S": store.event_pk(event_id)}, "sk": {"S": CHECKINS_SK}},
-        "UpdateExpression": update,
-        "ExpressionAttributeNames": {"#type": "type", **({"#x": store.TTL_ATTRIBUTE} if expires_at is not None else {})},
-        "ExpressionAttributeValues": values,
-    }}
+    return {
+        "Update": {
+            "TableName": _table(),
+            "Key": {"pk": {"S": store.event_pk(event_id)}, "sk": {"S": CHECKINS_SK}},
+            "UpdateExpression": update,
+            "ExpressionAttributeNames": {
+                "#type": "type",
+                **({"#x": store.TTL_ATTRIBUTE} if expires_at is not None else {}),
+            },
+            "ExpressionAttributeValues": values,
+        }
+    }
 
 
 class _Conflict(Exception):
@@ -579,7 +585,9 @@ def code_for_delivery(change: str, item: dict[str, Any]) -> str | None:
     """
     from chalicelib.emails import email_kind
 
-    return email_code(email_kind(change, str(item.get("status", ""))), str(item["event_id"]), str(item["registration_id"]))
+    return email_code(
+        email_kind(change, str(item.get("status", ""))), str(item["event_id"]), str(item["registration_id"])
+    )
 
 
 def local_time(event: Event, instant: datetime, language: str) -> str:

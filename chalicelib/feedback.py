@@ -307,8 +307,9 @@ def simulated_event(message_id: str, recipient: str, outcome: str, *, at: dateti
             "smtpResponse": "250 2.0.0 OK (simulated)", "reportingMTA": "simulated.invalid"}}),
         "delay": ("DeliveryDelay", {"deliveryDelay": {
             "timestamp": stamp, "delayType": "TransientCommunicationFailure",
-            "expirationTime": stamp, "delayedRecipients": [{"emailAddress": recipient, "status": "4.4.1",
-                                                            "diagnosticCode": "smtp; 421 4.4.1 try later (simulated)"}]}}),
+            "expirationTime": stamp,
+            "delayedRecipients": [{"emailAddress": recipient, "status": "4.4.1",
+                                   "diagnosticCode": "smtp; 421 4.4.1 try later (simulated)"}]}}),
         "reject": ("Reject", {"reject": {"reason": "Bad content"}}),
     }
     if outcome not in parts:

@@ -186,13 +186,17 @@ def _multichoice(options: list[str], required: bool) -> AfterValidator:
 
 def _question_field(question: Question) -> tuple[Any, Any]:
     if question.type in ("text", "textarea"):
-        kind: Any = Annotated[str, Field(strict=True), _text(question.text_limit, multiline=question.type == "textarea")]
+        kind: Any = Annotated[
+            str, Field(strict=True), _text(question.text_limit, multiline=question.type == "textarea")
+        ]
     elif question.type == "phone":
         kind = Annotated[str, Field(strict=True), AfterValidator(_phone)]
     elif question.type == "choice":
         kind = Annotated[str, Field(strict=True), _choice(question.option_ids())]
     elif question.type == "multichoice":
-        kind = Annotated[list[Annotated[str, Field(strict=True)]], _multichoice(question.option_ids(), question.required)]
+        kind = Annotated[
+            list[Annotated[str, Field(strict=True)]], _multichoice(question.option_ids(), question.required)
+        ]
     else:  # boolean
         kind = StrictBool
     if question.required and question.type != "boolean":
@@ -287,9 +291,10 @@ def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str,
     Checkboxes (``consent``, boolean questions) are true when present with a
     value such as ``on``/``true`` and false when absent; ``multichoice``
     questions collect every value sent under their name; other fields take their
-    last value; ``form_started_at`` becomes a number (empty: left out). ``charset`` comes from the Content-Type (default UTF-8; HTML forms
-    send UTF-8 when the page is UTF-8). Raises ``UnicodeDecodeError`` or ``LookupError``
-    for bytes or a charset that cannot be read.
+    last value; ``form_started_at`` becomes a number (empty: left out). ``charset``
+    comes from the Content-Type (default UTF-8; HTML forms send UTF-8 when the page
+    is UTF-8). Raises ``UnicodeDecodeError`` or ``LookupError`` for bytes or a
+    charset that cannot be read.
     """
     codecs.lookup(charset)  # an unknown charset is refused even when no escape needs it
     text = body.decode("ascii")  # urlencoded bodies are ASCII; percent-escapes carry the rest

@@ -260,7 +260,9 @@ class LocalState:
         count = 0
         for bucket_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             bucket = bucket_dir.name
-            location = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            location = (
+                {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            )
             s3.create_bucket(Bucket=bucket, **location)
             self._s3_buckets.add(bucket)
             for path in sorted(p for p in bucket_dir.rglob("*") if p.is_file()):

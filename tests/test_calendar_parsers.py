@@ -126,8 +126,15 @@ def test_every_kind_of_email_carries_the_right_calendar_part(language):
 
 
 def test_hostile_names_stay_one_attendee_in_icaljs():
-    names = ['Zoë "Z" Ødegård, MSc (NL)', "a;ROLE=CHAIR:mailto:evil@evil.example", 'x"\r\nATTENDEE:mailto:evil@evil.example',
-             "caret ^ and ^n and ^'", "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGU=?=", "李小龍 🙂", "line\u2028sep"]
+    names = [
+        'Zoë "Z" Ødegård, MSc (NL)',
+        "a;ROLE=CHAIR:mailto:evil@evil.example",
+        'x"\r\nATTENDEE:mailto:evil@evil.example',
+        "caret ^ and ^n and ^'",
+        "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGU=?=",
+        "李小龍 🙂",
+        "line\u2028sep",
+    ]
     texts = [calendar_parts(message_of(build("registered", "confirmed", "en", name=name).raw))[0][0] for name in names]
     for name, read in zip(names, icaljs.parse(texts), strict=True):
         [person] = read["events"][0]["attendees"]
@@ -149,8 +156,9 @@ def test_any_name_gives_one_attendee_and_one_organizer(name, organiser):
                                   base_url="https://api.example.org", view_token="k1.v", cancel_token="k1.c", now=NOW)
     [ics] = calendar_parts(message_of(outgoing.raw))[0]
     [vevent] = icalendar.Calendar.from_ical(ics).walk("VEVENT")
-    assert [str(a) for a in ([vevent["ATTENDEE"]] if not isinstance(vevent["ATTENDEE"], list) else vevent["ATTENDEE"])] \
-        == ["mailto:anna@example.org"]
+    assert [
+        str(a) for a in ([vevent["ATTENDEE"]] if not isinstance(vevent["ATTENDEE"], list) else vevent["ATTENDEE"])
+    ] == ["mailto:anna@example.org"]
     assert str(vevent["ORGANIZER"]) == "mailto:events@partos.example.org"
     assert vevent["ATTENDEE"].params.get("CN", "") == emails.header_display_name(name)
     assert vevent["ORGANIZER"].params.get("CN", "") == emails.header_display_name(organiser)

@@ -26,7 +26,9 @@ def items_by_status(event_id=SEED_EVENT_ID):
 
 def register_many(count: int, prefix: str = "person"):
     def one(i):
-        return registrations.register(SEED_EVENT_ID, partos_registration(name=f"P{i}", email=f"{prefix}{i}@example.org"), "en")
+        return registrations.register(
+            SEED_EVENT_ID, partos_registration(name=f"P{i}", email=f"{prefix}{i}@example.org"), "en"
+        )
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         return list(pool.map(one, range(count)))

@@ -130,6 +130,8 @@ def test_logs_are_json_with_ids_and_no_personal_data(client, seed_event, pump):
     lines = [json.loads(line) for line in everything.splitlines()]
     assert {line["message"] for line in lines} >= {"registered", "email sent", "cancelled"}
     assert all(line["service"] == "event-registration" for line in lines)
-    assert any(line.get("registration_id") == registration_id and line.get("event_id") == SEED_EVENT_ID for line in lines)
+    assert any(
+        line.get("registration_id") == registration_id and line.get("event_id") == SEED_EVENT_ID for line in lines
+    )
     for secret in ("Geheime", "geheim@example.org", token, token.split(".")[1]):
         assert secret not in everything

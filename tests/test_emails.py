@@ -50,7 +50,11 @@ def test_confirmation_with_invite_in_cest(client, seed_event, pump):
     # multipart/mixed [multipart/alternative [text/plain, multipart/related [text/html, the check-in QR code],
     # text/calendar; method=REQUEST], invite.ics] (README, "Check-in at the door")
     alternative, attachment = message.get_payload()
-    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "multipart/related", "text/calendar"]
+    assert [p.get_content_type() for p in alternative.get_payload()] == [
+        "text/plain",
+        "multipart/related",
+        "text/calendar",
+    ]
     assert [p.get_content_type() for p in alternative.get_payload()[1].get_payload()] == ["text/html", "image/png"]
     text, html, [invite] = parts(message)
     assert "Wanneer: maandag 5 juni 2023, 14:00-17:00 CEST" in text
@@ -159,7 +163,9 @@ def test_double_submit_stores_one_and_sends_one(client, seed_event, pump):
 def test_ten_concurrent_posts_with_the_same_address_store_one(seed_event, pump):
     def attempt(i):
         try:
-            return registrations.register(SEED_EVENT_ID, partos_registration(email="Same@Example.org" if i % 2 else "same@example.ORG"), "en")
+            return registrations.register(
+                SEED_EVENT_ID, partos_registration(email="Same@Example.org" if i % 2 else "same@example.ORG"), "en"
+            )
         except store.AlreadyRegistered:
             return "409"
 

@@ -50,7 +50,9 @@ def test_register_through_the_form_and_find_the_email(local_service):
     with pytest.raises(urllib.error.HTTPError) as redirect:
         opener.open(request)
     assert redirect.value.code == 303
-    thanks_url = urllib.parse.urljoin(f"{base}/events/{SEED_EVENT_ID}/registrations", redirect.value.headers["Location"])
+    thanks_url = urllib.parse.urljoin(
+        f"{base}/events/{SEED_EVENT_ID}/registrations", redirect.value.headers["Location"]
+    )
     assert thanks_url.startswith(f"{base}/events/{SEED_EVENT_ID}/thanks?lang=nl&ref=")
     thanks = urllib.request.urlopen(thanks_url).read().decode()
     assert "Je bent ingeschreven" in thanks and "zoe@example.org" in thanks
@@ -89,7 +91,9 @@ def test_full_small_event_cancel_from_eml_promotes_the_next(local_service):
 
     page = urllib.request.urlopen(urllib.request.Request(cancel_url, headers={"Accept": "text/html"})).read().decode()
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)
-    action = urllib.parse.urljoin(cancel_url, re.search(r'<form method="post" action="([^"]+)"', page).group(1).replace("&amp;", "&"))
+    action = urllib.parse.urljoin(
+        cancel_url, re.search(r'<form method="post" action="([^"]+)"', page).group(1).replace("&amp;", "&")
+    )
     urllib.request.urlopen(urllib.request.Request(
         action, data=urllib.parse.urlencode({"token": token}).encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -221,7 +225,9 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
 
         service = service.restart(signal.SIGINT)
         assert "Data:         loaded 1 registration, 2 events" in service.log()
-        page = urllib.request.urlopen(urllib.request.Request(cancel_url, headers={"Accept": "text/html"})).read().decode()
+        page = (
+            urllib.request.urlopen(urllib.request.Request(cancel_url, headers={"Accept": "text/html"})).read().decode()
+        )
         token = re.search(r'name="token" value="([^"]+)"', page).group(1)
         action = urllib.parse.urljoin(cancel_url, re.search(r'<form method="post" action="([^"]+)"', page)
                                       .group(1).replace("&amp;", "&"))
@@ -250,7 +256,10 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
 
         # FRESH=1 starts empty and keeps the last save aside.
         service = service.restart(signal.SIGINT, env={"FRESH": "1"})
-        assert f"Data:         started empty (FRESH=1); the last save is kept in {service.state_dir}/previous/" in service.log()
+        assert (
+            f"Data:         started empty (FRESH=1); the last save is kept in {service.state_dir}/previous/"
+            in service.log()
+        )
         with pytest.raises(urllib.error.HTTPError) as gone:
             _view(view_url)
         assert gone.value.code == 404

@@ -75,16 +75,27 @@ def spamassassin(messages: list[bytes], home: Path) -> list[tuple[float, dict[st
     assert len(set(ids)) == len(ids)
     command = ["spamassassin", "-L", "--mbox", *(f"--cf={line}" for line in SETTINGS)]
     with source.open("rb") as stdin:
-        run = subprocess.run(command, stdin=stdin, capture_output=True, timeout=600,
-                             env={"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"}, check=False)
+        run = subprocess.run(
+            command,
+            stdin=stdin,
+            capture_output=True,
+            timeout=600,
+            env={"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"},
+            check=False,
+        )
     assert run.returncode == 0, run.stderr.decode(errors="replace")[-2000:]
     (home / "out.mbox").write_bytes(run.stdout)
     results = {}
     for checked in mailbox.mbox(home / "out.mbox"):
         score = float(re.sub(r"\s+", "", checked["X-Spam-Score"]))
         rules = re.sub(r"\s+", "", checked["X-Spam-Rules"] or "")
-        results[checked["Message-ID"]] = (score, {name: float(points) for name, points in
-                                                  (pair.split("=") for pair in rules.split(",") if pair and pair != "none")})
+        results[checked["Message-ID"]] = (
+            score,
+            {
+                name: float(points)
+                for name, points in (pair.split("=") for pair in rules.split(",") if pair and pair != "none")
+            },
+        )
     assert sorted(results) == sorted(ids), "spamassassin returned other messages than it was given"
     return [results[message_id] for message_id in ids]
 

@@ -36,7 +36,9 @@ def small_buckets(monkeypatch):
 
 
 def seed_event(capacity: int):
-    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(update={"capacity": capacity, "waitlist": True})
+    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(
+        update={"capacity": capacity, "waitlist": True}
+    )
     store.put_event(event)
     return event
 

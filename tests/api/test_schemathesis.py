@@ -54,6 +54,8 @@ def test_schemathesis_finds_no_failure(fuzz_service, tmp_path):
                          env={**os.environ, "NO_COLOR": "1"}, check=False)
     output = run.stdout + run.stderr
     summary = output[output.rfind("SUMMARY"):] if "SUMMARY" in output else output[-3000:]
-    assert run.returncode == 0, f"schemathesis failed:\n{output[-20000:]}\n--- service log ---\n{fuzz_service.log()[-5000:]}"
+    assert run.returncode == 0, (
+        f"schemathesis failed:\n{output[-20000:]}\n--- service log ---\n{fuzz_service.log()[-5000:]}"
+    )
     assert "Tested:" in summary
     print(summary)

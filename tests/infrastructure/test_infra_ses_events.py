@@ -99,7 +99,11 @@ def test_an_invocation_that_raised_is_retried_twice_then_goes_to_the_dlq(prod):
     _, config = prod.one("AWS::Lambda::EventInvokeConfig")
     props = config["Properties"]
     assert "RecordEmailEvents" in json.dumps(props["FunctionName"])
-    assert (props["Qualifier"], props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"]) == ("$LATEST", 2, 21600)
+    assert (props["Qualifier"], props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"]) == (
+        "$LATEST",
+        2,
+        21600,
+    )
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": _queue_arn(prod, "EmailEventsDLQ")}}
 
 
@@ -124,7 +128,12 @@ def test_feedback_entry_imports_neither_app_nor_chalice():
 
 # -- the calls each function makes, against exactly what its role allows --------------------------------------
 
-_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+_ITEM_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 
 
 class _Calls:

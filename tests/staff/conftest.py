@@ -28,7 +28,9 @@ def register(event_id: str = SEED_EVENT_ID, **fields: Any):
     """Register through the service's own code path (``registrations.register``)."""
     from chalicelib import registrations
 
-    return registrations.register(event_id, partos_registration(**fields) if event_id == SEED_EVENT_ID else fields, "nl")
+    return registrations.register(
+        event_id, partos_registration(**fields) if event_id == SEED_EVENT_ID else fields, "nl"
+    )
 
 
 CASES_EVENT = {
@@ -102,7 +104,10 @@ def write_aws_export(root: Path, raw_items: Iterable[dict[str, Any]], *, files: 
             counts[index % files] += 1
     with open(folder / "manifest-files.json", "w", encoding="utf-8") as out:
         for name, count in zip(names, counts, strict=True):
-            out.write(json.dumps({"itemCount": count, "md5Checksum": "x", "etag": "y", "dataFileS3Key": f"{base}/{name}"}) + "\n")
+            out.write(
+                json.dumps({"itemCount": count, "md5Checksum": "x", "etag": "y", "dataFileS3Key": f"{base}/{name}"})
+                + "\n"
+            )
     summary = {
         "version": "2020-06-30", "exportArn": f"arn:aws:dynamodb:eu-west-1:123456789012:table/t/export/{export_id}",
         "startTime": export_time, "endTime": export_time, "exportTime": export_time,

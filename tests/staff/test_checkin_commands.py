@@ -75,7 +75,9 @@ def test_checkin_link_refuses_a_duration_it_cannot_read_or_too_long(seed, valid)
     assert "--valid" in result.output
 
 
-@pytest.mark.parametrize("valid,seconds", [("2d", 172800), ("12h", 43200), ("1d12h", 129600), ("90m", 5400), ("31d", 2678400)])
+@pytest.mark.parametrize(
+    "valid,seconds", [("2d", 172800), ("12h", 43200), ("1d12h", 129600), ("90m", 5400), ("31d", 2678400)]
+)
 def test_durations(valid, seconds):
     from staff.checkin import parse_duration
 
@@ -146,7 +148,9 @@ def test_list_and_exports_show_when_people_were_checked_in(seed, tmp_path):
     assert run("exports", "convert", str(folder), "--event", SEED_EVENT_ID, "-o", str(converted)).exit_code == 0
     lines = [json.loads(line) for line in converted.read_text(encoding="utf-8").splitlines()]
     assert {r["registration_id"]: r["checked_in_at"] for r in lines} == {
-        anna: local.isoformat(timespec="seconds"), **{r["registration_id"]: None for r in lines if r["registration_id"] != anna}}
+        anna: local.isoformat(timespec="seconds"),
+        **{r["registration_id"]: None for r in lines if r["registration_id"] != anna},
+    }
     query = run("exports", "query", str(folder), "--event", SEED_EVENT_ID, "--csv",
                 "SELECT count(*) FILTER (WHERE checked_in_at IS NOT NULL) AS came, count(*) AS confirmed "
                 "FROM registrations WHERE status = 'confirmed'")

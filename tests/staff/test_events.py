@@ -205,6 +205,11 @@ def test_main_returns_the_exit_code_scripts_see(aws, seed_event):
     assert main(["--stage", "local", "events", "show", SEED_EVENT_ID]) == 0
     assert main(["--stage", "local", "events", "list", "--bogus"]) == 2
     assert main(["--stage", "nope", "events", "list"]) == 2
-    done = subprocess.run([sys.executable, "-m", "staff", "exports", "convert", "/nonexistent", "--event", "x", "-o", "x.csv"],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "staff", "exports", "convert", "/nonexistent", "--event", "x", "-o", "x.csv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1 and "no such file or folder" in done.stderr

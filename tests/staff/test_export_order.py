@@ -119,15 +119,23 @@ def test_registrations_export_and_list_sort_by_status_then_time(cases_event, tmp
         ("Eva", "waitlisted", 1), ("Bram", "cancelled", None)]
     listed = run("registrations", "list", cases_event.id)
     assert [line.split()[0:3] for line in listed.stdout.splitlines()[2:]] == [
-        ["confirmed", "Anna", "anna@example.org"], ["confirmed", "Carla", "carla@example.org"],
-        ["confirmed", "Dirk", "dirk@example.org"], ["waitlisted", "1", "Eva"], ["cancelled", "Bram", "bram@example.org"]]
+        ["confirmed", "Anna", "anna@example.org"],
+        ["confirmed", "Carla", "carla@example.org"],
+        ["confirmed", "Dirk", "dirk@example.org"],
+        ["waitlisted", "1", "Eva"],
+        ["cancelled", "Bram", "bram@example.org"],
+    ]
 
 
 def test_the_waitlist_keeps_its_order_against_registration_time():
     from staff.columns import sort_key
 
-    early_but_later_ticket = {"status": "waitlisted", "waitlist_ticket": 9, "registered_at": "2023-05-01T09:00:00+00:00",
-                              "registration_id": "a"}
+    early_but_later_ticket = {
+        "status": "waitlisted",
+        "waitlist_ticket": 9,
+        "registered_at": "2023-05-01T09:00:00+00:00",
+        "registration_id": "a",
+    }
     late_but_first_ticket = {"status": "waitlisted", "waitlist_ticket": 2, "registered_at": "2023-05-02T09:00:00+00:00",
                              "registration_id": "b"}
     confirmed_last = {"status": "confirmed", "registered_at": "2023-06-01T09:00:00+00:00", "registration_id": "c"}

@@ -41,21 +41,44 @@ def raw_items(count: int) -> Iterator[dict[str, Any]]:
     from chalicelib import store
 
     definition = json.dumps({**CASES_EVENT, "capacity": count - count // 10})
-    yield store.serialize({"pk": f"EVENT#{EVENT_ID}", "sk": "#EVENT", "type": "event", "event_id": EVENT_ID,
-                           "definition": definition, "seat_capacity": count - count // 10,
-                           "seats_taken": count - count // 10, "waitlisted_count": count // 10, "waitlist_seq": count // 10})
+    yield store.serialize(
+        {
+            "pk": f"EVENT#{EVENT_ID}",
+            "sk": "#EVENT",
+            "type": "event",
+            "event_id": EVENT_ID,
+            "definition": definition,
+            "seat_capacity": count - count // 10,
+            "seats_taken": count - count // 10,
+            "waitlisted_count": count // 10,
+            "waitlist_seq": count // 10,
+        }
+    )
     confirmed = count - count // 10
     for n in range(count):
         waitlisted = n >= confirmed
         item = {
-            "pk": f"EVENT#{EVENT_ID}", "sk": f"REG#id{n:08d}", "type": "registration", "registration_id": f"id{n:08d}",
-            "event_id": EVENT_ID, "status": "waitlisted" if waitlisted else "confirmed",
-            "name": f"Deelnemer {n} Ødegård", "email": f"p{n}@example.org", "language": "nl",
-            "answers": {"phone": "+31 6 12345678", "note": "Vegetarisch, graag" if n % 3 else "=1+1",
-                        "diet": ["vegetarian"] if n % 2 else [], "member": n % 2 == 0},
+            "pk": f"EVENT#{EVENT_ID}",
+            "sk": f"REG#id{n:08d}",
+            "type": "registration",
+            "registration_id": f"id{n:08d}",
+            "event_id": EVENT_ID,
+            "status": "waitlisted" if waitlisted else "confirmed",
+            "name": f"Deelnemer {n} Ødegård",
+            "email": f"p{n}@example.org",
+            "language": "nl",
+            "answers": {
+                "phone": "+31 6 12345678",
+                "note": "Vegetarisch, graag" if n % 3 else "=1+1",
+                "diet": ["vegetarian"] if n % 2 else [],
+                "member": n % 2 == 0,
+            },
             "registered_at": f"2023-05-{1 + n % 28:02d}T10:{n % 60:02d}:00+00:00",
-            "email_state": "sent", "expires_at": 1700000000,
-            "notifications": {"registered": {"state": "sent", "at": "2023-05-01T10:00:00+00:00", "message_id": "m" * 40}},
+            "email_state": "sent",
+            "expires_at": 1700000000,
+            "notifications": {
+                "registered": {"state": "sent", "at": "2023-05-01T10:00:00+00:00", "message_id": "m" * 40}
+            },
         }
         if waitlisted:
             item["waitlist_ticket"] = count - n  # reverse order, so positions must really be ranked

@@ -53,7 +53,9 @@ def test_every_reserved_id_is_refused(question_id):
         parse_event(event_with([question_id]))
 
 
-@pytest.mark.parametrize("question_id", ["organisation", "role", "state", "answers", "answer", "email_address", "models"])
+@pytest.mark.parametrize(
+    "question_id", ["organisation", "role", "state", "answers", "answer", "email_address", "models"]
+)
 def test_ids_near_the_reserved_ones_are_fine(question_id):
     from chalicelib.events import parse_event
 
@@ -121,7 +123,8 @@ reserved_ids = st.sampled_from(["registration_id", "status", "waitlist_position"
 @given(st.lists(question_ids | reserved_ids | st.builds(lambda i: "answer_" + i, reserved_ids), max_size=12,
                 unique=True))
 def test_column_names_are_unique_for_any_stored_event(ids):
-    """An event stored before the rule, with any ids at all (core fields never were allowed): no two columns share a name."""
+    """An event stored before the rule, with any ids at all (core fields never were allowed): no two columns
+    share a name."""
     from chalicelib.events import CORE_FIELDS, parse_event
     from staff.columns import columns_for
 
