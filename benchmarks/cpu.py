@@ -49,7 +49,7 @@ def _environment() -> None:
     config = json.loads((REPO / ".chalice" / "config.json").read_text())
     os.environ.update(config.get("environment_variables", {}))
     os.environ.update(config["stages"]["local"]["environment_variables"])
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-west-1",
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-west-1",  # noqa: S106 - a dummy key, no AWS
                       AWS_REGION="eu-west-1", AWS_ENDPOINT_URL="http://aws.invalid", MIN_FILL_SECONDS="0")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
@@ -109,14 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code", type=Path, default=REPO, help="checkout whose app is measured (default: this one)")
     parser.add_argument("--profile", action="store_true", help="print the app loop's cProfile (top 40)")
     parser.add_argument("--sort", default="tottime", help="cProfile order for --profile (tottime, cumulative, ...)")
-    parser.add_argument("--filter", default="", help="only functions whose file or name matches this regular expression")
+    parser.add_argument(
+        "--filter", default="", help="only functions whose file or name matches this regular expression"
+    )
     args = parser.parse_args(argv)
 
     _environment()
     sys.path.insert(0, str(args.code.resolve()))
     os.chdir(args.code.resolve())
     from app import app, logger
-
     from chalicelib import aws, store
     from chalicelib.events import load_event_file
 
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             loop()
             figures[name].append((time.process_time() - start) * 1000 / args.registrations)
     app_ms, aws_ms = statistics.median(figures["app"]), statistics.median(figures["aws"])
-    beside = statistics.median(a - b for a, b in zip(figures["app"], figures["aws"]))  # paired per round
+    beside = statistics.median(a - b for a, b in zip(figures["app"], figures["aws"], strict=True))  # paired per round
     print(f"code: {args.code.resolve()}  registrations: {args.registrations} x {args.rounds} rounds")
     print(f"CPU per registration, median: handler {app_ms:.2f} ms, bare AWS call {aws_ms:.2f} ms, "
           f"app beside AWS {beside:.2f} ms (median of the rounds' differences)")

@@ -174,7 +174,7 @@ def main() -> int:
         subjects = [subject(p) for p in emails(clone / "outbox", 2)]
         print(f"outbox: {subjects}")
         second.stop()
-        if subjects != [f"Confirmed: Demo: small workshop", "Registration cancelled: Demo: small workshop"]:
+        if subjects != ["Confirmed: Demo: small workshop", "Registration cancelled: Demo: small workshop"]:
             raise SystemExit("unexpected emails")
         print("ok")
         return 0

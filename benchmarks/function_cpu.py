@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
         import app
         from chalicelib import aws, entry_deliver, store
-        from chalicelib.events import load_event_file
+        from chalicelib.events import Event, load_event_file
         from localservice.awsfake import create_table, verify_sender
         from localservice.stream import StreamPump
 
@@ -127,13 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         registration_cpu: list[float] = []
         batch_cpu: list[float] = []
         page_cpu: list[float] = []
+        resource = "/events/{event_id}/registrations"
         for run in range(args.runs):
             event = seed.model_copy(update={"id": f"benchmark-{run}", "capacity": 100_000})
             store.put_event(event)
-            resource = "/events/{event_id}/registrations"
             path = f"/events/{event.id}/registrations"
 
-            def register(n: int):
+            def register(n: int, run: int = run, event: Event = event, path: str = path):
                 body = json.dumps({"name": f"Person {n}", "email": f"p{run}-{n}@example.org", "language": "nl",
                                    "consent": True, "organisation": "Wilde Ganzen", "role": "campaigner",
                                    "partos_member": True})
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 assert answer["statusCode"] == 201, answer
                 return answer
 
-            def form_page():
+            def form_page(event: Event = event):
                 answer = app.app(_api_event("GET", "/events/{event_id}/register", f"/events/{event.id}/register",
                                             {"event_id": event.id}, None, {"Accept-Language": "nl"}), Context())
                 assert answer["statusCode"] == 200
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 register(-1 - n)
                 form_page()
             for n in range(args.registrations):
-                registration_cpu.append(_cpu_ms(lambda: register(n))[0])
+                registration_cpu.append(_cpu_ms(lambda n=n: register(n))[0])
                 if n % 10 == 0:
                     page_cpu.append(_cpu_ms(form_page)[0])
 
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 warm = not batch_cpu
                 for start in range(0, len(needing), 10):
                     batch = {"Records": needing[start:start + 10]}
-                    cpu, result = _cpu_ms(lambda: entry_deliver.handler(batch, Context()))
+                    cpu, result = _cpu_ms(lambda batch=batch: entry_deliver.handler(batch, Context()))
                     if len(batch["Records"]) == 10 and not (warm and start == 0):
                         batch_cpu.append(cpu)
                     failures += result.get("batchItemFailures", [])

@@ -55,7 +55,7 @@ def _environment(port: int) -> None:
     os.environ.update(config["stages"]["local"]["environment_variables"])
     os.environ.update(
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - a dummy key for moto
         AWS_DEFAULT_REGION="eu-west-1", AWS_REGION="eu-west-1",
         MIN_FILL_SECONDS="0",
     )
@@ -115,7 +115,7 @@ def _released_together(count: int, concurrency: int, work) -> tuple[float, list[
         go.wait()
         try:
             results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - an answer other than 201 is counted, not raised
+        except Exception as error:  # an answer other than 201 is counted, not raised
             results[i] = error
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -160,7 +160,9 @@ def run_floor(event, registrants: int, concurrency: int, tag: str, seat_count: i
     seats = {"pk": {"S": pk}, "sk": {"S": "#FLOOR-SEATS"}}  # never full
     full = {"pk": {"S": pk}, "sk": {"S": "#FLOOR-WAITLIST"}}  # always full, with a waitlist
     window = {"opens_at": {"N": "0"}, "closes_at": {"N": "4102444800"}}
-    client.put_item(TableName=table, Item={**seats, **window, "seats_taken": {"N": "0"}, "seat_capacity": {"N": "1000000"}})
+    client.put_item(
+        TableName=table, Item={**seats, **window, "seats_taken": {"N": "0"}, "seat_capacity": {"N": "1000000"}}
+    )
     client.put_item(TableName=table, Item={**full, **window, "seats_taken": {"N": "1"}, "seat_capacity": {"N": "1"},
                                            "waitlist": {"BOOL": True}})
     now = {":now": {"N": f"{time.time():.6f}"}}
@@ -179,8 +181,20 @@ def run_floor(event, registrants: int, concurrency: int, tag: str, seat_count: i
         guard = {"pk": pk, "sk": f"EMAIL#{i:064d}", "type": "guard", "for_registration": registration_id,
                  "expires_at": 1700000000}
         ops: list[dict[str, Any]] = [
-            {"Put": {"TableName": table, "Item": store.serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"TableName": table, "Item": store.serialize(guard), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": store.serialize(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": store.serialize(guard),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
         ]
         if i < seat_count:
             ops.append({"Update": {
@@ -215,8 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=0,
                         help="threads at once (default: one per registrant, all released together)")
-    parser.add_argument("--code", type=Path, default=REPO,
-                        help="checkout whose chalicelib is measured (default: this one); the stand-in is always this one's")
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=REPO,
+        help="checkout whose chalicelib is measured (default: this one); the stand-in is always this one's",
+    )
     args = parser.parse_args(argv)
     concurrency = args.concurrency or args.registrants
 
@@ -246,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         for round_number in range(args.rounds):
             order = ("ours", "floor") if round_number % 2 == 0 else ("floor", "ours")
             for kind in order:
-                event = base.model_copy(update={"id": f"rush-{round_number}-{kind}", "capacity": args.seats, "waitlist": True})
+                event = base.model_copy(
+                    update={"id": f"rush-{round_number}-{kind}", "capacity": args.seats, "waitlist": True}
+                )
                 store.put_event(event)
                 calls.take()
                 retries.take()
@@ -272,10 +292,14 @@ def main(argv: list[str] | None = None) -> int:
         attempts = statistics.median(tries)
         transactions = statistics.median(c["TransactWriteItems"] / args.registrants for c in per_registration)
         operations = sorted({op for c in per_registration for op in c})
-        by_operation = {op: round(statistics.median(c[op] / args.registrants for c in per_registration), 2) for op in operations}
+        by_operation = {
+            op: round(statistics.median(c[op] / args.registrants for c in per_registration), 2) for op in operations
+        }
         print()
         print(f"median registrations/s: ours {ours:.1f}, floor {floor:.1f}, ratio {ours / floor:.2f}")
-        print(f"median attempts per registration: {attempts:.2f}; transaction writes per registration: {transactions:.2f}")
+        print(
+            f"median attempts per registration: {attempts:.2f}; transaction writes per registration: {transactions:.2f}"
+        )
         print(f"median requests per registration by operation: {by_operation}")
         print(f"answers other than confirmed/waitlisted: {dict(failures) or 'none'}")
     finally:

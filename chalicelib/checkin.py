@@ -54,9 +54,10 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -142,7 +143,7 @@ def _checkin_signature(key: bytes, registration_id: str) -> bytes:
 
 def event_tag(event_id: str) -> int:
     """The byte a code of ``event_id`` starts with (not secret: it only tells events apart)."""
-    return hashlib.sha256(f"event:{event_id}".encode("utf-8")).digest()[0]
+    return hashlib.sha256(f"event:{event_id}".encode()).digest()[0]
 
 
 def _id_prefix_bytes(registration_id: str) -> bytes:
@@ -174,7 +175,8 @@ def spoken(code: str) -> str:
 
 @dataclass(frozen=True)
 class ParsedCode:
-    """A code's parts (see the module docstring): ``tag`` (int), ``id_prefix`` (8 base64url characters), ``mac`` (8 bytes)."""
+    """A code's parts (see the module docstring): ``tag`` (int), ``id_prefix`` (8 base64url characters),
+    ``mac`` (8 bytes)."""
 
     code: str
     tag: int
@@ -264,7 +266,7 @@ def read_door_token(event_id: str, token: str | None, now: datetime) -> DoorPass
             expected = _door_signature(key, event_id, expires)
             if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
                 raise DoorLinkInvalid("signature does not match")
-            expires_at = datetime.fromtimestamp(expires, timezone.utc)
+            expires_at = datetime.fromtimestamp(expires, UTC)
             if now >= expires_at:
                 raise DoorLinkExpired(expires_at)
             return DoorPass(event_id, expires_at, kid)
@@ -299,7 +301,7 @@ class Person:
     checked_in_at: datetime | None
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "Person":
+    def from_item(cls, item: dict[str, Any]) -> Person:
         """The door's view of a registration item (plain values)."""
         answers = item.get("answers") or {}
         organisation = answers.get("organisation")
@@ -329,7 +331,7 @@ def _instant(value: Any) -> datetime | None:
     if not value:
         return None
     instant = datetime.fromisoformat(str(value))
-    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def _ddb() -> Any:
@@ -385,13 +387,18 @@ def _counter_update(event_id: str, amount: int, expires_at: Any) -> dict[str, An
     if expires_at is not None:  # the registration's own expiry: the counter goes with the event's items
         update += ", #x = if_not_exists(#x, :x)"
         values[":x"] = {"N": str(int(expires_at))}
-    return {"Update": {
-        "TableName": _table(),
-        "Key": {"pk": {"S": store.event_pk(event_id)}, "sk": {"S": CHECKINS_SK}},
-        "UpdateExpression": update,
-        "ExpressionAttributeNames": {"#type": "type", **({"#x": store.TTL_ATTRIBUTE} if expires_at is not None else {})},
-        "ExpressionAttributeValues": values,
-    }}
+    return {
+        "Update": {
+            "TableName": _table(),
+            "Key": {"pk": {"S": store.event_pk(event_id)}, "sk": {"S": CHECKINS_SK}},
+            "UpdateExpression": update,
+            "ExpressionAttributeNames": {
+                "#type": "type",
+                **({"#x": store.TTL_ATTRIBUTE} if expires_at is not None else {}),
+            },
+            "ExpressionAttributeValues": values,
+        }
+    }
 
 
 @errors.retried(WRITE_ATTEMPTS, max_wait=0.5)
@@ -424,7 +431,7 @@ def check_in_item(item: dict[str, Any], now: datetime, *, via: str = "door") -> 
     ``erased``. Raises :class:`Busy`.
     """
     event_id, registration_id = str(item["event_id"]), str(item["registration_id"])
-    stamp = now.astimezone(timezone.utc).isoformat()
+    stamp = now.astimezone(UTC).isoformat()
     refused = _transact([
         {"Update": {
             "TableName": _table(),
@@ -582,7 +589,9 @@ def code_for_delivery(change: str, item: dict[str, Any]) -> str | None:
     """
     from chalicelib.emails import email_kind
 
-    return email_code(email_kind(change, str(item.get("status", ""))), str(item["event_id"]), str(item["registration_id"]))
+    return email_code(
+        email_kind(change, str(item.get("status", ""))), str(item["event_id"]), str(item["registration_id"])
+    )
 
 
 def local_time(event: Event, instant: datetime, language: str) -> str:

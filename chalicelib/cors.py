@@ -77,8 +77,10 @@ def preflight_headers(request_headers: Mapping[str, str] | None, methods: Iterab
     methods = [m.upper() for m in methods]
     if "OPTIONS" not in methods:
         methods.append("OPTIONS")
-    headers = {"Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
-               "Allow": ", ".join(methods)}
+    headers = {
+        "Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        "Allow": ", ".join(methods),
+    }
     origin = allowed_origin(_get(request_headers, "origin"))
     wanted = (_get(request_headers, "access-control-request-method") or "").upper()
     if origin and wanted in methods:

@@ -41,4 +41,6 @@ def span_when(start: datetime, end: datetime, language: str) -> str:
 def local_timestamp(event: Event, instant: datetime, language: str) -> str:
     """An aware instant in the event's zone, e.g. ``"22 mei 2023 09:00 CEST"``."""
     local = instant.astimezone(event.zone)
-    return f"{format_date(local, 'long', locale=language)} {format_time(local, 'HH:mm', locale=language)} {local.tzname()}"
+    return (
+        f"{format_date(local, 'long', locale=language)} {format_time(local, 'HH:mm', locale=language)} {local.tzname()}"
+    )

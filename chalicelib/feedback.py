@@ -51,8 +51,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -94,15 +94,15 @@ class Recipient(_Lenient):
     """A recipient of a bounce or delay: its address and the receiving server's answer."""
 
     emailAddress: str = ""
-    status: Optional[str] = None
-    diagnosticCode: Optional[str] = None
+    status: str | None = None
+    diagnosticCode: str | None = None
 
 
 class Mail(_Lenient):
     """``detail.mail``: the message the event is about."""
 
     messageId: str
-    timestamp: Optional[datetime] = None
+    timestamp: datetime | None = None
     destination: list[str] = Field(default_factory=list)
 
 
@@ -112,23 +112,23 @@ class Bounce(_Lenient):
     bounceType: str = "Undetermined"
     bounceSubType: str = ""
     bouncedRecipients: list[Recipient] = Field(default_factory=list)
-    timestamp: Optional[datetime] = None
+    timestamp: datetime | None = None
 
 
 class Complaint(_Lenient):
     """``detail.complaint``."""
 
     complainedRecipients: list[Recipient] = Field(default_factory=list)
-    complaintFeedbackType: Optional[str] = None
-    timestamp: Optional[datetime] = None
+    complaintFeedbackType: str | None = None
+    timestamp: datetime | None = None
 
 
 class Delivery(_Lenient):
     """``detail.delivery``."""
 
     recipients: list[str] = Field(default_factory=list)
-    smtpResponse: Optional[str] = None
-    timestamp: Optional[datetime] = None
+    smtpResponse: str | None = None
+    timestamp: datetime | None = None
 
 
 class Reject(_Lenient):
@@ -142,7 +142,7 @@ class DeliveryDelay(_Lenient):
 
     delayType: str = ""
     delayedRecipients: list[Recipient] = Field(default_factory=list)
-    timestamp: Optional[datetime] = None
+    timestamp: datetime | None = None
 
 
 class SesEvent(_Lenient):
@@ -150,11 +150,11 @@ class SesEvent(_Lenient):
 
     eventType: str
     mail: Mail
-    bounce: Optional[Bounce] = None
-    complaint: Optional[Complaint] = None
-    delivery: Optional[Delivery] = None
-    reject: Optional[Reject] = None
-    deliveryDelay: Optional[DeliveryDelay] = None
+    bounce: Bounce | None = None
+    complaint: Complaint | None = None
+    delivery: Delivery | None = None
+    reject: Reject | None = None
+    deliveryDelay: DeliveryDelay | None = None
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ def _one_line(text: str | None) -> str:
 def _utc(instant: datetime | None, fallback: datetime) -> datetime:
     if instant is None:
         return fallback
-    return instant.replace(tzinfo=timezone.utc) if instant.tzinfo is None else instant.astimezone(timezone.utc)
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 def outcome_of(detail: SesEvent) -> Outcome | None:
@@ -286,7 +286,7 @@ def simulated_event(message_id: str, recipient: str, outcome: str, *, at: dateti
     of event data that Amazon SES publishes"), with made-up server answers.
     Raises ``ValueError`` for another ``outcome``.
     """
-    at = (at or clock.now()).astimezone(timezone.utc)
+    at = (at or clock.now()).astimezone(UTC)
     stamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     parts: dict[str, tuple[str, dict[str, Any]]] = {
         "bounce": ("Bounce", {"bounce": {
@@ -307,8 +307,9 @@ def simulated_event(message_id: str, recipient: str, outcome: str, *, at: dateti
             "smtpResponse": "250 2.0.0 OK (simulated)", "reportingMTA": "simulated.invalid"}}),
         "delay": ("DeliveryDelay", {"deliveryDelay": {
             "timestamp": stamp, "delayType": "TransientCommunicationFailure",
-            "expirationTime": stamp, "delayedRecipients": [{"emailAddress": recipient, "status": "4.4.1",
-                                                            "diagnosticCode": "smtp; 421 4.4.1 try later (simulated)"}]}}),
+            "expirationTime": stamp,
+            "delayedRecipients": [{"emailAddress": recipient, "status": "4.4.1",
+                                   "diagnosticCode": "smtp; 421 4.4.1 try later (simulated)"}]}}),
         "reject": ("Reject", {"reject": {"reason": "Bad content"}}),
     }
     if outcome not in parts:

@@ -92,14 +92,22 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
     },
     # The door page's API (README, "Check-in at the door").
     "door-link-invalid": {
-        "en": ("Invalid door link", "This door link is not valid: mistyped, or its key was retired. "
-                                    "Ask the organiser for a new one."),
-        "nl": ("Ongeldige link voor de ingang", "Deze link voor de ingang is niet geldig: verkeerd overgenomen, "
-                                                 "of de sleutel is ingetrokken. Vraag de organisator om een nieuwe."),
+        "en": (
+            "Invalid door link",
+            "This door link is not valid: mistyped, or its key was retired. Ask the organiser for a new one.",
+        ),
+        "nl": (
+            "Ongeldige link voor de ingang",
+            "Deze link voor de ingang is niet geldig: verkeerd overgenomen, "
+            "of de sleutel is ingetrokken. Vraag de organisator om een nieuwe.",
+        ),
     },
     "door-link-expired": {
         "en": ("Link expired", "This door link expired at {expired}. Ask the organiser for a new one."),
-        "nl": ("Link verlopen", "Deze link voor de ingang is verlopen op {expired}. Vraag de organisator om een nieuwe."),
+        "nl": (
+            "Link verlopen",
+            "Deze link voor de ingang is verlopen op {expired}. Vraag de organisator om een nieuwe.",
+        ),
     },
     "checkin-busy": {
         "en": ("Busy", "Too many check-ins at once; try again in a second."),
@@ -165,7 +173,7 @@ def negotiate(candidates: tuple[str, ...], explicit: str | None, accept_language
     (RFC 9110 section 12.5.4, parsed by Werkzeug); else ``candidates[0]``.
     """
     if explicit in candidates:
-        return explicit  # type: ignore[return-value]
+        return explicit
     if accept_language:
         accepted = parse_accept_header(accept_language, LanguageAccept)
         best = accepted.best_match(candidates)

@@ -105,4 +105,5 @@ def build_invite(
     # The VTIMEZONE only needs the rules around the event: a year either side keeps the file small.
     year = event.starts_at.year
     calendar.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib import checkin
 from chalicelib.events import Event
@@ -130,7 +131,8 @@ def _event_schema(components: dict[str, Any]) -> dict[str, Any]:
     for field in ("registration_opens_at", "registration_closes_at", "waitlist_closes_at"):
         schema["properties"][field] = {"anyOf": [local, {"type": "null"}], "default": None}
     schema["properties"]["organiser"] = {
-        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": False,
+        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+        "additionalProperties": False,
     }
     utc = {"type": "string", "format": "date-time", "description": "UTC, e.g. 2023-06-05T12:00:00Z"}
     schema["properties"]["starts_at_utc"] = utc
@@ -214,7 +216,8 @@ def _problem_schemas() -> dict[str, Any]:
         },
         "CancelRequest": {
             "type": "object",
-            "properties": {"token": {"type": "string", "description": "The cancel token from the email's cancel link."}},
+            "properties": {"token": {"type": "string",
+                                     "description": "The cancel token from the email's cancel link."}},
             "required": ["token"],
         },
         "Cancelled": {
@@ -340,7 +343,8 @@ def _door_schemas() -> dict[str, Any]:
                 "name": {"type": "string"},
                 "organisation": {**nullable_text, "description": "The answer to the event's organisation question."},
                 "status": {"type": "string", "enum": ["confirmed", "waitlisted", "cancelled", "erased"]},
-                "checked_in_at": {**nullable_text, "description": "ISO 8601 in the event's zone; null until checked in."},
+                "checked_in_at": {**nullable_text,
+                                  "description": "ISO 8601 in the event's zone; null until checked in."},
                 "time": {**nullable_text, "description": "The check-in time of day in the event's zone, e.g. 14:03."},
                 "code": {"type": "string", "pattern": "^[A-Z2-7]{24}$",
                          "description": "The registration's check-in code: the handle to check in or undo."},
@@ -380,8 +384,9 @@ def _door_schemas() -> dict[str, Any]:
         },
         "DoorCode": {
             "type": "object",
-            "properties": {"code": {"type": "string", "maxLength": 200,
-                                    "description": "A check-in code as scanned or typed (spaces, hyphens and case ignored)."}},
+            "properties": {"code": {
+                "type": "string", "maxLength": 200,
+                "description": "A check-in code as scanned or typed (spaces, hyphens and case ignored)."}},
             "required": ["code"],
         },
         "DoorSearch": {
@@ -404,7 +409,8 @@ def _door_paths(event_id: dict[str, Any]) -> dict[str, Any]:
                    "415": _problem_response("Not JSON.")}
     busy = {"503": _problem_response("Too many check-ins at once; try again.")}
 
-    def post(summary: str, operation: str, body: str, answer: str, also: dict[str, Any] | None = None) -> dict[str, Any]:
+    def post(summary: str, operation: str, body: str, answer: str,
+             also: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
             "summary": summary,
             "operationId": operation,
@@ -475,7 +481,8 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
             "summary": "Event details (JSON), or the event's page for browsers",
             "operationId": "get_event",
             "tags": ["events"],
-            "parameters": [event_id, _LANG, {"name": "Accept", "in": "header", "required": False, "schema": {"type": "string"},
+            "parameters": [event_id, _LANG, {"name": "Accept", "in": "header", "required": False,
+                                             "schema": {"type": "string"},
                                              "description": "text/html for the event's page; JSON otherwise."}],
             "responses": {
                 "200": {"description": "The event.", "headers": _CORS_HEADERS,
@@ -491,7 +498,8 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
             "operationId": "registration_page",
             "tags": ["pages"],
             "parameters": [event_id, _LANG],
-            "responses": {"200": _html_response("The form, or the closed/full notice."), "404": _html_response("No such event.")},
+            "responses": {"200": _html_response("The form, or the closed/full notice."),
+                          "404": _html_response("No such event.")},
         }
     }
     paths["/events/{event_id}/thanks"] = {
@@ -519,7 +527,7 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
         }
     registration_id = {"name": "registration_id", "in": "path", "required": True, "schema": {"type": "string"},
                        "description": "The id from the registration's answer or email."}
-    def token(purpose: str, where: str) -> dict:
+    def token(purpose: str, where: str) -> dict[str, Any]:
         return {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
                 "description": f"The {purpose} token of the registrant's {where}; a bad or missing one, or a token "
                                "made for another purpose, gets 403 (README, \"Emails\", personal links)."}

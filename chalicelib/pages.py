@@ -36,7 +36,8 @@ def _common(event: Event, lang: str, base_path: str) -> dict[str, Any]:
 
 
 def opens_text(event: Event, lang: str) -> str:
-    """When registration opens, e.g. ``"22 May 2023 09:00 CEST"`` (Babel, the event's zone); ``""`` without an opening time."""
+    """When registration opens, e.g. ``"22 May 2023 09:00 CEST"`` (Babel, the event's zone); ``""`` without
+    an opening time."""
     if event.registration_opens_at is None:
         return ""
     return local_timestamp(event, event.utc(event.registration_opens_at), lang)

@@ -21,10 +21,12 @@ publication costs nothing. README, "Event files".
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any
 
 from chalicelib.events import Event, EventFileError
 
@@ -36,7 +38,7 @@ SAMPLE_SENDER = f"Events <{SAMPLE_SENDER_ADDRESS}>"
 SAMPLE_BASE_URL = "https://registration.example.org"
 #: 22 characters, as ``registrations.new_registration_id`` makes them.
 SAMPLE_REGISTRATION_ID = "Sample0Registration0Id"
-SAMPLE_TOKEN = "k1.c2FtcGxlLXRva2VuLW5vdC1hLXJlYWwtb25l"
+SAMPLE_TOKEN = "k1.c2FtcGxlLXRva2VuLW5vdC1hLXJlYWwtb25l"  # noqa: S105 - a made-up token shown in samples, never checked
 #: The registration statuses an email can be built for; :func:`change_and_status` picks one per kind.
 STATUSES = ("confirmed", "waitlisted", "cancelled")
 #: The status a registrant has when a kind is sent, where it is not ``confirmed``.
@@ -69,7 +71,7 @@ def _renders(event: Event) -> Iterator[tuple[str, Callable[[], object]]]:
     from chalicelib import emails, invites, pages, schedules
     from chalicelib.store import EventCounters, availability
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     counters = EventCounters(event_id=event.id, seat_capacity=event.capacity, waitlist=event.waitlist)
     available = availability(event, counters, now)
     for language in event.languages:
@@ -81,7 +83,8 @@ def _renders(event: Event) -> Iterator[tuple[str, Callable[[], object]]]:
             # An ``updated`` email as an event change makes it: both changed, the schedule as the earlier one.
             update = {"changes": [schedules.TIME, schedules.PLACE], "previous": schedules.schedule_of(event)}
 
-            def email(registration=registration, change=change, update=update) -> object:
+            def email(registration: dict[str, Any] = registration, change: str = change,
+                      update: dict[str, Any] = update) -> object:
                 return emails.build_email(event=event, registration=registration, change=change, sender=SAMPLE_SENDER,
                                           base_url=SAMPLE_BASE_URL, view_token=SAMPLE_TOKEN, cancel_token=SAMPLE_TOKEN,
                                           now=now, waitlist_position=1, sequence=1,
@@ -89,27 +92,29 @@ def _renders(event: Event) -> Iterator[tuple[str, Callable[[], object]]]:
 
             yield f"(email {kind}, {language})", email
         for sequence, method in enumerate((invites.REQUEST, invites.CANCEL)):
-            yield f"(invite, {language})", lambda language=language, method=method, sequence=sequence: (
-                invites.build_invite(
+
+            def invite(language: str = language, method: str = method, sequence: int = sequence) -> object:
+                return invites.build_invite(
                     event, SAMPLE_REGISTRATION_ID, language, method=method, sequence=sequence,
                     organizer=invites.Party(emails.header_display_name(event.organiser.name), SAMPLE_SENDER_ADDRESS),
-                    attendee=invites.Party(SAMPLE_NAME, SAMPLE_EMAIL), stamp=now, url=SAMPLE_BASE_URL))
+                    attendee=invites.Party(SAMPLE_NAME, SAMPLE_EMAIL), stamp=now, url=SAMPLE_BASE_URL)
+
+            yield f"(invite, {language})", invite
         for state in ("open", "closed", "not_yet_open", "full"):
             shown = replace(available, state=state)
-            yield f"(page register, {language})", lambda language=language, shown=shown: pages.registration_form(
-                event, shown, language, form_started_at=0, base_path="../..")
-            yield f"(page event, {language})", lambda language=language, shown=shown: pages.event_page(
-                event, shown, language, base_path="..")
-        for status in (None, "confirmed", "waitlisted", "cancelled"):
-            yield f"(page thanks, {language})", lambda language=language, status=status: pages.thanks(
-                event, language, status=status, position=1, email=SAMPLE_EMAIL, base_path="../..")
-        for status in STATUSES:
+            yield f"(page register, {language})", partial(
+                pages.registration_form, event, shown, language, form_started_at=0, base_path="../..")
+            yield f"(page event, {language})", partial(pages.event_page, event, shown, language, base_path="..")
+        for thanks_status in (None, "confirmed", "waitlisted", "cancelled"):
+            yield f"(page thanks, {language})", partial(
+                pages.thanks, event, language, status=thanks_status, position=1, email=SAMPLE_EMAIL, base_path="../..")
+        for shown_status in STATUSES:
             # the status page with a view token (no cancel link) and with a cancel token, and the cancel page
             for ask_cancel, can_cancel in ((False, False), (False, True), (True, True)):
-                yield f"(page registration, {language})", lambda language=language, status=status, ask=ask_cancel, \
-                        can=can_cancel: pages.registration_status(
-                            event, language, registration_id=SAMPLE_REGISTRATION_ID, status=status, position=1,
-                            token=SAMPLE_TOKEN, ask_cancel=ask, base_path="..", now=now, can_cancel=can)
+                yield f"(page registration, {language})", partial(
+                    pages.registration_status, event, language, registration_id=SAMPLE_REGISTRATION_ID,
+                    status=shown_status, position=1, token=SAMPLE_TOKEN, ask_cancel=ask_cancel, base_path="..",
+                    now=now, can_cancel=can_cancel)
 
 
 def check_renders(event: Event, source: Path | str | None = None) -> None:
@@ -129,7 +134,7 @@ def check_renders(event: Event, source: Path | str | None = None) -> None:
     for field, render in _renders(event):
         try:
             render()
-        except Exception as exc:  # noqa: BLE001 - any failure refuses the event; the reason is shown
+        except Exception as exc:  # any failure refuses the event; the reason is shown
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
             if (field, reason) not in problems:
                 problems.append((field, reason))

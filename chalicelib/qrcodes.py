@@ -39,5 +39,5 @@ def qr_png(text: str) -> QrImage:
     code = segno.make(text, error="q", micro=False)
     buffer = io.BytesIO()
     code.save(buffer, kind="png", scale=PNG_SCALE, border=QUIET_ZONE, dark="#000000", light="#ffffff")
-    modules = code.symbol_size(scale=1, border=QUIET_ZONE)[0]
+    modules = int(code.symbol_size(scale=1, border=QUIET_ZONE)[0])  # whole modules at scale 1
     return QrImage(png=buffer.getvalue(), width=modules * PNG_SCALE, shown=modules * SHOWN_SCALE)

@@ -38,7 +38,6 @@ import base64
 import hashlib
 import hmac
 import time
-from typing import Any
 
 from chalicelib import aws
 from chalicelib.errors import ServiceError
@@ -54,8 +53,8 @@ class TokenKeysMissing(RuntimeError):
 
 def _parse_keys(text: str) -> list[tuple[str, bytes]]:
     keys: list[tuple[str, bytes]] = []
-    for part in text.split(","):
-        part = part.strip()
+    for entry in text.split(","):
+        part = entry.strip()
         if not part:
             continue
         kid, sep, secret = part.partition(":")
@@ -69,7 +68,7 @@ def _secret_text(arn: str) -> str:
     cached = _secret_cache.get(arn)
     if cached and time.monotonic() - cached[0] < _SECRET_CACHE_SECONDS:
         return cached[1]
-    value: Any = aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    value: str = aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
     _secret_cache[arn] = (time.monotonic(), value)
     return value
 
@@ -115,7 +114,7 @@ def mac(key: bytes, purpose: str, subject: str) -> bytes:
     """
     if purpose not in (*PURPOSES, DOOR, THANKS):
         raise UnknownPurpose(f"unknown token purpose {purpose!r}")
-    return hmac.new(key, f"{purpose}:{subject}".encode("utf-8"), hashlib.sha256).digest()
+    return hmac.new(key, f"{purpose}:{subject}".encode(), hashlib.sha256).digest()
 
 
 def registration_mac(key: bytes, registration_id: str, purpose: str) -> bytes:
@@ -133,7 +132,7 @@ def encode(digest: bytes) -> str:
 def _signature(key: bytes, registration_id: str, purpose: str | None) -> str:
     """The signature for ``purpose``; ``None`` gives the first release's purpose-less one."""
     if purpose is None:
-        return encode(hmac.new(key, f"registration:{registration_id}".encode("utf-8"), hashlib.sha256).digest())
+        return encode(hmac.new(key, f"registration:{registration_id}".encode(), hashlib.sha256).digest())
     return encode(registration_mac(key, registration_id, purpose))
 
 

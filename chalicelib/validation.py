@@ -80,7 +80,7 @@ def _invisible_only(text: str) -> bool:
     return all(unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp") for ch in text)
 
 
-def _text(limit: int, *, multiline: bool = False):
+def _text(limit: int, *, multiline: bool = False) -> AfterValidator:
     def check(value: str) -> str:
         value = value.strip()
         if not value or _invisible_only(value):
@@ -168,7 +168,7 @@ def _accepted(value: bool) -> bool:
     return value
 
 
-def _choice(options: list[str]):
+def _choice(options: list[str]) -> AfterValidator:
     def check(value: str) -> str:
         if value not in options:
             raise PydanticCustomError("invalid_choice", "not an option")
@@ -177,7 +177,7 @@ def _choice(options: list[str]):
     return AfterValidator(check)
 
 
-def _multichoice(options: list[str], required: bool):
+def _multichoice(options: list[str], required: bool) -> AfterValidator:
     def check(values: list[str]) -> list[str]:
         if any(v not in options for v in values) or len(set(values)) != len(values):
             raise PydanticCustomError("invalid_choice", "not an option")
@@ -190,13 +190,17 @@ def _multichoice(options: list[str], required: bool):
 
 def _question_field(question: Question) -> tuple[Any, Any]:
     if question.type in ("text", "textarea"):
-        kind: Any = Annotated[str, Field(strict=True), _text(question.text_limit, multiline=question.type == "textarea")]
+        kind: Any = Annotated[
+            str, Field(strict=True), _text(question.text_limit, multiline=question.type == "textarea")
+        ]
     elif question.type == "phone":
         kind = Annotated[str, Field(strict=True), AfterValidator(_phone)]
     elif question.type == "choice":
         kind = Annotated[str, Field(strict=True), _choice(question.option_ids())]
     elif question.type == "multichoice":
-        kind = Annotated[list[Annotated[str, Field(strict=True)]], _multichoice(question.option_ids(), question.required)]
+        kind = Annotated[
+            list[Annotated[str, Field(strict=True)]], _multichoice(question.option_ids(), question.required)
+        ]
     else:  # boolean
         kind = StrictBool
     if question.required and question.type != "boolean":
@@ -210,7 +214,8 @@ def _question_field(question: Question) -> tuple[Any, Any]:
 
 @lru_cache(maxsize=64)
 def _model_for(event_json: str, event: Event) -> type[BaseModel]:
-    languages = Literal[event.languages]  # type: ignore[valid-type]
+    # A Literal of the languages this event offers, built at run time (a value, hence Any, not a static type).
+    languages: Any = Literal[event.languages]
     fields: dict[str, Any] = {
         "name": (Annotated[str, Field(strict=True), _text(NAME_MAX)], ...),
         "email": (Annotated[str, Field(strict=True), AfterValidator(_email)], ...),
@@ -221,7 +226,7 @@ def _model_for(event_json: str, event: Event) -> type[BaseModel]:
     }
     for question in event.questions:
         fields[question.id] = _question_field(question)
-    return create_model(  # type: ignore[call-overload]
+    return create_model(
         f"Registration_{event.id.replace('-', '_')}",
         __config__=ConfigDict(extra="forbid"),
         **fields,
@@ -290,9 +295,10 @@ def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str,
     Checkboxes (``consent``, boolean questions) are true when present with a
     value such as ``on``/``true`` and false when absent; ``multichoice``
     questions collect every value sent under their name; other fields take their
-    last value; ``form_started_at`` becomes a number (empty: left out). ``charset`` comes from the Content-Type (default UTF-8; HTML forms
-    send UTF-8 when the page is UTF-8). Raises ``UnicodeDecodeError`` or ``LookupError``
-    for bytes or a charset that cannot be read.
+    last value; ``form_started_at`` becomes a number (empty: left out). ``charset``
+    comes from the Content-Type (default UTF-8; HTML forms send UTF-8 when the page
+    is UTF-8). Raises ``UnicodeDecodeError`` or ``LookupError`` for bytes or a
+    charset that cannot be read.
     """
     codecs.lookup(charset)  # an unknown charset is refused even when no escape needs it
     text = body.decode("ascii")  # urlencoded bodies are ASCII; percent-escapes carry the rest

@@ -71,7 +71,10 @@ TRIM: tuple[tuple[str, str], ...] = (
     ("werkzeug/routing/*", "Werkzeug's URL routing: the app imports only werkzeug.http and datastructures"),
     ("werkzeug/middleware/*", "Werkzeug's WSGI middleware: not imported"),
     ("pydantic/experimental/*", "pydantic's experimental API: not imported"),
-    ("*.dist-info/RECORD", "pip's list of installed files: never read at run time (METADATA, entry points and licences stay)"),
+    (
+        "*.dist-info/RECORD",
+        "pip's list of installed files: never read at run time (METADATA, entry points and licences stay)",
+    ),
     ("babel/messages/*", "Babel's catalog tools for translators: the app only formats dates"),
     ("pydantic/v1/*", "pydantic's copy of its version 1 API: not imported"),
     ("pydantic/mypy.py", "pydantic's mypy plugin"),

@@ -13,7 +13,7 @@ from pathlib import Path
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 
-from stage_settings import load_settings  # noqa: E402
+from stage_settings import load_settings
 
 
 def stack_outputs(outputs_file: Path, stack_name: str) -> dict[str, str]:

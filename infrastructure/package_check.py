@@ -27,8 +27,8 @@ from pathlib import Path
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 
-import lambda_package  # noqa: E402
-from stage_settings import load_settings  # noqa: E402
+import lambda_package
+from stage_settings import load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: What Chalice puts in the deployment package besides the requirements.

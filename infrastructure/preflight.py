@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 
-from stage_settings import StageSettings, alarm_email_problem, load_settings  # noqa: E402
+from stage_settings import StageSettings, alarm_email_problem, load_settings
 
 #: SSM parameter the default CDK bootstrap stack writes its version to.
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"

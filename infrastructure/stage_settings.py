@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Mapping, Optional
 
 APP_NAME = "event-registration"
 STAGES_FILE = Path(__file__).resolve().parent / "stages.json"
@@ -69,11 +69,11 @@ class StageSettings:
     api_memory_mb: int = 1024
     deliver_memory_mb: int = 1024
     #: Reserved concurrency of each function; None reserves nothing.
-    api_reserved_concurrency: Optional[int] = None
-    deliver_reserved_concurrency: Optional[int] = None
+    api_reserved_concurrency: int | None = None
+    deliver_reserved_concurrency: int | None = None
     #: RecordEmailEvents (SES's delivery, bounce and complaint events): memory and reserved concurrency.
     feedback_memory_mb: int = 512
-    feedback_reserved_concurrency: Optional[int] = None
+    feedback_reserved_concurrency: int | None = None
     #: Alarm thresholds on the stage's SES reputation metrics (fractions: 0.04 is 4%); AWS reviews an
     #: account at about 5% bounces and 0.1% complaints, so both must stay below those.
     bounce_rate_alarm: float = 0.04
@@ -173,7 +173,7 @@ def chalice_stage_environment(stage: str, path: Path = CHALICE_CONFIG) -> dict[s
 
 def load_settings(
     stage: str,
-    environ: Optional[Mapping[str, str]] = None,
+    environ: Mapping[str, str] | None = None,
     path: Path = STAGES_FILE,
     chalice_config: Path = CHALICE_CONFIG,
 ) -> StageSettings:
@@ -210,7 +210,7 @@ def load_settings(
     extra = {k: v for k, v in raw.items() if k not in known}
     kwargs = {k: v for k, v in raw.items() if k in known}
     settings = StageSettings(stage=stage, extra=extra, **kwargs)
-    settings.sender_address  # validate early
+    _ = settings.sender_address  # validate early
     _check_limits(settings)
     return settings
 
@@ -233,7 +233,7 @@ def alarm_email_problem(settings: StageSettings) -> str | None:
     )
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """``python stage_settings.py STAGE``: validate a stage and show its settings."""
     import sys
 

@@ -29,7 +29,13 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from localservice.state import Loaded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +48,7 @@ def _prepare_environment(aws_port: int) -> str | None:
     os.environ.update(
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{aws_port}",
         AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
+        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - a dummy key: the AWS stand-in (moto) checks none
         AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
         AWS_REGION=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")),
     )
@@ -91,7 +97,7 @@ def main() -> int:
     from chalice.local import create_local_server
     from moto.server import ThreadedMotoServer
 
-    from chalicelib import aws, clock, lifecycle, store
+    from chalicelib import aws, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
     from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
     from localservice.mailbox import MailboxSimulator
@@ -182,14 +188,7 @@ def main() -> int:
     _route_every_method(server)
     _answer_unknown_routes_as_deployed(server)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    clock_line = "Clock: real time (APP_CLOCK is empty)."
-    if os.environ.get("APP_CLOCK"):
-        start = clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"]))
-        if resumed_clock:
-            clock_line = (f"Clock: runs on from {start.isoformat(timespec='seconds')}, where the saved data left it "
-                          f"(APP_CLOCK {clock_origin}), at real speed.")
-        else:
-            clock_line = f"Clock: starts at {start.isoformat(timespec='seconds')} (APP_CLOCK) and runs on at real speed."
+    clock_line = _clock_line(clock_origin, resumed=bool(resumed_clock))
     print(
         "\n".join(
             [
@@ -236,6 +235,20 @@ def main() -> int:
     return code
 
 
+def _clock_line(clock_origin: str | None, *, resumed: bool) -> str:
+    """The banner's line on the clock: real time, or the pinned ``APP_CLOCK`` (read now) and whether the
+    saved data's clock ran on (``resumed``) from where it was left."""
+    from chalicelib import clock
+
+    if not os.environ.get("APP_CLOCK"):
+        return "Clock: real time (APP_CLOCK is empty)."
+    start = clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"]))
+    if resumed:
+        return (f"Clock: runs on from {start.isoformat(timespec='seconds')}, where the saved data left it "
+                f"(APP_CLOCK {clock_origin}), at real speed.")
+    return f"Clock: starts at {start.isoformat(timespec='seconds')} (APP_CLOCK) and runs on at real speed."
+
+
 def _shown(path: Path) -> str:
     """``path`` relative to the current folder when it is inside it (as a user would type it)."""
     absolute = os.path.abspath(path)  # not resolve(): .venv/bin/python is a symlink to the system's Python
@@ -256,7 +269,7 @@ def staff_command(aws_port: int) -> str:
     return f"{prefix}{_shown(Path(sys.executable))} -m staff --local events list"
 
 
-def _data_lines(state_dir: Path, fresh: bool, set_aside: bool, loaded) -> list[str]:
+def _data_lines(state_dir: Path, fresh: bool, set_aside: bool, loaded: Loaded | None) -> list[str]:
     """The banner's lines on the kept data: what this start loaded, and where it is saved."""
     from localservice.state import SAVE_AFTER_SECONDS
 
@@ -280,7 +293,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
-def _route_every_method(server) -> None:
+def _route_every_method(server: Any) -> None:
     """Let the app answer every HTTP method (405 problem+json for one a route does not take).
 
     Chalice's development server has handlers for the common methods only and
@@ -289,7 +302,7 @@ def _route_every_method(server) -> None:
     handler = server.server.RequestHandlerClass
     handler = getattr(handler, "func", handler)  # Chalice passes a functools.partial of its handler class
 
-    def any_method(self, name: str):
+    def any_method(self: Any, name: str) -> Any:
         if name.startswith("do_") and name[3:].isalpha():
             return self._generic_handle
         raise AttributeError(name)
@@ -305,7 +318,7 @@ UNKNOWN_ROUTE_BODY = (
 )
 
 
-def _answer_unknown_routes_as_deployed(server) -> None:
+def _answer_unknown_routes_as_deployed(server: Any) -> None:
     """404 problem+json for an unknown path, as the deployed stack's gateway response gives.
 
     Chalice's development server imitates API Gateway's default instead
@@ -317,7 +330,7 @@ def _answer_unknown_routes_as_deployed(server) -> None:
     handler = getattr(handler, "func", handler)
     original = handler._send_error_response
 
-    def send_error_response(self, error):
+    def send_error_response(self: Any, error: Exception) -> None:
         if isinstance(error, ForbiddenError) and b"Missing Authentication Token" in (error.body or b""):
             self._send_http_response(404, {"Content-Type": "application/problem+json"}, UNKNOWN_ROUTE_BODY)
             return
@@ -326,18 +339,19 @@ def _answer_unknown_routes_as_deployed(server) -> None:
     handler._send_error_response = send_error_response
 
 
-def _stop_on_sigterm(signum, frame):  # noqa: ARG001 (signal handler signature)
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:  # the signal handler's signature
     """SIGTERM stops the service like Ctrl-C: the last emails are still delivered and written."""
     raise KeyboardInterrupt
 
 
-def _app_function(app, name: str):
+def _app_function(app: Any, name: str) -> Callable[[dict[str, Any], Any], Any]:
     """The handler of the Lambda function ``name`` registered on the Chalice app (``DeliverEmails``,
     ``RunDueJobs``, ``RecordEmailEvents``)."""
     try:
-        return app.handler_map[name]
+        handler: Callable[[dict[str, Any], Any], Any] = app.handler_map[name]
     except KeyError:
         raise RuntimeError(f"app.py has no {name} function") from None
+    return handler
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from email.utils import parseaddr
-from typing import Any, Callable
+from typing import Any
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 #: The events SES publishes for each simulator mailbox, in order.
@@ -43,8 +44,8 @@ class MailboxSimulator:
         self.handler = handler
         self._seen = 0
 
-    def _messages(self) -> list:
-        from moto.core import DEFAULT_ACCOUNT_ID
+    def _messages(self) -> list[Any]:
+        from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.ses.models import ses_backends
 
         return list(ses_backends[DEFAULT_ACCOUNT_ID][os.environ.get("AWS_REGION", "eu-west-1")].sent_messages)

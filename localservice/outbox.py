@@ -10,8 +10,9 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 class OutboxWriter:
@@ -21,8 +22,8 @@ class OutboxWriter:
         self.directory = Path(directory)
         self._written = 0
 
-    def _messages(self) -> list:
-        from moto.core import DEFAULT_ACCOUNT_ID
+    def _messages(self) -> list[Any]:
+        from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.ses.models import ses_backends
 
         region = os.environ.get("AWS_REGION", "eu-west-1")
@@ -37,7 +38,7 @@ class OutboxWriter:
             if raw is None:
                 continue
             self.directory.mkdir(parents=True, exist_ok=True)
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             path = self.directory / f"{stamp}-{self._written + len(paths) + 1:04d}-{message.id}.eml"
             data = raw.encode("utf-8") if isinstance(raw, str) else raw
             path.write_bytes(data)

@@ -50,7 +50,7 @@ class RedactingStream(io.TextIOBase):
         self._pending = ""
         self._lock = threading.Lock()
 
-    def write(self, text: str) -> int:  # noqa: D102 (io.TextIOBase)
+    def write(self, text: str) -> int:  # io.TextIOBase
         with self._lock:
             self._pending += text
             if "\n" in self._pending:
@@ -58,24 +58,24 @@ class RedactingStream(io.TextIOBase):
                 self.target.write(redact(complete + "\n"))
         return len(text)
 
-    def flush(self) -> None:  # noqa: D102
+    def flush(self) -> None:
         with self._lock:
             if self._pending:
                 self.target.write(redact(self._pending))
                 self._pending = ""
             self.target.flush()
 
-    def writable(self) -> bool:  # noqa: D102
+    def writable(self) -> bool:
         return True
 
-    def isatty(self) -> bool:  # noqa: D102
+    def isatty(self) -> bool:
         return self.target.isatty()
 
-    def fileno(self) -> int:  # noqa: D102
+    def fileno(self) -> int:
         return self.target.fileno()
 
     @property
-    def encoding(self) -> str:  # type: ignore[override]  # noqa: D102
+    def encoding(self) -> str:  # type: ignore[override]
         return getattr(self.target, "encoding", "utf-8")
 
 

@@ -36,7 +36,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -171,7 +171,7 @@ class LocalState:
         import fcntl
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        handle = open(self.directory / LOCK_FILE, "a+")
+        handle = open(self.directory / LOCK_FILE, "a+")  # noqa: SIM115 - held open: the lock lasts while it is
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -210,7 +210,7 @@ class LocalState:
         except FileNotFoundError:
             return None
         try:
-            saved = json.loads(text)
+            saved: dict[str, Any] = json.loads(text)
             version = saved.get("format")
             items, records = saved["items"], saved["undelivered"]
             if not isinstance(items, list) or not isinstance(records, list):
@@ -260,7 +260,9 @@ class LocalState:
         count = 0
         for bucket_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             bucket = bucket_dir.name
-            location = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            location = (
+                {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            )
             s3.create_bucket(Bucket=bucket, **location)
             self._s3_buckets.add(bucket)
             for path in sorted(p for p in bucket_dir.rglob("*") if p.is_file()):
@@ -303,7 +305,7 @@ class LocalState:
             clock_state = {"origin": clock_origin, "at": clock.now().astimezone(zone).isoformat()}
         document = {
             "format": FORMAT,
-            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "table": self.table_name,
             "clock": clock_state,
             "items": items,
@@ -321,7 +323,7 @@ class LocalState:
 
     def _table_items(self) -> list[dict[str, Any]]:
         """Every item of the table (DynamoDB JSON), read while no DynamoDB request runs (one instant)."""
-        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.dynamodb.models import dynamodb_backends
         from moto.dynamodb.models.utilities import dynamo_json_dump
 
@@ -330,7 +332,8 @@ class LocalState:
         with _dynamodb_lock:
             table = dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region].get_table(self.table_name)
             attributes = [item.to_json()["Attributes"] for item in table.all_items()]  # new dicts: safe to use after
-        return json.loads(dynamo_json_dump(attributes))
+        items: list[dict[str, Any]] = json.loads(dynamo_json_dump(attributes))
+        return items
 
     def _save_s3(self) -> None:
         """Write new and changed objects of every bucket to ``s3/``, delete the files of deleted ones."""

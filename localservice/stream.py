@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Callable, Iterator
-
-from botocore.config import Config
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from chalicelib import aws
 

@@ -81,7 +81,7 @@ class LiveService:
                 return None
         return self.process.returncode
 
-    def restart(self, stop_signal: int = signal.SIGINT, env: dict[str, str] | None = None) -> "LiveService":
+    def restart(self, stop_signal: int = signal.SIGINT, env: dict[str, str] | None = None) -> LiveService:
         """Stop with ``stop_signal`` and start again on the same ports, outbox, events and data folder.
 
         ``env`` replaces variables for the new start (e.g. ``FRESH=1``). Raises

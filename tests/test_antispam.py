@@ -83,7 +83,9 @@ def test_seconds_and_milliseconds_are_told_apart_at_1e11():
 @pytest.mark.parametrize("ahead", [10, 3600, 86400 * 365])
 def test_start_time_in_the_future_cannot_be_judged_and_is_a_persons(client, seed_event, ahead):
     seconds = post_json(client, partos_registration(form_started_at=int(time.time()) + ahead))
-    millis = post_json(client, partos_registration(email="bob@example.org", form_started_at=int((time.time() + ahead) * 1000)))
+    millis = post_json(
+        client, partos_registration(email="bob@example.org", form_started_at=int((time.time() + ahead) * 1000))
+    )
     form = post_form(client, form_body(email="cem@example.org", form_started_at=str(int(time.time()) + ahead)))
     assert (seconds.status_code, millis.status_code, form.status_code) == (201, 201, 303)
     assert len(stored()) == 3
@@ -130,7 +132,11 @@ def test_min_fill_seconds_is_read_at_call_time_and_zero_turns_it_off(monkeypatch
     with pytest.raises(RegistrationInvalid) as refused:
         antispam.check_fill_time({"form_started_at": now - 4}, "nl", now=now)
     assert [e.as_dict() for e in refused.value.errors] == [
-        {"field": "form_started_at", "code": "too_fast", "message": "Controleer je antwoorden en verstuur het formulier opnieuw."}
+        {
+            "field": "form_started_at",
+            "code": "too_fast",
+            "message": "Controleer je antwoorden en verstuur het formulier opnieuw.",
+        }
     ]
     antispam.check_fill_time({"form_started_at": now - 5}, "nl", now=now)
     antispam.check_fill_time({"form_started_at": now + 1}, "nl", now=now)  # the future: not judged
@@ -187,7 +193,9 @@ def test_form_start_time_of_400_nines_is_422_naming_the_field(client, seed_event
 
 
 @pytest.mark.case("huge-number")
-@pytest.mark.parametrize("literal", ["1" + "0" * 13, "-1", "1e400", "-1e400", "1" + "0" * 5000, "NaN", "Infinity", "1.5e13"])
+@pytest.mark.parametrize(
+    "literal", ["1" + "0" * 13, "-1", "1e400", "-1e400", "1" + "0" * 5000, "NaN", "Infinity", "1.5e13"]
+)
 def test_every_out_of_range_json_number_is_422(client, demo_event, literal):
     body = '{"name":"N","email":"ovf@example.org","consent":true,"form_started_at":' + literal + "}"
     answer = client.http.post(DEMO_URL, headers={"Content-Type": "application/json"}, body=body)
@@ -205,7 +213,7 @@ def test_form_start_time_that_is_no_bounded_number_is_422(client, seed_event, va
                               body=form_body(form_started_at=value))
     assert answer.status_code == 422
     assert 'id="error-summary"' in answer.body.decode()
-    from chalicelib.validation import validate_registration, form_to_data
+    from chalicelib.validation import form_to_data, validate_registration
     with pytest.raises(RegistrationInvalid) as refused:
         validate_registration(seed_event, form_to_data(seed_event, form_body(form_started_at=value).encode()), "en")
     assert [(e.field, e.code) for e in refused.value.errors] == [("form_started_at", code)]
@@ -215,7 +223,9 @@ def test_json_start_time_of_the_wrong_type_is_422(client, seed_event):
     for value in ("1684738800", True, [1], {"t": 1}):
         answer = post_json(client, partos_registration(form_started_at=value, language="en"))
         assert answer.status_code == 422
-        assert [(e["field"], e["code"]) for e in json_problem(answer)["errors"]] == [("form_started_at", "invalid_type")]
+        assert [(e["field"], e["code"]) for e in json_problem(answer)["errors"]] == [
+            ("form_started_at", "invalid_type")
+        ]
 
 
 # ------------------------------------------------------------------ the honeypot: quiet, and answered like a person
@@ -246,7 +256,8 @@ def test_a_caught_posts_repeat_is_answered_like_a_persons_repeat(client, seed_ev
     # the same in a browser: the form again with the message at the address
     bot_form = post_form(client, form_body(email="bot@example.org", website="x")).body.decode()
     person_form = post_form(client, form_body(email="person@example.org")).body.decode()
-    strip = lambda html: re.sub(r'name="form_started_at" value="\d+"', "", html).replace("bot@", "person@")
+    def strip(html):
+        return re.sub(r'name="form_started_at" value="\d+"', "", html).replace("bot@", "person@")
     assert strip(bot_form) == strip(person_form)
     assert [i["email"] for i in stored()] == ["person@example.org"]
 
@@ -335,5 +346,7 @@ def test_honeypot_post_on_a_closed_event_gets_registration_closed(client, aws):
 def test_honeypot_post_sent_too_fast_gets_the_same_422_as_a_person(client, seed_event):
     now = int(time.time())
     person = post_json(client, partos_registration(form_started_at=now, language="en"))
-    bot = post_json(client, partos_registration(email="bot@example.org", website="x", form_started_at=now, language="en"))
+    bot = post_json(
+        client, partos_registration(email="bot@example.org", website="x", form_started_at=now, language="en")
+    )
     assert json_problem(person) == json_problem(bot) == TOO_FAST_EN

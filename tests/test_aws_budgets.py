@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
 
@@ -41,7 +41,9 @@ def event_with(capacity: int | None, waitlist: bool = True):
     from chalicelib.events import load_event_file
     from tests.conftest import EVENTS_DIR
 
-    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(update={"capacity": capacity, "waitlist": waitlist})
+    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(
+        update={"capacity": capacity, "waitlist": waitlist}
+    )
     store.put_event(event)
     store.event_definition(SEED_EVENT_ID)  # a warm function instance
     return event
@@ -167,7 +169,9 @@ def test_the_scheduled_function_reads_the_catalogue_and_writes_once_per_waiting_
         assert jobs.run_due(clock.now()).done == []
     assert idle == {"dynamodb.Query": 1}
     now = clock.now().astimezone(event.zone).replace(tzinfo=None, microsecond=0)
-    store.put_event(event.model_copy(update={"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=1)}))
+    store.put_event(
+        event.model_copy(update={"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=1)})
+    )
     with aws_calls() as due:
         assert jobs.run_due(clock.now()).done == [(SEED_EVENT_ID, "waitlist_closed", 3)]
     assert due == {"dynamodb.Query": 2, "dynamodb.UpdateItem": 4}

@@ -38,7 +38,9 @@ def _event(**overrides) -> dict:
 # ------------------------------------------------------------------ the model
 
 
-@pytest.mark.parametrize(("colour", "ratio"), [("#ffffff", 1.0), ("#000000", 21.0), ("#767676", 4.54), ("#777777", 4.48)])
+@pytest.mark.parametrize(
+    ("colour", "ratio"), [("#ffffff", 1.0), ("#000000", 21.0), ("#767676", 4.54), ("#777777", 4.48)]
+)
 def test_contrast_ratio_matches_wcag_figures(colour, ratio):
     assert colours.contrast_ratio(colour, "#fff") == pytest.approx(ratio, abs=0.005)
 
@@ -60,7 +62,9 @@ def test_seed_has_a_partos_style_accent_logo_and_site():
     assert event.show_seats == "few" and event.few_threshold == 5
 
 
-@pytest.mark.parametrize(("colour", "shown"), [("#f9b233", "1.83"), ("#777777", "4.47"), ("#0b5cad", None), ("#767676", None)])
+@pytest.mark.parametrize(
+    ("colour", "shown"), [("#f9b233", "1.83"), ("#777777", "4.47"), ("#0b5cad", None), ("#767676", None)]
+)
 def test_accent_below_aa_contrast_is_refused_with_the_ratio(colour, shown):
     data = _event(branding={"accent_colour": colour})
     if shown is None:
@@ -76,7 +80,7 @@ def test_accent_below_aa_contrast_is_refused_with_the_ratio(colour, shown):
 
 @pytest.mark.parametrize("colour", ["navy", "#12345", "#1234567", "rgb(0,0,0)", "#24306b;}", "#GGGGGG", "#24306b80"])
 def test_accent_that_is_not_a_hex_colour_is_refused(colour):
-    with pytest.raises(EventFileError, match="branding.accent_colour: .*is not a hex colour"):
+    with pytest.raises(EventFileError, match=r"branding.accent_colour: .*is not a hex colour"):
         parse_event(_event(branding={"accent_colour": colour}))
 
 
@@ -89,7 +93,7 @@ def test_short_hex_is_normalised():
     "assets/../app.py", "assets/logo.png", "/etc/passwd", "data:image/svg+xml,<svg/>", "https://",
 ])
 def test_logo_must_be_https_or_a_shipped_svg(logo):
-    with pytest.raises(EventFileError, match="branding.logo"):
+    with pytest.raises(EventFileError, match=r"branding.logo"):
         parse_event(_event(branding={"logo": logo}))
 
 
@@ -100,7 +104,7 @@ def test_logo_url_names_its_origin_for_the_csp():
 
 
 def test_website_must_be_https():
-    with pytest.raises(EventFileError, match="branding.website: Value error, website must be an https URL"):
+    with pytest.raises(EventFileError, match=r"branding.website: Value error, website must be an https URL"):
         parse_event(_event(branding={"website": "http://www.partos.nl/"}))
 
 
@@ -134,7 +138,9 @@ def test_branded_form_links_the_accent_stylesheet_and_logo_without_inline_style(
 
 
 def test_logo_url_host_and_nothing_else_joins_img_src(client, aws):
-    store.put_event(parse_event(_event(branding={"logo": "https://cdn.partos.nl/logo.png", "accent_colour": "#24306b"})))
+    store.put_event(
+        parse_event(_event(branding={"logo": "https://cdn.partos.nl/logo.png", "accent_colour": "#24306b"}))
+    )
     for path in ("/events/branded-workshop/register", "/events/branded-workshop/thanks"):
         response = client.http.get(path)
         assert _csp(response)["img-src"] == "'self' https://cdn.partos.nl", path
@@ -205,7 +211,9 @@ def test_seats_shown_per_setting_on_the_page_and_in_json(client, aws, show, take
 
 
 def test_event_page_for_browsers_json_for_others(client, seed_event):
-    page = client.http.get(f"/events/{SEED_EVENT_ID}?lang=en", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    page = client.http.get(
+        f"/events/{SEED_EVENT_ID}?lang=en", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    )
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     html = page.body.decode()
     assert "<form" not in html

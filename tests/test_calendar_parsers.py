@@ -10,7 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import icalendar
@@ -25,7 +25,7 @@ from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_
 from tests.test_capacity import small_event
 
 SEED = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
-NOW = datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2023, 5, 22, 7, 0, tzinfo=UTC)
 SENDER = "Partos Events <events@partos.example.org>"
 PREVIOUS = {"starts_at": "2023-06-05T11:00:00Z", "ends_at": "2023-06-05T14:00:00Z", "timezone": "Europe/Amsterdam",
             "place": "Elders, Straat 1, Utrecht", "country": "NL"}
@@ -105,7 +105,7 @@ def test_every_kind_of_email_carries_the_right_calendar_part(language):
     with_calendar = {}
     for key, outgoing in built.items():
         inline, attached = calendar_parts(message_of(outgoing.raw))
-        change, status, extra = key
+        _change, status, extra = key
         if status == "waitlisted" or dict(extra).get("cancelled_from") == "waitlisted":
             assert (inline, attached) == ([], []), key  # no seat, no calendar entry: nothing to add or cancel
             continue
@@ -115,7 +115,7 @@ def test_every_kind_of_email_carries_the_right_calendar_part(language):
         with_calendar[key] = ics
     assert {k[:2] for k in with_calendar} == {("registered", "confirmed"), ("promoted", "confirmed"),
                                               ("cancelled", "cancelled"), ("updated", "confirmed")}
-    for key, read in zip(with_calendar, icaljs.parse(list(with_calendar.values()))):
+    for key, read in zip(with_calendar, icaljs.parse(list(with_calendar.values())), strict=True):
         method = "CANCEL" if key[0] == "cancelled" else "REQUEST"
         event = assert_scheduling_message(read, method=method, uid="r-1@event-registration", sequence=3,
                                           attendee="anna@example.org", attendee_name="Anna de Vries")
@@ -126,10 +126,17 @@ def test_every_kind_of_email_carries_the_right_calendar_part(language):
 
 
 def test_hostile_names_stay_one_attendee_in_icaljs():
-    names = ['Zoë "Z" Ødegård, MSc (NL)', "a;ROLE=CHAIR:mailto:evil@evil.example", 'x"\r\nATTENDEE:mailto:evil@evil.example',
-             "caret ^ and ^n and ^'", "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGU=?=", "李小龍 🙂", "line\u2028sep"]
+    names = [
+        'Zoë "Z" Ødegård, MSc (NL)',
+        "a;ROLE=CHAIR:mailto:evil@evil.example",
+        'x"\r\nATTENDEE:mailto:evil@evil.example',
+        "caret ^ and ^n and ^'",
+        "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGU=?=",
+        "李小龍 🙂",
+        "line\u2028sep",
+    ]
     texts = [calendar_parts(message_of(build("registered", "confirmed", "en", name=name).raw))[0][0] for name in names]
-    for name, read in zip(names, icaljs.parse(texts)):
+    for name, read in zip(names, icaljs.parse(texts), strict=True):
         [person] = read["events"][0]["attendees"]
         assert person["value"] == "mailto:anna@example.org"
         assert person["params"].get("CN", "") == emails.header_display_name(name)
@@ -149,8 +156,9 @@ def test_any_name_gives_one_attendee_and_one_organizer(name, organiser):
                                   base_url="https://api.example.org", view_token="k1.v", cancel_token="k1.c", now=NOW)
     [ics] = calendar_parts(message_of(outgoing.raw))[0]
     [vevent] = icalendar.Calendar.from_ical(ics).walk("VEVENT")
-    assert [str(a) for a in ([vevent["ATTENDEE"]] if not isinstance(vevent["ATTENDEE"], list) else vevent["ATTENDEE"])] \
-        == ["mailto:anna@example.org"]
+    assert [
+        str(a) for a in ([vevent["ATTENDEE"]] if not isinstance(vevent["ATTENDEE"], list) else vevent["ATTENDEE"])
+    ] == ["mailto:anna@example.org"]
     assert str(vevent["ORGANIZER"]) == "mailto:events@partos.example.org"
     assert vevent["ATTENDEE"].params.get("CN", "") == emails.header_display_name(name)
     assert vevent["ORGANIZER"].params.get("CN", "") == emails.header_display_name(organiser)
@@ -212,13 +220,13 @@ def test_one_registration_keeps_its_uid_and_raises_its_sequence(client, aws, pum
     assert [ics is None for _, ics in bob_mail] == [True, True, False, False]
     anna_read = icaljs.parse([ics for _, ics in anna_mail])
     bob_read = icaljs.parse([ics for _, ics in bob_mail if ics])
-    for read, method, sequence in zip(anna_read, ["REQUEST", "REQUEST", "CANCEL"], [0, 1, 2]):
+    for read, method, sequence in zip(anna_read, ["REQUEST", "REQUEST", "CANCEL"], [0, 1, 2], strict=True):
         assert_scheduling_message(read, method=method, uid=f"{anna}@event-registration", sequence=sequence,
                                   attendee="anna@example.org", attendee_name="Anna de Vries")
     assert [r["events"][0]["location"] for r in anna_read] == [
         "Partos, Ellermanstraat 18b, Amsterdam", "Partos, zaal 2, Ellermanstraat 18b, Amsterdam",
         "Partos, zaal 2, Ellermanstraat 18b, Amsterdam"]
-    for read, method, sequence in zip(bob_read, ["REQUEST", "CANCEL"], [2, 3]):
+    for read, method, sequence in zip(bob_read, ["REQUEST", "CANCEL"], [2, 3], strict=True):
         assert_scheduling_message(read, method=method, uid=f"{bob}@event-registration", sequence=sequence,
                                   attendee="bob@example.org", attendee_name="Bob Jansen")
     # the items keep the sequence the last message carried

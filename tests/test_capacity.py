@@ -2,13 +2,12 @@
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 import pytest
 
 from chalicelib import lifecycle, registrations, store
 from chalicelib.events import load_event_file
-from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_json, sent_messages
+from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_json
 
 
 def small_event(capacity: int, waitlist: bool = True, event_id: str = SEED_EVENT_ID):
@@ -27,7 +26,9 @@ def items_by_status(event_id=SEED_EVENT_ID):
 
 def register_many(count: int, prefix: str = "person"):
     def one(i):
-        return registrations.register(SEED_EVENT_ID, partos_registration(name=f"P{i}", email=f"{prefix}{i}@example.org"), "en")
+        return registrations.register(
+            SEED_EVENT_ID, partos_registration(name=f"P{i}", email=f"{prefix}{i}@example.org"), "en"
+        )
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         return list(pool.map(one, range(count)))

@@ -13,7 +13,7 @@ import hmac
 import json
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,7 +38,8 @@ def door_token(event_id: str = SEED_EVENT_ID, valid: timedelta = timedelta(days=
     return checkin.make_door_token(event_id, clock.now() + valid)
 
 
-def door(client, path: str, body=None, token: str | None = "auto", lang: str = "en", content_type="application/json"):
+def door(client, path: str, body=None, token: str | None = "auto", lang: str = "en",  # noqa: S107 - "auto": make one
+         content_type="application/json"):
     """Call a door route with a fresh valid door link (``token="auto"``), another token, or none."""
     headers = {"Accept": "application/json"}
     if token == "auto":
@@ -83,7 +84,9 @@ def seed_with(capacity: int | None, event_id: str = SEED_EVENT_ID):
     from chalicelib import store
     from chalicelib.events import load_event_file
 
-    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(update={"capacity": capacity, "id": event_id})
+    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(
+        update={"capacity": capacity, "id": event_id}
+    )
     store.put_event(event)
     return event
 
@@ -154,8 +157,11 @@ def test_a_checkin_code_never_views_or_cancels(client, seed_event):
                                headers={"Accept": "application/json"}).status_code == 403
         assert client.http.get(f"/registrations/{registration_id}/cancel?token={token}",
                                headers={"Accept": "application/json"}).status_code == 403
-        cancel = client.http.post(f"/registrations/{registration_id}/cancel", headers={"Content-Type": "application/json"},
-                                  body=json.dumps({"token": token}))
+        cancel = client.http.post(
+            f"/registrations/{registration_id}/cancel",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"token": token}),
+        )
         assert cancel.status_code == 403
     assert item_of(registration_id)["status"] == "confirmed"
 
@@ -168,7 +174,8 @@ def _code_with(event_id: str, registration_id: str, signature: bytes) -> str:
 
 
 def test_one_scheme_for_every_purpose_and_nothing_signed_for_one_passes_for_another(aws):
-    """Each pair of purposes (view, cancel, check-in code, door link): what is made for one is refused by the other's check.
+    """Each pair of purposes (view, cancel, check-in code, door link): what is made for one is refused by the
+    other's check.
 
     All are ``chalicelib.tokens.mac`` over ``"<purpose>:<subject>"``; the code is the first 64 bits of the
     ``checkin`` purpose's signature, the door link the ``door`` purpose's over ``"<event>:<expiry>"``.
@@ -181,7 +188,9 @@ def test_one_scheme_for_every_purpose_and_nothing_signed_for_one_passes_for_anot
     door_link = checkin.make_door_token(SEED_EVENT_ID, clock.now() + timedelta(days=1))
     key = LOCAL_KEY[1]
     assert base64.b32decode(code)[7:] == tokens.registration_mac(key, registration_id, tokens.CHECKIN)[:8]
-    assert door_link.split(".")[2] == tokens.encode(tokens.mac(key, tokens.DOOR, f"{SEED_EVENT_ID}:{door_link.split('.')[0]}"))
+    assert door_link.split(".")[2] == tokens.encode(
+        tokens.mac(key, tokens.DOOR, f"{SEED_EVENT_ID}:{door_link.split('.')[0]}")
+    )
     for purpose, token in made.items():  # view <-> cancel, and neither as a code or a door link
         for other in (tokens.VIEW, tokens.CANCEL):
             assert tokens.verify_token(registration_id, token, other) is (other == purpose)
@@ -203,7 +212,8 @@ def test_one_scheme_for_every_purpose_and_nothing_signed_for_one_passes_for_anot
 
 
 def test_a_view_or_cancel_token_never_checks_anyone_in(client, seed_event):
-    """The personal link token (its full signature, and the first 64 bits of it in a code's shape) is refused at the door."""
+    """The personal link token (its full signature, and the first 64 bits of it in a code's shape) is refused at
+    the door."""
     from chalicelib import tokens
 
     registration_id = register(client)
@@ -212,7 +222,11 @@ def test_a_view_or_cancel_token_never_checks_anyone_in(client, seed_event):
         signature = base64.urlsafe_b64decode(link_token.split(".", 1)[1] + "==")
         assert scan(client, _code_with(SEED_EVENT_ID, registration_id, signature))["outcome"] == "unknown_code"
         assert scan(client, link_token)["outcome"] == "unknown_code"
-    for message in ("registration:", "view:registration:", "cancel:registration:"):  # the first release's, the purposes'
+    for message in (
+        "registration:",
+        "view:registration:",
+        "cancel:registration:",
+    ):  # the first release's, the purposes'
         other = hmac.new(LOCAL_KEY[1], f"{message}{registration_id}".encode(), hashlib.sha256).digest()
         assert scan(client, _code_with(SEED_EVENT_ID, registration_id, other))["outcome"] == "unknown_code"
     assert "checked_in_at" not in item_of(registration_id)
@@ -238,7 +252,7 @@ def test_a_door_link_is_no_personal_link_and_a_personal_link_no_door_link(client
 def test_door_links_expire_and_say_when(client, seed_event):
     from chalicelib import checkin, clock
 
-    expired = checkin.make_door_token(SEED_EVENT_ID, datetime(2023, 5, 20, 16, 0, tzinfo=timezone.utc))
+    expired = checkin.make_door_token(SEED_EVENT_ID, datetime(2023, 5, 20, 16, 0, tzinfo=UTC))
     for path, body in (("/summary", None), ("/checkins", {"code": "x"}), ("/search", {"query": "anna"})):
         answer = door(client, path, body, token=expired, lang="nl")
         assert answer.status_code == 401
@@ -246,9 +260,13 @@ def test_door_links_expire_and_say_when(client, seed_event):
         assert answer.headers["Cache-Control"] == "no-store"
         assert answer.headers["Content-Type"] == "application/problem+json"
         assert json.loads(answer.body) == {
-            "type": "/problems/door-link-expired", "title": "Link verlopen", "status": 401,
-            "detail": "Deze link voor de ingang is verlopen op 20 mei 2023 18:00 CEST. Vraag de organisator om een nieuwe."}
-    assert clock.now() > datetime(2023, 5, 20, 16, 0, tzinfo=timezone.utc)
+            "type": "/problems/door-link-expired",
+            "title": "Link verlopen",
+            "status": 401,
+            "detail": "Deze link voor de ingang is verlopen op 20 mei 2023 18:00 CEST. "
+                      "Vraag de organisator om een nieuwe.",
+        }
+    assert clock.now() > datetime(2023, 5, 20, 16, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("make", [
@@ -267,7 +285,9 @@ def test_bad_door_links_are_refused_before_anything_is_read(client, seed_event, 
         token = make(door_token())
         answer = door(client, "/checkins", {"code": "AAAA"}, token=token)
     assert answer.status_code == 401  # RFC 6750 section 3.1: no token names no error, a bad one invalid_token
-    assert answer.headers["WWW-Authenticate"] == ('Bearer realm="door", error="invalid_token"' if token else 'Bearer realm="door"')
+    assert answer.headers["WWW-Authenticate"] == (
+        'Bearer realm="door", error="invalid_token"' if token else 'Bearer realm="door"'
+    )
     assert json.loads(answer.body)["type"] == "/problems/door-link-invalid"
     assert calls == {}
 
@@ -284,7 +304,7 @@ def test_door_links_die_with_their_key(aws, monkeypatch):
     the rotation is tested on the function the routes call)."""
     from chalicelib import checkin
 
-    now = datetime(2023, 6, 5, 10, 0, tzinfo=timezone.utc)
+    now = datetime(2023, 6, 5, 10, 0, tzinfo=UTC)
     monkeypatch.setenv("TOKEN_KEYS", "k1:first-secret")
     token = checkin.make_door_token(SEED_EVENT_ID, now + timedelta(days=1))
     monkeypatch.setenv("TOKEN_KEYS", "k2:second-secret,k1:first-secret")
@@ -359,7 +379,12 @@ def test_cancelled_waitlisted_and_erased_registrations_are_not_checked_in(client
                 erased: ("erased", "Registration removed", "")}
     for registration_id, (outcome, title, name) in expected.items():
         answer = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))
-        assert (answer["outcome"], answer["tone"], answer["title"], answer["changed"]) == (outcome, "stop", title, False)
+        assert (answer["outcome"], answer["tone"], answer["title"], answer["changed"]) == (
+            outcome,
+            "stop",
+            title,
+            False,
+        )
         assert answer["person"]["name"] == name and answer["person"]["status"] == outcome
         assert "checked_in_at" not in item_of(registration_id)
     assert checkins_counter() is None  # no check-in, no counter
@@ -409,7 +434,7 @@ def test_two_phones_scanning_one_code_at_once_give_one_check_in_and_one_already(
         outcomes: list[str] = []
         start = threading.Barrier(2)
 
-        def phone() -> None:
+        def phone(start: threading.Barrier = start, outcomes: list[str] = outcomes, code: str = code) -> None:
             start.wait()
             outcomes.append(checkin.check_in_code(SEED_EVENT_ID, code, clock.now()).outcome)
 

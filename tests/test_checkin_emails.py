@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 import re
+from datetime import UTC
 
 from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_json, sent_messages
 
@@ -108,7 +109,7 @@ def test_waitlisted_and_cancelled_emails_carry_no_code_and_the_promotion_does(cl
         spoken, html, images = code_parts(by_kind[kind][0])
         assert spoken is None and images == [] and "cid:" not in html
         assert "multipart/related" not in [t for _, t in structure(by_kind[kind][0])]
-    spoken, html, [image] = code_parts(by_kind["Er is een plek voor je"][0])
+    spoken, html, [_image] = code_parts(by_kind["Er is een plek voor je"][0])
     assert spoken.replace(" ", "") == checkin.make_code(SEED_EVENT_ID, waiting)
     assert checkin.check_in_code(SEED_EVENT_ID, spoken, store_now()).outcome == "checked_in"
 
@@ -121,7 +122,7 @@ def store_now():
 
 def test_every_email_with_a_code_passes_the_recipient_check(aws):
     """The related part sits inside the body: the top-level headers the recipient check reads are unchanged."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from chalicelib import checkin, emails
     from chalicelib.events import load_event_file
@@ -134,7 +135,7 @@ def test_every_email_with_a_code_passes_the_recipient_check(aws):
         outgoing = emails.build_email(event=event, registration=registration, change=change,
                                       sender="Partos Events <events@partos.example.org>", base_url="https://api.example.org",
                                       view_token="k1.view", cancel_token="k1.cancel",
-                                      now=datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc),
+                                      now=datetime(2023, 5, 22, 7, 0, tzinfo=UTC),
                                       checkin_code=code)
         message = emails.check_message(outgoing.raw, "zoe@example.org")
         assert code and checkin.spoken(code) in message.get_body(("plain",)).get_content()

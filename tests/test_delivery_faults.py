@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from botocore.awsrequest import AWSResponse
 
 from app import deliver_emails
@@ -100,7 +99,7 @@ def test_outage_past_retries_is_reported_for_the_stream_to_retry(seed_event, pum
     result = register("ida@example.org")
     records = stream_records(pump)
     answer = deliver_emails({"Records": records}, None)
-    registration_record = [r for r in records if r["dynamodb"]["Keys"]["sk"]["S"].startswith("REG#")][0]
+    registration_record = next(r for r in records if r["dynamodb"]["Keys"]["sk"]["S"].startswith("REG#"))
     assert answer == {"batchItemFailures": [{"itemIdentifier": registration_record["dynamodb"]["SequenceNumber"]}]}
     assert store.get_registration_in_event(SEED_EVENT_ID, result.registration_id)["email_state"] == "pending"
     outage["on"] = False
@@ -131,6 +130,8 @@ def test_logs_are_json_with_ids_and_no_personal_data(client, seed_event, pump):
     lines = [json.loads(line) for line in everything.splitlines()]
     assert {line["message"] for line in lines} >= {"registered", "email sent", "cancelled"}
     assert all(line["service"] == "event-registration" for line in lines)
-    assert any(line.get("registration_id") == registration_id and line.get("event_id") == SEED_EVENT_ID for line in lines)
+    assert any(
+        line.get("registration_id") == registration_id and line.get("event_id") == SEED_EVENT_ID for line in lines
+    )
     for secret in ("Geheime", "geheim@example.org", token, token.split(".")[1]):
         assert secret not in everything

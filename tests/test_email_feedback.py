@@ -9,7 +9,7 @@ are read back from the table. Orders and duplicates are tried exhaustively.
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -103,14 +103,14 @@ def test_permanent_bounce_is_recorded_with_its_diagnostic_and_suppresses_the_add
     assert ses(registration_id, "bounce", at=at) == {"result": "recorded", "outcome": "bounced"}
     item = item_of(registration_id)
     assert item["notifications"]["registered"]["feedback"] == {
-        "outcome": "bounced", "rank": 5, "at": at.astimezone(timezone.utc).isoformat(), "bounce_type": "Permanent",
+        "outcome": "bounced", "rank": 5, "at": at.astimezone(UTC).isoformat(), "bounce_type": "Permanent",
         "bounce_subtype": "General", "diagnostic": "smtp; 550 5.1.1 user unknown (simulated)",
     }
     assert item["notifications"]["registered"]["state"] == "sent"  # the send's own state stays
     assert item["email_state"] == "sent" and item["email_outcome"] == "bounced"
     assert item["email_suppressed"] == {
-        "reason": f"the address bounced permanently on {at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC",
-        "at": at.astimezone(timezone.utc).isoformat(), "address": store.address_hash("anna@wildeganzen.nll"),
+        "reason": f"the address bounced permanently on {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+        "at": at.astimezone(UTC).isoformat(), "address": store.address_hash("anna@wildeganzen.nll"),
         "outcome": "bounced", "notification": "registered",
     }
     assert item["status"] == "confirmed"  # the registration itself stays as it is

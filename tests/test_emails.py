@@ -50,7 +50,11 @@ def test_confirmation_with_invite_in_cest(client, seed_event, pump):
     # multipart/mixed [multipart/alternative [text/plain, multipart/related [text/html, the check-in QR code],
     # text/calendar; method=REQUEST], invite.ics] (README, "Check-in at the door")
     alternative, attachment = message.get_payload()
-    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "multipart/related", "text/calendar"]
+    assert [p.get_content_type() for p in alternative.get_payload()] == [
+        "text/plain",
+        "multipart/related",
+        "text/calendar",
+    ]
     assert [p.get_content_type() for p in alternative.get_payload()[1].get_payload()] == ["text/html", "image/png"]
     text, html, [invite] = parts(message)
     assert "Wanneer: maandag 5 juni 2023, 14:00-17:00 CEST" in text
@@ -133,7 +137,7 @@ def test_plus_address_accepted_and_links_work(client, seed_event, pump):
     registration_id = register_and_deliver(client, pump, email="a.devries+workshop@example.org")
     item = store.get_registration_in_event(SEED_EVENT_ID, registration_id)
     assert item["email"] == "a.devries+workshop@example.org"
-    text, html, _ = parts(parsed(sent_messages()[0]))
+    text, _html, _ = parts(parsed(sent_messages()[0]))
     urls = re.findall(r"http://127\.0\.0\.1:8000/\S+", text)  # the personal links (the others are calendar links)
     assert len(urls) == 2
     for url in urls:
@@ -159,7 +163,9 @@ def test_double_submit_stores_one_and_sends_one(client, seed_event, pump):
 def test_ten_concurrent_posts_with_the_same_address_store_one(seed_event, pump):
     def attempt(i):
         try:
-            return registrations.register(SEED_EVENT_ID, partos_registration(email="Same@Example.org" if i % 2 else "same@example.ORG"), "en")
+            return registrations.register(
+                SEED_EVENT_ID, partos_registration(email="Same@Example.org" if i % 2 else "same@example.ORG"), "en"
+            )
         except store.AlreadyRegistered:
             return "409"
 

@@ -12,8 +12,6 @@ import email.policy
 import json
 from datetime import timedelta
 
-import pytest
-
 from chalicelib import lifecycle, registrations, store, tokens
 from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, post_json, sent_messages
 from tests.test_aws_budgets import aws_calls
@@ -301,7 +299,10 @@ def test_an_update_still_waiting_is_replaced_by_the_next_change_and_only_the_new
     from chalicelib import delivery
 
     changes = [delivery.change_of(r) for r in records]
-    assert [(c[0], c[1]["notifications"]["updated"]["sequence"]) for c in changes if c] == [("updated", 1), ("updated", 2)]
+    assert [(c[0], c[1]["notifications"]["updated"]["sequence"]) for c in changes if c] == [
+        ("updated", 1),
+        ("updated", 2),
+    ]
     pump.pump_once()
     [_, update] = mails()
     assert "SEQUENCE:2" in calendar_of(update)

@@ -1,6 +1,6 @@
 """Event files: the seed event, validation errors with file, field and reason, per-event questions."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,8 @@ SEED = EVENTS_DIR / f"{SEED_EVENT_ID}.yaml"
 def test_seed_event_times_are_cest_wall_time():
     event = load_event_file(SEED)
     assert event.timezone == "Europe/Amsterdam"
-    assert event.utc(event.starts_at) == datetime(2023, 6, 5, 12, 0, tzinfo=timezone.utc)
-    assert event.utc(event.ends_at) == datetime(2023, 6, 5, 15, 0, tzinfo=timezone.utc)
+    assert event.utc(event.starts_at) == datetime(2023, 6, 5, 12, 0, tzinfo=UTC)
+    assert event.utc(event.ends_at) == datetime(2023, 6, 5, 15, 0, tzinfo=UTC)
     assert event.local(event.starts_at).tzname() == "CEST"
 
 
@@ -56,13 +56,17 @@ def test_bad_file_names_file_field_and_reason(tmp_path):
 
 
 def test_offset_in_local_time_is_refused(tmp_path):
-    text = SEED.read_text(encoding="utf-8").replace("starts_at: 2023-06-05T14:00:00", "starts_at: 2023-06-05T14:00:00+01:00")
+    text = SEED.read_text(encoding="utf-8").replace(
+        "starts_at: 2023-06-05T14:00:00", "starts_at: 2023-06-05T14:00:00+01:00"
+    )
     with pytest.raises(EventFileError, match=r"starts_at: Value error, write local wall time without an offset"):
         load_event_file(_write(tmp_path, SEED_EVENT_ID, text))
 
 
 def test_file_name_must_match_id(tmp_path):
-    with pytest.raises(EventFileError, match=r"id: 'partos-engagement-mobilisatie-2023' differs from the file name 'other'"):
+    with pytest.raises(
+        EventFileError, match=r"id: 'partos-engagement-mobilisatie-2023' differs from the file name 'other'"
+    ):
         load_event_file(_write(tmp_path, "other", SEED.read_text(encoding="utf-8")))
 
 
@@ -85,7 +89,8 @@ location: {name: Garage, address: 1 Main St, city: Springfield, country: US}
 organiser: {name: Repair Crew, email: crew@example.org}
 privacy_url: https://example.org/privacy
 questions:
-  - {id: bikes, type: multichoice, required: true, label: {en: Bikes}, options: [{id: road, label: {en: Road}}, {id: cargo, label: {en: Cargo}}]}
+  - {id: bikes, type: multichoice, required: true, label: {en: Bikes},
+     options: [{id: road, label: {en: Road}}, {id: cargo, label: {en: Cargo}}]}
   - {id: phone, type: phone, label: {en: Phone}}
   - {id: newsletter, type: boolean, label: {en: Newsletter}}
 """

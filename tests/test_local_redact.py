@@ -15,7 +15,8 @@ TOKEN = "local1.z4UxL96j3VSi5Lw2_h-Oafv4tiQ0e1jZWe48hbuKNiA"
 
 
 def test_the_access_log_line_keeps_everything_but_the_token():
-    line = f'127.0.0.1 - - [22/May/2023 09:00:01] "GET /registrations/79mOZtVpOXeYKmPtj9_tmw?token={TOKEN}&lang=en HTTP/1.1" 200 -\n'
+    line = (f'127.0.0.1 - - [22/May/2023 09:00:01] "GET /registrations/79mOZtVpOXeYKmPtj9_tmw?token={TOKEN}&lang=en '
+            'HTTP/1.1" 200 -\n')
     assert redact(line) == ('127.0.0.1 - - [22/May/2023 09:00:01] '
                             '"GET /registrations/79mOZtVpOXeYKmPtj9_tmw?token=[redacted]&lang=en HTTP/1.1" 200 -\n')
 
@@ -38,10 +39,13 @@ def test_lines_without_tokens_are_unchanged():
 
 
 @settings(max_examples=200, deadline=None)
-@given(registration_id=st.text(min_size=1, max_size=40), key_id=st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True),
-       before=st.text(alphabet=string.printable + "é\u2028\x85", max_size=20),
-       after=st.text(alphabet=string.printable + "é\u2028\x85", max_size=20),
-       shape=st.sampled_from(["?token={t}&lang=nl", "token={t}", "{t}", '{{"token": "{t}"}}', " {t} ", "/{t}/", "({t})"]))
+@given(
+    registration_id=st.text(min_size=1, max_size=40),
+    key_id=st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True),
+    before=st.text(alphabet=string.printable + "é\u2028\x85", max_size=20),
+    after=st.text(alphabet=string.printable + "é\u2028\x85", max_size=20),
+    shape=st.sampled_from(["?token={t}&lang=nl", "token={t}", "{t}", '{{"token": "{t}"}}', " {t} ", "/{t}/", "({t})"]),
+)
 def test_no_token_survives_in_any_line(registration_id, key_id, before, after, shape):
     from chalicelib import tokens
 

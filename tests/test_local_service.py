@@ -50,7 +50,9 @@ def test_register_through_the_form_and_find_the_email(local_service):
     with pytest.raises(urllib.error.HTTPError) as redirect:
         opener.open(request)
     assert redirect.value.code == 303
-    thanks_url = urllib.parse.urljoin(f"{base}/events/{SEED_EVENT_ID}/registrations", redirect.value.headers["Location"])
+    thanks_url = urllib.parse.urljoin(
+        f"{base}/events/{SEED_EVENT_ID}/registrations", redirect.value.headers["Location"]
+    )
     assert thanks_url.startswith(f"{base}/events/{SEED_EVENT_ID}/thanks?lang=nl&ref=")
     thanks = urllib.request.urlopen(thanks_url).read().decode()
     assert "Je bent ingeschreven" in thanks and "zoe@example.org" in thanks
@@ -83,13 +85,15 @@ def test_full_small_event_cancel_from_eml_promotes_the_next(local_service):
         statuses.append(json.loads(urllib.request.urlopen(request).read())["status"])
     assert statuses == ["confirmed", "confirmed", "waitlisted"]
     emls = _wait_for_emails(outbox, 3)
-    to_ann = [e for e in emls if b"ann@example.org" in e.read_bytes()][0]
+    to_ann = next(e for e in emls if b"ann@example.org" in e.read_bytes())
     text = email.message_from_bytes(to_ann.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
     cancel_url = re.search(r"(http://\S+/cancel\?\S+)", text).group(1)
 
     page = urllib.request.urlopen(urllib.request.Request(cancel_url, headers={"Accept": "text/html"})).read().decode()
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)
-    action = urllib.parse.urljoin(cancel_url, re.search(r'<form method="post" action="([^"]+)"', page).group(1).replace("&amp;", "&"))
+    action = urllib.parse.urljoin(
+        cancel_url, re.search(r'<form method="post" action="([^"]+)"', page).group(1).replace("&amp;", "&")
+    )
     urllib.request.urlopen(urllib.request.Request(
         action, data=urllib.parse.urlencode({"token": token}).encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -108,7 +112,7 @@ def test_sigterm_stops_cleanly_and_busy_port_is_refused(tmp_path):
     env.update(PORT=str(service.port), AWS_PORT=str(service.aws_port), OUTBOX=str(tmp_path / "second-outbox"),
                LOCAL_STATE=str(tmp_path / "second-state"))
     second = subprocess.run([sys.executable, "-m", "localservice"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60)
+                            timeout=60, check=False)
     assert second.returncode == 2
     assert f"port {service.port} (PORT) is in use" in second.stderr
     service.process.send_signal(signal.SIGTERM)
@@ -203,7 +207,7 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         words = shlex.split(command)
         staff = subprocess.run(words[1:], cwd=ROOT, env={**env, "AWS_PORT": str(service.aws_port)},
-                               capture_output=True, text=True, timeout=120)
+                               capture_output=True, text=True, timeout=120, check=False)
         assert staff.returncode == 0, staff.stderr
         assert "demo-small-workshop" in staff.stdout and SEED_EVENT_ID in staff.stdout
 
@@ -221,7 +225,9 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
 
         service = service.restart(signal.SIGINT)
         assert "Data:         loaded 1 registration, 2 events" in service.log()
-        page = urllib.request.urlopen(urllib.request.Request(cancel_url, headers={"Accept": "text/html"})).read().decode()
+        page = (
+            urllib.request.urlopen(urllib.request.Request(cancel_url, headers={"Accept": "text/html"})).read().decode()
+        )
         token = re.search(r'name="token" value="([^"]+)"', page).group(1)
         action = urllib.parse.urljoin(cancel_url, re.search(r'<form method="post" action="([^"]+)"', page)
                                       .group(1).replace("&amp;", "&"))
@@ -250,7 +256,10 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
 
         # FRESH=1 starts empty and keeps the last save aside.
         service = service.restart(signal.SIGINT, env={"FRESH": "1"})
-        assert f"Data:         started empty (FRESH=1); the last save is kept in {service.state_dir}/previous/" in service.log()
+        assert (
+            f"Data:         started empty (FRESH=1); the last save is kept in {service.state_dir}/previous/"
+            in service.log()
+        )
         with pytest.raises(urllib.error.HTTPError) as gone:
             _view(view_url)
         assert gone.value.code == 404

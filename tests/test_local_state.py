@@ -163,7 +163,7 @@ def test_export_files_are_kept_and_deleted_with_the_bucket(aws, pump, tmp_path):
 def test_a_second_service_cannot_use_the_same_folder(aws, tmp_path):
     first = LocalState(tmp_path, aws["TABLE_NAME"], REGION)
     first.lock()
-    with pytest.raises(StateError, match="in use by another local service .*LOCAL_STATE=.local-state-2 make run"):
+    with pytest.raises(StateError, match=r"in use by another local service .*LOCAL_STATE=.local-state-2 make run"):
         LocalState(tmp_path, aws["TABLE_NAME"], REGION).lock()
 
 

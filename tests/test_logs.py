@@ -37,5 +37,9 @@ def test_one_json_line_per_log_call_with_ids_and_no_personal_data(client, seed_e
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1, lines  # one logger.info("registered", ...) call
     line = json.loads(lines[0])
-    assert (line["message"], line["event_id"], line["registration_id"]) == ("registered", SEED_EVENT_ID, registration_id)
+    assert (line["message"], line["event_id"], line["registration_id"]) == (
+        "registered",
+        SEED_EVENT_ID,
+        registration_id,
+    )
     assert "Geheime" not in lines[0] and "geheim@" not in lines[0]

@@ -33,7 +33,7 @@ def _run_suites(tmp_path, app_code: int, infra_code: int):
     }
     return subprocess.run(["make", "--no-print-directory", "-s", "test-suites", f"PY={fake}",
                            f"TEST_LOGS={tmp_path / 'logs'}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, check=False)
 
 
 @pytest.mark.parametrize("app_code, infra_code", [(1, 0), (0, 1), (1, 1), (0, 0)])
@@ -61,6 +61,6 @@ def test_the_node_end_of_life_banner_is_silenced_for_the_node_in_use():
         ["make", "--no-print-directory", "-s", "-f", "-", "-f", "Makefile", "show-jsii"],
         input="show-jsii:\n\t@echo \"[$$JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION]\"\n",
         cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={k: v for k, v in os.environ.items() if k != "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"},
+        env={k: v for k, v in os.environ.items() if k != "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"}, check=False,
     )
     assert printed.stdout.strip() == f"[{major}]"

@@ -69,7 +69,8 @@ def test_staff_put_refuses_a_two_line_title_with_file_field_and_reason(aws, tmp_
 
 @pytest.mark.case("newline-in-title")
 def test_make_run_refuses_to_start_with_a_two_line_title(tmp_path):
-    """``make run`` loads ``events/`` before it starts anything; a bad file stops it (exit 2) with file, field, reason."""
+    """``make run`` loads ``events/`` before it starts anything; a bad file stops it (exit 2) with file, field,
+    reason."""
     write(tmp_path, NEWLINE_TITLE)
     ports = []
     for _ in range(2):

@@ -9,7 +9,7 @@ import binascii
 import email
 import email.policy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import getaddresses
 
 import pytest
@@ -48,7 +48,7 @@ def assert_one_recipient(raw: bytes, recipient: str) -> None:
     for line in head.split("\r\n"):
         assert line[:1] in (" ", "\t") or line.split(":", 1)[0] in emails.TOP_LEVEL_HEADERS, line
     modern = email.message_from_bytes(raw, policy=email.policy.default)
-    assert [n.lower() for n in modern.keys() if n.lower() in RECIPIENT_HEADERS] == ["to"]
+    assert [n.lower() for n in modern if n.lower() in RECIPIENT_HEADERS] == ["to"]
     [to] = modern["To"].addresses
     assert to.addr_spec == recipient
     assert "@" not in to.display_name and "<" not in to.display_name and "=?" not in to.display_name
@@ -84,7 +84,8 @@ def test_encoded_word_names_reach_only_the_registrant_in_every_kind_of_email(cli
     c = register(client, B_NAME, "victim3@example.org")
     assert c["status"] == "waitlisted"
     pump.pump_once()
-    cancel = client.http.post(f"/registrations/{a['registration_id']}/cancel", headers={"Content-Type": "application/json"},
+    cancel = client.http.post(f"/registrations/{a['registration_id']}/cancel",
+                              headers={"Content-Type": "application/json"},
                               body=json.dumps({"token": tokens.make_token(a["registration_id"], tokens.CANCEL)}))
     assert cancel.status_code == 200
     pump.pump_once()
@@ -149,7 +150,8 @@ def test_addresses_holding_an_encoded_word_are_refused_at_registration(client, d
 
 
 def _raw(to: str, *extra: str) -> bytes:
-    lines = ["From: Partos Events <events@partos.example.org>", f"To: {to}", "Reply-To: Partos <events@partos.example.org>",
+    lines = ["From: Partos Events <events@partos.example.org>", f"To: {to}",
+             "Reply-To: Partos <events@partos.example.org>",
              "Subject: Hi", "Date: Mon, 22 May 2023 07:00:00 +0000", "Message-ID: <1@partos.example.org>",
              "Auto-Submitted: auto-generated", "MIME-Version: 1.0", "Content-Type: text/plain", "Content-Language: en",
              *extra]
@@ -159,7 +161,8 @@ def _raw(to: str, *extra: str) -> bytes:
 @pytest.mark.parametrize("raw, reason", [
     # what Python 3.11.7's header registry made of the issue's names
     (_raw("x <r1@evil.example>, y <r2@evil.example> <victim1@example.org>"), "To holds 2 addresses, not 1"),
-    (_raw("a", "Bcc: evil@evil.example <victim1@example.org>"), "header fields are not the expected ones (unexpected: bcc"),
+    (_raw("a", "Bcc: evil@evil.example <victim1@example.org>"),
+     "header fields are not the expected ones (unexpected: bcc"),
     (_raw("victim1@example.org", "Cc: evil@evil.example"), "header fields are not the expected ones (unexpected: cc"),
     (_raw("victim1@example.org", "Resent-To: evil@evil.example"), "unexpected: resent-to"),
     (_raw("victim1@example.org", "To: evil@evil.example"), "header fields are not the expected ones (unexpected: none"),
@@ -242,16 +245,17 @@ addresses = st.sampled_from([("victim1@example.org", "victim1@example.org"),
 #: ``(change, status)`` of every email kind in the kinds table (a new kind is covered as soon as it is
 #: there), and every case of calendar part (``updated`` while confirmed and while waiting, ...).
 KINDS = list(dict.fromkeys([*emails.EMAIL_CASES, *(publishing.change_and_status(kind) for kind in emails.SUBJECTS)]))
-NOW = datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2023, 5, 22, 7, 0, tzinfo=UTC)
 SEED = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
 
 
-UPDATE = {"changes": ["time", "place"], "previous": {"starts_at": "2023-06-05T11:00:00Z", "ends_at": "2023-06-05T14:00:00Z",
-                                                     "timezone": "Europe/Amsterdam", "place": "Elders, Straat 1, Utrecht",
-                                                     "country": "NL"}}
+UPDATE = {"changes": ["time", "place"],
+          "previous": {"starts_at": "2023-06-05T11:00:00Z", "ends_at": "2023-06-05T14:00:00Z",
+                       "timezone": "Europe/Amsterdam", "place": "Elders, Straat 1, Utrecht", "country": "NL"}}
 
 
-def build(name: str, address: str, change: str, status: str, event=SEED, sender="Partos Events <events@partos.example.org>"):
+def build(name: str, address: str, change: str, status: str, event=SEED,
+          sender="Partos Events <events@partos.example.org>"):
     registration = {"registration_id": "r-1", "name": name, "email": address, "language": "en", "status": status}
     return emails.build_email(event=event, registration=registration, change=change, sender=sender,
                               base_url="https://api.example.org", view_token="k1.abc", cancel_token="k1.def", now=NOW,

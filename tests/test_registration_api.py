@@ -21,7 +21,12 @@ def test_json_registration_is_created_and_stored(client, seed_event):
     body = json.loads(answer.body)
     registration_id = body["registration_id"]
     thanks_url = body.pop("thanks_url")
-    assert body == {"registration_id": registration_id, "event_id": SEED_EVENT_ID, "status": "confirmed", "waitlist_position": None}
+    assert body == {
+        "registration_id": registration_id,
+        "event_id": SEED_EVENT_ID,
+        "status": "confirmed",
+        "waitlist_position": None,
+    }
     assert thanks_url.startswith(f"http://127.0.0.1:8000/events/{SEED_EVENT_ID}/thanks?lang=nl&ref={registration_id}.")
     assert answer.headers["Location"] == f"http://127.0.0.1:8000/registrations/{registration_id}"
     assert len(registration_id) == 22  # 128 random bits, base64url
@@ -30,7 +35,12 @@ def test_json_registration_is_created_and_stored(client, seed_event):
     assert item["pk"] == f"EVENT#{SEED_EVENT_ID}" and item["sk"] == f"REG#{registration_id}"
     assert item["name"] == "Anna de Vries" and item["email"] == "anna@example.org"
     assert item["status"] == "confirmed" and item["language"] == "nl"
-    assert item["answers"] == {"organisation": "Wilde Ganzen", "role": "campaigner", "partos_member": True, "needs": "Vegetarisch"}
+    assert item["answers"] == {
+        "organisation": "Wilde Ganzen",
+        "role": "campaigner",
+        "partos_member": True,
+        "needs": "Vegetarisch",
+    }
     # the local stage's pinned clock, UTC; it started when the test process imported chalicelib.clock
     # and runs on at real speed, so in a long test run it is minutes past 07:00
     assert "2023-05-22T07:00" <= item["registered_at"] < "2023-05-22T08:00"
@@ -113,7 +123,14 @@ def test_other_content_type_is_415(client, seed_event):
 
 
 def test_invalid_fields_are_422_with_errors_in_the_request_language(client, seed_event):
-    body = {"name": "  ", "email": "not-an-address", "language": "en", "consent": False, "role": "astronaut", "shoe_size": 44}
+    body = {
+        "name": "  ",
+        "email": "not-an-address",
+        "language": "en",
+        "consent": False,
+        "role": "astronaut",
+        "shoe_size": 44,
+    }
     answer = post_json(client, body)
     assert answer.status_code == 422 and answer.headers["Content-Type"] == PROBLEM
     assert json.loads(answer.body) == {
@@ -123,8 +140,16 @@ def test_invalid_fields_are_422_with_errors_in_the_request_language(client, seed
         "detail": "One or more fields are invalid; see errors.",
         "errors": [
             {"field": "name", "code": "too_short", "message": "This field is required."},
-            {"field": "email", "code": "invalid_email", "message": "Enter a valid email address, like name@example.org."},
-            {"field": "consent", "code": "must_accept", "message": "You need to agree to the privacy statement to register."},
+            {
+                "field": "email",
+                "code": "invalid_email",
+                "message": "Enter a valid email address, like name@example.org.",
+            },
+            {
+                "field": "consent",
+                "code": "must_accept",
+                "message": "You need to agree to the privacy statement to register.",
+            },
             {"field": "organisation", "code": "required", "message": "This field is required."},
             {"field": "role", "code": "invalid_choice", "message": "Choose one of the options."},
             {"field": "shoe_size", "code": "unknown_field", "message": "This field is not part of the form."},
@@ -146,7 +171,9 @@ def test_422_in_dutch_and_wrong_types(client, seed_event):
 
 def test_name_limits_and_control_characters(client, seed_event):
     too_long = post_json(client, partos_registration(name="A" * 201, language="en"))
-    assert json.loads(too_long.body)["errors"] == [{"field": "name", "code": "too_long", "message": "At most 200 characters."}]
+    assert json.loads(too_long.body)["errors"] == [
+        {"field": "name", "code": "too_long", "message": "At most 200 characters."}
+    ]
     control = post_json(client, partos_registration(name="Anna\x00\nde Vries", language="en"))
     assert json.loads(control.body)["errors"][0]["code"] == "control_characters"
     trimmed = post_json(client, partos_registration(name="  Anna  "))
@@ -188,12 +215,16 @@ def test_form_post_with_errors_rerenders_with_values_and_messages(client, seed_e
     assert 'value="José"' in page and 'value="Cordaid"' in page and 'value="jose@"' in page
     assert '<p class="field-error" id="error-email">Enter a valid email address, like name@example.org.</p>' in page
     assert 'aria-describedby="error-email" aria-invalid="true"' in page
-    assert '<p class="field-error" id="error-consent">You need to agree to the privacy statement to register.</p>' in page
+    assert (
+        '<p class="field-error" id="error-consent">You need to agree to the privacy statement to register.</p>' in page
+    )
     assert stored_registrations() == []
 
 
 def test_form_with_undecodable_bytes_is_400(client, seed_event):
-    answer = client.http.post(URL, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"name=%FF%FE&email=a%40b.nl")
+    answer = client.http.post(
+        URL, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"name=%FF%FE&email=a%40b.nl"
+    )
     assert answer.status_code == 400
     assert json.loads(answer.body)["type"] == "/problems/malformed-body"
 
@@ -330,7 +361,9 @@ def test_json_without_language_takes_the_request_language(client, seed_event):
     assert stored_registrations()[0]["language"] == "en"
     del body["email"]
     body["email"] = "other@example.org"
-    client.http.post(URL, headers={"Content-Type": "application/json", "Accept-Language": "en-GB"}, body=json.dumps(body))
+    client.http.post(
+        URL, headers={"Content-Type": "application/json", "Accept-Language": "en-GB"}, body=json.dumps(body)
+    )
     assert {i["language"] for i in stored_registrations()} == {"en"}
 
 

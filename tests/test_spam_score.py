@@ -14,7 +14,7 @@ import mailbox
 import re
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from tests.conftest import EVENTS_DIR, ROOT, SEED_EVENT_ID
 
 CANARY = ROOT / "tests" / "data" / "first-release-confirmation.eml"
 
-NOW = datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2023, 5, 22, 7, 0, tzinfo=UTC)
 UPDATE = {"changes": ["time", "place"], "previous": {
     "starts_at": "2023-06-05T11:00:00Z", "ends_at": "2023-06-05T14:00:00Z", "timezone": "Europe/Amsterdam",
     "place": "Partos, Keizersgracht 1, Amsterdam", "country": "NL"}}
@@ -75,16 +75,27 @@ def spamassassin(messages: list[bytes], home: Path) -> list[tuple[float, dict[st
     assert len(set(ids)) == len(ids)
     command = ["spamassassin", "-L", "--mbox", *(f"--cf={line}" for line in SETTINGS)]
     with source.open("rb") as stdin:
-        run = subprocess.run(command, stdin=stdin, capture_output=True, timeout=600,
-                             env={"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"})
+        run = subprocess.run(
+            command,
+            stdin=stdin,
+            capture_output=True,
+            timeout=600,
+            env={"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"},
+            check=False,
+        )
     assert run.returncode == 0, run.stderr.decode(errors="replace")[-2000:]
     (home / "out.mbox").write_bytes(run.stdout)
     results = {}
     for checked in mailbox.mbox(home / "out.mbox"):
         score = float(re.sub(r"\s+", "", checked["X-Spam-Score"]))
         rules = re.sub(r"\s+", "", checked["X-Spam-Rules"] or "")
-        results[checked["Message-ID"]] = (score, {name: float(points) for name, points in
-                                                  (pair.split("=") for pair in rules.split(",") if pair and pair != "none")})
+        results[checked["Message-ID"]] = (
+            score,
+            {
+                name: float(points)
+                for name, points in (pair.split("=") for pair in rules.split(",") if pair and pair != "none")
+            },
+        )
     assert sorted(results) == sorted(ids), "spamassassin returned other messages than it was given"
     return [results[message_id] for message_id in ids]
 
@@ -100,6 +111,6 @@ def test_every_email_scores_zero_or_below(tmp_path):
     # the rules are live: the first release's confirmation still scores as the issue found it
     assert canary_rules.get("FONT_INVIS_MSGID", 0) >= 1.0 and canary_score >= 1.0, canary_rules
     failures = {label: (score, {rule: points for rule, points in rules.items() if points > 0})
-                for (label, _), (score, rules) in zip(messages, scores) if score > 0}
+                for (label, _), (score, rules) in zip(messages, scores, strict=True) if score > 0}
     assert not failures, "emails scoring above 0 (score, rules with points):\n" + "\n".join(
         f"  {label}: {score} {rules}" for label, (score, rules) in failures.items())

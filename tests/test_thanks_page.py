@@ -54,7 +54,10 @@ def test_waitlisted_registrant_reads_the_position(client, aws):
     assert "<h1>You are on the waitlist</h1>" in html
     assert ("The event is full, so you do not have a seat yet. You are on the waitlist, at position "
             "<strong>1</strong>.") in html
-    assert "We have sent an email with your place on the waitlist to <strong class=\"address\">anna@example.org</strong>" in html
+    assert (
+        'We have sent an email with your place on the waitlist to <strong class="address">anna@example.org</strong>'
+        in html
+    )
 
 
 def test_json_answer_carries_the_same_thank_you_page(client, seed_event):
@@ -89,7 +92,14 @@ def test_reference_is_bound_to_its_event_and_expires_after_an_hour(seed_event):
     assert tokens.read_receipt("demo-small-workshop", receipt, now) is None
     # not a personal link token, nor the other way round
     assert not any(tokens.verify_token(result.registration_id, receipt.split(".", 2)[2], p) for p in tokens.PURPOSES)
-    assert tokens.read_receipt(SEED_EVENT_ID, f"{result.registration_id}.{now + 60}.{tokens.make_token(result.registration_id, tokens.VIEW)}", now) is None
+    assert (
+        tokens.read_receipt(
+            SEED_EVENT_ID,
+            f"{result.registration_id}.{now + 60}.{tokens.make_token(result.registration_id, tokens.VIEW)}",
+            now,
+        )
+        is None
+    )
 
 
 def test_a_caught_bot_gets_the_general_page(client, seed_event):

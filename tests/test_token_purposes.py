@@ -132,5 +132,11 @@ def test_thank_you_references_are_no_link_tokens_of_any_purpose(client, seed_eve
     signature_part = receipt.split(".", 2)[2]
     assert not tokens.purposes_of(registration_id, signature_part)
     for purpose in tokens.PURPOSES:
-        assert tokens.read_receipt(SEED_EVENT_ID, f"{registration_id}.1700000060.{tokens.make_token(registration_id, purpose)}",
-                                   1_700_000_000) is None
+        assert (
+            tokens.read_receipt(
+                SEED_EVENT_ID,
+                f"{registration_id}.1700000060.{tokens.make_token(registration_id, purpose)}",
+                1_700_000_000,
+            )
+            is None
+        )

@@ -88,8 +88,11 @@ def test_a_cancellation_after_the_event_changes_nothing(client, a_and_b, pump):
     publish(start=timedelta(hours=-4), end=timedelta(hours=-1))  # the event is over
     before = store.get_counters(EVENT_ID, consistent=True)
 
-    page = client.http.get(f"/registrations/{a.registration_id}/cancel?token={tokens.make_token(a.registration_id, tokens.CANCEL)}"
-                           "&lang=en", headers={"Accept": "text/html"})
+    page = client.http.get(
+        f"/registrations/{a.registration_id}/cancel?token={tokens.make_token(a.registration_id, tokens.CANCEL)}"
+        "&lang=en",
+        headers={"Accept": "text/html"},
+    )
     assert page.status_code == 200
     html = page.body.decode()
     assert "This event is over, so the registration can no longer be cancelled." in html and "<form" not in html
@@ -148,8 +151,10 @@ def test_a_cancellation_while_the_event_runs_frees_no_seat_and_the_waitlist_hear
     item = store.get_registration_in_event(EVENT_ID, b.registration_id)
     assert item["status"] == "waitlisted" and item["notifications"]["waitlist_closed"]["state"] == "sent"
 
-    page = client.http.get(f"/registrations/{b.registration_id}?token={tokens.make_token(b.registration_id, tokens.VIEW)}",
-                           headers={"Accept": "text/html"}).body.decode()
+    page = client.http.get(
+        f"/registrations/{b.registration_id}?token={tokens.make_token(b.registration_id, tokens.VIEW)}",
+        headers={"Accept": "text/html"},
+    ).body.decode()
     assert "The waitlist has closed and no seat came free for you." in page
 
 

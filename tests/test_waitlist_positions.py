@@ -15,7 +15,14 @@ from email.policy import default
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from chalicelib import aws, lifecycle, registrations, store
 from chalicelib.events import load_event_file
@@ -29,7 +36,9 @@ def small_buckets(monkeypatch):
 
 
 def seed_event(capacity: int):
-    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(update={"capacity": capacity, "waitlist": True})
+    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(
+        update={"capacity": capacity, "waitlist": True}
+    )
     store.put_event(event)
     return event
 
@@ -179,7 +188,7 @@ def test_the_waitlist_email_gives_the_position_at_sending(aws, pump):
     from tests.conftest import sent_messages
 
     seed_event(1)
-    first, second, third = (registrations.register(SEED_EVENT_ID, partos_registration(email=f"{n}@example.org"), "en")
+    _first, second, third = (registrations.register(SEED_EVENT_ID, partos_registration(email=f"{n}@example.org"), "en")
                             for n in ("first", "second", "third"))
     records = pump._new_records()
     lifecycle.cancel(SEED_EVENT_ID, second.registration_id)  # before the emails go out

@@ -56,7 +56,10 @@ def test_origin_not_on_the_list_gets_no_cors_headers(client, seed_event, site_al
     assert response.status_code == 201  # the server answers; the browser hides it from the page
     assert "Access-Control-Allow-Origin" not in response.headers
     assert response.headers["Vary"] == "Origin"
-    assert "Access-Control-Allow-Origin" not in client.http.get(f"/events/{SEED_EVENT_ID}", headers={"Origin": "null"}).headers
+    assert (
+        "Access-Control-Allow-Origin"
+        not in client.http.get(f"/events/{SEED_EVENT_ID}", headers={"Origin": "null"}).headers
+    )
 
 
 def test_local_stage_allow_list_comes_from_the_stage_config(client, seed_event):
@@ -71,7 +74,11 @@ def test_preflight_from_allowed_origin(client, seed_event, site_allowed):
     response = client.http.request(
         "OPTIONS",
         _registrations_path(),
-        headers={"Origin": SITE, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+        headers={
+            "Origin": SITE,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     )
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == SITE
@@ -236,19 +243,27 @@ def test_every_answer_that_shows_personal_data_is_no_store(client, seed_event):
         "409 repeat": post_json(client, partos_registration()),
         "422": post_json(client, partos_registration(email="nope")),
         "registration JSON": client.http.get(f"/registrations/{registration_id}?token={token}"),
-        "registration JSON, Accept": client.http.get(f"/registrations/{registration_id}?token={token}",
-                                                     headers={"Accept": "application/json"}),
-        "registration HTML": client.http.get(f"/registrations/{registration_id}?token={token}",
-                                             headers={"Accept": "text/html"}),
+        "registration JSON, Accept": client.http.get(
+            f"/registrations/{registration_id}?token={token}", headers={"Accept": "application/json"}
+        ),
+        "registration HTML": client.http.get(
+            f"/registrations/{registration_id}?token={token}", headers={"Accept": "text/html"}
+        ),
         "registration 403": client.http.get(f"/registrations/{registration_id}?token=k1.bad"),
         "registration 404": client.http.get(f"/registrations/nope?token={tokens.make_token('nope', tokens.VIEW)}"),
         "cancel page": client.http.get(f"{cancel_url}?token={cancel_token}"),
-        "cancel 403": client.http.post(cancel_url, headers={"Content-Type": "application/json"}, body=b'{"token": "x"}'),
+        "cancel 403": client.http.post(
+            cancel_url, headers={"Content-Type": "application/json"}, body=b'{"token": "x"}'
+        ),
         "cancel 400": client.http.post(cancel_url, headers={"Content-Type": "application/json"}, body=b"{"),
-        "cancel JSON": client.http.post(cancel_url, headers={"Content-Type": "application/json"},
-                                        body=json.dumps({"token": cancel_token})),
-        "form 303": client.http.post(_registrations_path(), headers={"Content-Type": "application/x-www-form-urlencoded"},
-                                     body="name=Bo&email=bo%40example.org&consent=on&organisation=X&role=campaigner"),
+        "cancel JSON": client.http.post(
+            cancel_url, headers={"Content-Type": "application/json"}, body=json.dumps({"token": cancel_token})
+        ),
+        "form 303": client.http.post(
+            _registrations_path(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            body="name=Bo&email=bo%40example.org&consent=on&organisation=X&role=campaigner",
+        ),
         "event JSON": client.http.get(f"/events/{SEED_EVENT_ID}"),
         "405": client.http.request("DELETE", _registrations_path()),
     }
@@ -259,9 +274,9 @@ def test_every_answer_that_shows_personal_data_is_no_store(client, seed_event):
         "cancel 403": 403, "cancel 400": 400, "cancel JSON": 200, "form 303": 303, "event JSON": 200, "405": 405,
     }
     assert answers["registration JSON"].headers["Content-Type"] == "application/json"
-    assert {name: answer.headers.get("Cache-Control") for name, answer in answers.items()} == {
-        name: "no-store" for name in answers
-    }
+    assert {name: answer.headers.get("Cache-Control") for name, answer in answers.items()} == dict.fromkeys(
+        answers, "no-store"
+    )
 
 
 def test_static_files_may_be_cached(client):

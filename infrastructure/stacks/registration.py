@@ -21,10 +21,11 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import aws_cdk as cdk
+import lambda_package
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -42,8 +43,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_wafv2 as wafv2
 from chalice.cdk import Chalice
 from constructs import Construct
-
-import lambda_package
 from stage_settings import APP_NAME, StageSettings
 
 #: Logical IDs of the resources that ``chalice package`` generates.

@@ -15,8 +15,8 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -145,7 +145,8 @@ def page_without_js(browser):
 
 @pytest.fixture
 def axe_page(browser):
-    """A page for axe-core, whose script is injected; bypass_csp lets the injected script run (our CSP allows only ours)."""
+    """A page for axe-core, whose script is injected; bypass_csp lets the injected script run (our CSP allows
+    only ours)."""
     if not AXE.is_file():
         pytest.skip(f"accessibility check skipped: {AXE} missing (npm unavailable? `make axe` installs it)")
     context = _context(browser, bypass_csp=True)

@@ -200,7 +200,11 @@ def test_form_page_has_no_serious_accessibility_violations(live, axe_page, lang)
 
 
 def test_other_pages_have_no_serious_accessibility_violations(live, axe_page):
-    for path in (f"/events/{SEED_EVENT_ID}/thanks?lang=nl", f"/events/{SEED_EVENT_ID}?lang=en", "/events/closed-workshop/register",
-                 "/events/demo-small-workshop"):
+    for path in (
+        f"/events/{SEED_EVENT_ID}/thanks?lang=nl",
+        f"/events/{SEED_EVENT_ID}?lang=en",
+        "/events/closed-workshop/register",
+        "/events/demo-small-workshop",
+    ):
         axe_page.goto(live.url + path)
         assert _serious_violations(axe_page) == [], path

@@ -33,7 +33,12 @@ pytestmark = pytest.mark.xdist_group("browser")
 EVENT = "door-workshop"
 CODE = re.compile(r"\b([A-Z2-7]{4}(?: [A-Z2-7]{4}){5})\b")
 #: The door page's answers, as the page shows them (chalicelib/doorpage.py's HEADLINES and TONES).
-TONE_COLOURS = {"ok": "rgb(15, 107, 47)", "warn": "rgb(138, 75, 0)", "stop": "rgb(179, 38, 30)", "info": "rgb(61, 74, 92)"}
+TONE_COLOURS = {
+    "ok": "rgb(15, 107, 47)",
+    "warn": "rgb(138, 75, 0)",
+    "stop": "rgb(179, 38, 30)",
+    "info": "rgb(61, 74, 92)",
+}
 WAIT_MS = 60_000  # an upper bound for a busy machine; every wait ends as soon as its condition holds
 
 #: A ``BarcodeDetector`` that sees the codes the test queues in ``window.__seen`` (one per detect call).
@@ -63,7 +68,8 @@ def _staff(live, *args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def _y4m(code: str, path: Path, size: int = 480) -> Path:
-    """A one-frame Y4M video (4:2:0, full range) of ``code`` as a QR code, black on white, for Chromium's fake camera."""
+    """A one-frame Y4M video (4:2:0, full range) of ``code`` as a QR code, black on white, for Chromium's fake
+    camera."""
     import segno
 
     qr = segno.make(code, error="q", micro=False)
@@ -79,7 +85,9 @@ def _y4m(code: str, path: Path, size: int = 480) -> Path:
                     start = (offset + (y + 4) * scale + dy) * size + offset + (x + 4) * scale
                     luma[start:start + scale] = b"\x00" * scale
     chroma = b"\x80" * (size // 2) * (size // 2)
-    path.write_bytes(f"YUV4MPEG2 W{size} H{size} F10:1 Ip A1:1 C420jpeg\n".encode() + b"FRAME\n" + bytes(luma) + chroma + chroma)
+    path.write_bytes(
+        f"YUV4MPEG2 W{size} H{size} F10:1 Ip A1:1 C420jpeg\n".encode() + b"FRAME\n" + bytes(luma) + chroma + chroma
+    )
     return path
 
 
@@ -115,7 +123,8 @@ def people(live) -> dict[str, dict]:
 
 
 def _made_code(registration_id: str) -> str:
-    """A registration's check-in code as the service makes it, with make run's key (the local stage's ``TOKEN_KEYS``)."""
+    """A registration's check-in code as the service makes it, with make run's key (the local stage's
+    ``TOKEN_KEYS``)."""
     from unittest import mock
 
     from chalicelib import checkin
@@ -130,7 +139,9 @@ def door_link(live) -> str:
     """The link staff send to the door: ``staff checkin-link door-workshop --valid 2d``."""
     done = _staff(live, "checkin-link", EVENT, "--valid", "2d", "--lang", "nl", "--base-url", live.url)
     link = done.stdout.strip()
-    assert re.fullmatch(rf"{re.escape(live.url)}/events/{EVENT}/door\?lang=nl#\d+\.local1\.[A-Za-z0-9_-]{{43}}", link), link
+    assert re.fullmatch(
+        rf"{re.escape(live.url)}/events/{EVENT}/door\?lang=nl#\d+\.local1\.[A-Za-z0-9_-]{{43}}", link
+    ), link
     assert "valid until" in done.stderr
     return link
 
@@ -182,8 +193,10 @@ class Door:
                                     timeout=WAIT_MS)
         self.page.click("#door-camera")
         self.page.wait_for_function(
-            "() => { const v = document.getElementById('door-video'); return !v.hidden && v.readyState >= 2 && v.videoWidth > 0; }",
-            timeout=WAIT_MS)
+            "() => { const v = document.getElementById('door-video'); "
+            "return !v.hidden && v.readyState >= 2 && v.videoWidth > 0; }",
+            timeout=WAIT_MS,
+        )
         assert self.page.get_attribute("#door-camera", "aria-pressed") == "true"
 
     def scan(self, code: str) -> None:
@@ -294,8 +307,10 @@ def test_the_same_code_on_two_phones_at_once_checks_in_once_and_the_other_says_a
     outcomes = {}
     for door in (first, second):
         door.page.wait_for_function(
-            "() => ['checked_in', 'already_checked_in'].includes(document.getElementById('door-result').dataset.outcome)",
-            timeout=WAIT_MS)
+            "() => ['checked_in', 'already_checked_in']"
+            ".includes(document.getElementById('door-result').dataset.outcome)",
+            timeout=WAIT_MS,
+        )
         outcome = door.page.evaluate("document.getElementById('door-result').dataset.outcome")
         outcomes[outcome] = (door, door.answer(outcome))
     assert sorted(outcomes) == ["already_checked_in", "checked_in"]

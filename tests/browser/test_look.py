@@ -81,7 +81,9 @@ def test_form(live, sized):
     assert logo.get_attribute("alt") == "Partos, naar de website"
     page.wait_for_function("document.querySelector('.brand-logo').complete")
     assert page.evaluate("document.querySelector('.brand-logo').naturalWidth") > 0  # the SVG loaded under the CSP
-    assert page.evaluate("getComputedStyle(document.querySelector('button[type=submit]')).backgroundColor") == SEED_ACCENT
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('button[type=submit]')).backgroundColor") == SEED_ACCENT
+    )
     assert page.evaluate("getComputedStyle(document.querySelector('h1')).color") == SEED_ACCENT
     # show_seats: few, and 40 seats are far from "a few": no figure at all
     assert page.locator("#seats-left").count() == 0
@@ -98,7 +100,7 @@ def test_error_summary_scrolls_into_view_above_the_first_invalid_field(live, siz
     page.locator("#error-email").wait_for()
     page.wait_for_function("document.activeElement && document.activeElement.id === 'field-email'")
     summary, field = _in_view(page, "#error-summary"), _in_view(page, "#field-email")
-    assert 0 <= summary["top"] and summary["bottom"] <= summary["height"], summary  # the whole summary shows
+    assert summary["top"] >= 0 and summary["bottom"] <= summary["height"], summary  # the whole summary shows
     assert summary["bottom"] <= field["top"] and field["bottom"] <= field["height"], (summary, field)
     _no_sideways_scroll(page)
     screenshot(page, f"form-error-{width}.png", full_page=False)  # what the person sees after the answer
@@ -114,7 +116,10 @@ def test_thank_you_page_says_seat_and_address_and_leads_back_to_the_event(live, 
     assert address not in page.url and "anna" not in page.url.lower()  # no personal data in the URL
     assert page.inner_text("h1") == "Je bent ingeschreven"
     assert page.inner_text("#thanks-status") == "Je inschrijving is bevestigd: je hebt een plek."
-    assert page.inner_text("#thanks-email") == f"We hebben een bevestiging met een agenda-uitnodiging gestuurd naar {address}."
+    assert (
+        page.inner_text("#thanks-email")
+        == f"We hebben een bevestiging met een agenda-uitnodiging gestuurd naar {address}."
+    )
     assert "Geen e-mail ontvangen?" in page.inner_text("main")
     assert page.locator("main a[href='mailto:events@partos.example.org']").count() == 1
     _no_sideways_scroll(page)
@@ -142,7 +147,9 @@ def test_waitlist_thank_you_page_gives_the_position(live, sized):
     page.wait_for_url(re.compile(r"/thanks\?"))
     assert page.inner_text("h1") == "You are on the waitlist"
     status = page.inner_text("#thanks-status")
-    assert re.fullmatch(r"The event is full, so you do not have a seat yet\. You are on the waitlist, at position [0-9]+\.", status)
+    assert re.fullmatch(
+        r"The event is full, so you do not have a seat yet\. You are on the waitlist, at position [0-9]+\.", status
+    )
     assert address in page.inner_text("#thanks-email")
     _no_sideways_scroll(page)
     screenshot(page, f"thanks-waitlist-{width}.png")

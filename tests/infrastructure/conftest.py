@@ -89,7 +89,7 @@ for stage in sys.argv[3:]:
     environ = {**os.environ, "ALARM_EMAIL": "%s"} if stage == "dev" else os.environ
     app, stack = build_app(stage, outdir=f"{sys.argv[2]}/{stage}", environ=environ)
     app.synth()
-""" % DEV_ALARM_EMAIL
+""" % DEV_ALARM_EMAIL  # noqa: UP031 - a template of Python code: its braces are code, not fields
 
 
 def _shared_dir(tmp_path_factory) -> Path:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 import checkov_env
+import pytest
 
 
 @pytest.fixture(scope="session")

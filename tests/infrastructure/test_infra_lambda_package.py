@@ -17,10 +17,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 import lambda_import
 import lambda_package
+import pytest
 
 #: Issue 11's goal for the zip with bytecode (without: 5 MB).
 MAX_ZIP_BYTES_WITH_BYTECODE = 8_000_000
@@ -46,7 +45,7 @@ def unzipped(prod_package, tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("task")
     with zipfile.ZipFile(prod_package) as archive:
         archive.extractall(target)
-    for folder, dirs, files in os.walk(target):
+    for folder, _dirs, files in os.walk(target):
         for name in files:
             os.chmod(os.path.join(folder, name), 0o444)
     return target
@@ -112,8 +111,8 @@ def test_rebuild_compiles_unchecked_hash_pycs_deterministically(tmp_path):
     with zipfile.ZipFile(source) as archive:
         names = sorted(archive.namelist())
         pyc = archive.read(f"__pycache__/app.{tag}.pyc")
-    assert names == ["__pycache__/app.%s.pyc" % tag, "app.py", "events/assets/logo.svg", "pkg/__init__.py",
-                     "pkg/__pycache__/__init__.%s.pyc" % tag]
+    assert names == [f"__pycache__/app.{tag}.pyc", "app.py", "events/assets/logo.svg", "pkg/__init__.py",
+                     f"pkg/__pycache__/__init__.{tag}.pyc"]
     assert pyc[:4] == importlib.util.MAGIC_NUMBER
     # PEP 552 flags: 0b01 = hash-based, source not checked.
     assert int.from_bytes(pyc[4:8], "little") == 0b01
@@ -124,7 +123,7 @@ def test_rebuild_refuses_bytecode_for_another_python(tmp_path):
     source = tmp_path / "deployment.zip"
     with zipfile.ZipFile(source, "w") as archive:
         archive.writestr("app.py", "X = 1\n")
-    with pytest.raises(ValueError, match="python3.99"):
+    with pytest.raises(ValueError, match=r"python3.99"):
         lambda_package.rebuild(source, "python3.99")
 
 
@@ -273,11 +272,10 @@ def test_trimmed_package_registers_renders_and_delivers(unzipped, moto_server, t
     then DeliverEmails through its own entry (icalendar invite, SES via moto):
     every code path that needs a library the trimming touched.
     """
-    from localservice.awsfake import create_table, verify_sender
-    from localservice.stream import StreamPump
-
     from chalicelib import aws, store
     from chalicelib.events import load_event_file
+    from localservice.awsfake import create_table, verify_sender
+    from localservice.stream import StreamPump
     from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration, sent_messages
 
     # GIVEN the table, a verified sender and the seed event on the moto server

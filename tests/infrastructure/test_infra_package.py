@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import zipfile
 
-import pytest
-
 import package_check
+import pytest
 
 WARNING_OUTPUT = """Creating deployment package.
 

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import boto3
+import preflight
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sesv2.models import sesv2_backends
-
-import preflight
 from stage_settings import load_settings
 
 REGION = "eu-west-1"

@@ -5,13 +5,13 @@ real paths (moto, botocore hooks) checked against exactly the IAM its role allow
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from stacks.registration import SES_EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +99,11 @@ def test_an_invocation_that_raised_is_retried_twice_then_goes_to_the_dlq(prod):
     _, config = prod.one("AWS::Lambda::EventInvokeConfig")
     props = config["Properties"]
     assert "RecordEmailEvents" in json.dumps(props["FunctionName"])
-    assert (props["Qualifier"], props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"]) == ("$LATEST", 2, 21600)
+    assert (props["Qualifier"], props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"]) == (
+        "$LATEST",
+        2,
+        21600,
+    )
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": _queue_arn(prod, "EmailEventsDLQ")}}
 
 
@@ -124,7 +128,12 @@ def test_feedback_entry_imports_neither_app_nor_chalice():
 
 # -- the calls each function makes, against exactly what its role allows --------------------------------------
 
-_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+_ITEM_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 
 
 class _Calls:
@@ -177,10 +186,8 @@ def test_the_functions_calls_on_their_real_paths_are_exactly_what_their_roles_al
 
     def record(event):
         calls.actions = set()
-        try:
+        with contextlib.suppress(feedback.MessageNotRecordedYet):
             calls.during(entry_feedback.handler, event, None)
-        except feedback.MessageNotRecordedYet:
-            pass
         feedback_calls.update(calls.actions)
 
     pump.handler = lambda event, context: calls.during(entry_deliver.handler, event, context)  # the deployed entry

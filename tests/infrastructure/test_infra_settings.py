@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from stage_settings import available_stages, chalice_stage_environment, load_settings
 
 
@@ -78,7 +77,11 @@ def test_stage_limits_are_checked_with_the_setting_name(tmp_path):
         ("feedback_memory_mb", 20000, "feedback_memory_mb 20000 is outside Lambda's 128-10240 MB"),
         ("feedback_reserved_concurrency", 0, "must be at least 1, or null"),
         # the reputation alarms must go off before AWS's review (about 5% bounces, 0.1% complaints)
-        ("bounce_rate_alarm", 0.05, r"bounce_rate_alarm 0.05 must be above 0 and below AWS's review level of 0.05 \(5.0%\)"),
+        (
+            "bounce_rate_alarm",
+            0.05,
+            r"bounce_rate_alarm 0.05 must be above 0 and below AWS's review level of 0.05 \(5.0%\)",
+        ),
         ("complaint_rate_alarm", 0.002, "complaint_rate_alarm 0.002 must be above 0 and below AWS's review level"),
         ("complaint_rate_alarm", 0, "complaint_rate_alarm 0 must be above 0"),
     ):

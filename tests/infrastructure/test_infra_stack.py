@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from stage_settings import chalice_stage_environment
 
 FORM_PATH = "/events/partos-engagement-mobilisatie-2023/register"
@@ -474,7 +473,7 @@ def _app_env_keys(function):
 
 
 def test_export_bucket_private_encrypted_tls_only_expiring(prod):
-    bucket_id, bucket = prod.one("AWS::S3::Bucket")
+    _bucket_id, bucket = prod.one("AWS::S3::Bucket")
     props = bucket["Properties"]
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
@@ -549,7 +548,10 @@ def test_every_dynamodb_call_of_the_app_is_allowed(prod):
 def test_gateway_answers_are_problem_json_with_cors(prod):
     import json as _json
 
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in prod.of_type("AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in prod.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
     assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "WAF_FILTERED", "DEFAULT_4XX",
                               "DEFAULT_5XX"}
     missing = responses["MISSING_AUTHENTICATION_TOKEN"]
@@ -600,7 +602,10 @@ def test_every_aws_call_of_the_scheduled_function_is_allowed_and_nothing_more(pr
 
     zone = parse_event(CASES_EVENT).zone
     now = clock.now().astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
-    later = {"starts_at": (now + timedelta(days=1)).isoformat(), "ends_at": (now + timedelta(days=1, hours=2)).isoformat()}
+    later = {
+        "starts_at": (now + timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=1, hours=2)).isoformat(),
+    }
     store.put_event(parse_event({**CASES_EVENT, **later, "capacity": 1, "questions": []}))
     for n in range(3):
         registrations.register(CASES_EVENT["id"], person(f"P{n}", f"p{n}@example.org"), "nl")

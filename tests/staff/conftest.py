@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -26,7 +28,9 @@ def register(event_id: str = SEED_EVENT_ID, **fields: Any):
     """Register through the service's own code path (``registrations.register``)."""
     from chalicelib import registrations
 
-    return registrations.register(event_id, partos_registration(**fields) if event_id == SEED_EVENT_ID else fields, "nl")
+    return registrations.register(
+        event_id, partos_registration(**fields) if event_id == SEED_EVENT_ID else fields, "nl"
+    )
 
 
 CASES_EVENT = {
@@ -92,16 +96,18 @@ def write_aws_export(root: Path, raw_items: Iterable[dict[str, Any]], *, files: 
     folder = root / base
     (folder / "data").mkdir(parents=True, exist_ok=True)
     names = [f"data/part{n:02d}-{export_id[-8:]}.json.gz" for n in range(files)]
-    handles = [gzip.open(folder / name, "wt", encoding="utf-8") for name in names]
     counts = [0] * files
-    for index, item in enumerate(raw_items):
-        handles[index % files].write(json.dumps({"Item": item}, ensure_ascii=False) + "\n")
-        counts[index % files] += 1
-    for handle in handles:
-        handle.close()
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(gzip.open(folder / name, "wt", encoding="utf-8")) for name in names]
+        for index, item in enumerate(raw_items):
+            handles[index % files].write(json.dumps({"Item": item}, ensure_ascii=False) + "\n")
+            counts[index % files] += 1
     with open(folder / "manifest-files.json", "w", encoding="utf-8") as out:
-        for name, count in zip(names, counts):
-            out.write(json.dumps({"itemCount": count, "md5Checksum": "x", "etag": "y", "dataFileS3Key": f"{base}/{name}"}) + "\n")
+        for name, count in zip(names, counts, strict=True):
+            out.write(
+                json.dumps({"itemCount": count, "md5Checksum": "x", "etag": "y", "dataFileS3Key": f"{base}/{name}"})
+                + "\n"
+            )
     summary = {
         "version": "2020-06-30", "exportArn": f"arn:aws:dynamodb:eu-west-1:123456789012:table/t/export/{export_id}",
         "startTime": export_time, "endTime": export_time, "exportTime": export_time,

@@ -37,7 +37,8 @@ EVENT = {
         {"id": "phone", "type": "phone", "label": {"nl": "Telefoon"}},
         {"id": "note", "type": "textarea", "label": {"nl": "Opmerking"}},
         {"id": "role", "type": "choice", "label": {"nl": "Rol"},
-         "options": [{"id": "campaigner", "label": {"nl": "Campagnevoerder"}}, {"id": "lobbyist", "label": {"nl": "Lobbyist"}}]},
+         "options": [{"id": "campaigner", "label": {"nl": "Campagnevoerder"}},
+                     {"id": "lobbyist", "label": {"nl": "Lobbyist"}}]},
         {"id": "diet", "type": "multichoice", "label": {"nl": "Dieet"},
          "options": [{"id": "vegetarian", "label": {"nl": "Vegetarisch"}}, {"id": "halal", "label": {"nl": "Halal"}}]},
         {"id": "member", "type": "boolean", "label": {"nl": "Lid"}},
@@ -87,7 +88,8 @@ def golden_registrations() -> list[dict[str, Any]]:
                       name="Zoë \u00e9\u0301", answers={}),
         {"pk": f"EVENT#{EVENT_ID}", "sk": "REG#Ab3xYz0000000000000009", "type": "registration",
          "registration_id": "Ab3xYz0000000000000009", "event_id": EVENT_ID, "status": "erased", "language": "nl",
-         "registered_at": "2023-05-01T08:00:00+00:00", "erased_at": "2023-05-10T08:00:00+00:00", "expires_at": 1700000000},
+         "registered_at": "2023-05-01T08:00:00+00:00", "erased_at": "2023-05-10T08:00:00+00:00",
+         "expires_at": 1700000000},
     ]
 
 
@@ -97,7 +99,8 @@ def golden_items() -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = [
         {"pk": "EVENTS", "sk": EVENT_ID, "type": "catalogue"},
         {"pk": f"EVENT#{EVENT_ID}", "sk": "#EVENT", "type": "event", "event_id": EVENT_ID,
-         "definition": json.dumps(EVENT), "seat_capacity": 4, "seats_taken": 4, "waitlisted_count": 2, "waitlist_seq": 7},
+         "definition": json.dumps(EVENT), "seat_capacity": 4, "seats_taken": 4, "waitlisted_count": 2,
+         "waitlist_seq": 7},
         {"pk": "EVENT#golden-other-event", "sk": "#EVENT", "type": "event", "event_id": "golden-other-event",
          "definition": json.dumps(other), "seat_capacity": 4, "seats_taken": 1},
     ]

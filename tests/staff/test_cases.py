@@ -31,7 +31,10 @@ def test_the_cases_file_says_what_we_test():
     formula, non_ascii = case("csv-formula"), case("csv-non-ascii")
     if formula is None:
         pytest.skip("no cases file (shared/cases/cases.yaml or tests/data/cases.yaml)")
-    assert 'HYPERLINK(\\"http://evil.example\\"' in formula["input"] or "HYPERLINK(\"http://evil.example\"" in formula["input"]
+    assert (
+        'HYPERLINK(\\"http://evil.example\\"' in formula["input"]
+        or 'HYPERLINK("http://evil.example"' in formula["input"]
+    )
     for text in (PHONE_LIKE_NAME, PHONE, TEXT_ANSWER):
         assert text in formula["input"]
     for name in NON_ASCII:
@@ -106,7 +109,10 @@ def test_xlsx_has_strings_not_formulas_and_the_names(registrants, tmp_path):
     header = [c.value for c in sheet[1]]
     cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value is not None]
     assert all(c.data_type != "f" for c in cells)
-    by_email = {row[header.index("email")]: dict(zip(header, row)) for row in sheet.iter_rows(min_row=2, values_only=True)}
+    by_email = {
+        row[header.index("email")]: dict(zip(header, row, strict=True))
+        for row in sheet.iter_rows(min_row=2, values_only=True)
+    }
     assert by_email["evil@example.org"]["name"] == FORMULA_NAME  # exact text: a string cell needs no quote
     assert by_email["phone@example.org"]["name"] == PHONE_LIKE_NAME
     assert by_email["phone@example.org"]["phone"] == PHONE

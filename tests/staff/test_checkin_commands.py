@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -55,17 +55,17 @@ def test_checkin_link_follows_make_runs_port_and_a_given_base_url(seed, monkeypa
 def test_checkin_link_counts_from_the_app_clock_the_service_was_started_with(seed, monkeypatch):
     """``APP_CLOCK=... make run`` and ``APP_CLOCK=... python -m staff --local ...``: the environment's
     clock wins over the local stage's, so the link's expiry counts from the service's clock."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from chalicelib import checkin
 
     monkeypatch.setenv("APP_CLOCK", "2023-05-01T09:00:00+02:00")
     link = run("checkin-link", SEED_EVENT_ID, "--valid", "1d").stdout.strip()
     token = urlsplit(link).fragment
-    door = checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 2, 6, 59, tzinfo=timezone.utc))
-    assert datetime(2023, 5, 2, 7, 0, tzinfo=timezone.utc) <= door.expires_at < datetime(2023, 5, 2, 8, 0, tzinfo=timezone.utc)
+    door = checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 2, 6, 59, tzinfo=UTC))
+    assert datetime(2023, 5, 2, 7, 0, tzinfo=UTC) <= door.expires_at < datetime(2023, 5, 2, 8, 0, tzinfo=UTC)
     with pytest.raises(checkin.DoorLinkExpired):  # the stage's clock (22 May) is long past it
-        checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc))
+        checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 22, 7, 0, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("valid", ["soon", "0d", "32d", "2x", "-1d", "2d3"])
@@ -75,7 +75,9 @@ def test_checkin_link_refuses_a_duration_it_cannot_read_or_too_long(seed, valid)
     assert "--valid" in result.output
 
 
-@pytest.mark.parametrize("valid,seconds", [("2d", 172800), ("12h", 43200), ("1d12h", 129600), ("90m", 5400), ("31d", 2678400)])
+@pytest.mark.parametrize(
+    "valid,seconds", [("2d", 172800), ("12h", 43200), ("1d12h", 129600), ("90m", 5400), ("31d", 2678400)]
+)
 def test_durations(valid, seconds):
     from staff.commands.checkin import parse_duration
 
@@ -102,7 +104,7 @@ def test_registrations_checkin_and_undo(seed):
     assert "checked_in_at" not in store.get_registration_in_event(SEED_EVENT_ID, seated)
     assert run("registrations", "checkin", SEED_EVENT_ID, seated, "--undo").exit_code == 1
     assert store.get_registration_in_event(SEED_EVENT_ID, waiting)["status"] == "confirmed"
-    third = [i for i in table_items() if i.get("status", {}).get("S") == "waitlisted"][0]["registration_id"]["S"]
+    third = next(i for i in table_items() if i.get("status", {}).get("S") == "waitlisted")["registration_id"]["S"]
     refused = run("registrations", "checkin", SEED_EVENT_ID, third)
     assert refused.exit_code == 1 and f"Not checked in: registration {third} is waitlisted." in refused.stderr
     assert run("registrations", "checkin", SEED_EVENT_ID, "no-such-id").exit_code == 1
@@ -135,7 +137,7 @@ def test_list_and_exports_show_when_people_were_checked_in(seed, tmp_path):
             from openpyxl import load_workbook
 
             sheet = [list(r) for r in load_workbook(out, read_only=True).active.iter_rows(values_only=True)]
-            rows = [dict(zip(sheet[0], r)) for r in sheet[1:]]
+            rows = [dict(zip(sheet[0], r, strict=True)) for r in sheet[1:]]
         by_id = {r["registration_id"].removeprefix("'"): r for r in rows}  # CSV: an id starting with - carries a '
         assert list(rows[0])[-3:] == ["email_state", "email_outcome", "checked_in_at"]
         assert by_id[anna]["checked_in_at"] == local.isoformat(timespec="seconds"), fmt
@@ -146,7 +148,9 @@ def test_list_and_exports_show_when_people_were_checked_in(seed, tmp_path):
     assert run("exports", "convert", str(folder), "--event", SEED_EVENT_ID, "-o", str(converted)).exit_code == 0
     lines = [json.loads(line) for line in converted.read_text(encoding="utf-8").splitlines()]
     assert {r["registration_id"]: r["checked_in_at"] for r in lines} == {
-        anna: local.isoformat(timespec="seconds"), **{r["registration_id"]: None for r in lines if r["registration_id"] != anna}}
+        anna: local.isoformat(timespec="seconds"),
+        **{r["registration_id"]: None for r in lines if r["registration_id"] != anna},
+    }
     query = run("exports", "query", str(folder), "--event", SEED_EVENT_ID, "--csv",
                 "SELECT count(*) FILTER (WHERE checked_in_at IS NOT NULL) AS came, count(*) AS confirmed "
                 "FROM registrations WHERE status = 'confirmed'")

@@ -42,7 +42,7 @@ def anna(cases_event, pump):
 
 def csv_rows(path) -> list[dict[str, str]]:
     rows = list(csv.reader(io.StringIO(path.read_bytes()[3:].decode("utf-8"), newline="")))
-    return [dict(zip(rows[0], row)) for row in rows[1:]]
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
 def test_a_simulated_bounce_shows_in_the_list_the_export_and_the_counts(anna, tmp_path):

@@ -65,7 +65,7 @@ def test_rows_come_in_order_also_when_the_spool_spills_to_disk(tmp_path):
         rows = list(export.rows(found))
     assert not os.path.exists(folder.name)  # the runs are removed
     expected = [json.loads(line) for line in (GOLDEN_DIR / "golden-registrations.jsonl").read_text().splitlines()]
-    assert [dict(zip(expected[0], row)) for row in rows] == expected
+    assert [dict(zip(expected[0], row, strict=True)) for row in rows] == expected
     assert [r["registration_id"] for r in expected] == [r["registration_id"] for r in golden_registrations()]
 
 
@@ -119,15 +119,23 @@ def test_registrations_export_and_list_sort_by_status_then_time(cases_event, tmp
         ("Eva", "waitlisted", 1), ("Bram", "cancelled", None)]
     listed = run("registrations", "list", cases_event.id)
     assert [line.split()[0:3] for line in listed.stdout.splitlines()[2:]] == [
-        ["confirmed", "Anna", "anna@example.org"], ["confirmed", "Carla", "carla@example.org"],
-        ["confirmed", "Dirk", "dirk@example.org"], ["waitlisted", "1", "Eva"], ["cancelled", "Bram", "bram@example.org"]]
+        ["confirmed", "Anna", "anna@example.org"],
+        ["confirmed", "Carla", "carla@example.org"],
+        ["confirmed", "Dirk", "dirk@example.org"],
+        ["waitlisted", "1", "Eva"],
+        ["cancelled", "Bram", "bram@example.org"],
+    ]
 
 
 def test_the_waitlist_keeps_its_order_against_registration_time():
     from staff.columns import sort_key
 
-    early_but_later_ticket = {"status": "waitlisted", "waitlist_ticket": 9, "registered_at": "2023-05-01T09:00:00+00:00",
-                              "registration_id": "a"}
+    early_but_later_ticket = {
+        "status": "waitlisted",
+        "waitlist_ticket": 9,
+        "registered_at": "2023-05-01T09:00:00+00:00",
+        "registration_id": "a",
+    }
     late_but_first_ticket = {"status": "waitlisted", "waitlist_ticket": 2, "registered_at": "2023-05-02T09:00:00+00:00",
                              "registration_id": "b"}
     confirmed_last = {"status": "confirmed", "registered_at": "2023-06-01T09:00:00+00:00", "registration_id": "c"}

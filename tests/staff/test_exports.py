@@ -39,7 +39,7 @@ def csv_rows(path) -> list[list[str]]:
 
 
 def sorted_rows(rows: list[list[str]]) -> list[list[str]]:
-    return [rows[0]] + sorted(rows[1:])
+    return [rows[0], *sorted(rows[1:])]
 
 
 def test_start_waits_for_moto_and_convert_reads_its_single_data_file(filled, tmp_path):
@@ -53,10 +53,16 @@ def test_start_waits_for_moto_and_convert_reads_its_single_data_file(filled, tmp
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert len(keys) == 1 and keys[0].endswith(".gz") and "/data/" in keys[0]  # moto: no manifests
     listed = run("exports", "list")
-    assert listed.exit_code == 0 and "COMPLETED" in listed.stdout and f"s3://{BUCKET}/exports/registrations-local" in listed.stdout
+    assert (
+        listed.exit_code == 0
+        and "COMPLETED" in listed.stdout
+        and f"s3://{BUCKET}/exports/registrations-local" in listed.stdout
+    )
 
     out = tmp_path / "from-moto.csv"
-    converted = run("exports", "convert", f"s3://{BUCKET}/exports/registrations-local", "--event", filled.id, "-o", str(out))
+    converted = run(
+        "exports", "convert", f"s3://{BUCKET}/exports/registrations-local", "--event", filled.id, "-o", str(out)
+    )
     assert converted.exit_code == 0, converted.output
     direct = tmp_path / "direct.csv"
     assert run("registrations", "export", filled.id, "-o", str(direct)).exit_code == 0
@@ -77,7 +83,12 @@ def test_moto_export_and_aws_layout_give_the_same_rows(filled, tmp_path):
         target.write_bytes(s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read())
     aws_dir = tmp_path / "aws"
     folder = write_aws_export(aws_dir, table_items(), files=2, prefix="exports/registrations-local")
-    assert sorted(p.name for p in folder.iterdir()) == ["_started", "data", "manifest-files.json", "manifest-summary.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "_started",
+        "data",
+        "manifest-files.json",
+        "manifest-summary.json",
+    ]
     assert len(list((folder / "data").iterdir())) == 2
     # The AWS layout also from S3, as AWS writes it (keys in the manifest are bucket keys).
     for path in aws_dir.rglob("*"):
@@ -116,9 +127,11 @@ def test_convert_to_xlsx_and_csv_with_semicolons(filled, tmp_path):
     assert len(rows) == 6 and {"Özdemir", "读写汉字", "Ødegård"} <= {r[3] for r in rows}
     assert next(r for r in rows if r[3] == "Özdemir")[8] == "=1+1"  # a string cell, exactly as typed
     out = tmp_path / "out.csv"
-    assert run("exports", "convert", str(folder), "--event", filled.id, "-o", str(out), "--delimiter", ";").exit_code == 0
+    assert (
+        run("exports", "convert", str(folder), "--event", filled.id, "-o", str(out), "--delimiter", ";").exit_code == 0
+    )
     text = out.read_bytes()
-    assert text.startswith(b"\xef\xbb\xbf") and b"registration_id;status;" in text and "'=1+1".encode() in text
+    assert text.startswith(b"\xef\xbb\xbf") and b"registration_id;status;" in text and b"'=1+1" in text
 
 
 def test_convert_needs_no_table_for_a_local_folder(filled, tmp_path, monkeypatch):
@@ -167,8 +180,9 @@ def test_start_on_a_deployed_stage_without_pitr_explains_and_changes_nothing(fil
     aws.client("dynamodb").meta.events.register(
         "before-send.dynamodb.*", lambda request, **_: calls.append(request.headers.get("X-Amz-Target", b""))
     )
-    result = CliRunner().invoke(cli, ["--stage", "dev", "--table", table, "exports", "start", "--bucket", "dev-exports"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--stage", "dev", "--table", table, "exports", "start", "--bucket", "dev-exports"], catch_exceptions=False
+    )
     assert result.exit_code == 1
     assert f"Point-in-time recovery is off on {table}" in result.stderr
     assert "make deploy" in result.stderr
@@ -186,7 +200,12 @@ def test_query_counts_per_role(seed_event, tmp_path):
     for n, role in enumerate(roles):
         register(email=f"p{n}@example.org", role=role, partos_member=n % 2 == 0, needs="Vegetarisch" if n < 2 else None)
     folder = write_aws_export(tmp_path / "x", table_items())
-    result = run("exports", "query", str(folder), "SELECT role, count(*) AS n FROM registrations GROUP BY role ORDER BY n DESC, role")
+    result = run(
+        "exports",
+        "query",
+        str(folder),
+        "SELECT role, count(*) AS n FROM registrations GROUP BY role ORDER BY n DESC, role",
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["role", "n"]
@@ -247,12 +266,17 @@ def test_query_prints_booleans_as_sql_does(filled, tmp_path):
                  "SELECT member, count(*) AS n, member IS NULL AS unanswered FROM registrations GROUP BY 1 ORDER BY 1")
     assert result.exit_code == 0, result.output
     # an unticked checkbox is stored as false: three false, two true
-    assert [line.split() for line in result.stdout.splitlines()[2:]] == [["false", "3", "false"], ["true", "2", "false"]]
+    assert [line.split() for line in result.stdout.splitlines()[2:]] == [
+        ["false", "3", "false"],
+        ["true", "2", "false"],
+    ]
 
 
 def test_query_with_several_events_asks_which(filled, tmp_path):
     folder = write_aws_export(tmp_path / "x", table_items())
     result = run("exports", "query", str(folder), "SELECT count(*) FROM registrations")
     assert result.exit_code == 2 and "--event" in result.stderr
-    ok = run("exports", "query", str(folder), "--event", filled.id, "SELECT count(*) AS n FROM registrations WHERE member")
+    ok = run(
+        "exports", "query", str(folder), "--event", filled.id, "SELECT count(*) AS n FROM registrations WHERE member"
+    )
     assert ok.exit_code == 0 and ok.stdout.splitlines()[2].strip() == "2"

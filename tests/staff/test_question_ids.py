@@ -53,7 +53,9 @@ def test_every_reserved_id_is_refused(question_id):
         parse_event(event_with([question_id]))
 
 
-@pytest.mark.parametrize("question_id", ["organisation", "role", "state", "answers", "answer", "email_address", "models"])
+@pytest.mark.parametrize(
+    "question_id", ["organisation", "role", "state", "answers", "answer", "email_address", "models"]
+)
 def test_ids_near_the_reserved_ones_are_fine(question_id):
     from chalicelib.events import parse_event
 
@@ -104,7 +106,7 @@ def test_rows_follow_the_columns(typed):
             "answers": {"phone": {"S": "+31 6 1"}, "note": {"S": "n"}, "diet": {"L": [{"S": "halal"}]},
                         "member": {"BOOL": True}} if typed else answers}
     row = RowMaker(event, {7: 3}, typed_answers=typed)(record(item))
-    assert dict(zip([c.name for c in columns_for(event)], row)) == {
+    assert dict(zip([c.name for c in columns_for(event)], row, strict=True)) == {
         "registration_id": "rid", "status": "waitlisted", "waitlist_position": 3, "name": "N", "email": "e@x",
         "language": "en", "registered_at": "2023-05-01T12:00:00+02:00", "phone": "+31 6 1", "note": "n",
         "diet": "halal", "member": True, "email_state": "sent", "email_outcome": "bounced",
@@ -121,7 +123,8 @@ reserved_ids = st.sampled_from(["registration_id", "status", "waitlist_position"
 @given(st.lists(question_ids | reserved_ids | st.builds(lambda i: "answer_" + i, reserved_ids), max_size=12,
                 unique=True))
 def test_column_names_are_unique_for_any_stored_event(ids):
-    """An event stored before the rule, with any ids at all (core fields never were allowed): no two columns share a name."""
+    """An event stored before the rule, with any ids at all (core fields never were allowed): no two columns
+    share a name."""
     from chalicelib.events import CORE_FIELDS, parse_event
     from staff.columns import columns_for
 
@@ -157,7 +160,7 @@ def test_an_old_stored_event_exports_every_answer_under_its_own_name(stored_clas
     assert names == ["registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at",
                      "answer_status", "answer_answer_status", "answer_email_state", "email_state", "email_outcome",
                      "checked_in_at"]
-    by_name = {row[3]: dict(zip(names, row)) for row in rows[1:]}
+    by_name = {row[3]: dict(zip(names, row, strict=True)) for row in rows[1:]}
     assert by_name["Anna"]["status"] == "confirmed" and by_name["Anna"]["answer_status"] == "directeur"
     assert by_name["Anna"]["answer_answer_status"] == "yes" and by_name["Anna"]["answer_email_state"] == "x"
     assert by_name["Anna"]["email_state"] == "pending"

@@ -40,7 +40,18 @@ def test_list_shows_a_readable_table(five):
     result = run("registrations", "list", "staff-cases-event")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["status", "pos", "name", "email", "registered", "checked", "in", "email", "outcome", "id"]
+    assert lines[0].split() == [
+        "status",
+        "pos",
+        "name",
+        "email",
+        "registered",
+        "checked",
+        "in",
+        "email",
+        "outcome",
+        "id",
+    ]
     body = lines[2:]
     assert [line.split()[0] for line in body] == ["confirmed"] * 3 + ["waitlisted"] * 2
     assert body[3].split()[1:3] == ["1", "Dirk"] and body[4].split()[1:3] == ["2", "Eva"]
@@ -48,11 +59,11 @@ def test_list_shows_a_readable_table(five):
 
 
 def test_list_columns_stay_aligned_with_wide_and_combining_characters(cases_event):
-    import wcwidth
-
     # CJK, a combining accent, full-width Latin, Hangul as macOS types it (decomposed jamo: 김민준 in NFD),
     # a zero-width space, an emoji family joined by zero-width joiners
     import unicodedata
+
+    import wcwidth
 
     names = ["读写汉字", "Anna", "Zoe\u0301 Ødegård", "ｆｕｌｌ width", unicodedata.normalize("NFD", "김민준"),
              "Jan\u200bJansen", "\U0001F469\u200d\U0001F469\u200d\U0001F467 Family"]
@@ -92,7 +103,7 @@ def test_export_csv_has_the_documented_columns(five, tmp_path):
     assert result.exit_code == 0, result.output
     rows = read_csv(out)
     assert rows[0] == HEADER
-    by_name = {r[3]: dict(zip(HEADER, r)) for r in rows[1:]}
+    by_name = {r[3]: dict(zip(HEADER, r, strict=True)) for r in rows[1:]}
     anna = by_name["Anna de Vries"]
     assert anna["status"] == "confirmed" and anna["waitlist_position"] == ""
     assert anna["phone"] == "'+31 6 12345678"  # quoted: no cell is a formula
@@ -131,7 +142,7 @@ def test_export_xlsx_reads_back(five, tmp_path):
     sheet = load_workbook(out, read_only=True).active
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert rows[0] == HEADER and len(rows) == 6
-    eva = next(dict(zip(HEADER, r)) for r in rows[1:] if r[3] == "Eva")
+    eva = next(dict(zip(HEADER, r, strict=True)) for r in rows[1:] if r[3] == "Eva")
     assert eva["waitlist_position"] == 2 and eva["member"] == "yes"
 
 

@@ -12,7 +12,9 @@ def test_export_bucket_comes_from_the_stack_output(aws, monkeypatch):
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {"ExportBucketName": {"Value": "event-registration-prod-exports-abc123"}},
     }
-    clients.client("cloudformation").create_stack(StackName="event-registration-prod", TemplateBody=json.dumps(template))
+    clients.client("cloudformation").create_stack(
+        StackName="event-registration-prod", TemplateBody=json.dumps(template)
+    )
     monkeypatch.setenv("STAGE", "prod")
     monkeypatch.delenv("EXPORT_BUCKET", raising=False)
     assert _export_bucket(None) == "event-registration-prod-exports-abc123"
