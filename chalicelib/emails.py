@@ -30,7 +30,8 @@ IDN domains are written in their ASCII (IDNA) form, as email-validator computes 
 
 Changes that send an email (README, "Emails"): ``registered`` (confirmed or
 waitlisted), ``promoted``, ``cancelled``, ``waitlist_closed`` (the scheduled
-function's notice that no seat came free, ``chalicelib.jobs``). :data:`SUBJECTS`
+function's notice that no seat came free, ``chalicelib.jobs``) and each
+``reminder_<offset>`` (kind ``reminder``: when and where, the invite again, the links). :data:`SUBJECTS`
 is the table of email kinds: ``chalicelib.publishing`` renders every kind in it
 when an event is published.
 """
@@ -55,8 +56,8 @@ from email_validator import EmailNotValidError, validate_email
 from chalicelib import templates
 from chalicelib.branding import NEUTRAL_ACCENT, look
 from chalicelib.calendar_links import calendar_links
-from chalicelib.dates import event_when
-from chalicelib.events import Event
+from chalicelib.dates import event_when, short_start, starts_in
+from chalicelib.events import REMINDER_PREFIX, Event
 from chalicelib.invites import build_invite
 
 #: The header fields at the top of every message we send, each exactly once, in this order.
@@ -94,6 +95,8 @@ SUBJECTS = {
     "promoted": {"nl": "Er is een plek voor je: {title}", "en": "A seat is yours: {title}"},
     "cancelled": {"nl": "Inschrijving geannuleerd: {title}", "en": "Registration cancelled: {title}"},
     "waitlist_closed": {"nl": "Geen plek vrijgekomen: {title}", "en": "No seat came free: {title}"},
+    # {starts}: "ma 5 jun, 14:00 CEST" (dates.short_start); {city}: the location's city.
+    "reminder": {"nl": "Herinnering: {title}, {starts} in {city}", "en": "Reminder: {title}, {starts} in {city}"},
 }
 
 #: Kinds sent to someone who holds no seat: no calendar invite, no "Add to calendar" links.
@@ -102,9 +105,12 @@ WITHOUT_INVITE = frozenset({"waitlisted", "waitlist_closed"})
 
 def email_kind(change: str, status: str) -> str:
     """The kind of email for a change (a key of :data:`SUBJECTS`): ``registered`` gives ``confirmed`` or
-    ``waitlisted`` by ``status``; every other change is its own kind (``promoted``, ``cancelled``, ``waitlist_closed``)."""
+    ``waitlisted`` by ``status``; every reminder (``reminder_<offset>``, ``chalicelib.jobs``) is ``reminder``;
+    every other change is its own kind (``promoted``, ``cancelled``, ``waitlist_closed``)."""
     if change == "registered":
         return "waitlisted" if status == "waitlisted" else "confirmed"
+    if change.startswith(REMINDER_PREFIX) or change == "reminder":
+        return "reminder"
     return change
 
 
@@ -295,6 +301,7 @@ def build_email(
         "location": event.location,
         "organiser": event.organiser,
         "position": waitlist_position,
+        "starts_in": starts_in(event, now, language),
         **personal,
         # The look (README, "Emails"): branding, buttons instead of raw links, calendar links.
         "look": look(event, base_url),
@@ -305,7 +312,7 @@ def build_email(
     recipient = address(registration["email"])
     sender_addr = address(sender_addr)
     organiser_addr = address(str(event.organiser.email))
-    subject = SUBJECTS[kind][language].format(title=title)
+    subject = SUBJECTS[kind][language].format(title=title, starts=short_start(event, language), city=event.location.city)
     # Written here, not by email.headerregistry (see the module docstring).
     headers = {
         "From": mailbox("From", sender_name, sender_addr),

@@ -450,8 +450,10 @@ def put_event(event: Event) -> None:
     waitlist cutoff and the end. Lowering the capacity below ``seats_taken``
     leaves the confirmed registrations confirmed and the event full until seats
     free up. The catalogue entry carries ``due_<job>`` for each of
-    ``Event.scheduled_times`` (epoch seconds; removed when the event has no such job)
-    and keeps the ``done_<job>`` marks of the scheduled function (``chalicelib.jobs``).
+    ``Event.scheduled_times`` (epoch seconds; removed when the event has no such job),
+    ``reminders`` (the event's reminder offsets now: ``due_reminder_<offset>`` of a reminder
+    no longer in it is ignored) and keeps the ``done_<job>`` marks of the scheduled function
+    (``chalicelib.jobs``).
     Raises :class:`LegacyEventItem` for an event item of the first
     release's layout (counters inside the event item).
     """
@@ -496,6 +498,9 @@ def put_event(event: Event) -> None:
         else:
             catalogue_sets.append(f"#due{i} = :due{i}")
             catalogue_values[f":due{i}"] = {"N": str(int(due.timestamp()))}
+    # The reminders the event has now: a due_reminder_<offset> left by an earlier definition is ignored.
+    catalogue_sets.append("reminders = :reminders")
+    catalogue_values[":reminders"] = _serializer.serialize(list(event.reminders))
     catalogue_update = "SET " + ", ".join(catalogue_sets) + (
         " REMOVE " + ", ".join(catalogue_removes) if catalogue_removes else "")
     try:
@@ -647,17 +652,115 @@ def mark_job_done(event_id: str, job: str, due: int) -> bool:
     """Record on the event's catalogue item that ``job`` ran for its due time ``due`` (epoch seconds).
 
     Conditional: the entry is still due at ``due`` (the definition was not published again
-    with another time meanwhile) and not yet marked for it. Returns ``False`` when the
+    with another time meanwhile) and not yet marked for it. Removes the job's
+    ``cursor_<job>`` (:func:`save_job_cursor`) in the same write. Returns ``False`` when the
     condition failed (another run marked it, or the due time moved).
     """
     try:
         _ddb().update_item(
             TableName=_table(),
             Key=_key(CATALOGUE_PK, event_id),
-            UpdateExpression="SET #done = :due",
+            UpdateExpression="SET #done = :due REMOVE #cursor",
             ConditionExpression="#due = :due AND (attribute_not_exists(#done) OR #done <> :due)",
-            ExpressionAttributeNames={"#due": f"due_{job}", "#done": f"done_{job}"},
+            ExpressionAttributeNames={"#due": f"due_{job}", "#done": f"done_{job}", "#cursor": f"cursor_{job}"},
             ExpressionAttributeValues={":due": {"N": str(int(due))}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def save_job_cursor(event_id: str, job: str, due: int, sort_key: str) -> bool:
+    """Remember where a cut-short run of ``job`` stopped: ``cursor_<job>`` ``{due, sk}`` on the catalogue item.
+
+    ``sort_key`` is the last registration item (``REG#<id>``) the run dealt with; the next run
+    for the same ``due`` (epoch seconds) reads on after it (:func:`reminder_candidates`).
+    Conditional on the job still being due at ``due``; returns ``False`` when it is not.
+    """
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(CATALOGUE_PK, event_id),
+            UpdateExpression="SET #cursor = :cursor",
+            ConditionExpression="#due = :due",
+            ExpressionAttributeNames={"#due": f"due_{job}", "#cursor": f"cursor_{job}"},
+            ExpressionAttributeValues={":due": {"N": str(int(due))},
+                                       ":cursor": _serializer.serialize({"due": int(due), "sk": sort_key})},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def reminded_attribute(job: str) -> str:
+    """The registration attribute recording the due time (epoch seconds) a reminder ``job`` was asked for."""
+    return f"{job}_due"
+
+
+def reminder_candidates(event_id: str, job: str, due: int, *, registered_before: datetime,
+                        after: str | None = None) -> Iterator[str]:
+    """Sort keys (``REG#<id>``) of the registrations a reminder ``job`` due at ``due`` is still for.
+
+    A consistent Query of the event's registration items, all pages, from after the sort key
+    ``after`` (a cursor, :func:`save_job_cursor`) when given, filtered by DynamoDB to those that
+    are ``confirmed``, registered before ``registered_before`` (aware) and not yet asked for this
+    reminder at ``due`` (:func:`reminded_attribute`); only their sort keys travel. The filter
+    is a read-time hint: :func:`ask_reminder`'s condition decides.
+    """
+    query: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :reg)",
+        "FilterExpression": ("#s = :confirmed AND registered_at < :cut AND attribute_exists(email) "
+                             "AND (attribute_not_exists(#r) OR #r <> :due)"),
+        "ProjectionExpression": "sk",
+        "ExpressionAttributeNames": {"#s": "status", "#r": reminded_attribute(job)},
+        "ExpressionAttributeValues": {
+            ":pk": {"S": event_pk(event_id)}, ":reg": {"S": REGISTRATION_PREFIX},
+            ":confirmed": {"S": "confirmed"}, ":cut": {"S": registered_before.isoformat()},
+            ":due": {"N": str(int(due))},
+        },
+        "ConsistentRead": True,
+    }
+    if after:
+        query["ExclusiveStartKey"] = _key(event_pk(event_id), after)
+    while True:
+        page = _ddb().query(**query)
+        for raw in page["Items"]:
+            yield raw["sk"]["S"]
+        if "LastEvaluatedKey" not in page:
+            return
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def ask_reminder(event_id: str, sort_key: str, job: str, due: int, *, at: datetime,
+                 registered_before: datetime) -> bool:
+    """Ask for a reminder email: ``notifications.<job>`` ``pending`` on one registration, once per ``due``.
+
+    One conditional UpdateItem: the registration is ``confirmed``, has an address, registered
+    before ``registered_before`` (aware) and was not asked for this reminder at ``due`` (epoch
+    seconds) yet; it sets ``notifications.<job>`` ``{state: pending, at, due}``, ``email_state``
+    ``pending`` (the stream filter's mark, ``chalicelib.streamfilter``) and
+    :func:`reminded_attribute` to ``due``. So a run repeated, or two at once, ask once; an
+    event moved to another time asks again for its new time. Returns ``False`` when the
+    condition did not hold.
+    """
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(event_pk(event_id), sort_key),
+            UpdateExpression="SET #n.#c = :entry, email_state = :pending, #r = :due",
+            ConditionExpression=("#s = :confirmed AND attribute_exists(#n) AND attribute_exists(email) "
+                                 "AND registered_at < :cut AND (attribute_not_exists(#r) OR #r <> :due)"),
+            ExpressionAttributeNames={"#n": "notifications", "#c": job, "#s": "status", "#r": reminded_attribute(job)},
+            ExpressionAttributeValues={
+                ":entry": _serializer.serialize({"state": "pending", "at": at.isoformat(), "due": int(due)}),
+                ":pending": {"S": "pending"}, ":confirmed": {"S": "confirmed"}, ":due": {"N": str(int(due))},
+                ":cut": {"S": registered_before.isoformat()},
+            },
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
