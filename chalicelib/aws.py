@@ -18,6 +18,10 @@ from botocore.config import Config
 _lock = threading.Lock()
 _clients: dict[tuple, Any] = {}
 
+#: ``max_attempts`` counts retries: each call is tried up to 6 times, botocore's backoff waiting
+#: rand(0, 1) x 1, 2, 4, 8, 16 s in between (about 15 s in all on average, 31 s at most). For SES this
+#: is what absorbs a send over the account's sending rate, well inside DeliverEmails' 60 s (README,
+#: "Emails": sending rate).
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,

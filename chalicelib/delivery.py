@@ -61,6 +61,20 @@ PERMANENT_ERRORS = {
 }
 
 
+#: SES v2 answers to going over the account's sending rate (``TooManyRequestsException``, HTTP 429;
+#: ``Throttling``/``ThrottlingException``, "Maximum sending rate exceeded"): botocore retries them with
+#: backoff (``chalicelib.aws.SERVICE_MAX_ATTEMPTS``); one that outlasts those retries stops the batch.
+THROTTLING_ERRORS = frozenset({"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException"})
+
+
+class SendThrottled(Exception):
+    """SES still refused a send for the sending rate after botocore's retries; the claim is back to ``pending``.
+
+    :func:`handle_batch` then tries no more sends in the batch: it reports this record and every
+    later one for retry (README, "Emails": sending rate).
+    """
+
+
 def change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """``(change, new image as plain values)`` for a registration stream record, else ``None``.
 
@@ -214,7 +228,7 @@ def deliver(record: dict[str, Any]) -> bool:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in PERMANENT_ERRORS or (400 <= status < 500 and code not in ("TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException")):
+        if code in PERMANENT_ERRORS or (400 <= status < 500 and code not in THROTTLING_ERRORS):
             store.record_notification(event_id, registration_id, change, "failed", expect=("sending",),
                                       at=clock.now(), reason=f"{code}: {exc.response.get('Error', {}).get('Message', '')}")
             logger.warning("email refused by SES", extra={**log, "error_code": code})
@@ -222,6 +236,8 @@ def deliver(record: dict[str, Any]) -> bool:
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
                                   reason=f"{code}: retrying")
         logger.warning("email send failed, will retry", extra={**log, "error_code": code})
+        if code in THROTTLING_ERRORS:
+            raise SendThrottled(code)
         return False
     except BotoCoreError as exc:
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
@@ -240,12 +256,19 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]
     Returns ``{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}, ...]}``
     naming the records to retry. Per AWS's rules for streams, the stream resumes
     from the lowest failed sequence number, so records after a failure are seen
-    again; the claims make that harmless.
+    again; the claims make that harmless. When SES keeps refusing sends for the
+    sending rate (:class:`SendThrottled`), the rest of the batch is not tried: those
+    records are reported with it, and come again after the stream's retry.
     """
     failures: list[dict[str, str]] = []
-    for record in records:
+    for index, record in enumerate(records):
         try:
             ok = deliver(record)
+        except SendThrottled:
+            logger.warning("SES sending rate exceeded: the rest of the batch waits for the retry",
+                           extra={"records_left": len(records) - index})
+            failures.extend({"itemIdentifier": r.get("dynamodb", {}).get("SequenceNumber", "")} for r in records[index:])
+            break
         except (ClientError, BotoCoreError) as exc:
             logger.warning("stream record failed", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
             ok = False
