@@ -22,7 +22,7 @@ JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p "process.versio
 endif
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION
 
-.PHONY: run test test-suites axe clean
+.PHONY: run test test-suites lint axe clean
 
 # Each set of requirements has its own stamp, so each target installs only what it needs:
 #   .venv/.venv-ready     the virtual environment and pip
@@ -67,6 +67,10 @@ test-suites:
 	echo "  app tests:            $$(tail -n 1 $(TEST_LOGS)/pytest-app.log)  (exit $$app; $(TEST_LOGS)/pytest-app.log)"; \
 	echo "  infrastructure tests: $$(tail -n 1 $(TEST_LOGS)/pytest-infra.log)  (exit $$infra; $(TEST_LOGS)/pytest-infra.log)"; \
 	if [ "$$app" -eq 0 ] && [ "$$infra" -eq 0 ]; then echo "  all passed"; else echo "  FAILED"; exit 1; fi
+
+lint: $(VENV)/.installed ## Ruff (style, bugs, security, complexity) and mypy --strict (pyproject.toml)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 axe: ## axe-core from npm for the accessibility check (tests/browser/package.json pins it)
 	@if [ -f $(AXE) ] && grep -q '"version": "$(AXE_VERSION)"' tests/browser/node_modules/axe-core/package.json; then :; \

@@ -15,8 +15,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chalicelib.settings import get_settings
+
 _lock = threading.Lock()
-_clients: dict[tuple, Any] = {}
+_clients: dict[tuple[Any, ...], Any] = {}
 
 #: ``max_attempts`` counts retries: each call is tried up to 6 times, botocore's backoff waiting
 #: rand(0, 1) x 1, 2, 4, 8, 16 s in between (about 15 s in all on average, 31 s at most). For SES this
@@ -30,20 +32,21 @@ RETRY_CONFIG = Config(
 
 
 def client(service: str, **config: Any) -> Any:
-    """A boto3 client for ``service`` in the configured region.
+    """A boto3 client for ``service`` in the region of the settings (``chalicelib.settings``).
 
     Clients are cached per (service, region, endpoint, config) so a changed
     environment (tests, the local service) gets a fresh client. Extra keyword
     arguments are merged into the botocore ``Config`` (e.g. ``account_id_endpoint_mode``).
     """
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
+    region = get_settings().aws_region
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
     key = (service, region, endpoint, os.environ.get("AWS_ACCESS_KEY_ID", ""), tuple(sorted(config.items())))
     with _lock:
         found = _clients.get(key)
         if found is None:
             cfg = RETRY_CONFIG.merge(Config(**config)) if config else RETRY_CONFIG
-            found = boto3.session.Session().client(service, region_name=region, config=cfg)
+            session: Any = boto3.session.Session()  # any service name: typed per service by its callers
+            found = session.client(service, region_name=region, config=cfg)
             _clients[key] = found
         return found
 

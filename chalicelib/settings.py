@@ -1,8 +1,10 @@
-"""Service settings, read from environment variables at call time.
+"""Service settings: environment variables validated by one Pydantic settings model, at call time.
 
 `chalice.test.Client` patches `os.environ` for each call, and Lambda reuses a
-process across invocations, so nothing here is cached at import: call
-:func:`get_settings` where a setting is needed.
+process across invocations, so nothing here is read at import: call
+:func:`get_settings` where a setting is needed. It validates the environment
+(``pydantic-settings``) whenever the variables it reads differ from the last
+call's, and otherwise returns the same frozen :class:`Settings`.
 
 Variables (set per stage in `.chalice/config.json` or by the deploy stack):
 
@@ -25,55 +27,100 @@ Variables (set per stage in `.chalice/config.json` or by the deploy stack):
 - ``SES_CONFIGURATION_SET``: the SES configuration set every send names (``ConfigurationSetName``),
   whose event destination reports delivery, bounce and complaint events (README, "Emails"); the
   deploy stack sets it to the stage's set. Empty: sends name none (and no events come back).
+- ``AWS_REGION`` (Lambda sets it), else ``AWS_DEFAULT_REGION``, else ``eu-west-1``: the region of
+  every AWS client (``chalicelib.aws``).
+
+An empty variable counts as unset (its default applies).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import threading
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOCAL_STAGE = "local"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """A snapshot of the environment; see the module docstring for each field."""
+class Settings(BaseSettings):
+    """A validated snapshot of the environment; see the module docstring for each variable.
 
-    stage: str
-    table_name: str
-    sender_email: str
-    retention_days: int
-    public_base_url: str
-    allowed_origins: tuple[str, ...]
-    token_keys: str
-    token_secret_arn: str
-    app_clock: str
-    frame_ancestors: str
-    aws_region: str
-    min_fill_seconds: float = 3.0
-    ses_configuration_set: str = ""
+    Raises ``pydantic.ValidationError`` (a ``ValueError``) when a variable does not parse, e.g.
+    ``RETENTION_DAYS`` that is not a whole number or ``MIN_FILL_SECONDS`` that is not a number.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", env_ignore_empty=True, case_sensitive=True, populate_by_name=True
+    )
+
+    stage: str = Field(LOCAL_STAGE, validation_alias="STAGE")
+    table_name: str = Field("registrations", validation_alias="TABLE_NAME")
+    sender_email: str = Field("Events <events@example.org>", validation_alias="SENDER_EMAIL")
+    #: Days after an event's end before its registrations expire (DynamoDB TTL).
+    retention_days: int = Field(90, validation_alias="RETENTION_DAYS")
+    #: Base of the links in emails, without a trailing slash; "" = the request's host.
+    public_base_url: str = Field("", validation_alias="PUBLIC_BASE_URL")
+    #: Origins allowed to call the API from a browser, without trailing slashes.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="ALLOWED_ORIGINS")
+    token_keys: str = Field("", validation_alias="TOKEN_KEYS")
+    token_secret_arn: str = Field("", validation_alias="TOKEN_SECRET_ARN")
+    app_clock: str = Field("", validation_alias="APP_CLOCK")
+    frame_ancestors: str = Field("'self'", validation_alias="FRAME_ANCESTORS")
+    aws_region: str = Field("eu-west-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    #: Seconds a form must have been open before it is sent (0: no check).
+    min_fill_seconds: float = Field(3.0, validation_alias="MIN_FILL_SECONDS")
+    ses_configuration_set: str = Field("", validation_alias="SES_CONFIGURATION_SET")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("public_base_url", mode="after")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("ses_configuration_set", mode="after")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        return value.strip()
+
+
+#: The environment variables :class:`Settings` reads (its aliases, in field order).
+ENVIRONMENT_VARIABLES: tuple[str, ...] = tuple(
+    name
+    for field in Settings.model_fields.values()
+    for name in (
+        field.validation_alias.choices if isinstance(field.validation_alias, AliasChoices) else [field.validation_alias]
+    )
+    if isinstance(name, str)
+)
+
+_lock = threading.Lock()
+#: The last validated settings, by the values of :data:`ENVIRONMENT_VARIABLES` they were read from.
+_last: dict[tuple[str | None, ...], Settings] = {}
 
 
 def get_settings() -> Settings:
-    """Read the settings from ``os.environ`` now.
+    """The settings of the environment as it is now (``os.environ``).
 
-    Raises ``ValueError`` when ``RETENTION_DAYS`` is not a whole number or
-    ``MIN_FILL_SECONDS`` is not a number.
+    Validated again whenever one of :data:`ENVIRONMENT_VARIABLES` changed since the
+    previous call (each ``chalice.test.Client`` call, a test's ``monkeypatch``); a
+    warm Lambda instance validates once. Raises ``pydantic.ValidationError`` (a
+    ``ValueError``) for a variable that does not parse.
     """
-    env = os.environ
-    origins = tuple(o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip())
-    return Settings(
-        stage=env.get("STAGE", LOCAL_STAGE),
-        table_name=env.get("TABLE_NAME", "registrations"),
-        sender_email=env.get("SENDER_EMAIL", "Events <events@example.org>"),
-        retention_days=int(env.get("RETENTION_DAYS", "90")),
-        public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
-        allowed_origins=origins,
-        token_keys=env.get("TOKEN_KEYS", ""),
-        token_secret_arn=env.get("TOKEN_SECRET_ARN", ""),
-        app_clock=env.get("APP_CLOCK", ""),
-        frame_ancestors=env.get("FRAME_ANCESTORS", "'self'"),
-        aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-1",
-        min_fill_seconds=float(env.get("MIN_FILL_SECONDS") or "3"),
-        ses_configuration_set=env.get("SES_CONFIGURATION_SET", "").strip(),
-    )
+    key = tuple(os.environ.get(name) for name in ENVIRONMENT_VARIABLES)
+    found = _last.get(key)
+    if found is not None:
+        return found
+    settings = Settings()
+    with _lock:
+        _last.clear()
+        _last[key] = settings
+    return settings

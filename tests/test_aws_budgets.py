@@ -213,11 +213,13 @@ def test_an_ses_event_is_two_calls_and_three_for_an_earlier_email(aws, pump):
         item = store.get_registration_in_event(SEED_EVENT_ID, outcome.registration_id)
         return feedback.simulated_event(item["notifications"][change]["message_id"], item["email"], kind)
 
+    delivered = event("registered", "delivery")
     with aws_calls() as calls:
-        assert entry_feedback.handler(event("registered", "delivery"), None)["result"] == "recorded"
+        assert entry_feedback.handler(delivered, None)["result"] == "recorded"
     assert calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1}
     lifecycle.cancel(SEED_EVENT_ID, outcome.registration_id, by="staff")
     pump.pump_once()
+    bounced = event("registered", "bounce")
     with aws_calls() as calls:
-        assert entry_feedback.handler(event("registered", "bounce"), None)["result"] == "recorded-older"
+        assert entry_feedback.handler(bounced, None)["result"] == "recorded-older"
     assert calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 2}
