@@ -5,7 +5,8 @@ Lambda function on the table stream and fed by the local service's poller.
 For each record it works out which change of a registration it shows
 (``registered`` on INSERT; ``promoted`` or ``cancelled`` when ``status``
 changes; a notification newly set to ``pending`` otherwise, such as
-``waitlist_closed`` from the scheduled function or a staff resend; nothing for
+``waitlist_closed`` or a ``reminder_<offset>`` from the scheduled function, or a
+staff resend; nothing for
 other writes, such as our own email-state updates), then:
 
 1. skips an address that bounced permanently or complained (``email_suppressed``

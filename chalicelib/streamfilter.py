@@ -7,8 +7,8 @@ invocation. The rule is one that future email kinds can keep: a write that wants
 an email sends sets ``email_state`` to ``pending`` on the registration item, next
 to the change's entry in ``notifications`` (``registered`` on the first write;
 ``promoted`` and ``cancelled`` by ``store._status_change``; ``waitlist_closed``
-by ``store.add_notification`` from the scheduled function; a reminder or an
-event-update notice would do the same). ``chalicelib.delivery.change_of`` then
+by ``store.add_notification`` and each ``reminder_<offset>`` by ``store.ask_reminder``,
+from the scheduled function; an event-update notice would do the same). ``chalicelib.delivery.change_of`` then
 decides what the record asks for; every record it acts on matches.
 
 This module imports nothing, so the deploy stack (``infrastructure/``) reads the

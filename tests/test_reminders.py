@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import icalendar
 import pytest
 
-from chalicelib import clock, jobs, lifecycle, registrations, store, tokens
+from chalicelib import clock, delivery, jobs, lifecycle, registrations, store, tokens
 from chalicelib.events import parse_event
 from chalicelib.invites import invite_uid
 from tests.conftest import sent_messages
@@ -197,3 +197,17 @@ def test_an_event_moved_after_its_reminder_reminds_again_and_a_dropped_reminder_
     pump.pump_once()
     subjects = [str(m["Subject"]) for m in reminders_to("ida@example.org")]
     assert subjects[-1] == "Reminder: Test event, Mon 12 Jun, 14:00 CEST in Amsterdam" and len(subjects) == 3
+
+
+def test_the_reminder_asks_pass_the_stream_filter_and_nothing_else_of_the_run_does(workshop, pump, monkeypatch):
+    from tests.test_stream_filter import matches
+
+    due = START_UTC - timedelta(days=1)
+    set_clock(monkeypatch, due + timedelta(minutes=3))
+    pump.skip_to_end()
+    run_jobs(due + timedelta(minutes=2))
+    records = pump._new_records()
+    acted_on = [r for r in records if delivery.change_of(r) is not None]
+    assert sorted(delivery.change_of(r)[0] for r in acted_on) == ["reminder_1d"] * 3
+    assert all(matches(r) for r in acted_on)
+    assert [r for r in records if r not in acted_on and matches(r)] == []  # the catalogue's done mark: filtered out
