@@ -13,6 +13,8 @@ FRESH ?=
 
 AXE_VERSION := $(shell sed -n 's/.*"axe-core": *"\([^"]*\)".*/\1/p' tests/browser/package.json)
 AXE := tests/browser/node_modules/axe-core/axe.min.js
+ICALJS_VERSION := $(shell sed -n 's/.*"ical.js": *"\([^"]*\)".*/\1/p' tests/browser/package.json)
+ICALJS := tests/browser/node_modules/ical.js/package.json
 
 # The CDK's jsii runtime relays Node's end-of-life banner through Python as b'!!!...' byte strings,
 # which looks like a crash; docs/deploy.md: silence it for the Node in use. Set the variable yourself
@@ -72,12 +74,13 @@ lint: $(VENV)/.installed ## Ruff (style, bugs, security, complexity) and mypy --
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-axe: ## axe-core from npm for the accessibility check (tests/browser/package.json pins it)
-	@if [ -f $(AXE) ] && grep -q '"version": "$(AXE_VERSION)"' tests/browser/node_modules/axe-core/package.json; then :; \
+axe: ## axe-core and ical.js from npm, for the accessibility and calendar checks (tests/browser/package.json pins them)
+	@if [ -f $(AXE) ] && grep -q '"version": "$(AXE_VERSION)"' tests/browser/node_modules/axe-core/package.json \
+	  && [ -f $(ICALJS) ] && grep -q '"version": "$(ICALJS_VERSION)"' $(ICALJS); then :; \
 	elif command -v npm >/dev/null 2>&1; then \
 	  npm install --prefix tests/browser --no-audit --no-fund --no-package-lock --loglevel=error \
-	    || echo "npm install of axe-core failed: the accessibility check will be skipped"; \
-	else echo "npm not found: the accessibility check (axe-core) will be skipped"; fi
+	    || echo "npm install of axe-core and ical.js failed: the accessibility and ical.js checks will be skipped"; \
+	else echo "npm not found: the accessibility (axe-core) and ical.js checks will be skipped"; fi
 
 include infrastructure/infra.mk
 

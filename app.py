@@ -315,14 +315,15 @@ def _wants_html() -> bool:
     return accepted.best_match(["application/json", "text/html"]) == "text/html"
 
 
-def _registrant(registration_id: str, token: str | None, *, cancel: bool = False) -> registrations.RegistrantView:
-    """The registration behind a personal link, cancelled first with ``cancel``.
+def _registrant(registration_id: str, token: str | None, purpose: str, *, cancel: bool = False) -> registrations.RegistrantView:
+    """The registration behind a personal link whose token serves ``purpose``, cancelled first with ``cancel``.
 
-    403 for a bad token (checked first, so it reveals nothing), 404 if gone, 409 ``event-over``
-    for a cancellation after the event has ended (nothing changes).
+    403 for a token that is bad or made for another purpose (checked first, so it reveals
+    nothing: README, "Emails", personal links), 404 if gone, 409 ``event-over`` for a
+    cancellation after the event has ended (nothing changes).
     """
     language = _language(("en", "nl"))
-    if not tokens.verify_token(registration_id, token):
+    if not tokens.verify_token(registration_id, token, purpose):
         raise Problem(403, "invalid-token", language)
     try:
         if cancel:
@@ -335,8 +336,10 @@ def _registrant(registration_id: str, token: str | None, *, cancel: bool = False
 
 
 def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: bool, base_path: str) -> Response:
+    """The status page (a ``view`` token) or the cancel page (a ``cancel`` token), JSON for the status to non-browsers."""
+    purpose = tokens.CANCEL if ask_cancel else tokens.VIEW
     try:
-        view = _registrant(registration_id, token)
+        view = _registrant(registration_id, token, purpose)
     except Problem as problem:
         if _wants_html():
             return _html(pages.message(_language(("en", "nl")), problem.title, problem.detail, base_path), problem.status)
@@ -347,19 +350,21 @@ def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: b
     page = pages.registration_status(
         view.event, lang, registration_id=registration_id, status=view.status, position=view.waitlist_position,
         token=token or "", ask_cancel=ask_cancel, base_path=base_path, now=clock.now(),
+        # Only a first-release token (view and cancel in one) leads from the status page to the cancel page.
+        can_cancel=ask_cancel or tokens.verify_token(registration_id, token, tokens.CANCEL),
     )
     return _html(page, event=view.event)
 
 
 @app.route("/registrations/{registration_id}", methods=["GET"])
 def get_registration(registration_id: str) -> Response:
-    """The registrant's own registration: JSON, or HTML for browsers (``Accept: text/html``)."""
+    """The registrant's own registration (a ``view`` token): JSON, or HTML for browsers (``Accept: text/html``)."""
     return _registrant_answer(registration_id, _query("token"), ask_cancel=False, base_path="..")
 
 
 @app.route("/registrations/{registration_id}/cancel", methods=["GET"])
 def cancel_page(registration_id: str) -> Response:
-    """A page asking to confirm the cancellation; changes nothing (mail scanners open links).
+    """A page asking to confirm the cancellation (a ``cancel`` token); changes nothing (mail scanners open links).
 
     After the event has ended it says so and offers no cancellation."""
     return _registrant_answer(registration_id, _query("token"), ask_cancel=True, base_path="../..")
@@ -367,14 +372,15 @@ def cancel_page(registration_id: str) -> Response:
 
 @app.route("/registrations/{registration_id}/cancel", methods=["POST"], content_types=["*/*"])
 def cancel_registration(registration_id: str) -> Response:
-    """Cancel: ``token`` in a form or JSON body. Form posts get 303 to the registration page, JSON 200.
+    """Cancel: a ``cancel`` token in a form or JSON body. Form posts get 303 to the registration page
+    (with a view token made here), JSON 200.
 
     After the event has ended: 409 ``event-over`` (a page for browsers), nothing changed."""
     request = app.current_request
     language = _language(("en", "nl"))
     try:
         token, is_form = parse_token_body(_header("content-type"), request.raw_body, language)
-        view = _registrant(registration_id, token, cancel=True)
+        view = _registrant(registration_id, token, tokens.CANCEL, cancel=True)
     except Problem as problem:
         if _wants_html():  # a browser posting the cancel form: a page, not JSON
             return _html(pages.message(language, problem.title, problem.detail, "../.."), problem.status)
@@ -388,7 +394,8 @@ def cancel_registration(registration_id: str) -> Response:
                                     "changed": result.changed, "promoted_registration_id": result.promoted_id})
     if is_form:
         lang = _language(view.event.languages, _query("lang") or view.language)
-        location = f"../{registration_id}?token={quote(token, safe='')}&lang={lang}"
+        seen = quote(tokens.make_token(registration_id, tokens.VIEW), safe="")
+        location = f"../{registration_id}?token={seen}&lang={lang}"
         return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store", "Content-Type": "text/plain"})
     return _json({"registration_id": registration_id, "event_id": view.event.id, "status": "cancelled", "changed": result.changed})
 

@@ -19,8 +19,14 @@ def event_when(event: Event, language: str) -> str:
 
     An event over several days reads ``"<start date>, <time> - <end date>, <time> <zone>"``.
     """
-    start = event.local(event.starts_at)
-    end = event.local(event.ends_at)
+    return span_when(event.local(event.starts_at), event.local(event.ends_at), language)
+
+
+def span_when(start: datetime, end: datetime, language: str) -> str:
+    """Two aware instants as :func:`event_when` writes an event's times, in the zone they carry.
+
+    Used for an event's earlier times too (the ``updated`` email's "was ..."), given in its zone.
+    """
     start_zone, end_zone = start.tzname(), end.tzname()
     if start.date() == end.date():
         times = f"{format_time(start, 'HH:mm', locale=language)}-{format_time(end, 'HH:mm', locale=language)}"

@@ -5,8 +5,8 @@ Lambda function on the table stream and fed by the local service's poller.
 For each record it works out which change of a registration it shows
 (``registered`` on INSERT; ``promoted`` or ``cancelled`` when ``status``
 changes; a notification newly set to ``pending`` otherwise, such as
-``waitlist_closed`` or a ``reminder_<offset>`` from the scheduled function, or a
-staff resend; nothing for
+``waitlist_closed`` or a ``reminder_<offset>`` from the scheduled function, ``updated``
+when an event change put a new ``notifications.updated`` entry on it, or a staff resend; nothing for
 other writes, such as our own email-state updates), then:
 
 1. skips an address that bounced permanently or complained (``email_suppressed``
@@ -14,7 +14,9 @@ other writes, such as our own email-state updates), then:
    ``suppressed`` with the reason, and nothing is sent (README, "Emails");
 2. claims the change's email with a conditional write (``pending`` -> ``sending``,
    on condition that the address is still the one of the record and not
-   suppressed), so a record seen twice, or a retried batch, sends no second email;
+   suppressed, and for an entry with a ``sequence``, that it is still that one), so
+   a record seen twice, a retried batch, or the record of an event change that a
+   later one replaced, sends no email;
 3. builds the message (``chalicelib.emails``), which must pass the one-recipient
    check, and sends it with SES v2 to that one recipient (``Destination``; botocore's
    ``standard`` retry mode retries throttling, timeouts and 5xx with backoff),
@@ -104,18 +106,43 @@ def change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
 
 
 def _requested(before: dict[str, Any], after: dict[str, Any], item: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """A notification this write newly set to ``pending`` (a resend, or a kind without a status change).
+    """A notification this write newly set to ``pending`` (a resend, an event change's ``updated``, or a
+    kind without a status change such as ``waitlist_closed``).
 
     Newly: it was absent, or neither ``pending`` nor ``sending`` before, so a claim put back to
     ``pending`` after a failed send (already retried through ``batchItemFailures``) is not
-    taken for a new request. The latest such request when there are several.
+    taken for a new request; or it carries a ``sequence`` the old image's entry did not have
+    (a later event change replaced an ``updated`` entry still waiting,
+    ``lifecycle.announce_schedule``). The latest such request when there are several.
     """
     wanted = [(str(entry.get("at", "")), change) for change, entry in after.items()
               if isinstance(entry, dict) and entry.get("state") == "pending"
-              and (before.get(change) or {}).get("state") not in ("pending", "sending")]
+              and _new_request(before.get(change) or {}, entry)]
     if not wanted:
         return None
     return max(wanted)[1], item
+
+
+def _new_request(before: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """Whether a ``pending`` entry is a new request compared with the old image's entry of the same change."""
+    if "sequence" in entry and before.get("sequence") != entry["sequence"]:
+        return True
+    return before.get("state") not in ("pending", "sending")
+
+
+def calendar_sequence(change: str, item: dict[str, Any]) -> int:
+    """The ``SEQUENCE`` of the change's calendar message, from the stream record's image (README, "Emails").
+
+    The change's own entry holds it when written with one (``registered``, ``updated``);
+    a promotion or cancellation added one to ``invite_sequence`` in the write the record
+    shows. A registration of the first release has neither: its PUBLISH had 0, its CANCEL 1.
+    """
+    entry = (item.get("notifications") or {}).get(change) or {}
+    if "sequence" in entry:
+        return int(entry["sequence"])
+    if store.INVITE_SEQUENCE in item:
+        return int(item[store.INVITE_SEQUENCE])
+    return 0 if change == "registered" else 1
 
 
 def _send(outgoing: emails.OutgoingEmail, sender: str, configuration_set: str = "") -> str:
@@ -145,13 +172,16 @@ def _send(outgoing: emails.OutgoingEmail, sender: str, configuration_set: str = 
 CLAIM_ATTEMPTS = 3
 
 
-def _claim(change: str, item: dict[str, Any], log: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _claim(change: str, item: dict[str, Any], log: dict[str, Any], sequence: int | None = None,
+           ) -> tuple[str, dict[str, Any]]:
     """Claim the email of ``change``: ``("claimed", item to send from)``, ``("done", item)`` or ``("retry", item)``.
 
-    ``done`` covers an email already handled by another delivery and one recorded as
-    ``suppressed`` (the registration's current address bounced permanently or complained).
-    When the claim fails because the address changed since the stream record, the
-    registration as the failed condition saw it is judged again (no extra read).
+    ``done`` covers an email already handled by another delivery, one recorded as
+    ``suppressed`` (the registration's current address bounced permanently or complained)
+    and, with ``sequence`` (the stream record's entry had one), an entry that a later one
+    replaced (another event change's ``updated``). When the claim fails because the address
+    changed since the stream record, the registration as the failed condition saw it is
+    judged again (no extra read).
     """
     event_id, registration_id = item["event_id"], item["registration_id"]
     for _ in range(CLAIM_ATTEMPTS):
@@ -162,19 +192,20 @@ def _claim(change: str, item: dict[str, Any], log: dict[str, Any]) -> tuple[str,
         reason = store.suppression_reason(item)
         if reason is not None and store.record_notification(
                 event_id, registration_id, change, "suppressed", expect=("pending",), at=now, reason=reason,
-                stale_before=stale_before, email=str(item["email"])):
+                stale_before=stale_before, email=str(item["email"]), sequence=sequence):
             logger.info("email not sent: the address is suppressed", extra=log)
             return "done", item
         # Not suppressed; or no longer pending, or the address was corrected since the record: the
         # claim's condition covers all three, and its answer tells them apart.
         claim = store.claim_notification(event_id, registration_id, change, at=now, stale_before=stale_before,
-                                         email=str(item["email"]))
+                                         email=str(item["email"]), sequence=sequence)
         if claim.claimed:
             return "claimed", item
         current = claim.current
         entry = ((current or {}).get("notifications") or {}).get(change) or {}
-        still_wanted = entry.get("state") == "pending" or (
-            entry.get("state") == "sending" and str(entry.get("at", "")) < stale_before.isoformat())
+        still_wanted = (entry.get("state") == "pending" or (
+            entry.get("state") == "sending" and str(entry.get("at", "")) < stale_before.isoformat())) and (
+            sequence is None or entry.get("sequence") == sequence)
         if current is None or not still_wanted:
             logger.info("email already handled", extra=log)
             return "done", item
@@ -194,15 +225,23 @@ def deliver(record: dict[str, Any]) -> bool:
     change, item = found
     event_id, registration_id = item["event_id"], item["registration_id"]
     log = {"event_id": event_id, "registration_id": registration_id, "change": change}
-    result, item = _claim(change, item, log)
+    entry = (item.get("notifications") or {}).get(change) or {}
+    # An entry written with a sequence is claimed and recorded only while it is still that one.
+    only = {"sequence": int(entry["sequence"])} if "sequence" in entry else {}
+    result, item = _claim(change, item, log, **only)
     if result != "claimed":
         return result == "done"
     now = clock.now()
     settings = get_settings()
     try:
-        event = store.event_definition(event_id)  # cached: at most one read per event and batch
+        # Cached (at most one read per event and batch), but never older than the schedule the
+        # registration was told, nor than the change being announced.
+        event = store.event_definition(event_id, min_revision=max(
+            int(item.get(store.SCHEDULE_REVISION, 0)), int(entry.get("revision", 0))))
         position = None
-        if emails.email_kind(change, item["status"]) == "waitlisted":  # the stream image's ticket; who is still ahead
+        # The stream image's ticket: who is still ahead (a waitlisted or an ``updated`` email while waiting;
+        # a ``waitlist_closed`` notice names no position).
+        if item["status"] == "waitlisted" and change != "waitlist_closed":
             position = store.waitlist_position(event_id, int(item["waitlist_ticket"]))
         outgoing = emails.build_email(
             event=event,
@@ -210,18 +249,21 @@ def deliver(record: dict[str, Any]) -> bool:
             change=change,
             sender=settings.sender_email,
             base_url=settings.public_base_url,
-            token=tokens.make_token(registration_id),
+            view_token=tokens.make_token(registration_id, tokens.VIEW),
+            cancel_token=tokens.make_token(registration_id, tokens.CANCEL),
             now=now,
             waitlist_position=position,
+            sequence=calendar_sequence(change, item),
+            update=entry if change == "updated" else None,
         )
     except emails.UnsafeMessage as exc:  # could reach someone else: never sent
         store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),
-                                  reason=f"UnsafeMessage: {exc}")
+                                  reason=f"UnsafeMessage: {exc}", **only)
         logger.error("email failed the recipient check, not sent", extra={**log, "error": "UnsafeMessage"})
         return True
     except (ValueError, store.StoreError) as exc:
         store.record_notification(event_id, registration_id, change, "failed", expect=("sending",), at=clock.now(),
-                                  reason=f"{type(exc).__name__}: {exc}")
+                                  reason=f"{type(exc).__name__}: {exc}", **only)
         logger.warning("email could not be built", extra={**log, "error": type(exc).__name__})
         return True
     try:
@@ -231,22 +273,22 @@ def deliver(record: dict[str, Any]) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in PERMANENT_ERRORS or (400 <= status < 500 and code not in THROTTLING_ERRORS):
             store.record_notification(event_id, registration_id, change, "failed", expect=("sending",),
-                                      at=clock.now(), reason=f"{code}: {exc.response.get('Error', {}).get('Message', '')}")
+                                      at=clock.now(), reason=f"{code}: {exc.response.get('Error', {}).get('Message', '')}", **only)
             logger.warning("email refused by SES", extra={**log, "error_code": code})
             return True
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
-                                  reason=f"{code}: retrying")
+                                  reason=f"{code}: retrying", **only)
         logger.warning("email send failed, will retry", extra={**log, "error_code": code})
         if code in THROTTLING_ERRORS:
             raise SendThrottled(code)
         return False
     except BotoCoreError as exc:
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
-                                  reason=f"{type(exc).__name__}: retrying")
+                                  reason=f"{type(exc).__name__}: retrying", **only)
         logger.warning("email send failed, will retry", extra={**log, "error": type(exc).__name__})
         return False
     store.record_sent(event_id, registration_id, change, at=clock.now(), message_id=message_id,
-                      expires_at=int(item[store.TTL_ATTRIBUTE]))
+                      expires_at=int(item[store.TTL_ATTRIBUTE]), **only)
     logger.info("email sent", extra={**log, "message_id": message_id})
     return True
 

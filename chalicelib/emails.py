@@ -29,11 +29,24 @@ can be sent (``chalicelib.delivery``), and one is made only from bytes that pass
 IDN domains are written in their ASCII (IDNA) form, as email-validator computes it.
 
 Changes that send an email (README, "Emails"): ``registered`` (confirmed or
-waitlisted), ``promoted``, ``cancelled``, ``waitlist_closed`` (the scheduled
-function's notice that no seat came free, ``chalicelib.jobs``) and each
-``reminder_<offset>`` (kind ``reminder``: when and where, the invite again, the links). :data:`SUBJECTS`
-is the table of email kinds: ``chalicelib.publishing`` renders every kind in it
-when an event is published.
+waitlisted), ``promoted``, ``cancelled``, ``updated`` (the event's time or place
+changed), ``waitlist_closed`` (the scheduled function's notice that no seat came
+free, ``chalicelib.jobs``) and each ``reminder_<offset>`` (kind ``reminder``: when and
+where, the invite again, the links). :data:`SUBJECTS` is the table of email kinds:
+``chalicelib.publishing`` renders every kind in it when an event is published.
+
+Calendar (README, "Emails", calendar invites): a registrant who holds a seat gets
+the entry as an iTIP ``REQUEST`` (``chalicelib.invites``) twice in the message, the
+way calendar services send invitations: as a ``text/calendar; method=REQUEST`` part
+inside the ``multipart/alternative`` (where Outlook, Gmail and Apple Mail look for a
+scheduling message) and as the attachment ``invite.ics`` (``application/ics``, for
+clients that only offer attachments and for saving the file; not ``text/calendar``,
+so no client takes the same message twice). Giving up a seat sends a ``CANCEL`` the
+same way. A waitlisted registrant holds no entry, so their emails (waitlisted,
+``updated`` while waiting, ``waitlist_closed``, a cancellation while waiting) carry
+no calendar part. A reminder carries the registration's entry again (the same UID).
+``From`` and ``ORGANIZER`` are the sending identity with the organiser's name;
+``Reply-To`` is the organiser's own address.
 """
 
 from __future__ import annotations
@@ -53,12 +66,12 @@ from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
 
-from chalicelib import templates
+from chalicelib import schedules, templates
 from chalicelib.branding import NEUTRAL_ACCENT, look
 from chalicelib.calendar_links import calendar_links
-from chalicelib.dates import event_when, short_start, starts_in
+from chalicelib.dates import event_when, short_start, span_when, starts_in
 from chalicelib.events import REMINDER_PREFIX, Event
-from chalicelib.invites import build_invite
+from chalicelib.invites import CANCEL, REQUEST, Party, build_invite
 
 #: The header fields at the top of every message we send, each exactly once, in this order.
 #: Nothing else may appear there (no ``Cc``, ``Bcc``, ``Resent-*``, ``X-*``).
@@ -95,23 +108,45 @@ SUBJECTS = {
     "promoted": {"nl": "Er is een plek voor je: {title}", "en": "A seat is yours: {title}"},
     "cancelled": {"nl": "Inschrijving geannuleerd: {title}", "en": "Registration cancelled: {title}"},
     "waitlist_closed": {"nl": "Geen plek vrijgekomen: {title}", "en": "No seat came free: {title}"},
+    "updated": {"nl": "Gewijzigd: {title}", "en": "Changed: {title}"},
     # {starts}: "ma 5 jun, 14:00 CEST" (dates.short_start); {city}: the location's city.
     "reminder": {"nl": "Herinnering: {title}, {starts} in {city}", "en": "Reminder: {title}, {starts} in {city}"},
 }
 
-#: Kinds sent to someone who holds no seat: no calendar invite, no "Add to calendar" links.
-WITHOUT_INVITE = frozenset({"waitlisted", "waitlist_closed"})
+#: Every (change, registration status at the change) that sends an email, one per kind and case
+#: of calendar part: tests build each of them (every kind, both languages).
+EMAIL_CASES = (
+    ("registered", "confirmed"), ("registered", "waitlisted"), ("promoted", "confirmed"),
+    ("cancelled", "cancelled"), ("updated", "confirmed"), ("updated", "waitlisted"),
+    ("waitlist_closed", "waitlisted"), ("reminder_1d", "confirmed"),
+)
 
 
 def email_kind(change: str, status: str) -> str:
     """The kind of email for a change (a key of :data:`SUBJECTS`): ``registered`` gives ``confirmed`` or
     ``waitlisted`` by ``status``; every reminder (``reminder_<offset>``, ``chalicelib.jobs``) is ``reminder``;
-    every other change is its own kind (``promoted``, ``cancelled``, ``waitlist_closed``)."""
+    every other change is its own kind (``promoted``, ``cancelled``, ``updated``, ``waitlist_closed``)."""
     if change == "registered":
         return "waitlisted" if status == "waitlisted" else "confirmed"
     if change.startswith(REMINDER_PREFIX) or change == "reminder":
         return "reminder"
     return change
+
+
+def calendar_method(change: str, registration: dict[str, Any]) -> str | None:
+    """The iTIP method of the email's calendar part, or ``None`` for none (README, "Emails").
+
+    ``REQUEST`` while the registrant holds a seat (confirmed, promoted, an update of a
+    confirmed registration); ``CANCEL`` when one who held a seat cancels (``cancelled_from``
+    on the item; absent on a cancellation of the first release, which held a seat or was
+    sent a cancellation then too); nothing for a waitlisted registrant, who holds no entry.
+    """
+    status = registration.get("status")
+    if change == "cancelled":
+        return None if registration.get("cancelled_from") == "waitlisted" else CANCEL
+    if change == "waitlist_closed":  # sent to those still waiting: no entry to make or remove
+        return None
+    return REQUEST if status == "confirmed" else None
 
 
 def one_line(text: str) -> str:
@@ -257,13 +292,37 @@ class OutgoingEmail:
         check_message(self.raw, self.recipient)
 
 
-def links(base_url: str, registration_id: str, token: str, language: str) -> dict[str, str]:
-    """The registrant's personal links (status page and cancel page), token URL-encoded."""
-    query = f"token={quote(token, safe='')}&lang={language}"
-    return {
-        "status_url": f"{base_url}/registrations/{registration_id}?{query}",
-        "cancel_url": f"{base_url}/registrations/{registration_id}/cancel?{query}",
-    }
+def links(base_url: str, registration_id: str, view_token: str, cancel_token: str, language: str) -> dict[str, str]:
+    """The registrant's personal links, tokens URL-encoded: the status page (``view`` token) and
+    the cancel page (``cancel`` token; README, "Emails", personal links)."""
+    def url(path: str, token: str) -> str:
+        return f"{base_url}/registrations/{registration_id}{path}?token={quote(token, safe='')}&lang={language}"
+
+    return {"status_url": url("", view_token), "cancel_url": url("/cancel", cancel_token)}
+
+
+def _previous(update: dict[str, Any] | None, event: Event, language: str) -> dict[str, Any]:
+    """What an ``updated`` email says changed: ``changes`` and the earlier time and place as people read them."""
+    if not update:
+        return {"changes": (), "previous_when": "", "previous_place": ""}
+    previous = update.get("previous") or {}
+    changes = tuple(c for c in update.get("changes") or () if c in (schedules.TIME, schedules.PLACE))
+    when = ""
+    if schedules.TIME in changes and previous.get("starts_at"):
+        start, end = schedules.instants(previous, event.timezone)
+        when = span_when(start, end, language)
+    return {"changes": changes, "previous_when": when,
+            "previous_place": previous.get("place", "") if schedules.PLACE in changes else ""}
+
+
+def _intro(kind: str, registration: dict[str, Any], changes: tuple[str, ...]) -> str:
+    """The phrase (``_email_phrases.j2``) that opens the email: the kind, or what changed, or a waitlist farewell."""
+    if kind == "cancelled" and registration.get("cancelled_from") == "waitlisted":
+        return "cancelled_waitlisted"
+    if kind == "updated":
+        return {(schedules.TIME,): "updated_time", (schedules.PLACE,): "updated_place",
+                (schedules.TIME, schedules.PLACE): "updated_both"}.get(changes, "updated_details")
+    return kind
 
 
 def build_email(
@@ -273,15 +332,22 @@ def build_email(
     change: str,
     sender: str,
     base_url: str,
-    token: str,
+    view_token: str,
+    cancel_token: str,
     now: datetime,
     waitlist_position: int | None = None,
+    sequence: int = 0,
+    update: dict[str, Any] | None = None,
 ) -> OutgoingEmail:
     """The complete, checked message for one change of one registration.
 
     ``registration`` is the stored item (``registration_id``, ``name``, ``email``,
-    ``language``, ``status``); ``sender`` the configured From (``"Name <addr>"``);
-    ``base_url`` the public API base for links; ``now`` (aware UTC) the Date and DTSTAMP.
+    ``language``, ``status``, ``cancelled_from``); ``sender`` the configured sending
+    identity (``"Name <addr>"``: its address is ``From`` and ``ORGANIZER``, shown with the
+    organiser's name); ``base_url`` the public API base for links; ``view_token`` and
+    ``cancel_token`` the registration's link tokens (``chalicelib.tokens``); ``now`` (aware
+    UTC) the Date and DTSTAMP; ``sequence`` the calendar message's ``SEQUENCE``; ``update``
+    the ``updated`` notification (``changes``, ``previous`` schedule) of an event change.
     Raises ``ValueError`` when the registrant's or sender's address is invalid, and
     :class:`UnsafeMessage` (a ``ValueError``) when the result fails :func:`check_message`.
     """
@@ -289,12 +355,18 @@ def build_email(
     if language not in event.languages:
         language = event.default_language
     kind = email_kind(change, registration["status"])
+    method = calendar_method(change, registration)
     title = event.title.get(language, event.default_language)
-    personal = links(base_url, registration["registration_id"], token, language)
+    personal = links(base_url, registration["registration_id"], view_token, cancel_token, language)
     name = str(registration.get("name") or "")
+    previous = _previous(update if kind == "updated" else None, event, language)
     context = {
+        **previous,
+        "intro": _intro(kind, registration, previous["changes"]),
         "lang": language,
         "kind": kind,
+        "status": registration["status"],
+        "calendar": method,
         "name": one_line(name),
         "title": title,
         "when": event_when(event, language),
@@ -308,14 +380,16 @@ def build_email(
         "accent": (event.branding.accent_colour if event.branding else None) or NEUTRAL_ACCENT,
         **calendar_links(event, language),
     }
-    sender_name, sender_addr = parseaddr(sender)
+    _, sender_addr = parseaddr(sender)
     recipient = address(registration["email"])
     sender_addr = address(sender_addr)
     organiser_addr = address(str(event.organiser.email))
+    organiser_name = header_display_name(event.organiser.name)
     subject = SUBJECTS[kind][language].format(title=title, starts=short_start(event, language), city=event.location.city)
-    # Written here, not by email.headerregistry (see the module docstring).
+    # Written here, not by email.headerregistry (see the module docstring). From is the sending
+    # identity (SES verifies it) with the organiser's name; replies go to the organiser.
     headers = {
-        "From": mailbox("From", sender_name, sender_addr),
+        "From": mailbox("From", event.organiser.name, sender_addr),
         "To": mailbox("To", name, recipient),
         "Reply-To": mailbox("Reply-To", event.organiser.name, organiser_addr),
         "Subject": unstructured("Subject", subject),
@@ -326,28 +400,29 @@ def build_email(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(templates.render("email.txt", context), subtype="plain", charset="utf-8")
     message.add_alternative(templates.render("email.html", context), subtype="html", charset="utf-8")
-    if kind not in WITHOUT_INVITE:  # no seat held (yet, or any more): no calendar entry
+    if method is not None:  # a seat held, or given up: the calendar entry; else none (waitlisted)
         invite = build_invite(
             event,
             registration["registration_id"],
             language,
+            method=method,
+            sequence=sequence,
+            organizer=Party(organiser_name, sender_addr),
+            attendee=Party(header_display_name(name), recipient),
             stamp=now,
             url=personal["status_url"],
-            cancelled=kind == "cancelled",
         )
-        message.add_attachment(
-            invite,
-            maintype="text",
-            subtype="calendar",
-            filename="invite.ics",
-            params={"method": "CANCEL" if kind == "cancelled" else "PUBLISH", "charset": "UTF-8"},
-        )
+        # Inside multipart/alternative, where clients look for a scheduling message (RFC 6047 section 2.4) ...
+        message.add_alternative(invite.decode("utf-8"), subtype="calendar", charset="utf-8", cte="quoted-printable",
+                                params={"method": method})
+        # ... and as a file, for clients that only offer attachments (application/ics: not taken twice).
+        message.add_attachment(invite, maintype="application", subtype="ics", filename="invite.ics")
     message["Content-Language"] = language  # after the parts: making a multipart moves Content-* headers into them
     raw = "".join(f"{field}: {value}\r\n" for field, value in headers.items()).encode("ascii") + message.as_bytes()
     check_message(raw, recipient, expected={
-        "From": header_display_name(sender_name),
+        "From": organiser_name,
         "To": header_display_name(name),
-        "Reply-To": header_display_name(event.organiser.name),
+        "Reply-To": organiser_name,
         "Subject": one_line(subject),
     })
     return OutgoingEmail(recipient=recipient, raw=raw, kind=kind)

@@ -85,6 +85,7 @@ def send_reminders(job: str) -> Callable[..., tuple[int, bool]]:
         if now >= reminder_time + offset:
             logger.info("reminder not sent: the event has begun", extra={"event_id": event_id, "job": job})
             return 0, True
+        revision = int(entry.get(store.SCHEDULE_REVISION, 0))  # the event's schedule now (store.put_event)
         cursor = entry.get(f"cursor_{job}") or {}
         after = str(cursor["sk"]) if cursor.get("due") == due and cursor.get("sk") else None
         asked, last = 0, None
@@ -93,7 +94,8 @@ def send_reminders(job: str) -> Callable[..., tuple[int, bool]]:
                 if last is not None:
                     store.save_job_cursor(event_id, job, due, last)
                 return asked, False
-            if store.ask_reminder(event_id, sort_key, job, due, at=now, registered_before=reminder_time):
+            if store.ask_reminder(event_id, sort_key, job, due, at=now, registered_before=reminder_time,
+                                  revision=revision):
                 asked += 1
             last = sort_key
         return asked, True

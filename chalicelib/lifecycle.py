@@ -1,4 +1,5 @@
-"""State changes after registering: cancellation, erasure and promotion from the waitlist.
+"""State changes after registering: cancellation, erasure, promotion from the waitlist, and
+telling registrations of a change to the event's time or place (:func:`announce_schedule`).
 
 States: ``confirmed`` (holds a seat), ``waitlisted`` (queued by
 ``waitlist_ticket``, i.e. by time of registering), ``cancelled`` (final),
@@ -22,13 +23,14 @@ or bucket again.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from chalicelib import clock, store
+from chalicelib import clock, schedules, store
 from chalicelib.events import Event
 
 #: Attempts of one transition before ``store.Conflict`` is raised: a count, never a duration. An
@@ -206,3 +208,67 @@ def fill_free_seats(event_id: str) -> int:
     while _promote_one(event_id):
         promoted += 1
     return promoted
+
+
+#: Seconds :func:`announce_schedule` waits before its second pass when asked to settle: a
+#: registration made meanwhile by a function instance that still kept the old definition
+#: (``store.DEFINITION_MAX_AGE``), even after its write's retries, has landed by then.
+SETTLE_SECONDS = store.DEFINITION_MAX_AGE + 5.0
+
+
+def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]], at: str) -> bool:
+    """Give one registration its ``updated`` email if it was told an older schedule; whether it got one.
+
+    A registration whose ``updated`` email is still unclaimed keeps the schedule that email
+    was to compare with (``since``), so the next email names every change since what the
+    registrant last read. Retried from what a failed condition saw (``store.mark_schedule_change``).
+    """
+    current = history.get(str(revision))
+    for _ in range(TRANSITION_ATTEMPTS):
+        if item.get("status") not in ("confirmed", "waitlisted") or "email" not in item:
+            return False
+        seen = int(item.get(store.SCHEDULE_REVISION, 0))
+        if seen >= revision or current is None:
+            return False
+        waiting = (item.get("notifications") or {}).get("updated") or {}
+        since = int(waiting["since"]) if waiting.get("state") == "pending" and "since" in waiting else seen
+        before = history.get(str(since))
+        changed = schedules.changes(before, current)
+        if before is not None and not changed:
+            return False  # changed and changed back: what the registrant knows is right again
+        entry = {"revision": revision, "since": since, "changes": list(changed), "previous": before or {}}
+        seen_now = store.mark_schedule_change(item, revision, entry, at)
+        if seen_now is None:
+            return True
+        item = seen_now
+    raise store.Conflict(f"registration {item.get('registration_id')} kept changing; run the announcement again")
+
+
+def _announce_pass(event_id: str) -> int:
+    revision, history = store.event_schedules(event_id)
+    if revision == 0:
+        return 0
+    at = clock.now().isoformat()
+    return sum(_tell(item, revision, history, at) for item in store.iter_registrations(event_id, consistent=True))
+
+
+def announce_schedule(event_id: str, *, settle: float = 0.0) -> int:
+    """Tell every registration holding or awaiting a seat that the event's time or place changed.
+
+    Each registration whose ``schedule_revision`` is below the event's gets its
+    ``updated`` email (in its language, with what changed; a calendar REQUEST with a
+    higher SEQUENCE when it holds a seat) through the stream-fed delivery, by one
+    conditional write (``store.mark_schedule_change``); the registrations are a
+    consistent Query of the event's partition, never a Scan. Safe to run again: a
+    registration already told is skipped, so a run that stopped halfway is finished by
+    the next (staff ``events put`` runs it after every publish). ``settle`` (seconds)
+    runs a second pass after waiting that long, for registrations made meanwhile with
+    a definition kept from before the change (use :data:`SETTLE_SECONDS`).
+    Returns how many registrations were told. Raises ``store.EventNotFound`` and
+    ``store.Conflict`` (a registration kept changing).
+    """
+    told = _announce_pass(event_id)
+    if settle > 0:
+        time.sleep(settle)
+        told += _announce_pass(event_id)
+    return told

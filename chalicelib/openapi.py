@@ -224,7 +224,7 @@ def _problem_schemas() -> dict[str, Any]:
         },
         "CancelRequest": {
             "type": "object",
-            "properties": {"token": {"type": "string", "description": "The signed token from the email."}},
+            "properties": {"token": {"type": "string", "description": "The cancel token from the email's cancel link."}},
             "required": ["token"],
         },
         "Cancelled": {
@@ -410,8 +410,11 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
         }
     registration_id = {"name": "registration_id", "in": "path", "required": True, "schema": {"type": "string"},
                        "description": "The id from the registration's answer or email."}
-    token = {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
-             "description": "The signed token from the registrant's email; a bad or missing one gets 403."}
+    def token(purpose: str, where: str) -> dict:
+        return {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+                "description": f"The {purpose} token of the registrant's {where}; a bad or missing one, or a token "
+                               "made for another purpose, gets 403 (README, \"Emails\", personal links)."}
+
     accept = {"name": "Accept", "in": "header", "required": False, "schema": {"type": "string"},
               "description": "text/html for the page; JSON otherwise."}
     registrant_errors = {
@@ -423,7 +426,8 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
             "summary": "The registrant's own registration (JSON, or HTML for browsers)",
             "operationId": "get_registration",
             "tags": ["registrants"],
-            "parameters": [registration_id, token, _LANG, accept],
+            "parameters": [registration_id, token("view", "status link (in the email and the calendar entry)"), _LANG,
+                           accept],
             "responses": {
                 "200": {"description": "Status, waitlist position and the event.", "headers": _CORS_HEADERS,
                         "content": {JSON: {"schema": _ref("RegistrantView")}, HTML: {"schema": {"type": "string"}}}},
@@ -436,12 +440,13 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
             "summary": "A page asking to confirm the cancellation (changes nothing)",
             "operationId": "cancel_page",
             "tags": ["registrants"],
-            "parameters": [registration_id, token, _LANG, accept],
+            "parameters": [registration_id, token("cancel", "cancel link in the email"), _LANG, accept],
             "responses": {"200": _html_response("The confirmation page."), **registrant_errors},
         },
         "post": {
             "summary": "Cancel a registration",
-            "description": "token in a JSON or form body. JSON answers 200; a form post 303 to the registration page.",
+            "description": "The cancel token in a JSON or form body. JSON answers 200; a form post 303 to the "
+                           "registration page (with a view token).",
             "operationId": "cancel_registration",
             "tags": ["registrants"],
             "parameters": [registration_id, _LANG],

@@ -172,12 +172,16 @@ def registration_status(
     ask_cancel: bool,
     base_path: str,
     now: datetime | None = None,
+    can_cancel: bool = False,
 ) -> str:
     """The registrant's own page: status and waitlist position; with ``ask_cancel``, the cancel confirmation form.
 
     ``now`` (aware) decides what the page may offer: past the event's waitlist cutoff a
     waiting registrant reads that no seat came free; past ``ends_at`` the page says the
     event is over and offers no cancellation (the cancel route refuses one then).
+    ``token`` is the link's own token; ``can_cancel`` says it may cancel too (a cancel token, or one
+    of the first release). Without it the page links to no cancel page and says where the cancel
+    link is: in the email (README, "Emails", personal links).
     """
     over = now is not None and event.over(now)
     return templates.render(
@@ -191,5 +195,6 @@ def registration_status(
             "ask_cancel": ask_cancel,
             "over": over,
             "waitlist_closed": now is not None and event.promotions_closed(now),
+            "can_cancel": can_cancel,
         },
     )

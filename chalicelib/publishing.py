@@ -30,7 +30,8 @@ from chalicelib.events import Event, EventFileError
 #: The made-up registrant every email is built for (``example.org`` is reserved, RFC 2606).
 SAMPLE_NAME = "Anna de Vries"
 SAMPLE_EMAIL = "anna@example.org"
-SAMPLE_SENDER = "Events <events@example.org>"
+SAMPLE_SENDER_ADDRESS = "events@example.org"
+SAMPLE_SENDER = f"Events <{SAMPLE_SENDER_ADDRESS}>"
 SAMPLE_BASE_URL = "https://registration.example.org"
 #: 22 characters, as ``registrations.new_registration_id`` makes them.
 SAMPLE_REGISTRATION_ID = "Sample0Registration0Id"
@@ -64,7 +65,7 @@ def change_and_status(kind: str) -> tuple[str, str]:
 
 def _renders(event: Event) -> Iterator[tuple[str, Callable[[], object]]]:
     """``(field, render)`` for each email, invite and page of ``event`` in each of its languages."""
-    from chalicelib import emails, invites, pages
+    from chalicelib import emails, invites, pages, schedules
     from chalicelib.store import EventCounters
 
     now = datetime.now(timezone.utc)
@@ -75,14 +76,22 @@ def _renders(event: Event) -> Iterator[tuple[str, Callable[[], object]]]:
             registration = {"registration_id": SAMPLE_REGISTRATION_ID, "event_id": event.id, "name": SAMPLE_NAME,
                             "email": SAMPLE_EMAIL, "language": language, "status": status}
 
-            def email(registration=registration, change=change) -> object:
+            # An ``updated`` email as an event change makes it: both changed, the schedule as the earlier one.
+            update = {"changes": [schedules.TIME, schedules.PLACE], "previous": schedules.schedule_of(event)}
+
+            def email(registration=registration, change=change, update=update) -> object:
                 return emails.build_email(event=event, registration=registration, change=change, sender=SAMPLE_SENDER,
-                                          base_url=SAMPLE_BASE_URL, token=SAMPLE_TOKEN, now=now, waitlist_position=1)
+                                          base_url=SAMPLE_BASE_URL, view_token=SAMPLE_TOKEN, cancel_token=SAMPLE_TOKEN,
+                                          now=now, waitlist_position=1, sequence=1,
+                                          update=update if change == "updated" else None)
 
             yield f"(email {kind}, {language})", email
-        for cancelled in (False, True):
-            yield f"(invite, {language})", lambda language=language, cancelled=cancelled: invites.build_invite(
-                event, SAMPLE_REGISTRATION_ID, language, stamp=now, url=SAMPLE_BASE_URL, cancelled=cancelled)
+        for sequence, method in enumerate((invites.REQUEST, invites.CANCEL)):
+            yield f"(invite, {language})", lambda language=language, method=method, sequence=sequence: (
+                invites.build_invite(
+                    event, SAMPLE_REGISTRATION_ID, language, method=method, sequence=sequence,
+                    organizer=invites.Party(emails.header_display_name(event.organiser.name), SAMPLE_SENDER_ADDRESS),
+                    attendee=invites.Party(SAMPLE_NAME, SAMPLE_EMAIL), stamp=now, url=SAMPLE_BASE_URL))
         for state in ("open", "closed", "not_yet_open", "full"):
             yield f"(page register, {language})", lambda language=language, state=state: pages.registration_form(
                 event, counters, language, state=state, form_started_at=0, base_path="../..")
@@ -92,10 +101,12 @@ def _renders(event: Event) -> Iterator[tuple[str, Callable[[], object]]]:
             yield f"(page thanks, {language})", lambda language=language, status=status: pages.thanks(
                 event, language, status=status, position=1, email=SAMPLE_EMAIL, base_path="../..")
         for status in STATUSES:
-            for ask_cancel in (False, True):
-                yield f"(page registration, {language})", lambda language=language, status=status, ask=ask_cancel: (
-                    pages.registration_status(event, language, registration_id=SAMPLE_REGISTRATION_ID, status=status,
-                                              position=1, token=SAMPLE_TOKEN, ask_cancel=ask, base_path="..", now=now))
+            # the status page with a view token (no cancel link) and with a cancel token, and the cancel page
+            for ask_cancel, can_cancel in ((False, False), (False, True), (True, True)):
+                yield f"(page registration, {language})", lambda language=language, status=status, ask=ask_cancel, \
+                        can=can_cancel: pages.registration_status(
+                            event, language, registration_id=SAMPLE_REGISTRATION_ID, status=status, position=1,
+                            token=SAMPLE_TOKEN, ask_cancel=ask, base_path="..", now=now, can_cancel=can)
 
 
 def check_renders(event: Event, source: Path | str | None = None) -> None:

@@ -88,8 +88,12 @@ def _new_item(event: Event, fields: dict[str, Any], registration_id: str, now: d
         "registered_at": stamp,
         "status_changed_at": stamp,
         store.TTL_ATTRIBUTE: retention_expiry(event, get_settings().retention_days),
+        # The schedule the registrant was shown (README, "Emails", event changes) and the SEQUENCE of
+        # the calendar entry the first email carries (a waitlisted one carries none yet).
+        store.SCHEDULE_REVISION: store.known_schedule_revision(event.id),
+        store.INVITE_SEQUENCE: 0,
         "email_state": "pending",
-        "notifications": {"registered": {"state": "pending", "at": stamp}},
+        "notifications": {"registered": {"state": "pending", "at": stamp, "sequence": 0}},
     }
 
 

@@ -61,7 +61,7 @@ from botocore.exceptions import ClientError
 from email_validator import EmailNotValidError, validate_email
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from chalicelib import aws
+from chalicelib import aws, schedules
 from chalicelib.events import Event, parse_event
 from chalicelib.settings import get_settings
 
@@ -80,6 +80,15 @@ TTL_ATTRIBUTE = "expires_at"
 #: finds its registration and notification with one GetItem (no Scan, no index).
 MESSAGE_PREFIX = "MSG#"
 MESSAGE_SK = "#MESSAGE"
+#: On the event item: how many times its schedule (time, place) changed; on a registration: the
+#: revision its registrant was last told (README, "Emails", event changes).
+SCHEDULE_REVISION = "schedule_revision"
+#: On the event item: every schedule it had, by revision (``chalicelib.schedules``).
+SCHEDULES = "schedules"
+#: On a registration: the ``SEQUENCE`` of its latest calendar message (RFC 5546; ``chalicelib.invites``).
+INVITE_SEQUENCE = "invite_sequence"
+#: Attempts of :func:`put_event` when another publish of the same event got there first.
+PUT_EVENT_ATTEMPTS = 10
 
 #: Waitlist tickets per bucket. A bucket item holds at most this many entries of about 30 bytes
 #: (under 2 KB), and the counters item one ``w<b>`` per bucket that has someone waiting (about
@@ -403,25 +412,43 @@ class EventCounters:
 
 
 _definitions: dict[str, tuple[float, Event]] = {}
+#: The ``schedule_revision`` of each definition this process read last (README, "Emails", event changes).
+_revisions: dict[str, int] = {}
 _full_until: dict[str, float] = {}
 
 
 def reset_caches() -> None:
     """Forget every cached definition and full-event hint of this process (tests start afresh)."""
     _definitions.clear()
+    _revisions.clear()
     _full_until.clear()
 
 
-def _remember(event: Event) -> Event:
+def _remember(event: Event, revision: int = 0) -> Event:
     _definitions[event.id] = (time.monotonic() + DEFINITION_MAX_AGE, event)
+    _revisions[event.id] = revision
     return event
 
 
-def _cached(event_id: str) -> Event | None:
+def _remember_item(item: dict[str, Any]) -> Event:
+    """Parse and keep an event item's definition with its schedule revision."""
+    return _remember(event_from_item(item), int(item.get(SCHEDULE_REVISION, 0)))
+
+
+def _cached(event_id: str, min_revision: int = 0) -> Event | None:
     found = _definitions.get(event_id)
-    if found is not None and found[0] > time.monotonic():
+    if found is not None and found[0] > time.monotonic() and _revisions.get(event_id, 0) >= min_revision:
         return found[1]
     return None
+
+
+def known_schedule_revision(event_id: str) -> int:
+    """The ``schedule_revision`` of the definition this process last read for ``event_id`` (0 if none).
+
+    A new registration records it (``schedule_revision`` on its item): the schedule it was
+    shown, at most :data:`DEFINITION_MAX_AGE` seconds old.
+    """
+    return _revisions.get(event_id, 0)
 
 
 def remember_full(event_id: str) -> None:
@@ -439,7 +466,18 @@ def probably_full(event_id: str) -> bool:
     return _full_until.get(event_id, 0.0) > time.monotonic()
 
 
-def put_event(event: Event) -> None:
+@dataclass(frozen=True)
+class Published:
+    """What :func:`put_event` stored: the event's ``schedule_revision`` now, and what changed to reach it.
+
+    ``changed`` is ``("time",)``, ``("place",)``, both, or ``()`` (a new event, or the same schedule).
+    """
+
+    revision: int
+    changed: tuple[str, ...] = ()
+
+
+def put_event(event: Event) -> Published:
     """Create or update an event: its definition, its counters item and its catalogue entry (one transaction).
 
     The event must first render into every email, invite and page
@@ -452,16 +490,48 @@ def put_event(event: Event) -> None:
     free up. The catalogue entry carries ``due_<job>`` for each of
     ``Event.scheduled_times`` (epoch seconds; removed when the event has no such job),
     ``reminders`` (the event's reminder offsets now: ``due_reminder_<offset>`` of a reminder
-    no longer in it is ignored) and keeps the ``done_<job>`` marks of the scheduled function
-    (``chalicelib.jobs``).
-    Raises :class:`LegacyEventItem` for an event item of the first
-    release's layout (counters inside the event item).
+    no longer in it is ignored) and ``schedule_revision`` (below), and keeps the
+    ``done_<job>`` marks of the scheduled function (``chalicelib.jobs``).
+    When the schedule (time or place, ``chalicelib.schedules``) differs from
+    the stored one, ``schedule_revision`` goes up by one and the new schedule joins
+    ``schedules``; the transaction is conditional on the definition read, so two
+    publishes at once never lose a revision (the later one reads again, tenacity's
+    ``Retrying``). Telling the registrations is ``chalicelib.lifecycle.announce_schedule``'s work.
+    Raises :class:`LegacyEventItem` for an event item of the first release's layout
+    (counters inside the event item) and, past :data:`PUT_EVENT_ATTEMPTS`, :class:`Conflict`.
     """
     from chalicelib.publishing import check_renders  # lazy: the emails and pages are not needed to register
 
     check_renders(event)
+    for attempt in Retrying(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(PUT_EVENT_ATTEMPTS),
+                            wait=wait_random_exponential(multiplier=0.01, max=0.25), reraise=True):
+        with attempt:
+            return _put_event_once(event)
+    raise AssertionError("unreachable: tenacity returns or raises")
+
+
+def _put_event_once(event: Event) -> Published:
     table = _table()
     pk = event_pk(event.id)
+    try:
+        old = get_event_item(event.id, consistent=True)
+    except EventNotFound:
+        old = None
+    if old is not None and "seats_taken" in old:
+        raise LegacyEventItem(
+            f"event {event.id}: its item holds the seat counters of the first release's layout; "
+            "see README, 'Storage'")
+    schedule = schedules.schedule_of(event)
+    history: dict[str, Any] = dict((old or {}).get(SCHEDULES) or {})
+    revision = int((old or {}).get(SCHEDULE_REVISION, 0))
+    changed: tuple[str, ...] = ()
+    if old is not None:
+        before = history.get(str(revision)) or schedules.schedule_of(event_from_item(old))
+        history.setdefault(str(revision), before)  # an event stored before revisions were kept
+        changed = schedules.changes(before, schedule)
+        if changed:
+            revision += 1
+    history[str(revision)] = schedule
     values: dict[str, Any] = {
         ":type": {"S": "counters"},
         ":e": {"S": event.id},
@@ -501,18 +571,31 @@ def put_event(event: Event) -> None:
     # The reminders the event has now: a due_reminder_<offset> left by an earlier definition is ignored.
     catalogue_sets.append("reminders = :reminders")
     catalogue_values[":reminders"] = _serializer.serialize(list(event.reminders))
+    # The schedule's revision: a reminder tells whether the registrant's calendar entry is behind it.
+    catalogue_names["#rev"] = SCHEDULE_REVISION
+    catalogue_sets.append("#rev = :rev")
+    catalogue_values[":rev"] = {"N": str(revision)}
     catalogue_update = "SET " + ", ".join(catalogue_sets) + (
         " REMOVE " + ", ".join(catalogue_removes) if catalogue_removes else "")
+    event_values: dict[str, Any] = {
+        ":d": {"S": event.model_dump_json()}, ":type": {"S": "event"}, ":e": {"S": event.id},
+        ":rev": {"N": str(revision)}, ":hist": _serializer.serialize(history),
+    }
+    if old is None:
+        condition = "attribute_not_exists(pk)"
+    else:  # the definition as read: a publish in between makes this one read again
+        condition = "attribute_not_exists(seats_taken) AND #d = :old"
+        event_values[":old"] = {"S": old["definition"]}
     try:
         _ddb().transact_write_items(TransactItems=[
             {"Update": {
                 "TableName": table,
                 "Key": _key(pk, EVENT_SK),
-                "UpdateExpression": "SET #d = :d, #type = :type, event_id = :e",
-                "ConditionExpression": "attribute_not_exists(seats_taken)",
-                "ExpressionAttributeNames": {"#d": "definition", "#type": "type"},
-                "ExpressionAttributeValues": {":d": {"S": event.model_dump_json()}, ":type": {"S": "event"},
-                                              ":e": {"S": event.id}},
+                "UpdateExpression": "SET #d = :d, #type = :type, event_id = :e, #rev = :rev, #hist = :hist",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#d": "definition", "#type": "type", "#rev": SCHEDULE_REVISION,
+                                             "#hist": SCHEDULES},
+                "ExpressionAttributeValues": event_values,
             }},
             {"Update": {
                 "TableName": table,
@@ -530,13 +613,14 @@ def put_event(event: Event) -> None:
             }},
         ])
     except ClientError as error:
-        if _cancellation_codes(error)[:1] == ["ConditionalCheckFailed"]:
-            raise LegacyEventItem(
-                f"event {event.id}: its item holds the seat counters of the first release's layout; "
-                "see README, 'Storage'") from None
+        codes = _cancellation_codes(error)
+        if error.response["Error"]["Code"] == "TransactionConflictException" or (codes and _retryable(codes)):
+            raise Conflict("the event changed while it was published; read again") from None
         raise
     _definitions.pop(event.id, None)
+    _revisions[event.id] = revision
     forget_full(event.id)
+    return Published(revision, changed)
 
 
 def get_event_item(event_id: str, consistent: bool = False) -> dict[str, Any]:
@@ -555,12 +639,17 @@ def event_from_item(item: dict[str, Any]) -> Event:
     return parse_event(json.loads(item["definition"]), f"table item {item['pk']}", stored=True)
 
 
-def event_definition(event_id: str) -> Event:
+def event_definition(event_id: str, min_revision: int = 0) -> Event:
     """The event's definition, read at most once per :data:`DEFINITION_MAX_AGE` seconds per process.
 
+    ``min_revision``: a kept definition older than this ``schedule_revision`` is read again,
+    consistently (an email must show at least the schedule its registration was told).
     Raises :class:`EventNotFound`.
     """
-    return _cached(event_id) or _remember(event_from_item(get_event_item(event_id)))
+    cached = _cached(event_id, min_revision)
+    if cached is not None:
+        return cached
+    return _remember_item(get_event_item(event_id, consistent=min_revision > 0))
 
 
 def get_counters(event_id: str, consistent: bool = False) -> EventCounters:
@@ -584,7 +673,7 @@ def get_event(event_id: str) -> tuple[Event, EventCounters]:
     definition, counters = found.get((pk, EVENT_SK)), found.get((pk, COUNTERS_SK))
     if definition is None or counters is None:
         raise EventNotFound(event_id)
-    return _remember(event_from_item(definition)), EventCounters.from_item(counters)
+    return _remember_item(definition), EventCounters.from_item(counters)
 
 
 class _Unprocessed(Exception):
@@ -737,36 +826,83 @@ def reminder_candidates(event_id: str, job: str, due: int, *, registered_before:
 
 
 def ask_reminder(event_id: str, sort_key: str, job: str, due: int, *, at: datetime,
-                 registered_before: datetime) -> bool:
+                 registered_before: datetime, revision: int = 0) -> bool:
     """Ask for a reminder email: ``notifications.<job>`` ``pending`` on one registration, once per ``due``.
 
-    One conditional UpdateItem: the registration is ``confirmed``, has an address, registered
+    A conditional UpdateItem: the registration is ``confirmed``, has an address, registered
     before ``registered_before`` (aware) and was not asked for this reminder at ``due`` (epoch
-    seconds) yet; it sets ``notifications.<job>`` ``{state: pending, at, due}``, ``email_state``
-    ``pending`` (the stream filter's mark, ``chalicelib.streamfilter``) and
+    seconds) yet; it sets ``notifications.<job>`` ``{state: pending, at, due, revision}``,
+    ``email_state`` ``pending`` (the stream filter's mark, ``chalicelib.streamfilter``) and
     :func:`reminded_attribute` to ``due``. So a run repeated, or two at once, ask once; an
-    event moved to another time asks again for its new time. Returns ``False`` when the
-    condition did not hold.
+    event moved to another time asks again for its new time.
+
+    The reminder carries the calendar entry again with the registration's :data:`INVITE_SEQUENCE`
+    (the ``SEQUENCE`` of its last calendar message; 0 when a first-release item has none): the
+    same entry, so calendars change nothing. Only when the event's schedule changed since that
+    message (its ``schedule_revision`` is below ``revision``, the event's now) does the same write
+    add one to :data:`INVITE_SEQUENCE` (conditional on the values read), so the reminder's entry
+    replaces the older one (RFC 5546: the higher SEQUENCE wins); the ``updated`` email that
+    ``lifecycle.announce_schedule`` sends then comes with a higher one still. Delivery takes the
+    SEQUENCE from the stream record's image (``delivery.calendar_sequence``).
+    Returns ``False`` when the conditions did not hold. One UpdateItem; two when the schedule changed.
     """
-    try:
-        _ddb().update_item(
-            TableName=_table(),
-            Key=_key(event_pk(event_id), sort_key),
-            UpdateExpression="SET #n.#c = :entry, email_state = :pending, #r = :due",
-            ConditionExpression=("#s = :confirmed AND attribute_exists(#n) AND attribute_exists(email) "
-                                 "AND registered_at < :cut AND (attribute_not_exists(#r) OR #r <> :due)"),
-            ExpressionAttributeNames={"#n": "notifications", "#c": job, "#s": "status", "#r": reminded_attribute(job)},
-            ExpressionAttributeValues={
-                ":entry": _serializer.serialize({"state": "pending", "at": at.isoformat(), "due": int(due)}),
-                ":pending": {"S": "pending"}, ":confirmed": {"S": "confirmed"}, ":due": {"N": str(int(due))},
-                ":cut": {"S": registered_before.isoformat()},
-            },
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+    names = {"#n": "notifications", "#c": job, "#s": "status", "#r": reminded_attribute(job),
+             "#sr": SCHEDULE_REVISION, "#q": INVITE_SEQUENCE}
+    entry = _serializer.serialize({"state": "pending", "at": at.isoformat(), "due": int(due), "revision": int(revision)})
+    base = ("#s = :confirmed AND attribute_exists(#n) AND attribute_exists(email) "
+            "AND registered_at < :cut AND (attribute_not_exists(#r) OR #r <> :due)")
+    seen: dict[str, Any] | None = None  # the registration as a failed condition saw it
+    for _ in range(REMINDER_ASK_ATTEMPTS):
+        values: dict[str, Any] = {
+            ":entry": entry, ":pending": {"S": "pending"}, ":confirmed": {"S": "confirmed"},
+            ":due": {"N": str(int(due))}, ":cut": {"S": registered_before.isoformat()},
+        }
+        behind = seen is not None and int(seen.get(SCHEDULE_REVISION, 0)) < revision
+        if not behind:  # told the event's schedule now (as far as we know): the same SEQUENCE
+            values.update({":rev": {"N": str(int(revision))}, ":zero": {"N": "0"}})
+            told = "#sr >= :rev" if revision else "(attribute_not_exists(#sr) OR #sr >= :rev)"
+            update = "SET #n.#c = :entry, email_state = :pending, #r = :due, #q = if_not_exists(#q, :zero)"
+            condition = f"{base} AND {told}"
+        else:  # the calendar entry is behind: one more than the SEQUENCE read, on condition it is still that
+            assert seen is not None
+            conditions = [base]
+            for name, attribute in (("#sr", SCHEDULE_REVISION), ("#q", INVITE_SEQUENCE)):
+                if attribute in seen:
+                    values[f":seen{name[1:]}"] = {"N": str(int(seen[attribute]))}
+                    conditions.append(f"{name} = :seen{name[1:]}")
+                else:
+                    conditions.append(f"attribute_not_exists({name})")
+            values[":seq"] = {"N": str(int(seen.get(INVITE_SEQUENCE, 0)) + 1)}
+            update = "SET #n.#c = :entry, email_state = :pending, #r = :due, #q = :seq"
+            condition = " AND ".join(conditions)
+        try:
+            _ddb().update_item(
+                TableName=_table(),
+                Key=_key(event_pk(event_id), sort_key),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            now_seen = deserialize(error.response.get("Item") or {})
+        if not now_seen:
             return False
-        raise
-    return True
+        calendar = (int(now_seen.get(SCHEDULE_REVISION, 0)), now_seen.get(INVITE_SEQUENCE))
+        if (not behind and calendar[0] >= revision) or (
+                behind and seen is not None and calendar == (int(seen.get(SCHEDULE_REVISION, 0)), seen.get(INVITE_SEQUENCE))):
+            return False  # the calendar part held: the registration is not one to remind (or was reminded)
+        seen = now_seen
+    return False
+
+
+#: Writes :func:`ask_reminder` tries when the registration's calendar entry changed under it (each
+#: failure means an event change was announced to it meanwhile): a count, never a duration.
+REMINDER_ASK_ATTEMPTS = 3
 
 
 def waiting_registrations(event_id: str) -> list[WaitlistEntry]:
@@ -1094,13 +1230,18 @@ def record_notification(
     reason: str | None = None,
     stale_before: datetime | None = None,
     email: str | None = None,
+    sequence: int | None = None,
 ) -> bool:
-    """Move the email state of one change (``registered``, ``promoted``, ``cancelled``, ``waitlist_closed``) on a registration.
+    """Move the email state of one change (``registered``, ``promoted``, ``cancelled``, ``updated``,
+    ``waitlist_closed``) on a registration.
 
     The write happens only if the change's current state is one of ``expect``
-    (or, when ``stale_before`` is given, a ``sending`` claim older than it), and,
-    when ``email`` is given, the registration's address is still ``email``.
-    Sets ``notifications.<change>`` to ``{state, at, message_id?, reason?}`` and
+    (or, when ``stale_before`` is given, a ``sending`` claim older than it); when
+    ``email`` is given, if the registration's address is still ``email``; and, when
+    ``sequence`` is given, if the entry is still the one of that ``sequence`` (an
+    ``updated`` entry is replaced by the next event change: an older stream record
+    then claims nothing).
+    Sets ``notifications.<change>`` to ``{state, at, message_id?, reason?, sequence?}`` and
     mirrors it in ``email_state``/``email_message_id``/``email_error``.
     Returns ``False`` when the condition did not hold (another delivery got there first).
     """
@@ -1109,6 +1250,8 @@ def record_notification(
         entry["message_id"] = message_id
     if reason:
         entry["reason"] = reason[:500]
+    if sequence is not None:
+        entry["sequence"] = int(sequence)
     names = {"#n": "notifications", "#c": change, "#s": "state"}
     values: dict[str, Any] = {":entry": _serializer.serialize(entry), ":state": {"S": state}}
     expect_names = []
@@ -1124,6 +1267,10 @@ def record_notification(
     if email is not None:
         values[":email"] = {"S": email}
         condition = f"({condition}) AND email = :email"
+    if sequence is not None:
+        names["#q"] = "sequence"
+        values[":q"] = {"N": str(int(sequence))}
+        condition = f"({condition}) AND #n.#c.#q = :q"
     update = "SET #n.#c = :entry, email_state = :state"
     if message_id:
         update += ", email_message_id = :mid"
@@ -1169,32 +1316,40 @@ class Claim:
 
 
 def claim_notification(event_id: str, registration_id: str, change: str, *, at: datetime,
-                       stale_before: datetime, email: str) -> Claim:
+                       stale_before: datetime, email: str, sequence: int | None = None) -> Claim:
     """Claim a pending email for sending (``pending`` -> ``sending``), one conditional UpdateItem.
 
     Conditional on the change's state being ``pending`` (or a ``sending`` claim older than
     ``stale_before``: the sender died), on ``email`` still being the registration's address
     (the stream image the caller holds may predate a staff correction), and on the address not
-    being suppressed (``email_suppressed.address`` is not :func:`address_hash` of ``email``).
+    being suppressed (``email_suppressed.address`` is not :func:`address_hash` of ``email``)
+    and, when ``sequence`` is given, on the entry still being the one of that ``sequence``
+    (kept in the claim; an ``updated`` entry replaced by a later event change is not claimed).
     On failure the item as the condition saw it comes back in :attr:`Claim.current`, so the
     caller can tell "already handled" from "address changed" or "suppressed" without a read.
     """
-    entry = {"state": "sending", "at": at.isoformat()}
+    entry: dict[str, Any] = {"state": "sending", "at": at.isoformat()}
+    names = {"#n": "notifications", "#c": change, "#s": "state", "#a": "at", "#addr": "address"}
+    values: dict[str, Any] = {
+        ":sending": {"S": "sending"}, ":pending": {"S": "pending"},
+        ":stale": {"S": stale_before.isoformat()}, ":email": {"S": email}, ":address": {"S": address_hash(email)},
+    }
+    condition = ("(#n.#c.#s = :pending OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)) "
+                 "AND email = :email AND (attribute_not_exists(email_suppressed) OR email_suppressed.#addr <> :address)")
+    if sequence is not None:
+        entry["sequence"] = int(sequence)
+        names["#q"] = "sequence"
+        values[":q"] = {"N": str(int(sequence))}
+        condition += " AND #n.#c.#q = :q"
+    values[":entry"] = _serializer.serialize(entry)
     try:
         _ddb().update_item(
             TableName=_table(),
             Key=_key(event_pk(event_id), registration_sk(registration_id)),
             UpdateExpression="SET #n.#c = :entry, email_state = :sending",
-            ConditionExpression=("(#n.#c.#s = :pending OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)) "
-                                 "AND email = :email AND (attribute_not_exists(email_suppressed) "
-                                 "OR email_suppressed.#addr <> :address)"),
-            ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at",
-                                      "#addr": "address"},
-            ExpressionAttributeValues={
-                ":entry": _serializer.serialize(entry), ":sending": {"S": "sending"}, ":pending": {"S": "pending"},
-                ":stale": {"S": stale_before.isoformat()}, ":email": {"S": email},
-                ":address": {"S": address_hash(email)},
-            },
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:
@@ -1217,7 +1372,7 @@ SENT_ATTEMPTS = 10
 
 
 def record_sent(event_id: str, registration_id: str, change: str, *, at: datetime, message_id: str,
-                expires_at: int) -> bool:
+                expires_at: int, sequence: int | None = None) -> bool:
     """Record that SES accepted the email of ``change``, and how to find it again, in one transaction.
 
     Updates the notification ``sending`` -> ``{state: sent, at, message_id}`` (mirrored in
@@ -1226,10 +1381,20 @@ def record_sent(event_id: str, registration_id: str, change: str, *, at: datetim
     ``event_id``, ``for_registration``, ``notification`` (the change) and the registration's
     TTL ``expires_at`` (epoch seconds), so the SES events of this message find their
     notification with one GetItem (:func:`find_message`). Returns ``False`` when the
-    notification was no longer ``sending`` (nothing written). A transaction conflict is tried
+    notification was no longer ``sending``, or, with ``sequence``, no longer the entry of that
+    ``sequence`` (kept in the ``sent`` entry; nothing written). A transaction conflict is tried
     again, :data:`SENT_ATTEMPTS` times in all, then raises :class:`Conflict`.
     """
-    entry = {"state": "sent", "at": at.isoformat(), "message_id": message_id}
+    entry: dict[str, Any] = {"state": "sent", "at": at.isoformat(), "message_id": message_id}
+    names = {"#n": "notifications", "#c": change, "#s": "state"}
+    values: dict[str, Any] = {":sent": {"S": "sent"}, ":mid": {"S": message_id}, ":sending": {"S": "sending"}}
+    condition = "#n.#c.#s = :sending"
+    if sequence is not None:
+        entry["sequence"] = int(sequence)
+        names["#q"] = "sequence"
+        values[":q"] = {"N": str(int(sequence))}
+        condition += " AND #n.#c.#q = :q"
+    values[":entry"] = _serializer.serialize(entry)
     # ``for_registration``, not ``registration_id``: only registration items may carry that attribute,
     # the partition key of the ``by-registration`` index.
     lookup = {"pk": f"{MESSAGE_PREFIX}{message_id}", "sk": MESSAGE_SK, "type": "message", "event_id": event_id,
@@ -1240,10 +1405,9 @@ def record_sent(event_id: str, registration_id: str, change: str, *, at: datetim
             "TableName": _table(),
             "Key": _key(event_pk(event_id), registration_sk(registration_id)),
             "UpdateExpression": "SET #n.#c = :entry, email_state = :sent, email_message_id = :mid REMOVE email_outcome",
-            "ConditionExpression": "#n.#c.#s = :sending",
-            "ExpressionAttributeNames": {"#n": "notifications", "#c": change, "#s": "state"},
-            "ExpressionAttributeValues": {":entry": _serializer.serialize(entry), ":sent": {"S": "sent"},
-                                          ":mid": {"S": message_id}, ":sending": {"S": "sending"}},
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
         }},
         {"Put": {"TableName": _table(), "Item": serialize(lookup), "ConditionExpression": "attribute_not_exists(pk)"}},
     ]
@@ -1386,7 +1550,8 @@ def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
 
     Reads the registration (consistently), takes its latest notification
     (:func:`latest_notification`) and sets it to ``{state: pending, at, resent: n,
-    previous: {message_id, outcome}}`` with ``email_state`` ``pending``, on condition that
+    previous: {message_id, outcome}, sequence?}`` (the entry's calendar ``SEQUENCE``, kept) with
+    ``email_state`` ``pending``, on condition that
     nothing changed since the read (state, ``at``, address). The stream then feeds it to
     ``DeliverEmails`` like any new email (README, "Emails"): the same claim, retries and
     recipient check, to the address the registration has at that moment. Returns the change
@@ -1411,6 +1576,8 @@ def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
                                           ("state", entry.get("state"))) if v}
             request = {"state": "pending", "at": at.isoformat(), "resent": int(entry.get("resent", 0)) + 1,
                        "previous": previous}
+            if "sequence" in entry:  # the same calendar message again (README, "Emails")
+                request["sequence"] = int(entry["sequence"])
             try:
                 _ddb().update_item(
                     TableName=_table(),
@@ -1542,7 +1709,9 @@ def _status_change(item: dict[str, Any], new_status: str, change: str, at: str, 
     """An Update of a registration from its current status to ``new_status``, guarded by that status.
 
     Sets the change's notification to ``pending`` (and ``email_state``), which the
-    stream filter of ``DeliverEmails`` looks for (``chalicelib.streamfilter``).
+    stream filter of ``DeliverEmails`` looks for (``chalicelib.streamfilter``), and
+    adds one to :data:`INVITE_SEQUENCE` in the same write: the email of this change
+    carries that ``SEQUENCE`` (from the stream record's image, so a retry sends the same).
     """
     values = {
         ":old": {"S": item["status"]},
@@ -1555,13 +1724,14 @@ def _status_change(item: dict[str, Any], new_status: str, change: str, at: str, 
     for i, (name, value) in enumerate((extra or {}).items()):
         sets.append(f"{name} = :x{i}")
         values[f":x{i}"] = _serializer.serialize(value)
+    values[":seq"] = {"N": "1"}
     return {
         "Update": {
             "TableName": _table(),
             "Key": _key(item["pk"], item["sk"]),
-            "UpdateExpression": "SET " + ", ".join(sets),
+            "UpdateExpression": "SET " + ", ".join(sets) + " ADD #q :seq",
             "ConditionExpression": "#s = :old",
-            "ExpressionAttributeNames": {"#s": "status", "#n": "notifications", "#c": change},
+            "ExpressionAttributeNames": {"#s": "status", "#n": "notifications", "#c": change, "#q": INVITE_SEQUENCE},
             "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -1726,7 +1896,8 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
     ``item`` is the registration as read (``status`` ``confirmed`` or
     ``waitlisted``); the write is conditional on that status, so a second cancel
     or a concurrent one changes nothing, and on the event not having ended at
-    ``at``. The address guard is deleted, so the person may register again. The
+    ``at``; it records ``cancelled_from`` (whether a calendar CANCEL is due, README
+    "Emails"). The address guard is deleted, so the person may register again. The
     seat or place is released as :func:`_release_ops` describes (``own``: the
     item's waitlist entry when it waits; ``head``: the first in the waitlist, or
     ``None``, which it must be once the waitlist cutoff has passed).
@@ -1734,7 +1905,9 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
     Raises :class:`Conflict` when any condition failed (its ``counters`` tell
     whether the event is over or past its cutoff): read again and retry.
     """
-    ops = [("registration", _status_change(item, "cancelled", "cancelled", at, {"cancelled_by": by})),
+    # cancelled_from: whether the registrant held a seat, so whether a calendar CANCEL is due (README, "Emails").
+    ops = [("registration", _status_change(item, "cancelled", "cancelled", at,
+                                           {"cancelled_by": by, "cancelled_from": item["status"]})),
            ("guard", _guard_delete(item))]
     _transact(ops + _release_ops(item, at, own=own, head=head, before_end=True))
 
@@ -1806,3 +1979,57 @@ def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
         if conflict.counters is not None and (conflict.counters.full or conflict.counters.promotions_closed(now)):
             raise EventFull(event_id, conflict.counters) from None
         raise
+
+
+def event_schedules(event_id: str) -> tuple[int, dict[str, dict[str, str]]]:
+    """``(schedule_revision, schedules)`` of the event item, read consistently: the revision now and
+    every schedule by revision (``chalicelib.schedules``). Raises :class:`EventNotFound`."""
+    item = get_event_item(event_id, consistent=True)
+    return int(item.get(SCHEDULE_REVISION, 0)), dict(item.get(SCHEDULES) or {})
+
+
+def mark_schedule_change(item: dict[str, Any], revision: int, entry: dict[str, Any], at: str) -> dict[str, Any] | None:
+    """Tell one registration of a schedule change: its ``updated`` email becomes ``pending``.
+
+    One conditional UpdateItem: ``schedule_revision`` becomes ``revision``,
+    :data:`INVITE_SEQUENCE` one more than in ``item``, ``notifications.updated``
+    ``{state: pending, at, sequence, **entry}`` and ``email_state`` ``pending`` (the
+    stream filter's mark, ``chalicelib.streamfilter``), on condition that the status,
+    ``schedule_revision`` and :data:`INVITE_SEQUENCE` are still those of ``item`` (as read;
+    absent for a registration of the first release). Returns ``None`` when written,
+    else the registration as the failed condition saw it (read again and decide anew).
+    """
+    sequence = int(item.get(INVITE_SEQUENCE, 0)) + 1
+    names = {"#s": "status", "#r": SCHEDULE_REVISION, "#q": INVITE_SEQUENCE, "#n": "notifications", "#u": "updated"}
+    values: dict[str, Any] = {
+        ":status": {"S": item["status"]},
+        ":rev": {"N": str(int(revision))},
+        ":seq": {"N": str(sequence)},
+        ":entry": _serializer.serialize({**entry, "state": "pending", "at": at, "sequence": sequence}),
+        ":pending": {"S": "pending"},
+    }
+    conditions = ["#s = :status"]
+    for name, attribute in (("#r", SCHEDULE_REVISION), ("#q", INVITE_SEQUENCE)):
+        if attribute in item:
+            values[f":old{name[1]}"] = {"N": str(int(item[attribute]))}
+            conditions.append(f"{name} = :old{name[1]}")
+        else:
+            conditions.append(f"attribute_not_exists({name})")
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(item["pk"], item["sk"]),
+            UpdateExpression="SET #r = :rev, #q = :seq, #n.#u = :entry, email_state = :pending",
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        old = error.response.get("Item")
+        if not old:
+            raise RegistrationNotFound(item["registration_id"]) from None
+        return deserialize(old)
+    return None

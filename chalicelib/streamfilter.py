@@ -8,7 +8,9 @@ an email sends sets ``email_state`` to ``pending`` on the registration item, nex
 to the change's entry in ``notifications`` (``registered`` on the first write;
 ``promoted`` and ``cancelled`` by ``store._status_change``; ``waitlist_closed``
 by ``store.add_notification`` and each ``reminder_<offset>`` by ``store.ask_reminder``,
-from the scheduled function; an event-update notice would do the same). ``chalicelib.delivery.change_of`` then
+from the scheduled function; ``updated`` by ``store.mark_schedule_change`` when the event's
+time or place changed; a staff resend by ``store.request_resend``).
+``chalicelib.delivery.change_of`` then
 decides what the record asks for; every record it acts on matches.
 
 This module imports nothing, so the deploy stack (``infrastructure/``) reads the

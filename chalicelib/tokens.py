@@ -1,15 +1,29 @@
-"""Personal link tokens: opaque HMAC-SHA256 signatures of a registration id.
+"""Personal link tokens: opaque HMAC-SHA256 signatures of a registration id and a purpose.
 
 A token is ``<key id>.<signature>``: the key id names the signing key, so keys can
 be rotated (sign with the newest, verify with any listed); the signature is
-HMAC-SHA256 (RFC 2104) over ``"registration:" + registration_id``, base64url
-without padding. The token holds no email address and no readable id, and
-cannot be made without the key.
+HMAC-SHA256 (RFC 2104) over ``"<purpose>:registration:" + registration_id``,
+base64url without padding. The token holds no email address, no readable id and
+no readable purpose, and cannot be made without the key.
+
+Each token serves one purpose (README, "Emails"): ``view`` (the status page, the
+link in the calendar entry), ``cancel`` (the cancel page and the cancellation) and
+``checkin`` (the check-in code, for the check-in work to come). The purpose is part
+of the signed message, so a view token never cancels and a cancel token never
+checks in: :func:`verify_token` checks the route's own purpose only.
+
+Tokens of the first release were signed without a purpose (``"registration:" +
+id``). They were only ever sent to registrations of that release, and only the
+signing key can make one, so they stay valid for ``view`` and ``cancel`` (never
+``checkin``) until the registration expires or their key is retired
+(:data:`LEGACY_PURPOSES`).
 
 Keys come from ``TOKEN_KEYS`` (``kid:secret,...``, newest first; local and
 tests) or, in deployed stages, from the Secrets Manager secret named by
 ``TOKEN_SECRET_ARN`` (same format, or one bare secret used as key id ``k1``),
 cached for five minutes.
+
+Thank-you page references (:func:`make_receipt`) sign yet another message and are no link token.
 """
 
 from __future__ import annotations
@@ -63,26 +77,66 @@ def signing_keys() -> list[tuple[str, bytes]]:
     return keys
 
 
-def _signature(key: bytes, registration_id: str) -> str:
-    mac = hmac.new(key, f"registration:{registration_id}".encode("utf-8"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+#: What a personal link token may be for (the purposes signed into it).
+VIEW, CANCEL, CHECKIN = "view", "cancel", "checkin"
+PURPOSES = (VIEW, CANCEL, CHECKIN)
+#: What a token of the first release (signed without a purpose) is still accepted for.
+LEGACY_PURPOSES = frozenset({VIEW, CANCEL})
 
 
-def make_token(registration_id: str) -> str:
-    """The link token for a registration, signed with the newest key (URL-safe, 46 characters or so)."""
+class UnknownPurpose(ValueError):
+    """A purpose that is not one of :data:`PURPOSES` (a programming error, never a client's)."""
+
+
+def _mac(key: bytes, message: str) -> str:
+    digest = hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _signature(key: bytes, registration_id: str, purpose: str | None) -> str:
+    """The signature for ``purpose``; ``None`` gives the first release's purpose-less one."""
+    prefix = "" if purpose is None else f"{purpose}:"
+    return _mac(key, f"{prefix}registration:{registration_id}")
+
+
+def _check_purpose(purpose: str) -> None:
+    if purpose not in PURPOSES:
+        raise UnknownPurpose(f"unknown token purpose {purpose!r}; one of {', '.join(PURPOSES)}")
+
+
+def make_token(registration_id: str, purpose: str) -> str:
+    """The link token of a registration for ``purpose`` (``view``, ``cancel`` or ``checkin``), signed
+    with the newest key: URL-safe, about 46 characters. Raises :class:`UnknownPurpose` and
+    :class:`TokenKeysMissing`."""
+    _check_purpose(purpose)
     kid, key = signing_keys()[0]
-    return f"{kid}.{_signature(key, registration_id)}"
+    return f"{kid}.{_signature(key, registration_id, purpose)}"
 
 
-def verify_token(registration_id: str, token: str | None) -> bool:
-    """Whether ``token`` was made for ``registration_id`` with any configured key (constant-time compare)."""
+def verify_token(registration_id: str, token: str | None, purpose: str) -> bool:
+    """Whether ``token`` was made for ``registration_id`` and ``purpose`` with any configured key.
+
+    A token of the first release (no purpose) passes for :data:`LEGACY_PURPOSES`. Constant-time
+    compares; anything malformed is simply ``False``. Raises :class:`UnknownPurpose`.
+    """
+    _check_purpose(purpose)
     if not token or "." not in token or len(token) > 200:
         return False
     kid, _, signature = token.partition(".")
+    given = signature.encode("utf-8", "replace")
     for known_kid, key in signing_keys():
-        if known_kid == kid:
-            return hmac.compare_digest(_signature(key, registration_id).encode("utf-8"), signature.encode("utf-8", "replace"))
+        if known_kid != kid:
+            continue
+        if hmac.compare_digest(_signature(key, registration_id, purpose).encode("ascii"), given):
+            return True
+        return purpose in LEGACY_PURPOSES and hmac.compare_digest(
+            _signature(key, registration_id, None).encode("ascii"), given)
     return False
+
+
+def purposes_of(registration_id: str, token: str | None) -> frozenset[str]:
+    """Every purpose ``token`` is valid for on ``registration_id`` (empty when it is not valid)."""
+    return frozenset(p for p in PURPOSES if verify_token(registration_id, token, p))
 
 
 #: How long a thank-you page reference stays readable, in seconds.
@@ -90,8 +144,7 @@ RECEIPT_SECONDS = 3600
 
 
 def _receipt_signature(key: bytes, event_id: str, registration_id: str, expires: int) -> str:
-    message = f"thanks:{event_id}:{registration_id}:{expires}".encode("utf-8")
-    return base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()).rstrip(b"=").decode("ascii")
+    return _mac(key, f"thanks:{event_id}:{registration_id}:{expires}")
 
 
 def make_receipt(event_id: str, registration_id: str, now: int) -> str:

@@ -147,8 +147,9 @@ def main() -> int:
         pump.replay(undelivered)
     for event in events:  # the file wins over a saved definition; the seat counters are kept
         store.put_event(event)
-        if loaded:
-            lifecycle.fill_free_seats(event.id)  # a capacity raised in the file while stopped (staff events put does the same)
+        if loaded:  # as staff events put does: a capacity raised in the file while stopped, a changed time or place
+            lifecycle.fill_free_seats(event.id)
+            lifecycle.announce_schedule(event.id)  # nothing is served yet: no registration can be in flight
 
     stop = threading.Event()
     writer = OutboxWriter(outbox)

@@ -217,14 +217,23 @@ def events_put(file: Path) -> int:
     The seat counters are kept. When the capacity grows (or becomes unlimited),
     waitlisted registrations are promoted into the new seats, first come first
     served, and get their promotion email. A lower capacity moves nobody: the
-    event stays full until seats free up. An invalid file exits 2 with the file,
-    the field and the reason.
+    event stays full until seats free up. When the time or place changed, every
+    registration holding or awaiting a seat gets an email saying what changed
+    (with an updated calendar invite for those with a seat); the command checks
+    again after 10 seconds for registrations made meanwhile. Running it again
+    finishes an announcement that was cut short. An invalid file exits 2 with
+    the file, the field and the reason.
     """
     from chalicelib.events import load_event_file
     from staff.operations import put_event
 
     event = load_event_file(file)
-    outcome = put_event(event)
+
+    def settling(seconds: float) -> None:
+        click.echo(f"The time or place changed: telling the registrations now and again in {seconds:.0f} s "
+                   "(for registrations made meanwhile).", err=True)
+
+    outcome = put_event(event, on_settle=settling)
 
     def cap(value: int | None) -> str:
         return "unlimited" if value is None else str(value)
@@ -240,6 +249,10 @@ def events_put(file: Path) -> int:
         click.echo(f"Updated event {event.id}: {change}.")
     if outcome.promoted:
         click.echo(f"Promoted {outcome.promoted} waitlisted registration(s) into the new seats.")
+    if outcome.changed:
+        click.echo(f"Changed: {' and '.join(outcome.changed)}.")
+    if outcome.told:
+        click.echo(f"Told {outcome.told} registration(s) of the change (their emails follow).")
     if outcome.new_capacity is not None and outcome.seats_taken > outcome.new_capacity:
         click.echo(
             f"Note: {outcome.seats_taken} confirmed is more than the new capacity; nobody was moved, "

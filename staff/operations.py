@@ -65,13 +65,16 @@ def seats_left(event: Event, counters: store.EventCounters) -> int | None:
 
 @dataclass(frozen=True)
 class PutOutcome:
-    """What :func:`put_event` did: ``created``, the old and new capacity (``None`` = unlimited), promotions."""
+    """What :func:`put_event` did: ``created``, the old and new capacity (``None`` = unlimited), promotions,
+    what changed in the schedule (``changed``: ``time``, ``place``) and how many registrations were told of it."""
 
     created: bool
     old_capacity: int | None
     new_capacity: int | None
     promoted: int
     seats_taken: int
+    changed: tuple[str, ...] = ()
+    told: int = 0
 
     @property
     def capacity_increased(self) -> bool:
@@ -81,28 +84,37 @@ class PutOutcome:
         return self.new_capacity is None or self.new_capacity > self.old_capacity
 
 
-def put_event(event: Event) -> PutOutcome:
-    """Store ``event`` (``store.put_event``: counters kept) and fill seats a capacity increase freed.
+def put_event(event: Event, *, settle: float | None = None, on_settle=None) -> PutOutcome:
+    """Store ``event`` (``store.put_event``: counters kept), fill seats a capacity increase freed, and
+    tell the registrations of a changed time or place.
 
     After an increase ``chalicelib.lifecycle.fill_free_seats`` promotes waitlisted
     registrations into the new seats (their emails follow from the stream). A
     decrease moves nobody: confirmed stay confirmed and the event is full until
-    seats free up. Raises ``botocore`` errors.
+    seats free up. Then ``lifecycle.announce_schedule`` gives every registration told
+    an older schedule its ``updated`` email (a run cut short is finished by the next
+    ``events put``); when this publish changed the schedule it checks again after
+    ``settle`` seconds (default ``lifecycle.SETTLE_SECONDS``), calling ``on_settle(seconds)``
+    first. Raises ``botocore`` errors.
     """
     try:
         created = False
         old_capacity = store.get_counters(event.id, consistent=True).seat_capacity
     except store.EventNotFound:
         created, old_capacity = True, None
-    store.put_event(event)
+    published = store.put_event(event)
     outcome = PutOutcome(created, old_capacity, event.capacity, 0, 0)
     promoted = 0
     if outcome.capacity_increased:
-        from chalicelib import lifecycle
-
         promoted = lifecycle.fill_free_seats(event.id)
+    wait = 0.0
+    if published.changed:
+        wait = lifecycle.SETTLE_SECONDS if settle is None else settle
+        if wait > 0 and on_settle is not None:
+            on_settle(wait)
+    told = lifecycle.announce_schedule(event.id, settle=wait)
     after = store.get_counters(event.id, consistent=True)
-    return PutOutcome(created, old_capacity, event.capacity, promoted, after.seats_taken)
+    return PutOutcome(created, old_capacity, event.capacity, promoted, after.seats_taken, published.changed, told)
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ def test_logs_are_json_with_ids_and_no_personal_data(client, seed_event, pump):
     pump.pump_once()
     from chalicelib import tokens
 
-    token = tokens.make_token(registration_id)
+    token = tokens.make_token(registration_id, tokens.CANCEL)
     client.http.post(f"/registrations/{registration_id}/cancel", headers={"Content-Type": "application/json"},
                      body=json.dumps({"token": token}))
     pump.pump_once()

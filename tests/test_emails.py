@@ -6,13 +6,13 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from email.headerregistry import Address
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import registrations, store
+from chalicelib import registrations, store, tokens
 from tests.conftest import SEED_EVENT_ID, partos_registration, post_json, sent_messages
 
 
@@ -28,9 +28,10 @@ def register_and_deliver(client, pump, **fields):
 
 
 def parts(message):
+    """``(text, html, invites)``: ``invites`` the calendar parts inside ``multipart/alternative``."""
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    invites = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    invites = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     return text, html, invites
 
 
@@ -40,25 +41,40 @@ def test_confirmation_with_invite_in_cest(client, seed_event, pump):
     [sent] = sent_messages()
     message = parsed(sent)
     assert message["Subject"] == "Bevestiging: Workshop Best Practices ‘Engagement en mobilisatie’"
-    assert message["From"] == "Partos Events <events@partos.example.org>"
+    # From: the sending identity (SENDER_EMAIL) with the organiser's name; replies go to the organiser.
+    assert message["From"] == "Partos <events@partos.example.org>"
     assert message["Reply-To"] == "Partos <events@partos.example.org>"
     assert message["To"] == "Anna de Vries <anna@example.org>"
     assert message.get_content_type() == "multipart/mixed"
     assert message.get_body(("plain", "html")) is not None
+    # multipart/mixed [multipart/alternative [text/plain, text/html, text/calendar; method=REQUEST], invite.ics]
+    alternative, attachment = message.get_payload()
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html", "text/calendar"]
     text, html, [invite] = parts(message)
     assert "Wanneer: maandag 5 juni 2023, 14:00-17:00 CEST" in text
     assert "Waar: Partos, Ellermanstraat 18b, Amsterdam" in text
     assert "14:00-17:00 CEST" in html
-    assert invite.get_filename() == "invite.ics"
+    assert invite.get_param("method") == "REQUEST" and invite.get_content_charset() == "utf-8"
+    assert invite["Content-Transfer-Encoding"] == "quoted-printable"  # never 8bit
+    assert attachment.get_content_type() == "application/ics" and attachment.get_filename() == "invite.ics"
+    assert attachment.get_content_disposition() == "attachment"
     ics = invite.get_content()
-    if isinstance(ics, bytes):
-        ics = ics.decode()
+    assert attachment.get_content().decode("utf-8") == ics
     assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in ics
     assert "DTEND;TZID=Europe/Amsterdam:20230605T170000" in ics
     assert "BEGIN:VTIMEZONE" in ics and "TZID:Europe/Amsterdam" in ics and "TZNAME:CEST" in ics
     assert f"UID:{registration_id}@event-registration" in ics
     assert "LOCATION:Partos\\, Ellermanstraat 18b\\, Amsterdam" in ics
-    assert "METHOD:PUBLISH" in ics
+    assert "METHOD:REQUEST" in ics and "SEQUENCE:0" in ics
+    assert "ORGANIZER;CN=Partos:mailto:events@partos.example.org" in ics
+    unfolded = ics.replace("\r\n ", "")
+    assert ('ATTENDEE;CN="Anna de Vries";CUTYPE=INDIVIDUAL;PARTSTAT=ACCEPTED;ROLE=REQ-PARTICIPANT;RSVP=FALSE:'
+            "mailto:anna@example.org") in unfolded
+    # the calendar entry links to the status page with a view token, never with one that can cancel
+    [url] = [line[4:] for line in unfolded.splitlines() if line.startswith("URL:")]
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    assert tokens.verify_token(registration_id, token, tokens.VIEW)
+    assert not tokens.verify_token(registration_id, token, tokens.CANCEL)
 
     item = store.get_registration_in_event(SEED_EVENT_ID, registration_id)
     assert item["email_state"] == "sent"

@@ -24,6 +24,12 @@ def links_in(message):
     return (status.group(1) if status else None), (cancel.group(1) if cancel else None)
 
 
+def calendar_part(message) -> str:
+    """The ``text/calendar`` part inside the message's ``multipart/alternative``."""
+    [part] = [p for p in parsed(message).walk() if p.get_content_type() == "text/calendar"]
+    return part.get_content()
+
+
 def path_of(url):
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}"
@@ -68,11 +74,11 @@ def test_cancel_frees_the_seat_for_the_waitlist(client, aws, pump):
     pump.pump_once()
     [_, promoted] = emails_to("b@example.org")
     assert parsed(promoted)["Subject"] == "A seat is yours: Workshop Best Practices ‘Engagement and mobilisation’"
-    ics = [p for p in parsed(promoted).iter_attachments()][0].get_content()
-    assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in ics
+    ics = calendar_part(promoted)
+    assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in ics and "METHOD:REQUEST" in ics
     [_, cancelled] = emails_to("a@example.org")
     assert parsed(cancelled)["Subject"] == "Inschrijving geannuleerd: Workshop Best Practices ‘Engagement en mobilisatie’"
-    cancel_ics = [p for p in parsed(cancelled).iter_attachments()][0].get_content()
+    cancel_ics = calendar_part(cancelled)
     assert "METHOD:CANCEL" in cancel_ics and "STATUS:CANCELLED" in cancel_ics
     assert len(sent_messages()) == 4  # confirmed, waitlisted, cancelled, promoted: one each
 
@@ -108,7 +114,7 @@ def test_status_json_with_waitlist_position(client, aws):
     register(client, "a@example.org")
     b = register(client, "b@example.org")
     c = register(client, "c@example.org")
-    token = tokens.make_token(c["registration_id"])
+    token = tokens.make_token(c["registration_id"], tokens.VIEW)
     answer = client.http.get(f"/registrations/{c['registration_id']}?token={token}")
     body = json.loads(answer.body)
     assert answer.status_code == 200
@@ -119,7 +125,7 @@ def test_status_json_with_waitlist_position(client, aws):
 @pytest.mark.parametrize("token", ["", "nonsense", "local1.AAAA", "other.key", None])
 def test_bad_token_is_403_and_reveals_nothing(client, seed_event, token):
     a = register(client, "a@example.org")
-    real = tokens.make_token(a["registration_id"])
+    real = tokens.make_token(a["registration_id"], tokens.VIEW)
     query = "" if token is None else f"?token={token}"
     answer = client.http.get(f"/registrations/{a['registration_id']}{query}", headers={"Accept-Language": "en"})
     assert answer.status_code == 403
@@ -137,22 +143,22 @@ def test_bad_token_is_403_and_reveals_nothing(client, seed_event, token):
 
 def test_tampered_token_is_refused(client, seed_event):
     a = register(client, "a@example.org")
-    real = tokens.make_token(a["registration_id"])
+    real = tokens.make_token(a["registration_id"], tokens.VIEW)
     tampered = real[:-2] + ("AA" if not real.endswith("AA") else "BB")
     assert client.http.get(f"/registrations/{a['registration_id']}?token={tampered}").status_code == 403
 
 
 def test_token_is_opaque_and_keys_rotate(monkeypatch):
     monkeypatch.setenv("TOKEN_KEYS", "k1:first-secret")
-    old = tokens.make_token("reg123")
-    assert "reg123" not in old and "@" not in old and old.startswith("k1.")
+    old = tokens.make_token("reg123", tokens.CANCEL)
+    assert "reg123" not in old and "@" not in old and "cancel" not in old and old.startswith("k1.")
     monkeypatch.setenv("TOKEN_KEYS", "k2:second-secret,k1:first-secret")
-    assert tokens.verify_token("reg123", old)  # old links keep working after rotation
-    new = tokens.make_token("reg123")
-    assert new.startswith("k2.") and tokens.verify_token("reg123", new)
-    assert not tokens.verify_token("reg124", new)
+    assert tokens.verify_token("reg123", old, tokens.CANCEL)  # old links keep working after rotation
+    new = tokens.make_token("reg123", tokens.CANCEL)
+    assert new.startswith("k2.") and tokens.verify_token("reg123", new, tokens.CANCEL)
+    assert not tokens.verify_token("reg124", new, tokens.CANCEL)
     monkeypatch.setenv("TOKEN_KEYS", "k2:second-secret")
-    assert not tokens.verify_token("reg123", old)  # retired key
+    assert not tokens.verify_token("reg123", old, tokens.CANCEL)  # retired key
 
 
 def test_token_from_secrets_manager(aws, monkeypatch):
@@ -161,12 +167,12 @@ def test_token_from_secrets_manager(aws, monkeypatch):
     arn = clients.client("secretsmanager").create_secret(Name="token-key", SecretString="generatedsecretvalue")["ARN"]
     monkeypatch.setenv("TOKEN_KEYS", "")
     monkeypatch.setenv("TOKEN_SECRET_ARN", arn)
-    token = tokens.make_token("abc")
-    assert token.startswith("k1.") and tokens.verify_token("abc", token)
+    token = tokens.make_token("abc", tokens.VIEW)
+    assert token.startswith("k1.") and tokens.verify_token("abc", token, tokens.VIEW)
 
 
 def test_unknown_registration_with_valid_token_is_404(client, seed_event):
-    token = tokens.make_token("gone-registration")
+    token = tokens.make_token("gone-registration", tokens.VIEW)
     answer = client.http.get(f"/registrations/gone-registration?token={token}")
     assert answer.status_code == 404
     assert json.loads(answer.body)["type"] == "/problems/not-found"

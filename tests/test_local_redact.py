@@ -47,7 +47,7 @@ def test_no_token_survives_in_any_line(registration_id, key_id, before, after, s
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TOKEN_KEYS", f"{key_id}:a-local-secret")
-        token = tokens.make_token(registration_id)
+        token = tokens.make_token(registration_id, tokens.VIEW)
     signature = token.split(".", 1)[1]
     line = before + shape.format(t=token) + after
     assert signature not in redact(line)

@@ -59,7 +59,7 @@ def test_register_through_the_form_and_find_the_email(local_service):
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert message["To"].addresses[0].display_name == "Zoë Ødegård"
     [invite] = [p for p in message.iter_attachments() if p.get_filename() == "invite.ics"]
-    assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content()
+    assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content().decode("utf-8")  # application/ics
     assert f"[outbox] {eml.name}" in log.read_text()
 
 
@@ -266,7 +266,8 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
 
 
 def test_an_event_file_changed_while_stopped_wins_and_keeps_the_counters(tmp_path):
-    """Restart after raising the demo event's capacity in its file: the waitlisted registrant gets the seat."""
+    """Restart after raising the demo event's capacity and moving its start in its file: the waitlisted
+    registrant gets the seat, and everyone is told the new time (README, "Emails", event changes)."""
     import signal
 
     service = start_service(tmp_path)
@@ -275,11 +276,20 @@ def test_an_event_file_changed_while_stopped_wins_and_keeps_the_counters(tmp_pat
         assert outcomes == ["confirmed", "confirmed", "waitlisted"]
         _wait_for_emails(service.outbox, 3)
         event_file = service.events_dir / "demo-small-workshop.yaml"
-        event_file.write_text(event_file.read_text().replace("capacity: 2", "capacity: 3"))
+        text = event_file.read_text()
+        assert "capacity: 2" in text and "starts_at: 2023-06-12T10:00:00" in text
+        event_file.write_text(text.replace("capacity: 2", "capacity: 3")
+                              .replace("starts_at: 2023-06-12T10:00:00", "starts_at: 2023-06-12T10:30:00"))
         service = service.restart(signal.SIGTERM)
         assert "Data:         loaded 3 registrations, 2 events" in service.log()
-        _wait_for_emails(service.outbox, 4)
-        assert _subjects(service.outbox)[3:] == ["A seat is yours: Demo: small workshop"]
+        _wait_for_emails(service.outbox, 7)
+        assert sorted(_subjects(service.outbox)[3:]) == ["A seat is yours: Demo: small workshop"] + [
+            "Changed: Demo: small workshop"] * 3
+        changed = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                   for path in sorted(service.outbox.glob("*.eml"))[3:]]
+        changed = [m for m in changed if m["Subject"].startswith("Changed")]
+        assert all("Earlier time: Monday, June 12, 2023, 10:00-12:00 CEST" in m.get_body(("plain",)).get_content()
+                   for m in changed)
         import json
 
         with urllib.request.urlopen(f"{service.url}/events/demo-small-workshop") as answer:

@@ -85,7 +85,7 @@ def test_encoded_word_names_reach_only_the_registrant_in_every_kind_of_email(cli
     assert c["status"] == "waitlisted"
     pump.pump_once()
     cancel = client.http.post(f"/registrations/{a['registration_id']}/cancel", headers={"Content-Type": "application/json"},
-                              body=json.dumps({"token": tokens.make_token(a["registration_id"])}))
+                              body=json.dumps({"token": tokens.make_token(a["registration_id"], tokens.CANCEL)}))
     assert cancel.status_code == 200
     pump.pump_once()
     sent = sent_messages()
@@ -239,16 +239,23 @@ names = st.one_of(
 addresses = st.sampled_from([("victim1@example.org", "victim1@example.org"),
                              ("Victim.Two+tag@Example.org", "Victim.Two+tag@example.org"),
                              ("zoe@exämple.org", "zoe@xn--exmple-cua.org")])
-#: ``(change, status)`` of every email kind in the kinds table (a new kind is covered as soon as it is there).
-KINDS = [publishing.change_and_status(kind) for kind in emails.SUBJECTS]
+#: ``(change, status)`` of every email kind in the kinds table (a new kind is covered as soon as it is
+#: there), and every case of calendar part (``updated`` while confirmed and while waiting, ...).
+KINDS = list(dict.fromkeys([*emails.EMAIL_CASES, *(publishing.change_and_status(kind) for kind in emails.SUBJECTS)]))
 NOW = datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc)
 SEED = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
+
+
+UPDATE = {"changes": ["time", "place"], "previous": {"starts_at": "2023-06-05T11:00:00Z", "ends_at": "2023-06-05T14:00:00Z",
+                                                     "timezone": "Europe/Amsterdam", "place": "Elders, Straat 1, Utrecht",
+                                                     "country": "NL"}}
 
 
 def build(name: str, address: str, change: str, status: str, event=SEED, sender="Partos Events <events@partos.example.org>"):
     registration = {"registration_id": "r-1", "name": name, "email": address, "language": "en", "status": status}
     return emails.build_email(event=event, registration=registration, change=change, sender=sender,
-                              base_url="https://api.example.org", token="k1.abc", now=NOW, waitlist_position=3)
+                              base_url="https://api.example.org", view_token="k1.abc", cancel_token="k1.def", now=NOW,
+                              waitlist_position=3, sequence=1, update=UPDATE)
 
 
 @PROPERTY

@@ -356,7 +356,7 @@ def test_form_and_cancel_bodies_starting_with_a_byte_order_mark_are_read(client,
     assert item["name"] == "Anna"
     from chalicelib import tokens
 
-    token = tokens.make_token(item["registration_id"])
+    token = tokens.make_token(item["registration_id"], tokens.CANCEL)
     cancelled = client.http.post(f"/registrations/{item['registration_id']}/cancel",
                                  headers={"Content-Type": "application/json"},
                                  body=BOM + json.dumps({"token": token}).encode())
@@ -383,7 +383,7 @@ def test_the_201_location_is_the_registration_which_answers_with_the_emails_toke
     without = client.http.get(path, headers={"Accept": "application/json"})
     assert without.status_code == 403
     assert json.loads(without.body)["detail"] == "This link is not valid. Use the link from your most recent email."
-    token = tokens.make_token(body["registration_id"])
+    token = tokens.make_token(body["registration_id"], tokens.VIEW)
     mine = client.http.get(f"{path}?token={token}", headers={"Accept": "application/json"})
     assert mine.status_code == 200 and json.loads(mine.body)["status"] == "confirmed"
     thanks = client.http.get(body["thanks_url"].removeprefix("http://127.0.0.1:8000"), headers={"Accept": "text/html"})

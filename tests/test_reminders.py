@@ -129,15 +129,19 @@ def test_the_reminder_says_when_and_where_in_the_registrants_language_with_the_i
     assert again.decoded("DTSTART") == datetime(2023, 6, 5, 14, 0, tzinfo=again.decoded("DTSTART").tzinfo)
     assert str(again["DTSTART"].params["TZID"]) == ZONE
     assert again.decoded("DTSTART").astimezone(timezone.utc) == START_UTC
-    assert int(again["SEQUENCE"]) == int(first["SEQUENCE"])  # the event did not change
+    assert int(again["SEQUENCE"]) == int(first["SEQUENCE"]) == 0  # the event did not change
+    assert str(again["STATUS"]) == "CONFIRMED"
+    [calendar_part] = [p for p in en.walk() if p.get_content_type() == "text/calendar"]
+    assert calendar_part.get_param("method") == "REQUEST"
 
     # The view and cancel links, with the registrant's token and language.
     links = [line for line in text.splitlines() if line.startswith("http://") or line.startswith("https://")]
     status = next(u for u in links if urlsplit(u).path == f"/registrations/{bram_id}")
     cancel = next(u for u in links if urlsplit(u).path == f"/registrations/{bram_id}/cancel")
-    for url in (status, cancel):
+    for url, purpose, other in ((status, tokens.VIEW, tokens.CANCEL), (cancel, tokens.CANCEL, tokens.VIEW)):
         query = parse_qs(urlsplit(url).query)
-        assert query["lang"] == ["en"] and tokens.verify_token(bram_id, query["token"][0])
+        assert query["lang"] == ["en"] and tokens.verify_token(bram_id, query["token"][0], purpose)
+        assert not tokens.verify_token(bram_id, query["token"][0], other)  # each link for its purpose only
 
 
 def test_late_and_cancelled_registrants_get_no_reminder_and_each_reminder_comes_once(aws, pump, monkeypatch):
@@ -211,3 +215,39 @@ def test_the_reminder_asks_pass_the_stream_filter_and_nothing_else_of_the_run_do
     assert sorted(delivery.change_of(r)[0] for r in acted_on) == ["reminder_1d"] * 3
     assert all(matches(r) for r in acted_on)
     assert [r for r in records if r not in acted_on and matches(r)] == []  # the catalogue's done mark: filtered out
+
+
+def test_the_reminders_sequence_is_higher_only_when_the_event_changed_since_the_registrants_last_invite(
+        aws, pump, monkeypatch):
+    # GIVEN ida registered for 14:00; then the event moved to 15:00 (not announced yet); jan registered after
+    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=timezone.utc))
+    publish(capacity=None, waitlist=False)
+    register("Ida", "ida@example.org", "en")
+    pump.pump_once()
+    assert store.put_event(parse_event({**CASES_EVENT, "questions": [], "capacity": None, "waitlist": False,
+                                        "starts_at": "2023-06-05T15:00:00"})).changed == ("time",)
+    register("Jan", "jan@example.org", "en")
+    pump.pump_once()
+    [ida_confirmed], [jan_confirmed] = mail_to("ida@example.org"), mail_to("jan@example.org")
+    assert (int(invite(ida_confirmed)["SEQUENCE"]), int(invite(jan_confirmed)["SEQUENCE"])) == (0, 0)
+    # WHEN the reminder goes out (a day before 15:00), and then the change is announced
+    due = START_UTC + timedelta(hours=1) - timedelta(days=1)
+    set_clock(monkeypatch, due + timedelta(minutes=3))
+    assert run_jobs(due + timedelta(minutes=2))["done"] == [{"event_id": EVENT_ID, "job": "reminder_1d", "changes": 2}]
+    pump.pump_once()
+    assert lifecycle.announce_schedule(EVENT_ID) == 1  # ida only: jan registered with the new time
+    pump.pump_once()
+    # THEN ida's reminder replaces her entry with the new time (SEQUENCE 1) and the change notice comes
+    # after it (2); jan's reminder keeps his entry as it is (0, the new time already)
+    [ida_reminder], [jan_reminder] = reminders_to("ida@example.org"), reminders_to("jan@example.org")
+    [ida_changed] = [m for m in mail_to("ida@example.org") if str(m["Subject"]).startswith("Changed:")]
+    assert [int(invite(m)["SEQUENCE"]) for m in (ida_reminder, ida_changed, jan_reminder)] == [1, 2, 0]
+    for message in (ida_reminder, jan_reminder):
+        assert invite(message).decoded("DTSTART").astimezone(timezone.utc) == START_UTC + timedelta(hours=1)
+        assert str(message["Subject"]) == "Reminder: Test event, Mon 5 Jun, 15:00 CEST in Amsterdam"
+    assert store.get_registration_in_event(EVENT_ID, invite_uid_owner(ida_reminder))[store.INVITE_SEQUENCE] == 2
+
+
+def invite_uid_owner(message) -> str:
+    """The registration id of a message's calendar entry (its UID, ``<id>@event-registration``)."""
+    return str(invite(message)["UID"]).partition("@")[0]

@@ -39,7 +39,11 @@ def test_counters_live_in_their_own_small_item(aws):
     }
     assert len(str(counters)) < 400  # the item every registration writes stays far under 1 KB
     definition = raw_item(store.EVENT_SK)
-    assert set(definition) == {"pk", "sk", "type", "event_id", "definition"}
+    assert set(definition) == {"pk", "sk", "type", "event_id", "definition", "schedule_revision", "schedules"}
+    assert definition["schedule_revision"] == 0  # README, "Emails", event changes
+    assert definition["schedules"] == {"0": {
+        "starts_at": "2023-06-05T12:00:00Z", "ends_at": "2023-06-05T15:00:00Z", "timezone": "Europe/Amsterdam",
+        "place": "Partos, Ellermanstraat 18b, Amsterdam", "country": "NL"}}
 
 
 def test_a_cached_definition_cannot_open_a_closed_window_or_add_seats(aws):

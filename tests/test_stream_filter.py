@@ -37,7 +37,8 @@ def test_every_record_that_needs_an_email_passes_and_the_rest_mostly_not(aws, pu
     lifecycle.cancel(SEED_EVENT_ID, people[0].registration_id)  # promotes people[1]
     lifecycle.cancel(SEED_EVENT_ID, people[3].registration_id)  # leaves the waitlist
     lifecycle.erase(SEED_EVENT_ID, people[2].registration_id, delete_guard=True)
-    store.put_event(event.model_copy(update={"capacity": 3}))
+    store.put_event(event.model_copy(update={"capacity": 3, "ends_at": event.ends_at.replace(hour=18)}))
+    assert lifecycle.announce_schedule(SEED_EVENT_ID) == 1  # the one confirmed registration left: a new time
     records += pump._new_records()
     deliver_emails({"Records": records[-20:]}, None)
     records += pump._new_records()
@@ -45,7 +46,7 @@ def test_every_record_that_needs_an_email_passes_and_the_rest_mostly_not(aws, pu
     acted_on = [r for r in records if delivery.change_of(r) is not None]
     ignored = [r for r in records if delivery.change_of(r) is None]
     changes = sorted(delivery.change_of(r)[0] for r in acted_on)
-    assert changes == ["cancelled", "cancelled", "promoted"] + ["registered"] * 4
+    assert changes == ["cancelled", "cancelled", "promoted"] + ["registered"] * 4 + ["updated"]
     assert all(matches(r) for r in acted_on)
     # Counters, guards, waitlist buckets, event and catalogue items, claims and sent states: none pass.
     let_through = [r for r in ignored if matches(r)]
@@ -96,3 +97,18 @@ def test_a_resend_passes_and_ses_events_and_message_lookups_do_not(seed_event, p
     assert outcome["dynamodb"]["NewImage"]["email_outcome"]["S"] == "delivered"
     assert not matches(outcome) and delivery.change_of(outcome) is None
     assert matches(resend) and delivery.change_of(resend)[0] == "registered"
+
+
+def test_an_update_put_back_to_pending_is_not_a_new_update(aws):
+    """Only a write that puts a new ``updated`` entry (another sequence) on the item asks for an email."""
+    def image(state: str, sequence: int) -> dict:
+        return {"type": {"S": "registration"}, "status": {"S": "confirmed"}, "email_state": {"S": state},
+                "notifications": {"M": {"updated": {"M": {"state": {"S": state}, "sequence": {"N": str(sequence)}}}}}}
+
+    retried = {"eventName": "MODIFY", "dynamodb": {"OldImage": image("sending", 2), "NewImage": image("pending", 2)}}
+    assert matches(retried) and delivery.change_of(retried) is None
+    fresh = {"eventName": "MODIFY", "dynamodb": {"OldImage": image("sent", 2), "NewImage": image("pending", 3)}}
+    assert matches(fresh) and delivery.change_of(fresh)[0] == "updated"
+    # a later event change replaces an update still waiting: new, though the older one was pending
+    replaced = {"eventName": "MODIFY", "dynamodb": {"OldImage": image("pending", 2), "NewImage": image("pending", 3)}}
+    assert matches(replaced) and delivery.change_of(replaced)[0] == "updated"

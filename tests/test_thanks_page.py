@@ -88,8 +88,8 @@ def test_reference_is_bound_to_its_event_and_expires_after_an_hour(seed_event):
     assert tokens.read_receipt(SEED_EVENT_ID, receipt, now + 3601) is None
     assert tokens.read_receipt("demo-small-workshop", receipt, now) is None
     # not a personal link token, nor the other way round
-    assert not tokens.verify_token(result.registration_id, receipt.split(".", 2)[2])
-    assert tokens.read_receipt(SEED_EVENT_ID, f"{result.registration_id}.{now + 60}.{tokens.make_token(result.registration_id)}", now) is None
+    assert not any(tokens.verify_token(result.registration_id, receipt.split(".", 2)[2], p) for p in tokens.PURPOSES)
+    assert tokens.read_receipt(SEED_EVENT_ID, f"{result.registration_id}.{now + 60}.{tokens.make_token(result.registration_id, tokens.VIEW)}", now) is None
 
 
 def test_a_caught_bot_gets_the_general_page(client, seed_event):

@@ -67,7 +67,7 @@ def subjects_to(address: str) -> list[str]:
 def cancel(client, registration_id: str, **headers):
     return client.http.post(f"/registrations/{registration_id}/cancel",
                             headers={"Content-Type": "application/json", **headers},
-                            body=json.dumps({"token": tokens.make_token(registration_id)}))
+                            body=json.dumps({"token": tokens.make_token(registration_id, tokens.CANCEL)}))
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_a_cancellation_after_the_event_changes_nothing(client, a_and_b, pump):
     publish(start=timedelta(hours=-4), end=timedelta(hours=-1))  # the event is over
     before = store.get_counters(EVENT_ID, consistent=True)
 
-    page = client.http.get(f"/registrations/{a.registration_id}/cancel?token={tokens.make_token(a.registration_id)}"
+    page = client.http.get(f"/registrations/{a.registration_id}/cancel?token={tokens.make_token(a.registration_id, tokens.CANCEL)}"
                            "&lang=en", headers={"Accept": "text/html"})
     assert page.status_code == 200
     html = page.body.decode()
@@ -103,7 +103,7 @@ def test_a_cancellation_after_the_event_changes_nothing(client, a_and_b, pump):
     }
     browser = client.http.post(f"/registrations/{a.registration_id}/cancel?lang=en",
                                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
-                               body=f"token={tokens.make_token(a.registration_id)}")
+                               body=f"token={tokens.make_token(a.registration_id, tokens.CANCEL)}")
     assert browser.status_code == 409 and "<h1>Event over</h1>" in browser.body.decode()
     staff = run("registrations", "cancel", EVENT_ID, a.registration_id, "--yes")
     assert staff.exit_code == 1 and "is over" in staff.stderr
@@ -148,7 +148,7 @@ def test_a_cancellation_while_the_event_runs_frees_no_seat_and_the_waitlist_hear
     item = store.get_registration_in_event(EVENT_ID, b.registration_id)
     assert item["status"] == "waitlisted" and item["notifications"]["waitlist_closed"]["state"] == "sent"
 
-    page = client.http.get(f"/registrations/{b.registration_id}?token={tokens.make_token(b.registration_id)}",
+    page = client.http.get(f"/registrations/{b.registration_id}?token={tokens.make_token(b.registration_id, tokens.VIEW)}",
                            headers={"Accept": "text/html"}).body.decode()
     assert "The waitlist has closed and no seat came free for you." in page
 

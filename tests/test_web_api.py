@@ -228,7 +228,8 @@ def test_every_answer_that_shows_personal_data_is_no_store(client, seed_event):
 
     created = post_json(client, partos_registration())
     registration_id = json.loads(created.body)["registration_id"]
-    token = tokens.make_token(registration_id)
+    token = tokens.make_token(registration_id, tokens.VIEW)
+    cancel_token = tokens.make_token(registration_id, tokens.CANCEL)
     cancel_url = f"/registrations/{registration_id}/cancel"
     answers = {
         "201": created,
@@ -240,12 +241,12 @@ def test_every_answer_that_shows_personal_data_is_no_store(client, seed_event):
         "registration HTML": client.http.get(f"/registrations/{registration_id}?token={token}",
                                              headers={"Accept": "text/html"}),
         "registration 403": client.http.get(f"/registrations/{registration_id}?token=k1.bad"),
-        "registration 404": client.http.get(f"/registrations/nope?token={tokens.make_token('nope')}"),
-        "cancel page": client.http.get(f"{cancel_url}?token={token}"),
+        "registration 404": client.http.get(f"/registrations/nope?token={tokens.make_token('nope', tokens.VIEW)}"),
+        "cancel page": client.http.get(f"{cancel_url}?token={cancel_token}"),
         "cancel 403": client.http.post(cancel_url, headers={"Content-Type": "application/json"}, body=b'{"token": "x"}'),
         "cancel 400": client.http.post(cancel_url, headers={"Content-Type": "application/json"}, body=b"{"),
         "cancel JSON": client.http.post(cancel_url, headers={"Content-Type": "application/json"},
-                                        body=json.dumps({"token": token})),
+                                        body=json.dumps({"token": cancel_token})),
         "form 303": client.http.post(_registrations_path(), headers={"Content-Type": "application/x-www-form-urlencoded"},
                                      body="name=Bo&email=bo%40example.org&consent=on&organisation=X&role=campaigner"),
         "event JSON": client.http.get(f"/events/{SEED_EVENT_ID}"),

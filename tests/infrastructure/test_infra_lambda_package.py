@@ -311,7 +311,7 @@ def test_trimmed_package_registers_renders_and_delivers(unzipped, moto_server, t
     assert len(mails) == 1
     message = email.message_from_string(mails[0].raw_data, policy=email.policy.default)
     (invite,) = [part for part in message.walk() if part.get_filename() == "invite.ics"]
-    assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content()
+    assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content().decode("utf-8")  # application/ics
 
     # WHEN the scheduled RunDueJobs runs from the package (the workshop's cutoff is two weeks away)
     jobs = _run(unzipped, runtime, JOBS_CALL, env=env)
