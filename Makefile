@@ -13,6 +13,11 @@ FRESH ?=
 
 AXE_VERSION := $(shell sed -n 's/.*"axe-core": *"\([^"]*\)".*/\1/p' tests/browser/package.json)
 AXE := tests/browser/node_modules/axe-core/axe.min.js
+# Browser scripts the service serves (GET /static/vendor/{name}), from pinned npm packages
+# (browser-scripts/package.json and its lock file): the door page's QR decoder. Copied, not committed.
+# Not in a folder named vendor/: Chalice copies that one into the root of the Lambda zip.
+VENDORED_DIR := chalicelib/templates/static/vendor
+VENDORED := $(VENDORED_DIR)/jsQR.js
 ICALJS_VERSION := $(shell sed -n 's/.*"ical.js": *"\([^"]*\)".*/\1/p' tests/browser/package.json)
 ICALJS := tests/browser/node_modules/ical.js/package.json
 
@@ -24,7 +29,7 @@ JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p "process.versio
 endif
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION
 
-.PHONY: run test test-suites lint axe clean
+.PHONY: run test test-suites lint axe vendored vendored-if-npm clean
 
 # Each set of requirements has its own stamp, so each target installs only what it needs:
 #   .venv/.venv-ready     the virtual environment and pip
@@ -49,10 +54,10 @@ $(VENV)/.installed: requirements.txt requirements-local.txt requirements-staff.t
 	$(PIP) -r requirements-dev.txt -r infrastructure/requirements.txt
 	touch $(VENV)/.installed-local $(VENV)/.installed-staff $@
 
-run: $(VENV)/.installed-local $(VENV)/.installed-staff ## Start the local service (moto on AWS_PORT, API on PORT)
+run: $(VENV)/.installed-local $(VENV)/.installed-staff vendored-if-npm ## Start the local service (moto on AWS_PORT, API on PORT)
 	PORT=$(PORT) AWS_PORT=$(AWS_PORT) FRESH=$(FRESH) $(PY) -m localservice
 
-test: $(VENV)/.installed axe ## Run every test (browser tests skip with a message where Chromium is missing)
+test: $(VENV)/.installed axe vendored-if-npm ## Run every test (browser tests skip with a message where Chromium is missing)
 	@$(MAKE) --no-print-directory test-suites
 
 # The app's tests and the infrastructure tests run apart (synthesis loads both cores for ~30 s). Both
@@ -82,7 +87,24 @@ axe: ## axe-core and ical.js from npm, for the accessibility and calendar checks
 	    || echo "npm install of axe-core and ical.js failed: the accessibility and ical.js checks will be skipped"; \
 	else echo "npm not found: the accessibility (axe-core) and ical.js checks will be skipped"; fi
 
+# npm ci checks each package against the lock file's integrity hash; only the files the service serves
+# are copied (with the package's licence). The Lambda package takes them from chalicelib/ like any file there.
+$(VENDORED): browser-scripts/package.json browser-scripts/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm (Node.js) is needed for the door page's QR decoder (jsQR): see README, Check-in at the door"; exit 1; }
+	npm ci --prefix browser-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDORED_DIR)
+	cp browser-scripts/node_modules/jsqr/dist/jsQR.js $(VENDORED)
+	cp browser-scripts/node_modules/jsqr/LICENSE $(VENDORED_DIR)/jsQR.LICENSE.txt
+
+vendored: $(VENDORED) ## The door page's QR decoder (jsQR) from npm, pinned by browser-scripts/package-lock.json
+
+# make run and make test go on without npm: the door page then scans with the browser's BarcodeDetector
+# only (where there is one), and codes can still be typed or people found by name.
+vendored-if-npm:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(VENDORED); \
+	elif [ ! -f $(VENDORED) ]; then echo "npm not found: the door page will scan QR codes only where the browser has BarcodeDetector"; fi
+
 include infrastructure/infra.mk
 
 clean: ## Remove the virtual environment, outbox and test output (the kept data in .local-state/ stays)
-	rm -rf $(VENV) outbox .pytest_cache test-artifacts tests/browser/node_modules
+	rm -rf $(VENV) outbox .pytest_cache test-artifacts tests/browser/node_modules browser-scripts/node_modules $(VENDORED_DIR)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 from typing import Any
@@ -19,12 +20,13 @@ from chalice import Chalice, Rate, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from chalicelib import branding, clock, colours, cors, dates, delivery, feedback, jobs, openapi, pages, registrations, store, tokens
-from chalicelib.i18n import negotiate, opens_on
+from chalicelib import (branding, checkin, clock, colours, cors, dates, delivery, doorpage, feedback, jobs, openapi, pages,
+                        registrations, store, tokens)
+from chalicelib.i18n import field_error, negotiate, opens_on
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem
-from chalicelib.requests import parse_body, parse_token_body
+from chalicelib.requests import parse_body, parse_json_object, parse_token_body
 from chalicelib.settings import get_settings
-from chalicelib.validation import RegistrationInvalid
+from chalicelib.validation import FieldError, RegistrationInvalid
 
 # Chalice's own log handler stays off: the Powertools Logger below writes to the same logger
 # ("event-registration"), and with both every line would be written twice (once not as JSON).
@@ -34,6 +36,8 @@ app = Chalice(app_name="event-registration", configure_logs=False)
 logger = Logger(service="event-registration")
 
 STATIC_DIR = Path(__file__).parent / "chalicelib" / "templates" / "static"
+#: Scripts copied from pinned npm packages by ``make vendored`` (README, "Check-in at the door").
+VENDOR_DIR = STATIC_DIR / "vendor"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 HTML = "text/html; charset=utf-8"
 #: Logo files an event file may name (``assets/<file>.svg``, ``chalicelib.events.LOGO_FILE``): text, not binary.
@@ -107,16 +111,6 @@ def _event_or_404(event_id: str, language: str, *, counters: bool = True):
         raise Problem(404, "not-found", language, what="event") from None
 
 
-def _state(event, counters: store.EventCounters) -> str:
-    """``open``, ``closed``, ``not_yet_open``, or ``full`` (no seat, and no waitlist or one past its cutoff),
-    as the writes judge it."""
-    now = clock.now()
-    state = counters.window_state(now)
-    if state == "open" and counters.full and not counters.waitlist_open(now):
-        return "full"
-    return state
-
-
 def _closed_problem(event, state: str, language: str) -> Problem:
     """409 ``registration-closed``; before registration opens, the detail says when it opens (in the
     event's zone with its abbreviation) and the body carries ``registration_opens_at`` (local) and
@@ -166,7 +160,7 @@ def get_event(event_id: str) -> Response:
     """
     if _wants_html():
         response = _event_page(event_id, lambda event, counters, lang: pages.event_page(
-            event, counters, lang, state=_state(event, counters), base_path=".."
+            event, store.availability(event, counters, clock.now()), lang, base_path=".."
         ), base_path="..")
         response.headers["Vary"] = "Accept"
         return response
@@ -175,16 +169,15 @@ def get_event(event_id: str) -> Response:
     except Problem as problem:
         return _problem(problem)
     body = event.public_view()
-    state = _state(event, counters)
-    seats, figure = pages.seats_shown(event, pages.seats_left(event, counters))
+    available = store.availability(event, counters, clock.now())
     language = _language(event.languages)
     body["registration"] = {
-        "open": state == "open",
-        "state": state,
-        "seats_left": figure,
-        "seats": seats,
+        "open": available.state == "open",
+        "state": available.state,
+        "seats_left": available.seats_figure,
+        "seats": available.seats,
         "waitlist": event.waitlist,
-        "waitlist_open": counters.waitlist_open(clock.now()),
+        "waitlist_open": available.waitlist_open,
         # When registration opens and closes, as people read it: the event's zone and its abbreviation.
         "opens_text": pages.opens_text(event, language) or None,
         "closes_text": dates.local_timestamp(event, event.utc(event.closes_at_local), language),
@@ -206,7 +199,8 @@ def _event_page(event_id: str, render, base_path: str = "../..", *, counters: bo
     return _html(render(event, counts, _language(event.languages)), event=event)
 
 
-def _form_again(event, counters, lang: str, values: dict[str, Any], errors: dict[str, str], state: str, status: int) -> Response:
+def _form_again(event, available: store.Availability, lang: str, values: dict[str, Any], errors: dict[str, str],
+                status: int) -> Response:
     """The registration form re-rendered after a refused post: what was typed, a message at each field.
 
     Its ``form_started_at`` lies ``MIN_FILL_SECONDS`` back: the person has filled the form in once,
@@ -214,7 +208,7 @@ def _form_again(event, counters, lang: str, values: dict[str, Any], errors: dict
     """
     started = max(0, int(time.time() - get_settings().min_fill_seconds) - 1)
     page = pages.registration_form(
-        event, counters, lang, state=state, base_path="../..", form_started_at=started, values=values, errors=errors,
+        event, available, lang, base_path="../..", form_started_at=started, values=values, errors=errors,
     )
     return _html(page, status, event=event)
 
@@ -223,7 +217,8 @@ def _form_again(event, counters, lang: str, values: dict[str, Any], errors: dict
 def registration_page(event_id: str) -> Response:
     """The registration form (HTML); ``?lang=``, else ``Accept-Language``, else the event's default."""
     return _event_page(event_id, lambda event, counters, lang: pages.registration_form(
-        event, counters, lang, state=_state(event, counters), form_started_at=int(time.time()), base_path="../.."
+        event, store.availability(event, counters, clock.now()), lang, form_started_at=int(time.time()),
+        base_path="../.."
     ))
 
 
@@ -273,8 +268,8 @@ def create_registration(event_id: str) -> Response:
     except RegistrationInvalid as invalid:
         if body.is_form:
             errors = {e.field: e.message for e in invalid.errors}
-            counters = store.get_counters(event_id)
-            return _form_again(event, counters, answer_language, body.data, errors, _state(event, counters), 422)
+            available = store.availability(event, store.get_counters(event_id), clock.now())
+            return _form_again(event, available, answer_language, body.data, errors, 422)
         return _problem(Problem(422, "validation-failed", answer_language, errors=invalid.errors))
     except store.AlreadyRegistered:
         problem = Problem(409, "already-registered", answer_language)
@@ -300,12 +295,12 @@ def create_registration(event_id: str) -> Response:
         return _json(answer, 201, {"Location": f"{base}/registrations/{result.registration_id}"})
     if body.is_form and problem.status == 409:
         errors = {"email": problem.detail} if problem.code == "already-registered" else {}
-        counters = store.get_counters(event_id)
-        state = _state(event, counters) if problem.code == "already-registered" else (
-            "full" if problem.code == "event-full" else counters.window_state(clock.now()))
+        available = store.availability(event, store.get_counters(event_id), clock.now())
+        state = available.state if problem.code == "already-registered" else (
+            "full" if problem.code == "event-full" else "closed" if available.state == "full" else available.state)
         if state == "open":  # closed at the write, open when read back: a window edge; say closed
             state = "closed"
-        return _form_again(event, counters, answer_language, body.data, errors, state, 409)
+        return _form_again(event, replace(available, state=state), answer_language, body.data, errors, 409)
     return _problem(problem)
 
 
@@ -470,6 +465,116 @@ def accent_stylesheet(name: str) -> Response:
     headers = _security_headers(STATIC_TYPES[".css"])
     headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return Response(body=branding.accent_stylesheet(f"#{match.group(1)}"), status_code=200, headers=headers)
+
+
+# ------------------------------------------------------------------ check-in at the door
+
+
+#: RFC 6750 section 3: a door route's 401 says which scheme it wants, and whether the token given was bad.
+DOOR_CHALLENGE = 'Bearer realm="door"'
+
+
+def _door(event_id: str) -> tuple[Any, checkin.DoorPass, str]:
+    """``(event, door pass, language)`` of a door API call: the ``Authorization: Bearer`` door link
+    (401 ``door-link-invalid`` / ``door-link-expired`` with ``WWW-Authenticate``, RFC 6750 section 3.1),
+    then the event (404)."""
+    language = _language(("en", "nl"))
+    token = checkin.bearer_token(_header("authorization"))
+    refused = {"WWW-Authenticate": f'{DOOR_CHALLENGE}, error="invalid_token"' if token else DOOR_CHALLENGE}
+    try:  # the signature first: a request without a genuine link costs no read
+        door = checkin.read_door_token(event_id, token, clock.now())
+    except checkin.DoorLinkExpired as expired:
+        event, _ = _event_or_404(event_id, language, counters=False)
+        language = _language(event.languages)
+        raise Problem(401, "door-link-expired", language, headers=refused,
+                      expired=doorpage.expired_text(event, expired, language)) from None
+    except checkin.DoorLinkInvalid:
+        raise Problem(401, "door-link-invalid", language, headers=refused) from None
+    event, _ = _event_or_404(event_id, language, counters=False)
+    return event, door, _language(event.languages)
+
+
+def _door_answer(event_id: str, act) -> Response:
+    """Run ``act(event, door, language)`` for a door API route; problems as problem+json (README, "Check-in at the door")."""
+    try:
+        event, door, language = _door(event_id)
+        return _json(act(event, door, language))
+    except Problem as problem:
+        return _problem(problem)
+    except checkin.Busy:
+        return _problem(Problem(503, "checkin-busy", _language(("en", "nl")), headers={"Retry-After": "1"}))
+
+
+def _door_body(language: str) -> dict[str, Any]:
+    return parse_json_object(_header("content-type"), app.current_request.raw_body, language)
+
+
+@app.route("/events/{event_id}/door", methods=["GET"])
+def door_page(event_id: str) -> Response:
+    """The door page (HTML): scans check-in codes, finds people; the link's token stays in its fragment."""
+    response = _event_page(event_id, lambda event, _, lang: doorpage.page(event, lang, base_path="../.."),
+                           counters=False)
+    response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
+    return response
+
+
+@app.route("/events/{event_id}/door/summary", methods=["GET"])
+def door_summary(event_id: str) -> Response:
+    """Checked in and confirmed (the page polls it), and until when the link works."""
+    return _door_answer(event_id, lambda event, door, lang: doorpage.summary_json(
+        event, checkin.summary(event.id), door, lang))
+
+
+@app.route("/events/{event_id}/door/checkins", methods=["POST"], content_types=["*/*"])
+def door_check_in(event_id: str) -> Response:
+    """Check in by code (scanned or typed): ``{"code": ...}`` -> the outcome (always 200 for a read code)."""
+    def act(event, door, lang):
+        code = _door_body(lang).get("code")
+        result = checkin.check_in_code(event.id, code if isinstance(code, str) else None, clock.now())
+        logger.info("door check-in", extra={"event_id": event.id, "outcome": result.outcome, "door_key": door.key_id,
+                                            "registration_id": result.person.registration_id if result.person else None})
+        return doorpage.result_json(event, result, lang)
+
+    return _door_answer(event_id, act)
+
+
+@app.route("/events/{event_id}/door/undo", methods=["POST"], content_types=["*/*"])
+def door_undo(event_id: str) -> Response:
+    """Take back a check-in by its code: ``{"code": ...}`` -> ``undone`` or ``not_checked_in``."""
+    def act(event, door, lang):
+        code = _door_body(lang).get("code")
+        result = checkin.undo_code(event.id, code if isinstance(code, str) else None)
+        logger.info("door check-in undone", extra={"event_id": event.id, "outcome": result.outcome,
+                                                   "registration_id": result.person.registration_id if result.person else None})
+        return doorpage.result_json(event, result, lang)
+
+    return _door_answer(event_id, act)
+
+
+@app.route("/events/{event_id}/door/search", methods=["POST"], content_types=["*/*"])
+def door_search(event_id: str) -> Response:
+    """Confirmed registrations by name or address: ``{"query": ...}`` -> ``{results, more}`` (no addresses)."""
+    def act(event, door, lang):
+        query = _door_body(lang).get("query")
+        try:
+            people, more = checkin.search(event.id, query if isinstance(query, str) else "")
+        except ValueError:
+            raise Problem(422, "validation-failed", lang, errors=[
+                FieldError("query", "search_too_short", field_error("search_too_short", lang))]) from None
+        return {"results": [doorpage.person_json(event, person, lang) for person in people], "more": more}
+
+    return _door_answer(event_id, act)
+
+
+@app.route("/static/vendor/{name}", methods=["GET"])
+def vendored_file(name: str) -> Response:
+    """A browser script the build copies from a pinned npm package (``make vendored``): the QR decoder."""
+    path = VENDOR_DIR / name
+    if "/" in name or path.suffix != ".js" or not path.is_file():
+        return _problem(Problem(404, "not-found", "en", what="file"))
+    headers = _security_headers(STATIC_TYPES[".js"])
+    headers["Cache-Control"] = "public, max-age=300"
+    return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
 
 
 # ------------------------------------------------------------------ scheduled jobs

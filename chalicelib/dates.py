@@ -47,7 +47,8 @@ def local_timestamp(event: Event, instant: datetime, language: str) -> str:
 def short_start(event: Event, language: str) -> str:
     """``"ma 5 jun, 14:00 CEST"``: the event's start, short, for a subject line (Babel, the zone's abbreviation)."""
     start = event.local(event.starts_at)
-    return f"{format_date(start, 'EEE d MMM', locale=language)}, {format_time(start, 'HH:mm', locale=language)} {start.tzname()}"
+    day, time = format_date(start, "EEE d MMM", locale=language), format_time(start, "HH:mm", locale=language)
+    return f"{day}, {time} {start.tzname()}"
 
 
 def starts_in(event: Event, now: datetime, language: str) -> str:

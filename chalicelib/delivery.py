@@ -43,7 +43,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from aws_lambda_powertools import Logger
 
-from chalicelib import aws, clock, emails, store, tokens
+from chalicelib import aws, checkin, clock, emails, store, tokens
 from chalicelib.settings import get_settings
 from chalicelib.streamfilter import STREAM_FILTER_PATTERN  # noqa: F401 - the filter of the records change_of acts on
 
@@ -67,7 +67,9 @@ PERMANENT_ERRORS = {
 #: SES v2 answers to going over the account's sending rate (``TooManyRequestsException``, HTTP 429;
 #: ``Throttling``/``ThrottlingException``, "Maximum sending rate exceeded"): botocore retries them with
 #: backoff (``chalicelib.aws.SERVICE_MAX_ATTEMPTS``); one that outlasts those retries stops the batch.
-THROTTLING_ERRORS = frozenset({"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException"})
+THROTTLING_ERRORS = frozenset({
+    "TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException",
+})
 
 
 class SendThrottled(Exception):
@@ -253,6 +255,7 @@ def deliver(record: dict[str, Any]) -> bool:
             cancel_token=tokens.make_token(registration_id, tokens.CANCEL),
             now=now,
             waitlist_position=position,
+            checkin_code=checkin.code_for_delivery(change, item),
             sequence=calendar_sequence(change, item),
             update=entry if change == "updated" else None,
         )
@@ -280,7 +283,7 @@ def deliver(record: dict[str, Any]) -> bool:
                                   reason=f"{code}: retrying", **only)
         logger.warning("email send failed, will retry", extra={**log, "error_code": code})
         if code in THROTTLING_ERRORS:
-            raise SendThrottled(code)
+            raise SendThrottled(code) from exc
         return False
     except BotoCoreError as exc:
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
@@ -310,7 +313,8 @@ def handle_batch(records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]
         except SendThrottled:
             logger.warning("SES sending rate exceeded: the rest of the batch waits for the retry",
                            extra={"records_left": len(records) - index})
-            failures.extend({"itemIdentifier": r.get("dynamodb", {}).get("SequenceNumber", "")} for r in records[index:])
+            failures.extend({"itemIdentifier": r.get("dynamodb", {}).get("SequenceNumber", "")}
+                            for r in records[index:])
             break
         except (ClientError, BotoCoreError) as exc:
             logger.warning("stream record failed", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})

@@ -66,7 +66,7 @@ from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
 
-from chalicelib import schedules, templates
+from chalicelib import checkin, schedules, templates
 from chalicelib.branding import NEUTRAL_ACCENT, look
 from chalicelib.calendar_links import calendar_links
 from chalicelib.dates import event_when, short_start, span_when, starts_in
@@ -91,8 +91,10 @@ _PLAIN_TEXT = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
 #: Bidirectional classes of the embedding, override and isolate controls (Unicode UAX #9): they can
 #: make a header display as something else.
 _BIDI_CONTROL_CLASSES = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"})
-#: Characters that make a display name look like an address or an encoded-word to some decoder.
-_ADDRESS_LIKE = re.compile(r"[@<>]|=\?")
+#: Characters that make a display name look like an address or an encoded-word to some decoder, and
+#: the backslash, an escape in RFC 5322 quoted strings that calendar parsers also read in a ``CN``
+#: parameter (a name ending in one swallowed the next parameter of the invite's ``ATTENDEE``).
+_ADDRESS_LIKE = re.compile(r"[@<>\\]|=\?")
 
 
 class UnsafeMessage(ValueError):
@@ -168,7 +170,8 @@ def one_line(text: str) -> str:
 def header_display_name(name: str) -> str:
     """The display name a header shows for ``name``: :func:`one_line`, at most
     :data:`DISPLAY_NAME_MAX` characters, and ``""`` (no display name) when it contains
-    ``@``, ``<``, ``>`` or ``=?``, which some decoder could take for an address or an encoded-word."""
+    ``@``, ``<``, ``>`` or ``=?``, which some decoder could take for an address or an encoded-word,
+    or a backslash (an escape to some decoders). The invite's ``CN`` names are these too (README, "Emails")."""
     text = one_line(name)[:DISPLAY_NAME_MAX].strip()
     return "" if _ADDRESS_LIKE.search(text) else text
 
@@ -338,6 +341,7 @@ def build_email(
     waitlist_position: int | None = None,
     sequence: int = 0,
     update: dict[str, Any] | None = None,
+    checkin_code: str | None = None,
 ) -> OutgoingEmail:
     """The complete, checked message for one change of one registration.
 
@@ -348,6 +352,8 @@ def build_email(
     ``cancel_token`` the registration's link tokens (``chalicelib.tokens``); ``now`` (aware
     UTC) the Date and DTSTAMP; ``sequence`` the calendar message's ``SEQUENCE``; ``update``
     the ``updated`` notification (``changes``, ``previous`` schedule) of an event change.
+    ``checkin_code`` the registrant's check-in code (``checkin.code_for_delivery``), shown as an
+    inline QR code and in groups for reading aloud (``checkin.email_context``), or ``None``.
     Raises ``ValueError`` when the registrant's or sender's address is invalid, and
     :class:`UnsafeMessage` (a ``ValueError``) when the result fails :func:`check_message`.
     """
@@ -383,9 +389,11 @@ def build_email(
     _, sender_addr = parseaddr(sender)
     recipient = address(registration["email"])
     sender_addr = address(sender_addr)
+    context.update(checkin.email_context(checkin_code, sender_addr.rpartition("@")[2]))  # README, "Check-in at the door"
     organiser_addr = address(str(event.organiser.email))
     organiser_name = header_display_name(event.organiser.name)
-    subject = SUBJECTS[kind][language].format(title=title, starts=short_start(event, language), city=event.location.city)
+    subject = SUBJECTS[kind][language].format(title=title, starts=short_start(event, language),
+                                              city=event.location.city)
     # Written here, not by email.headerregistry (see the module docstring). From is the sending
     # identity (SES verifies it) with the organiser's name; replies go to the organiser.
     headers = {
@@ -400,6 +408,7 @@ def build_email(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(templates.render("email.txt", context), subtype="plain", charset="utf-8")
     message.add_alternative(templates.render("email.html", context), subtype="html", charset="utf-8")
+    checkin.attach_code(message, context)  # the QR code beside the HTML (multipart/related)
     if method is not None:  # a seat held, or given up: the calendar entry; else none (waitlisted)
         invite = build_invite(
             event,

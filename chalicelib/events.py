@@ -46,7 +46,7 @@ CORE_FIELDS = ("name", "email", "language", "consent", "website", "form_started_
 #: ``staff.columns`` names its columns from this list (``chalicelib`` never imports ``staff``).
 EXPORT_COLUMNS = (
     "registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at",
-    "email_state", "checked_in_at", "email_outcome",
+    "email_state", "email_outcome", "checked_in_at",
 )
 
 #: Pydantic's own names on a model (``model_config``, ``model_dump``): each question is a field

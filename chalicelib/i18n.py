@@ -40,6 +40,8 @@ FIELD_ERRORS: dict[str, dict[str, str]] = {
     "unknown_field": {"en": "This field is not part of the form.", "nl": "Dit veld hoort niet bij het formulier."},
     "invalid_type": {"en": "This value has the wrong type.", "nl": "Deze waarde heeft het verkeerde type."},
     "out_of_range": {"en": "This number is out of range.", "nl": "Dit getal valt buiten het toegestane bereik."},
+    "search_too_short": {"en": "Type at least 2 letters of a name or address.",
+                         "nl": "Typ minstens 2 letters van een naam of adres."},
     "too_fast": {
         "en": "Please check your answers and send the form again.",
         "nl": "Controleer je antwoorden en verstuur het formulier opnieuw.",
@@ -87,6 +89,21 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
     "invalid-token": {
         "en": ("Invalid link", "This link is not valid. Use the link from your most recent email."),
         "nl": ("Ongeldige link", "Deze link is niet geldig. Gebruik de link uit je meest recente e-mail."),
+    },
+    # The door page's API (README, "Check-in at the door").
+    "door-link-invalid": {
+        "en": ("Invalid door link", "This door link is not valid: mistyped, or its key was retired. "
+                                    "Ask the organiser for a new one."),
+        "nl": ("Ongeldige link voor de ingang", "Deze link voor de ingang is niet geldig: verkeerd overgenomen, "
+                                                 "of de sleutel is ingetrokken. Vraag de organisator om een nieuwe."),
+    },
+    "door-link-expired": {
+        "en": ("Link expired", "This door link expired at {expired}. Ask the organiser for a new one."),
+        "nl": ("Link verlopen", "Deze link voor de ingang is verlopen op {expired}. Vraag de organisator om een nieuwe."),
+    },
+    "checkin-busy": {
+        "en": ("Busy", "Too many check-ins at once; try again in a second."),
+        "nl": ("Druk", "Te veel check-ins tegelijk; probeer het over een seconde opnieuw."),
     },
     "busy": {
         "en": ("Busy", "Too many registrations at once for this event; try again in a second."),

@@ -49,7 +49,7 @@ RATE_MINUTES = 5
 
 
 def close_waitlist(event_id: str, now: datetime, should_stop: Callable[[], bool], due: int = 0,
-                   entry: dict[str, Any] | None = None) -> tuple[int, bool]:
+                   catalogue: dict[str, Any] | None = None) -> tuple[int, bool]:
     """Ask for the ``waitlist_closed`` email of everyone still on ``event_id``'s waitlist.
 
     Reads the waitlist buckets (``store.waiting_registrations``) and marks each waiting

@@ -36,6 +36,7 @@ import copy
 import re
 from typing import Any, Iterable
 
+from chalicelib import checkin
 from chalicelib.events import Event
 from chalicelib.i18n import FIELD_ERRORS
 from chalicelib.requests import MAX_BODY_BYTES
@@ -339,6 +340,125 @@ def _register_operation(
     }
 
 
+def _door_schemas() -> dict[str, Any]:
+    """The door page's API (README, "Check-in at the door"): only what the door needs of a person."""
+    nullable_text = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    return {
+        "DoorPerson": {
+            "type": "object",
+            "description": "What the door sees of a registration: never more.",
+            "properties": {
+                "name": {"type": "string"},
+                "organisation": {**nullable_text, "description": "The answer to the event's organisation question."},
+                "status": {"type": "string", "enum": ["confirmed", "waitlisted", "cancelled", "erased"]},
+                "checked_in_at": {**nullable_text, "description": "ISO 8601 in the event's zone; null until checked in."},
+                "time": {**nullable_text, "description": "The check-in time of day in the event's zone, e.g. 14:03."},
+                "code": {"type": "string", "pattern": "^[A-Z2-7]{24}$",
+                         "description": "The registration's check-in code: the handle to check in or undo."},
+            },
+            "required": ["name", "organisation", "status", "checked_in_at", "time", "code"],
+        },
+        "DoorResult": {
+            "type": "object",
+            "properties": {
+                "outcome": {"type": "string", "enum": list(checkin.OUTCOMES)},
+                "tone": {"type": "string", "enum": ["ok", "warn", "stop", "info"]},
+                "title": {"type": "string", "description": "The headline in the page's language."},
+                "changed": {"type": "boolean", "description": "Whether this request wrote the change."},
+                "person": {"anyOf": [_ref("DoorPerson"), {"type": "null"}]},
+            },
+            "required": ["outcome", "tone", "title", "changed", "person"],
+        },
+        "DoorSummary": {
+            "type": "object",
+            "properties": {
+                "event_id": {"type": "string"},
+                "title": {"type": "string"},
+                "checked_in": {"type": "integer", "minimum": 0},
+                "confirmed": {"type": "integer", "minimum": 0},
+                "count_text": {"type": "string"},
+                "link_expires_at": {"type": "string", "format": "date-time"},
+                "link_valid_text": {"type": "string"},
+            },
+            "required": ["event_id", "title", "checked_in", "confirmed", "count_text", "link_expires_at",
+                         "link_valid_text"],
+        },
+        "DoorSearchResults": {
+            "type": "object",
+            "properties": {"results": {"type": "array", "items": _ref("DoorPerson"), "maxItems": checkin.SEARCH_LIMIT},
+                           "more": {"type": "boolean"}},
+            "required": ["results", "more"],
+        },
+        "DoorCode": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "maxLength": 200,
+                                    "description": "A check-in code as scanned or typed (spaces, hyphens and case ignored)."}},
+            "required": ["code"],
+        },
+        "DoorSearch": {
+            "type": "object",
+            "properties": {"query": {"type": "string", "maxLength": 200,
+                                     "description": "Words of a name or email address (at least 2 letters)."}},
+            "required": ["query"],
+        },
+    }
+
+
+def _door_paths(event_id: dict[str, Any]) -> dict[str, Any]:
+    """``/events/{event_id}/door`` and the JSON routes under it (bearer: the door link's token)."""
+    refused = {
+        "401": _problem_response("No door link, or an invalid (door-link-invalid) or expired (door-link-expired) one; "
+                                 "`WWW-Authenticate: Bearer realm=\"door\"` (RFC 6750)."),
+        "404": _problem_response("No such event."),
+    }
+    body_errors = {"400": _problem_response("Malformed body."), "413": _problem_response("Body too large."),
+                   "415": _problem_response("Not JSON.")}
+    busy = {"503": _problem_response("Too many check-ins at once; try again.")}
+
+    def post(summary: str, operation: str, body: str, answer: str, also: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "summary": summary,
+            "operationId": operation,
+            "tags": ["door"],
+            "security": [{"doorLink": []}],
+            "parameters": [event_id, _LANG],
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref(body)}}},
+            "responses": {"200": {"description": "The answer.", "headers": _CORS_HEADERS,
+                                  "content": {JSON: {"schema": _ref(answer)}}},
+                          **refused, **body_errors, **(also or {})},
+        }
+
+    return {
+        "/events/{event_id}/door": {"get": {
+            "summary": "The door page: scan check-in codes, type one, find people by name (HTML)",
+            "description": "Holds no data; its script reads the door link's token from the URL fragment "
+            "(python -m staff checkin-link) and calls the routes below with it.",
+            "operationId": "door_page",
+            "tags": ["door"],
+            "parameters": [event_id, _LANG],
+            "responses": {"200": _html_response("The page."), "404": _html_response("No such event.")},
+        }},
+        "/events/{event_id}/door/summary": {"get": {
+            "summary": "Checked in and confirmed, live",
+            "operationId": "door_summary",
+            "tags": ["door"],
+            "security": [{"doorLink": []}],
+            "parameters": [event_id, _LANG],
+            "responses": {"200": {"description": "The figures.", "headers": _CORS_HEADERS,
+                                  "content": {JSON: {"schema": _ref("DoorSummary")}}}, **refused},
+        }},
+        "/events/{event_id}/door/checkins": {"post": post(
+            "Check in by code (conditional: confirmed and not yet checked in)", "door_check_in", "DoorCode",
+            "DoorResult", busy)},
+        "/events/{event_id}/door/undo": {"post": post(
+            "Take back a check-in by code", "door_undo", "DoorCode", "DoorResult", busy)},
+        "/events/{event_id}/door/search": {"post": post(
+            "Find confirmed registrations by name or email address (addresses are matched, never returned)",
+            "door_search", "DoorSearch", "DoorSearchResults",
+            {"422": _problem_response("Fewer than 2 letters to search for.")})},
+    }
+
+
 def document(events: Iterable[Event], server_url: str = "", static_files: Iterable[str] = ()) -> dict[str, Any]:
     """The OpenAPI 3.1 document for the service with ``events`` published.
 
@@ -470,6 +590,8 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
             },
         },
     }
+    paths.update(_door_paths(event_id))
+    components.update(_door_schemas())
     paths["/static/{name}"] = {
         "get": {
             "summary": "The form's stylesheet, script and icon",
@@ -512,6 +634,19 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
             },
         }
     }
+    paths["/static/vendor/{name}"] = {
+        "get": {
+            "summary": "A browser script from a pinned npm package (the door page's QR decoder, jsQR)",
+            "operationId": "vendored_file",
+            "tags": ["pages"],
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+\.js$"}}],
+            "responses": {
+                "200": {"description": "The script.", "content": {"text/javascript": {"schema": {"type": "string"}}}},
+                "404": _problem_response("No such file (or not built: make vendored)."),
+            },
+        }
+    }
     paths["/openapi.json"] = {
         "get": {
             "summary": "This document",
@@ -531,8 +666,11 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
             "description": (__doc__ or "").strip(),
         },
         "paths": paths,
-        "components": {"schemas": components},
-        "tags": [{"name": n} for n in ("events", "registrations", "registrants", "pages", "cors", "meta")],
+        "components": {"schemas": components, "securitySchemes": {"doorLink": {
+            "type": "http", "scheme": "bearer",
+            "description": "The token of a door link (python -m staff checkin-link): the part after # in the link.",
+        }}},
+        "tags": [{"name": n} for n in ("events", "registrations", "registrants", "door", "pages", "cors", "meta")],
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]

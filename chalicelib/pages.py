@@ -16,30 +16,7 @@ from chalicelib import templates
 from chalicelib.branding import look
 from chalicelib.dates import event_when, local_timestamp
 from chalicelib.events import Event, utc_text
-from chalicelib.store import EventCounters
-
-
-def seats_left(event: Event, counters: EventCounters) -> int | None:
-    """Free seats from the event's counters (``None`` for an unlimited event)."""
-    return counters.seats_left
-
-
-def seats_shown(event: Event, left: int | None) -> tuple[str, int | None]:
-    """What the public may know about seats, per the event's ``show_seats``: ``(kind, figure)``.
-
-    ``kind`` is ``unlimited`` (no capacity), ``full`` (none left), ``few`` (``show_seats: few``
-    and at most ``few_threshold`` left) or ``available``; ``figure`` is the exact number left
-    only with ``show_seats: exact``, else ``None``. ``left`` is :func:`seats_left`'s value.
-    """
-    if left is None:
-        return "unlimited", None
-    if left == 0:
-        return "full", (0 if event.show_seats == "exact" else None)
-    if event.show_seats == "exact":
-        return "available", left
-    if event.show_seats == "few" and left <= event.few_threshold:
-        return "few", None
-    return "available", None
+from chalicelib.store import Availability
 
 
 def _common(event: Event, lang: str, base_path: str) -> dict[str, Any]:
@@ -83,10 +60,9 @@ def field_order(event: Event) -> list[str]:
 
 def registration_form(
     event: Event,
-    counters: EventCounters,
+    available: Availability,
     lang: str,
     *,
-    state: str,
     form_started_at: int,
     base_path: str = "",
     values: dict[str, Any] | None = None,
@@ -94,25 +70,24 @@ def registration_form(
 ) -> str:
     """The registration page.
 
-    ``counters`` (``store.get_counters``) give the seats left.
-    ``state`` is the window state (``open``, ``closed``, ``not_yet_open``) or
-    ``full`` (no seat, no waitlist); only ``open`` shows the form. ``values`` and
+    ``available`` (``store.availability``) gives the seats shown and the state: the window
+    state (``open``, ``closed``, ``not_yet_open``) or ``full`` (no seat, no waitlist); only
+    ``open`` shows the form. ``values`` and
     ``errors`` (field -> message) re-render a refused post with what was typed.
     ``form_started_at`` (epoch seconds) goes into a hidden field for the minimum fill time.
     Errors are listed in page order, and the first invalid field gets ``autofocus``,
     so focus lands on it even without JavaScript.
     """
     errors = errors or {}
-    seats, seats_figure = seats_shown(event, seats_left(event, counters))
     order = field_order(event)
     ordered_errors = {f: errors[f] for f in sorted(errors, key=lambda f: order.index(f) if f in order else len(order))}
     return templates.render(
         "register.html",
         {
             **_common(event, lang, base_path),
-            "state": state,
-            "seats": seats,
-            "seats_figure": seats_figure,
+            "state": available.state,
+            "seats": available.seats,
+            "seats_figure": available.seats_figure,
             "values": values or {},
             "errors": ordered_errors,
             "first_error": next(iter(ordered_errors), None),
@@ -122,16 +97,14 @@ def registration_form(
     )
 
 
-def event_page(event: Event, counters: EventCounters, lang: str, *, state: str, base_path: str) -> str:
+def event_page(event: Event, available: Availability, lang: str, *, base_path: str) -> str:
     """The event's own page (``GET /events/{id}`` for browsers): what, when, where, seats, and a link to the form.
 
-    ``state`` as for :func:`registration_form`; the link to the form shows only when it is ``open``.
+    ``available`` as for :func:`registration_form`; the link to the form shows only when its state is ``open``.
     The thank-you page's "back" leads here.
     """
-    seats, seats_figure = seats_shown(event, seats_left(event, counters))
-    return templates.render(
-        "event.html", {**_common(event, lang, base_path), "state": state, "seats": seats, "seats_figure": seats_figure}
-    )
+    return templates.render("event.html", {**_common(event, lang, base_path), "state": available.state,
+                                           "seats": available.seats, "seats_figure": available.seats_figure})
 
 
 def thanks(

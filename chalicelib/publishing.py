@@ -21,6 +21,7 @@ publication costs nothing. README, "Event files".
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -66,10 +67,11 @@ def change_and_status(kind: str) -> tuple[str, str]:
 def _renders(event: Event) -> Iterator[tuple[str, Callable[[], object]]]:
     """``(field, render)`` for each email, invite and page of ``event`` in each of its languages."""
     from chalicelib import emails, invites, pages, schedules
-    from chalicelib.store import EventCounters
+    from chalicelib.store import EventCounters, availability
 
     now = datetime.now(timezone.utc)
     counters = EventCounters(event_id=event.id, seat_capacity=event.capacity, waitlist=event.waitlist)
+    available = availability(event, counters, now)
     for language in event.languages:
         for kind in emails.SUBJECTS:
             change, status = change_and_status(kind)
@@ -93,10 +95,11 @@ def _renders(event: Event) -> Iterator[tuple[str, Callable[[], object]]]:
                     organizer=invites.Party(emails.header_display_name(event.organiser.name), SAMPLE_SENDER_ADDRESS),
                     attendee=invites.Party(SAMPLE_NAME, SAMPLE_EMAIL), stamp=now, url=SAMPLE_BASE_URL))
         for state in ("open", "closed", "not_yet_open", "full"):
-            yield f"(page register, {language})", lambda language=language, state=state: pages.registration_form(
-                event, counters, language, state=state, form_started_at=0, base_path="../..")
-            yield f"(page event, {language})", lambda language=language, state=state: pages.event_page(
-                event, counters, language, state=state, base_path="..")
+            shown = replace(available, state=state)
+            yield f"(page register, {language})", lambda language=language, shown=shown: pages.registration_form(
+                event, shown, language, form_started_at=0, base_path="../..")
+            yield f"(page event, {language})", lambda language=language, shown=shown: pages.event_page(
+                event, shown, language, base_path="..")
         for status in (None, "confirmed", "waitlisted", "cancelled"):
             yield f"(page thanks, {language})", lambda language=language, status=status: pages.thanks(
                 event, language, status=status, position=1, email=SAMPLE_EMAIL, base_path="../..")

@@ -72,29 +72,9 @@ def retention_expiry(event: Event, retention_days: int) -> int:
 
 def _new_item(event: Event, fields: dict[str, Any], registration_id: str, now: datetime) -> dict[str, Any]:
     answers = {q.id: fields[q.id] for q in event.questions if fields.get(q.id) is not None}
-    stamp = now.isoformat()
-    return {
-        "pk": store.event_pk(event.id),
-        "sk": store.registration_sk(registration_id),
-        "type": "registration",
-        "registration_id": registration_id,
-        "event_id": event.id,
-        "status": "confirmed",
-        "name": fields["name"],
-        "email": fields["email"],
-        "language": fields["language"],
-        "answers": answers,
-        "consent_at": stamp,
-        "registered_at": stamp,
-        "status_changed_at": stamp,
-        store.TTL_ATTRIBUTE: retention_expiry(event, get_settings().retention_days),
-        # The schedule the registrant was shown (README, "Emails", event changes) and the SEQUENCE of
-        # the calendar entry the first email carries (a waitlisted one carries none yet).
-        store.SCHEDULE_REVISION: store.known_schedule_revision(event.id),
-        store.INVITE_SEQUENCE: 0,
-        "email_state": "pending",
-        "notifications": {"registered": {"state": "pending", "at": stamp, "sequence": 0}},
-    }
+    return store.new_registration_item(
+        event.id, registration_id, name=fields["name"], email=fields["email"], language=fields["language"],
+        answers=answers, now=now, expires_at=retention_expiry(event, get_settings().retention_days))
 
 
 #: Write attempts a registration may take before answering 503 ``busy``: a count, never a duration, so a

@@ -103,3 +103,20 @@ def parse_token_body(content_type: str | None, raw: bytes | None, language: str)
     data, is_form = _read_object(content_type, raw, language, _token_form, empty_json=True)
     token = data.get("token")
     return (token if isinstance(token, str) else ""), is_form
+
+
+def parse_json_object(content_type: str | None, raw: bytes | None, language: str) -> dict[str, Any]:
+    """A JSON object body (the door page's API, README "Check-in at the door"): ``application/json``
+    (or no Content-Type) only. Raises :class:`Problem` 413, 415 (a form post too) or 400."""
+    def refuse(_body: bytes, _charset: str) -> dict[str, Any]:
+        raise _NotJson()
+
+    try:
+        data, _ = _read_object(content_type, raw, language, refuse, empty_json=False)
+    except _NotJson:
+        raise Problem(415, "unsupported-media-type", language, got=FORM_TYPE) from None
+    return data
+
+
+class _NotJson(Exception):
+    """A form body where only JSON is read (escapes ``_read_object``'s handling of form errors)."""

@@ -6,11 +6,17 @@ HMAC-SHA256 (RFC 2104) over ``"<purpose>:registration:" + registration_id``,
 base64url without padding. The token holds no email address, no readable id and
 no readable purpose, and cannot be made without the key.
 
-Each token serves one purpose (README, "Emails"): ``view`` (the status page, the
-link in the calendar entry), ``cancel`` (the cancel page and the cancellation) and
-``checkin`` (the check-in code, for the check-in work to come). The purpose is part
-of the signed message, so a view token never cancels and a cancel token never
-checks in: :func:`verify_token` checks the route's own purpose only.
+One scheme serves every purpose: HMAC-SHA256 with the keys below over
+``"<purpose>:<subject>"`` (:func:`mac`), so what is signed for one purpose is never
+valid for another. A registration's purposes (README, "Emails"): ``view`` (the status
+page, the link in the calendar entry), ``cancel`` (the cancel page and the
+cancellation) and ``checkin`` (the check-in code of the emails: its first 64 bits,
+``chalicelib.checkin``, README "Check-in at the door"), each over
+``"registration:" + registration id``; so a view token never cancels, neither ever
+checks anyone in, and a check-in code never views or cancels: :func:`verify_token`
+checks the route's own purpose only. Door links (:data:`DOOR`, ``chalicelib.checkin``)
+sign ``"door:<event id>:<expiry>"`` and thank-you page references ``"thanks:..."``:
+no registration token is either, nor the other way round.
 
 Tokens of the first release were signed without a purpose (``"registration:" +
 id``). They were only ever sent to registrations of that release, and only the
@@ -80,6 +86,10 @@ def signing_keys() -> list[tuple[str, bytes]]:
 #: What a personal link token may be for (the purposes signed into it).
 VIEW, CANCEL, CHECKIN = "view", "cancel", "checkin"
 PURPOSES = (VIEW, CANCEL, CHECKIN)
+#: The purpose of a door link (an event's, not a registration's): :func:`mac` with subject ``"<event id>:<expiry>"``.
+DOOR = "door"
+#: The purpose of a thank-you page reference (:func:`make_receipt`).
+THANKS = "thanks"
 #: What a token of the first release (signed without a purpose) is still accepted for.
 LEGACY_PURPOSES = frozenset({VIEW, CANCEL})
 
@@ -88,15 +98,34 @@ class UnknownPurpose(ValueError):
     """A purpose that is not one of :data:`PURPOSES` (a programming error, never a client's)."""
 
 
-def _mac(key: bytes, message: str) -> str:
-    digest = hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+def mac(key: bytes, purpose: str, subject: str) -> bytes:
+    """The one signature of this service: HMAC-SHA256 (RFC 2104) of ``key`` over ``"<purpose>:<subject>"``, 32 bytes.
+
+    ``purpose`` is one of :data:`PURPOSES`, :data:`DOOR` or :data:`THANKS` (none contains ``:``, so
+    no message of one purpose is a message of another). Raises :class:`UnknownPurpose`.
+    """
+    if purpose not in (*PURPOSES, DOOR, THANKS):
+        raise UnknownPurpose(f"unknown token purpose {purpose!r}")
+    return hmac.new(key, f"{purpose}:{subject}".encode("utf-8"), hashlib.sha256).digest()
+
+
+def registration_mac(key: bytes, registration_id: str, purpose: str) -> bytes:
+    """:func:`mac` of a registration for ``purpose`` (one of :data:`PURPOSES`), 32 bytes: a link token's
+    signature, and the check-in code's first 8 bytes. Raises :class:`UnknownPurpose`."""
+    _check_purpose(purpose)
+    return mac(key, purpose, f"registration:{registration_id}")
+
+
+def encode(digest: bytes) -> str:
+    """A signature as a token writes it: base64url without padding (RFC 4648 section 5)."""
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _signature(key: bytes, registration_id: str, purpose: str | None) -> str:
     """The signature for ``purpose``; ``None`` gives the first release's purpose-less one."""
-    prefix = "" if purpose is None else f"{purpose}:"
-    return _mac(key, f"{prefix}registration:{registration_id}")
+    if purpose is None:
+        return encode(hmac.new(key, f"registration:{registration_id}".encode("utf-8"), hashlib.sha256).digest())
+    return encode(registration_mac(key, registration_id, purpose))
 
 
 def _check_purpose(purpose: str) -> None:
@@ -144,7 +173,7 @@ RECEIPT_SECONDS = 3600
 
 
 def _receipt_signature(key: bytes, event_id: str, registration_id: str, expires: int) -> str:
-    return _mac(key, f"thanks:{event_id}:{registration_id}:{expires}")
+    return encode(mac(key, THANKS, f"{event_id}:{registration_id}:{expires}"))
 
 
 def make_receipt(event_id: str, registration_id: str, now: int) -> str:

@@ -28,7 +28,7 @@ $(CDK): $(INFRA)/package.json $(INFRA)/package-lock.json
 
 cdk-deps: $(CDK) ## The pinned AWS CDK CLI in infrastructure/node_modules
 
-synth: infra-stage ## Write the stage's CloudFormation template (offline)
+synth: infra-stage $(VENDORED) ## Write the stage's CloudFormation template (offline)
 	@command -v node >/dev/null 2>&1 || { echo "Node.js is needed for CDK synthesis: see docs/deploy.md"; exit 1; }
 	STAGE=$(STAGE) $(PY) $(INFRA)/cdk_app.py
 
@@ -38,10 +38,10 @@ cfn-lint: synth ## Lint the stage's synthesised template
 checkov: synth ## checkov on the stage's synthesised template (its own venv, made on first use)
 	$(PY) $(INFRA)/checkov_env.py $(INFRA)/cdk.out/$(STAGE).template.json
 
-package-check: infra-stage ## chalice package STAGE; unresolved dependency = failure
+package-check: infra-stage $(VENDORED) ## chalice package STAGE; unresolved dependency = failure
 	$(PY) $(INFRA)/package_check.py --stage $(STAGE)
 
-deploy: infra-stage $(CDK) ## Deploy STAGE to the AWS account of your credentials
+deploy: infra-stage $(CDK) $(VENDORED) ## Deploy STAGE to the AWS account of your credentials
 	$(PY) $(INFRA)/preflight.py --stage $(STAGE) alarm
 	$(PY) $(INFRA)/package_check.py --stage $(STAGE)
 	$(PY) $(INFRA)/preflight.py --stage $(STAGE) ses

@@ -1,7 +1,8 @@
 """The staff command line: ``python -m staff [--stage S | --local] [--table T] GROUP COMMAND ...``.
 
 Groups: ``events`` (put, list, show), ``registrations`` (list, export, cancel, erase,
-set-email, resend, simulate), ``exports`` (start, list, convert, query). Exit codes: see :mod:`staff` (0 ok, 1 not
+set-email, resend, simulate, checkin), ``exports`` (start, list, convert, query); ``checkin-link``
+(``staff.checkin``). Exit codes: see :mod:`staff` (0 ok, 1 not
 found / nothing done, 2 usage or validation error, 3 AWS error). Progress goes to
 stderr, results to stdout (or the ``-o`` file). Nothing is logged; personal data only
 appears in the output the command is asked for.
@@ -267,14 +268,13 @@ def events_put(file: Path) -> int:
 def events_list() -> int:
     """List every event in the table with its seat counters."""
     from chalicelib import store
-    from staff.operations import seats_left
     from staff.tables import render
 
     rows = []
     for item in store.list_event_items():
         event = store.event_from_item(item)
         counters = store.get_counters(event.id)
-        left = seats_left(event, counters)
+        left = counters.seats_left
         rows.append([
             event.id,
             event.local(event.starts_at).strftime("%Y-%m-%d %H:%M"),
@@ -305,11 +305,11 @@ def events_show(event_id: str, as_json: bool) -> int:
     counter. A counter that disagrees with the items is reported.
     """
     from chalicelib import store
-    from staff.operations import count_registrations, seats_left
+    from staff.operations import count_registrations
 
     event, counters = store.get_event(event_id)
     counts = count_registrations(_counted(store.iter_registrations(event_id), "Reading registrations"))
-    left = seats_left(event, counters)
+    left = counters.seats_left
     data = {
         "id": event.id,
         "title": event.title.get(event.default_language, event.default_language),
@@ -382,7 +382,8 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
     """Show an event's registrations as a table.
 
     Confirmed first (by registration time), then the waitlist in order, then
-    cancelled and erased. Times are in the event's time zone. "email" is the
+    cancelled and erased. Times are in the event's time zone; "checked in" is
+    when the person was checked in at the door. "email" is the
     state of the last email, "outcome" what SES reported about it (delivered,
     bounced, bounced_transient, complained, delayed, rejected); a bounce or
     complaint is explained below the table, with the receiving server's answer.
@@ -402,6 +403,7 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
             item.get("name", ""),
             item.get("email", ""),
             datetime.fromisoformat(registered).astimezone(event.zone).strftime("%Y-%m-%d %H:%M") if registered else "",
+            _checked_in(item, event),
             item.get("email_state", ""),
             item.get("email_outcome", ""),
             item.get("registration_id"),
@@ -409,7 +411,7 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
     if not rows:
         click.echo("No registrations" + (f" with status {', '.join(statuses)}" if statuses else "") + ".")
         return EXIT_OK
-    click.echo(render(["status", "pos", "name", "email", "registered", "email", "outcome", "id"], rows))
+    click.echo(render(["status", "pos", "name", "email", "registered", "checked in", "email", "outcome", "id"], rows))
     click.echo(f"{len(rows)} registration(s).", err=True)
     notes = [note for note in (_email_note(item) for item in chosen) if note]
     for note in notes:
@@ -418,6 +420,12 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
         click.echo(f"Correct an address with: python -m staff registrations set-email {event_id} ID ADDRESS; "
                    f"then send the email again with: python -m staff registrations resend {event_id} ID", err=True)
     return EXIT_OK
+
+
+def _checked_in(item: dict[str, Any], event: Any) -> str:
+    """When a registration was checked in at the door, as ``registrations list`` shows it (the event's zone)."""
+    at = item.get("checked_in_at")
+    return datetime.fromisoformat(at).astimezone(event.zone).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 def _email_note(item: dict[str, Any]) -> str | None:
@@ -457,7 +465,8 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
     Columns, in this order:
       registration_id, status, waitlist_position, name, email, language,
       registered_at (ISO 8601 in the event's time zone), one column per
-      question (named by its id), email_state, email_outcome.
+      question (named by its id), email_state, email_outcome, checked_in_at
+      (ISO 8601 in the event's time zone; empty until checked in at the door).
 
     Rows: confirmed, waitlisted (in queue order), cancelled, erased, each by
     registration time, as "registrations list" shows them. Choice answers are
@@ -930,6 +939,13 @@ def exports_query(source: str, sql: str, event_id: str | None, as_csv: bool) -> 
     else:
         click.echo(render(names, shown) if names else "(no result)")
     return EXIT_OK
+
+
+# ------------------------------------------------------------------ check-in at the door (staff/checkin.py)
+
+from staff.checkin import register as _register_checkin  # noqa: E402 - after the groups it adds to
+
+_register_checkin(cli, registrations, aws_command, _stack_output, CONTEXT)
 
 
 def main(argv: list[str] | None = None) -> int:

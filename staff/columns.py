@@ -23,6 +23,8 @@ email_state           state of the last email: ``pending``, ``sending``, ``sent`
 email_outcome         what SES reported about the last email sent: ``delivered``, ``bounced`` (permanent),
                       ``bounced_transient``, ``complained``, ``delayed`` or ``rejected``; empty until SES
                       reports (``chalicelib.feedback``)
+checked_in_at         when the person was checked in at the door (README, "Check-in at the door"):
+                      ISO 8601 in the event's time zone like ``registered_at``; empty until then
 ====================  =======================================================================
 
 Rows are listed by status (confirmed, waitlisted, cancelled, erased), the waitlist in its order,
@@ -43,7 +45,7 @@ from staff.exportfiles import plain
 
 #: Columns before the questions', and after them; every name is one of ``chalicelib.events.EXPORT_COLUMNS``.
 CORE_COLUMNS = EXPORT_COLUMNS[:7]
-TAIL_COLUMNS = ("email_state", "email_outcome")
+TAIL_COLUMNS = ("email_state", "email_outcome", "checked_in_at")
 MULTICHOICE_SEPARATOR = "; "
 #: The order of statuses in every listing and export.
 STATUS_ORDER = ("confirmed", "waitlisted", "cancelled", "erased")
@@ -69,7 +71,8 @@ def question_column_name(question_id: str) -> str:
 
 
 def columns_for(event: Event) -> list[Column]:
-    """The export columns of ``event``: the core ones, one per question, then ``email_state`` and ``email_outcome``.
+    """The export columns of ``event``: the core ones, one per question, then ``email_state``, ``email_outcome``
+    and ``checked_in_at``.
 
     Names are unique: an allowed question id is neither reserved nor ``answer_``-prefixed, and
     every other id gets that prefix (:func:`question_column_name`); ``_2``, ``_3`` ... would
@@ -111,7 +114,7 @@ def waitlist_positions(items: Iterable[dict[str, Any]]) -> dict[int, int]:
 #: The fields of a registration record, in this order: what a row and its place are made of
 #: (:func:`record`; ``staff.exporting`` builds records straight from an export's lines).
 RECORD_FIELDS = ("registration_id", "status", "name", "email", "language", "registered_at",
-                 "email_state", "email_outcome", "waitlist_ticket", "answers")
+                 "email_state", "email_outcome", "waitlist_ticket", "checked_in_at", "answers")
 
 
 def record(item: dict[str, Any]) -> list[Any]:
@@ -218,7 +221,8 @@ class RowMaker:
 
     def __call__(self, record: list[Any]) -> list[Any]:
         # The layout of columns_for: CORE_COLUMNS, the questions, TAIL_COLUMNS (a test checks they agree).
-        registration_id, status, name, email, language, registered_at, email_state, email_outcome, ticket, answers = record
+        (registration_id, status, name, email, language, registered_at, email_state, email_outcome, ticket,
+         checked_in_at, answers) = record
         if ticket is not None and status == "waitlisted":
             position = self._positions.get(int(ticket))
         else:
@@ -239,6 +243,7 @@ class RowMaker:
             row.extend([None] * len(self._readers))
         row.append(email_state if email_state.__class__ is str or email_state is None else str(email_state))
         row.append(email_outcome if email_outcome.__class__ is str or email_outcome is None else str(email_outcome))
+        row.append(_in_zone(checked_in_at, self._zone))
         return row
 
 

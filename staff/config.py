@@ -3,7 +3,8 @@
 ``--stage NAME`` takes the stage's environment variables from ``.chalice/config.json``
 (``TABLE_NAME``, ``EXPORT_BUCKET`` if set, ...); ``--table`` overrides the table;
 ``--local`` is ``make run``'s AWS stand-in: endpoint ``http://127.0.0.1:$AWS_PORT``
-(default 5000), fake credentials, stage ``local``. Credentials otherwise come the usual
+(default 5000), fake credentials, stage ``local``; for the ``local`` stage an ``APP_CLOCK`` in the
+environment wins over the stage's, as with ``make run``. Credentials otherwise come the usual
 boto3 way (``AWS_PROFILE``, environment, SSO), i.e. the staff member's own.
 """
 
@@ -92,6 +93,10 @@ def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | N
         target = Target({}, (), "")
     else:
         raise ConfigError("say which table: --stage dev|prod (or STAFF_STAGE), --local for make run, or --table NAME")
+    if target.set.get("STAGE") == LOCAL_STAGE and "APP_CLOCK" in os.environ:
+        # make run's rule: APP_CLOCK in the environment wins over the stage's (empty: the real clock), so
+        # the staff tools keep the clock the service was started with (e.g. a door link's expiry).
+        target.set["APP_CLOCK"] = os.environ["APP_CLOCK"]
     if table:
         target.set["TABLE_NAME"] = table
     if os.environ.get("EXPORT_BUCKET"):

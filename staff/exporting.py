@@ -61,6 +61,7 @@ class Wanted(msgspec.Struct):
     email_state: Attribute = None
     email_outcome: Attribute = None
     waitlist_ticket: Attribute = None
+    checked_in_at: Attribute = None
     answers: Attribute = None
 
 

@@ -58,11 +58,6 @@ def count_registrations(items: Iterable[dict[str, Any]]) -> Counts:
     return Counts(**counts, **{f"emails_{name}": number for name, number in emails.items()})
 
 
-def seats_left(event: Event, counters: store.EventCounters) -> int | None:
-    """Free seats from the event's counters (``store.get_counters``); ``None`` for an unlimited event."""
-    return counters.seats_left
-
-
 @dataclass(frozen=True)
 class PutOutcome:
     """What :func:`put_event` did: ``created``, the old and new capacity (``None`` = unlimited), promotions,

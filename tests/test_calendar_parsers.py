@@ -243,3 +243,18 @@ def test_a_changed_time_moves_the_entry(client, seed_event, pump):
     assert_scheduling_message(after, method="REQUEST", uid=f"{anna}@event-registration", sequence=1,
                               attendee="anna@example.org", attendee_name="Anna de Vries",
                               start="2023-06-05T13:00:00Z", end="2023-06-05T16:30:00Z")
+
+
+@pytest.mark.parametrize("name", ["\\", "a\\", "Zoë \\\\ Ødegård"])
+def test_a_name_with_a_backslash_has_no_cn_and_no_display_name(name):
+    """Found by the property above: ``CN=a\\;CUTYPE=...`` made icalendar read one parameter."""
+    registration = {"registration_id": "r-1", "name": name, "email": "anna@example.org", "language": "en",
+                    "status": "confirmed"}
+    outgoing = emails.build_email(event=SEED, registration=registration, change="registered", sender=SENDER,
+                                  base_url="https://api.example.org", view_token="k1.v", cancel_token="k1.c", now=NOW)
+    message = message_of(outgoing.raw)
+    [ics] = calendar_parts(message)[0]
+    [vevent] = icalendar.Calendar.from_ical(ics).walk("VEVENT")
+    assert "CN" not in vevent["ATTENDEE"].params
+    assert vevent["ATTENDEE"].params["CUTYPE"] == "INDIVIDUAL"
+    assert str(message["To"]) == "anna@example.org"

@@ -47,9 +47,11 @@ def test_confirmation_with_invite_in_cest(client, seed_event, pump):
     assert message["To"] == "Anna de Vries <anna@example.org>"
     assert message.get_content_type() == "multipart/mixed"
     assert message.get_body(("plain", "html")) is not None
-    # multipart/mixed [multipart/alternative [text/plain, text/html, text/calendar; method=REQUEST], invite.ics]
+    # multipart/mixed [multipart/alternative [text/plain, multipart/related [text/html, the check-in QR code],
+    # text/calendar; method=REQUEST], invite.ics] (README, "Check-in at the door")
     alternative, attachment = message.get_payload()
-    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html", "text/calendar"]
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "multipart/related", "text/calendar"]
+    assert [p.get_content_type() for p in alternative.get_payload()[1].get_payload()] == ["text/html", "image/png"]
     text, html, [invite] = parts(message)
     assert "Wanneer: maandag 5 juni 2023, 14:00-17:00 CEST" in text
     assert "Waar: Partos, Ellermanstraat 18b, Amsterdam" in text

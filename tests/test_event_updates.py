@@ -187,7 +187,7 @@ def test_a_registration_made_with_the_old_definition_is_told_on_the_second_pass(
 
     def meanwhile(seconds):
         assert seconds == 0.5
-        store._remember(old, 0)  # that instance's copy, from before the change
+        store.events._remember(old, 0)  # that instance's copy, from before the change
         registrations.register(SEED_EVENT_ID, partos_registration(email="late@example.org"), "nl", event=old)
 
     monkeypatch.setattr(lifecycle.time, "sleep", meanwhile)

@@ -134,6 +134,17 @@ def test_the_reminder_says_when_and_where_in_the_registrants_language_with_the_i
     [calendar_part] = [p for p in en.walk() if p.get_content_type() == "text/calendar"]
     assert calendar_part.get_param("method") == "REQUEST"
 
+    # The check-in code, as in the confirmation: an inline QR code of exactly the code, and the code to read out.
+    from chalicelib import checkin, qrcodes
+    from tests.test_checkin_emails import code_parts, structure
+
+    spoken, html, [image] = code_parts(en)
+    assert spoken.replace(" ", "") == checkin.make_code(EVENT_ID, bram_id) == code_parts(confirmation)[0].replace(" ", "")
+    assert image.get_content() == qrcodes.qr_png(spoken.replace(" ", "")).png and f'src="cid:{image["Content-ID"][1:-1]}"' in html
+    assert "Your code for the door" in text and spoken in text
+    assert structure(en) == structure(confirmation)  # text, HTML with the QR code, the iTIP part; invite.ics
+    assert checkin.check_in_code(EVENT_ID, spoken, START_UTC).outcome == "checked_in"  # the code works at the door
+
     # The view and cancel links, with the registrant's token and language.
     links = [line for line in text.splitlines() if line.startswith("http://") or line.startswith("https://")]
     status = next(u for u in links if urlsplit(u).path == f"/registrations/{bram_id}")

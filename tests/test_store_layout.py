@@ -53,13 +53,13 @@ def test_a_cached_definition_cannot_open_a_closed_window_or_add_seats(aws):
     registrations.register(SEED_EVENT_ID, partos_registration(email="first@example.org"), "nl")
     now = clock.now().astimezone(old.zone).replace(tzinfo=None)
     seed(capacity=1, waitlist=False, registration_closes_at=(now - timedelta(minutes=1)).replace(microsecond=0))
-    store._remember(old)  # as if put by another instance: this one keeps its copy for a few seconds
+    store.events._remember(old)  # as if put by another instance: this one keeps its copy for a few seconds
     assert store.event_definition(SEED_EVENT_ID) is old
     with pytest.raises(registrations.RegistrationClosed) as closed:
         registrations.register(SEED_EVENT_ID, partos_registration(email="late@example.org"), "nl")
     assert closed.value.state == "closed"
     seed(capacity=1, waitlist=False)  # open again, one seat, taken
-    store._remember(old)
+    store.events._remember(old)
     with pytest.raises(store.EventFull):
         registrations.register(SEED_EVENT_ID, partos_registration(email="late@example.org"), "nl")
     assert store.get_counters(SEED_EVENT_ID, consistent=True).seats_taken == 1
@@ -69,7 +69,7 @@ def test_not_yet_open_is_judged_by_the_write(aws):
     event = seed(capacity=10)
     now = clock.now().astimezone(event.zone).replace(tzinfo=None, microsecond=0)
     seed(capacity=10, registration_opens_at=now + timedelta(hours=1))
-    store._remember(event)  # a stale copy without the opening time
+    store.events._remember(event)  # a stale copy without the opening time
     with pytest.raises(registrations.RegistrationClosed) as early:
         registrations.register(SEED_EVENT_ID, partos_registration(), "nl")
     assert early.value.state == "not_yet_open"

@@ -7,6 +7,9 @@ Tokens of the first release, signed without a purpose, keep working for view and
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
 import json
 from urllib.parse import parse_qs, quote, urlsplit
@@ -25,7 +28,8 @@ INVALID = {"type": "/problems/invalid-token", "title": "Invalid link", "status":
 def legacy_token(registration_id: str) -> str:
     """A link token as the first release made it: HMAC over ``"registration:" + id``, no purpose."""
     kid, key = tokens.signing_keys()[0]
-    return f"{kid}.{tokens._mac(key, f'registration:{registration_id}')}"
+    digest = hmac.new(key, f"registration:{registration_id}".encode(), hashlib.sha256).digest()
+    return f"{kid}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
 
 
 def register(client, **fields) -> str:

@@ -25,7 +25,7 @@ from tests.conftest import EVENTS_DIR, SEED_EVENT_ID, partos_registration
 
 @pytest.fixture
 def small_buckets(monkeypatch):
-    monkeypatch.setattr(store, "WAITLIST_BUCKET_SIZE", 3)
+    monkeypatch.setattr(store.keys, "WAITLIST_BUCKET_SIZE", 3)
 
 
 def seed_event(capacity: int):

@@ -73,7 +73,7 @@ REGISTRATION_INDEX = "by-registration"
 #: Table item attribute holding the expiry time (epoch seconds) for TTL.
 TTL_ATTRIBUTE = "expires_at"
 
-# DynamoDB item actions the app performs (chalicelib/store.py).
+# DynamoDB item actions the app performs (chalicelib/store/).
 # TransactWriteItems has no IAM action of its own: each item in a
 # transaction is authorised as the PutItem / UpdateItem / DeleteItem /
 # ConditionCheckItem it contains.  tests/infrastructure checks that every
@@ -167,6 +167,12 @@ ACCESS_LOG_FORMAT = {
 #: it that would refuse legitimate posts: SizeRestrictions_BODY blocks bodies
 #: over 8 KB, and the app accepts up to 16 KiB (413 body-too-large above,
 #: README "HTTP API").  That rule only counts.
+#: The door page's posts (README, "Check-in at the door": check in, undo, search), which venue Wi-Fi
+#: sends from one address: a busy door (4 phones, a scan every 3 s each, and searches) is about 400
+#: posts in 5 minutes, four times the registration limit. They count against this limit instead,
+#: per client IP and window; each needs a door link, refused (403) before anything is read.
+DOOR_POST_PATH = r"/events/[a-z0-9-]+/door/(checkins|undo|search)$"
+DOOR_POSTS_PER_WINDOW = 1500
 COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
 COUNTED_COMMON_RULES = ("SizeRestrictions_BODY",)
 
@@ -720,6 +726,9 @@ class EventRegistrationStack(cdk.Stack):
           ``Content-Type: application/json``, it cannot send
           ``application/problem+json``) with ``Retry-After``, until its rate
           falls under the limit.  Reading pages is left to the stage throttle.
+        - ``DoorPostsPerClientIp``: the door page's posts (:data:`DOOR_POST_PATH`)
+          count apart, up to :data:`DOOR_POSTS_PER_WINDOW` per window, so a door on
+          venue Wi-Fi is not stopped after 100 scans.
         - ``AWSCommonRules``: AWS's managed common rule set, blocking; its
           blocks are answered by the ``WAF_FILTERED`` gateway response (403
           problem+json).  ``SizeRestrictions_BODY`` only counts (see
@@ -764,31 +773,60 @@ class EventRegistrationStack(cdk.Stack):
                 ],
             )
         )
-        rate_rule = wafv2.CfnWebACL.RuleProperty(
-            name="PostsPerClientIp",
-            priority=0,
-            action=wafv2.CfnWebACL.RuleActionProperty(
-                block=wafv2.CfnWebACL.BlockActionProperty(
-                    custom_response=wafv2.CfnWebACL.CustomResponseProperty(
-                        response_code=429,
-                        custom_response_body_key="too-many-requests",
-                        response_headers=headers,
+        door_path = wafv2.CfnWebACL.StatementProperty(
+            regex_match_statement=wafv2.CfnWebACL.RegexMatchStatementProperty(
+                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                regex_string=DOOR_POST_PATH,
+                text_transformations=[
+                    wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                ],
+            )
+        )
+
+        def posts_rule(name: str, priority: int, limit: int, scope: wafv2.CfnWebACL.StatementProperty,
+                       metric: str, body_key: str) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                action=wafv2.CfnWebACL.RuleActionProperty(
+                    block=wafv2.CfnWebACL.BlockActionProperty(
+                        custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                            response_code=429,
+                            custom_response_body_key=body_key,
+                            response_headers=headers,
+                        )
                     )
-                )
-            ),
-            statement=wafv2.CfnWebACL.StatementProperty(
-                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                    limit=s.waf_rate_limit,
-                    aggregate_key_type="IP",
-                    evaluation_window_sec=s.waf_rate_window_seconds,
-                    scope_down_statement=posts,
-                )
-            ),
-            visibility_config=visibility("posts-per-client-ip"),
+                ),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        limit=limit,
+                        aggregate_key_type="IP",
+                        evaluation_window_sec=s.waf_rate_window_seconds,
+                        scope_down_statement=scope,
+                    )
+                ),
+                visibility_config=visibility(metric),
+            )
+
+        # Registrations and cancellations: every POST but the door page's.
+        rate_rule = posts_rule(
+            "PostsPerClientIp", 0, s.waf_rate_limit,
+            wafv2.CfnWebACL.StatementProperty(and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=[
+                posts,
+                wafv2.CfnWebACL.StatementProperty(
+                    not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=door_path)),
+            ])),
+            "posts-per-client-ip", "too-many-requests",
+        )
+        door_rule = posts_rule(
+            "DoorPostsPerClientIp", 1, DOOR_POSTS_PER_WINDOW,
+            wafv2.CfnWebACL.StatementProperty(and_statement=wafv2.CfnWebACL.AndStatementProperty(
+                statements=[posts, door_path])),
+            "door-posts-per-client-ip", "too-many-door-posts",
         )
         common_rules = wafv2.CfnWebACL.RuleProperty(
             name="AWSCommonRules",
-            priority=1,
+            priority=2,
             override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
             statement=wafv2.CfnWebACL.StatementProperty(
                 managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
@@ -814,9 +852,16 @@ class EventRegistrationStack(cdk.Stack):
             custom_response_bodies={
                 "too-many-requests": wafv2.CfnWebACL.CustomResponseBodyProperty(
                     content_type="APPLICATION_JSON", content=json.dumps(too_many)
-                )
+                ),
+                "too-many-door-posts": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=json.dumps({
+                        **too_many,
+                        "detail": f"More than {DOOR_POSTS_PER_WINDOW} check-ins and searches from your network "
+                        f"within {minutes} minute{'s' if minutes != 1 else ''}; try again in a minute.",
+                    })
+                ),
             },
-            rules=[rate_rule, common_rules],
+            rules=[rate_rule, door_rule, common_rules],
             visibility_config=visibility("api"),
         )
         rest_api = self.chalice.get_resource(REST_API)
@@ -1009,6 +1054,14 @@ class EventRegistrationStack(cdk.Stack):
                         "s3:PutObjectAcl",
                     ],
                     resources=[self.export_bucket.arn_for_objects("*")],
+                ),
+                # python -m staff checkin-link signs door links with the token key
+                # (README, "Check-in at the door"); staff can change registrations
+                # anyway, so reading the key gives them nothing more.
+                iam.PolicyStatement(
+                    sid="SignDoorLinks",
+                    actions=SECRET_ACTIONS,
+                    resources=[self.token_secret.secret_arn],
                 ),
                 # The README tells staff to delete export files by hand
                 # (erasure, "Staff tools"); only those the staff tools write.

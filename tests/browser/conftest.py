@@ -31,6 +31,26 @@ CHROMIUM_ARGS = [
 ]
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 SITE_DIR = Path(__file__).resolve().parent / "site"
+#: The door page's event (test_door.py): four seats and a waitlist, an organisation question, no one else's tests in it.
+DOOR_EVENT_YAML = """\
+id: door-workshop
+languages: [nl, en]
+title: {nl: "Workshop aan de deur", en: "Workshop at the door"}
+description: {nl: "Voor de tests van de ingang.", en: "For the door page's tests."}
+timezone: Europe/Amsterdam
+starts_at: 2023-06-05T14:00:00
+ends_at: 2023-06-05T17:00:00
+location: {name: Partos, address: Ellermanstraat 18b, city: Amsterdam, country: NL}
+organiser: {name: Partos, email: events@partos.example.org}
+capacity: 4
+waitlist: true
+privacy_url: https://www.partos.nl/privacy/
+questions:
+  - id: organisation
+    type: text
+    max_length: 200
+    label: {nl: Organisatie, en: Organisation}
+"""
 
 
 def _chromium_or_skip() -> str:
@@ -70,7 +90,7 @@ def live(tmp_path_factory, other_site) -> Iterator[LiveService]:
     _chromium_or_skip()
     service = start_service(
         tmp_path_factory.mktemp("live-browser"),
-        extra_events={"closed-workshop.yaml": CLOSED_EVENT_YAML},
+        extra_events={"closed-workshop.yaml": CLOSED_EVENT_YAML, "door-workshop.yaml": DOOR_EVENT_YAML},
         env={"ALLOWED_ORIGINS": other_site["allowed"], "MIN_FILL_SECONDS": "0"},
     )
     yield service
@@ -78,17 +98,29 @@ def live(tmp_path_factory, other_site) -> Iterator[LiveService]:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium via Playwright (a fresh temporary profile per launch)."""
-    executable = _chromium_or_skip()
+def playwright():
+    """Playwright's driver, once per test process (its sync API cannot be started twice at a time)."""
+    _chromium_or_skip()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.skip("browser tests skipped: playwright is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+def launch(playwright, *extra_args: str):
+    """Headless Debian Chromium with :data:`CHROMIUM_ARGS` and ``extra_args`` (a fresh temporary profile)."""
+    return playwright.chromium.launch(executable_path=_chromium_or_skip(), headless=True,
+                                      args=[*CHROMIUM_ARGS, *extra_args])
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Headless Debian Chromium via Playwright (a fresh temporary profile per launch)."""
+    browser = launch(playwright)
+    yield browser
+    browser.close()
 
 
 def _context(browser, **options):

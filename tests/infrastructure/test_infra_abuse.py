@@ -32,7 +32,7 @@ def test_web_acl_guards_the_api_stage(stage, request):
     assert acl["Properties"]["Scope"] == "REGIONAL"
     assert acl["Properties"]["DefaultAction"] == {"Allow": {}}
     assert [r["Name"] for r in sorted(acl["Properties"]["Rules"], key=lambda r: r["Priority"])] == [
-        "PostsPerClientIp", "AWSCommonRules",
+        "PostsPerClientIp", "DoorPostsPerClientIp", "AWSCommonRules",
     ]
     _, association = t.one("AWS::WAFv2::WebACLAssociation")
     props = association["Properties"]
@@ -49,15 +49,51 @@ def test_rate_rule_limits_posts_per_client_ip(prod):
     assert statement["AggregateKeyType"] == "IP"
     assert statement["Limit"] == prod.settings.waf_rate_limit == 100
     assert statement["EvaluationWindowSec"] == 300
-    # Only POST routes count (registrations, cancellations); pages are for the throttle.
-    assert statement["ScopeDownStatement"] == {
-        "ByteMatchStatement": {
-            "FieldToMatch": {"Method": {}},
-            "PositionalConstraint": "EXACTLY",
-            "SearchString": "POST",
-            "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
-        }
+    # Only POST routes count (registrations, cancellations); pages are for the throttle; the door page's
+    # posts count apart (DoorPostsPerClientIp).
+    assert statement["ScopeDownStatement"] == {"AndStatement": {"Statements": [POSTS, {"NotStatement": {
+        "Statement": DOOR_PATH}}]}}
+
+
+POSTS = {
+    "ByteMatchStatement": {
+        "FieldToMatch": {"Method": {}},
+        "PositionalConstraint": "EXACTLY",
+        "SearchString": "POST",
+        "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
     }
+}
+DOOR_PATH = {
+    "RegexMatchStatement": {
+        "FieldToMatch": {"UriPath": {}},
+        "RegexString": "/events/[a-z0-9-]+/door/(checkins|undo|search)$",
+        "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+    }
+}
+
+
+def test_door_posts_have_a_limit_of_their_own(prod):
+    """Venue Wi-Fi sends every phone's scans from one address (README, "Check-in at the door")."""
+    import re
+
+    rule = _rule(prod, "DoorPostsPerClientIp")
+    statement = rule["Statement"]["RateBasedStatement"]
+    assert (statement["AggregateKeyType"], statement["Limit"], statement["EvaluationWindowSec"]) == ("IP", 1500, 300)
+    assert statement["ScopeDownStatement"] == {"AndStatement": {"Statements": [POSTS, DOOR_PATH]}}
+    response = rule["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429 and response["ResponseHeaders"] == \
+        _rule(prod, "PostsPerClientIp")["Action"]["Block"]["CustomResponse"]["ResponseHeaders"]
+    assert json.loads(_web_acl(prod)["CustomResponseBodies"][response["CustomResponseBodyKey"]]["Content"]) == {
+        "type": "/problems/too-many-requests", "title": "Too many requests", "status": 429,
+        "detail": "More than 1500 check-ins and searches from your network within 5 minutes; try again in a minute.",
+    }
+    door = re.compile(DOOR_PATH["RegexMatchStatement"]["RegexString"])
+    for path in ("/api/events/partos-engagement-mobilisatie-2023/door/checkins", "/api/events/x-1/door/undo",
+                 "/api/events/x/door/search"):
+        assert door.search(path), path
+    for path in ("/api/events/x/registrations", "/api/registrations/abc/cancel", "/api/events/door/registrations",
+                 "/api/events/x/door/checkins/extra"):
+        assert not door.search(path), path
 
 
 def test_rate_rule_answers_429_problem_json_with_retry_after_and_cors(prod):

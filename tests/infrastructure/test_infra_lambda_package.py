@@ -78,6 +78,11 @@ def test_languages_come_from_the_event_model():
         ("aws_lambda_powertools/utilities/parser/models/dynamodb.py", True),
         ("email_validator/__init__.py", True),
         ("chalicelib/entry_deliver.py", True),
+        ("segno/writers.py", True),
+        ("segno/encoder.py", True),
+        ("segno/cli.py", False),
+        ("segno/helpers.py", False),
+        ("segno-1.6.6.data/data/share/man/man1/segno.1", False),
         ("chalicelib/entry_jobs.py", True),
         ("app.py", True),
     ],
@@ -140,6 +145,10 @@ def test_deployed_package_is_trimmed_and_compiled(prod_package):
         assert not any(n.startswith(trimmed) for n in names), trimmed
     assert prod_package.stat().st_size <= MAX_ZIP_BYTES_WITH_BYTECODE
     assert "events/assets/partos-placeholder.svg" in names  # the seed's logo, served by /static/assets/
+    # the door page's QR decoder, copied from the pinned npm package by make vendored (README, "Check-in at the door")
+    assert "chalicelib/templates/static/vendor/jsQR.js" in names, "run make vendored before synthesising"
+    assert "chalicelib/templates/static/vendor/jsQR.LICENSE.txt" in names
+    assert f"segno/__pycache__/__init__.{tag}.pyc" in pyc  # QR codes in the emails
 
 
 # -- the trimmed package runs ----------------------------------------------------
@@ -179,6 +188,8 @@ for language in ("nl", "en"):
         headers={"Accept-Language": language})
 answers["logo"] = call("GET", "/static/assets/{name}", "/static/assets/partos-placeholder.svg",
                        {"name": "partos-placeholder.svg"})
+answers["door"] = call("GET", "/events/{event_id}/door", f"/events/{event_id}/door", {"event_id": event_id})
+answers["scanner"] = call("GET", "/static/vendor/{name}", "/static/vendor/jsQR.js", {"name": "jsQR.js"})
 answers["register"] = call(
     "POST", "/events/{event_id}/registrations", f"/events/{event_id}/registrations",
     {"event_id": event_id}, body=sys.argv[2], headers={"Content-Type": "application/json"})
@@ -287,6 +298,8 @@ def test_trimmed_package_registers_renders_and_delivers(unzipped, moto_server, t
     assert answers["form_en"]["statusCode"] == 200
     assert "Monday, June 5, 2023, 14:00-17:00 CEST" in answers["form_en"]["body"]
     assert answers["logo"]["statusCode"] == 200 and answers["logo"]["body"].startswith("<svg")  # packaged events/assets
+    assert answers["door"]["statusCode"] == 200 and "../../static/vendor/jsQR.js" in answers["door"]["body"]
+    assert answers["scanner"]["statusCode"] == 200 and "jsQR" in answers["scanner"]["body"][:2000]
     assert answers["register"]["statusCode"] == 201, answers["register"]
     registration = json.loads(answers["register"]["body"])
     assert registration["status"] == "confirmed"
@@ -312,6 +325,8 @@ def test_trimmed_package_registers_renders_and_delivers(unzipped, moto_server, t
     message = email.message_from_string(mails[0].raw_data, policy=email.policy.default)
     (invite,) = [part for part in message.walk() if part.get_filename() == "invite.ics"]
     assert "DTSTART;TZID=Europe/Amsterdam:20230605T140000" in invite.get_content().decode("utf-8")  # application/ics
+    (qr,) = [part for part in message.walk() if part.get_content_type() == "image/png"]  # segno, in the package
+    assert qr.get_content().startswith(b"\x89PNG") and qr["Content-ID"]
 
     # WHEN the scheduled RunDueJobs runs from the package (the workshop's cutoff is two weeks away)
     jobs = _run(unzipped, runtime, JOBS_CALL, env=env)

@@ -358,6 +358,8 @@ def test_staff_policy(prod):
             [arn["table"]],
         ),
         "StackOutputs": (["cloudformation:DescribeStacks"], [{"Ref": "AWS::StackId"}]),
+        # python -m staff checkin-link signs door links with the token key (README, "Check-in at the door").
+        "SignDoorLinks": (["secretsmanager:GetSecretValue"], [arn["secret"]]),
         "DescribeExport": (["dynamodb:DescribeExport"], [arn["exports"]]),
         "ExportBucket": (["s3:ListBucket"], [arn["bucket"]]),
         "ExportObjects": (

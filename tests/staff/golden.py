@@ -5,9 +5,10 @@ time), so the code before the one-pass reader (commit 133fc59, which wrote rows 
 and the code since write the same bytes. ``golden-registrations.csv`` (comma),
 ``golden-registrations-semicolon.csv``, ``golden-registrations.jsonl`` and
 ``golden-registrations-xlsx.json`` (the XLSX's cell values read back with openpyxl) were written
-by that older code from :func:`golden_items` in this order. The last column, ``email_outcome``
-(issue 17), was added to those files afterwards: each file without it is still the older code's
-output byte for byte (checked when it was added).
+by that older code from :func:`golden_items` in this order. The last two columns were added to
+those files afterwards: ``email_outcome`` (issue 17; each file without it is still the older code's
+output byte for byte, checked when it was added), then ``checked_in_at`` (check-in at the door), its one
+value the first registration's.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def golden_registrations() -> list[dict[str, Any]]:
     """The event's registrations as plain items, in the order the exports list them."""
     return [
         _registration(1, "Ab3xYz0000000000000001", "confirmed", "2023-05-01T09:00:00+00:00",
+                      checked_in_at="2023-06-05T12:03:00+00:00", checked_in_via="door",
                       name='=HYPERLINK("http://evil.example","klik")',
                       answers={"phone": "+31 6 12345678", "note": 'twee\nregels, "quotes" en ; puntkomma',
                                "role": "campaigner", "diet": ["vegetarian", "halal"], "member": True},

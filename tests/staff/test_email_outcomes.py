@@ -54,7 +54,7 @@ def test_a_simulated_bounce_shows_in_the_list_the_export_and_the_counts(anna, tm
     listed = run("registrations", "list", EVENT)
     assert listed.exit_code == 0
     header, _, row = listed.stdout.splitlines()[:3]
-    assert header.split() == ["status", "pos", "name", "email", "registered", "email", "outcome", "id"]
+    assert header.split() == ["status", "pos", "name", "email", "registered", "checked", "in", "email", "outcome", "id"]
     assert row.split()[-3:] == ["sent", "bounced", anna]
     assert (f"The registered email of {anna} (anna@wildeganzen.nll) bounced permanently on" in listed.stderr
             and ": smtp; 550 5.1.1 user unknown (simulated)." in listed.stderr)
@@ -156,7 +156,7 @@ def test_set_email_moves_the_guard_and_clears_what_was_known_of_the_old_address(
     assert item["notifications"]["registered"]["feedback"]["outcome"] == "bounced"  # history stays
     assert store.address_taken(EVENT, "anna@wildeganzen.nl", now=0)
     assert not store.address_taken(EVENT, "anna@wildeganzen.nll", now=0)
-    guard = store._exists({"pk": store.event_pk(EVENT), "sk": store.guard_sk("ANNA@wildeganzen.nl")})
+    guard = store.table._exists({"pk": store.event_pk(EVENT), "sk": store.guard_sk("ANNA@wildeganzen.nl")})
     assert guard["for_registration"] == anna and guard["expires_at"] == item["expires_at"]
 
 
@@ -167,9 +167,9 @@ def test_set_email_to_a_taken_address_exits_1_and_changes_nothing(anna, cases_ev
     assert result.exit_code == 1
     assert "BRAM@example.org is already registered for staff-cases-event" in result.stderr
     assert item_of(anna) == before
-    guard = store._exists({"pk": store.event_pk(EVENT), "sk": store.guard_sk("anna@wildeganzen.nll")})
+    guard = store.table._exists({"pk": store.event_pk(EVENT), "sk": store.guard_sk("anna@wildeganzen.nll")})
     assert guard["for_registration"] == anna
-    assert store._exists({"pk": store.event_pk(EVENT),
+    assert store.table._exists({"pk": store.event_pk(EVENT),
                           "sk": store.guard_sk("bram@example.org")})["for_registration"] == other.registration_id
 
 

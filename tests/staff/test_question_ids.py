@@ -100,14 +100,15 @@ def test_rows_follow_the_columns(typed):
     answers = {"phone": "+31 6 1", "note": "n", "diet": ["halal"], "member": True}
     item = {"registration_id": "rid", "status": "waitlisted", "name": "N", "email": "e@x", "language": "en",
             "registered_at": "2023-05-01T10:00:00+00:00", "email_state": "sent", "email_outcome": "bounced",
-            "waitlist_ticket": 7,
+            "waitlist_ticket": 7, "checked_in_at": "2023-06-05T12:03:00+00:00",
             "answers": {"phone": {"S": "+31 6 1"}, "note": {"S": "n"}, "diet": {"L": [{"S": "halal"}]},
                         "member": {"BOOL": True}} if typed else answers}
     row = RowMaker(event, {7: 3}, typed_answers=typed)(record(item))
     assert dict(zip([c.name for c in columns_for(event)], row)) == {
         "registration_id": "rid", "status": "waitlisted", "waitlist_position": 3, "name": "N", "email": "e@x",
         "language": "en", "registered_at": "2023-05-01T12:00:00+02:00", "phone": "+31 6 1", "note": "n",
-        "diet": "halal", "member": True, "email_state": "sent", "email_outcome": "bounced"}
+        "diet": "halal", "member": True, "email_state": "sent", "email_outcome": "bounced",
+        "checked_in_at": "2023-06-05T14:03:00+02:00"}
 
 
 question_ids = st.from_regex(r"\A[a-z][a-z0-9_]{0,39}\Z")
@@ -154,7 +155,8 @@ def test_an_old_stored_event_exports_every_answer_under_its_own_name(stored_clas
     rows = list(csv.reader(io.StringIO((tmp_path / "list.csv").read_text(encoding="utf-8-sig"), newline="")))
     names = rows[0]
     assert names == ["registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at",
-                     "answer_status", "answer_answer_status", "answer_email_state", "email_state", "email_outcome"]
+                     "answer_status", "answer_answer_status", "answer_email_state", "email_state", "email_outcome",
+                     "checked_in_at"]
     by_name = {row[3]: dict(zip(names, row)) for row in rows[1:]}
     assert by_name["Anna"]["status"] == "confirmed" and by_name["Anna"]["answer_status"] == "directeur"
     assert by_name["Anna"]["answer_answer_status"] == "yes" and by_name["Anna"]["answer_email_state"] == "x"

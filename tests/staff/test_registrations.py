@@ -14,7 +14,7 @@ from tests.conftest import SEED_EVENT_ID
 from tests.staff.conftest import person, register, run
 
 HEADER = ["registration_id", "status", "waitlist_position", "name", "email", "language", "registered_at",
-          "phone", "note", "diet", "member", "email_state", "email_outcome"]
+          "phone", "note", "diet", "member", "email_state", "email_outcome", "checked_in_at"]
 
 
 def read_csv(path, delimiter=","):
@@ -40,7 +40,7 @@ def test_list_shows_a_readable_table(five):
     result = run("registrations", "list", "staff-cases-event")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["status", "pos", "name", "email", "registered", "email", "outcome", "id"]
+    assert lines[0].split() == ["status", "pos", "name", "email", "registered", "checked", "in", "email", "outcome", "id"]
     body = lines[2:]
     assert [line.split()[0] for line in body] == ["confirmed"] * 3 + ["waitlisted"] * 2
     assert body[3].split()[1:3] == ["1", "Dirk"] and body[4].split()[1:3] == ["2", "Eva"]

@@ -1,0 +1,219 @@
+"""Lifecycle transitions: cancel, erase and promote, each one transaction (README, "Seats, waitlist and cancellation").
+
+Every transition is conditional on the state it was computed from; a failed
+condition raises :class:`~chalicelib.store.errors.Conflict` with what the
+condition saw, so the caller reads again and retries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.store.counters import _NOT_OVER, _PROMOTIONS_OPEN, EventCounters, _counters_update
+from chalicelib.store.errors import Conflict, EventFull
+from chalicelib.store.keys import INVITE_SEQUENCE, _key, event_pk, guard_sk, registration_sk
+from chalicelib.store.registrations import _guard_delete
+from chalicelib.store.serialize import _serializer, serialize
+from chalicelib.store.table import _cancellation_codes, _cancellation_items, _ddb, _retryable, _table
+from chalicelib.store.waitlist import WaitlistEntry, _leave_waitlist
+
+
+def _status_change(item: dict[str, Any], new_status: str, change: str, at: str,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An Update of a registration from its current status to ``new_status``, guarded by that status.
+
+    Sets the change's notification to ``pending`` (and ``email_state``), which the
+    stream filter of ``DeliverEmails`` looks for (``chalicelib.streamfilter``), and
+    adds one to :data:`INVITE_SEQUENCE` in the same write: the email of this change
+    carries that ``SEQUENCE`` (from the stream record's image, so a retry sends the same).
+    """
+    values = {
+        ":old": {"S": item["status"]},
+        ":new": {"S": new_status},
+        ":at": {"S": at},
+        ":pending": _serializer.serialize({"state": "pending", "at": at}),
+        ":pendingstate": {"S": "pending"},
+    }
+    sets = ["#s = :new", "status_changed_at = :at", "#n.#c = :pending", "email_state = :pendingstate"]
+    for i, (name, value) in enumerate((extra or {}).items()):
+        sets.append(f"{name} = :x{i}")
+        values[f":x{i}"] = _serializer.serialize(value)
+    values[":seq"] = {"N": "1"}
+    return {
+        "Update": {
+            "TableName": _table(),
+            "Key": _key(item["pk"], item["sk"]),
+            "UpdateExpression": "SET " + ", ".join(sets) + " ADD #q :seq",
+            "ConditionExpression": "#s = :old",
+            "ExpressionAttributeNames": {"#s": "status", "#n": "notifications", "#c": change, "#q": INVITE_SEQUENCE},
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+def _head_as_item(event_id: str, head: WaitlistEntry) -> dict[str, Any]:
+    return {"pk": event_pk(event_id), "sk": registration_sk(head.registration_id), "status": "waitlisted"}
+
+
+def _release_ops(item: dict[str, Any], at: str, *, own: WaitlistEntry | None, head: WaitlistEntry | None,
+                 extra_adds: dict[str, int] | None = None,
+                 before_end: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """The writes that free what ``item`` held, for a transaction that ends it (cancel or erase).
+
+    ``at`` is the moment of the write (ISO 8601 with offset). A waitlisted
+    registration leaves the queue (``own``: its entry). A confirmed one hands its
+    seat to ``head`` (the first in the waitlist, promoted on condition that it still
+    waits, the event is not over capacity and the waitlist cutoff has not passed) or,
+    with no ``head``, gives the seat back (``seats_taken - 1``, on condition that
+    nobody waits, the event is over capacity after a lowered capacity, or the cutoff
+    has passed: then the waitlist stays as it is). ``extra_adds`` are more counters to
+    change, e.g. ``{"erased_count": 1}``. ``before_end`` adds the condition that the
+    event has not ended (a cancellation; an erasure may come any time). Returns
+    ``(label, operation)`` pairs; the labels name the items in a :class:`Conflict`.
+    """
+    event_id = item["event_id"]
+    now = datetime.fromisoformat(at)
+    adds = dict(extra_adds or {})
+    removes: list[str] = []
+    ops: list[tuple[str, dict[str, Any]]] = []
+    if item["status"] == "waitlisted":
+        if own is None:
+            raise Conflict("the registration waits but its waitlist entry is gone; read again")
+        ops.append(("bucket", _leave_waitlist(event_id, own, adds, removes)))
+        adds["waitlisted_count"] = -1
+        condition = "waitlisted_count > :zero"
+    elif item["status"] == "confirmed" and head is not None:
+        ops.append(("head", _status_change(_head_as_item(event_id, head), "confirmed", "promoted", at,
+                                           {"promoted_at": at})))
+        ops.append(("bucket", _leave_waitlist(event_id, head, adds, removes)))
+        adds["waitlisted_count"] = -1
+        condition = ("waitlisted_count > :zero "
+                     "AND (attribute_not_exists(seat_capacity) OR seats_taken <= seat_capacity)"
+                     f" AND {_PROMOTIONS_OPEN}")
+    elif item["status"] == "confirmed":
+        adds["seats_taken"] = -1
+        condition = ("seats_taken >= :one AND (waitlisted_count = :zero OR seats_taken > seat_capacity"
+                     " OR waitlist_closes_at <= :now)")
+    elif adds:
+        condition = "attribute_exists(pk)"
+    else:
+        return []
+    if before_end:
+        condition = f"({condition}) AND {_NOT_OVER}"
+    ops.append(("counters", _counters_update(event_id, adds, removes, condition, now)))
+    return ops
+
+
+def _transact(labelled: list[tuple[str, dict[str, Any]]]) -> None:
+    """Run a lifecycle transaction; a failed condition or a conflict raises :class:`Conflict`.
+
+    The conflict carries the registration (label ``registration``) and the
+    counters as their failed conditions saw them.
+    """
+    try:
+        _ddb().transact_write_items(TransactItems=[op for _, op in labelled])
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        codes = _cancellation_codes(error)
+        if code == "TransactionConflictException" or (code == "TransactionCanceledException" and _retryable(codes)):
+            seen = {label: old
+                    for (label, _), old, why in zip(labelled, _cancellation_items(error), codes, strict=False)
+                    if why == "ConditionalCheckFailed"}
+            counters_item = seen.get("counters")
+            counters = EventCounters.from_item(counters_item) if counters_item else None
+            raise Conflict(",".join(codes) or code, registration=seen.get("registration"), counters=counters) from None
+        raise
+
+def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEntry | None = None,
+                      head: WaitlistEntry | None = None) -> None:
+    """Cancel one registration in one transaction, freeing its seat or its waitlist place.
+
+    ``item`` is the registration as read (``status`` ``confirmed`` or
+    ``waitlisted``); the write is conditional on that status, so a second cancel
+    or a concurrent one changes nothing, and on the event not having ended at
+    ``at``; it records ``cancelled_from`` (whether a calendar CANCEL is due, README
+    "Emails"). The address guard is deleted, so the person may register again. The
+    seat or place is released as :func:`_release_ops` describes (``own``: the
+    item's waitlist entry when it waits; ``head``: the first in the waitlist, or
+    ``None``, which it must be once the waitlist cutoff has passed).
+
+    Raises :class:`Conflict` when any condition failed (its ``counters`` tell
+    whether the event is over or past its cutoff): read again and retry.
+    """
+    # cancelled_from: whether the registrant held a seat, so whether a calendar CANCEL is due (README, "Emails").
+    ops = [("registration", _status_change(item, "cancelled", "cancelled", at,
+                                           {"cancelled_by": by, "cancelled_from": item["status"]})),
+           ("guard", _guard_delete(item))]
+    _transact(ops + _release_ops(item, at, own=own, head=head, before_end=True))
+
+
+#: What erasing removes from a registration item: the person's data, and the email details (an SES
+#: error can quote the address; without ``notifications`` no pending email can still be claimed and sent).
+ERASED_ATTRIBUTES = ("name", "email", "answers", "notifications", "email_state", "email_error",
+                     "email_message_id", "consent_at", "email_outcome", "email_suppressed", "email_changed_at")
+
+
+def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None = None,
+                     head: WaitlistEntry | None = None, delete_guard: bool) -> int:
+    """Erase a registrant's data (GDPR) in one transaction; returns how many items changed.
+
+    The registration keeps its key and becomes ``status: erased`` without
+    :data:`ERASED_ATTRIBUTES` (conditional on the status and address read); its
+    seat or waitlist place is released as by a cancellation; the counters count
+    ``erased_count``; with ``delete_guard`` the address guard goes too.
+    Raises :class:`Conflict` when anything changed since ``item`` was read.
+    """
+    names = {"#s": "status", "#e": "email", **{f"#p{i}": a for i, a in enumerate(ERASED_ATTRIBUTES)}}
+    remove = ", ".join(f"#p{i}" for i in range(len(ERASED_ATTRIBUTES)))
+    ops: list[tuple[str, dict[str, Any]]] = [("registration", {
+        "Update": {
+            "TableName": _table(),
+            "Key": _key(item["pk"], item["sk"]),
+            "UpdateExpression": f"SET #s = :erased, erased_at = :now, status_changed_at = :now REMOVE {remove}",
+            "ConditionExpression": "#s = :old AND #e = :email",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize(
+                {":erased": "erased", ":now": at, ":old": item["status"], ":email": item["email"]}
+            ),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    })]
+    if delete_guard:
+        ops.append(("guard", {"Delete": {
+            "TableName": _table(),
+            "Key": serialize({"pk": item["pk"], "sk": guard_sk(item["email"])}),
+            "ConditionExpression": "attribute_exists(pk)",
+        }}))
+    ops += _release_ops(item, at, own=own, head=head, extra_adds={"erased_count": 1})
+    _transact(ops)
+    return len(ops)
+
+
+def promote_transition(event_id: str, head: WaitlistEntry, at: str) -> None:
+    """Give a free seat to the first in the waitlist, ``head`` (one transaction).
+
+    Conditional on ``head`` still waiting, a seat being free
+    (``seats_taken < seat_capacity``) and the waitlist cutoff not having passed at
+    ``at``. Raises :class:`EventFull` when no seat is free or the cutoff has passed
+    (nobody is promoted then) and :class:`Conflict` when anything else changed.
+    """
+    now = datetime.fromisoformat(at)
+    adds: dict[str, int] = {"seats_taken": 1, "waitlisted_count": -1}
+    removes: list[str] = []
+    ops = [
+        ("head", _status_change(_head_as_item(event_id, head), "confirmed", "promoted", at, {"promoted_at": at})),
+        ("bucket", _leave_waitlist(event_id, head, adds, removes)),
+    ]
+    ops.append(("counters", _counters_update(
+        event_id, adds, removes,
+        "waitlisted_count > :zero AND (attribute_not_exists(seat_capacity) OR seats_taken < seat_capacity)"
+        f" AND {_PROMOTIONS_OPEN}", now)))
+    try:
+        _transact(ops)
+    except Conflict as conflict:
+        if conflict.counters is not None and (conflict.counters.full or conflict.counters.promotions_closed(now)):
+            raise EventFull(event_id, conflict.counters) from None
+        raise

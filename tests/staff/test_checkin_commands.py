@@ -1,0 +1,154 @@
+"""Staff commands for check-in at the door: ``checkin-link``, ``registrations checkin [--undo]``, and
+``checked_in_at`` in ``registrations list``, the exports and ``exports convert``/``query``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import SEED_EVENT_ID
+from tests.staff.conftest import register, run, table_items, write_aws_export
+
+
+@pytest.fixture
+def seed(aws):
+    from chalicelib import store
+    from chalicelib.events import load_event_file
+    from tests.conftest import EVENTS_DIR
+
+    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(update={"capacity": 2})
+    store.put_event(event)
+    return event
+
+
+def test_checkin_link_prints_a_signed_expiring_link_to_the_door_page(seed, monkeypatch):
+    from chalicelib import checkin, clock
+
+    monkeypatch.delenv("PORT", raising=False)
+    before = clock.now()
+    result = run("checkin-link", SEED_EVENT_ID, "--valid", "2d", "--lang", "nl")
+    assert result.exit_code == 0, result.output
+    link = result.stdout.strip()
+    parts = urlsplit(link)
+    assert (parts.scheme, parts.netloc, parts.path, parts.query) == (
+        "http", "127.0.0.1:8000", f"/events/{SEED_EVENT_ID}/door", "lang=nl")
+    door = checkin.read_door_token(SEED_EVENT_ID, parts.fragment, clock.now())
+    assert before + timedelta(days=2) - timedelta(seconds=1) <= door.expires_at <= clock.now() + timedelta(days=2)
+    assert door.key_id == "local1"
+    assert "valid until" in result.stderr and "send it only to door staff" in result.stderr
+    with pytest.raises(checkin.DoorLinkExpired):
+        checkin.read_door_token(SEED_EVENT_ID, parts.fragment, clock.now() + timedelta(days=2, seconds=1))
+
+
+def test_checkin_link_follows_make_runs_port_and_a_given_base_url(seed, monkeypatch):
+    monkeypatch.setenv("PORT", "8100")
+    assert run("checkin-link", SEED_EVENT_ID).stdout.startswith(f"http://127.0.0.1:8100/events/{SEED_EVENT_ID}/door#")
+    given = run("checkin-link", SEED_EVENT_ID, "--valid", "12h", "--base-url", "https://door.example.org/api/")
+    assert given.stdout.startswith(f"https://door.example.org/api/events/{SEED_EVENT_ID}/door#")
+
+
+def test_checkin_link_counts_from_the_app_clock_the_service_was_started_with(seed, monkeypatch):
+    """``APP_CLOCK=... make run`` and ``APP_CLOCK=... python -m staff --local ...``: the environment's
+    clock wins over the local stage's, so the link's expiry counts from the service's clock."""
+    from datetime import datetime, timezone
+
+    from chalicelib import checkin
+
+    monkeypatch.setenv("APP_CLOCK", "2023-05-01T09:00:00+02:00")
+    link = run("checkin-link", SEED_EVENT_ID, "--valid", "1d").stdout.strip()
+    token = urlsplit(link).fragment
+    door = checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 2, 6, 59, tzinfo=timezone.utc))
+    assert datetime(2023, 5, 2, 7, 0, tzinfo=timezone.utc) <= door.expires_at < datetime(2023, 5, 2, 8, 0, tzinfo=timezone.utc)
+    with pytest.raises(checkin.DoorLinkExpired):  # the stage's clock (22 May) is long past it
+        checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 22, 7, 0, tzinfo=timezone.utc))
+
+
+@pytest.mark.parametrize("valid", ["soon", "0d", "32d", "2x", "-1d", "2d3"])
+def test_checkin_link_refuses_a_duration_it_cannot_read_or_too_long(seed, valid):
+    result = run("checkin-link", SEED_EVENT_ID, "--valid", valid)
+    assert result.exit_code == 2, result.output
+    assert "--valid" in result.output
+
+
+@pytest.mark.parametrize("valid,seconds", [("2d", 172800), ("12h", 43200), ("1d12h", 129600), ("90m", 5400), ("31d", 2678400)])
+def test_durations(valid, seconds):
+    from staff.checkin import parse_duration
+
+    assert parse_duration(valid) == timedelta(seconds=seconds)
+
+
+def test_checkin_link_of_an_unknown_event_exits_1(seed):
+    assert run("checkin-link", "no-such-event").exit_code == 1
+
+
+def test_registrations_checkin_and_undo(seed):
+    seated = register(email="anna@example.org").registration_id
+    waiting = register(email="bram@example.org", name="Bram").registration_id
+    register(email="carla@example.org", name="Carla")  # capacity 2: Carla waits too
+    first = run("registrations", "checkin", SEED_EVENT_ID, seated)
+    assert first.exit_code == 0 and first.stdout.startswith(f"Checked in registration {seated} at 2023-05-22 ")
+    from chalicelib import store
+
+    item = store.get_registration_in_event(SEED_EVENT_ID, seated)
+    assert item["checked_in_via"] == "staff" and item["checked_in_at"].startswith("2023-05-22T")
+    again = run("registrations", "checkin", SEED_EVENT_ID, f"'{seated}")  # as copied from a CSV cell
+    assert again.exit_code == 1 and "was checked in at 2023-05-22 " in again.stderr
+    assert run("registrations", "checkin", SEED_EVENT_ID, seated, "--undo").exit_code == 0
+    assert "checked_in_at" not in store.get_registration_in_event(SEED_EVENT_ID, seated)
+    assert run("registrations", "checkin", SEED_EVENT_ID, seated, "--undo").exit_code == 1
+    assert store.get_registration_in_event(SEED_EVENT_ID, waiting)["status"] == "confirmed"
+    third = [i for i in table_items() if i.get("status", {}).get("S") == "waitlisted"][0]["registration_id"]["S"]
+    refused = run("registrations", "checkin", SEED_EVENT_ID, third)
+    assert refused.exit_code == 1 and f"Not checked in: registration {third} is waitlisted." in refused.stderr
+    assert run("registrations", "checkin", SEED_EVENT_ID, "no-such-id").exit_code == 1
+
+
+def test_list_and_exports_show_when_people_were_checked_in(seed, tmp_path):
+    from chalicelib import checkin, clock
+
+    anna = register(email="anna@example.org").registration_id
+    register(email="bram@example.org", name="Bram")
+    result = checkin.check_in_code(SEED_EVENT_ID, checkin.make_code(SEED_EVENT_ID, anna), clock.now())
+    local = result.person.checked_in_at.astimezone(seed.zone)
+
+    listed = run("registrations", "list", SEED_EVENT_ID).stdout.splitlines()
+    header = listed[0]
+    anna_line = next(line for line in listed if anna in line)
+    bram_line = next(line for line in listed if "Bram" in line)
+    column = header.index("checked in")
+    assert anna_line[column:column + 16] == local.strftime("%Y-%m-%d %H:%M")
+    assert bram_line[column:column + 16].strip() == ""
+
+    for fmt in ("csv", "json", "xlsx"):
+        out = tmp_path / f"list.{fmt}"
+        assert run("registrations", "export", SEED_EVENT_ID, "-o", str(out)).exit_code == 0
+        if fmt == "csv":
+            rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"), newline="")))
+        elif fmt == "json":
+            rows = json.loads(out.read_text(encoding="utf-8"))
+        else:
+            from openpyxl import load_workbook
+
+            sheet = [list(r) for r in load_workbook(out, read_only=True).active.iter_rows(values_only=True)]
+            rows = [dict(zip(sheet[0], r)) for r in sheet[1:]]
+        by_id = {r["registration_id"].removeprefix("'"): r for r in rows}  # CSV: an id starting with - carries a '
+        assert list(rows[0])[-3:] == ["email_state", "email_outcome", "checked_in_at"]
+        assert by_id[anna]["checked_in_at"] == local.isoformat(timespec="seconds"), fmt
+        assert all(not r["checked_in_at"] for i, r in by_id.items() if i != anna), fmt
+
+    folder = write_aws_export(tmp_path / "export", table_items())
+    converted = tmp_path / "converted.jsonl"
+    assert run("exports", "convert", str(folder), "--event", SEED_EVENT_ID, "-o", str(converted)).exit_code == 0
+    lines = [json.loads(line) for line in converted.read_text(encoding="utf-8").splitlines()]
+    assert {r["registration_id"]: r["checked_in_at"] for r in lines} == {
+        anna: local.isoformat(timespec="seconds"), **{r["registration_id"]: None for r in lines if r["registration_id"] != anna}}
+    query = run("exports", "query", str(folder), "--event", SEED_EVENT_ID, "--csv",
+                "SELECT count(*) FILTER (WHERE checked_in_at IS NOT NULL) AS came, count(*) AS confirmed "
+                "FROM registrations WHERE status = 'confirmed'")
+    assert query.exit_code == 0, query.output
+    assert query.stdout.splitlines() == ["came,confirmed", "1,2"]
