@@ -20,6 +20,10 @@ from chalicelib.settings import get_settings
 _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Any] = {}
 
+#: ``max_attempts`` counts retries: each call is tried up to 6 times, botocore's backoff waiting
+#: rand(0, 1) x 1, 2, 4, 8, 16 s in between (about 15 s in all on average, 31 s at most). For SES this
+#: is what absorbs a send over the account's sending rate, well inside DeliverEmails' 60 s (README,
+#: "Emails": sending rate).
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,

@@ -1,6 +1,6 @@
 """Check-in at the door (README, "Check-in at the door"): codes, door links and the check-in writes.
 
-**Check-in codes.** Every confirmation and promotion email (and the reminders to come) carries
+**Check-in codes.** Every confirmation, promotion and reminder email carries
 the registrant's code, as a QR code (``chalicelib.qrcodes``) and written out for reading aloud.
 A code is 15 bytes, written as 24 characters of RFC 4648 base32 (``A``-``Z``, ``2``-``7``: no
 ``0``/``O``, ``1``/``I``/``L`` or ``8``/``B`` to confuse) in six groups of four
@@ -74,7 +74,7 @@ ID_PREFIX_CHARS = 8
 #: Length of a code in base32 characters (15 bytes) and the size of the groups it is shown in.
 CODE_CHARS = 24
 GROUP = 4
-#: Email kinds that carry the check-in code (``chalicelib.emails.email_kind``; reminders will join).
+#: Email kinds that carry the check-in code (``chalicelib.emails.email_kind``: ``reminder`` for every reminder).
 EMAIL_KINDS = frozenset({"confirmed", "promoted", "reminder"})
 #: Sort key of an event's check-in counter item.
 CHECKINS_SK = "#CHECKINS"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, format_timedelta
 
 from chalicelib.events import Event
 
@@ -44,3 +44,23 @@ def local_timestamp(event: Event, instant: datetime, language: str) -> str:
     return (
         f"{format_date(local, 'long', locale=language)} {format_time(local, 'HH:mm', locale=language)} {local.tzname()}"
     )
+
+
+def short_start(event: Event, language: str) -> str:
+    """``"ma 5 jun, 14:00 CEST"``: the event's start, short, for a subject line (Babel, the zone's abbreviation)."""
+    start = event.local(event.starts_at)
+    day, time = format_date(start, "EEE d MMM", locale=language), format_time(start, "HH:mm", locale=language)
+    return f"{day}, {time} {start.tzname()}"
+
+
+def starts_in(event: Event, now: datetime, language: str) -> str:
+    """``"over 24 uur"`` / ``"in 24 hours"``: how long from ``now`` (aware) until the event starts (Babel).
+
+    Rounded by Babel to the largest unit that reads well (``threshold=1.5``: 23 h 55 min is
+    "24 hours", 2 days are "2 days"); never negative (reminders of an event that has begun are
+    not asked for, ``chalicelib.jobs``).
+    """
+    left = event.utc(event.starts_at) - now
+    if left.total_seconds() < 0:
+        left = left * 0
+    return format_timedelta(left, add_direction=True, threshold=1.5, locale=language)

@@ -5,8 +5,8 @@ Lambda function on the table stream and fed by the local service's poller.
 For each record it works out which change of a registration it shows
 (``registered`` on INSERT; ``promoted`` or ``cancelled`` when ``status``
 changes; a notification newly set to ``pending`` otherwise, such as
-``waitlist_closed`` from the scheduled function, ``updated`` when an event change
-put a new ``notifications.updated`` entry on it, or a staff resend; nothing for
+``waitlist_closed`` or a ``reminder_<offset>`` from the scheduled function, ``updated``
+when an event change put a new ``notifications.updated`` entry on it, or a staff resend; nothing for
 other writes, such as our own email-state updates), then:
 
 1. skips an address that bounced permanently or complained (``email_suppressed``
@@ -68,6 +68,22 @@ PERMANENT_ERRORS = {
     "NotFoundException",
     "InvalidParameterValue",
 }
+
+
+#: SES v2 answers to going over the account's sending rate (``TooManyRequestsException``, HTTP 429;
+#: ``Throttling``/``ThrottlingException``, "Maximum sending rate exceeded"): botocore retries them with
+#: backoff (``chalicelib.aws.SERVICE_MAX_ATTEMPTS``); one that outlasts those retries stops the batch.
+THROTTLING_ERRORS = frozenset({
+    "TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException",
+})
+
+
+class SendThrottled(Exception):
+    """SES still refused a send for the sending rate after botocore's retries; the claim is back to ``pending``.
+
+    :func:`handle_batch` then tries no more sends in the batch: it reports this record and every
+    later one for retry (README, "Emails": sending rate).
+    """
 
 
 def change_of(record: DynamoDBRecord | dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -278,10 +294,6 @@ def _build(change: str, item: dict[str, Any], entry: dict[str, Any], log: dict[s
     return None
 
 
-#: SES v2 error codes of throttling: a 4xx that a later try may cure.
-THROTTLING_ERRORS = {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException"}
-
-
 def _send_and_record(change: str, item: dict[str, Any], outgoing: emails.OutgoingEmail, log: dict[str, Any],
                      sequence: int | None) -> bool:
     """Send a claimed change's message and record ``sent``; or ``failed`` for a permanent SES error
@@ -303,6 +315,8 @@ def _send_and_record(change: str, item: dict[str, Any], outgoing: emails.Outgoin
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
                                   reason=f"{code}: retrying", sequence=sequence)
         logger.warning("email send failed, will retry", extra={**log, "error_code": code})
+        if code in THROTTLING_ERRORS:
+            raise SendThrottled(code) from exc
         return False
     except BotoCoreError as exc:
         store.record_notification(event_id, registration_id, change, "pending", expect=("sending",), at=clock.now(),
@@ -323,11 +337,13 @@ class RetryLater(Exception):
 def _deliver_record(record: DynamoDBRecord) -> None:
     """Powertools' record handler: :func:`deliver`, raising for a record the stream must retry.
 
-    Raises :class:`RetryLater`, and botocore's ``ClientError``/``BotoCoreError`` from the
+    Raises :class:`RetryLater`, :class:`SendThrottled`, and botocore's ``ClientError``/``BotoCoreError`` from the
     table (logged by type, without personal data).
     """
     try:
         delivered = deliver(record)
+    except SendThrottled:
+        raise  # handle_batch stops the batch there
     except (ClientError, BotoCoreError) as exc:
         logger.warning("stream record failed", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
         raise
@@ -345,11 +361,29 @@ def handle_batch(lambda_event: dict[str, Any], context: Any = None) -> dict[str,
     records to retry (Powertools' ``BatchProcessor``, ``process_partial_response``; a batch
     whose every record failed is reported the same way, not raised). Per AWS's rules for
     streams, the stream resumes from the lowest failed sequence number, so records after a
-    failure are seen again; the claims make that harmless. ``context`` is the Lambda context
+    failure are seen again; the claims make that harmless. When SES keeps refusing sends for the
+    sending rate (:class:`SendThrottled`), the rest of the batch is not tried: those records are
+    reported with it, and come again after the stream's retry. ``context`` is the Lambda context
     (``None`` when ``make run`` or a test calls it).
     """
-    if not lambda_event.get("Records"):
+    records = lambda_event.get("Records")
+    if not records:
         return {"batchItemFailures": []}
+    throttled: list[str] = []
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        # Once SES refused a send for the sending rate, the rest of the batch is not tried: each later
+        # record fails at once and comes again with the stream's retry (README, "Emails": sending rate).
+        if throttled:
+            raise SendThrottled(throttled[0])
+        try:
+            _deliver_record(record)
+        except SendThrottled as exc:
+            logger.warning("SES sending rate exceeded: the rest of the batch waits for the retry",
+                           extra={"records": len(records)})
+            throttled.append(str(exc))
+            raise
+
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-    return dict(process_partial_response(event=lambda_event, record_handler=_deliver_record, processor=processor,
+    return dict(process_partial_response(event=lambda_event, record_handler=record_handler, processor=processor,
                                          context=context))

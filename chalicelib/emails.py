@@ -31,7 +31,8 @@ IDN domains are written in their ASCII (IDNA) form, as email-validator computes 
 Changes that send an email (README, "Emails"): ``registered`` (confirmed or
 waitlisted), ``promoted``, ``cancelled``, ``updated`` (the event's time or place
 changed), ``waitlist_closed`` (the scheduled function's notice that no seat came
-free, ``chalicelib.jobs``). :data:`SUBJECTS` is the table of email kinds:
+free, ``chalicelib.jobs``) and each ``reminder_<offset>`` (kind ``reminder``: when and
+where, the invite again, the links). :data:`SUBJECTS` is the table of email kinds:
 ``chalicelib.publishing`` renders every kind in it when an event is published.
 
 Calendar (README, "Emails", calendar invites): a registrant who holds a seat gets
@@ -43,7 +44,7 @@ clients that only offer attachments and for saving the file; not ``text/calendar
 so no client takes the same message twice). Giving up a seat sends a ``CANCEL`` the
 same way. A waitlisted registrant holds no entry, so their emails (waitlisted,
 ``updated`` while waiting, ``waitlist_closed``, a cancellation while waiting) carry
-no calendar part.
+no calendar part. A reminder carries the registration's entry again (the same UID).
 ``From`` and ``ORGANIZER`` are the sending identity with the organiser's name;
 ``Reply-To`` is the organiser's own address.
 """
@@ -68,8 +69,8 @@ from email_validator import EmailNotValidError, validate_email
 from chalicelib import checkin, schedules, templates
 from chalicelib.branding import NEUTRAL_ACCENT, look
 from chalicelib.calendar_links import calendar_links
-from chalicelib.dates import event_when, span_when
-from chalicelib.events import Event
+from chalicelib.dates import event_when, short_start, span_when, starts_in
+from chalicelib.events import REMINDER_PREFIX, Event
 from chalicelib.invites import CANCEL, REQUEST, Party, build_invite
 
 #: The header fields at the top of every message we send, each exactly once, in this order.
@@ -110,6 +111,8 @@ SUBJECTS = {
     "cancelled": {"nl": "Inschrijving geannuleerd: {title}", "en": "Registration cancelled: {title}"},
     "waitlist_closed": {"nl": "Geen plek vrijgekomen: {title}", "en": "No seat came free: {title}"},
     "updated": {"nl": "Gewijzigd: {title}", "en": "Changed: {title}"},
+    # {starts}: "ma 5 jun, 14:00 CEST" (dates.short_start); {city}: the location's city.
+    "reminder": {"nl": "Herinnering: {title}, {starts} in {city}", "en": "Reminder: {title}, {starts} in {city}"},
 }
 
 #: Every (change, registration status at the change) that sends an email, one per kind and case
@@ -117,16 +120,18 @@ SUBJECTS = {
 EMAIL_CASES = (
     ("registered", "confirmed"), ("registered", "waitlisted"), ("promoted", "confirmed"),
     ("cancelled", "cancelled"), ("updated", "confirmed"), ("updated", "waitlisted"),
-    ("waitlist_closed", "waitlisted"),
+    ("waitlist_closed", "waitlisted"), ("reminder_1d", "confirmed"),
 )
 
 
 def email_kind(change: str, status: str) -> str:
     """The kind of email for a change (a key of :data:`SUBJECTS`): ``registered`` gives ``confirmed`` or
-    ``waitlisted`` by ``status``; every other change is its own kind (``promoted``, ``cancelled``,
-    ``updated``, ``waitlist_closed``)."""
+    ``waitlisted`` by ``status``; every reminder (``reminder_<offset>``, ``chalicelib.jobs``) is ``reminder``;
+    every other change is its own kind (``promoted``, ``cancelled``, ``updated``, ``waitlist_closed``)."""
     if change == "registered":
         return "waitlisted" if status == "waitlisted" else "confirmed"
+    if change.startswith(REMINDER_PREFIX) or change == "reminder":
+        return "reminder"
     return change
 
 
@@ -374,6 +379,7 @@ def build_email(
         "location": event.location,
         "organiser": event.organiser,
         "position": waitlist_position,
+        "starts_in": starts_in(event, now, language),
         **personal,
         # The look (README, "Emails"): branding, buttons instead of raw links, calendar links.
         "look": look(event, base_url),
@@ -386,7 +392,8 @@ def build_email(
     context.update(checkin.email_context(checkin_code, sender_addr.rpartition("@")[2]))  # README, "Check-in at the door"
     organiser_addr = address(str(event.organiser.email))
     organiser_name = header_display_name(event.organiser.name)
-    subject = SUBJECTS[kind][language].format(title=title)
+    subject = SUBJECTS[kind][language].format(title=title, starts=short_start(event, language),
+                                              city=event.location.city)
     # Written here, not by email.headerregistry (see the module docstring). From is the sending
     # identity (SES verifies it) with the organiser's name; replies go to the organiser.
     headers = {

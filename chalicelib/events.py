@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -377,6 +377,79 @@ class Question(BaseModel):
         return [o.id for o in self.options]
 
 
+#: A reminder offset as an event file writes it: days, hours and minutes, each at most once, in
+#: that order, ASCII digits only (``24h``, ``2d``, ``90m``, ``1d12h``; spaces between parts allowed).
+_OFFSET = re.compile(r"(?:([0-9]{1,6})d)?\s*(?:([0-9]{1,6})h)?\s*(?:([0-9]{1,6})m)?", re.ASCII)
+#: Bounds of a reminder offset (README, "Event files"): at least 15 minutes, so the scheduled function
+#: (every 5 minutes) can send it before the start; at most 28 days before the event.
+REMINDER_MIN = timedelta(minutes=15)
+REMINDER_MAX = timedelta(days=28)
+#: At most this many reminders per event.
+REMINDERS_MAX = 5
+#: The default: one reminder, 24 hours before ``starts_at`` (issue 12; what pretix and Eventbrite do).
+DEFAULT_REMINDERS = ("1d",)
+
+
+def offset_text(offset: timedelta) -> str:
+    """The canonical text of a reminder offset: ``1d``, ``1d12h``, ``1h30m`` (whole minutes)."""
+    minutes = int(offset.total_seconds()) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n) or "0m"
+
+
+def parse_offset(value: object) -> timedelta:
+    """A reminder offset (``24h``, ``2d``, ``90m``, ``1d12h``) as a ``timedelta``.
+
+    Raises ``ValueError`` with the reason for anything else: not a string, no unit, another
+    unit or order, non-ASCII digits, zero, below :data:`REMINDER_MIN` or above :data:`REMINDER_MAX`.
+    """
+    if isinstance(value, bool) or not isinstance(value, str):
+        shown = repr(value)[:40]
+        raise ValueError(f"a reminder is a time before starts_at with its unit, e.g. \"24h\", \"2d\" or \"90m\", "
+                         f"not {shown}")
+    text = value.strip()
+    match = _OFFSET.fullmatch(text) if 0 < len(text) <= 40 else None
+    if match is None or not any(match.groups()):
+        raise ValueError(f"reminder {text[:40]!r} is not a duration: write days, hours and/or minutes "
+                         "such as \"24h\", \"2d\", \"90m\" or \"1d12h\"")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    offset = timedelta(days=days, hours=hours, minutes=minutes)
+    if offset < REMINDER_MIN:
+        raise ValueError(f"reminder {text!r} is too close to the start: at least "
+                         f"{offset_text(REMINDER_MIN)} before starts_at (the scheduled function runs every 5 minutes)")
+    if offset > REMINDER_MAX:
+        raise ValueError(f"reminder {text!r} is too early: at most {REMINDER_MAX.days}d before starts_at")
+    return offset
+
+
+def _reminders(value: object) -> object:
+    """``reminders`` as canonical offset texts (:func:`offset_text`), checked by :func:`parse_offset`."""
+    if value is None:
+        raise ValueError("reminders is a list such as [\"24h\"], or [] for no reminder")
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ValueError("reminders is a list such as [\"24h\"] or [\"2d\", \"2h\"], or [] for no reminder")
+    if len(value) > REMINDERS_MAX:
+        raise ValueError(f"at most {REMINDERS_MAX} reminders per event, not {len(value)}")
+    seen: dict[str, str] = {}
+    texts = []
+    for item in value:
+        text = offset_text(parse_offset(item))
+        if text in seen:
+            raise ValueError(f"reminders {seen[text]!r} and {item!r} are the same time before the event")
+        seen[text] = str(item)
+        texts.append(text)
+    # Earliest first (the longest offset): the order they are sent in.
+    return tuple(sorted(texts, key=lambda t: parse_offset(t), reverse=True))
+
+
+#: ``reminders`` of an event: offsets before ``starts_at``, as canonical texts (``("2d", "2h")``).
+Reminders = Annotated[tuple[str, ...], BeforeValidator(_reminders)]
+
+#: Prefix of a reminder's due job and notification: ``reminder_<offset text>`` (``reminder_1d``).
+REMINDER_PREFIX = "reminder_"
+
+
 class Event(BaseModel):
     """One event, as written in ``events/<id>.yaml`` (README, "Event files").
 
@@ -389,7 +462,9 @@ class Event(BaseModel):
     waitlist and cancellation").
     ``branding`` gives the pages and emails the organiser's look (:class:`Branding`);
     ``show_seats`` (``exact``, ``few`` below ``few_threshold`` seats, or ``none``) what the
-    public sees of the seats left (README, "Event files").
+    public sees of the seats left (README, "Event files"). ``reminders``: offsets before
+    ``starts_at`` (``24h``, ``2d``, ``90m``; default one day; ``[]`` for none), kept as canonical
+    texts, longest first; each is a due job ``reminder_<offset>`` (:meth:`scheduled_times`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -413,6 +488,7 @@ class Event(BaseModel):
     branding: Branding | None = None
     show_seats: Literal["exact", "few", "none"] = "exact"
     few_threshold: PositiveInt = Field(default=5, le=1000)
+    reminders: Reminders = DEFAULT_REMINDERS
 
     @field_validator("timezone")
     @classmethod
@@ -496,9 +572,15 @@ class Event(BaseModel):
         """When the scheduled function has work for this event: ``{job: aware UTC instant or None}``.
 
         ``waitlist_closed`` (``chalicelib.jobs``): at the waitlist cutoff, for an event with a
-        waitlist. Another due job (reminders) adds its own entry here.
+        waitlist. ``reminder_<offset>`` (:meth:`reminder_times`): each reminder's time.
         """
-        return {"waitlist_closed": self.utc(self.waitlist_closes_local) if self.waitlist else None}
+        return {"waitlist_closed": self.utc(self.waitlist_closes_local) if self.waitlist else None,
+                **self.reminder_times()}
+
+    def reminder_times(self) -> dict[str, datetime]:
+        """``{"reminder_<offset>": aware UTC instant}``: ``starts_at`` minus each of :attr:`reminders`."""
+        start = self.utc(self.starts_at)
+        return {f"{REMINDER_PREFIX}{text}": start - parse_offset(text) for text in self.reminders}
 
     def local(self, wall_time: datetime) -> datetime:
         """Attach the event's zone to a naive local time (first occurrence in a DST fold)."""

@@ -16,25 +16,29 @@ go out the usual way: the job sets ``notifications.<kind>`` to ``pending`` and t
 table's stream feeds ``DeliverEmails`` (claims, retries, dead-letter queue,
 recipient check).
 
-Jobs (:data:`JOBS`):
+Jobs (:func:`jobs_of`):
 
 - ``waitlist_closed``, at the waitlist cutoff (``waitlist_closes_at``, default
   ``starts_at``) of an event with a waitlist: everyone still waiting gets one
   email saying that no seat came free (README, "Seats, waitlist and cancellation").
-
-A reminder before the event would be another entry: a due time in
-``Event.scheduled_times`` and a function marking ``notifications.reminder``.
+- ``reminder_<offset>`` (``reminder_1d``), one per entry of the event's ``reminders``
+  (README, "Event files"), at ``starts_at`` minus the offset: every registration that
+  is ``confirmed`` when the job reaches it and registered before the reminder's time
+  gets one reminder email (:func:`send_reminders`). A cut-short run leaves a cursor on
+  the catalogue item and the next run reads on from there; the job is marked done only
+  when every registration was dealt with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from aws_lambda_powertools import Logger
 
 from chalicelib import store
+from chalicelib.events import REMINDER_PREFIX, parse_offset
 
 logger = Logger(service="event-registration", child=True)
 
@@ -44,7 +48,8 @@ logger = Logger(service="event-registration", child=True)
 RATE_MINUTES = 5
 
 
-def close_waitlist(event_id: str, now: datetime, should_stop: Callable[[], bool]) -> tuple[int, bool]:
+def close_waitlist(event_id: str, now: datetime, should_stop: Callable[[], bool], due: int = 0,
+                   catalogue: dict[str, Any] | None = None) -> tuple[int, bool]:
     """Ask for the ``waitlist_closed`` email of everyone still on ``event_id``'s waitlist.
 
     Reads the waitlist buckets (``store.waiting_registrations``) and marks each waiting
@@ -61,19 +66,74 @@ def close_waitlist(event_id: str, now: datetime, should_stop: Callable[[], bool]
     return marked, True
 
 
+def send_reminders(job: str) -> Callable[..., tuple[int, bool]]:
+    """The run of reminder ``job`` (``reminder_<offset>``): ask each registration for its reminder.
+
+    The run reads the event's registrations from the catalogue item's ``cursor_<job>`` for
+    this due time on (``store.reminder_candidates``: confirmed, registered before the
+    reminder's time, not yet asked for it) and asks each with one conditional UpdateItem
+    (``store.ask_reminder``); asked twice, a registration gets one email. When
+    ``should_stop()`` says so it saves the cursor (``store.save_job_cursor``) and returns
+    unfinished. A reminder whose event has begun asks nobody (a deploy or publish after
+    the time must not remind people of an event under way).
+    """
+    offset = parse_offset(job[len(REMINDER_PREFIX):])
+
+    def run(event_id: str, now: datetime, should_stop: Callable[[], bool], due: int,
+            entry: dict[str, Any]) -> tuple[int, bool]:
+        reminder_time = datetime.fromtimestamp(due, timezone.utc)
+        if now >= reminder_time + offset:
+            logger.info("reminder not sent: the event has begun", extra={"event_id": event_id, "job": job})
+            return 0, True
+        revision = int(entry.get(store.SCHEDULE_REVISION, 0))  # the event's schedule now (store.put_event)
+        cursor = entry.get(f"cursor_{job}") or {}
+        after = str(cursor["sk"]) if cursor.get("due") == due and cursor.get("sk") else None
+        asked, last = 0, None
+        for sort_key in store.reminder_candidates(event_id, job, due, registered_before=reminder_time, after=after):
+            if should_stop():
+                if last is not None:
+                    store.save_job_cursor(event_id, job, due, last)
+                return asked, False
+            if store.ask_reminder(event_id, sort_key, job, due, at=now, registered_before=reminder_time,
+                                  revision=revision):
+                asked += 1
+            last = sort_key
+        return asked, True
+
+    return run
+
+
 @dataclass(frozen=True)
 class Job:
-    """A kind of due job: ``name`` (the catalogue's ``due_<name>``/``done_<name>``) and what it does.
+    """A due job: ``name`` (the catalogue's ``due_<name>``/``done_<name>``) and what it does.
 
-    ``run(event_id, now, should_stop)`` returns ``(changes, finished)``.
+    ``run(event_id, now, should_stop, due, entry)`` returns ``(changes, finished)``; ``due`` is
+    the job's due time (epoch seconds), ``entry`` the catalogue item as read.
     """
 
     name: str
-    run: Callable[[str, datetime, Callable[[], bool]], tuple[int, bool]]
+    run: Callable[..., tuple[int, bool]]
 
 
-#: Every kind of due job, run in this order for each event.
+#: The jobs every event may have, run in this order for each event (then its reminders).
 JOBS: tuple[Job, ...] = (Job("waitlist_closed", close_waitlist),)
+
+
+def jobs_of(entry: dict[str, Any]) -> list[Job]:
+    """The jobs of one catalogue item: :data:`JOBS`, then one per reminder in its ``reminders``, earliest first.
+
+    A ``due_reminder_<offset>`` whose offset is no longer in ``reminders`` (the event file
+    changed) is not a job any more.
+    """
+    reminders = [str(r) for r in entry.get("reminders") or ()]
+    found = list(JOBS)
+    for text in reminders:
+        try:
+            parse_offset(text)
+        except ValueError:
+            continue  # not one this release can read: never a job
+        found.append(Job(f"{REMINDER_PREFIX}{text}", send_reminders(f"{REMINDER_PREFIX}{text}")))
+    return found
 
 
 @dataclass
@@ -94,7 +154,7 @@ class RunReport:
 def due_jobs(entry: dict[str, Any], now: datetime) -> list[tuple[Job, int]]:
     """``(job, due time)`` of the jobs due for one catalogue item at ``now`` and not done for that time."""
     found = []
-    for job in JOBS:
+    for job in jobs_of(entry):
         due = entry.get(f"due_{job.name}")
         if due is None or int(due) > now.timestamp():
             continue
@@ -123,13 +183,15 @@ def run_due(now: datetime, should_stop: Callable[[], bool] = lambda: False) -> R
     30 s left"): a job cut short is not marked done, and the next run carries on.
     AWS calls: one Query of the catalogue (per 1 MB page), and per due job its own
     (``close_waitlist``: a Query of the waitlist buckets and one conditional UpdateItem
-    per waiting registrant), then one conditional UpdateItem marking it done.
+    per waiting registrant; a reminder: a Query of the event's registrations per 1 MB
+    page read and one conditional UpdateItem per registration it is for, plus one saving
+    the cursor when cut short), then one conditional UpdateItem marking it done.
     """
     report = RunReport()
     for entry in store.catalogue_entries():
         event_id = str(entry.get("event_id") or entry["sk"])
         for job, due in due_jobs(entry, now):
-            changes, finished = job.run(event_id, now, should_stop)
+            changes, finished = job.run(event_id, now, should_stop, due, entry)
             if not finished:
                 report.unfinished.append((event_id, job.name))
                 logger.info("due job cut short, the next run carries on",

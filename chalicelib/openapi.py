@@ -23,6 +23,11 @@ Errors are ``application/problem+json`` (RFC 9457) with the ``Problem`` schema;
 422 answers to JSON add ``errors: [{field, code, message}]``. HTML form posts
 (``application/x-www-form-urlencoded``) answer 303 to the thank-you page, or a
 re-rendered form (``text/html``) with 409/422.
+
+What follows a registration happens by email, outside this API: a confirmation (or
+waitlist place) with a calendar invite, a promotion, a cancellation, and the
+reminders before the event that ``GET /events/{event_id}`` lists in ``reminders``
+(times before the start, such as ``1d``), each with the registrant's personal links.
 """
 
 from __future__ import annotations
@@ -133,6 +138,12 @@ def _event_schema(components: dict[str, Any]) -> dict[str, Any]:
     schema["properties"]["organiser"] = {
         "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
         "additionalProperties": False,
+    }
+    schema["properties"]["reminders"] = {
+        "type": "array", "maxItems": 5, "uniqueItems": True,
+        "items": {"type": "string", "pattern": r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?$"},
+        "description": ("Reminder emails to every confirmed registrant, as times before starts_at (days, hours, "
+                        "minutes: 1d, 2h, 1h30m), earliest first; [] for none (README, \"Event files\")."),
     }
     utc = {"type": "string", "format": "date-time", "description": "UTC, e.g. 2023-06-05T12:00:00Z"}
     schema["properties"]["starts_at_utc"] = utc

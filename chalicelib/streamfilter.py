@@ -7,9 +7,9 @@ invocation. The rule is one that future email kinds can keep: a write that wants
 an email sends sets ``email_state`` to ``pending`` on the registration item, next
 to the change's entry in ``notifications`` (``registered`` on the first write;
 ``promoted`` and ``cancelled`` by ``store.transitions._status_change``; ``waitlist_closed``
-by ``store.add_notification`` from the scheduled function; ``updated`` by
-``store.mark_schedule_change`` when the event's time or place changed; a staff
-resend by ``store.request_resend``; a reminder would do the same).
+by ``store.add_notification`` and each ``reminder_<offset>`` by ``store.ask_reminder``,
+from the scheduled function; ``updated`` by ``store.mark_schedule_change`` when the event's
+time or place changed; a staff resend by ``store.request_resend``).
 ``chalicelib.delivery.change_of`` then
 decides what the record asks for; every record it acts on matches.
 

@@ -169,14 +169,37 @@ def test_the_scheduled_function_reads_the_catalogue_and_writes_once_per_waiting_
         assert jobs.run_due(clock.now()).done == []
     assert idle == {"dynamodb.Query": 1}
     now = clock.now().astimezone(event.zone).replace(tzinfo=None, microsecond=0)
-    store.put_event(
-        event.model_copy(update={"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=1)})
-    )
+    store.put_event(event.model_copy(update={"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=1),
+                                             "reminders": ()}))  # reminders: the next test
     with aws_calls() as due:
         assert jobs.run_due(clock.now()).done == [(SEED_EVENT_ID, "waitlist_closed", 3)]
     assert due == {"dynamodb.Query": 2, "dynamodb.UpdateItem": 4}
     with aws_calls() as again:
         assert jobs.run_due(clock.now()).done == []
+    assert again == {"dynamodb.Query": 1}
+
+
+def test_a_due_reminder_reads_the_registrations_once_and_writes_once_per_confirmed_registrant(aws):
+    """RunDueJobs for a due reminder: the catalogue Query, one Query of the event's registrations (a page
+    holds about 1 MB, some hundreds of registrations; DynamoDB filters, only sort keys travel), one
+    conditional UpdateItem per confirmed registrant and one marking the job done. Waitlisted people cost
+    a read, never a write. (A registrant whose calendar entry predates a change of the event's time or
+    place costs a second UpdateItem: ``store.ask_reminder``.)"""
+    from datetime import timedelta
+
+    from chalicelib import clock, jobs
+
+    event = event_with(2)
+    now = clock.now().astimezone(event.zone).replace(tzinfo=None, microsecond=0)
+    store.put_event(event.model_copy(update={"starts_at": now + timedelta(days=1, minutes=1),
+                                             "ends_at": now + timedelta(days=1, hours=2), "reminders": ("1d",)}))
+    for i in range(4):
+        register(f"r{i}@example.org")  # two seats, two waiting; all told the event's schedule now
+    with aws_calls() as due:
+        assert jobs.run_due(clock.now() + timedelta(minutes=2)).done == [(SEED_EVENT_ID, "reminder_1d", 2)]
+    assert due == {"dynamodb.Query": 2, "dynamodb.UpdateItem": 3}
+    with aws_calls() as again:
+        assert jobs.run_due(clock.now() + timedelta(minutes=3)).done == []
     assert again == {"dynamodb.Query": 1}
 
 

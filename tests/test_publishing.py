@@ -172,12 +172,12 @@ def test_a_new_email_kind_is_checked_as_soon_as_it_is_in_the_kinds_table(monkeyp
     """The check iterates over ``emails.SUBJECTS``: a kind without its text in the templates is refused."""
     event = parse_event(CASES_EVENT)
     publishing.check_renders(event)  # passes as it is
-    monkeypatch.setitem(emails.SUBJECTS, "reminder", {"nl": "Herinnering: {title}", "en": "Reminder: {title}"})
+    monkeypatch.setitem(emails.SUBJECTS, "survey", {"nl": "Enquête: {title}", "en": "Survey: {title}"})
     monkeypatch.setattr(publishing, "_passed", set())
     with pytest.raises(EventFileError) as refused:
         publishing.check_renders(event)
-    assert [field for field, _ in refused.value.problems] == ["(email reminder, nl)", "(email reminder, en)"]
-    assert "UndefinedError" in refused.value.problems[0][1] and "reminder" in refused.value.problems[0][1]
+    assert [field for field, _ in refused.value.problems] == ["(email survey, nl)", "(email survey, en)"]
+    assert "UndefinedError" in refused.value.problems[0][1] and "survey" in refused.value.problems[0][1]
 
 
 def test_every_kind_maps_to_a_change_that_makes_it():

@@ -35,8 +35,8 @@ def local_now() -> datetime:
 def publish(*, start: timedelta, end: timedelta, capacity: int = 1, **fields) -> object:
     """Publish the test event (capacity 1, waitlist) with times relative to the service's clock."""
     now = local_now()
-    data = {**CASES_EVENT, "capacity": capacity, "waitlist": True, "questions": [],
-            "starts_at": (now + start).isoformat(), "ends_at": (now + end).isoformat()}
+    data = {**CASES_EVENT, "capacity": capacity, "waitlist": True, "questions": [], "reminders": [],  # reminders:
+            "starts_at": (now + start).isoformat(), "ends_at": (now + end).isoformat()}  # tests/test_reminders.py
     for name, offset in fields.items():
         data[name] = (now + offset).isoformat() if isinstance(offset, timedelta) else offset
     event = parse_event(data)

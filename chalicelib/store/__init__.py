@@ -15,6 +15,7 @@ module                 what it owns
 ``waitlist``           tickets, buckets, the head of the queue and positions
 ``registrations``      create (with the address guard), get, find, list; quiet guards
 ``notifications``      email requests, claims, ``sent`` with the ``MSG#`` lookup item, SES feedback
+``reminders``          the reminder jobs' reads and writes: who is still to remind, one ask each
 ``corrections``        staff corrections: resend the latest email, change the address
 ``transitions``        cancel, erase and promote, each one transaction
 =====================  ==========================================================================
@@ -74,6 +75,7 @@ from chalicelib.store.events import (
     put_event,
     remember_full,
     reset_caches,
+    save_job_cursor,
 )
 from chalicelib.store.keys import (
     CATALOGUE_PK,
@@ -123,6 +125,12 @@ from chalicelib.store.registrations import (
     put_registration,
     registration_with_position,
 )
+from chalicelib.store.reminders import (
+    REMINDER_ASK_ATTEMPTS,
+    ask_reminder,
+    reminded_attribute,
+    reminder_candidates,
+)
 from chalicelib.store.serialize import (
     deserialize,
     plain,
@@ -159,6 +167,7 @@ __all__ = [
     "QUIET_PREFIX",
     "REGISTRATION_INDEX",
     "REGISTRATION_PREFIX",
+    "REMINDER_ASK_ATTEMPTS",
     "SCHEDULES",
     "SCHEDULE_REVISION",
     "SENT_ATTEMPTS",
@@ -188,6 +197,7 @@ __all__ = [
     "add_notification",
     "address_hash",
     "address_taken",
+    "ask_reminder",
     "availability",
     "cancel_transition",
     "catalogue_entries",
@@ -230,8 +240,11 @@ __all__ = [
     "registration_sk",
     "registration_with_position",
     "remember_full",
+    "reminded_attribute",
+    "reminder_candidates",
     "request_resend",
     "reset_caches",
+    "save_job_cursor",
     "serialize",
     "suppression_reason",
     "take_waitlist_ticket",

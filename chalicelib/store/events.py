@@ -114,8 +114,9 @@ def put_event(event: Event) -> Published:
     waitlist cutoff and the end. Lowering the capacity below ``seats_taken``
     leaves the confirmed registrations confirmed and the event full until seats
     free up. The catalogue entry carries ``due_<job>`` for each of
-    ``Event.scheduled_times`` (epoch seconds; removed when the event has no such job)
-    and keeps the ``done_<job>`` marks of the scheduled function (``chalicelib.jobs``).
+    ``Event.scheduled_times`` (epoch seconds; removed when the event has no such job),
+    ``reminders`` and ``schedule_revision`` (:func:`_catalogue_expression`), and keeps the
+    ``done_<job>`` marks of the scheduled function (``chalicelib.jobs``).
     When the schedule (time or place, ``chalicelib.schedules``) differs from
     the stored one, ``schedule_revision`` goes up by one and the new schedule joins
     ``schedules``; the transaction is conditional on the definition read, so two
@@ -190,8 +191,11 @@ def _counters_expression(event: Event) -> tuple[str, dict[str, Any]]:
     return "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""), values
 
 
-def _catalogue_expression(event: Event) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """The catalogue item's UpdateExpression, names and values: ``due_<job>`` set or removed, ``done_<job>`` kept."""
+def _catalogue_expression(event: Event, revision: int = 0) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The catalogue item's UpdateExpression, names and values: ``due_<job>`` set or removed, ``done_<job>``
+    kept; ``reminders`` (the event's reminder offsets now: a ``due_reminder_<offset>`` no longer among them
+    is ignored) and ``schedule_revision`` (``revision``, the event's: a reminder tells from it whether a
+    registrant's calendar entry is behind, ``store.ask_reminder``)."""
     catalogue_names = {"#type": "type"}
     catalogue_values: dict[str, Any] = {":type": {"S": "catalogue"}, ":e": {"S": event.id}}
     catalogue_sets, catalogue_removes = ["#type = :type", "event_id = :e"], []
@@ -202,6 +206,11 @@ def _catalogue_expression(event: Event) -> tuple[str, dict[str, str], dict[str, 
         else:
             catalogue_sets.append(f"#due{i} = :due{i}")
             catalogue_values[f":due{i}"] = {"N": str(int(due.timestamp()))}
+    catalogue_sets.append("reminders = :reminders")
+    catalogue_values[":reminders"] = _serializer.serialize(list(event.reminders))
+    catalogue_names["#rev"] = SCHEDULE_REVISION
+    catalogue_sets.append("#rev = :rev")
+    catalogue_values[":rev"] = {"N": str(revision)}
     catalogue_update = "SET " + ", ".join(catalogue_sets) + (
         " REMOVE " + ", ".join(catalogue_removes) if catalogue_removes else "")
     return catalogue_update, catalogue_names, catalogue_values
@@ -213,7 +222,7 @@ def _put_event_once(event: Event) -> Published:
     old = _stored_before(event)
     revision, history, changed = _next_schedules(event, old)
     counters_update, values = _counters_expression(event)
-    catalogue_update, catalogue_names, catalogue_values = _catalogue_expression(event)
+    catalogue_update, catalogue_names, catalogue_values = _catalogue_expression(event, revision)
     event_values: dict[str, Any] = {
         ":d": {"S": event.model_dump_json()}, ":type": {"S": "event"}, ":e": {"S": event.id},
         ":rev": {"N": str(revision)}, ":hist": _serializer.serialize(history),
@@ -350,16 +359,17 @@ def mark_job_done(event_id: str, job: str, due: int) -> bool:
     """Record on the event's catalogue item that ``job`` ran for its due time ``due`` (epoch seconds).
 
     Conditional: the entry is still due at ``due`` (the definition was not published again
-    with another time meanwhile) and not yet marked for it. Returns ``False`` when the
+    with another time meanwhile) and not yet marked for it. Removes the job's
+    ``cursor_<job>`` (:func:`save_job_cursor`) in the same write. Returns ``False`` when the
     condition failed (another run marked it, or the due time moved).
     """
     try:
         _ddb().update_item(
             TableName=_table(),
             Key=_key(CATALOGUE_PK, event_id),
-            UpdateExpression="SET #done = :due",
+            UpdateExpression="SET #done = :due REMOVE #cursor",
             ConditionExpression="#due = :due AND (attribute_not_exists(#done) OR #done <> :due)",
-            ExpressionAttributeNames={"#due": f"due_{job}", "#done": f"done_{job}"},
+            ExpressionAttributeNames={"#due": f"due_{job}", "#done": f"done_{job}", "#cursor": f"cursor_{job}"},
             ExpressionAttributeValues={":due": {"N": str(int(due))}},
         )
     except ClientError as error:
@@ -373,3 +383,27 @@ def event_schedules(event_id: str) -> tuple[int, dict[str, dict[str, str]]]:
     every schedule by revision (``chalicelib.schedules``). Raises :class:`EventNotFound`."""
     item = get_event_item(event_id, consistent=True)
     return int(item.get(SCHEDULE_REVISION, 0)), dict(item.get(SCHEDULES) or {})
+
+
+def save_job_cursor(event_id: str, job: str, due: int, sort_key: str) -> bool:
+    """Remember where a cut-short run of ``job`` stopped: ``cursor_<job>`` ``{due, sk}`` on the catalogue item.
+
+    ``sort_key`` is the last registration item (``REG#<id>``) the run dealt with; the next run
+    for the same ``due`` (epoch seconds) reads on after it (:func:`reminder_candidates`).
+    Conditional on the job still being due at ``due``; returns ``False`` when it is not.
+    """
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(CATALOGUE_PK, event_id),
+            UpdateExpression="SET #cursor = :cursor",
+            ConditionExpression="#due = :due",
+            ExpressionAttributeNames={"#due": f"due_{job}", "#cursor": f"cursor_{job}"},
+            ExpressionAttributeValues={":due": {"N": str(int(due))},
+                                       ":cursor": _serializer.serialize({"due": int(due), "sk": sort_key})},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -585,10 +585,11 @@ def _operation_actions(operation: str, params: dict) -> set[str]:
     return {"dynamodb:" + operation}
 
 
-def test_every_aws_call_of_the_scheduled_function_is_allowed_and_nothing_more(prod, aws):
-    """Runs RunDueJobs' handler against moto with a due job (an event past its waitlist cutoff with
-    people waiting), recording every AWS request on the wire: each is allowed by the function's
-    role, on the table (no index), and the role allows nothing it did not use.
+def test_every_aws_call_of_the_scheduled_function_is_allowed_and_nothing_more(prod, aws, monkeypatch):
+    """Runs RunDueJobs' handler against moto with due jobs (an event past its waitlist cutoff with
+    people waiting; another whose reminder is due, with people to remind), recording every AWS
+    request on the wire: each is allowed by the function's role, on the table (no index), and the
+    role allows nothing it did not use.
 
     moto does not enforce IAM, and the scheduled function reaches the table through ``chalicelib.store``,
     so a static scan of its module would miss calls; this runs them.
@@ -599,6 +600,7 @@ def test_every_aws_call_of_the_scheduled_function_is_allowed_and_nothing_more(pr
     from chalicelib import clock, entry_jobs, registrations, store
     from chalicelib.events import parse_event
     from tests.staff.conftest import CASES_EVENT, person
+    from tests.test_reminders import set_clock
 
     zone = parse_event(CASES_EVENT).zone
     now = clock.now().astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
@@ -610,7 +612,13 @@ def test_every_aws_call_of_the_scheduled_function_is_allowed_and_nothing_more(pr
     for n in range(3):
         registrations.register(CASES_EVENT["id"], person(f"P{n}", f"p{n}@example.org"), "nl")
     running = {"starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}
-    store.put_event(parse_event({**CASES_EVENT, **running, "capacity": 1, "questions": []}))
+    store.put_event(parse_event({**CASES_EVENT, **running, "capacity": 1, "questions": [], "reminders": []}))
+    tomorrow = {"starts_at": (now + timedelta(days=1, minutes=2)).isoformat(),
+                "ends_at": (now + timedelta(days=1, hours=2)).isoformat()}
+    store.put_event(parse_event({**CASES_EVENT, **tomorrow, "id": "reminded-event", "capacity": None, "questions": []}))
+    for n in range(2):
+        registrations.register("reminded-event", person(f"R{n}", f"r{n}@example.org"), "nl")
+    set_clock(monkeypatch, clock.now() + timedelta(minutes=3))  # past the reminder's time
 
     calls: list[tuple[str, str, dict]] = []
 
@@ -625,7 +633,8 @@ def test_every_aws_call_of_the_scheduled_function_is_allowed_and_nothing_more(pr
     finally:
         for service in services:
             clients.client(service).meta.events.unregister("before-call", record)
-    assert result["done"] == [{"event_id": CASES_EVENT["id"], "job": "waitlist_closed", "changes": 2}]
+    assert result["done"] == [{"event_id": "reminded-event", "job": "reminder_1d", "changes": 2},
+                              {"event_id": CASES_EVENT["id"], "job": "waitlist_closed", "changes": 2}]
 
     assert {service for service, _, _ in calls} == {"dynamodb"}
     assert all("IndexName" not in params for _, _, params in calls), "the role allows the table, not the index"
