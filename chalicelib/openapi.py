@@ -38,9 +38,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import checkin
+from chalicelib.bodies import MAX_BODY_BYTES
 from chalicelib.events import Event
 from chalicelib.i18n import FIELD_ERRORS
-from chalicelib.bodies import MAX_BODY_BYTES
 from chalicelib.validation import EMAIL_MAX, NAME_MAX, PHONE_PATTERN, registration_model
 
 OPENAPI_VERSION = "3.1.0"
