@@ -255,12 +255,13 @@ def check_message(raw: bytes, recipient: str, expected: dict[str, str] | None = 
         raise UnsafeMessage("the header section has a bare CR or LF")
     try:
         message = message_from_bytes(raw, policy=default_policy)
-        names = [name.lower() for name in message.keys()]
+        names = [name.lower() for name in message]
         if sorted(names) != sorted(name.lower() for name in TOP_LEVEL_HEADERS):
             unexpected = sorted(set(names) - {n.lower() for n in TOP_LEVEL_HEADERS})
             missing = sorted({n.lower() for n in TOP_LEVEL_HEADERS} - set(names))
-            raise UnsafeMessage(f"header fields are not the expected ones (unexpected: {', '.join(unexpected) or 'none'}; "
-                                f"missing: {', '.join(missing) or 'none'}; {len(names)} in all)")
+            raise UnsafeMessage(
+                f"header fields are not the expected ones (unexpected: {', '.join(unexpected) or 'none'}; "
+                f"missing: {', '.join(missing) or 'none'}; {len(names)} in all)")
         to = _only_address(message, "To")
         _only_address(message, "From")
         _only_address(message, "Reply-To")
@@ -269,11 +270,12 @@ def check_message(raw: bytes, recipient: str, expected: dict[str, str] | None = 
         for name, value in (expected or {}).items():
             header = message[name]
             shown = header.addresses[0].display_name if hasattr(header, "addresses") else str(header)
-            if "".join(shown.split()) != "".join(value.split()):  # spacing aside: CPython keeps the folding space between
-                raise UnsafeMessage(f"{name} does not read back as written")  # encoded-words in a phrase
+            # Spacing aside: CPython keeps the folding space between encoded-words in a phrase.
+            if "".join(shown.split()) != "".join(value.split()):
+                raise UnsafeMessage(f"{name} does not read back as written")
     except UnsafeMessage:
         raise
-    except Exception as exc:  # noqa: BLE001 - the parser gave up (it can raise AttributeError too): not sendable
+    except Exception as exc:
         raise UnsafeMessage(f"the message cannot be read back: {type(exc).__name__}") from None
     return message
 
@@ -283,8 +285,8 @@ class OutgoingEmail:
     """A message ready for SES: ``raw`` (RFC 5322 bytes, CRLF) for ``recipient`` alone.
 
     ``recipient`` is the one ``addr-spec`` (ASCII, IDNA domain) that SES is told to
-    deliver to (``Destination``); ``kind`` is a key of :data:`SUBJECTS`. Making one runs :func:`check_message`, so every instance has
-    passed it; raises :class:`UnsafeMessage` otherwise.
+    deliver to (``Destination``); ``kind`` is a key of :data:`SUBJECTS`. Making one runs
+    :func:`check_message`, so every instance has passed it; raises :class:`UnsafeMessage` otherwise.
     """
 
     recipient: str
@@ -389,11 +391,13 @@ def build_email(
     _, sender_addr = parseaddr(sender)
     recipient = address(registration["email"])
     sender_addr = address(sender_addr)
-    context.update(checkin.email_context(checkin_code, sender_addr.rpartition("@")[2]))  # README, "Check-in at the door"
+    # README, "Check-in at the door"
+    context.update(checkin.email_context(checkin_code, sender_addr.rpartition("@")[2]))
     organiser_addr = address(str(event.organiser.email))
     organiser_name = header_display_name(event.organiser.name)
-    subject = SUBJECTS[kind][language].format(title=title, starts=short_start(event, language),
-                                              city=event.location.city)
+    subject = SUBJECTS[kind][language].format(
+        title=title, starts=short_start(event, language), city=event.location.city
+    )
     # Written here, not by email.headerregistry (see the module docstring). From is the sending
     # identity (SES verifies it) with the organiser's name; replies go to the organiser.
     headers = {
@@ -422,16 +426,25 @@ def build_email(
             url=personal["status_url"],
         )
         # Inside multipart/alternative, where clients look for a scheduling message (RFC 6047 section 2.4) ...
-        message.add_alternative(invite.decode("utf-8"), subtype="calendar", charset="utf-8", cte="quoted-printable",
-                                params={"method": method})
+        message.add_alternative(
+            invite.decode("utf-8"),
+            subtype="calendar",
+            charset="utf-8",
+            cte="quoted-printable",
+            params={"method": method},
+        )
         # ... and as a file, for clients that only offer attachments (application/ics: not taken twice).
         message.add_attachment(invite, maintype="application", subtype="ics", filename="invite.ics")
     message["Content-Language"] = language  # after the parts: making a multipart moves Content-* headers into them
     raw = "".join(f"{field}: {value}\r\n" for field, value in headers.items()).encode("ascii") + message.as_bytes()
-    check_message(raw, recipient, expected={
-        "From": organiser_name,
-        "To": header_display_name(name),
-        "Reply-To": organiser_name,
-        "Subject": one_line(subject),
-    })
+    check_message(
+        raw,
+        recipient,
+        expected={
+            "From": organiser_name,
+            "To": header_display_name(name),
+            "Reply-To": organiser_name,
+            "Subject": one_line(subject),
+        },
+    )
     return OutgoingEmail(recipient=recipient, raw=raw, kind=kind)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -130,7 +130,7 @@ MULTI_LINE_ALLOWED = frozenset("\n\t")
 def _character_name(ch: str) -> str:
     names = {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "TAB", "\x85": "NEXT LINE (NEL)",
              "\x0b": "LINE TABULATION", "\x0c": "FORM FEED", "\x00": "NUL"}
-    return names.get(ch) or unicodedata.name(ch, "control character")
+    return names.get(ch, unicodedata.name(ch, "control character"))
 
 
 def unsafe_character(text: str, *, multi_line: bool) -> str | None:
@@ -345,7 +345,7 @@ class Question(BaseModel):
     max_length: PositiveInt | None = Field(default=None, le=10000)
 
     @model_validator(mode="after")
-    def _options_fit_type(self) -> "Question":
+    def _options_fit_type(self) -> Question:
         if self.type in ("choice", "multichoice"):
             if not self.options:
                 raise ValueError(f"a {self.type} question needs options")
@@ -357,7 +357,7 @@ class Question(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _id_not_reserved(self, info: ValidationInfo) -> "Question":
+    def _id_not_reserved(self, info: ValidationInfo) -> Question:
         reason = reserved_question_id(self.id)
         if reason is None:
             return self
@@ -440,7 +440,7 @@ def _reminders(value: object) -> object:
         seen[text] = str(item)
         texts.append(text)
     # Earliest first (the longest offset): the order they are sent in.
-    return tuple(sorted(texts, key=lambda t: parse_offset(t), reverse=True))
+    return tuple(sorted(texts, key=parse_offset, reverse=True))
 
 
 #: ``reminders`` of an event: offsets before ``starts_at``, as canonical texts (``("2d", "2h")``).
@@ -507,7 +507,7 @@ class Event(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Event":
+    def _consistent(self) -> Event:
         first = self.languages[0]
         texts = {"title": self.title, "description": self.description, "audience": self.audience}
         for field, text in texts.items():
@@ -537,7 +537,7 @@ class Event(BaseModel):
 
     def _exists(self, wall: datetime) -> bool:
         """Whether a naive local time occurs in the zone (not in a daylight-saving gap)."""
-        there_and_back = wall.replace(tzinfo=self.zone).astimezone(timezone.utc).astimezone(self.zone)
+        there_and_back = wall.replace(tzinfo=self.zone).astimezone(UTC).astimezone(self.zone)
         return there_and_back.replace(tzinfo=None) == wall
 
     @property
@@ -588,7 +588,7 @@ class Event(BaseModel):
 
     def utc(self, wall_time: datetime) -> datetime:
         """A naive local time of this event as an aware UTC datetime."""
-        return self.local(wall_time).astimezone(timezone.utc)
+        return self.local(wall_time).astimezone(UTC)
 
     def window_state(self, instant: datetime) -> Literal["not_yet_open", "open", "closed"]:
         """Whether registration is open at ``instant`` (aware), judged in the event's zone."""
@@ -602,12 +602,13 @@ class Event(BaseModel):
         """The question with this id, or ``None``."""
         return next((q for q in self.questions if q.id == question_id), None)
 
-    def public_view(self, language: str | None = None) -> dict:
+    def public_view(self, language: str | None = None) -> dict[str, Any]:
         """The event as the public JSON of ``GET /events/{id}`` (no personal data).
 
         ``capacity`` is left out unless ``show_seats`` is ``exact``: the pages do not show it then.
         """
-        data = self.model_dump(mode="json", exclude={"organiser"} if self.show_seats == "exact" else {"organiser", "capacity"})
+        hidden = {"organiser"} if self.show_seats == "exact" else {"organiser", "capacity"}
+        data = self.model_dump(mode="json", exclude=hidden)
         data["organiser"] = {"name": self.organiser.name}
         # Each local time with its UTC twin; the defaults written out (closing and the waitlist cutoff
         # at starts_at), so a client needs no rule of ours. The waitlist cutoff only with a waitlist.

@@ -31,9 +31,10 @@ Jobs (:func:`jobs_of`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -81,7 +82,7 @@ def send_reminders(job: str) -> Callable[..., tuple[int, bool]]:
 
     def run(event_id: str, now: datetime, should_stop: Callable[[], bool], due: int,
             entry: dict[str, Any]) -> tuple[int, bool]:
-        reminder_time = datetime.fromtimestamp(due, timezone.utc)
+        reminder_time = datetime.fromtimestamp(due, UTC)
         if now >= reminder_time + offset:
             logger.info("reminder not sent: the event has begun", extra={"event_id": event_id, "job": job})
             return 0, True

@@ -147,10 +147,15 @@ def cancel(event_id: str, registration_id: str, *, by: str = "registrant", item:
     """
     now = clock.now()
     at = now.isoformat()
+
+    def cancelled(i: dict[str, Any], own: store.WaitlistEntry | None, head: store.WaitlistEntry | None) -> bool:
+        store.cancel_transition(i, at, by, own=own, head=head)
+        return True
+
     current, result, head = _end(
         event_id, registration_id, item,
         lambda i: i["status"] not in ("confirmed", "waitlisted"),
-        lambda i, own, head: store.cancel_transition(i, at, by, own=own, head=head) or True,
+        cancelled,
         now=now, event=event, refuse_after_end=True,
     )
     language = current.get("language")

@@ -278,7 +278,7 @@ def iter_raw_items(layout: Layout, progress: Callable[[int], None] | None = None
                     yield item
 
 
-def plain(value: dict[str, Any]) -> Any:  # noqa: PLR0911 - one return per DynamoDB type reads best
+def plain(value: dict[str, Any]) -> Any:
     """One attribute value in DynamoDB's typed JSON as a plain value, like ``store.deserialize``.
 
     ``S``, ``BOOL``, ``NULL``, ``L`` and ``M`` (what registration items hold) are unwrapped here;

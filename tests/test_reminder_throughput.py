@@ -11,13 +11,15 @@ our code is not patched, and the test takes no real time waiting.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses
-from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import botocore.endpoint
 import pytest
@@ -41,7 +43,7 @@ def put_registrations(event, count: int, *, status: str = "confirmed", prefix: s
     """Write ``count`` registration items as registering on 1 June would have left them; their ids."""
     client = aws.client("dynamodb")
     table = get_settings().table_name
-    stamp = datetime(2023, 6, 1, 8, 0, tzinfo=timezone.utc).isoformat()
+    stamp = datetime(2023, 6, 1, 8, 0, tzinfo=UTC).isoformat()
     expires = registrations.retention_expiry(event, 90)
     ids = [f"{prefix}{i:05d}-{'x' * 14}" for i in range(count)]
     for start in range(0, count, 25):
@@ -87,16 +89,24 @@ def test_5000_reminders_are_asked_across_runs_and_each_run_reads_on_from_the_las
         first_query = len(queries)
         reports.append(jobs.run_due(DUE + timedelta(minutes=1), runs_out_after(1500)).as_json())
         entry = next(e for e in store.catalogue_entries() if e["event_id"] == EVENT_ID)
-        cursors.append((queries[first_query].get("ExclusiveStartKey"), entry.get("cursor_reminder_1d"), entry.get("done_reminder_1d")))
+        cursors.append(
+            (
+                queries[first_query].get("ExclusiveStartKey"),
+                entry.get("cursor_reminder_1d"),
+                entry.get("done_reminder_1d"),
+            )
+        )
 
     # THEN three runs are cut short, each leaving a cursor the next reads on from, and the fourth finishes
     assert [r["unfinished"] for r in reports[:3]] == [[{"event_id": EVENT_ID, "job": "reminder_1d"}]] * 3
     assert reports[3] == {"done": [{"event_id": EVENT_ID, "job": "reminder_1d", "changes": 500}], "unfinished": []}
     due = int(DUE.timestamp())
     assert cursors[0][0] is None and cursors[3][1] is None and cursors[3][2] == due
-    for before, after in zip(cursors, cursors[1:]):
+    for before, after in itertools.pairwise(cursors):
         assert before[2] is None  # not done while some are left
-        assert after[0] == store.serialize({"pk": store.event_pk(EVENT_ID), "sk": before[1]["sk"]})  # on from the cursor
+        assert after[0] == store.serialize(
+            {"pk": store.event_pk(EVENT_ID), "sk": before[1]["sk"]}
+        )  # on from the cursor
     # every confirmed registrant asked exactly once; nobody else
     items = {i["registration_id"]: i for i in store.iter_registrations(EVENT_ID, consistent=True)}
     asked = [rid for rid, i in items.items() if "reminder_1d" in i["notifications"]]
@@ -147,12 +157,12 @@ def event_source_mapping(records: list[dict[str, Any]], *, batch_size: int, max_
     after ``max_retries`` retries goes to the dead-letter queue (returned) and the stream moves on."""
     dead_letters: list[dict[str, Any]] = []
     for start in range(0, len(records), batch_size):
-        batch, retries = records[start:start + batch_size], 0
+        batch, retries = records[start : start + batch_size], 0
         while batch:
             failed = {f["itemIdentifier"] for f in deliver_emails({"Records": batch}, None)["batchItemFailures"]}
             if not failed:
                 break
-            batch = batch[min(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed):]
+            batch = batch[min(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed) :]
             retries += 1
             if retries > max_retries:
                 dead_letters.extend(batch)
@@ -163,13 +173,14 @@ def event_source_mapping(records: list[dict[str, Any]], *, batch_size: int, max_
 #: SES accepting 14 sends a second (a new production account's rate) while we could try 100 (a request
 #: takes 10 ms of the virtual clock: the pace of several DeliverEmails instances at once); or refusing
 #: every other send, however slowly they come.
-STAND_INS = {"14 a second": dict(rate=14), "every other": dict(every_other=True)}
+STAND_INS = {"14 a second": {"rate": 14}, "every other": {"every_other": True}}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stand_in", STAND_INS, ids=list(STAND_INS))
 def test_reminders_sent_under_ses_throttling_each_arrive_once_and_none_reach_the_dead_letter_queue(
-        big_event, pump, monkeypatch, stand_in):
+    big_event, pump, monkeypatch, stand_in
+):
     # GIVEN 200 confirmed registrants asked for their reminder, 20 waitlisted
     confirmed = put_registrations(big_event, 200)
     put_registrations(big_event, 20, status="waitlisted", prefix="w")
@@ -185,8 +196,9 @@ def test_reminders_sent_under_ses_throttling_each_arrive_once_and_none_reach_the
     random.seed(12)  # botocore's backoff jitter, so the run is the same every time
     try:
         # WHEN the stream delivers them as the deployed mapping does
-        dead_letters = event_source_mapping(records, batch_size=STAGE["stream_batch_size"],
-                                            max_retries=STAGE["stream_max_retries"])
+        dead_letters = event_source_mapping(
+            records, batch_size=STAGE["stream_batch_size"], max_retries=STAGE["stream_max_retries"]
+        )
     finally:
         random.setstate(state)
     # THEN SES refused many sends (and took no more than its rate), and every reminder went exactly once
@@ -194,12 +206,17 @@ def test_reminders_sent_under_ses_throttling_each_arrive_once_and_none_reach_the
     if ses.rate:
         assert max(ses.accepted.values()) == ses.rate
     assert dead_letters == []
-    reminders = Counter(addr for m in sent_messages() for addr in {a for _, a in getaddresses(m.destinations)}
-                        if "Subject: Reminder:" in m.raw_data or "Subject: Herinnering:" in m.raw_data)
+    reminders = Counter(
+        addr
+        for m in sent_messages()
+        for addr in {a for _, a in getaddresses(m.destinations)}
+        if "Subject: Reminder:" in m.raw_data or "Subject: Herinnering:" in m.raw_data
+    )
     assert reminders == Counter({f"{rid[:6]}@example.org": 1 for rid in confirmed})
     items = list(store.iter_registrations(EVENT_ID, consistent=True))
     assert Counter(i["notifications"].get("reminder_1d", {}).get("state") for i in items) == Counter(
-        {"sent": 200, None: 20})
+        {"sent": 200, None: 20}
+    )
     assert max(ses.waited) <= 16  # botocore's backoff, within its cap for the 6th attempt
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import icalendar
@@ -26,7 +26,7 @@ from tests.staff.conftest import CASES_EVENT, person
 EVENT_ID = CASES_EVENT["id"]
 ZONE = "Europe/Amsterdam"
 #: The test event starts at 14:00 CEST on 5 June 2023 (12:00 UTC); its one-day reminder is due a day earlier.
-START_UTC = datetime(2023, 6, 5, 12, 0, tzinfo=timezone.utc)
+START_UTC = datetime(2023, 6, 5, 12, 0, tzinfo=UTC)
 
 
 def set_clock(monkeypatch: pytest.MonkeyPatch, instant: datetime) -> None:
@@ -70,15 +70,22 @@ def run_jobs(at: datetime) -> dict:
 def workshop(aws, pump, monkeypatch):
     """Capacity 3 with a waitlist, one reminder a day before: anna (nl) and bram (en) confirmed, dirk
     promoted after carla cancelled, eva still waitlisted; everyone registered on 1 June."""
-    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=timezone.utc))
+    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=UTC))
     publish(capacity=3, waitlist=True)
     people = {name: register(name.capitalize(), f"{name}@example.org", language)
               for name, language in (("anna", "nl"), ("bram", "en"), ("carla", "nl"), ("dirk", "en"), ("eva", "nl"))}
     lifecycle.cancel(EVENT_ID, people["carla"].registration_id)
     pump.pump_once()
-    statuses = {name: store.get_registration_in_event(EVENT_ID, r.registration_id)["status"] for name, r in people.items()}
-    assert statuses == {"anna": "confirmed", "bram": "confirmed", "carla": "cancelled", "dirk": "confirmed",
-                        "eva": "waitlisted"}
+    statuses = {
+        name: store.get_registration_in_event(EVENT_ID, r.registration_id)["status"] for name, r in people.items()
+    }
+    assert statuses == {
+        "anna": "confirmed",
+        "bram": "confirmed",
+        "carla": "cancelled",
+        "dirk": "confirmed",
+        "eva": "waitlisted",
+    }
     return people
 
 
@@ -98,12 +105,15 @@ def test_each_confirmed_registrant_gets_one_reminder_and_nobody_else_does(worksh
     counts = {name: len(reminders_to(f"{name}@example.org")) for name in workshop}
     assert counts == {"anna": 1, "bram": 1, "carla": 0, "dirk": 1, "eva": 0}
     anna = store.get_registration_in_event(EVENT_ID, workshop["anna"].registration_id)
-    assert anna["notifications"]["reminder_1d"]["state"] == "sent" and anna["notifications"]["reminder_1d"]["message_id"]
+    assert (
+        anna["notifications"]["reminder_1d"]["state"] == "sent" and anna["notifications"]["reminder_1d"]["message_id"]
+    )
     assert anna["reminder_1d_due"] == int(due.timestamp())  # asked for this reminder time; once
 
 
-def test_the_reminder_says_when_and_where_in_the_registrants_language_with_the_invite_and_links(workshop, pump,
-                                                                                                  monkeypatch):
+def test_the_reminder_says_when_and_where_in_the_registrants_language_with_the_invite_and_links(
+    workshop, pump, monkeypatch
+):
     due = START_UTC - timedelta(days=1)
     set_clock(monkeypatch, due + timedelta(minutes=3))
     run_jobs(due + timedelta(minutes=2))
@@ -119,7 +129,8 @@ def test_the_reminder_says_when_and_where_in_the_registrants_language_with_the_i
     assert "When: Monday, June 5, 2023, 14:00-17:00 CEST" in text
     assert "Where: Partos, Ellermanstraat 18b, Amsterdam" in text
     assert "Een herinnering: het evenement waarvoor je bent ingeschreven begint over 24 uur." in (
-        nl.get_body(("plain",)).get_content())
+        nl.get_body(("plain",)).get_content()
+    )
 
     # The invite again: the same entry (UID) as the confirmation's, at the event's time.
     bram_id = workshop["bram"].registration_id
@@ -128,7 +139,7 @@ def test_the_reminder_says_when_and_where_in_the_registrants_language_with_the_i
     assert str(again["UID"]) == str(first["UID"]) == invite_uid(bram_id)
     assert again.decoded("DTSTART") == datetime(2023, 6, 5, 14, 0, tzinfo=again.decoded("DTSTART").tzinfo)
     assert str(again["DTSTART"].params["TZID"]) == ZONE
-    assert again.decoded("DTSTART").astimezone(timezone.utc) == START_UTC
+    assert again.decoded("DTSTART").astimezone(UTC) == START_UTC
     assert int(again["SEQUENCE"]) == int(first["SEQUENCE"]) == 0  # the event did not change
     assert str(again["STATUS"]) == "CONFIRMED"
     [calendar_part] = [p for p in en.walk() if p.get_content_type() == "text/calendar"]
@@ -139,14 +150,19 @@ def test_the_reminder_says_when_and_where_in_the_registrants_language_with_the_i
     from tests.test_checkin_emails import code_parts, structure
 
     spoken, html, [image] = code_parts(en)
-    assert spoken.replace(" ", "") == checkin.make_code(EVENT_ID, bram_id) == code_parts(confirmation)[0].replace(" ", "")
-    assert image.get_content() == qrcodes.qr_png(spoken.replace(" ", "")).png and f'src="cid:{image["Content-ID"][1:-1]}"' in html
+    assert (
+        spoken.replace(" ", "") == checkin.make_code(EVENT_ID, bram_id) == code_parts(confirmation)[0].replace(" ", "")
+    )
+    assert (
+        image.get_content() == qrcodes.qr_png(spoken.replace(" ", "")).png
+        and f'src="cid:{image["Content-ID"][1:-1]}"' in html
+    )
     assert "Your code for the door" in text and spoken in text
     assert structure(en) == structure(confirmation)  # text, HTML with the QR code, the iTIP part; invite.ics
     assert checkin.check_in_code(EVENT_ID, spoken, START_UTC).outcome == "checked_in"  # the code works at the door
 
     # The view and cancel links, with the registrant's token and language.
-    links = [line for line in text.splitlines() if line.startswith("http://") or line.startswith("https://")]
+    links = [line for line in text.splitlines() if line.startswith(("http://", "https://"))]
     status = next(u for u in links if urlsplit(u).path == f"/registrations/{bram_id}")
     cancel = next(u for u in links if urlsplit(u).path == f"/registrations/{bram_id}/cancel")
     for url, purpose, other in ((status, tokens.VIEW, tokens.CANCEL), (cancel, tokens.CANCEL, tokens.VIEW)):
@@ -158,7 +174,7 @@ def test_the_reminder_says_when_and_where_in_the_registrants_language_with_the_i
 def test_late_and_cancelled_registrants_get_no_reminder_and_each_reminder_comes_once(aws, pump, monkeypatch):
     # GIVEN two reminders, two days and two hours before; ida registers early, jan between the
     # two reminder times, kees early and cancels
-    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=timezone.utc))
+    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=UTC))
     publish(capacity=None, waitlist=False, reminders=["2h", "48h"])
     ida = register("Ida", "ida@example.org", "en")
     kees = register("Kees", "kees@example.org")
@@ -171,44 +187,53 @@ def test_late_and_cancelled_registrants_get_no_reminder_and_each_reminder_comes_
     again = run_jobs(START_UTC - timedelta(minutes=105))
     pump.pump_once()
     # THEN ida gets both, jan only the later one, kees none; each once
-    assert first["done"] == [{"event_id": EVENT_ID, "job": "reminder_2d", "changes": 1},
-                             {"event_id": EVENT_ID, "job": "reminder_2h", "changes": 2}]
+    assert first["done"] == [
+        {"event_id": EVENT_ID, "job": "reminder_2d", "changes": 1},
+        {"event_id": EVENT_ID, "job": "reminder_2h", "changes": 2},
+    ]
     assert again == {"done": [], "unfinished": []}
     assert len(reminders_to("ida@example.org")) == 2
     assert [str(m["Subject"]) for m in reminders_to("jan@example.org")] == [
-        "Reminder: Test event, Mon 5 Jun, 14:00 CEST in Amsterdam"]
+        "Reminder: Test event, Mon 5 Jun, 14:00 CEST in Amsterdam"
+    ]
     assert reminders_to("kees@example.org") == []
     assert "reminder_2d" not in store.get_registration_in_event(EVENT_ID, jan.registration_id)["notifications"]
     assert {"reminder_2d", "reminder_2h"} <= set(
-        store.get_registration_in_event(EVENT_ID, ida.registration_id)["notifications"])
+        store.get_registration_in_event(EVENT_ID, ida.registration_id)["notifications"]
+    )
 
 
 def test_no_reminder_once_the_event_has_begun(aws, pump, monkeypatch):
-    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=timezone.utc))
+    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=UTC))
     publish(capacity=None, waitlist=False)
     register("Ida", "ida@example.org")
     # The function was down from before the reminder's time until after the start.
     assert run_jobs(START_UTC + timedelta(minutes=1)) == {
-        "done": [{"event_id": EVENT_ID, "job": "reminder_1d", "changes": 0}], "unfinished": []}
+        "done": [{"event_id": EVENT_ID, "job": "reminder_1d", "changes": 0}],
+        "unfinished": [],
+    }
     pump.pump_once()
     assert reminders_to("ida@example.org") == []
 
 
 def test_an_event_moved_after_its_reminder_reminds_again_and_a_dropped_reminder_never_runs(aws, pump, monkeypatch):
-    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=timezone.utc))
+    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=UTC))
     publish(capacity=None, waitlist=False, reminders=["1d", "3d"])
     register("Ida", "ida@example.org", "en")
     run_jobs(START_UTC - timedelta(days=1) + timedelta(minutes=1))
     pump.pump_once()
     assert len(reminders_to("ida@example.org")) == 2
     # The event moves a week later and keeps only its one-day reminder.
-    publish(capacity=None, waitlist=False, reminders=["24h"], starts_at="2023-06-12T14:00:00", ends_at="2023-06-12T17:00:00")
+    publish(
+        capacity=None, waitlist=False, reminders=["24h"], starts_at="2023-06-12T14:00:00", ends_at="2023-06-12T17:00:00"
+    )
     entry = next(e for e in store.catalogue_entries() if e["event_id"] == EVENT_ID)
     assert entry["reminders"] == ["1d"] and "due_reminder_3d" in entry  # left behind, but no longer a job
-    assert run_jobs(datetime(2023, 6, 11, 11, 59, tzinfo=timezone.utc)) == {"done": [], "unfinished": []}
-    set_clock(monkeypatch, datetime(2023, 6, 11, 12, 2, tzinfo=timezone.utc))
-    assert run_jobs(datetime(2023, 6, 11, 12, 1, tzinfo=timezone.utc))["done"] == [
-        {"event_id": EVENT_ID, "job": "reminder_1d", "changes": 1}]
+    assert run_jobs(datetime(2023, 6, 11, 11, 59, tzinfo=UTC)) == {"done": [], "unfinished": []}
+    set_clock(monkeypatch, datetime(2023, 6, 11, 12, 2, tzinfo=UTC))
+    assert run_jobs(datetime(2023, 6, 11, 12, 1, tzinfo=UTC))["done"] == [
+        {"event_id": EVENT_ID, "job": "reminder_1d", "changes": 1}
+    ]
     pump.pump_once()
     subjects = [str(m["Subject"]) for m in reminders_to("ida@example.org")]
     assert subjects[-1] == "Reminder: Test event, Mon 12 Jun, 14:00 CEST in Amsterdam" and len(subjects) == 3
@@ -229,14 +254,18 @@ def test_the_reminder_asks_pass_the_stream_filter_and_nothing_else_of_the_run_do
 
 
 def test_the_reminders_sequence_is_higher_only_when_the_event_changed_since_the_registrants_last_invite(
-        aws, pump, monkeypatch):
+    aws, pump, monkeypatch
+):
     # GIVEN ida registered for 14:00; then the event moved to 15:00 (not announced yet); jan registered after
-    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=timezone.utc))
+    set_clock(monkeypatch, datetime(2023, 6, 1, 8, 0, tzinfo=UTC))
     publish(capacity=None, waitlist=False)
     register("Ida", "ida@example.org", "en")
     pump.pump_once()
-    assert store.put_event(parse_event({**CASES_EVENT, "questions": [], "capacity": None, "waitlist": False,
-                                        "starts_at": "2023-06-05T15:00:00"})).changed == ("time",)
+    assert store.put_event(
+        parse_event(
+            {**CASES_EVENT, "questions": [], "capacity": None, "waitlist": False, "starts_at": "2023-06-05T15:00:00"}
+        )
+    ).changed == ("time",)
     register("Jan", "jan@example.org", "en")
     pump.pump_once()
     [ida_confirmed], [jan_confirmed] = mail_to("ida@example.org"), mail_to("jan@example.org")
@@ -254,7 +283,7 @@ def test_the_reminders_sequence_is_higher_only_when_the_event_changed_since_the_
     [ida_changed] = [m for m in mail_to("ida@example.org") if str(m["Subject"]).startswith("Changed:")]
     assert [int(invite(m)["SEQUENCE"]) for m in (ida_reminder, ida_changed, jan_reminder)] == [1, 2, 0]
     for message in (ida_reminder, jan_reminder):
-        assert invite(message).decoded("DTSTART").astimezone(timezone.utc) == START_UTC + timedelta(hours=1)
+        assert invite(message).decoded("DTSTART").astimezone(UTC) == START_UTC + timedelta(hours=1)
         assert str(message["Subject"]) == "Reminder: Test event, Mon 5 Jun, 15:00 CEST in Amsterdam"
     assert store.get_registration_in_event(EVENT_ID, invite_uid_owner(ida_reminder))[store.INVITE_SEQUENCE] == 2
 
