@@ -5,6 +5,7 @@ import pytest
 
 from chalicelib import store
 from chalicelib.errors import Busy
+from chalicelib.store import transitions
 
 AT = "2023-06-12T10:00:00+00:00"
 
@@ -21,7 +22,7 @@ def counters_update(ops):
 def test_a_confirmed_seat_without_anyone_waiting_is_given_back():
     # GIVEN a confirmed registration and nobody waiting
     # WHEN its release is built for a cancellation (before the end)
-    ops = store._release_ops(item("confirmed"), AT, own=None, head=None, before_end=True)
+    ops = transitions._release_ops(item("confirmed"), AT, own=None, head=None, before_end=True)
     # THEN the only write is the counters: one seat fewer taken, on condition nobody waits (or over capacity,
     # or past the cutoff) and the event has not ended
     assert [label for label, _ in ops] == ["counters"]
@@ -37,7 +38,7 @@ def test_a_confirmed_seat_goes_to_the_head_of_the_waitlist():
     # GIVEN a confirmed registration and a head of the waitlist, alone in its bucket
     head = store.WaitlistEntry(ticket=3, registration_id="r2", bucket_count=1)
     # WHEN its release is built
-    ops = store._release_ops(item("confirmed"), AT, own=None, head=head)
+    ops = transitions._release_ops(item("confirmed"), AT, own=None, head=head)
     # THEN the head is promoted (guarded by its status), its bucket item deleted, and the count of waiting
     # drops, on condition the event is not over capacity and promotions are open; seats_taken is unchanged
     assert [label for label, _ in ops] == ["head", "bucket", "counters"]
@@ -58,7 +59,7 @@ def test_a_waiting_registration_leaves_its_bucket_and_an_erasure_counts_itself()
     # GIVEN a waiting registration sharing its bucket with others
     own = store.WaitlistEntry(ticket=51, registration_id="r1", bucket_count=4)
     # WHEN its release is built for an erasure
-    ops = store._release_ops(item("waitlisted", waitlist_ticket=51), AT, own=own, head=None,
+    ops = transitions._release_ops(item("waitlisted", waitlist_ticket=51), AT, own=own, head=None,
                              extra_adds={"erased_count": 1})
     # THEN its entry is removed from bucket 1 (others remain) and the counters count it out and the erasure in
     assert [label for label, _ in ops] == ["bucket", "counters"]
@@ -76,6 +77,6 @@ def test_a_waiting_registration_without_its_entry_is_busy_and_a_cancelled_one_fr
     # GIVEN a waiting registration whose entry was not found (a write in flight)
     # THEN building its release asks to read again
     with pytest.raises(Busy):
-        store._release_ops(item("waitlisted", waitlist_ticket=5), AT, own=None, head=None)
+        transitions._release_ops(item("waitlisted", waitlist_ticket=5), AT, own=None, head=None)
     # AND a registration that holds nothing has nothing to release
-    assert store._release_ops(item("cancelled"), AT, own=None, head=None) == []
+    assert transitions._release_ops(item("cancelled"), AT, own=None, head=None) == []
