@@ -147,7 +147,7 @@ def test_frame_ancestors_come_from_the_setting(client, seed_event, monkeypatch):
 
     original = settings.get_settings
     monkeypatch.setattr(
-        "app.get_settings",
+        "chalicelib.routes.answers.get_settings",  # the security headers are made there (app.py before)
         lambda: settings.Settings(**{**original().__dict__, "frame_ancestors": "'self' https://www.partos.nl"}),
     )
     csp = client.http.get(f"/events/{SEED_EVENT_ID}/register").headers["Content-Security-Policy"]

@@ -1,0 +1,104 @@
+"""Shared pieces of the OpenAPI document: media types, references and the parameters and answers every area uses.
+
+Part of :mod:`chalicelib.openapi` (README, "HTTP API": ``GET /openapi.json``).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+PROBLEM = "application/problem+json"
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+HTML = "text/html"
+
+#: Where Pydantic's ``model_json_schema(ref_template=...)`` points: the document's components.
+REF = "#/components/schemas/{model}"
+
+
+def ref(name: str) -> dict[str, str]:
+    """A JSON Schema reference to the component schema ``name``."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def schema_name(event_id: str) -> str:
+    """The component name of ``event_id``'s registration schema: ``Registration_<id>``, other than [A-Za-z0-9_] as _."""
+    return "Registration_" + re.sub(r"[^A-Za-z0-9_]", "_", event_id)
+
+
+def hoist(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """Move a Pydantic schema's ``$defs`` into ``components`` (refs already point there)."""
+    schema = copy.deepcopy(schema)
+    for name, definition in schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    return schema
+
+
+def problem_response(description: str, *also: str) -> dict[str, Any]:
+    """An error answer: ``application/problem+json`` (RFC 9457, schema ``Problem``), plus ``also`` media as text."""
+    content: dict[str, Any] = {PROBLEM: {"schema": ref("Problem")}}
+    for media in also:
+        content[media] = {"schema": {"type": "string"}}
+    return {"description": description, "headers": CORS_HEADERS, "content": content}
+
+
+#: The CORS headers every JSON answer carries (README, "HTTP API", CORS).
+CORS_HEADERS: dict[str, Any] = {
+    "Access-Control-Allow-Origin": {
+        "description": "The request's Origin, when it is in the stage's ALLOWED_ORIGINS; absent otherwise.",
+        "schema": {"type": "string"},
+    },
+    "Vary": {"description": "Always includes Origin.", "schema": {"type": "string"}},
+}
+
+#: The ``?lang=`` query parameter of pages and messages.
+LANG = {
+    "name": "lang", "in": "query", "required": False, "schema": {"type": "string", "examples": ["nl", "en"]},
+    "description": "Language of the page or messages (nl, en) when the event has it; any other value is "
+    "ignored, and the language comes from Accept-Language, else the event's first language.",
+}
+
+
+def event_id_parameter(event_ids: list[str]) -> dict[str, Any]:
+    """The ``event_id`` path parameter, with the published ``event_ids`` as its examples."""
+    schema: dict[str, Any] = {"type": "string"}
+    if event_ids:
+        schema["examples"] = event_ids
+    return {"name": "event_id", "in": "path", "required": True, "schema": schema,
+            "description": "The event's id (its slug, [a-z0-9-]{3,64}); unknown ids get 404."}
+
+
+def html_response(description: str) -> dict[str, Any]:
+    """A page answer (``text/html``) with the CORS headers."""
+    return {"description": description, "headers": CORS_HEADERS, "content": {HTML: {"schema": {"type": "string"}}}}
+
+
+def preflight(methods: str, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``OPTIONS`` operation answering a CORS preflight for ``methods`` (e.g. ``"GET"``)."""
+    return {
+        "summary": "CORS preflight",
+        "description": "Answers a browser's preflight. Access-Control-Allow-* headers only for an allowed Origin "
+        f"asking for one of: {methods}.",
+        "tags": ["cors"],
+        "parameters": [
+            *(parameters or []),
+            {"name": "Origin", "in": "header", "required": False, "schema": {"type": "string"}},
+            {"name": "Access-Control-Request-Method", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "204": {
+                "description": "Preflight answer (no body).",
+                "headers": {
+                    "Allow": {"schema": {"type": "string"}},
+                    "Access-Control-Allow-Origin": {"schema": {"type": "string"}},
+                    "Access-Control-Allow-Methods": {"schema": {"type": "string"}},
+                    "Access-Control-Allow-Headers": {"schema": {"type": "string"}},
+                    "Access-Control-Max-Age": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    }
