@@ -8,7 +8,7 @@ locales; 0 ``.pyc`` for 1,101 ``.py``). :func:`rebuild` rewrites a
 
 - **trimmed** (:data:`TRIM`, each with its reason): Babel locale data other
   than the event languages (``SUPPORTED_LANGUAGES`` in
-  ``chalicelib/events.py``) and ``root``, which every locale inherits from;
+  ``chalicelib/eventparts.py``) and ``root``, which every locale inherits from;
   PyYAML (only ``chalicelib.events.load_event_file`` reads YAML, in the
   staff tools and the local service, and imports it when called); dnspython
   (email-validator imports it only for deliverability checks, which we turn
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EVENTS_MODULE = REPO_ROOT / "chalicelib" / "events.py"
+EVENTS_MODULE = REPO_ROOT / "chalicelib" / "eventparts.py"
 #: Logos the event files name (``branding.logo: assets/<file>.svg``): ``GET /static/assets/{name}``
 #: serves them from ``events/assets/`` beside ``app.py``, which ``chalice package`` does not ship.
 EVENT_ASSETS = REPO_ROOT / "events" / "assets"
@@ -89,7 +89,7 @@ TRIM: tuple[tuple[str, str], ...] = (
 
 
 def supported_languages(events_module: Path = EVENTS_MODULE) -> tuple[str, ...]:
-    """``SUPPORTED_LANGUAGES`` of ``chalicelib/events.py``, read without importing the app."""
+    """``SUPPORTED_LANGUAGES`` of ``chalicelib/eventparts.py``, read without importing the app."""
     tree = ast.parse(events_module.read_text(encoding="utf-8"))
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else (
