@@ -47,6 +47,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Seconds a clean stop may take before the service is killed (the wait ends as soon as it exits).
+STOP_SECONDS = 120
+
+
 @dataclass
 class LiveService:
     """A running local service: ``url`` of the API, its folders, and the process."""
@@ -67,14 +71,15 @@ class LiveService:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, stop_signal: int = signal.SIGINT) -> int | None:
-        """Ctrl-C (``SIGINT``, a clean stop) or another signal; kill if it does not end within 30 s.
+        """Ctrl-C (``SIGINT``, a clean stop) or another signal; kill if it does not end within
+        :data:`STOP_SECONDS` (generous: a loaded machine slows the last save and the poller's stop).
 
         Returns the exit code (``None`` if it had to be killed).
         """
         if self.process.poll() is None:
             self.process.send_signal(stop_signal)
             try:
-                return self.process.wait(timeout=30)
+                return self.process.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)

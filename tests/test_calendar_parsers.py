@@ -114,7 +114,8 @@ def test_every_kind_of_email_carries_the_right_calendar_part(language):
         assert file.decode("utf-8") == ics  # the attachment is the same scheduling message
         with_calendar[key] = ics
     assert {k[:2] for k in with_calendar} == {("registered", "confirmed"), ("promoted", "confirmed"),
-                                              ("cancelled", "cancelled"), ("updated", "confirmed")}
+                                              ("cancelled", "cancelled"), ("updated", "confirmed"),
+                                              ("reminder_1d", "confirmed")}
     for key, read in zip(with_calendar, icaljs.parse(list(with_calendar.values())), strict=True):
         method = "CANCEL" if key[0] == "cancelled" else "REQUEST"
         event = assert_scheduling_message(read, method=method, uid="r-1@event-registration", sequence=3,
