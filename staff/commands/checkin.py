@@ -13,8 +13,8 @@ from datetime import timedelta
 import click
 
 from staff import EXIT_NOT_FOUND, EXIT_OK
-from staff.commands.registrations import FREE_ARGUMENTS, registrations
-from staff.commands.running import CONTEXT, aws_command, id_from_export
+from staff.commands.registrations import registrations
+from staff.commands.running import CONTEXT, DashArguments, aws_command, id_from_export
 
 #: ``--valid``: one or more numbers with a unit, e.g. ``2d``, ``12h``, ``1d12h``, ``90m``.
 _DURATION = re.compile(r"(\d+)([dhm])")
@@ -70,7 +70,7 @@ def checkin_link(event_id: str, valid: timedelta, lang: str | None, base_url: st
     return EXIT_OK
 
 
-@registrations.command("checkin", context_settings=FREE_ARGUMENTS)
+@registrations.command("checkin", cls=DashArguments, context_settings=CONTEXT)
 @click.argument("event_id", metavar="EVENT")
 @click.argument("registration_id", metavar="ID", callback=id_from_export)
 @click.option("--undo", is_flag=True, help="Take a check-in back (a mistake at the door).")

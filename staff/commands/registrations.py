@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 STATUSES = ("confirmed", "waitlisted", "cancelled", "erased")  # as staff.columns.STATUS_ORDER
 EXPORT_FORMATS = ("csv", "xlsx", "json")
-#: Commands whose ID may start with ``-`` and take no option after it.
-FREE_ARGUMENTS = {**CONTEXT, "ignore_unknown_options": True}
 #: How ``registrations list`` says what became of an email (``operations.EmailProblem.kind``).
 PROBLEMS = {"bounced": "bounced permanently", "bounced_transient": "bounced for now (SES stops retrying)",
             "complained": "was marked as spam", "rejected": "was rejected by SES"}
@@ -174,7 +172,7 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
     return EXIT_OK
 
 
-@registrations.command("set-email", context_settings=FREE_ARGUMENTS)
+@registrations.command("set-email", cls=DashArguments, context_settings=CONTEXT)
 @click.argument("event_id", metavar="EVENT")
 @click.argument("registration_id", metavar="ID", callback=id_from_export)
 @click.argument("address", metavar="ADDRESS")
@@ -214,7 +212,7 @@ def registrations_set_email(event_id: str, registration_id: str, address: str, y
     return EXIT_OK
 
 
-@registrations.command("resend", context_settings=FREE_ARGUMENTS)
+@registrations.command("resend", cls=DashArguments, context_settings=CONTEXT)
 @click.argument("event_id", metavar="EVENT")
 @click.argument("registration_id", metavar="ID", callback=id_from_export)
 @aws_command
@@ -241,7 +239,7 @@ def registrations_resend(event_id: str, registration_id: str) -> int:
     return EXIT_OK
 
 
-@registrations.command("simulate", context_settings=FREE_ARGUMENTS)
+@registrations.command("simulate", cls=DashArguments, context_settings=CONTEXT)
 @click.argument("event_id", metavar="EVENT")
 @click.argument("registration_id", metavar="ID", callback=id_from_export)
 @click.argument("outcome", type=click.Choice(SIMULATED), default="bounce", required=False)

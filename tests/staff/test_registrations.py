@@ -304,3 +304,25 @@ def test_cancel_still_has_its_help_and_refuses_a_missing_or_extra_argument(cases
     assert missing.exit_code == 2 and "Missing argument 'ID'" in missing.stderr
     typo = run("registrations", "cancel", cases_event.id, "some-id", "--yess")
     assert typo.exit_code == 2 and "unexpected extra argument (--yess)" in typo.stderr
+
+
+@pytest.mark.case("dash-leading-id")
+@pytest.mark.parametrize("command", [
+    ["cancel", "{event}", "{id}", "--yes"],
+    ["set-email", "{event}", "{id}", "new@example.org", "--yes"],
+    ["resend", "{event}", "{id}"],
+    ["simulate", "{event}", "{id}"],
+    ["checkin", "{event}", "{id}"],
+    ["checkin", "{event}", "{id}", "--undo"],
+])
+@pytest.mark.parametrize("dash_id", ["-hK_a1XpERQwW3Bcs_2M4W", "-lqvGJg6RHY9XqhhCRQD_Q", "--help"])
+def test_every_command_taking_an_id_reads_a_leading_dash_as_the_id(cases_event, command, dash_id):
+    """An id like ``-lqv...hh...`` was read by set-email, resend, simulate and checkin as options with
+    ``-h`` among them: the help, exit 0, nothing done. Each now looks the id up (none such: exit 1)."""
+    args = [part.format(event=cases_event.id, id=dash_id) for part in command]
+    if dash_id == "--help":  # the command's own option keeps its meaning
+        assert run("registrations", *args).exit_code == 0
+        return
+    result = run("registrations", *args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: no registration {dash_id} for this event\n"
