@@ -123,6 +123,16 @@ def start_service(workdir: Path, *, extra_events: dict[str, str] | None = None, 
     return _launch(workdir / "service.log", port, aws_port, outbox, events_dir, workdir / "state", env or {}, timeout)
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child before ``exec``: SIGINT back to its default, as in a terminal where a developer presses Ctrl-C.
+
+    A test run started as a background job of a non-interactive shell (``make test &`` in a script) has
+    SIGINT ignored, and an ignored signal stays ignored across ``exec``: the service would then never
+    see the test's Ctrl-C (it ignores SIGINT like any background job; the README says to stop it with SIGTERM there).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _launch(log_path: Path, port: int, aws_port: int, outbox: Path, events_dir: Path, state_dir: Path,
             env: dict[str, str], timeout: float) -> LiveService:
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("FRESH", "LOCAL_STATE")}
@@ -132,7 +142,8 @@ def _launch(log_path: Path, port: int, aws_port: int, outbox: Path, events_dir: 
     )
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "localservice"], cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "localservice"], cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=_ctrl_c_as_in_a_terminal,  # noqa: PLW1509 - resets one signal, takes no lock
         )
     service = LiveService(f"http://127.0.0.1:{port}", port, aws_port, outbox, events_dir, log_path, process,
                           state_dir, env, timeout)
