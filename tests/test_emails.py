@@ -256,3 +256,24 @@ def test_calendar_links_keep_any_text_exactly(title, place):
         assert not any(c in url for c in " \r\n\"<>")
         query = parse_qs(parts_of_url.query, keep_blank_values=True, errors="strict")
         assert query[key] == [title] and query["location"] == [event.location.one_line()]
+
+
+@pytest.mark.case("double-submit")
+def test_a_repeated_form_post_shows_the_form_with_already_registered_at_the_address(client, seed_event, pump):
+    """The second post of the same form (a double click) is refused 409 with the form again and the
+    message at the email field; the page never says the event is closed while it is open."""
+    from urllib.parse import urlencode
+
+    body = urlencode({"name": "Anna de Vries", "email": "anna@example.org", "language": "nl", "consent": "true",
+                      "organisation": "Wilde Ganzen", "role": "campaigner"})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
+    url = f"/events/{SEED_EVENT_ID}/registrations?lang=nl"
+    first = client.http.post(url, headers=headers, body=body)
+    second = client.http.post(url, headers=headers, body=body)
+    assert (first.status_code, second.status_code) == (303, 409)
+    page = second.body.decode()
+    assert "Dit e-mailadres is al ingeschreven voor dit evenement." in page
+    assert "gesloten" not in page.lower()
+    assert '<form' in page and 'value="anna@example.org"' in page
+    pump.pump_once()
+    assert len(sent_messages()) == 1

@@ -152,7 +152,8 @@ def form_again(event: Event, values: dict[str, Any], language: str, error: Servi
         state = "full"
     elif isinstance(error, store.WindowClosed):
         state = counters.window_state(clock.now())
-    if problem.status == 409 and state == "open":  # closed at the write, open when read back: a window edge
+    if problem.status == 409 and state == "open" and problem.code != "already-registered":
+        # closed at the write, open when read back: a window edge (a repeat is refused while open)
         state = "closed"
     started = max(0, int(time.time() - get_settings().min_fill_seconds) - 1)
     page = pages.registration_form(
