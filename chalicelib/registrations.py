@@ -10,6 +10,7 @@ registration is durable before any email is tried.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -86,7 +87,11 @@ def _write(event: Event, fields: dict[str, Any], registration_id: str) -> Regist
 
     Calls to DynamoDB: 1 for a seat; 2 for the waitlist when this instance saw the
     event full in the last seconds (``store.probably_full``), else 3 (the seat
-    write that finds the event full comes first).
+    write that finds the event full comes first). The waitlist position answered counts those
+    waiting at the ticket and the lower tickets still being written then (``store.Ticket``: in a
+    rush many are), so it is exact unless one of those writes then fails or a seat comes free
+    meanwhile. A write that fails after its ticket gives the ticket up (``store.give_up_ticket``,
+    1 call), so later positions do not count it.
     """
     now = clock.now()
     item = _new_item(event, fields, registration_id, now)
@@ -99,14 +104,21 @@ def _write(event: Event, fields: dict[str, Any], registration_id: str) -> Regist
                 raise  # no waitlist, or past its cutoff: full
             store.remember_full(event.id)
     try:
-        ticket, waiting = store.take_waitlist_ticket(event.id, now)
-        item.update(status="waitlisted", waitlist_ticket=ticket)
-        store.put_registration(item, now=now)
+        ticket = store.take_waitlist_ticket(event.id, now)
     except store.SeatFree:
         store.forget_full(event.id)
         raise
-    # Everyone waiting when the ticket was taken has a lower ticket: the position at that moment.
-    return Registered(registration_id, event.id, "waitlisted", waiting + 1)
+    item.update(status="waitlisted", waitlist_ticket=ticket.number)
+    try:
+        store.put_registration(item, now=now)
+    except Exception as failed:
+        if isinstance(failed, store.SeatFree):
+            store.forget_full(event.id)
+        with contextlib.suppress(Exception):  # best effort: the write's own error is the answer
+            store.give_up_ticket(event.id)  # later tickets need not wait for this one
+        raise
+    # Ahead: everyone waiting when the ticket was taken, and the lower tickets then still being written.
+    return Registered(registration_id, event.id, "waitlisted", ticket.waiting + ticket.in_flight + 1)
 
 
 def register(event_id: str, data: dict[str, Any], language: str, *, event: Event | None = None) -> Registered:

@@ -211,3 +211,56 @@ def test_a_stale_index_copy_costs_a_retry_not_a_wrong_cancel(aws):
     counters = store.get_counters(SEED_EVENT_ID, consistent=True)
     assert (counters.seats_taken, counters.waitlisted_count, counters.waiting) == (0, 0, {})
     assert table_items(store.WAITLIST_PREFIX) == []
+
+
+def test_the_answered_position_counts_the_waitlist_writes_still_in_flight(aws):
+    """A rush: tickets are taken before the writes of lower tickets land. The 201's position counts
+    those lower tickets still being written (they are ahead once written), and a write that fails
+    after its ticket gives it up, so later positions do not count it."""
+    seed_event(capacity=1)
+    first = registrations.register(SEED_EVENT_ID, partos_registration(email="seat@example.org"), "en")
+    assert first.status == "confirmed"
+    now = clock_now()
+    in_flight = [store.take_waitlist_ticket(SEED_EVENT_ID, now) for _ in range(2)]  # two writes not landed yet
+    assert [(t.number, t.waiting, t.in_flight) for t in in_flight] == [(1, 0, 0), (2, 0, 1)]
+    third = registrations.register(SEED_EVENT_ID, partos_registration(email="third@example.org"), "en")
+    assert (third.status, third.waitlist_position) == ("waitlisted", 3)
+    # one of the two in flight gives up (its write failed); the next answer no longer counts it
+    store.give_up_ticket(SEED_EVENT_ID)
+    fourth = registrations.register(SEED_EVENT_ID, partos_registration(email="fourth@example.org"), "en")
+    assert (fourth.status, fourth.waitlist_position) == ("waitlisted", 3)
+    # a failed waitlist write (the address is registered already) gives its own ticket up
+    with pytest.raises(store.AlreadyRegistered):
+        registrations.register(SEED_EVENT_ID, partos_registration(email="third@example.org"), "en")
+    counters = store.get_counters(SEED_EVENT_ID, consistent=True)
+    assert counters.waitlisted_count == 2
+    fifth = registrations.register(SEED_EVENT_ID, partos_registration(email="fifth@example.org"), "en")
+    assert fifth.waitlist_position == 4  # third, fourth, and the one ticket still in flight
+
+
+def test_twenty_at_once_are_answered_positions_one_to_eighteen(aws):
+    """The field report: 20 posts at the same moment for 2 seats; every 201 said position 1."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    seed_event(capacity=2)
+    barrier = Barrier(20)
+
+    def one(i: int) -> registrations.Registered:
+        barrier.wait()
+        return registrations.register(SEED_EVENT_ID, partos_registration(email=f"r{i}@example.org"), "en")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(one, range(20)))
+    waitlisted = sorted(a.waitlist_position for a in answers if a.status == "waitlisted")
+    assert sum(a.status == "confirmed" for a in answers) == 2
+    assert waitlisted == list(range(1, 19))
+    for answer in answers:  # each answer is the position the registrant's page shows
+        if answer.status == "waitlisted":
+            assert registrations.registrant_view(answer.registration_id).waitlist_position == answer.waitlist_position
+
+
+def clock_now():
+    from chalicelib import clock
+
+    return clock.now()

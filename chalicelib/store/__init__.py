@@ -144,7 +144,9 @@ from chalicelib.store.transitions import (
     promote_transition,
 )
 from chalicelib.store.waitlist import (
+    Ticket,
     WaitlistEntry,
+    give_up_ticket,
     take_waitlist_ticket,
     waiting_registrations,
     waitlist_entry,
@@ -193,6 +195,7 @@ __all__ = [
     "SeatFree",
     "SeatsKind",
     "StoreError",
+    "Ticket",
     "WaitlistEntry",
     "WindowClosed",
     "add_notification",
@@ -219,6 +222,7 @@ __all__ = [
     "get_event_item",
     "get_registration",
     "get_registration_in_event",
+    "give_up_ticket",
     "guard_sk",
     "iter_registrations",
     "known_schedule_revision",

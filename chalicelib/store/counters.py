@@ -10,8 +10,9 @@ seconds; ``opens_at`` 0 when it opens at once), ``waitlist_closes_at`` (no
 promotion from then on) and ``ends_at`` (no cancellation from then on). Its counts:
 ``seats_taken`` (confirmed registrations),
 ``waitlisted_count``, ``erased_count``, ``waitlist_seq`` (the last waitlist ticket
-handed out) and, per waitlist bucket ``b`` that has someone waiting, ``w<b>``: how
-many wait in it.
+handed out), ``waitlist_resolved`` (how many tickets were written or given up: the tickets
+below ``waitlist_seq`` not yet resolved are registrations still being written) and, per
+waitlist bucket ``b`` that has someone waiting, ``w<b>``: how many wait in it.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
     by the condition). For ``confirmed`` the counters' ``seats_taken`` grows by one
     on condition that a seat is free. For ``waitlisted`` the item carries the
     ``waitlist_ticket`` from :func:`take_waitlist_ticket`; the write adds the
-    ticket to its bucket item and counts it (``waitlisted_count``, ``w<bucket>``)
+    ticket to its bucket item and counts it (``waitlisted_count``, ``w<bucket>``, ``waitlist_resolved``)
     on condition that the event has a waitlist, its cutoff has not passed and it is still full.
 
     Raises :class:`AlreadyRegistered` (guard exists), :class:`WindowClosed`,
@@ -157,7 +157,7 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
         ops.append({"Update": {
             "TableName": table,
             "Key": _key(pk, COUNTERS_SK),
-            "UpdateExpression": "ADD waitlisted_count :one, #w :one",
+            "UpdateExpression": "ADD waitlisted_count :one, #w :one, waitlist_resolved :one",
             "ConditionExpression": f"{_WINDOW} AND {_WAITLIST_OPEN} AND seats_taken >= seat_capacity",
             "ExpressionAttributeNames": {"#w": f"w{bucket}"},
             "ExpressionAttributeValues": {**values, ":true": {"BOOL": True}},

@@ -91,15 +91,33 @@ def waiting_registrations(event_id: str) -> list[WaitlistEntry]:
             entries.extend(_entries(deserialize(raw)))
     return entries
 
-def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
-    """Hand out the next waitlist ticket: an atomic ``ADD`` on ``waitlist_seq``; ``(ticket, waiting)``.
+@dataclass(frozen=True)
+class Ticket:
+    """A waitlist ticket as :func:`take_waitlist_ticket` handed it out.
+
+    ``waiting`` is ``waitlisted_count`` at that moment (written and still waiting, all with lower
+    tickets); ``in_flight`` how many lower tickets were neither written nor given up yet
+    (registrations being written at the same moment: a rush). The position at the ticket is
+    ``waiting + in_flight + 1``: those in flight are ahead once written (exact unless one of their
+    writes fails after this ticket; a failure before it was given up, :func:`give_up_ticket`).
+    """
+
+    number: int
+    waiting: int
+    in_flight: int
+
+
+def take_waitlist_ticket(event_id: str, now: datetime) -> Ticket:
+    """Hand out the next waitlist ticket: an atomic ``ADD`` on ``waitlist_seq``; a :class:`Ticket`.
 
     One UpdateItem, no read and no compare: concurrent registrants get distinct
     tickets in the order DynamoDB applies the writes. Conditional on the window
     being open at ``now``, the event having a waitlist whose cutoff has not passed
     and being full, so no ticket is taken while a seat is free. ``waiting`` is ``waitlisted_count`` at
     that moment: everyone then waiting holds a lower ticket, so ``waiting + 1`` is
-    the new registrant's position at the moment of the ticket.
+    the new registrant's position at the moment of the ticket when no lower ticket is still
+    being written (``Ticket.in_flight``; those are ahead too). Whoever takes a ticket resolves it: the waitlist write
+    counts it (``waitlist_resolved``), or :func:`give_up_ticket` does when the write fails.
     Raises :class:`SeatFree`, :class:`EventFull` (no waitlist, or past its cutoff), :class:`WindowClosed`,
     :class:`EventNotFound` and :class:`Busy` (a transaction was writing the counters: retry).
     """
@@ -107,7 +125,9 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
         answer = _ddb().update_item(
             TableName=_table(),
             Key=_key(event_pk(event_id), COUNTERS_SK),
-            UpdateExpression="ADD waitlist_seq :one",
+            # An item from before waitlist_resolved existed: the tickets handed out until now count as resolved.
+            UpdateExpression=("ADD waitlist_seq :one "
+                              "SET waitlist_resolved = if_not_exists(waitlist_resolved, waitlist_seq)"),
             ConditionExpression=f"{_WINDOW} AND {_WAITLIST_OPEN} AND seats_taken >= seat_capacity",
             ExpressionAttributeValues={":one": {"N": "1"}, ":now": _epoch(now), ":true": {"BOOL": True}},
             ReturnValues="ALL_NEW",
@@ -123,7 +143,28 @@ def take_waitlist_ticket(event_id: str, now: datetime) -> tuple[int, int]:
         counters = _refused(event_id, deserialize(old) if old else None, now)
         raise _waitlist_refusal(event_id, counters, now) from None
     after = deserialize(answer["Attributes"])
-    return int(after["waitlist_seq"]), int(after["waitlisted_count"])
+    number = int(after["waitlist_seq"])
+    return Ticket(number, int(after["waitlisted_count"]),
+                  max(0, number - 1 - int(after.get("waitlist_resolved", 0))))
+
+
+def give_up_ticket(event_id: str) -> None:
+    """Count a ticket whose waitlist write failed as resolved (``ADD waitlist_resolved 1``), so later
+    positions do not count it as ahead. One UpdateItem, conditional on the counters item existing;
+    a ticket never resolved (its function died between the ticket and the write) leaves later
+    answered positions one too high, never too low; the registrant's page reads the exact one.
+    """
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(event_pk(event_id), COUNTERS_SK),
+            UpdateExpression="ADD waitlist_resolved :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 def _position(counters: dict[str, Any] | None, bucket_item: dict[str, Any] | None, ticket: int) -> int:
     """1 + those waiting in lower buckets + those in the ticket's bucket with a lower ticket."""
