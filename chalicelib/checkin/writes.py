@@ -6,6 +6,7 @@ see "Writes" in :mod:`chalicelib.checkin`'s docstring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -222,29 +223,28 @@ def undo_item(item: dict[str, Any]) -> Result:
     return Result("not_checked_in", Person.from_item(refused) if refused else None)
 
 
+def _by_code(event_id: str, text: str | None, write: Callable[[dict[str, Any]], Result]) -> Result:
+    """``write`` the registration a code names; ``not_for_event`` and ``unknown_code`` as results."""
+    try:
+        item = find_registration(event_id, text)
+    except NotForEvent:
+        return Result("not_for_event")
+    except UnknownCode:
+        return Result("unknown_code")
+    return write(item)
+
+
 def check_in_code(event_id: str, text: str | None, now: datetime) -> Result:
     """Check in the registration a scanned or typed code names (the door page's scan).
 
     ``not_for_event`` and ``unknown_code`` come back as results, not errors. Raises :class:`Busy`.
     """
-    try:
-        item = find_registration(event_id, text)
-    except NotForEvent:
-        return Result("not_for_event")
-    except UnknownCode:
-        return Result("unknown_code")
-    return check_in_item(item, now)
+    return _by_code(event_id, text, lambda item: check_in_item(item, now))
 
 
 def undo_code(event_id: str, text: str | None) -> Result:
     """Take back the check-in of the registration a code names (the door page's undo). Raises :class:`Busy`."""
-    try:
-        item = find_registration(event_id, text)
-    except NotForEvent:
-        return Result("not_for_event")
-    except UnknownCode:
-        return Result("unknown_code")
-    return undo_item(item)
+    return _by_code(event_id, text, undo_item)
 
 
 def check_in_registration(event_id: str, registration_id: str, now: datetime, *, undo: bool = False) -> Result:
