@@ -19,10 +19,7 @@ from chalicelib import (
     clock,
     cors,
     dates,
-    delivery,
-    feedback,
     jobs,
-    openapi,
     pages,
     registrations,
     store,
@@ -282,6 +279,8 @@ def openapi_document() -> Response:
     """The OpenAPI 3.1 description of this API, with a registration schema per published event."""
     events = [store.event_from_item(item) for item in store.list_event_items()]
     static = sorted(p.name for p in STATIC_DIR.iterdir() if p.suffix in STATIC_TYPES)
+    from chalicelib import openapi  # on first use: only this route needs it
+
     return json_answer(openapi.document(events, get_settings().public_base_url, static))
 
 
@@ -324,6 +323,8 @@ def run_due_jobs(scheduled: Any) -> dict[str, Any]:
 
 def deliver_emails(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Consume DynamoDB stream records and send the registrants' emails (partial batch response)."""
+    from chalicelib import delivery  # on first use: deployed, DeliverEmails starts from chalicelib.entry_deliver
+
     return delivery.handle_batch(lambda_event, context)
 
 
@@ -333,4 +334,6 @@ def deliver_emails(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]
 
 def record_email_events(lambda_event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Record one SES delivery, bounce, complaint, reject or delay event (EventBridge) on its notification."""
+    from chalicelib import feedback  # on first use: no route needs it
+
     return feedback.handle_event(lambda_event)

@@ -195,7 +195,9 @@ def _claim(change: str, item: dict[str, Any], log: dict[str, Any], sequence: int
     ``done`` covers an email already handled by another delivery, one recorded as
     ``suppressed`` (the registration's current address bounced permanently or complained)
     and, with ``sequence`` (the stream record's entry had one), an entry that a later one
-    replaced (another event change's ``updated``). When the claim fails because the address
+    replaced (another event change's ``updated``), and an email asked for a registration with a
+    status it no longer has (``store.withdraw_notification``: a reminder after a cancellation).
+    When the claim fails because the address
     changed since the stream record, the registration as the failed condition saw it is
     judged again (no extra read).
     """
@@ -205,6 +207,12 @@ def _claim(change: str, item: dict[str, Any], log: dict[str, Any], sequence: int
         stale_before = now - timedelta(seconds=CLAIM_SECONDS)
         if not item.get("email"):
             return "done", item  # erased meanwhile
+        asked_for = ((item.get("notifications") or {}).get(change) or {}).get("status")
+        if asked_for and item.get("status") != asked_for:
+            # e.g. a reminder for someone who cancelled since it was asked for: never sent
+            if store.withdraw_notification(event_id, registration_id, change, status=str(asked_for)):
+                logger.info("email withdrawn: the registration's status changed since it was asked for", extra=log)
+            return "done", item
         reason = store.suppression_reason(item)
         if reason is not None and store.record_notification(
                 event_id, registration_id, change, "suppressed", expect=("pending",), at=now, reason=reason,
@@ -214,7 +222,8 @@ def _claim(change: str, item: dict[str, Any], log: dict[str, Any], sequence: int
         # Not suppressed; or no longer pending, or the address was corrected since the record: the
         # claim's condition covers all three, and its answer tells them apart.
         claim = store.claim_notification(event_id, registration_id, change, at=now, stale_before=stale_before,
-                                         email=str(item["email"]), sequence=sequence)
+                                         email=str(item["email"]), sequence=sequence,
+                                         status=str(asked_for) if asked_for else None)
         if claim.claimed:
             return "claimed", item
         current = claim.current

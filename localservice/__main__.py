@@ -200,7 +200,7 @@ def main() -> int:
                 f"  Outbox:       {outbox}/ (one .eml per email)",
                 *_data_lines(state_dir, fresh, set_aside, loaded),
                 f"  {clock_line}",
-                f"  Staff tools:  {staff_command(aws_port)}",
+                f"  Staff tools:  {staff_command(aws_port, port)}",
                 "Press Ctrl-C to stop.",
                 "",
             ]
@@ -258,14 +258,16 @@ def _shown(path: Path) -> str:
         return absolute
 
 
-def staff_command(aws_port: int) -> str:
+def staff_command(aws_port: int, port: int = 8000) -> str:
     """The staff tools' command line that reaches this service's AWS stand-in, as one can paste it.
 
     ``python -m staff --local`` talks to ``127.0.0.1:$AWS_PORT`` (default 5000,
-    README "Staff tools"), so another port is given in front; the interpreter is
+    README "Staff tools"), so another port is given in front, and so is another API ``port`` than
+    8000 (``PORT``: the links ``checkin-link`` prints point at it); the interpreter is
     this one (the project's ``.venv``), which has the staff tools' packages.
     """
-    prefix = "" if aws_port == 5000 else f"AWS_PORT={aws_port} "
+    prefix = "" if port == 8000 else f"PORT={port} "
+    prefix += "" if aws_port == 5000 else f"AWS_PORT={aws_port} "
     return f"{prefix}{_shown(Path(sys.executable))} -m staff --local events list"
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chalicelib import aws, clock, lifecycle, store
 from chalicelib.settings import LOCAL_STAGE, get_settings
 from staff import NothingToDo
@@ -167,12 +169,29 @@ def _delete_guard(event_id: str, email: str) -> None:
     )
 
 
+def _delete_quiet_guard(event_id: str, email: str) -> bool:
+    """Delete the quiet guard a honeypot post with ``email`` left (``chalicelib.antispam``): a hash of the
+    address, kept until registration closes. Conditional on it existing; ``False`` when there was none."""
+    try:
+        aws.client("dynamodb").delete_item(
+            TableName=get_settings().table_name,
+            Key=store.serialize({"pk": store.event_pk(event_id), "sk": store.quiet_guard_sk(email)}),
+            ConditionExpression="attribute_exists(pk)",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def erase_address(event_id: str, email: str, confirm: Callable[[], None] | None = None) -> EraseOutcome:
     """Erase the personal data of whoever registered for ``event_id`` with ``email`` (any case).
 
     Each matching registration item keeps its key and becomes ``status: erased``
     without ``name``, ``email``, ``answers`` and email details (so no pending email
-    can still be sent); the address guard is deleted; the event item counts
+    can still be sent); the address guard is deleted, and the quiet guard of a honeypot post with
+    the address if there is one (a hash of the address); the event item counts
     ``erased_count``; a confirmed registration's seat passes to the first on the
     waitlist (promotion email from the stream) or is given back, a waitlisted one
     leaves the queue. One transaction per registration, conditioned on the status
@@ -203,6 +222,9 @@ def erase_address(event_id: str, email: str, confirm: Callable[[], None] | None 
             guard = None
     if guard is not None and not registrations:
         _delete_guard(event_id, email)  # a guard without a registration (left over): delete it too
+        guards += 1
+        changed += 1
+    if _delete_quiet_guard(event_id, email):  # a bot's post may have carried this person's address
         guards += 1
         changed += 1
     if not changed:

@@ -206,13 +206,21 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
         # The banner's staff command, pasted as printed, reaches this service's port.
         [staff_line] = [line for line in banner.splitlines() if "Staff tools:" in line]
         command = staff_line.split("Staff tools:", 1)[1].strip()
-        assert command.startswith(f"AWS_PORT={service.aws_port} ") and command.endswith(" -m staff --local events list")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        assert command.startswith(f"PORT={service.port} AWS_PORT={service.aws_port} ")
+        assert command.endswith(" -m staff --local events list")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PORT"}
         words = shlex.split(command)
-        staff = subprocess.run(words[1:], cwd=ROOT, env={**env, "AWS_PORT": str(service.aws_port)},
+        staff = subprocess.run(words[2:], cwd=ROOT, env={**env, "PORT": str(service.port),
+                                                         "AWS_PORT": str(service.aws_port)},
                                capture_output=True, text=True, timeout=120, check=False)
         assert staff.returncode == 0, staff.stderr
         assert "demo-small-workshop" in staff.stdout and SEED_EVENT_ID in staff.stdout
+        # the same prefix in front of checkin-link: the door link points at this service's API
+        door = subprocess.run([*words[2:-2], "checkin-link", "demo-small-workshop"], cwd=ROOT,
+                              env={**env, "PORT": str(service.port), "AWS_PORT": str(service.aws_port)},
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert door.returncode == 0, door.stderr
+        assert door.stdout.startswith(f"{service.url}/events/demo-small-workshop/door")
 
         ann = _register(service.url, "Ann")
         [confirmation] = _wait_for_emails(service.outbox, 1)

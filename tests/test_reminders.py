@@ -291,3 +291,26 @@ def test_the_reminders_sequence_is_higher_only_when_the_event_changed_since_the_
 def invite_uid_owner(message) -> str:
     """The registration id of a message's calendar entry (its UID, ``<id>@event-registration``)."""
     return str(invite(message)["UID"]).partition("@")[0]
+
+
+def test_a_reminder_asked_for_before_a_cancellation_is_withdrawn_not_sent(workshop, pump, monkeypatch):
+    # GIVEN the reminder run asked for bram's reminder, and bram cancels before the stream is delivered
+    due = START_UTC - timedelta(days=1)
+    set_clock(monkeypatch, due + timedelta(minutes=3))
+    assert run_jobs(due + timedelta(minutes=2))["done"] == [{"event_id": EVENT_ID, "job": "reminder_1d", "changes": 3}]
+    bram = workshop["bram"].registration_id
+    assert store.get_registration_in_event(EVENT_ID, bram)["notifications"]["reminder_1d"]["status"] == "confirmed"
+    lifecycle.cancel(EVENT_ID, bram)
+    # WHEN the stream records (the reminder's, then the cancellation's) are delivered
+    pump.pump_once()
+    # THEN bram gets the cancellation only; his reminder entry is gone; the others' reminders went out
+    assert reminders_to("bram@example.org") == []
+    assert [str(m["Subject"]) for m in mail_to("bram@example.org")][-1].startswith("Registration cancelled")
+    item = store.get_registration_in_event(EVENT_ID, bram)
+    assert "reminder_1d" not in item["notifications"]
+    assert (item["status"], item["notifications"]["cancelled"]["state"], item["email_state"]) == (
+        "cancelled", "sent", "sent")
+    assert {name: len(reminders_to(f"{name}@example.org")) for name in ("anna", "dirk")} == {"anna": 1, "dirk": 1}
+    # and a second delivery of the same records changes nothing
+    pump.pump_once()
+    assert reminders_to("bram@example.org") == []

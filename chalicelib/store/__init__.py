@@ -113,6 +113,7 @@ from chalicelib.store.notifications import (
     record_feedback,
     record_notification,
     record_sent,
+    withdraw_notification,
 )
 from chalicelib.store.registrations import (
     address_taken,
@@ -254,4 +255,5 @@ __all__ = [
     "waitlist_entry",
     "waitlist_head",
     "waitlist_position",
+    "withdraw_notification",
 ]

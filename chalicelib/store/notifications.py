@@ -48,7 +48,8 @@ class Claim:
 
 
 def claim_notification(event_id: str, registration_id: str, change: str, *, at: datetime,
-                       stale_before: datetime, email: str, sequence: int | None = None) -> Claim:
+                       stale_before: datetime, email: str, sequence: int | None = None,
+                       status: str | None = None) -> Claim:
     """Claim a pending email for sending (``pending`` -> ``sending``), one conditional UpdateItem.
 
     Conditional on the change's state being ``pending`` (or a ``sending`` claim older than
@@ -56,9 +57,11 @@ def claim_notification(event_id: str, registration_id: str, change: str, *, at: 
     (the stream image the caller holds may predate a staff correction), and on the address not
     being suppressed (``email_suppressed.address`` is not :func:`address_hash` of ``email``)
     and, when ``sequence`` is given, on the entry still being the one of that ``sequence``
-    (kept in the claim; an ``updated`` entry replaced by a later event change is not claimed).
-    On failure the item as the condition saw it comes back in :attr:`Claim.current`, so the
-    caller can tell "already handled" from "address changed" or "suppressed" without a read.
+    (kept in the claim; an ``updated`` entry replaced by a later event change is not claimed)
+    and, when ``status`` is given (the status the email was asked for, :func:`add_notification`),
+    on the registration still having it. On failure the item as the condition saw it comes back in
+    :attr:`Claim.current`, so the caller can tell "already handled" from "address changed" or
+    "suppressed" without a read.
     """
     entry: dict[str, Any] = {"state": "sending", "at": at.isoformat()}
     names = {"#n": "notifications", "#c": change, "#s": "state", "#a": "at", "#addr": "address"}
@@ -74,6 +77,11 @@ def claim_notification(event_id: str, registration_id: str, change: str, *, at: 
         names["#q"] = "sequence"
         values[":q"] = {"N": str(int(sequence))}
         condition += " AND #n.#c.#q = :q"
+    if status is not None:
+        entry["status"] = status
+        names["#st"] = "status"
+        values[":st"] = {"S": status}
+        condition += " AND #st = :st"
     values[":entry"] = _serializer.serialize(entry)
     seen = _conditional_update(_key(event_pk(event_id), registration_sk(registration_id)),
                                update="SET #n.#c = :entry, email_state = :sending", condition=condition,
@@ -84,7 +92,10 @@ def add_notification(event_id: str, registration_id: str, change: str, *, at: da
     """Ask for an email of ``change`` to a registration: ``notifications.<change>`` ``pending``, once.
 
     One conditional UpdateItem: the registration still has ``status`` and has no entry for
-    ``change`` yet, so the email is asked for at most once however often this runs. Sets
+    ``change`` yet, so the email is asked for at most once however often this runs. The entry
+    keeps ``status``: the email is for a registration with that status only (a reminder for a
+    confirmed one, "the waitlist closed" for a waitlisted one), and delivery withdraws it if the
+    status changed before it was sent (:func:`withdraw_notification`). Sets
     ``email_state`` ``pending`` too, which lets the stream record through to ``DeliverEmails``
     (``chalicelib.streamfilter``); ``chalicelib.delivery.change_of`` reads the new entry as the
     change. Returns ``False`` when the condition did not hold.
@@ -97,7 +108,8 @@ def add_notification(event_id: str, registration_id: str, change: str, *, at: da
             UpdateExpression="SET #n.#c = :entry, email_state = :pending",
             ConditionExpression="#s = :status AND attribute_exists(#n) AND attribute_not_exists(#n.#c)",
             ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "status"},
-            ExpressionAttributeValues={":entry": _serializer.serialize({"state": "pending", "at": stamp}),
+            ExpressionAttributeValues={":entry": _serializer.serialize({"state": "pending", "at": stamp,
+                                                                        "status": status}),
                                        ":pending": {"S": "pending"}, ":status": {"S": status}},
         )
     except ClientError as error:
@@ -105,6 +117,33 @@ def add_notification(event_id: str, registration_id: str, change: str, *, at: da
             return False
         raise
     return True
+
+
+def withdraw_notification(event_id: str, registration_id: str, change: str, *, status: str) -> bool:
+    """Withdraw a pending email asked for a registration with ``status`` that no longer has it.
+
+    One conditional UpdateItem removes ``notifications.<change>``: conditional on the entry being
+    ``pending`` for ``status`` and the registration's status being another (a registrant who
+    cancelled after a reminder was asked for gets no reminder; one promoted after "the waitlist
+    closed" was asked for does not get it). ``email_state`` is left to the email of the change
+    that moved the status (a cancellation's, a promotion's). Returns ``False`` when the
+    condition did not hold (sent, claimed or withdrawn meanwhile, or the status is back).
+    """
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=_key(event_pk(event_id), registration_sk(registration_id)),
+            UpdateExpression="REMOVE #n.#c",
+            ConditionExpression="#n.#c.#s = :pending AND #n.#c.#st = :status AND #st <> :status",
+            ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#st": "status"},
+            ExpressionAttributeValues={":pending": {"S": "pending"}, ":status": {"S": status}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
 
 def record_notification(
     event_id: str,

@@ -64,7 +64,8 @@ def ask_reminder(event_id: str, sort_key: str, job: str, due: int, *, at: dateti
 
     A conditional UpdateItem: the registration is ``confirmed``, has an address, registered
     before ``registered_before`` (aware) and was not asked for this reminder at ``due`` (epoch
-    seconds) yet; it sets ``notifications.<job>`` ``{state: pending, at, due, revision}``,
+    seconds) yet; it sets ``notifications.<job>`` ``{state: pending, at, due, revision, status:
+    confirmed}`` (a registrant who cancels before it is sent does not get it: ``withdraw_notification``),
     ``email_state`` ``pending`` (the stream filter's mark, ``chalicelib.streamfilter``) and
     :func:`reminded_attribute` to ``due``. So a run repeated, or two at once, ask once; an
     event moved to another time asks again for its new time.
@@ -82,7 +83,7 @@ def ask_reminder(event_id: str, sort_key: str, job: str, due: int, *, at: dateti
     names = {"#n": "notifications", "#c": job, "#s": "status", "#r": reminded_attribute(job),
              "#sr": SCHEDULE_REVISION, "#q": INVITE_SEQUENCE}
     entry = _serializer.serialize({"state": "pending", "at": at.isoformat(), "due": int(due),
-                                   "revision": int(revision)})
+                                   "revision": int(revision), "status": "confirmed"})
     base = ("#s = :confirmed AND attribute_exists(#n) AND attribute_exists(email) "
             "AND registered_at < :cut AND (attribute_not_exists(#r) OR #r <> :due)")
     seen: dict[str, Any] | None = None  # the registration as a failed condition saw it

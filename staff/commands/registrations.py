@@ -280,7 +280,7 @@ def registrations_erase(event_id: str, address: str, yes: bool) -> int:
     details; the address guard is deleted (the address may register again); the
     event counts it in erased_count and gives back the seat or waitlist place
     (the waitlist moves up). No email is sent to the address. Prints how many
-    items changed; exit 1 when no registration had the address.
+    items changed; exit 1 when no registration (nor a guard, nor a honeypot post's quiet guard) had the address.
 
     Copies outside the table are not touched: earlier exports and files, the
     table's point-in-time backups (35 days) and stream (24 hours).
@@ -295,7 +295,7 @@ def registrations_erase(event_id: str, address: str, yes: bool) -> int:
     promoted = f", {outcome.promoted} promoted from the waitlist" if outcome.promoted else ""
     click.echo(
         f"Erased {outcome.registrations} registration(s) of {event_id}: {outcome.items_changed} item(s) changed "
-        f"({outcome.registrations} anonymised, {outcome.guards} address guard(s) deleted{promoted}, "
-        "event counters updated)."
+        f"({outcome.registrations} anonymised, {outcome.guards} address guard(s) deleted{promoted}"
+        + (", event counters updated)." if outcome.registrations else ").")
     )
     return EXIT_OK

@@ -326,3 +326,30 @@ def test_every_command_taking_an_id_reads_a_leading_dash_as_the_id(cases_event, 
     result = run("registrations", *args)
     assert result.exit_code == 1, result.output
     assert result.stderr == f"Error: no registration {dash_id} for this event\n"
+
+
+def test_erase_deletes_the_quiet_guard_a_bots_post_left_with_the_address(cases_event):
+    """A honeypot post stores no registration but a quiet guard (the address's hash, until
+    registration closes); the person whose address the bot used asks for erasure: it goes too."""
+    from chalicelib import registrations, store
+
+    bot = registrations.register(cases_event.id, person("Bot", "Quiet@Example.org") | {"website": "http://x"}, "nl")
+    assert bot.stored is False
+    key = {"pk": store.event_pk(cases_event.id), "sk": store.quiet_guard_sk("quiet@example.org")}
+    assert _item(key) is not None
+    result = run("registrations", "erase", cases_event.id, "--email", "quiet@example.org", "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (f"Erased 0 registration(s) of {cases_event.id}: 1 item(s) changed "
+                             "(0 anonymised, 1 address guard(s) deleted).\n")
+    assert _item(key) is None
+    again = run("registrations", "erase", cases_event.id, "--email", "quiet@example.org", "--yes")
+    assert again.exit_code == 1 and "Nothing to do" in again.stderr
+
+
+def _item(key: dict) -> dict | None:
+    from chalicelib import aws, store
+    from chalicelib.settings import get_settings
+
+    found = aws.client("dynamodb").get_item(TableName=get_settings().table_name, Key=store.serialize(key),
+                                            ConsistentRead=True)
+    return found.get("Item")
