@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import re
 import threading
@@ -422,6 +423,34 @@ def test_undo_takes_a_check_in_back_once(client, seed_event):
     assert (again["outcome"], again["changed"], again["tone"]) == ("not_checked_in", False, "info")
     assert checkins_counter()["checked_in_count"] == 0
     assert scan(client, code)["outcome"] == "checked_in"  # and in again
+
+
+def test_check_in_and_undo_each_log_one_line_with_ids_and_the_door_key(client, seed_event):
+    import app  # noqa: F401 - creates the app's loggers as Lambda would
+    from chalicelib import checkin
+    from tests.test_logs import writing_handlers
+
+    # GIVEN a registration with its code
+    registration_id = register(client, name="Geheime Naam", email="geheim@example.org")
+    code = checkin.make_code(SEED_EVENT_ID, registration_id)
+    stream = io.StringIO()
+    handlers = writing_handlers("event-registration.chalicelib.routes.door")
+    previous = [(h, h.setStream(stream)) for h in {id(h): h for h in handlers}.values()]
+    try:
+        # WHEN the door checks it in and takes it back
+        scan(client, code)
+        door(client, "/undo", {"code": code})
+    finally:
+        for handler, old in previous:
+            handler.setStream(old)
+    # THEN one line each, with the same ids: the door link's key says which link did it
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["message"], line["event_id"], line["outcome"], line["door_key"], line["registration_id"])
+            for line in lines] == [
+        ("door check-in", SEED_EVENT_ID, "checked_in", LOCAL_KEY[0], registration_id),
+        ("door check-in undone", SEED_EVENT_ID, "undone", LOCAL_KEY[0], registration_id),
+    ]
+    assert "Geheime" not in stream.getvalue() and "geheim@" not in stream.getvalue() and code not in stream.getvalue()
 
 
 def test_two_phones_scanning_one_code_at_once_give_one_check_in_and_one_already(client, seed_event):

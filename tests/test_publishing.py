@@ -9,7 +9,6 @@ event (``chalicelib.publishing.check_renders``), on every publish path (``staff 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import unicodedata
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 from chalicelib import emails, publishing, store
 from chalicelib.events import EventFileError, load_event_dir, load_event_file, parse_event
 from tests.conftest import ROOT, sent_messages
+from tests.live import free_port
 from tests.staff.conftest import CASES_EVENT, run
 
 #: The issue's file: a title written as a two-line YAML block.
@@ -72,12 +72,7 @@ def test_make_run_refuses_to_start_with_a_two_line_title(tmp_path):
     """``make run`` loads ``events/`` before it starts anything; a bad file stops it (exit 2) with file, field,
     reason."""
     write(tmp_path, NEWLINE_TITLE)
-    ports = []
-    for _ in range(2):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    env = {**os.environ, "EVENTS_DIR": str(tmp_path), "PORT": str(ports[0]), "AWS_PORT": str(ports[1]),
+    env = {**os.environ, "EVENTS_DIR": str(tmp_path), "PORT": str(free_port()), "AWS_PORT": str(free_port()),
            "LOCAL_STATE": str(tmp_path / "state"), "OUTBOX": str(tmp_path / "outbox")}
     done = subprocess.run([sys.executable, "-m", "localservice"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300, check=False)

@@ -6,6 +6,7 @@ see "Writes" in :mod:`chalicelib.checkin`'s docstring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -167,6 +168,27 @@ def _transact(ops: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+def _registration_and_count(item: dict[str, Any], amount: int, *, update: str, condition: str,
+                            names: dict[str, str] | None = None,
+                            values: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """One check-in transaction: ``update`` on ``item``'s registration on condition ``condition``
+    (names and values in typed JSON), and ``amount`` added to the event's check-in count.
+    Answers and raises as :func:`_transact`."""
+    event_id, registration_id = str(item["event_id"]), str(item["registration_id"])
+    registration: dict[str, Any] = {
+        "TableName": table(),
+        "Key": {"pk": {"S": store.event_pk(event_id)}, "sk": {"S": store.registration_sk(registration_id)}},
+        "UpdateExpression": update,
+        "ConditionExpression": condition,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    if names:
+        registration["ExpressionAttributeNames"] = names
+    if values:
+        registration["ExpressionAttributeValues"] = values
+    return _transact([{"Update": registration}, _counter_update(event_id, amount, item.get(store.TTL_ATTRIBUTE))])
+
+
 def check_in_item(item: dict[str, Any], now: datetime, *, via: str = "door") -> Result:
     """Check in a registration (an item from :func:`find_registration` or the table): one transaction.
 
@@ -175,20 +197,14 @@ def check_in_item(item: dict[str, Any], now: datetime, *, via: str = "door") -> 
     or why not: ``already_checked_in`` (with the first time), ``cancelled``, ``waitlisted``,
     ``erased``. Raises :class:`Busy`.
     """
-    event_id, registration_id = str(item["event_id"]), str(item["registration_id"])
     stamp = now.astimezone(UTC).isoformat()
-    refused = _transact([
-        {"Update": {
-            "TableName": table(),
-            "Key": {"pk": {"S": store.event_pk(event_id)}, "sk": {"S": store.registration_sk(registration_id)}},
-            "UpdateExpression": "SET checked_in_at = :at, checked_in_via = :via",
-            "ConditionExpression": "#s = :confirmed AND attribute_not_exists(checked_in_at)",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":at": {"S": stamp}, ":via": {"S": via}, ":confirmed": {"S": "confirmed"}},
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }},
-        _counter_update(event_id, 1, item.get(store.TTL_ATTRIBUTE)),
-    ])
+    refused = _registration_and_count(
+        item, 1,
+        update="SET checked_in_at = :at, checked_in_via = :via",
+        condition="#s = :confirmed AND attribute_not_exists(checked_in_at)",
+        names={"#s": "status"},
+        values={":at": {"S": stamp}, ":via": {"S": via}, ":confirmed": {"S": "confirmed"}},
+    )
     if refused is None:
         return Result("checked_in", Person.from_item({**item, "checked_in_at": stamp}), changed=True)
     return _outcome_of(refused or None)
@@ -200,20 +216,22 @@ def undo_item(item: dict[str, Any]) -> Result:
     Returns ``undone``, or ``not_checked_in`` (nothing to take back; ``person`` as it is now).
     Raises :class:`Busy`.
     """
-    event_id, registration_id = str(item["event_id"]), str(item["registration_id"])
-    refused = _transact([
-        {"Update": {
-            "TableName": table(),
-            "Key": {"pk": {"S": store.event_pk(event_id)}, "sk": {"S": store.registration_sk(registration_id)}},
-            "UpdateExpression": "REMOVE checked_in_at, checked_in_via",
-            "ConditionExpression": "attribute_exists(checked_in_at)",
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }},
-        _counter_update(event_id, -1, item.get(store.TTL_ATTRIBUTE)),
-    ])
+    refused = _registration_and_count(item, -1, update="REMOVE checked_in_at, checked_in_via",
+                                      condition="attribute_exists(checked_in_at)")
     if refused is None:
         return Result("undone", Person.from_item({**item, "checked_in_at": None}), changed=True)
     return Result("not_checked_in", Person.from_item(refused) if refused else None)
+
+
+def _by_code(event_id: str, text: str | None, write: Callable[[dict[str, Any]], Result]) -> Result:
+    """``write`` the registration a code names; ``not_for_event`` and ``unknown_code`` as results."""
+    try:
+        item = find_registration(event_id, text)
+    except NotForEvent:
+        return Result("not_for_event")
+    except UnknownCode:
+        return Result("unknown_code")
+    return write(item)
 
 
 def check_in_code(event_id: str, text: str | None, now: datetime) -> Result:
@@ -221,24 +239,12 @@ def check_in_code(event_id: str, text: str | None, now: datetime) -> Result:
 
     ``not_for_event`` and ``unknown_code`` come back as results, not errors. Raises :class:`Busy`.
     """
-    try:
-        item = find_registration(event_id, text)
-    except NotForEvent:
-        return Result("not_for_event")
-    except UnknownCode:
-        return Result("unknown_code")
-    return check_in_item(item, now)
+    return _by_code(event_id, text, lambda item: check_in_item(item, now))
 
 
 def undo_code(event_id: str, text: str | None) -> Result:
     """Take back the check-in of the registration a code names (the door page's undo). Raises :class:`Busy`."""
-    try:
-        item = find_registration(event_id, text)
-    except NotForEvent:
-        return Result("not_for_event")
-    except UnknownCode:
-        return Result("unknown_code")
-    return undo_item(item)
+    return _by_code(event_id, text, undo_item)
 
 
 def check_in_registration(event_id: str, registration_id: str, now: datetime, *, undo: bool = False) -> Result:

@@ -86,32 +86,32 @@ def door_summary(event_id: str) -> Response:
         event, checkin.summary(event.id), door, lang))
 
 
-@blueprint.route("/events/{event_id}/door/checkins", methods=["POST"], content_types=["*/*"])
-def door_check_in(event_id: str) -> Response:
-    """Check in by code (scanned or typed): ``{"code": ...}`` -> the outcome (always 200 for a read code)."""
+def _code_answer(event_id: str, message: str, write: Callable[[str, str | None], checkin.Result]) -> Response:
+    """A door route that writes by a code: ``write(event id, code)`` on the body's ``{"code": ...}`` (``None``
+    when the code is not text: an unknown code, not an error), logged as ``message`` with ids only (the event,
+    the outcome, the door link's key, the registration), answered as ``doorpage.result_json``."""
     def act(event: Event, door: checkin.DoorPass, language: str) -> Any:
         code = _door_body(language).get("code")
-        result = checkin.check_in_code(event.id, code if isinstance(code, str) else None, clock.now())
+        result = write(event.id, code if isinstance(code, str) else None)
         person = result.person.registration_id if result.person else None
-        logger.info("door check-in", extra={"event_id": event.id, "outcome": result.outcome, "door_key": door.key_id,
-                                            "registration_id": person})
+        logger.info(message, extra={"event_id": event.id, "outcome": result.outcome, "door_key": door.key_id,
+                                    "registration_id": person})
         return doorpage.result_json(event, result, language)
 
     return _door_answer(event_id, act)
+
+
+@blueprint.route("/events/{event_id}/door/checkins", methods=["POST"], content_types=["*/*"])
+def door_check_in(event_id: str) -> Response:
+    """Check in by code (scanned or typed): ``{"code": ...}`` -> the outcome (always 200 for a read code)."""
+    return _code_answer(event_id, "door check-in",
+                        lambda event_id, code: checkin.check_in_code(event_id, code, clock.now()))
 
 
 @blueprint.route("/events/{event_id}/door/undo", methods=["POST"], content_types=["*/*"])
 def door_undo(event_id: str) -> Response:
     """Take back a check-in by its code: ``{"code": ...}`` -> ``undone`` or ``not_checked_in``."""
-    def act(event: Event, door: checkin.DoorPass, language: str) -> Any:
-        code = _door_body(language).get("code")
-        result = checkin.undo_code(event.id, code if isinstance(code, str) else None)
-        person = result.person.registration_id if result.person else None
-        logger.info("door check-in undone", extra={"event_id": event.id, "outcome": result.outcome,
-                                                   "registration_id": person})
-        return doorpage.result_json(event, result, language)
-
-    return _door_answer(event_id, act)
+    return _code_answer(event_id, "door check-in undone", checkin.undo_code)
 
 
 @blueprint.route("/events/{event_id}/door/search", methods=["POST"], content_types=["*/*"])

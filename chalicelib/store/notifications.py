@@ -24,7 +24,7 @@ from chalicelib.store.keys import (
     registration_sk,
 )
 from chalicelib.store.serialize import _serializer, deserialize, serialize
-from chalicelib.store.table import _cancellation_codes, _ddb, _table
+from chalicelib.store.table import _cancellation_codes, _conditional_update, _ddb, _table
 
 # ---------------------------------------------------------------- email claims, outcomes and corrections
 #
@@ -83,22 +83,10 @@ def claim_notification(event_id: str, registration_id: str, change: str, *, at: 
         values[":st"] = {"S": status}
         condition += " AND #st = :st"
     values[":entry"] = _serializer.serialize(entry)
-    try:
-        _ddb().update_item(
-            TableName=_table(),
-            Key=_key(event_pk(event_id), registration_sk(registration_id)),
-            UpdateExpression="SET #n.#c = :entry, email_state = :sending",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            old: Any = error.response.get("Item")
-            return Claim(False, deserialize(old) if old else None)
-        raise
-    return Claim(True)
+    seen = _conditional_update(_key(event_pk(event_id), registration_sk(registration_id)),
+                               update="SET #n.#c = :entry, email_state = :sending", condition=condition,
+                               names=names, values=values)
+    return Claim(True) if seen is None else Claim(False, seen or None)
 
 def add_notification(event_id: str, registration_id: str, change: str, *, at: datetime, status: str) -> bool:
     """Ask for an email of ``change`` to a registration: ``notifications.<change>`` ``pending``, once.
@@ -337,27 +325,16 @@ def record_feedback(event_id: str, registration_id: str, change: str, message_id
             update_sets.append("email_outcome = :outcome")
             update_values[":outcome"] = {"S": str(feedback["outcome"])}
             update_condition += " AND email_message_id = :mid"
-        try:
-            _ddb().update_item(
-                TableName=_table(), Key=key,
-                UpdateExpression="SET " + ", ".join(update_sets),
-                ConditionExpression=update_condition,
-                ExpressionAttributeNames=update_names,
-                ExpressionAttributeValues=update_values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            seen: Any = error.response.get("Item")
-            old = deserialize(seen) if seen else {}
-            entry = (old.get("notifications") or {}).get(change)
-            if not isinstance(entry, dict) or entry.get("message_id") != message_id:
-                return "stale"
-            if int((entry.get("feedback") or {}).get("rank", 0)) >= int(feedback["rank"]):
-                return "superseded"
-            continue  # only email_message_id differs: an older email of this registration
-        return "recorded" if latest else "recorded-older"
+        old = _conditional_update(key, update="SET " + ", ".join(update_sets), condition=update_condition,
+                                  names=update_names, values=update_values)
+        if old is None:
+            return "recorded" if latest else "recorded-older"
+        entry = (old.get("notifications") or {}).get(change)
+        if not isinstance(entry, dict) or entry.get("message_id") != message_id:
+            return "stale"
+        if int((entry.get("feedback") or {}).get("rank", 0)) >= int(feedback["rank"]):
+            return "superseded"
+        # only email_message_id differs: an older email of this registration
     return "superseded"  # the notification changed between the two writes
 
 def mark_schedule_change(item: dict[str, Any], revision: int, entry: dict[str, Any], at: str) -> dict[str, Any] | None:
@@ -387,21 +364,9 @@ def mark_schedule_change(item: dict[str, Any], revision: int, entry: dict[str, A
             conditions.append(f"{name} = :old{name[1]}")
         else:
             conditions.append(f"attribute_not_exists({name})")
-    try:
-        _ddb().update_item(
-            TableName=_table(),
-            Key=_key(item["pk"], item["sk"]),
-            UpdateExpression="SET #r = :rev, #q = :seq, #n.#u = :entry, email_state = :pending",
-            ConditionExpression=" AND ".join(conditions),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        old: Any = error.response.get("Item")
-        if not old:
-            raise RegistrationNotFound(item["registration_id"]) from None
-        return deserialize(old)
-    return None
+    seen = _conditional_update(_key(item["pk"], item["sk"]),
+                               update="SET #r = :rev, #q = :seq, #n.#u = :entry, email_state = :pending",
+                               condition=" AND ".join(conditions), names=names, values=values)
+    if seen == {}:
+        raise RegistrationNotFound(item["registration_id"])
+    return seen

@@ -13,11 +13,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.store.keys import INVITE_SEQUENCE, REGISTRATION_PREFIX, SCHEDULE_REVISION, _key, event_pk
-from chalicelib.store.serialize import _serializer, deserialize
-from chalicelib.store.table import _ddb, _table
+from chalicelib.store.serialize import _serializer
+from chalicelib.store.table import _conditional_update, _ddb, _table
 
 
 def reminded_attribute(job: str) -> str:
@@ -111,22 +109,10 @@ def ask_reminder(event_id: str, sort_key: str, job: str, due: int, *, at: dateti
             values[":seq"] = {"N": str(int(seen.get(INVITE_SEQUENCE, 0)) + 1)}
             update = "SET #n.#c = :entry, email_state = :pending, #r = :due, #q = :seq"
             condition = " AND ".join(conditions)
-        try:
-            _ddb().update_item(
-                TableName=_table(),
-                Key=_key(event_pk(event_id), sort_key),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+        now_seen = _conditional_update(_key(event_pk(event_id), sort_key), update=update, condition=condition,
+                                       names=names, values=values)
+        if now_seen is None:
             return True
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old: Any = error.response.get("Item")
-            now_seen = deserialize(old or {})
         if not now_seen:
             return False
         calendar = (int(now_seen.get(SCHEDULE_REVISION, 0)), now_seen.get(INVITE_SEQUENCE))

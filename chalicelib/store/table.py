@@ -1,4 +1,4 @@
-"""The table's client and the reads and error readings every part of the store shares."""
+"""The table's client and the reads, conditional update and error readings every part of the store shares."""
 
 from __future__ import annotations
 
@@ -22,6 +22,31 @@ def _table() -> str:
 def _exists(key: dict[str, Any]) -> dict[str, Any] | None:
     answer = _ddb().get_item(TableName=_table(), Key=serialize(key), ConsistentRead=True)
     return deserialize(answer["Item"]) if "Item" in answer else None
+
+def _conditional_update(key: dict[str, Any], *, update: str, condition: str, names: dict[str, str],
+                        values: dict[str, Any]) -> dict[str, Any] | None:
+    """One conditional UpdateItem of the item at ``key`` (``key`` and ``values`` in typed JSON).
+
+    Returns ``None`` when written; when ``condition`` failed, the item as it saw it
+    (``ReturnValuesOnConditionCheckFailure``) as plain values, ``{}`` when there was no item.
+    Any other error of DynamoDB is raised (``botocore.exceptions.ClientError``).
+    """
+    try:
+        _ddb().update_item(
+            TableName=_table(),
+            Key=key,
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        seen: Any = error.response.get("Item")
+        return deserialize(seen) if seen else {}
+    return None
 
 class _Unprocessed(Exception):
     """A BatchGetItem answer left keys unprocessed (throttling): ask again for those."""

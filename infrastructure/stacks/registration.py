@@ -457,22 +457,39 @@ class EventRegistrationStack(cdk.Stack):
             inline_policies={"least-privilege": iam.PolicyDocument(statements=statements)},
         )
 
+    # One statement of each kind a function's role may hold; the roles below pick theirs, in order.
+
+    @staticmethod
+    def _logs_statement(log_group: logs.LogGroup) -> iam.PolicyStatement:
+        """Write to the function's own log group (made with its retention before the function)."""
+        return iam.PolicyStatement(sid="Logs", actions=LOG_ACTIONS, resources=[log_group.log_group_arn])
+
+    def _table_statement(self, actions: list[str]) -> iam.PolicyStatement:
+        """``actions`` on the registrations table (its items only: the index has its own statement)."""
+        return iam.PolicyStatement(sid="Table", actions=actions, resources=[self.table.table_arn])
+
+    def _token_key_statement(self) -> iam.PolicyStatement:
+        """Read the token signing key from its secret."""
+        return iam.PolicyStatement(
+            sid="TokenKey", actions=SECRET_ACTIONS, resources=[self.token_secret.secret_arn]
+        )
+
+    @staticmethod
+    def _on_failure_statement(queue: sqs.Queue) -> iam.PolicyStatement:
+        """Send to the function's dead-letter queue: Lambda's on-failure destination (of an
+        asynchronous invocation or a stream's event source mapping) sends with the function's role."""
+        return iam.PolicyStatement(
+            sid="OnFailureDestination", actions=DLQ_ACTIONS, resources=[queue.queue_arn]
+        )
+
     def _api_role(self) -> iam.Role:
         return self._lambda_role(
             "APIHandlerRole",
             [
-                iam.PolicyStatement(
-                    sid="Logs", actions=LOG_ACTIONS, resources=[self.api_log_group.log_group_arn]
-                ),
-                iam.PolicyStatement(
-                    sid="Table", actions=API_TABLE_ACTIONS, resources=[self.table.table_arn]
-                ),
+                self._logs_statement(self.api_log_group),
+                self._table_statement(API_TABLE_ACTIONS),
                 iam.PolicyStatement(sid="Index", actions=INDEX_ACTIONS, resources=[self.index_arn]),
-                iam.PolicyStatement(
-                    sid="TokenKey",
-                    actions=SECRET_ACTIONS,
-                    resources=[self.token_secret.secret_arn],
-                ),
+                self._token_key_statement(),
             ],
         )
 
@@ -480,11 +497,7 @@ class EventRegistrationStack(cdk.Stack):
         return self._lambda_role(
             "DeliverEmailsRole",
             [
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=LOG_ACTIONS,
-                    resources=[self.deliver_log_group.log_group_arn],
-                ),
+                self._logs_statement(self.deliver_log_group),
                 iam.PolicyStatement(
                     sid="Stream", actions=STREAM_ACTIONS, resources=[self.table.table_stream_arn]
                 ),
@@ -493,24 +506,14 @@ class EventRegistrationStack(cdk.Stack):
                 iam.PolicyStatement(
                     sid="ListStreams", actions=["dynamodb:ListStreams"], resources=["*"]
                 ),
-                iam.PolicyStatement(
-                    sid="Table", actions=DELIVER_TABLE_ACTIONS, resources=[self.table.table_arn]
-                ),
+                self._table_statement(DELIVER_TABLE_ACTIONS),
                 iam.PolicyStatement(
                     sid="SendFromSender",
                     actions=SES_ACTIONS,
                     resources=self._sender_identity_arns(),
                 ),
-                iam.PolicyStatement(
-                    sid="TokenKey",
-                    actions=SECRET_ACTIONS,
-                    resources=[self.token_secret.secret_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="OnFailureDestination",
-                    actions=DLQ_ACTIONS,
-                    resources=[self.dead_letter_queue.queue_arn],
-                ),
+                self._token_key_statement(),
+                self._on_failure_statement(self.dead_letter_queue),
             ],
         )
 
@@ -518,14 +521,7 @@ class EventRegistrationStack(cdk.Stack):
         """RunDueJobs: reads the catalogue and waitlist buckets, marks notifications and done jobs."""
         return self._lambda_role(
             "RunDueJobsRole",
-            [
-                iam.PolicyStatement(
-                    sid="Logs", actions=LOG_ACTIONS, resources=[self.jobs_log_group.log_group_arn]
-                ),
-                iam.PolicyStatement(
-                    sid="Table", actions=JOBS_TABLE_ACTIONS, resources=[self.table.table_arn]
-                ),
-            ],
+            [self._logs_statement(self.jobs_log_group), self._table_statement(JOBS_TABLE_ACTIONS)],
         )
 
     def _feedback_role(self) -> iam.Role:
@@ -533,20 +529,9 @@ class EventRegistrationStack(cdk.Stack):
         return self._lambda_role(
             "RecordEmailEventsRole",
             [
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=LOG_ACTIONS,
-                    resources=[self.feedback_log_group.log_group_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="Table", actions=FEEDBACK_TABLE_ACTIONS, resources=[self.table.table_arn]
-                ),
-                # Lambda's asynchronous on-failure destination sends with the function's role.
-                iam.PolicyStatement(
-                    sid="OnFailureDestination",
-                    actions=DLQ_ACTIONS,
-                    resources=[self.feedback_dead_letter_queue.queue_arn],
-                ),
+                self._logs_statement(self.feedback_log_group),
+                self._table_statement(FEEDBACK_TABLE_ACTIONS),
+                self._on_failure_statement(self.feedback_dead_letter_queue),
             ],
         )
 

@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from tests.conftest import EVENTS_DIR, ROOT, SEED_EVENT_ID
+from tests.live import free_port
 from tests.staff.conftest import register, run
 
 COMMANDS = [
@@ -64,15 +65,11 @@ def test_local_points_at_make_runs_stand_in(monkeypatch):
 @pytest.mark.parametrize("port_setting", ["given", "default"])
 def test_local_says_which_endpoint_it_tried_when_nothing_answers(monkeypatch, capsys, port_setting):
     """Nothing listens on the port: exit 3, one line naming the endpoint, AWS_PORT and make run."""
-    import socket
-
     from chalicelib import aws
     from staff import config
     from staff.cli import main
 
-    with socket.socket() as probe:  # a port that was free a moment ago
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
+    port = str(free_port())  # nothing listens there
     if port_setting == "given":
         monkeypatch.setenv("AWS_PORT", port)
     else:
