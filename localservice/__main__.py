@@ -97,8 +97,9 @@ def main() -> int:
     from chalice.local import create_local_server
     from moto.server import ThreadedMotoServer
 
-    from chalicelib import aws, lifecycle, store
+    from chalicelib import aws, clock, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
+    from localservice import clockfile
     from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
     from localservice.mailbox import MailboxSimulator
     from localservice.outbox import OutboxWriter
@@ -207,6 +208,8 @@ def main() -> int:
         ),
         flush=True,
     )
+    if os.environ.get("APP_CLOCK"):
+        clockfile.publish(aws_port, clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"])))
     code = 0
     try:
         server.serve_forever()
@@ -230,6 +233,7 @@ def main() -> int:
             print(f"[local] could not save the data to {_shown(state_dir)}/: {type(error).__name__}: {error}",
                   file=sys.stderr)
             code = 1
+        clockfile.withdraw(aws_port)
         server.server.server_close()
         moto.stop()
     return code

@@ -98,6 +98,14 @@ def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | N
         # make run's rule: APP_CLOCK in the environment wins over the stage's (empty: the real clock), so
         # the staff tools keep the clock the service was started with (e.g. a door link's expiry).
         target.set["APP_CLOCK"] = os.environ["APP_CLOCK"]
+    elif target.local_endpoint:
+        # else the running make run's clock, as it reads now (it ran on since APP_CLOCK), so a cancellation
+        # after the event's end on the service's clock changes nothing here either (localservice.clockfile)
+        from localservice import clockfile
+
+        running = clockfile.read(int(target.local_endpoint.rsplit(":", 1)[1]))
+        if running:
+            target.set["APP_CLOCK"] = running
     if table:
         target.set["TABLE_NAME"] = table
     if os.environ.get("EXPORT_BUCKET"):

@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,13 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
         assert door.returncode == 0, door.stderr
         assert door.stdout.startswith(f"{service.url}/events/demo-small-workshop/door")
 
+        # the service's clock, published for its staff tools, reads on from the banner's 09:00
+        from localservice import clockfile
+
+        published = datetime.fromisoformat(clockfile.read(service.aws_port))
+        assert datetime.fromisoformat("2023-05-22T09:00:00+02:00") <= published < datetime.fromisoformat(
+            "2023-05-22T09:10:00+02:00")
+
         ann = _register(service.url, "Ann")
         [confirmation] = _wait_for_emails(service.outbox, 1)
         view_url, cancel_url = _links(confirmation)
@@ -281,6 +289,8 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
         logs = "".join(path.read_text() for path in tmp_path.glob("service*.log"))
         assert token_value not in logs
         assert f"GET /registrations/{ann['registration_id']}?token=[redacted]&lang=en HTTP/1.1\" 200" in logs
+        assert service.stop() == 0
+        assert clockfile.read(service.aws_port) is None  # a stopped service's clock is withdrawn
     finally:
         service.stop()
 
