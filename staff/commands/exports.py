@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 import click
 
 from staff import EXIT_AWS, EXIT_NOT_FOUND, EXIT_OK
-from staff.commands.running import CONTEXT, aws_command, counted, output_format, parse_delimiter, progress_bytes
+from staff.commands.running import (
+    CONTEXT,
+    aws_command,
+    counted,
+    output_format,
+    parse_delimiter,
+    progress_bytes,
+    staff_command,
+)
 
 if TYPE_CHECKING:
     from staff.exportfiles import Layout
@@ -70,8 +78,8 @@ def exports_start(bucket: str | None, prefix: str | None, wait: bool, poll: floa
     click.echo(f"Started export {started.arn}")
     click.echo(f"  into {location}")
     if not wait:
-        click.echo(f"Check with: python -m staff exports list; convert with: python -m staff exports convert "
-                   f"s3://{started.bucket}/{started.prefix} ...", err=True)
+        click.echo(f"Check with: {staff_command('exports', 'list')}; convert with: "
+                   f"{staff_command('exports', 'convert', f's3://{started.bucket}/{started.prefix}')} ...", err=True)
         return EXIT_OK
     spinner = _spinner()
     final = wait_for_export(started.arn, timeout, poll, spinner)

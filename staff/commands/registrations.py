@@ -23,6 +23,7 @@ from staff.commands.running import (
     id_from_export,
     output_format,
     parse_delimiter,
+    staff_command,
 )
 
 if TYPE_CHECKING:
@@ -73,8 +74,9 @@ def registrations_list(event_id: str, statuses: tuple[str, ...]) -> int:
     for problem in listing.email_problems:
         click.echo(_problem_line(problem), err=True)
     if listing.email_problems:
-        click.echo(f"Correct an address with: python -m staff registrations set-email {event_id} ID ADDRESS; "
-                   f"then send the email again with: python -m staff registrations resend {event_id} ID", err=True)
+        click.echo(f"Correct an address with: {staff_command('registrations', 'set-email', event_id)} ID ADDRESS; "
+                   f"then send the email again with: {staff_command('registrations', 'resend', event_id)} ID",
+                   err=True)
     return EXIT_OK
 
 

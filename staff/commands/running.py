@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -143,6 +144,16 @@ class DashArguments(click.Command):
             if takes_value[name] and "=" not in arg:
                 options.extend(itertools.islice(args_left, 1))
         return super().parse_args(ctx, [*options, "--", *positional])
+
+
+def staff_command(*words: str) -> str:
+    """``python -m staff`` with the global options of the command running now (``--local``, ``--stage``,
+    ``--table``) and ``words``: a hint that works pasted as printed."""
+    options = (click.get_current_context().find_root().obj or {}) if click.get_current_context(silent=True) else {}
+    given = [*(["--local"] if options.get("local") else []),
+             *(["--stage", str(options["stage"])] if options.get("stage") else []),
+             *(["--table", str(options["table"])] if options.get("table") else [])]
+    return " ".join(shlex.quote(word) for word in ["python", "-m", "staff", *given, *words])
 
 
 def id_from_export(_ctx: click.Context, _param: click.Parameter, value: str) -> str:

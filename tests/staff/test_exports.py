@@ -280,3 +280,11 @@ def test_query_with_several_events_asks_which(filled, tmp_path):
         "exports", "query", str(folder), "--event", filled.id, "SELECT count(*) AS n FROM registrations WHERE member"
     )
     assert ok.exit_code == 0 and ok.stdout.splitlines()[2].strip() == "2"
+
+
+def test_start_without_wait_prints_commands_that_work_pasted_as_printed(filled):
+    result = run("exports", "start")
+    assert result.exit_code == 0, result.output
+    [hint] = [line for line in result.stderr.splitlines() if line.startswith("Check with:")]
+    assert hint.startswith("Check with: python -m staff --stage local exports list; convert with: "
+                           f"python -m staff --stage local exports convert s3://{BUCKET}/exports/")
