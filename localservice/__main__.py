@@ -57,6 +57,18 @@ def _prepare_environment(aws_port: int) -> str | None:
     return user_clock
 
 
+def _apply_settings(stage: dict[str, str], user_clock: str | None, user_settings: dict[str, str], port: int) -> None:
+    """The local stage's environment variables, then what the developer set (``APP_CLOCK``,
+    :data:`USER_SETTINGS`); the CORS origins and link base are this service's own address on ``port``."""
+    os.environ.update(stage)
+    if user_clock is not None:
+        os.environ["APP_CLOCK"] = user_clock
+    if "ALLOWED_ORIGINS" not in user_settings:  # the local stage's origins are make run's own page, on its port
+        os.environ["ALLOWED_ORIGINS"] = f"http://127.0.0.1:{port},http://localhost:{port}"
+    os.environ.update(user_settings)
+    os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+
+
 def _port_taken(port: int) -> bool:
     """Whether something already listens on ``127.0.0.1:port``."""
     import socket
@@ -116,11 +128,7 @@ def main() -> int:
     factory = CLIFactory(str(ROOT), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name="local")
     app = config.chalice_app  # loading the app applies the stage's environment variables; overrides follow
-    os.environ.update(config.environment_variables)
-    if user_clock is not None:
-        os.environ["APP_CLOCK"] = user_clock
-    os.environ.update(user_settings)
-    os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    _apply_settings(config.environment_variables, user_clock, user_settings, port)
     settings_table = os.environ["TABLE_NAME"]
     clock_origin = os.environ.get("APP_CLOCK") or None
 

@@ -135,6 +135,17 @@ def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
     assert json.loads(caught.value.read())["type"] == "/problems/not-found"
 
 
+def test_the_services_own_origin_on_its_port_is_allowed(local_service):
+    """make run on another PORT than 8000: a page served from it may call the API (CORS), 8000 no longer."""
+    base, _, _ = local_service
+    port = base.rsplit(":", 1)[1]
+    for origin, allowed in ((f"http://localhost:{port}", True), ("http://127.0.0.1:8000", port == "8000")):
+        answer = urllib.request.urlopen(urllib.request.Request(
+            f"{base}/events/demo-small-workshop/registrations", method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"}))
+        assert answer.headers.get("Access-Control-Allow-Origin") == (origin if allowed else None)
+
+
 def _register(base: str, name: str, event_id: str = "demo-small-workshop") -> dict:
     import json
 
