@@ -18,7 +18,8 @@ Rules (README, "The registration page", anti-spam paragraph):
   send the form again"), never dropped: the form shown again starts the clock
   ``MIN_FILL_SECONDS`` earlier, so the next click passes. A time in the future
   (a clock ahead of ours) cannot be judged and is taken as a person's. Posts
-  without it (the JSON API, a site's own form) are not judged by time.
+  without it (the JSON API, an organiser's own HTML form), JSON or form-encoded,
+  are not judged by time: refusing them would lose people.
 """
 
 from __future__ import annotations
