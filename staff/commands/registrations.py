@@ -209,8 +209,9 @@ def registrations_set_email(event_id: str, registration_id: str, address: str, y
         click.echo(f"Error: {address} is already registered for {event_id} (one registration per address); "
                    "nothing changed.", err=True)
         return EXIT_NOT_FOUND
+    again = staff_command("registrations", "resend", event_id, registration_id)
     click.echo(f"Changed the address of registration {registration_id} to {address}. "
-               f"Send the latest email again with: python -m staff registrations resend {event_id} {registration_id}")
+               f"Send the latest email again with: {again}")
     return EXIT_OK
 
 
@@ -234,8 +235,8 @@ def registrations_resend(event_id: str, registration_id: str) -> int:
     try:
         change = resend(event_id, registration_id)
     except store.AddressSuppressed as suppressed:
-        click.echo(f"Not sent: {suppressed.reason}. Correct it first: python -m staff registrations set-email "
-                   f"{event_id} {registration_id} ADDRESS", err=True)
+        click.echo(f"Not sent: {suppressed.reason}. Correct it first: "
+                   f"{staff_command('registrations', 'set-email', event_id, registration_id)} ADDRESS", err=True)
         return EXIT_NOT_FOUND
     click.echo(f"The {change} email of registration {registration_id} will be sent again in a moment.")
     return EXIT_OK

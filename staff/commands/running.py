@@ -8,8 +8,10 @@ and only when it is a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -147,13 +149,21 @@ class DashArguments(click.Command):
 
 
 def staff_command(*words: str) -> str:
-    """``python -m staff`` with the global options of the command running now (``--local``, ``--stage``,
-    ``--table``) and ``words``: a hint that works pasted as printed."""
-    options = (click.get_current_context().find_root().obj or {}) if click.get_current_context(silent=True) else {}
+    """The staff tools' command line with ``words``, as the command running now was given: its
+    interpreter (relative to the current folder when inside it, e.g. ``.venv/bin/python``), for
+    ``--local`` the ``PORT``/``AWS_PORT`` it was run with, and its ``--local``/``--stage``/``--table``.
+    A hint that works pasted as printed."""
+    context = click.get_current_context(silent=True)
+    options = (context.find_root().obj or {}) if context else {}
+    ports = [f"{name}={os.environ[name]}" for name in ("PORT", "AWS_PORT")
+             if options.get("local") and os.environ.get(name)]
     given = [*(["--local"] if options.get("local") else []),
              *(["--stage", str(options["stage"])] if options.get("stage") else []),
              *(["--table", str(options["table"])] if options.get("table") else [])]
-    return " ".join(shlex.quote(word) for word in ["python", "-m", "staff", *given, *words])
+    interpreter = os.path.abspath(sys.executable)  # not resolve(): a venv's python is a symlink
+    with contextlib.suppress(ValueError):
+        interpreter = str(Path(interpreter).relative_to(os.getcwd()))
+    return " ".join([*ports, *(shlex.quote(word) for word in [interpreter, "-m", "staff", *given, *words])])
 
 
 def id_from_export(_ctx: click.Context, _param: click.Parameter, value: str) -> str:

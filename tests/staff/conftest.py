@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,15 @@ from click.testing import CliRunner, Result
 from tests.conftest import CASES_FILE, SEED_EVENT_ID, partos_registration
 
 __all__ = ["CASES_FILE", "SEED_EVENT_ID", "partos_registration"]
+
+
+def staff_prefix(*options: str) -> str:
+    """How the staff tools' hints name themselves here: this interpreter (relative to the current
+    folder when inside it, e.g. ``.venv/bin/python``), ``-m staff`` and ``options``."""
+    interpreter = os.path.abspath(sys.executable)
+    if Path(interpreter).is_relative_to(os.getcwd()):
+        interpreter = str(Path(interpreter).relative_to(os.getcwd()))
+    return " ".join([interpreter, "-m", "staff", *options])
 
 
 def run(*args: str, input: str | None = None) -> Result:

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from chalicelib import store
 from tests.conftest import sent_messages
-from tests.staff.conftest import person, register, run
+from tests.staff.conftest import person, register, run, staff_prefix
 
 EVENT = "staff-cases-event"
 
@@ -59,8 +59,8 @@ def test_a_simulated_bounce_shows_in_the_list_the_export_and_the_counts(anna, tm
     assert (f"The registered email of {anna} (anna@wildeganzen.nll) bounced permanently on" in listed.stderr
             and ": smtp; 550 5.1.1 user unknown (simulated)." in listed.stderr)
     assert listed.stderr.splitlines()[-1] == (  # pasted as printed, the hint reaches the same table
-        f"Correct an address with: python -m staff --stage local registrations set-email {EVENT} ID ADDRESS; "
-        f"then send the email again with: python -m staff --stage local registrations resend {EVENT} ID")
+        f"Correct an address with: {staff_prefix('--stage', 'local')} registrations set-email {EVENT} ID ADDRESS; "
+        f"then send the email again with: {staff_prefix('--stage', 'local')} registrations resend {EVENT} ID")
 
     out = tmp_path / "list.csv"
     assert run("registrations", "export", EVENT, "-o", str(out)).exit_code == 0
@@ -295,3 +295,23 @@ def test_a_correction_after_the_bounce_wins_over_a_stream_record_that_predates_i
     promoted = item_of(ids[3])["notifications"]["promoted"]
     assert promoted["state"] == "sent"
     assert sorted(recipients()[-2:]) == ["r0@example.org", "r3@corrected.example"]
+
+
+def test_set_email_and_a_suppressed_resend_print_their_next_command_as_given(anna):
+    moved = run("registrations", "set-email", EVENT, anna, "anna@wildeganzen.nl", "--yes")
+    assert moved.exit_code == 0, moved.output
+    assert moved.stdout.endswith(
+        f"Send the latest email again with: {staff_prefix('--stage', 'local')} registrations resend {EVENT} {anna}\n")
+
+
+def test_a_local_hint_carries_the_ports_it_was_run_with(monkeypatch):
+    """``--local`` hints name make run's ports (PORT for door links, AWS_PORT for the stand-in)."""
+    import click
+
+    from staff.commands.running import staff_command
+
+    monkeypatch.setenv("PORT", "8771")
+    monkeypatch.setenv("AWS_PORT", "8772")
+    with click.Context(click.Command("x"), obj={"local": True, "stage": None, "table": None}):
+        assert staff_command("registrations", "resend", "ev", "-id") == (
+            f"PORT=8771 AWS_PORT=8772 {staff_prefix('--local')} registrations resend ev -id")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.staff.conftest import person, register, run, table_items, write_aws_export
+from tests.staff.conftest import person, register, run, staff_prefix, table_items, write_aws_export
 
 BUCKET = "registrations-local-exports"
 
@@ -286,5 +286,6 @@ def test_start_without_wait_prints_commands_that_work_pasted_as_printed(filled):
     result = run("exports", "start")
     assert result.exit_code == 0, result.output
     [hint] = [line for line in result.stderr.splitlines() if line.startswith("Check with:")]
-    assert hint.startswith("Check with: python -m staff --stage local exports list; convert with: "
-                           f"python -m staff --stage local exports convert s3://{BUCKET}/exports/")
+    local = staff_prefix("--stage", "local")
+    assert hint.startswith(f"Check with: {local} exports list; convert with: {local} exports convert "
+                           f"s3://{BUCKET}/exports/")
