@@ -129,20 +129,12 @@ def withdraw_notification(event_id: str, registration_id: str, change: str, *, s
     that moved the status (a cancellation's, a promotion's). Returns ``False`` when the
     condition did not hold (sent, claimed or withdrawn meanwhile, or the status is back).
     """
-    try:
-        _ddb().update_item(
-            TableName=_table(),
-            Key=_key(event_pk(event_id), registration_sk(registration_id)),
-            UpdateExpression="REMOVE #n.#c",
-            ConditionExpression="#n.#c.#s = :pending AND #n.#c.#st = :status AND #st <> :status",
-            ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#st": "status"},
-            ExpressionAttributeValues={":pending": {"S": "pending"}, ":status": {"S": status}},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _conditional_update(
+        _key(event_pk(event_id), registration_sk(registration_id)), update="REMOVE #n.#c",
+        condition="#n.#c.#s = :pending AND #n.#c.#st = :status AND #st <> :status",
+        names={"#n": "notifications", "#c": change, "#s": "state", "#st": "status"},
+        values={":pending": {"S": "pending"}, ":status": {"S": status}},
+    ) is None
 
 
 def record_notification(
