@@ -103,7 +103,8 @@ def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | N
         # after the event's end on the service's clock changes nothing here either (localservice.clockfile)
         from localservice import clockfile
 
-        running = clockfile.read(int(target.local_endpoint.rsplit(":", 1)[1]))
+        port_text = target.local_endpoint.rsplit(":", 1)[1]
+        running = clockfile.read(int(port_text)) if port_text.isdigit() else None  # a bad AWS_PORT fails on connect
         if running:
             target.set["APP_CLOCK"] = running
     if table:

@@ -55,3 +55,8 @@ def test_app_clock_in_the_environment_wins_and_no_service_means_the_stages(port,
 def test_a_damaged_or_naive_file_is_ignored(port, text):
     clockfile.clock_path(port).write_text(text)
     assert clockfile.read(port) is None
+
+
+def test_a_port_that_is_not_a_number_reads_no_clock_and_raises_nothing(port):
+    target = resolve(None, True, None, aws_port="abc")
+    assert target.set["APP_CLOCK"] == "2023-05-22T09:00:00+02:00"  # the stage's; connecting then fails clearly
