@@ -25,6 +25,7 @@ Ctrl-C (or SIGTERM) stops it, after the last emails are written and the data sav
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -216,8 +217,12 @@ def main() -> int:
         ),
         flush=True,
     )
-    if os.environ.get("APP_CLOCK"):
-        clockfile.publish(aws_port, clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"])))
+    try:  # for the staff tools (--local): this service's clock; none left from a killed one on the real clock
+        clockfile.withdraw(aws_port)
+        if os.environ.get("APP_CLOCK"):
+            clockfile.publish(aws_port, clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"])))
+    except OSError as error:
+        print(f"[local] the staff tools will not see this clock: {error}", file=sys.stderr)
     code = 0
     try:
         server.serve_forever()
@@ -241,7 +246,8 @@ def main() -> int:
             print(f"[local] could not save the data to {_shown(state_dir)}/: {type(error).__name__}: {error}",
                   file=sys.stderr)
             code = 1
-        clockfile.withdraw(aws_port)
+        with contextlib.suppress(OSError):
+            clockfile.withdraw(aws_port)
         server.server.server_close()
         moto.stop()
     return code
