@@ -41,8 +41,8 @@ class ServiceError(Exception):
     CODE: ClassVar[str] = "internal-error"
     HEADERS: ClassVar[dict[str, str]] = {}
 
-    def problem_params(self) -> dict[str, Any]:
-        """Values for the detail text of :attr:`CODE`; none by default."""
+    def problem_params(self, language: str) -> dict[str, Any]:
+        """Values for the detail text of :attr:`CODE` in ``language``; none by default."""
         return {}
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.checkin import DoorLinkExpired
 from chalicelib.dates import local_timestamp
 from chalicelib.errors import ServiceError
 from chalicelib.i18n import opens_on, problem_text
@@ -76,15 +75,13 @@ def problem_for(error: ServiceError | Problem, language: str) -> Problem:
     ``validation.RegistrationInvalid`` lists its field errors (422 ``validation-failed``);
     ``registrations.RegistrationClosed`` before registration opens says when it opens (in the
     event's zone, with its abbreviation) and carries ``registration_opens_at`` (local) and
-    ``registration_opens_at_utc``; ``checkin.DoorLinkExpired`` says when, in the event's zone;
+    ``registration_opens_at_utc``; ``checkin.DoorLinkExpired`` says when, in the event's zone (its
+    ``problem_params``, as every other error's values for its detail text);
     ``errors.Busy`` asks to retry after a second
     (``Retry-After: 1``). Every other error is its ``STATUS``, ``CODE`` and detail text.
     """
     if isinstance(error, Problem):
         return error
-    if isinstance(error, DoorLinkExpired) and error.event is not None:
-        return Problem(error.STATUS, error.CODE, language,
-                       expired=local_timestamp(error.event, error.expired_at, language))
     if isinstance(error, RegistrationInvalid):
         return Problem(error.STATUS, error.CODE, language, errors=error.errors)
     if isinstance(error, RegistrationClosed) and error.state == "not_yet_open":
@@ -95,4 +92,4 @@ def problem_for(error: ServiceError | Problem, language: str) -> Problem:
             extensions = {name: view[name] for name in ("registration_opens_at", "registration_opens_at_utc")}
             return Problem(error.STATUS, error.CODE, language, state=error.state, more_detail=opens_on(language, opens),
                            extensions=extensions)
-    return Problem(error.STATUS, error.CODE, language, headers=dict(error.HEADERS), **error.problem_params())
+    return Problem(error.STATUS, error.CODE, language, headers=dict(error.HEADERS), **error.problem_params(language))

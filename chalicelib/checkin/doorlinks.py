@@ -8,8 +8,10 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib import errors, tokens
+from chalicelib.dates import local_timestamp
 from chalicelib.events import Event
 
 #: The longest a door link may be valid for, in seconds (the staff command refuses more).
@@ -37,6 +39,12 @@ class DoorLinkExpired(errors.ServiceError, ValueError):
         super().__init__(f"the door link expired at {expired_at.isoformat()}")
         self.expired_at = expired_at
         self.event: Event | None = None
+
+    def problem_params(self, language: str) -> dict[str, Any]:
+        """When the link expired, in the event's zone and ``language`` (when the event is known)."""
+        if self.event is None:
+            return {}
+        return {"expired": local_timestamp(self.event, self.expired_at, language)}
 
 def _door_signature(key: bytes, event_id: str, expires: int) -> str:
     return tokens.encode(tokens.mac(key, tokens.DOOR, f"{event_id}:{expires}"))

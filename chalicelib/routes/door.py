@@ -1,14 +1,18 @@
-"""The door's routes (README, "Check-in at the door"): the door page and its JSON API, bearer: a door link."""
+"""The door's routes (README, "Check-in at the door"): the door page and its JSON API, bearer: a door link.
+
+The check-in code and the door page are imported by the route that needs them: the API function's
+cold start does not load them for the registrants' routes (README, "Performance").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from chalice.app import Blueprint, Response
 
-from chalicelib import checkin, clock, doorpage, store
+from chalicelib import clock, store
 from chalicelib.bodies import parse_json_object
 from chalicelib.errors import ServiceError
 from chalicelib.events import Event
@@ -25,6 +29,9 @@ from chalicelib.routes.answers import (
 )
 from chalicelib.validation import FieldError
 
+if TYPE_CHECKING:
+    from chalicelib import checkin
+
 blueprint = Blueprint(__name__)
 # A child of app.py's logger: ids only, never names, addresses or tokens.
 logger = Logger(service="event-registration", child=True)
@@ -39,6 +46,8 @@ def _door(event_id: str, token: str | None, on_error: ErrorAnswer) -> tuple[Even
     Raises ``checkin.DoorLinkInvalid``, ``checkin.DoorLinkExpired`` (with the event, for its zone)
     and ``store.EventNotFound``; ``on_error`` answers in the event's languages once it is known.
     """
+    from chalicelib import checkin
+
     try:  # the signature first: a request without a genuine link costs no read
         door = checkin.read_door_token(event_id, token, clock.now())
     except checkin.DoorLinkExpired as expired:
@@ -53,6 +62,8 @@ def _door(event_id: str, token: str | None, on_error: ErrorAnswer) -> tuple[Even
 def _door_answer(event_id: str, act: Callable[[Event, checkin.DoorPass, str], Any]) -> Response:
     """Run ``act(event, door, language)`` for a door API route; errors as problem+json (README, "Check-in at
     the door"), a 401 with ``WWW-Authenticate`` (RFC 6750 section 3.1: ``invalid_token`` when one was given)."""
+    from chalicelib import checkin
+
     token = checkin.bearer_token(header("authorization"))
     on_error = ErrorAnswer(visitor_language(SERVICE_LANGUAGES))
     try:
@@ -73,6 +84,8 @@ def _door_body(language: str) -> dict[str, Any]:
 @blueprint.route("/events/{event_id}/door", methods=["GET"])
 def door_page(event_id: str) -> Response:
     """The door page (HTML): scans check-in codes, finds people; the link's token stays in its fragment."""
+    from chalicelib import doorpage
+
     response = event_page(event_id, lambda event, _, lang: doorpage.page(event, lang, base_path="../.."),
                            counters=False)
     response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
@@ -82,6 +95,8 @@ def door_page(event_id: str) -> Response:
 @blueprint.route("/events/{event_id}/door/summary", methods=["GET"])
 def door_summary(event_id: str) -> Response:
     """Checked in and confirmed (the page polls it), and until when the link works."""
+    from chalicelib import checkin, doorpage
+
     return _door_answer(event_id, lambda event, door, lang: doorpage.summary_json(
         event, checkin.summary(event.id), door, lang))
 
@@ -90,6 +105,8 @@ def _code_answer(event_id: str, message: str, write: Callable[[str, str | None],
     """A door route that writes by a code: ``write(event id, code)`` on the body's ``{"code": ...}`` (``None``
     when the code is not text: an unknown code, not an error), logged as ``message`` with ids only (the event,
     the outcome, the door link's key, the registration), answered as ``doorpage.result_json``."""
+    from chalicelib import doorpage
+
     def act(event: Event, door: checkin.DoorPass, language: str) -> Any:
         code = _door_body(language).get("code")
         result = write(event.id, code if isinstance(code, str) else None)
@@ -104,6 +121,8 @@ def _code_answer(event_id: str, message: str, write: Callable[[str, str | None],
 @blueprint.route("/events/{event_id}/door/checkins", methods=["POST"], content_types=["*/*"])
 def door_check_in(event_id: str) -> Response:
     """Check in by code (scanned or typed): ``{"code": ...}`` -> the outcome (always 200 for a read code)."""
+    from chalicelib import checkin
+
     return _code_answer(event_id, "door check-in",
                         lambda event_id, code: checkin.check_in_code(event_id, code, clock.now()))
 
@@ -111,12 +130,16 @@ def door_check_in(event_id: str) -> Response:
 @blueprint.route("/events/{event_id}/door/undo", methods=["POST"], content_types=["*/*"])
 def door_undo(event_id: str) -> Response:
     """Take back a check-in by its code: ``{"code": ...}`` -> ``undone`` or ``not_checked_in``."""
+    from chalicelib import checkin
+
     return _code_answer(event_id, "door check-in undone", checkin.undo_code)
 
 
 @blueprint.route("/events/{event_id}/door/search", methods=["POST"], content_types=["*/*"])
 def door_search(event_id: str) -> Response:
     """Confirmed registrations by name or address: ``{"query": ...}`` -> ``{results, more}`` (no addresses)."""
+    from chalicelib import checkin, doorpage
+
     def act(event: Event, door: checkin.DoorPass, lang: str) -> Any:
         query = _door_body(lang).get("query")
         try:

@@ -20,7 +20,7 @@ class EventNotFound(StoreError):
     STATUS = 404
     CODE = "not-found"
 
-    def problem_params(self) -> dict[str, Any]:
+    def problem_params(self, language: str) -> dict[str, Any]:
         """The detail names what was not found: an event."""
         return {"what": "event"}
 
@@ -31,7 +31,7 @@ class RegistrationNotFound(StoreError):
     STATUS = 404
     CODE = "not-found"
 
-    def problem_params(self) -> dict[str, Any]:
+    def problem_params(self, language: str) -> dict[str, Any]:
         """The detail names what was not found: a registration."""
         return {"what": "registration"}
 
@@ -65,7 +65,7 @@ class WindowClosed(StoreError):
         super().__init__(state)
         self.state = state
 
-    def problem_params(self) -> dict[str, Any]:
+    def problem_params(self, language: str) -> dict[str, Any]:
         """The detail says which: ``state``."""
         return {"state": self.state}
 

@@ -1,8 +1,9 @@
 """What ``import app`` leaves for first use (README, "Performance": cold start).
 
 The API function's cold start imports ``app``; the stream consumer, the SES event
-recorder and the OpenAPI document are imported by the call that needs them, so
-their modules (and icalendar, Powertools' batch processing) are not loaded by ``import app``.
+recorder, the OpenAPI document and the door's check-in code are imported by the call that
+needs them, so their modules (and icalendar, Powertools' batch processing) are not loaded by
+``import app``.
 Deterministic: it checks ``sys.modules`` in a fresh interpreter, not a time.
 """
 
@@ -16,7 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 ON_FIRST_USE = ("chalicelib.delivery", "chalicelib.feedback", "chalicelib.openapi", "chalicelib.emails",
-                "chalicelib.invites", "icalendar", "aws_lambda_powertools.utilities.batch")
+                "chalicelib.invites", "icalendar", "aws_lambda_powertools.utilities.batch",
+                "chalicelib.checkin", "chalicelib.doorpage")
 
 
 def _loaded_after(code: str) -> list[str]:
