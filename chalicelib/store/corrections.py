@@ -13,7 +13,7 @@ from chalicelib.store.errors import AddressSuppressed, AlreadyRegistered, NotAct
 from chalicelib.store.keys import TTL_ATTRIBUTE, _key, address_hash, event_pk, guard_sk, registration_sk
 from chalicelib.store.registrations import _guard_delete, get_registration_in_event
 from chalicelib.store.serialize import _serializer, serialize
-from chalicelib.store.table import _cancellation_codes, _ddb, _retryable, _table
+from chalicelib.store.table import _cancellation_codes, _conditional_update, _ddb, _retryable, _table
 
 
 def suppression_reason(item: dict[str, Any]) -> str | None:
@@ -80,23 +80,19 @@ def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
                    "previous": previous}
         if "sequence" in entry:  # the same calendar message again (README, "Emails")
             request["sequence"] = int(entry["sequence"])
-        try:
-            _ddb().update_item(
-                TableName=_table(),
-                Key=_key(event_pk(event_id), registration_sk(registration_id)),
-                UpdateExpression="SET #n.#c = :request, email_state = :pending",
-                ConditionExpression="#n.#c.#s = :state AND #n.#c.#a = :at AND email = :email",
-                ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "state", "#a": "at"},
-                ExpressionAttributeValues={
-                    ":request": _serializer.serialize(request), ":pending": {"S": "pending"},
-                    ":state": {"S": str(entry.get("state"))}, ":at": {"S": str(entry.get("at"))},
-                    ":email": {"S": str(item["email"])},
-                },
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise Busy("the registration changed; read again") from None
-            raise
+        changed = _conditional_update(
+            _key(event_pk(event_id), registration_sk(registration_id)),
+            update="SET #n.#c = :request, email_state = :pending",
+            condition="#n.#c.#s = :state AND #n.#c.#a = :at AND email = :email",
+            names={"#n": "notifications", "#c": change, "#s": "state", "#a": "at"},
+            values={
+                ":request": _serializer.serialize(request), ":pending": {"S": "pending"},
+                ":state": {"S": str(entry.get("state"))}, ":at": {"S": str(entry.get("at"))},
+                ":email": {"S": str(item["email"])},
+            },
+        )
+        if changed is not None:
+            raise Busy("the registration changed; read again")
         return change
 
     return attempt()

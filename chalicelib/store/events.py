@@ -24,7 +24,7 @@ from chalicelib.store.counters import EventCounters
 from chalicelib.store.errors import EventNotFound, LegacyEventItem
 from chalicelib.store.keys import CATALOGUE_PK, COUNTERS_SK, EVENT_SK, SCHEDULE_REVISION, SCHEDULES, _key, event_pk
 from chalicelib.store.serialize import _epoch, _serializer, deserialize
-from chalicelib.store.table import _batch_get, _cancellation_codes, _ddb, _retryable, _table
+from chalicelib.store.table import _batch_get, _cancellation_codes, _conditional_update, _ddb, _retryable, _table
 
 #: Attempts of :func:`put_event` when another publish of the same event got there first.
 PUT_EVENT_ATTEMPTS = 10
@@ -363,20 +363,12 @@ def mark_job_done(event_id: str, job: str, due: int) -> bool:
     ``cursor_<job>`` (:func:`save_job_cursor`) in the same write. Returns ``False`` when the
     condition failed (another run marked it, or the due time moved).
     """
-    try:
-        _ddb().update_item(
-            TableName=_table(),
-            Key=_key(CATALOGUE_PK, event_id),
-            UpdateExpression="SET #done = :due REMOVE #cursor",
-            ConditionExpression="#due = :due AND (attribute_not_exists(#done) OR #done <> :due)",
-            ExpressionAttributeNames={"#due": f"due_{job}", "#done": f"done_{job}", "#cursor": f"cursor_{job}"},
-            ExpressionAttributeValues={":due": {"N": str(int(due))}},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _conditional_update(
+        _key(CATALOGUE_PK, event_id), update="SET #done = :due REMOVE #cursor",
+        condition="#due = :due AND (attribute_not_exists(#done) OR #done <> :due)",
+        names={"#due": f"due_{job}", "#done": f"done_{job}", "#cursor": f"cursor_{job}"},
+        values={":due": {"N": str(int(due))}},
+    ) is None
 
 def event_schedules(event_id: str) -> tuple[int, dict[str, dict[str, str]]]:
     """``(schedule_revision, schedules)`` of the event item, read consistently: the revision now and
@@ -392,18 +384,8 @@ def save_job_cursor(event_id: str, job: str, due: int, sort_key: str) -> bool:
     for the same ``due`` (epoch seconds) reads on after it (:func:`reminder_candidates`).
     Conditional on the job still being due at ``due``; returns ``False`` when it is not.
     """
-    try:
-        _ddb().update_item(
-            TableName=_table(),
-            Key=_key(CATALOGUE_PK, event_id),
-            UpdateExpression="SET #cursor = :cursor",
-            ConditionExpression="#due = :due",
-            ExpressionAttributeNames={"#due": f"due_{job}", "#cursor": f"cursor_{job}"},
-            ExpressionAttributeValues={":due": {"N": str(int(due))},
-                                       ":cursor": _serializer.serialize({"due": int(due), "sk": sort_key})},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _conditional_update(
+        _key(CATALOGUE_PK, event_id), update="SET #cursor = :cursor", condition="#due = :due",
+        names={"#due": f"due_{job}", "#cursor": f"cursor_{job}"},
+        values={":due": {"N": str(int(due))}, ":cursor": _serializer.serialize({"due": int(due), "sk": sort_key})},
+    ) is None

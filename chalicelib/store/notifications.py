@@ -101,22 +101,14 @@ def add_notification(event_id: str, registration_id: str, change: str, *, at: da
     change. Returns ``False`` when the condition did not hold.
     """
     stamp = at.isoformat()
-    try:
-        _ddb().update_item(
-            TableName=_table(),
-            Key=_key(event_pk(event_id), registration_sk(registration_id)),
-            UpdateExpression="SET #n.#c = :entry, email_state = :pending",
-            ConditionExpression="#s = :status AND attribute_exists(#n) AND attribute_not_exists(#n.#c)",
-            ExpressionAttributeNames={"#n": "notifications", "#c": change, "#s": "status"},
-            ExpressionAttributeValues={":entry": _serializer.serialize({"state": "pending", "at": stamp,
-                                                                        "status": status}),
-                                       ":pending": {"S": "pending"}, ":status": {"S": status}},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _conditional_update(
+        _key(event_pk(event_id), registration_sk(registration_id)),
+        update="SET #n.#c = :entry, email_state = :pending",
+        condition="#s = :status AND attribute_exists(#n) AND attribute_not_exists(#n.#c)",
+        names={"#n": "notifications", "#c": change, "#s": "status"},
+        values={":entry": _serializer.serialize({"state": "pending", "at": stamp, "status": status}),
+                ":pending": {"S": "pending"}, ":status": {"S": status}},
+    ) is None
 
 
 def withdraw_notification(event_id: str, registration_id: str, change: str, *, status: str) -> bool:

@@ -23,11 +23,12 @@ def _exists(key: dict[str, Any]) -> dict[str, Any] | None:
     answer = _ddb().get_item(TableName=_table(), Key=serialize(key), ConsistentRead=True)
     return deserialize(answer["Item"]) if "Item" in answer else None
 
-def _conditional_update(key: dict[str, Any], *, update: str, condition: str, names: dict[str, str],
-                        values: dict[str, Any]) -> dict[str, Any] | None:
+def _conditional_update(key: dict[str, Any], *, update: str, condition: str, values: dict[str, Any],
+                        names: dict[str, str] | None = None) -> dict[str, Any] | None:
     """One conditional UpdateItem of the item at ``key`` (``key`` and ``values`` in typed JSON).
 
-    Returns ``None`` when written; when ``condition`` failed, the item as it saw it
+    ``names`` are the expression's attribute names, if it uses any. Returns ``None`` when
+    written; when ``condition`` failed, the item as it saw it
     (``ReturnValuesOnConditionCheckFailure``) as plain values, ``{}`` when there was no item.
     Any other error of DynamoDB is raised (``botocore.exceptions.ClientError``).
     """
@@ -37,9 +38,9 @@ def _conditional_update(key: dict[str, Any], *, update: str, condition: str, nam
             Key=key,
             UpdateExpression=update,
             ConditionExpression=condition,
-            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            **({"ExpressionAttributeNames": names} if names else {}),
         )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -23,7 +23,7 @@ from chalicelib.errors import Busy
 from chalicelib.store.counters import _WAITLIST_OPEN, _WINDOW, EventCounters, _refused, _waitlist_refusal
 from chalicelib.store.keys import COUNTERS_SK, WAITLIST_PREFIX, _key, event_pk, waitlist_bucket, waitlist_bucket_sk
 from chalicelib.store.serialize import _epoch, _indexed, deserialize
-from chalicelib.store.table import _batch_get, _ddb, _table
+from chalicelib.store.table import _batch_get, _conditional_update, _ddb, _table
 
 
 @dataclass(frozen=True)
@@ -154,17 +154,8 @@ def give_up_ticket(event_id: str) -> None:
     a ticket never resolved (its function died between the ticket and the write) leaves later
     answered positions one too high, never too low; the registrant's page reads the exact one.
     """
-    try:
-        _ddb().update_item(
-            TableName=_table(),
-            Key=_key(event_pk(event_id), COUNTERS_SK),
-            UpdateExpression="ADD waitlist_resolved :one",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    _conditional_update(_key(event_pk(event_id), COUNTERS_SK), update="ADD waitlist_resolved :one",
+                        condition="attribute_exists(pk)", values={":one": {"N": "1"}})
 
 def _position(counters: dict[str, Any] | None, bucket_item: dict[str, Any] | None, ticket: int) -> int:
     """1 + those waiting in lower buckets + those in the ticket's bucket with a lower ticket."""
