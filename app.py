@@ -32,10 +32,12 @@ from chalicelib.lambdalog import with_lambda_context
 from chalicelib.problems import Problem
 from chalicelib.routes import answers, door, static
 from chalicelib.routes.answers import (
+    PAGE_METHODS,
     SERVICE_LANGUAGES,
     ErrorAnswer,
     event_page,
     header,
+    headers_only,
     html_answer,
     in_our_format,
     json_answer,
@@ -57,8 +59,9 @@ logger = Logger(service="event-registration")
 
 @app.middleware("http")
 def cross_origin(request: Any, get_response: Any) -> Response:
-    """CORS for every answer (errors too, ``chalicelib.cors``); Chalice's own 500 and 405 as problem+json."""
-    response = in_our_format(request, get_response(request))
+    """CORS for every answer (errors too, ``chalicelib.cors``); Chalice's own 500 and 405 as problem+json;
+    no body for ``HEAD``."""
+    response = headers_only(request, in_our_format(request, get_response(request)))
     if getattr(request, "method", "") != "OPTIONS":  # preflights answer for themselves (answers.preflight)
         cors.add_to(response.headers, getattr(request, "headers", None))
     return response
@@ -67,7 +70,7 @@ def cross_origin(request: Any, get_response: Any) -> Response:
 # ------------------------------------------------------------------ routes
 
 
-@app.route("/events/{event_id}", methods=["GET"], cors=False)
+@app.route("/events/{event_id}", methods=PAGE_METHODS, cors=False)
 def get_event(event_id: str) -> Response:
     """Public event details (JSON), or the event's page for browsers (``Accept: text/html``).
 
@@ -100,7 +103,7 @@ def get_event(event_id: str) -> Response:
     return json_answer(body, headers={"Vary": "Accept"})
 
 
-@app.route("/events/{event_id}/register", methods=["GET"])
+@app.route("/events/{event_id}/register", methods=PAGE_METHODS)
 def registration_page(event_id: str) -> Response:
     """The registration form (HTML); ``?lang=``, else ``Accept-Language``, else the event's default."""
     return event_page(event_id, lambda event, counters, language: pages.registration_form(
@@ -274,7 +277,7 @@ def create_registration_preflight(event_id: str) -> Response:
     return preflight()
 
 
-@app.route("/openapi.json", methods=["GET"])
+@app.route("/openapi.json", methods=PAGE_METHODS)
 def openapi_document() -> Response:
     """The OpenAPI 3.1 description of this API, with a registration schema per published event."""
     events = [store.event_from_item(item) for item in store.list_event_items()]

@@ -214,6 +214,34 @@ def test_every_route_is_documented(client, seed_event):
         assert path in doc["paths"], path
         for method in methods:
             assert method.lower() in doc["paths"][path], (method, path)
+    for path, operations in doc["paths"].items():
+        documented = {m.upper() for m in operations if m != "parameters"}
+        routed = set(app.routes.get(path, {})) or set(app.routes.get("/events/{event_id}/registrations", {}))
+        assert documented <= routed, (path, documented - routed)
+
+
+def test_public_pages_and_files_answer_head_as_get_without_a_body(client, seed_event):
+    """RFC 9110 section 9.3.2; README "HTTP API": uptime monitors and link checkers ask with HEAD."""
+    for path, headers in (
+        (f"/events/{SEED_EVENT_ID}/register", {}),
+        (f"/events/{SEED_EVENT_ID}", {}),
+        (f"/events/{SEED_EVENT_ID}", {"Accept": "text/html"}),
+        ("/static/form.js", {}),
+        ("/openapi.json", {}),
+        ("/events/no-such-event/register", {}),
+    ):
+        get = client.http.get(path, headers=headers)
+        head = client.http.request("HEAD", path, headers=headers)
+        assert (head.status_code, head.body) == (get.status_code, b""), path
+        assert get.body, path
+        for name in ("Content-Type", "Cache-Control", "Content-Security-Policy", "Vary"):
+            assert head.headers.get(name) == get.headers.get(name), (path, name)
+    assert client.http.request("HEAD", "/events/no-such-event/register").status_code == 404
+    # Pages that show a registration, and the write routes, take no HEAD.
+    for path in (f"/events/{SEED_EVENT_ID}/thanks", _registrations_path(), "/registrations/x/cancel"):
+        refused = client.http.request("HEAD", path)
+        assert (refused.status_code, refused.body) == (405, b""), path
+        assert "HEAD" not in refused.headers["Allow"], path
 
 
 def test_form_errors_come_in_the_page_language(client, seed_event):

@@ -37,12 +37,28 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.events import Event
-from chalicelib.openapi.common import API_VERSION, OPENAPI_VERSION, event_id_parameter, hoist, ref, schema_name
+from chalicelib.openapi.common import (
+    API_VERSION,
+    OPENAPI_VERSION,
+    event_id_parameter,
+    head_of,
+    hoist,
+    ref,
+    schema_name,
+)
 from chalicelib.openapi.door import door_paths, door_schemas
 from chalicelib.openapi.paths import event_paths, registrant_paths, static_paths
 from chalicelib.openapi.schemas import problem_schemas, public_event_schema, registration_schema
 
 __all__ = ["API_VERSION", "OPENAPI_VERSION", "document", "registration_schema"]
+
+
+#: The public pages and files that answer ``HEAD`` as well as ``GET`` (``app.py``, ``chalicelib/routes/static.py``:
+#: ``methods=PAGE_METHODS``); ``tests/test_web_api.py`` holds the routes and this list to each other.
+HEAD_PATHS = (
+    "/events/{event_id}", "/events/{event_id}/register", "/openapi.json",
+    "/static/{name}", "/static/assets/{name}", "/static/accent/{name}", "/static/vendor/{name}",
+)
 
 
 def document(events: Iterable[Event], server_url: str = "", static_files: Iterable[str] = ()) -> dict[str, Any]:
@@ -72,6 +88,8 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
         **door_paths(event_id),
         **static_paths(static_files),
     }
+    for path in HEAD_PATHS:
+        paths[path]["head"] = head_of(paths[path]["get"])
     components.update(door_schemas())
     doc: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,

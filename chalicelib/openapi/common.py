@@ -72,6 +72,20 @@ def event_id_parameter(event_ids: list[str]) -> dict[str, Any]:
             "description": "The event's id (its slug, [a-z0-9-]{3,64}); unknown ids get 404."}
 
 
+def head_of(get: dict[str, Any]) -> dict[str, Any]:
+    """The ``HEAD`` twin of a ``GET`` operation: its parameters and answers' status and headers, no bodies.
+
+    RFC 9110 section 9.3.2: the server answers HEAD as it would GET, without the content
+    (uptime monitors and link checkers ask that way). Raises ``KeyError`` without ``responses``.
+    """
+    head = copy.deepcopy(get)
+    head["operationId"] = f"{get['operationId']}_head"
+    head["summary"] = f"{get.get('summary', get['operationId'])} (status and headers only)"
+    head["responses"] = {status: {k: v for k, v in answer.items() if k != "content"}
+                         for status, answer in head["responses"].items()}
+    return head
+
+
 def html_response(description: str) -> dict[str, Any]:
     """A page answer (``text/html``) with the CORS headers."""
     return {"description": description, "headers": CORS_HEADERS, "content": {HTML: {"schema": {"type": "string"}}}}

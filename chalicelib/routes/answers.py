@@ -163,6 +163,18 @@ def form_again(event: Event, values: dict[str, Any], language: str, error: Servi
     return html_answer(page, problem.status, event=event)
 
 
+#: The methods of the public pages and files: ``HEAD`` as well (README "HTTP API"; RFC 9110 section 9.3.2),
+#: answered as ``GET`` without the body (:func:`headers_only`); uptime monitors and link checkers ask that way.
+PAGE_METHODS = ["GET", "HEAD"]
+
+
+def headers_only(request: Any, response: Response) -> Response:
+    """The answer to a ``HEAD`` request: ``response``'s status and headers with no body (others unchanged)."""
+    if getattr(request, "method", "") == "HEAD":
+        response.body = ""
+    return response
+
+
 def in_our_format(request: Any, response: Response) -> Response:
     """Chalice's own error answers (``{"Code": ...}`` bodies) as problem+json: an uncaught exception
     (already logged by Chalice with its traceback) as 500 ``internal-error``, a method the route does
