@@ -12,7 +12,7 @@ Exit codes every command keeps (scripts may rely on them):
 ==  ==========================================================
 0   done
 1   not found, or nothing to do (unknown event, registration or address; nothing changed)
-2   usage or validation error (bad option, invalid event file, bad SQL)
+2   usage or validation error (bad option, invalid event file, bad SQL, a file that cannot be written or read)
 3   AWS error (credentials, permissions, throttling, endpoint unreachable, export failed)
 ==  ==========================================================
 """

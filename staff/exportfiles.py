@@ -21,6 +21,7 @@ import io
 import json
 import posixpath
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,6 +196,9 @@ def locate(source: Source) -> Layout:
     notes: list[str] = []
     if summaries:
         loaded = [(f, _read_json(source, f.key)) for f in summaries]
+        for f, summary in loaded:
+            if not isinstance(summary, dict):
+                raise ExportFormatError(f"{source.describe(f.key)}: not a JSON object")
         loaded.sort(key=lambda pair: (str(pair[1].get("exportTime", "")), pair[0].mtime))
         chosen, summary = loaded[-1]
         export_dir = posixpath.dirname(chosen.key)
@@ -209,8 +213,12 @@ def locate(source: Source) -> Layout:
         with source.open(manifest.key) as stream:
             for line in io.TextIOWrapper(stream, encoding="utf-8"):
                 if line.strip():
-                    entry = json.loads(line)
-                    data_files.append(_resolve(entry["dataFileS3Key"], export_dir, by_key))
+                    try:
+                        key = json.loads(line)["dataFileS3Key"]
+                    except (ValueError, KeyError, TypeError) as exc:
+                        raise ExportFormatError(f"{source.describe(manifest.key)}: a line is not "
+                                                f"{{\"dataFileS3Key\": ...}} JSON ({exc!r})") from None
+                    data_files.append(_resolve(key, export_dir, by_key))
         count = summary.get("itemCount")
         return Layout(source, data_files, "manifests", export_dir, int(count) if count is not None else None, notes)
     data = [f for f in listed if DATA_FILE.search(f.key)]
@@ -258,24 +266,27 @@ def iter_raw_items(layout: Layout, progress: Callable[[int], None] | None = None
     ``msgspec.Struct`` naming the attributes wanted (the others are skipped, not built).
     ``progress(n)`` is called with the compressed bytes read. Raises
     :class:`ExportFormatError` for a line that is not ``{"Item": {...}}`` JSON in UTF-8 (or
-    does not fit ``item_type``).
+    does not fit ``item_type``) and for a data file that is not gzip or is cut short.
     """
     decode = msgspec.json.Decoder(ExportLine[item_type]).decode
     for data_file in layout.data_files:
+        where = layout.source.describe(data_file.key)
         with layout.source.open(data_file.key) as raw:
             stream = io.BufferedReader(_Counting(raw, progress), buffer_size=256 * 1024)
-            with gzip.GzipFile(fileobj=stream) as unzipped:
-                # BufferedReader's readline is C; GzipFile's own is Python, once per line
-                for number, line in enumerate(io.BufferedReader(unzipped, buffer_size=64 * 1024), start=1):
-                    try:
-                        item = decode(line).Item
-                    except ValueError as exc:  # msgspec.DecodeError, UnicodeDecodeError
-                        if not line.strip():
-                            continue
-                        raise ExportFormatError(
-                            f"{layout.source.describe(data_file.key)} line {number}: not a DynamoDB JSON item ({exc})"
-                        ) from None
-                    yield item
+            try:
+                with gzip.GzipFile(fileobj=stream) as unzipped:
+                    # BufferedReader's readline is C; GzipFile's own is Python, once per line
+                    for number, line in enumerate(io.BufferedReader(unzipped, buffer_size=64 * 1024), start=1):
+                        try:
+                            item = decode(line).Item
+                        except ValueError as exc:  # msgspec.DecodeError, UnicodeDecodeError
+                            if not line.strip():
+                                continue
+                            raise ExportFormatError(
+                                f"{where} line {number}: not a DynamoDB JSON item ({exc})") from None
+                        yield item
+            except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # not gzip, cut short, corrupt
+                raise ExportFormatError(f"{where}: not a whole gzip data file ({exc})") from None
 
 
 def plain(value: dict[str, Any]) -> Any:

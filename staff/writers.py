@@ -120,9 +120,11 @@ def write_jsonl(path: str, columns: list[Column], rows: Iterable[list[Any]]) -> 
 def write_xlsx(path: str, columns: list[Column], rows: Iterable[list[Any]], *, sheet: str = "registrations") -> int:
     """Write an Excel workbook with one sheet; text cells are strings, never formulas. Returns the row count.
 
-    Raises ``ValueError`` for ``path`` ``-`` (a workbook is not written to stdout).
+    Raises ``ValueError`` for ``path`` ``-`` (a workbook is not written to stdout), ``OSError`` when the
+    file cannot be written.
     """
     import xlsxwriter  # staff-only dependency (requirements-staff.txt)
+    import xlsxwriter.exceptions
 
     if path == "-":
         raise ValueError("XLSX cannot be written to stdout; give a file name with -o")
@@ -154,7 +156,10 @@ def write_xlsx(path: str, columns: list[Column], rows: Iterable[list[Any]], *, s
                 else:
                     write_string(count, index, str(value))
         sheet_.autofilter(0, 0, max(count, 1), len(columns) - 1)
-        workbook.close()
+        try:
+            workbook.close()
+        except xlsxwriter.exceptions.FileCreateError as cannot:  # it wraps the OSError: give that back
+            raise (cannot.args[0] if cannot.args and isinstance(cannot.args[0], OSError) else cannot) from None
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)

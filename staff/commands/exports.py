@@ -18,6 +18,7 @@ import click
 from staff import EXIT_AWS, EXIT_NOT_FOUND, EXIT_OK
 from staff.commands.running import (
     CONTEXT,
+    OutputFile,
     aws_command,
     counted,
     output_format,
@@ -161,7 +162,8 @@ def _read_export(layout: Layout, event_id: str | None) -> tuple[ExportRead, Even
 @click.argument("source")
 @click.option("--event", "event_id", required=True, metavar="ID", help="The event whose registrations to write.")
 @click.option("--format", "fmt", type=click.Choice(CONVERT_FORMATS), help="File format (default: from the file name).")
-@click.option("-o", "--output", required=True, metavar="FILE", help="File to write ('-' for stdout, csv/jsonl only).")
+@click.option("-o", "--output", required=True, type=OutputFile(), metavar="FILE",
+              help="File to write ('-' for stdout, csv/jsonl only).")
 @click.option("--delimiter", default=",", show_default=True, metavar="CHAR", help="CSV delimiter; ';' for Dutch Excel.")
 @aws_command
 def exports_convert(source: str, event_id: str, fmt: str | None, output: str, delimiter: str) -> int:

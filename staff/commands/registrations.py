@@ -18,6 +18,7 @@ from staff.changes import SIMULATED
 from staff.commands.running import (
     CONTEXT,
     DashArguments,
+    OutputFile,
     aws_command,
     counted,
     id_from_export,
@@ -112,7 +113,8 @@ def _problem_line(problem: EmailProblem) -> str:
 @click.argument("event_id", metavar="EVENT")
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS),
               help="File format (default: from the file name's extension).")
-@click.option("-o", "--output", required=True, metavar="FILE", help="File to write ('-' for stdout, csv/json only).")
+@click.option("-o", "--output", required=True, type=OutputFile(), metavar="FILE",
+              help="File to write ('-' for stdout, csv/json only).")
 @click.option("--delimiter", default=",", show_default=True, metavar="CHAR",
               help="CSV delimiter; ';' for Dutch Excel, 'tab' for tabs.")
 @aws_command

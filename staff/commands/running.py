@@ -54,7 +54,8 @@ def _target(ctx: click.Context, command: str) -> Target:
 def _error_table() -> list[tuple[tuple[type[Exception], ...], str, int]]:
     """``(error types, stderr line, exit code)`` in the order they are tried: the one mapping of the errors
     operations raise to what a command shows (README, "Staff tools"). ``{error}`` is ``str(error)``,
-    ``{where}`` the table's description, ``{aws}`` the AWS error explained."""
+    ``{where}`` the table's description, ``{aws}`` the AWS error explained, ``{file}`` an ``OSError`` as
+    ``<path>: <reason>``."""
     from chalicelib import store
     from chalicelib.events import EventFileError
     from staff.exportfiles import ExportFormatError, ExportNotFound
@@ -69,7 +70,18 @@ def _error_table() -> list[tuple[tuple[type[Exception], ...], str, int]]:
         ((ExportNotFound,), "Error: {error}", EXIT_NOT_FOUND),
         ((EventFileError, ExportFormatError, QueryError, ValueError), "Error: {error}", EXIT_USAGE),
         ((ClientError, BotoCoreError), "Error: {aws}", EXIT_AWS),
+        # a file or folder that cannot be read or written after all (-o is checked when parsed:
+        # OutputFile): full disk, permissions changed meanwhile, an unreadable file in an export folder
+        ((OSError,), "Error: {file}", EXIT_USAGE),
     ]
+
+
+def _file_message(error: Exception) -> str:
+    """An ``OSError`` as ``<path>: <reason>`` (``No such file or directory``), without the ``[Errno n]``."""
+    if not isinstance(error, OSError):
+        return ""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename is not None else reason
 
 
 def _failure(error: Exception, target: Target) -> tuple[str, int] | None:
@@ -78,7 +90,7 @@ def _failure(error: Exception, target: Target) -> tuple[str, int] | None:
         if isinstance(error, types):
             unreachable = isinstance(error, (CannotConnect, ConnectionClosedError)) and target.unreachable()
             aws = (unreachable or _aws_message(error)) if code == EXIT_AWS else ""
-            return line.format(error=error, where=target.description, aws=aws), code
+            return line.format(error=error, where=target.description, aws=aws, file=_file_message(error)), code
     return None
 
 
@@ -184,6 +196,33 @@ def output_format(fmt: str | None, output: str, allowed: tuple[str, ...]) -> str
     if output == "-":
         return "csv"
     raise click.UsageError(f"say --format {'|'.join(allowed)} (cannot tell from the file name {output!r})")
+
+
+class OutputFile(click.Path):
+    """``-o FILE``: a file the command can write, or ``-`` for stdout; a ``str``.
+
+    Checked when the command line is parsed, before any registration is read: besides what
+    ``click.Path`` refuses (an existing folder, an existing file that is not writable), the file's
+    folder must exist, be a folder and be writable. A refusal is ``click.BadParameter``: one
+    ``Error: Invalid value for '-o' / '--output': ...`` line naming the path and the reason, exit 2
+    (README, "Staff tools").
+    """
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, writable=True, allow_dash=True, path_type=str)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        if path == "-":
+            return path
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.exists(folder):
+            self.fail(f"cannot write {path!r}: the folder {folder!r} does not exist", param, ctx)
+        if not os.path.isdir(folder):
+            self.fail(f"cannot write {path!r}: {folder!r} is not a folder", param, ctx)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            self.fail(f"cannot write {path!r}: the folder {folder!r} is not writable", param, ctx)
+        return path
 
 
 def parse_delimiter(value: str) -> str:

@@ -1,0 +1,123 @@
+"""Files the staff commands write (``-o``) and read (an export folder, an event file): a path that cannot
+be used is one ``Error:`` line naming it and the reason, exit 2 (README, "Staff tools"), never a traceback."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from tests.staff.conftest import person, register, run, table_items, write_aws_export
+
+
+@pytest.fixture
+def one_registration(cases_event):
+    register(cases_event.id, **person("Anna", "anna@example.org"))
+    return cases_event
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("Error")]
+
+
+def unusable_outputs(tmp_path):
+    """``(-o value, extra options, what the error says)`` for outputs that can never be written."""
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    (tmp_path / "a-folder").mkdir()
+    return [
+        ("/nonexistent/dir/x.csv", [], "cannot write '/nonexistent/dir/x.csv': the folder '/nonexistent/dir' "
+                                        "does not exist"),
+        ("/nonexistent/dir/x.xlsx", [], "the folder '/nonexistent/dir' does not exist"),
+        (str(tmp_path / "a-file" / "x.json"), [], f"{str(tmp_path / 'a-file')!r} is not a folder"),
+        (str(tmp_path / "a-folder"), ["--format", "csv"], f"{str(tmp_path / 'a-folder')!r} is a directory"),
+    ]
+
+
+def test_export_to_an_unusable_path_is_one_error_line_and_exit_2(one_registration, tmp_path):
+    for output, options, says in unusable_outputs(tmp_path):
+        result = run("registrations", "export", one_registration.id, "-o", output, *options)  # no traceback
+        assert result.exit_code == 2, (output, result.output)
+        [line] = error_lines(result.stderr)
+        assert line.startswith("Error: Invalid value for '-o' / '--output': ") and says in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder"]  # nothing written, no .partial
+    assert list((tmp_path / "a-folder").iterdir()) == []
+
+
+def test_convert_to_an_unusable_path_is_refused_before_the_export_is_read(one_registration, tmp_path):
+    folder = write_aws_export(tmp_path / "export", table_items())
+    for output, options, says in unusable_outputs(tmp_path):
+        result = run("exports", "convert", str(folder), "--event", one_registration.id, "-o", output, *options)
+        assert result.exit_code == 2, (output, result.output)
+        [line] = error_lines(result.stderr)
+        assert says in line and "Reading export" not in result.stderr, result.stderr
+
+
+def test_the_command_line_prints_one_error_line_for_an_unusable_output(one_registration, tmp_path, capsys):
+    from staff.cli import main
+
+    code = main(["--stage", "local", "registrations", "export", one_registration.id, "-o", "/nonexistent/dir/x.csv"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert error_lines(err) == ["Error: Invalid value for '-o' / '--output': cannot write '/nonexistent/dir/x.csv': "
+                                "the folder '/nonexistent/dir' does not exist"]
+    assert "Traceback" not in err
+
+
+def test_a_file_the_system_refuses_while_writing_is_one_error_line(one_registration, tmp_path):
+    """The folder is fine, yet the file cannot be made (a name longer than the file system's 255 bytes):
+    the ``OSError`` of writing is reported like the refusals above, with the file it was about."""
+    for suffix in ("csv", "xlsx", "json"):
+        output = tmp_path / f"{'x' * 300}.{suffix}"
+        result = run("registrations", "export", one_registration.id, "-o", str(output))
+        assert result.exit_code == 2, result.output
+        [line] = error_lines(result.stderr)
+        assert line.startswith(f"Error: {tmp_path}/.xxx") and line.endswith(": File name too long"), line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_file_that_is_not_gzip_is_a_format_error(one_registration, tmp_path):
+    folder = write_aws_export(tmp_path / "export", table_items(), files=1)
+    [data_file] = (folder / "data").iterdir()
+    whole = data_file.read_bytes()
+    for broken, says in [(b"not gzip at all", "not a whole gzip data file (Not a gzipped file (b'no'))"),
+                         (whole[: len(whole) // 2], "not a whole gzip data file (Compressed file ended")]:
+        data_file.write_bytes(broken)
+        for command in (["convert", str(folder), "--event", one_registration.id, "-o", str(tmp_path / "o.csv")],
+                        ["query", str(folder), "SELECT 1"]):
+            result = run("exports", *command)
+            assert result.exit_code == 2, result.output
+            [line] = error_lines(result.stderr)
+            assert line.startswith(f"Error: {data_file}: ") and says in line, line
+    single = tmp_path / "single.gz"
+    single.write_bytes(gzip.compress(b"{}\n")[:-4])  # one data file given as SOURCE, its end cut off
+    result = run("exports", "query", str(single), "SELECT 1")
+    assert result.exit_code == 2 and error_lines(result.stderr)[0].startswith(f"Error: {single}: not a whole gzip")
+
+
+def test_a_broken_manifest_is_a_format_error(one_registration, tmp_path):
+    folder = write_aws_export(tmp_path / "export", table_items())
+    for manifest, text, says in [
+        ("manifest-files.json", '{"itemCount": 1}\n', "a line is not {\"dataFileS3Key\": ...} JSON (KeyError"),
+        ("manifest-files.json", "[1]\n", "a line is not"),
+        ("manifest-files.json", "{\n", "a line is not"),
+        ("manifest-summary.json", "[]", "not a JSON object"),
+    ]:
+        (folder / manifest).write_text(text, encoding="utf-8")
+        result = run("exports", "query", str(folder), "SELECT 1")
+        assert result.exit_code == 2, result.output
+        [line] = error_lines(result.stderr)
+        assert line.startswith(f"Error: {folder / manifest}: ") and says in line, line
+        write_aws_export(tmp_path / "export", table_items())  # whole again
+
+
+def test_files_that_are_not_there_keep_their_exit_codes(one_registration, tmp_path):
+    """What was already one line stays so: a missing export source is "not found" (1), a missing or
+    unreadable event file a validation error (2)."""
+    missing = run("exports", "query", str(tmp_path / "missing"), "SELECT 1")
+    assert missing.exit_code == 1 and error_lines(missing.stderr) == [f"Error: {tmp_path / 'missing'}: no such file "
+                                                                      "or folder"]
+    event_file = run("events", "put", str(tmp_path / "missing.yaml"))
+    assert event_file.exit_code == 2 and "No such file or directory" in error_lines(event_file.stderr)[0]
+    (tmp_path / "latin1.yaml").write_bytes("id: caf\xe9\n".encode("latin-1"))
+    undecodable = run("events", "put", str(tmp_path / "latin1.yaml"))
+    assert undecodable.exit_code == 2 and "can't decode" in error_lines(undecodable.stderr)[0]
