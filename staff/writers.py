@@ -3,7 +3,8 @@
 CSV (for Excel, also Dutch Excel):
 
 - UTF-8 with a byte order mark, so Excel opens ``Özdemir``, ``读写汉字``, ``Ødegård`` intact;
-  ``delimiter`` ``,`` (default) or ``;`` (Dutch Excel expects ``;``); CRLF line ends.
+  ``delimiter`` ``,`` (default) or ``;`` (Dutch Excel expects ``;``), or another character
+  :func:`check_delimiter` allows; CRLF line ends.
 - Formula neutralising: a text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a
   carriage return gets a leading ``'`` so that no spreadsheet runs it as a formula; nothing
   else is changed. Numeric cells (``waitlist_position``) are written as numbers.
@@ -24,9 +25,11 @@ typed: booleans ``true``/``false``, ``waitlist_position`` a number, missing valu
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,9 +42,53 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_FIRST = frozenset(FORMULA_START)
 
 
+#: The quote :func:`neutralise` puts before a formula-like cell.
+FORMULA_QUOTE = "'"
+
+
+def check_delimiter(delimiter: str) -> str:
+    """``delimiter`` if a CSV file can separate its cells with it unambiguously; else ``ValueError`` with the reason.
+
+    The ``csv`` module is asked first: ``csv.writer`` refuses what its dialect cannot take (anything but
+    one character; newer Pythons refuse more). It accepts characters that make a broken file, refused here:
+
+    - its own quote character ``"`` (asked from the writer's dialect): the cells it quotes can no
+      longer be told from the cells it separates (``a"b`` reads back as other cells);
+    - ``'``, the quote that neutralises formulas (README, "Staff tools"): every neutralised cell would
+      start with the delimiter, and a reader that is not strictly RFC 4180 splits it there;
+    - a line break: CR and LF (the row end is CRLF, so the rows run together) and every other
+      character ``str.splitlines`` ends a line at (VT, FF, the information separators, NEL,
+      U+2028, U+2029), which many readers also take for a row end;
+    - a character UTF-8 cannot write (a lone surrogate: undecodable bytes of a command line);
+    - any other character ``str.isprintable`` calls unprintable, except tab (the one the README offers):
+      control characters (NUL stops programs that read C strings), format characters (the byte order
+      mark this file starts with, bidirectional overrides, zero-width spaces), spaces other than the
+      ASCII space (no one tells U+2003 from a space), private-use and unassigned code points: a
+      person cannot see or type what separates the cells.
+    """
+    try:
+        quote = csv.writer(io.StringIO(), delimiter=delimiter).dialect.quotechar
+    except (TypeError, ValueError, csv.Error) as exc:
+        raise ValueError(f"{delimiter!r} cannot separate CSV cells ({exc}): give one character, e.g. ';' "
+                         "(or 'tab')") from None
+    if delimiter == quote:
+        reason = "it is the CSV quote character"
+    elif delimiter == FORMULA_QUOTE:
+        reason = "it is the quote that keeps spreadsheet formulas from running"
+    elif len(f"a{delimiter}b".splitlines()) > 1:
+        reason = "it is a line break"
+    elif unicodedata.category(delimiter) == "Cs":
+        reason = "UTF-8 cannot write it"
+    elif not delimiter.isprintable() and delimiter != "\t":
+        reason = "it is invisible or unprintable"
+    else:
+        return delimiter
+    raise ValueError(f"{delimiter!r} cannot separate CSV cells: {reason}; give e.g. ',' or ';' (or 'tab')")
+
+
 def neutralise(text: str) -> str:
     """``text`` with a leading ``'`` if it begins with ``= + - @``, tab or CR; otherwise unchanged."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return FORMULA_QUOTE + text if text.startswith(FORMULA_START) else text
 
 
 def spreadsheet_text(value: Any, kind: str = "text") -> str:

@@ -21,8 +21,8 @@ from staff.commands.running import (
     OutputFile,
     aws_command,
     counted,
+    delimiter_option,
     output_format,
-    parse_delimiter,
     progress_bytes,
     staff_command,
 )
@@ -164,7 +164,8 @@ def _read_export(layout: Layout, event_id: str | None) -> tuple[ExportRead, Even
 @click.option("--format", "fmt", type=click.Choice(CONVERT_FORMATS), help="File format (default: from the file name).")
 @click.option("-o", "--output", required=True, type=OutputFile(), metavar="FILE",
               help="File to write ('-' for stdout, csv/jsonl only).")
-@click.option("--delimiter", default=",", show_default=True, metavar="CHAR", help="CSV delimiter; ';' for Dutch Excel.")
+@click.option("--delimiter", default=",", show_default=True, metavar="CHAR", callback=delimiter_option,
+              help="CSV delimiter; ';' for Dutch Excel, 'tab' for tabs.")
 @aws_command
 def exports_convert(source: str, event_id: str, fmt: str | None, output: str, delimiter: str) -> int:
     """Convert a DynamoDB export to CSV, XLSX or JSON lines: one row per registration.
@@ -180,7 +181,6 @@ def exports_convert(source: str, event_id: str, fmt: str | None, output: str, de
     from staff.columns import columns_for
 
     fmt = output_format(fmt, output, CONVERT_FORMATS)
-    delimiter = parse_delimiter(delimiter)
     layout = _open_export(source)
     export, found = _read_export(layout, event_id)
     with export:

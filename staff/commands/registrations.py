@@ -21,9 +21,9 @@ from staff.commands.running import (
     OutputFile,
     aws_command,
     counted,
+    delimiter_option,
     id_from_export,
     output_format,
-    parse_delimiter,
     staff_command,
 )
 
@@ -115,7 +115,7 @@ def _problem_line(problem: EmailProblem) -> str:
               help="File format (default: from the file name's extension).")
 @click.option("-o", "--output", required=True, type=OutputFile(), metavar="FILE",
               help="File to write ('-' for stdout, csv/json only).")
-@click.option("--delimiter", default=",", show_default=True, metavar="CHAR",
+@click.option("--delimiter", default=",", show_default=True, metavar="CHAR", callback=delimiter_option,
               help="CSV delimiter; ';' for Dutch Excel, 'tab' for tabs.")
 @aws_command
 def registrations_export(event_id: str, fmt: str | None, output: str, delimiter: str) -> int:
@@ -144,7 +144,7 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
     read = read_registrations(event_id, counted)
     event = read.event
     count = writers.write(fmt, output, columns_for(event), rows(event, read.items, read.positions),
-                          delimiter=parse_delimiter(delimiter))
+                          delimiter=delimiter)
     click.echo(f"Wrote {count} registration(s) of {event.id} to {output} ({fmt}).", err=True)
     return EXIT_OK
 

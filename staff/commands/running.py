@@ -225,13 +225,16 @@ class OutputFile(click.Path):
         return path
 
 
-def parse_delimiter(value: str) -> str:
-    """A ``--delimiter``: one character, or ``tab``/``\\t``. Raises ``click.BadParameter``."""
-    if value in ("\\t", "tab"):
-        return "\t"
-    if len(value) != 1:
-        raise click.BadParameter("one character, e.g. ';' (or 'tab')")
-    return value
+def delimiter_option(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """``--delimiter``'s callback, run when the command line is parsed (before any work): one character a CSV
+    file can separate cells with (``staff.writers.check_delimiter``), or ``tab``/``\\t``. Raises
+    ``click.BadParameter`` with the reason."""
+    from staff.writers import check_delimiter
+
+    try:
+        return check_delimiter("\t" if value in ("\\t", "tab") else value)
+    except ValueError as refused:
+        raise click.BadParameter(str(refused)) from None
 
 
 def progress_bytes(total: int, label: str) -> Any:

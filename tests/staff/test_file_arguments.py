@@ -3,9 +3,13 @@ be used is one ``Error:`` line naming it and the reason, exit 2 (README, "Staff 
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.staff.conftest import person, register, run, table_items, write_aws_export
 
@@ -121,3 +125,65 @@ def test_files_that_are_not_there_keep_their_exit_codes(one_registration, tmp_pa
     (tmp_path / "latin1.yaml").write_bytes("id: caf\xe9\n".encode("latin-1"))
     undecodable = run("events", "put", str(tmp_path / "latin1.yaml"))
     assert undecodable.exit_code == 2 and "can't decode" in error_lines(undecodable.stderr)[0]
+
+
+@pytest.mark.parametrize(("delimiter", "reason"), [
+    ('"', "it is the CSV quote character"),
+    ("'", "it is the quote that keeps spreadsheet formulas from running"),
+    ("\n", "it is a line break"),
+    ("\r", "it is a line break"),
+    ("\u2028", "it is a line break"),
+    ("\x1e", "it is a line break"),
+    ("\x00", "it is invisible or unprintable"),
+    ("\ufeff", "it is invisible or unprintable"),
+    ("\u202e", "it is invisible or unprintable"),
+    ("\u2003", "it is invisible or unprintable"),
+    ("\udcff", "UTF-8 cannot write it"),
+    ("ab", "give one character, e.g. ';' (or 'tab')"),
+    ("", "give one character"),
+])
+def test_a_delimiter_that_breaks_the_csv_is_refused(one_registration, tmp_path, delimiter, reason):
+    folder = write_aws_export(tmp_path / "export", table_items())
+    out = tmp_path / "out.csv"
+    for command in (["registrations", "export", one_registration.id, "-o", str(out)],
+                    ["exports", "convert", str(folder), "--event", one_registration.id, "-o", str(out)]):
+        result = run(*command, "--delimiter", delimiter)
+        assert result.exit_code == 2, result.output
+        [line] = error_lines(result.stderr)
+        assert line.startswith(f"Error: Invalid value for '--delimiter': {delimiter!r} cannot separate CSV cells")
+        assert reason in line, line
+        assert not out.exists()
+
+
+@pytest.mark.parametrize(("given", "delimiter"), [(";", ";"), ("tab", "\t"), ("\\t", "\t"), ("|", "|"), (" ", " ")])
+def test_a_usable_delimiter_separates_the_cells(one_registration, tmp_path, given, delimiter):
+    out = tmp_path / "out.csv"
+    assert run("registrations", "export", one_registration.id, "-o", str(out), "--delimiter", given).exit_code == 0
+    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline=""), delimiter=delimiter))
+    assert rows[0][:3] == ["registration_id", "status", "waitlist_position"] and rows[1][3] == "Anna"
+
+
+HOSTILE_CELL = st.text(alphabet=st.sampled_from('"\',;\t\r\n =+-@a\u2028\x00\ufeffé'), max_size=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.characters(), st.lists(st.lists(HOSTILE_CELL, min_size=2, max_size=2), min_size=1, max_size=3))
+def test_every_delimiter_the_tools_accept_reads_back_the_same_cells(tmp_path_factory, delimiter, cells):
+    """Any one character: refused with a reason, or a CSV of hostile cells (quotes, CR/LF, the delimiter
+    itself, formula starts) that the csv module reads back cell for cell, one row per registration."""
+    from staff.columns import Column
+    from staff.writers import check_delimiter, neutralise, write_csv
+
+    try:
+        check_delimiter(delimiter)
+    except ValueError as refused:
+        assert "\n" not in str(refused)  # noqa: PT017 - a property: refused with one line, or usable
+        return
+    path = tmp_path_factory.mktemp("csv") / "out.csv"
+    assert write_csv(str(path), [Column("a", "text"), Column("b", "text")], cells, delimiter=delimiter) == len(cells)
+    text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+    back = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    assert back == [["a", "b"], *[[neutralise(c) for c in row] for row in cells]]
+    # the delimiter never ends a line, nor is it invisible: what a person or a line-based reader sees
+    assert len(f"a{delimiter}b".splitlines()) == 1
+    assert delimiter.isprintable() or delimiter == "\t"
