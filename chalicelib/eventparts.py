@@ -372,8 +372,9 @@ class Question(BaseModel):
         return [o.id for o in self.options]
 
 
-#: A reminder offset as an event file writes it: days, hours and minutes, each at most once, in
-#: that order, ASCII digits only (``24h``, ``2d``, ``90m``, ``1d12h``; spaces between parts allowed).
+#: A duration as event files (reminders) and the staff tools (``checkin-link --valid``) write it: days,
+#: hours and minutes, each at most once, in that order, ASCII digits only (``24h``, ``2d``, ``90m``,
+#: ``1d12h``; spaces between parts allowed).
 _OFFSET = re.compile(r"(?:([0-9]{1,6})d)?\s*(?:([0-9]{1,6})h)?\s*(?:([0-9]{1,6})m)?", re.ASCII)
 #: Bounds of a reminder offset (README, "Event files"): at least 15 minutes, so the scheduled function
 #: (every 5 minutes) can send it before the start; at most 28 days before the event.
@@ -393,6 +394,23 @@ def offset_text(offset: timedelta) -> str:
     return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n) or "0m"
 
 
+def parse_duration(text: str) -> timedelta:
+    """A duration written as days, hours and minutes, each at most once and in that order (``24h``,
+    ``2d``, ``90m``, ``1d12h``; README "Event files", reminders, and "Check-in at the door"), as a
+    ``timedelta``; spaces around it are ignored, zero is read (callers set their bounds).
+
+    Raises ``ValueError`` (``'<text>' is not a duration: ...``) for anything else: no unit, another
+    unit, a unit twice (``1d1d``) or out of order (``1m1h``), non-ASCII digits, more than 40 characters.
+    """
+    stripped = text.strip()
+    match = _OFFSET.fullmatch(stripped) if 0 < len(stripped) <= 40 else None
+    if match is None or not any(match.groups()):
+        raise ValueError(f"{stripped[:40]!r} is not a duration: write days, hours and/or minutes "
+                         "such as \"24h\", \"2d\", \"90m\" or \"1d12h\"")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
 def parse_offset(value: object) -> timedelta:
     """A reminder offset (``24h``, ``2d``, ``90m``, ``1d12h``) as a ``timedelta``.
 
@@ -404,12 +422,10 @@ def parse_offset(value: object) -> timedelta:
         raise ValueError(f"a reminder is a time before starts_at with its unit, e.g. \"24h\", \"2d\" or \"90m\", "
                          f"not {shown}")
     text = value.strip()
-    match = _OFFSET.fullmatch(text) if 0 < len(text) <= 40 else None
-    if match is None or not any(match.groups()):
-        raise ValueError(f"reminder {text[:40]!r} is not a duration: write days, hours and/or minutes "
-                         "such as \"24h\", \"2d\", \"90m\" or \"1d12h\"")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    offset = timedelta(days=days, hours=hours, minutes=minutes)
+    try:
+        offset = parse_duration(text)
+    except ValueError as not_duration:
+        raise ValueError(f"reminder {not_duration}") from None
     if offset < REMINDER_MIN:
         raise ValueError(f"reminder {text!r} is too close to the start: at least "
                          f"{offset_text(REMINDER_MIN)} before starts_at (the scheduled function runs every 5 minutes)")

@@ -7,7 +7,6 @@ group (``staff.cli`` adds it); ``registrations checkin`` joins the ``registratio
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import click
@@ -16,24 +15,23 @@ from staff import EXIT_NOT_FOUND, EXIT_OK
 from staff.commands.registrations import registrations
 from staff.commands.running import CONTEXT, DashArguments, aws_command, id_from_export
 
-#: ``--valid``: one or more numbers with a unit, e.g. ``2d``, ``12h``, ``1d12h``, ``90m``.
-_DURATION = re.compile(r"(\d+)([dhm])")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60}
-
 
 def parse_duration(text: str) -> timedelta:
-    """``2d``, ``12h``, ``1d12h``, ``90m`` as a ``timedelta``. Raises ``click.BadParameter`` for
-    anything else, for zero, and for more than ``checkin.DOOR_LINK_MAX_SECONDS`` (31 days)."""
+    """``--valid``: ``2d``, ``12h``, ``1d12h``, ``90m`` as a ``timedelta``, read as event files' reminders are
+    (``chalicelib.events.parse_duration``: days, hours, minutes, each at most once, in that order; README
+    "Check-in at the door"). Raises ``click.BadParameter`` for anything else (``1d1d``, ``2D``, ``1.5h``), for
+    zero, and for more than ``checkin.DOOR_LINK_MAX_SECONDS`` (31 days)."""
     from chalicelib.checkin import DOOR_LINK_MAX_SECONDS
+    from chalicelib.events import parse_duration as read_duration
 
-    cleaned = text.strip().lower().replace(" ", "")
-    parts = _DURATION.findall(cleaned)
-    if not parts or "".join(number + unit for number, unit in parts) != cleaned:
-        raise click.BadParameter(f"{text!r}: say how long, e.g. 2d, 12h, 1d12h or 90m")
-    seconds = sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    if seconds <= 0 or seconds > DOOR_LINK_MAX_SECONDS:
+    try:
+        duration = read_duration(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: say how long, e.g. 2d, 12h, 1d12h or 90m (days, hours, minutes, "
+                                 "each at most once, in that order)") from None
+    if not timedelta(minutes=1) <= duration <= timedelta(seconds=DOOR_LINK_MAX_SECONDS):
         raise click.BadParameter(f"{text!r}: a door link is valid for 1 minute to 31 days")
-    return timedelta(seconds=seconds)
+    return duration
 
 
 @click.command("checkin-link", context_settings=CONTEXT)

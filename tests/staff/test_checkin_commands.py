@@ -9,7 +9,10 @@ import json
 from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
+import click
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import SEED_EVENT_ID
 from tests.staff.conftest import register, run, table_items, write_aws_export
@@ -75,8 +78,36 @@ def test_checkin_link_refuses_a_duration_it_cannot_read_or_too_long(seed, valid)
     assert "--valid" in result.output
 
 
+@pytest.mark.parametrize("valid", ["1d1d", "12h12h", "1d2h1d", "30m1h", "1h1d", "2D", "1.5h", "\u0662d"])
+def test_checkin_link_reads_each_unit_once_in_order_as_the_readme_writes_it(seed, valid):
+    """README: ``--valid`` takes ``2d``, ``12h``, ``1d12h``, ``90m``: days, hours, minutes, each once, in that
+    order. ``1d1d`` was read as 2 days; a repeated or reordered unit, a capital, a fraction, another script's
+    digit is refused (the reminders of event files read the same way)."""
+    result = run("checkin-link", SEED_EVENT_ID, "--valid", valid)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '--valid': {valid!r}: say how long, e.g. 2d, 12h, 1d12h or 90m" in result.stderr
+    assert "http" not in result.stdout
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789dhm \t", max_size=14))
+def test_an_accepted_duration_names_each_unit_once_in_order(valid):
+    from chalicelib.events import offset_text
+    from staff.commands.checkin import parse_duration
+
+    try:
+        duration = parse_duration(valid)
+    except click.BadParameter:
+        return
+    units = [c for c in valid if c in "dhm"]
+    assert units == sorted(set(units), key="dhm".index)  # each at most once, days before hours before minutes
+    assert timedelta(minutes=1) <= duration <= timedelta(days=31)
+    assert parse_duration(offset_text(duration)) == duration
+
+
 @pytest.mark.parametrize(
-    "valid,seconds", [("2d", 172800), ("12h", 43200), ("1d12h", 129600), ("90m", 5400), ("31d", 2678400)]
+    "valid,seconds",
+    [("2d", 172800), ("12h", 43200), ("1d12h", 129600), ("90m", 5400), ("31d", 2678400), (" 1d 12h ", 129600)],
 )
 def test_durations(valid, seconds):
     from staff.commands.checkin import parse_duration
