@@ -1,4 +1,4 @@
-"""No link token in any line the local service writes.
+"""No link token (nor thank-you page receipt) in any line the local service writes.
 
 A registrant's link token (``<key id>.<HMAC-SHA256, base64url>``, README "Seats,
 waitlist and cancellation") is as good as a password for their registration.
@@ -20,19 +20,45 @@ from typing import TextIO
 #: What a redacted value is replaced with.
 REDACTED = "[redacted]"
 
-# ``token=<value>`` in a query string or form body (also percent-encoded as ``token%3D``), and
-# ``"token": "<value>"`` in JSON.
-_TOKEN_PARAMETER = re.compile(r"(?i)((?:(?<![A-Za-z0-9_])|(?<=%3F)|(?<=%26))token(?:=|%3D))[^&%\s\"'#;<>]+")
-_TOKEN_JSON = re.compile(r"(?i)(\"token\"\s*:\s*\")[^\"]*(\")")
+#: Query and form parameters whose value is a secret: ``token`` (a link token, README "Seats, waitlist
+#: and cancellation") and ``ref`` (the thank-you page's receipt, README "The registration page": for an
+#: hour it shows whose registration it is and the address the email went to).
+SECRET_PARAMETERS = ("token", "ref")
+
+# A percent-encoding at any depth: %2E, %252E (a URL inside a parameter), ...
+_ENCODED = "%(?:25)*"
+
+
+def _spelled(name: str) -> str:
+    """A pattern for ``name`` with each character as it is or percent-encoded, any depth (with re.I: any case)."""
+    return "".join(f"(?:{re.escape(c)}|{_ENCODED}(?:{ord(c.lower()):02X}|{ord(c.upper()):02X}))" for c in name)
+
+
+# ``token=<value>`` in a query string or form body, the name in any case, any of its characters
+# percent-encoded, the ``=`` too (``token%3D``: a query string inside a parameter). The value is everything
+# up to the next ``&``, ASCII white space or ``"`` (what ends it in a request line or a log), whatever it
+# holds: ``local1%2E<signature>`` is read by the server as ``local1.<signature>``. Behind an encoded ``=``
+# that is also the rest of the inner query string (its ``%26`` is not a stop): more is hidden, never less.
+_TOKEN_PARAMETER = re.compile(
+    rf"((?:^|[^A-Za-z0-9_%]|{_ENCODED}(?:3F|26))"  # start, or what comes before a parameter (?, &, encoded)
+    rf"(?:{'|'.join(_spelled(name) for name in SECRET_PARAMETERS)})"
+    rf"(?:=|{_ENCODED}3D))"
+    r"[^&\"\t\n\v\f\r ]+",
+    re.IGNORECASE,
+)
+# ``"token": "<value>"`` in JSON, and ``'token': '<value>'`` in a Python dict's repr.
+_TOKEN_JSON = re.compile(rf"(?i)(([\"'])(?:{'|'.join(SECRET_PARAMETERS)})\2\s*:\s*([\"']))(?:(?!\3).)*(\3)")
 # A token standing alone: key id, a dot, 43 base64url characters (32 bytes of HMAC-SHA256, no padding);
 # a longer run is redacted too (a token with text glued to it).
 _TOKEN_SHAPE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{43,}")
 
 
 def redact(text: str) -> str:
-    """``text`` with every link token replaced by ``[redacted]``; nothing else changes."""
+    """``text`` with every link token and receipt replaced by ``[redacted]``: the whole value of a
+    :data:`SECRET_PARAMETERS` parameter (however its name or value is percent-encoded), of such a JSON
+    field, and anything shaped like a token; nothing else changes."""
     text = _TOKEN_PARAMETER.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _TOKEN_JSON.sub(lambda m: m.group(1) + REDACTED + m.group(2), text)
+    text = _TOKEN_JSON.sub(lambda m: m.group(1) + REDACTED + m.group(4), text)
     return _TOKEN_SHAPE.sub(REDACTED, text)
 
 

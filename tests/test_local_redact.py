@@ -23,7 +23,7 @@ def test_the_access_log_line_keeps_everything_but_the_token():
 
 def test_form_bodies_json_percent_encoding_and_bare_tokens():
     assert redact(f"token={TOKEN}") == "token=[redacted]"
-    assert redact(f"next=%2Fx%3Ftoken%3D{TOKEN}%26lang%3Den") == "next=%2Fx%3Ftoken%3D[redacted]%26lang%3Den"
+    assert redact(f"next=%2Fx%3Ftoken%3D{TOKEN}%26lang%3Den&a=b") == "next=%2Fx%3Ftoken%3D[redacted]&a=b"
     assert redact(json.dumps({"token": TOKEN, "lang": "en"})) == '{"token": "[redacted]", "lang": "en"}'
     assert redact(f"failed: bad link http://127.0.0.1:8000/x/{TOKEN}/y") == "failed: bad link http://127.0.0.1:8000/x/[redacted]/y"
 
@@ -78,3 +78,102 @@ def test_the_stream_redacts_a_token_split_over_writes_and_lines_from_threads():
     lines = target.getvalue().splitlines()[1:]
     assert len(lines) == 200 and TOKEN not in target.getvalue()
     assert all(line.endswith(f"?token={REDACTED}") for line in lines)
+
+
+SIGNATURE = TOKEN.split(".", 1)[1]
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    # the server reads %2E as ".": the whole value goes, not only what comes before the first %
+    (f"GET /registrations/x?token=local1%2E{SIGNATURE}&lang=en HTTP/1.1",
+     "GET /registrations/x?token=[redacted]&lang=en HTTP/1.1"),
+    (f"GET /registrations/x?token=local1%2e{SIGNATURE[:9]}%5F{SIGNATURE[10:]} HTTP/1.1",
+     "GET /registrations/x?token=[redacted] HTTP/1.1"),
+    # the name percent-encoded or in another case
+    (f"GET /r/x?%74oken={TOKEN}&lang=nl HTTP/1.1", "GET /r/x?%74oken=[redacted]&lang=nl HTTP/1.1"),
+    (f"GET /r/x?lang=nl&%54%4F%4b%45%4e={TOKEN}", "GET /r/x?lang=nl&%54%4F%4b%45%4e=[redacted]"),
+    (f'"GET /r/x?ToKeN={TOKEN}" 200', '"GET /r/x?ToKeN=[redacted]" 200'),
+    # a query string inside a parameter: the rest of it goes too, up to the next & of the line
+    (f"next=%2Fr%3F%2574oken%253Dlocal1%25252E{SIGNATURE}%2526lang%253Den&x=1",
+     "next=%2Fr%3F%2574oken%253D[redacted]&x=1"),
+    # the thank-you page's receipt: registration id, expiry, key, signature: all of it
+    (f"GET /events/e/thanks?ref=79mOZtVpOXeYKmPtj9_tmw.1684739100.local1.{SIGNATURE}&lang=nl HTTP/1.1",
+     "GET /events/e/thanks?ref=[redacted]&lang=nl HTTP/1.1"),
+    ('{"thanks_url": "/events/e/thanks?ref=79mOZtVpOXeYKmPtj9_tmw.1684739100.local1.x"}',
+     '{"thanks_url": "/events/e/thanks?ref=[redacted]"}'),
+    (f"{{'token': '{TOKEN}', 'lang': 'nl'}}", "{'token': '[redacted]', 'lang': 'nl'}"),
+    # names that only end or start like one are someone else's
+    ("GET /x?mytoken=abc&refresh=1&preference=2 HTTP/1.1", "GET /x?mytoken=abc&refresh=1&preference=2 HTTP/1.1"),
+])
+def test_the_whole_value_of_a_token_or_ref_parameter_is_redacted(line, shown):
+    assert redact(line) == shown
+
+
+def _percent(character: str, depth: int, lower: bool) -> str:
+    code = f"{ord(character):02X}"
+    return "%" + "25" * depth + (code.lower() if lower else code)
+
+
+@st.composite
+def spelled(draw, text: str) -> str:
+    """``text`` with each character as is, in the other case, or percent-encoded (any depth, hex in any case)."""
+    out = []
+    for character in text:
+        how = draw(st.sampled_from(["as is", "swapped", "encoded", "encoded"]))
+        if how == "as is":
+            out.append(character)
+        elif how == "swapped":
+            out.append(character.swapcase())
+        else:
+            out.append(_percent(character, draw(st.integers(0, 2)), draw(st.booleans())))
+    return "".join(out)
+
+
+HOSTILE = string.printable + "é\u2028\x85\u202e%&=?#;'\"+"
+# what may sit inside a value: anything but what ends it (&, ASCII white space, ")
+INSIDE = st.one_of(st.text(alphabet=st.characters(blacklist_characters='&" \t\n\r\x0b\x0c'), max_size=6),
+                   st.sampled_from(["%26", "%2526", "%", "%%", "#", "'", "=", "?", "\u2028", "\x85", "\u3000"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    data=st.data(),
+    registration_id=st.from_regex(r"[A-Za-z0-9_-]{22}", fullmatch=True),
+    key_id=st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True),
+    before=st.text(alphabet=HOSTILE, max_size=20),
+    after=st.text(alphabet=HOSTILE, max_size=20),
+    separator=st.sampled_from(["?", "&", " ", '"', "%3F", "%26", "%253f", "(", "\n"]),
+    equals=st.sampled_from(["=", "%3D", "%3d", "%253D"]),
+    end=st.sampled_from(["&", " ", '"', "\n", ""]),
+    junk=INSIDE,
+)
+def test_no_line_holds_a_signature_however_the_parameter_is_encoded(
+    data, registration_id, key_id, before, after, separator, equals, end, junk
+):
+    """``token=`` or ``ref=`` (name in any case, any character percent-encoded at any depth, also the ``=``)
+    with a link token or receipt, its characters percent-encoded at will and hostile text glued inside:
+    no line the filter writes holds the signature, nor the value as written."""
+    from chalicelib import tokens
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TOKEN_KEYS", f"{key_id}:a-local-secret")
+        name, secret = data.draw(st.sampled_from([
+            ("token", tokens.make_token(registration_id, tokens.VIEW)),
+            ("ref", tokens.make_receipt("an-event", registration_id, 1684739100)),
+        ]))
+    signature = secret.rsplit(".", 1)[1]
+    value = data.draw(spelled(secret))
+    at = data.draw(st.integers(0, len(value)))
+    value = value[:at] + junk + value[at:]
+    line = before + separator + data.draw(spelled(name)) + equals + value + end + after
+    for shown in (redact(line), _through_stream(line + "\n")):
+        assert signature not in shown and value not in shown
+        assert REDACTED in shown
+
+
+def _through_stream(text: str) -> str:
+    target = io.StringIO()
+    stream = RedactingStream(target)
+    stream.write(text)
+    stream.flush()
+    return target.getvalue()
