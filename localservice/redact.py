@@ -1,4 +1,5 @@
-"""No link token (nor thank-you page receipt) in any line the local service writes.
+"""No link token (nor thank-you page receipt), and no request line the server could not read, in any
+line the local service writes.
 
 A registrant's link token (``<key id>.<HMAC-SHA256, base64url>``, README "Seats,
 waitlist and cancellation") is as good as a password for their registration.
@@ -7,6 +8,14 @@ The Chalice development server logs every request line, query string included
 from an email. :func:`install` wraps ``sys.stdout`` and ``sys.stderr`` so that
 every line, whoever writes it (access log, stream poller, outbox, the app's
 logger, moto), is passed through :func:`redact` first.
+
+The server (``http.server``, under Chalice's handler) reads a request's body by its
+``Content-Length``; what a client sent beyond it is read as the next request line and
+logged, twice, when it cannot be parsed: ``code 400, message Bad request syntax
+('"email":"cl@example.org"}')`` and ``"<that line>" 400 -``. That is a registrant's personal
+data, so such a line is shown as ``[unreadable request line]`` with its status: in an access
+log line, any request line that is not ``METHOD target HTTP/x.y`` (or HTTP/0.9's ``GET target``),
+and in the server's error line, whatever it quotes in parentheses.
 """
 
 from __future__ import annotations
@@ -53,10 +62,33 @@ _TOKEN_JSON = re.compile(rf"(?i)(([\"'])(?:{'|'.join(SECRET_PARAMETERS)})\2\s*:\
 _TOKEN_SHAPE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{43,}")
 
 
+#: What a request line the server could not read is shown as.
+UNREADABLE = "[unreadable request line]"
+
+# http.server's log lines: "<client> - - [<time>] <message>"; the access line's message is
+# '"<request line>" <status> <size>' (the request line may hold any character, quotes too), an
+# error's 'code <status>, message <text>', where the text quotes what could not be read:
+# "Bad request syntax ('...')", "Bad request version ('...')", "Unsupported method ('...')", ...
+_SERVER_LOG = r"^(?P<head>\S+ - - \[[^\]\n]*\] )"
+_ACCESS_LINE = re.compile(_SERVER_LOG + r'"(?P<request>.*)" (?P<tail>(?:\d{3}|-) \S+)$', re.MULTILINE)
+_ERROR_LINE = re.compile(_SERVER_LOG + r"(?P<code>code \d{3}, message )(?P<text>[^(\n]*?) ?\(.*$", re.MULTILINE)
+# A request line the server read: a method, a target without spaces, the version (HTTP/0.9: GET and a path).
+_READABLE_REQUEST = re.compile(r"[A-Z]+ \S+ HTTP/\d\.\d|GET \S+|")
+
+
+def _readable_requests_only(text: str) -> str:
+    """``text`` with every request line the server could not read shown as :data:`UNREADABLE`."""
+    text = _ERROR_LINE.sub(lambda m: f"{m['head']}{m['code']}{m['text']} {UNREADABLE}", text)
+    return _ACCESS_LINE.sub(
+        lambda m: m[0] if _READABLE_REQUEST.fullmatch(m["request"]) else f"{m['head']}{UNREADABLE} {m['tail']}", text)
+
+
 def redact(text: str) -> str:
-    """``text`` with every link token and receipt replaced by ``[redacted]``: the whole value of a
-    :data:`SECRET_PARAMETERS` parameter (however its name or value is percent-encoded), of such a JSON
-    field, and anything shaped like a token; nothing else changes."""
+    """``text`` with every request line the server could not read replaced by ``[unreadable request line]``
+    (a body beyond its ``Content-Length`` may hold personal data), and every link token and receipt by
+    ``[redacted]``: the whole value of a :data:`SECRET_PARAMETERS` parameter (however its name or value is
+    percent-encoded), of such a JSON field, and anything shaped like a token; nothing else changes."""
+    text = _readable_requests_only(text)
     text = _TOKEN_PARAMETER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _TOKEN_JSON.sub(lambda m: m.group(1) + REDACTED + m.group(4), text)
     return _TOKEN_SHAPE.sub(REDACTED, text)

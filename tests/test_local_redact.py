@@ -2,7 +2,9 @@
 
 import io
 import json
+import socket
 import string
+import sys
 import threading
 
 import pytest
@@ -177,3 +179,63 @@ def _through_stream(text: str) -> str:
     stream.write(text)
     stream.flush()
     return target.getvalue()
+
+
+def test_a_body_longer_than_its_content_length_never_reaches_the_log(monkeypatch):
+    """The development server reads a body by its Content-Length and the rest as the next request line,
+    which it cannot parse and logs (the registrant's address): the filter shows the status only."""
+    from chalice import Chalice
+    from chalice.config import Config
+    from chalice.local import LocalDevServer
+
+    app = Chalice("overlong-body")
+
+    @app.route("/events/e/registrations", methods=["POST"])
+    def register():
+        return {"status": "confirmed"}
+
+    captured = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", RedactingStream(captured))  # where http.server logs, read at each call
+    server = LocalDevServer(app, Config(), "127.0.0.1", 0)
+    serving = threading.Thread(target=server.server.serve_forever, daemon=True)
+    serving.start()
+    body = b'{"name": "Cl", "email": "cl@example.org", "organisation": "Wilde Ganzen"}'
+    try:
+        with socket.create_connection(server.server.server_address, timeout=30) as client:
+            client.sendall(b"POST /events/e/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           b"Content-Type: application/json\r\nContent-Length: 12\r\n\r\n" + body)
+            client.shutdown(socket.SHUT_WR)  # the rest is read as a request line, up to the end
+            answers = b""
+            while chunk := client.recv(65536):
+                answers += chunk
+    finally:
+        server.server.shutdown()
+        server.server.server_close()
+    sys.stderr.flush()
+    log = captured.getvalue()
+    assert answers.startswith(b"HTTP/1.1 200 ") and b"Error code explanation: 400" in answers  # the app's, the server's
+    lines = log.splitlines()
+    assert any(line.endswith('"POST /events/e/registrations HTTP/1.1" 200 -') for line in lines), log  # readable
+    assert any(line.endswith("] code 400, message Bad request version [unreadable request line]") for line in lines)
+    assert any(line.endswith("] [unreadable request line] 400 -") for line in lines), log
+    assert "example.org" not in log and "Ganzen" not in log and "organisation" not in log
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    ('127.0.0.1 - - [22/May/2023 09:00:01] "GET /events/e HTTP/1.1" 200 -', None),
+    ('127.0.0.1 - - [22/May/2023 09:00:01] "GET /events/e" 200 -', None),  # HTTP/0.9
+    ('127.0.0.1 - - [22/May/2023 09:00:01] "" 414 -', None),  # Request-URI Too Long: nothing to hide
+    ('127.0.0.1 - - [22/May/2023 09:00:01] code 431, message Line too long', None),
+    ('127.0.0.1 - - [22/May/2023 09:00:01] "e": "cl@example.org", "x": "y HTTP/1.1" 400 -',
+     "127.0.0.1 - - [22/May/2023 09:00:01] [unreadable request line] 400 -"),
+    ('127.0.0.1 - - [22/May/2023 09:00:01] "anna cl@example.org HTTP/1.1" 405 -',  # a method of lowercase letters
+     "127.0.0.1 - - [22/May/2023 09:00:01] [unreadable request line] 405 -"),
+    ('127.0.0.1 - - [22/May/2023 09:00:01] "POST /x HTTP/1.1 cl@example.org" 400 -',
+     "127.0.0.1 - - [22/May/2023 09:00:01] [unreadable request line] 400 -"),
+    ("127.0.0.1 - - [22/May/2023 09:00:01] code 400, message Bad request version ('\"cl@example.org\"}')",
+     "127.0.0.1 - - [22/May/2023 09:00:01] code 400, message Bad request version [unreadable request line]"),
+    ("127.0.0.1 - - [22/May/2023 09:00:01] code 501, message Unsupported method ('{\"email\":')",
+     "127.0.0.1 - - [22/May/2023 09:00:01] code 501, message Unsupported method [unreadable request line]"),
+])
+def test_only_request_lines_the_server_read_are_shown(line, shown):
+    assert redact(line + "\n") == (shown or line) + "\n"
