@@ -202,8 +202,10 @@ def _choice(options: list[str]) -> AfterValidator:
 
 def _multichoice(options: list[str], required: bool) -> AfterValidator:
     def check(values: list[str]) -> list[str]:
-        if any(v not in options for v in values) or len(set(values)) != len(values):
+        if any(v not in options for v in values):
             raise PydanticCustomError("invalid_choice", "not an option")
+        if len(set(values)) != len(values):
+            raise PydanticCustomError("repeated_choice", "an option twice")
         if required and not values:
             raise PydanticCustomError("too_short", "empty")
         return [o for o in options if o in values]  # the event's order

@@ -127,6 +127,10 @@ def test_questions_of_any_event_build_its_registration_model(tmp_path):
         ("phone", "invalid_phone"),
         ("organisation", "unknown_field"),
     }
+    with pytest.raises(RegistrationInvalid) as caught:  # was invalid_choice, "Choose one of the options."
+        validate_registration(event, {**base, "bikes": ["road", "cargo", "road"]}, "en")
+    assert [e.as_dict() for e in caught.value.errors] == [
+        {"field": "bikes", "code": "repeated_choice", "message": "Choose each option at most once."}]
 
 
 def test_local_time_in_the_daylight_saving_gap_is_refused(tmp_path):
