@@ -3,10 +3,11 @@
 Rules (README, "HTTP API"): bodies over 16 KiB get 413; only
 ``application/json`` and ``application/x-www-form-urlencoded`` (with or without
 ``; charset=...``) are read, anything else gets 415; a body that cannot be
-parsed gets 400. Content-Type parameters are parsed by Werkzeug. Numbers of any
-size are read (:func:`_json_int`); the registration model bounds them. A UTF-8
-byte order mark at the start of a UTF-8 body is ignored, as RFC 8259 section 8.1
-allows a JSON parser to (some Windows tools write one), for forms too.
+parsed gets 400, and so does a JSON object naming a member twice. Content-Type
+parameters are parsed by Werkzeug. Numbers of any size are read (:func:`_json_int`);
+the registration model bounds them. A UTF-8 byte order mark at the start of a UTF-8
+body is ignored, as RFC 8259 section 8.1 allows a JSON parser to (some Windows tools
+write one), for forms too.
 """
 
 from __future__ import annotations
@@ -62,13 +63,25 @@ def _read_object(content_type: str | None, raw: bytes | None, language: str,
         if not raw and empty_json:
             return {}, False
         try:
-            data = json.loads(raw.decode(charset), parse_int=_json_int)
+            data = json.loads(raw.decode(charset), parse_int=_json_int, object_pairs_hook=_unique_members)
         except (UnicodeError, LookupError, ValueError, RecursionError):
             raise Problem(400, "malformed-body", language, expected="json") from None
         if not isinstance(data, dict):
             raise Problem(400, "malformed-body", language, expected="json")
         return data, False
     raise Problem(415, "unsupported-media-type", language, got=media_type[:100])
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose member names are unique, else ``ValueError`` (400 ``malformed-body``).
+
+    RFC 8259 section 4: with a name twice, parsers disagree on which value counts (Python keeps the
+    last, others the first), so a firewall and the service could read different registrations.
+    """
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("a member name appears twice")
+    return members
 
 
 #: Longest integer literal read as an ``int``; Python refuses ``int()`` of over 4300 digits

@@ -61,6 +61,10 @@ from chalicelib.eventparts import (
     unsafe_character,
 )
 
+#: The most seats an event file may give (README "Event files"): far above any real event, and a number
+#: DynamoDB keeps exactly (it holds 38 significant digits; a 39-digit capacity broke every write).
+MAX_CAPACITY = 1_000_000
+
 #: What ``chalicelib.events`` offers: its own model and loading, and the parts it re-exports
 #: from ``chalicelib.eventparts`` (callers import them from here).
 __all__ = [
@@ -134,7 +138,7 @@ class Event(BaseModel):
     ends_at: LocalTime
     location: Location
     organiser: Organiser
-    capacity: PositiveInt | None = None
+    capacity: PositiveInt | None = Field(default=None, le=MAX_CAPACITY)
     waitlist: bool = False
     registration_opens_at: LocalTime | None = None
     registration_closes_at: LocalTime | None = None

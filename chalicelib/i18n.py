@@ -29,6 +29,7 @@ FIELD_ERRORS: dict[str, dict[str, str]] = {
               "naar dit adres kunnen we niet mailen.",
     },
     "invalid_choice": {"en": "Choose one of the options.", "nl": "Kies een van de opties."},
+    "repeated_choice": {"en": "Choose each option at most once.", "nl": "Kies elke optie hooguit één keer."},
     "invalid_phone": {
         "en": "Enter a phone number of digits, spaces and an optional leading +.",
         "nl": "Vul een telefoonnummer in met cijfers, spaties en eventueel een + vooraan.",

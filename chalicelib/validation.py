@@ -75,14 +75,37 @@ def _has_control_characters(text: str, *, line_breaks: bool = False) -> bool:
     return any(unicodedata.category(ch) in refused or ch in BIDI_CONTROLS for ch in text)
 
 
+#: Invisible characters removed from typed text (README "Emails", names): the Default_Ignorable_Code_Point
+#: characters of Unicode's DerivedCoreProperties.txt that no script needs to spell a name, e.g. the zero-width
+#: space, the byte order mark, the soft hyphen, the Hangul fillers and the tag characters ("Ann\u200ba" looked
+#: like "Anna" but was another name, and the door search missed it). Kept, as real names need them: the
+#: zero-width (non-)joiners U+200C/U+200D, the variation selectors, the Mongolian variation selectors and vowel
+#: separator, and the direction marks U+200E/U+200F/U+061C; tags only inside an emoji tag sequence (a flag such
+#: as Scotland's: U+1F3F4, tags, U+E007F). Bidi embeddings and isolates are refused instead (BIDI_CONTROLS).
+_INVISIBLE = re.compile(
+    "(\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F)"  # an emoji tag sequence, kept whole
+    "|[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u200b\u2060-\u2065\u206a-\u206f\u3164\ufeff\uffa0"
+    "\ufff0-\ufff8\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E00FF\U000E01F0-\U000E0FFF]"
+)
+#: Characters that show as nothing though no Unicode property says so: the blank Braille pattern.
+_BLANK_LOOKING = frozenset("\u2800")
+
+
+def without_invisible(text: str) -> str:
+    """``text`` without the invisible characters of :data:`_INVISIBLE` (emoji tag sequences kept whole)."""
+    return _INVISIBLE.sub(lambda m: m.group(1) or "", text)
+
+
 def _invisible_only(text: str) -> bool:
-    """True when nothing but format characters (Cf, e.g. zero-width spaces) and spaces remain."""
-    return all(unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp") for ch in text)
+    """True when nothing visible remains: only format characters (Cf), spaces, separators, combining
+    marks with nothing to combine with (Mn, Mc, Me) and blank-looking characters (U+2800)."""
+    return all(unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp", "Mn", "Mc", "Me") or ch in _BLANK_LOOKING
+               for ch in text)
 
 
 def _text(limit: int, *, multiline: bool = False) -> AfterValidator:
     def check(value: str) -> str:
-        value = value.strip()
+        value = without_invisible(value).strip()
         if not value or _invisible_only(value):
             raise PydanticCustomError("too_short", "empty")
         if len(value) > limit:
@@ -179,8 +202,10 @@ def _choice(options: list[str]) -> AfterValidator:
 
 def _multichoice(options: list[str], required: bool) -> AfterValidator:
     def check(values: list[str]) -> list[str]:
-        if any(v not in options for v in values) or len(set(values)) != len(values):
+        if any(v not in options for v in values):
             raise PydanticCustomError("invalid_choice", "not an option")
+        if len(set(values)) != len(values):
+            raise PydanticCustomError("repeated_choice", "an option twice")
         if required and not values:
             raise PydanticCustomError("too_short", "empty")
         return [o for o in options if o in values]  # the event's order

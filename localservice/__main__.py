@@ -339,10 +339,11 @@ UNKNOWN_ROUTE_BODY = (
 
 
 def _answer_unknown_routes_as_deployed(server: Any) -> None:
-    """404 problem+json for an unknown path, as the deployed stack's gateway response gives.
+    """404 problem+json for an unknown path, as the deployed stack's gateway responses give.
 
-    Chalice's development server imitates API Gateway's default instead
-    (``403 Missing Authentication Token``), which the stack replaces.
+    Chalice's development server imitates API Gateway's defaults instead (``403 Missing
+    Authentication Token``; with an ``Authorization`` header, 403 echoing it as a broken AWS
+    signature), which the stack replaces.
     """
     from chalice.local import ForbiddenError
 
@@ -351,7 +352,8 @@ def _answer_unknown_routes_as_deployed(server: Any) -> None:
     original = handler._send_error_response
 
     def send_error_response(self: Any, error: Exception) -> None:
-        if isinstance(error, ForbiddenError) and b"Missing Authentication Token" in (error.body or b""):
+        body = (error.body or b"") if isinstance(error, ForbiddenError) else b""
+        if b"Missing Authentication Token" in body or b"Authorization header requires" in body:
             self._send_http_response(404, {"Content-Type": "application/problem+json"}, UNKNOWN_ROUTE_BODY)
             return
         original(self, error)

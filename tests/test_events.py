@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.events import EventFileError, load_event_dir, load_event_file
 from chalicelib.validation import RegistrationInvalid, validate_registration
@@ -63,6 +65,22 @@ def test_offset_in_local_time_is_refused(tmp_path):
         load_event_file(_write(tmp_path, SEED_EVENT_ID, text))
 
 
+@settings(max_examples=40, deadline=None)
+@given(capacity=st.one_of(st.integers(max_value=0), st.integers(min_value=1_000_001, max_value=10**60)))
+def test_capacity_outside_one_to_a_million_is_refused(tmp_path_factory, capacity):
+    """A 39-digit capacity was stored, then broke every read of the counters (DynamoDB keeps 38 digits)."""
+    text = SEED.read_text(encoding="utf-8").replace("capacity: 40", f"capacity: {capacity}")
+    refused = r"capacity: Input should be (greater than 0|less than or equal to 1000000)"
+    with pytest.raises(EventFileError, match=refused):
+        load_event_file(_write(tmp_path_factory.mktemp("cap"), SEED_EVENT_ID, text))
+
+
+def test_a_million_seats_is_allowed(tmp_path):
+    text = SEED.read_text(encoding="utf-8").replace("capacity: 40", "capacity: 1000000")
+    (tmp_path / "assets").symlink_to(EVENTS_DIR / "assets")  # the file's logo
+    assert load_event_file(_write(tmp_path, SEED_EVENT_ID, text)).capacity == 1_000_000
+
+
 def test_file_name_must_match_id(tmp_path):
     with pytest.raises(
         EventFileError, match=r"id: 'partos-engagement-mobilisatie-2023' differs from the file name 'other'"
@@ -109,6 +127,10 @@ def test_questions_of_any_event_build_its_registration_model(tmp_path):
         ("phone", "invalid_phone"),
         ("organisation", "unknown_field"),
     }
+    with pytest.raises(RegistrationInvalid) as caught:  # was invalid_choice, "Choose one of the options."
+        validate_registration(event, {**base, "bikes": ["road", "cargo", "road"]}, "en")
+    assert [e.as_dict() for e in caught.value.errors] == [
+        {"field": "bikes", "code": "repeated_choice", "message": "Choose each option at most once."}]
 
 
 def test_local_time_in_the_daylight_saving_gap_is_refused(tmp_path):

@@ -128,11 +128,13 @@ def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
     import json
 
     base, _, _ = local_service
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(f"{base}/nope")
-    assert caught.value.code == 404
-    assert caught.value.headers["Content-Type"] == "application/problem+json"
-    assert json.loads(caught.value.read())["type"] == "/problems/not-found"
+    for headers in ({}, {"Authorization": "Bearer local1.door-link-token"}):  # the second was 403, header echoed
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/nope", headers=headers))
+        assert caught.value.code == 404
+        assert caught.value.headers["Content-Type"] == "application/problem+json"
+        body = caught.value.read()
+        assert json.loads(body)["type"] == "/problems/not-found" and b"door-link-token" not in body
 
 
 def test_the_services_own_origin_on_its_port_is_allowed(local_service):

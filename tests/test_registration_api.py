@@ -421,3 +421,18 @@ def test_the_201_location_is_the_registration_which_answers_with_the_emails_toke
     assert mine.status_code == 200 and json.loads(mine.body)["status"] == "confirmed"
     thanks = client.http.get(body["thanks_url"].removeprefix("http://127.0.0.1:8000"), headers={"Accept": "text/html"})
     assert thanks.status_code == 200 and "anna@example.org" in thanks.body.decode()
+
+
+@pytest.mark.parametrize("body", [
+    b'{"name": "Anna", "email": "anna@example.org", "email": "someone@else.example"}',
+    b'{"name": "Anna", "answers": {"x": 1, "x": 2}}',
+])
+def test_a_json_member_named_twice_is_malformed(client, seed_event, body):
+    """RFC 8259 section 4: parsers disagree on which value counts (a firewall may read the first)."""
+    answer = client.http.post(f"/events/{SEED_EVENT_ID}/registrations",
+                              headers={"Content-Type": "application/json", "Accept-Language": "en"}, body=body)
+    assert answer.status_code == 400
+    assert json.loads(answer.body) == {
+        "type": "/problems/malformed-body", "title": "Malformed request body", "status": 400,
+        "detail": "The body could not be read as a JSON object."}
+    assert stored_registrations() == []

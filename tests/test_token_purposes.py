@@ -140,3 +140,32 @@ def test_thank_you_references_are_no_link_tokens_of_any_purpose(client, seed_eve
             )
             is None
         )
+
+
+def test_the_cancel_page_of_a_waitlisted_registrant_speaks_of_the_waitlist(client, seed_event):
+    """Someone waiting has no seat to give up: the link, question and button say "leave the waitlist"."""
+    from tests.test_capacity import small_event
+
+    small_event(1)
+    register(client, language="en", email="seat@example.org")
+    waiting = register(client, language="en", email="waiting@example.org")
+    page = cancel_page(client, waiting, tokens.make_token(waiting, tokens.CANCEL)).body.decode()
+    assert "Are you sure you want to leave the waitlist? You will lose your place in the queue." in page
+    assert "Yes, leave the waitlist" in page and "seat" not in page.split('id="registration-status"')[1]
+    legacy = status_page(client, waiting, legacy_token(waiting), html=True).body.decode()
+    assert ">Leave the waitlist</a>" in legacy
+
+
+@pytest.mark.parametrize(("lang", "question", "button"), [
+    ("en", "Do you want to withdraw your registration? No seat will come free for you any more.",
+     "Yes, withdraw my registration"),
+    ("nl", "Wil je je inschrijving intrekken? Er komt geen plek meer voor je vrij.", "Ja, trek mijn inschrijving in"),
+])
+def test_past_the_waitlist_cutoff_the_cancel_page_withdraws(seed_event, lang, question, button):
+    from chalicelib import pages
+
+    cutoff = seed_event.utc(seed_event.waitlist_closes_local)
+    page = pages.registration_status(seed_event, lang, registration_id="r", status="waitlisted", position=3,
+                                   token="t", ask_cancel=True, base_path="..", now=cutoff, can_cancel=True)
+    assert question in page and button in page
+    assert "seat will go" not in page and "plek gaat" not in page

@@ -663,6 +663,10 @@ class EventRegistrationStack(cdk.Stack):
     GATEWAY_PROBLEMS = (
         ("MISSING_AUTHENTICATION_TOKEN", "404", "not-found", "Not found",
          "There is no page or endpoint here, or it does not accept this method."),
+        # The same with an Authorization header (a door link's bearer token sent to a wrong path): API
+        # Gateway reads it as a broken AWS signature and would answer 403 with the header echoed back.
+        ("INCOMPLETE_SIGNATURE", "404", "not-found", "Not found",
+         "There is no page or endpoint here, or it does not accept this method."),
         ("THROTTLED", "429", "too-many-requests", "Too many requests",
          "Too many requests right now; try again in a few seconds."),
         # A request AWS WAF's common rule set blocked (the rate rule answers 429 itself).

@@ -552,11 +552,12 @@ def test_gateway_answers_are_problem_json_with_cors(prod):
         r["Properties"]["ResponseType"]: r["Properties"]
         for r in prod.of_type("AWS::ApiGateway::GatewayResponse").values()
     }
-    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "WAF_FILTERED", "DEFAULT_4XX",
-                              "DEFAULT_5XX"}
-    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
-    assert missing["StatusCode"] == "404"
-    assert _json.loads(missing["ResponseTemplates"]["application/json"])["type"] == "/problems/not-found"
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "INCOMPLETE_SIGNATURE", "THROTTLED", "WAF_FILTERED",
+                              "DEFAULT_4XX", "DEFAULT_5XX"}
+    for unknown_route in ("MISSING_AUTHENTICATION_TOKEN", "INCOMPLETE_SIGNATURE"):  # with an Authorization header
+        missing = responses[unknown_route]
+        assert missing["StatusCode"] == "404"
+        assert _json.loads(missing["ResponseTemplates"]["application/json"])["type"] == "/problems/not-found"
     throttled = responses["THROTTLED"]
     assert throttled["StatusCode"] == "429"
     assert _json.loads(throttled["ResponseTemplates"]["application/json"])["status"] == 429
