@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Chalice, Rate, Response
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
@@ -153,7 +154,7 @@ def create_registration(event_id: str) -> Response:
         if body.is_form:
             on_error.form = (event, body.data)
         result = registrations.register(event_id, body.data, on_error.language, event=event)
-    except (ServiceError, Problem) as error:
+    except (ServiceError, Problem, BotoCoreError, ClientError) as error:
         return on_error.to(error)
     if result.stored:
         logger.info("registered", extra={"event_id": event_id, "registration_id": result.registration_id,
@@ -210,7 +211,7 @@ def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: b
     purpose = tokens.CANCEL if ask_cancel else tokens.VIEW
     try:
         view = _registrant(registration_id, token, purpose)
-    except ServiceError as error:
+    except (ServiceError, BotoCoreError, ClientError) as error:
         page_base_path = base_path if _wants_html() else None
         return ErrorAnswer(visitor_language(SERVICE_LANGUAGES), page_base_path).to(error)
     if not _wants_html() and not ask_cancel:
@@ -249,7 +250,7 @@ def cancel_registration(registration_id: str) -> Response:
     try:
         token, is_form = parse_token_body(header("content-type"), raw_body(), language)
         view = _registrant(registration_id, token, tokens.CANCEL, cancel=True)
-    except (ServiceError, Problem) as error:  # a browser posting the cancel form: a page, not JSON
+    except (ServiceError, Problem, BotoCoreError, ClientError) as error:  # a browser's cancel form: a page
         return ErrorAnswer(language, page_base_path="../.." if _wants_html() else None).to(error)
     result = view.cancelled
     assert result is not None  # noqa: S101 - registrations.cancel_own sets it

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AWSConnectionError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 if TYPE_CHECKING:
@@ -44,6 +46,38 @@ class ServiceError(Exception):
     def problem_params(self, language: str) -> dict[str, Any]:
         """Values for the detail text of :attr:`CODE` in ``language``; none by default."""
         return {}
+
+
+class Unavailable(ServiceError):
+    """AWS did not answer in time or kept refusing for now (a read timeout, a dropped connection,
+    throttling), after botocore's own retries (``chalicelib.aws.RETRY_CONFIG``): 503 ``unavailable``
+    with ``Retry-After: 5`` (README, "HTTP API"), not 500, which says the code is wrong.
+
+    A write's outcome is then unknown; its answer says so, and sending it again is safe: a
+    registration's address guard refuses a second one, a cancellation changes nothing twice.
+    """
+
+    STATUS = 503
+    CODE = "unavailable"
+    HEADERS: ClassVar[dict[str, str]] = {"Retry-After": "5"}
+
+
+#: Error codes AWS answers for "not now" rather than "wrong" (DynamoDB's and the general ones,
+#: botocore's ``standard`` retry mode retries them first): throttling, capacity, its own 500s.
+TRANSIENT_AWS_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "RequestLimitExceeded",
+    "TooManyRequestsException", "InternalServerError", "InternalFailure", "ServiceUnavailable",
+})
+
+
+def unavailable(error: BaseException) -> Unavailable | None:
+    """An :class:`Unavailable` for a passing AWS failure (``error`` from botocore: a timeout or lost
+    connection, or a code in :data:`TRANSIENT_AWS_CODES`), else ``None`` (anything else is a bug: 500)."""
+    if isinstance(error, (HTTPClientError, AWSConnectionError)):
+        return Unavailable(type(error).__name__)
+    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in TRANSIENT_AWS_CODES:
+        return Unavailable(str(error.response["Error"]["Code"]))
+    return None
 
 
 class Busy(ServiceError):

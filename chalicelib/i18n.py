@@ -118,6 +118,14 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Busy", "Too many registrations at once for this event; try again in a second."),
         "nl": ("Druk", "Te veel inschrijvingen tegelijk voor dit evenement; probeer het over een seconde opnieuw."),
     },
+    "unavailable": {
+        "en": ("Try again shortly", "We could not reach our storage just now; please try again in a few seconds. "
+               "If you were registering, check your email first: it may have gone through, and sending the "
+               "form again will not register you twice."),
+        "nl": ("Probeer het zo opnieuw", "We konden onze opslag even niet bereiken; probeer het over een paar "
+               "seconden opnieuw. Was je je aan het inschrijven, kijk dan eerst in je e-mail: het kan gelukt zijn, "
+               "en het formulier nog eens versturen schrijft je niet twee keer in."),
+    },
     "internal-error": {
         "en": ("Internal error", "Something went wrong on our side. Please try again later."),
         "nl": ("Interne fout", "Er ging bij ons iets mis. Probeer het later opnieuw."),

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib import clock, cors, pages, store
-from chalicelib.errors import ServiceError
+from chalicelib.errors import ServiceError, unavailable
 from chalicelib.events import SUPPORTED_LANGUAGES, Event
 from chalicelib.i18n import negotiate
 from chalicelib.problems import PROBLEM_CONTENT_TYPE, Problem, problem_for
@@ -82,10 +83,11 @@ def security_headers(content_type: str, img_origin: str | None = None) -> Header
     return headers
 
 
-def html_answer(body: str, status: int = 200, event: Event | None = None) -> Response:
-    """An HTML page; ``event`` (when the page is an event's) lets its logo host into the CSP."""
+def html_answer(body: str, status: int = 200, event: Event | None = None,
+                headers: Mapping[str, str] | None = None) -> Response:
+    """An HTML page; ``event`` (when the page is an event's) lets its logo host into the CSP; ``headers`` added."""
     origin = event.branding.logo_origin if event is not None and event.branding else None
-    return Response(body=body, status_code=status, headers=security_headers(HTML, origin))
+    return Response(body=body, status_code=status, headers={**security_headers(HTML, origin), **(headers or {})})
 
 
 def json_answer(body: Any, status: int = 200, headers: Headers | None = None) -> Response:
@@ -121,15 +123,22 @@ class ErrorAnswer:
     page_base_path: str | None = None
     form: tuple[Event, dict[str, Any]] | None = None
 
-    def to(self, error: ServiceError | Problem) -> Response:
-        """The answer to ``error``."""
+    def to(self, error: ServiceError | Problem | Exception) -> Response:
+        """The answer to ``error``: a service error or problem, or a passing AWS failure (``errors.AWS_FAILURES``:
+        503 ``unavailable``, ``errors.unavailable``); any other exception is raised again (a bug: 500)."""
+        if not isinstance(error, (ServiceError, Problem)):
+            transient = unavailable(error)
+            if transient is None:
+                raise error
+            error = transient
         problem = problem_for(error, self.language)
         if self.form is not None and problem.status in (409, 422):
             event, values = self.form
             return form_again(event, values, self.language, error, problem)
-        if self.page_base_path is not None:
-            page = pages.message(self.language, problem.title, problem.detail, self.page_base_path)
-            return html_answer(page, problem.status)
+        page_base_path = "../.." if self.form is not None else self.page_base_path  # a form post: a page
+        if page_base_path is not None:
+            page = pages.message(self.language, problem.title, problem.detail, page_base_path)
+            return html_answer(page, problem.status, headers=dict(problem.headers))
         return problem_answer(problem)
 
 
@@ -207,6 +216,6 @@ def event_page(event_id: str, render: Callable[[Event, Any, str], str], base_pat
     """
     try:
         event, counts = store.get_event(event_id) if counters else (store.event_definition(event_id), None)
-    except store.EventNotFound as error:
+    except (store.EventNotFound, BotoCoreError, ClientError) as error:
         return ErrorAnswer(visitor_language(SERVICE_LANGUAGES), page_base_path=base_path).to(error)
     return html_answer(render(event, counts, visitor_language(event.languages)), event=event)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Blueprint, Response
 
 from chalicelib import clock, store
@@ -69,7 +70,7 @@ def _door_answer(event_id: str, act: Callable[[Event, checkin.DoorPass, str], An
     try:
         event, door = _door(event_id, token, on_error)
         return json_answer(act(event, door, on_error.language))
-    except (ServiceError, Problem) as error:
+    except (ServiceError, Problem, BotoCoreError, ClientError) as error:
         answer = on_error.to(error)
     if answer.status_code == 401:
         answer.headers["WWW-Authenticate"] = f'{DOOR_CHALLENGE}, error="invalid_token"' if token else DOOR_CHALLENGE

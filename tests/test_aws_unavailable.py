@@ -1,0 +1,105 @@
+"""AWS not answering in time (or throttling) after botocore's retries: 503 ``unavailable``, never 500.
+
+Found by a stress run against the local service: 100 clients at once made DynamoDB calls wait past the
+10 s read timeout, and registrations, cancellations and status pages answered 500 ``internal-error``
+(README, "HTTP API": 500 is for a bug of ours). Faults are injected on the wire (botocore's ``before-send``),
+so everything above botocore runs as deployed.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
+
+from chalicelib import aws as clients
+from chalicelib import registrations, store
+from tests.conftest import SEED_EVENT_ID, partos_registration, post_json
+
+UNAVAILABLE = {
+    "type": "/problems/unavailable", "title": "Try again shortly", "status": 503,
+    "detail": "We could not reach our storage just now; please try again in a few seconds. If you were "
+              "registering, check your email first: it may have gone through, and sending the form again "
+              "will not register you twice.",
+}
+
+
+@pytest.fixture
+def failing_dynamodb(aws, monkeypatch):
+    """``fail(operation, error)``: every later DynamoDB ``operation`` raises ``error`` on the wire (one try)."""
+    monkeypatch.setattr(clients, "RETRY_CONFIG", Config(retries={"mode": "standard", "total_max_attempts": 1},
+                                                        connect_timeout=5, read_timeout=10))
+    clients.reset_clients()
+
+    def fail(operation: str, error: Exception) -> None:
+        def raise_error(**_):
+            raise error
+        clients.client("dynamodb").meta.events.register_first(f"before-send.dynamodb.{operation}", raise_error)
+
+    yield fail
+    clients.reset_clients()
+
+
+def _timeout() -> ReadTimeoutError:
+    return ReadTimeoutError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com/")
+
+
+def test_a_registration_whose_write_times_out_is_503_unavailable(client, seed_event, failing_dynamodb):
+    failing_dynamodb("TransactWriteItems", _timeout())
+    answer = post_json(client, partos_registration(language="en"))
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "5"
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert json.loads(answer.body) == UNAVAILABLE
+
+
+def test_a_form_post_whose_write_times_out_gets_a_page(client, seed_event, failing_dynamodb):
+    failing_dynamodb("TransactWriteItems", _timeout())
+    answer = client.http.post(
+        f"/events/{SEED_EVENT_ID}/registrations?lang=nl",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body="name=Ida&email=ida%40example.org&consent=on&organisation=X&role=campaigner&language=nl",
+    )
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.headers["Content-Type"].startswith("text/html")
+    page = answer.body.decode()
+    assert "Probeer het zo opnieuw" in page and "schrijft je niet twee keer in" in page
+
+
+def test_status_page_and_cancel_when_reads_time_out(client, seed_event, failing_dynamodb):
+    from chalicelib import tokens
+
+    registered = registrations.register(SEED_EVENT_ID, partos_registration(), "en")
+    failing_dynamodb("Query", _timeout())  # the by-registration index
+    view = tokens.make_token(registered.registration_id, tokens.VIEW)
+    status = client.http.get(f"/registrations/{registered.registration_id}?token={view}",
+                             headers={"Accept-Language": "en"})
+    assert (status.status_code, json.loads(status.body)) == (503, UNAVAILABLE)
+    cancel = client.http.post(f"/registrations/{registered.registration_id}/cancel",
+                              headers={"Content-Type": "application/json", "Accept-Language": "en"},
+                              body=json.dumps({"token": tokens.make_token(registered.registration_id, tokens.CANCEL)}))
+    assert (cancel.status_code, json.loads(cancel.body)) == (503, UNAVAILABLE)
+
+
+def test_throttling_is_unavailable_and_the_event_page_too(client, seed_event, failing_dynamodb):
+    from botocore.exceptions import ClientError
+
+    store.reset_caches()  # the definition is kept per instance for a few seconds: read it now
+    throttled = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                            "GetItem")
+    failing_dynamodb("GetItem", throttled)
+    failing_dynamodb("BatchGetItem", throttled)
+    page = client.http.get(f"/events/{SEED_EVENT_ID}/register", headers={"Accept-Language": "en"})
+    assert page.status_code == 503 and "Try again shortly" in page.body.decode()
+
+
+def test_a_bug_is_still_500(client, seed_event, failing_dynamodb):
+    from botocore.exceptions import ClientError
+
+    failing_dynamodb("TransactWriteItems", ClientError(
+        {"Error": {"Code": "ValidationException", "Message": "a malformed request of ours"}}, "TransactWriteItems"))
+    answer = post_json(client, partos_registration(), headers={"Accept-Language": "en"})
+    assert answer.status_code == 500
+    assert json.loads(answer.body)["type"] == "/problems/internal-error"
