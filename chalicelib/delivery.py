@@ -33,7 +33,9 @@ A transient error that outlasts botocore's retries puts the claim back to
 response, Powertools' ``BatchProcessor`` for DynamoDB Streams), so the stream
 retries it and the rest of the batch goes on.
 A ``sending`` claim older than :data:`CLAIM_SECONDS` counts as abandoned (the
-function died mid-send) and may be taken again.
+function died mid-send) and may be taken again; so may a claim the same stream
+record made (its id is kept in the claim), whose answer was lost after it was
+written: the retry of that record takes it again instead of leaving it ``sending``.
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ CLAIM_ATTEMPTS = 3
 
 
 def _claim(change: str, item: dict[str, Any], log: dict[str, Any], sequence: int | None = None,
-           ) -> tuple[str, dict[str, Any]]:
+           claimant: str | None = None) -> tuple[str, dict[str, Any]]:
     """Claim the email of ``change``: ``("claimed", item to send from)``, ``("done", item)`` or ``("retry", item)``.
 
     ``done`` covers an email already handled by another delivery, one recorded as
@@ -223,13 +225,13 @@ def _claim(change: str, item: dict[str, Any], log: dict[str, Any], sequence: int
         # claim's condition covers all three, and its answer tells them apart.
         claim = store.claim_notification(event_id, registration_id, change, at=now, stale_before=stale_before,
                                          email=str(item["email"]), sequence=sequence,
-                                         status=str(asked_for) if asked_for else None)
+                                         status=str(asked_for) if asked_for else None, claimant=claimant)
         if claim.claimed:
             return "claimed", item
         current = claim.current
         entry = ((current or {}).get("notifications") or {}).get(change) or {}
-        still_wanted = (entry.get("state") == "pending" or (
-            entry.get("state") == "sending" and str(entry.get("at", "")) < stale_before.isoformat())) and (
+        still_wanted = (entry.get("state") == "pending" or (entry.get("state") == "sending" and (
+            str(entry.get("at", "")) < stale_before.isoformat() or (claimant and entry.get("by") == claimant)))) and (
             sequence is None or entry.get("sequence") == sequence)
         if current is None or not still_wanted:
             logger.info("email already handled", extra=log)
@@ -252,7 +254,9 @@ def deliver(record: DynamoDBRecord) -> bool:
     entry = (item.get("notifications") or {}).get(change) or {}
     # An entry written with a sequence is claimed and recorded only while it is still that one.
     sequence = int(entry["sequence"]) if "sequence" in entry else None
-    result, item = _claim(change, item, log, sequence)
+    # The record's id marks the claim: a retry of this record may take its own claim again (its
+    # answer may have been lost after it was written); ``None`` for a record without one.
+    result, item = _claim(change, item, log, sequence, claimant=record.event_id)
     if result != "claimed":
         return result == "done"
     outgoing = _build(change, item, entry, log, sequence)

@@ -135,3 +135,39 @@ def test_logs_are_json_with_ids_and_no_personal_data(client, seed_event, pump):
     )
     for secret in ("Geheime", "geheim@example.org", token, token.split(".")[1]):
         assert secret not in everything
+
+
+def test_a_claim_whose_answer_was_lost_is_taken_again_by_the_retry_of_its_record(seed_event, pump):
+    """The claim was written but its answer timed out (a stress run of the local service lost a
+    confirmation this way, its state left ``sending``): the stream's retry of the same record must
+    send, once; another record (a second delivery of the change) must not."""
+    from botocore.exceptions import ReadTimeoutError
+
+    lost = []
+
+    def mark_the_first_claim(params, context, **_):
+        body = params["body"] if isinstance(params["body"], bytes) else params["body"].encode()
+        if b"SET #n.#c = :entry, email_state = :sending" in body and not lost:  # the claim
+            context["lose_the_answer"] = True
+
+    def lose_the_claims_answer(context, **_):
+        if context.pop("lose_the_answer", False):
+            lost.append(1)
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com/")
+
+    result = register("ida@example.org")
+    batch = {"Records": stream_records(pump)}
+    dynamodb = clients.client("dynamodb")
+    dynamodb.meta.events.register("before-call.dynamodb.UpdateItem", mark_the_first_claim)
+    dynamodb.meta.events.register("after-call.dynamodb.UpdateItem", lose_the_claims_answer)
+    first = deliver_emails(batch, None)
+    assert lost and len(first["batchItemFailures"]) == 1 and sent_messages() == []
+    item = store.get_registration_in_event(SEED_EVENT_ID, result.registration_id)
+    assert item["notifications"]["registered"]["state"] == "sending"  # written: only the answer was lost
+    other = {**batch["Records"][0], "eventID": "another-record"}
+    assert deliver_emails({"Records": [other]}, None) == {"batchItemFailures": []}
+    assert sent_messages() == []  # someone else's fresh claim: not this record's to send
+    assert deliver_emails(batch, None) == {"batchItemFailures": []}
+    assert len(sent_messages()) == 1
+    item = store.get_registration_in_event(SEED_EVENT_ID, result.registration_id)
+    assert item["notifications"]["registered"]["state"] == "sent"

@@ -49,11 +49,13 @@ class Claim:
 
 def claim_notification(event_id: str, registration_id: str, change: str, *, at: datetime,
                        stale_before: datetime, email: str, sequence: int | None = None,
-                       status: str | None = None) -> Claim:
+                       status: str | None = None, claimant: str | None = None) -> Claim:
     """Claim a pending email for sending (``pending`` -> ``sending``), one conditional UpdateItem.
 
     Conditional on the change's state being ``pending`` (or a ``sending`` claim older than
-    ``stale_before``: the sender died), on ``email`` still being the registration's address
+    ``stale_before``: the sender died; or one made by ``claimant``, the stream record's id, which
+    the claim keeps as ``by``: a retry of the same record whose claim was written but whose answer
+    was lost takes it again instead of leaving it ``sending``), on ``email`` still being the registration's address
     (the stream image the caller holds may predate a staff correction), and on the address not
     being suppressed (``email_suppressed.address`` is not :func:`address_hash` of ``email``)
     and, when ``sequence`` is given, on the entry still being the one of that ``sequence``
@@ -69,7 +71,13 @@ def claim_notification(event_id: str, registration_id: str, change: str, *, at: 
         ":sending": {"S": "sending"}, ":pending": {"S": "pending"},
         ":stale": {"S": stale_before.isoformat()}, ":email": {"S": email}, ":address": {"S": address_hash(email)},
     }
-    condition = ("(#n.#c.#s = :pending OR (#n.#c.#s = :sending AND #n.#c.#a < :stale)) "
+    mine = ""
+    if claimant is not None:
+        entry["by"] = claimant
+        names["#by"] = "by"
+        values[":by"] = {"S": claimant}
+        mine = " OR (#n.#c.#s = :sending AND #n.#c.#by = :by)"
+    condition = (f"(#n.#c.#s = :pending OR (#n.#c.#s = :sending AND #n.#c.#a < :stale){mine}) "
                  "AND email = :email "
                  "AND (attribute_not_exists(email_suppressed) OR email_suppressed.#addr <> :address)")
     if sequence is not None:
