@@ -12,7 +12,9 @@ stand-in, never our code path.
 from __future__ import annotations
 
 import functools
+import json
 import threading
+import time
 from typing import Any
 
 from chalicelib import store
@@ -131,8 +133,40 @@ def _dynamo(value: dict[str, Any]) -> Any:
     return DynamoType(value)
 
 
+#: DynamoDB keeps a TransactWriteItems ``ClientRequestToken`` for 10 minutes: the same token again
+#: succeeds without applying anything twice (AWS API reference, TransactWriteItems). botocore fills the
+#: token in once per call (an ``idempotencyToken`` member), so its own retries of a transaction whose
+#: answer was lost are harmless on AWS; moto ignores the token and applied them again (a registration
+#: answered 409 ``already-registered`` by its own retry, in a stress run of ``make run``).
+IDEMPOTENCY_SECONDS = 600
+_applied_transactions: dict[str, tuple[float, Any]] = {}
+
+
+def _transaction_token(handler: Any) -> str | None:
+    """The ``ClientRequestToken`` of a TransactWriteItems request to moto's handler, else ``None``."""
+    if not str(handler.headers.get("X-Amz-Target", "")).endswith(".TransactWriteItems"):
+        return None
+    try:
+        token = json.loads(handler.body or "{}").get("ClientRequestToken")
+    except ValueError:
+        return None
+    return str(token) if token else None
+
+
+def _remember_transaction(token: str, answer: Any) -> None:
+    """Keep a successful transaction's answer for :data:`IDEMPOTENCY_SECONDS` (older ones are forgotten)."""
+    now = time.monotonic()
+    while _applied_transactions:
+        oldest = next(iter(_applied_transactions))
+        if now - _applied_transactions[oldest][0] < IDEMPOTENCY_SECONDS:
+            break
+        del _applied_transactions[oldest]
+    _applied_transactions[token] = (now, answer)
+
+
 def serialize_dynamodb() -> None:
-    """Make moto's DynamoDB handler apply one request at a time, and fail transactions cheaply (idempotent)."""
+    """Make moto's DynamoDB handler apply one request at a time, fail transactions cheaply, and honour a
+    transaction's ``ClientRequestToken`` as DynamoDB does (:data:`IDEMPOTENCY_SECONDS`)."""
     from moto.dynamodb.responses import DynamoHandler
 
     _precheck_transactions()
@@ -143,7 +177,14 @@ def serialize_dynamodb() -> None:
     @functools.wraps(original)
     def call_action(self: Any) -> Any:
         with _dynamodb_lock:
-            return original(self)
+            token = _transaction_token(self)
+            seen = _applied_transactions.get(token) if token is not None else None
+            if seen is not None and time.monotonic() - seen[0] < IDEMPOTENCY_SECONDS:
+                return seen[1]
+            answer = original(self)
+            if token is not None and answer[0] == 200:
+                _remember_transaction(token, answer)
+            return answer
 
     call_action._serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]

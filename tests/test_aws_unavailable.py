@@ -103,3 +103,25 @@ def test_a_bug_is_still_500(client, seed_event, failing_dynamodb):
     answer = post_json(client, partos_registration(), headers={"Accept-Language": "en"})
     assert answer.status_code == 500
     assert json.loads(answer.body)["type"] == "/problems/internal-error"
+
+
+def test_botocore_retrying_a_registration_whose_answer_was_lost_registers_once(client, seed_event):
+    """botocore retries a transaction with the same ClientRequestToken; DynamoDB (and the stand-in,
+    ``localservice.awsfake``) applies it once and answers success again, so the person gets 201, not a
+    409 from their own address guard (a stress run of ``make run`` saw that 14 times)."""
+    retried = []
+
+    def retry_the_first_success(response, attempts, **_):
+        if response is not None and response[0].status_code == 200 and not retried:
+            retried.append(attempts)
+            return 0  # "retry now", as after a read timeout
+        return None
+
+    clients.client("dynamodb").meta.events.register_first("needs-retry.dynamodb.TransactWriteItems",
+                                                           retry_the_first_success)
+    answer = post_json(client, partos_registration(language="en"))
+    assert retried == [1]
+    assert answer.status_code == 201, answer.body
+    stored = list(store.iter_registrations(SEED_EVENT_ID, consistent=True))
+    assert [r["status"] for r in stored] == ["confirmed"]
+    assert store.get_counters(SEED_EVENT_ID).seats_taken == 1
