@@ -15,7 +15,8 @@ registration (:func:`invite_uid`). What the registrant's calendar receives
   2.1.4: the highest SEQUENCE wins).
 
 ``DTSTART``/``DTEND`` carry ``TZID=<event timezone>`` with the matching
-``VTIMEZONE`` generated from the IANA data by icalendar. Parameter values (the
+``VTIMEZONE`` from the IANA data, its changes as yearly rules (``chalicelib.vtimezone``:
+Outlook on Windows ignores the one-off dates icalendar writes). Parameter values (the
 ``CN`` names) are quoted and RFC 6868-encoded by icalendar, so no name can end a
 parameter or add a property. ``URL`` is the registrant's status page with a
 ``view`` token, which cannot cancel (calendars are shared and synced).
@@ -24,11 +25,12 @@ parameter or add a property. ``URL`` is the registrant's status page with a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import icalendar
 
 from chalicelib.events import Event
+from chalicelib.vtimezone import vtimezone
 
 PRODID = "-//event-registration//invite//EN"
 REQUEST, CANCEL = "REQUEST", "CANCEL"
@@ -102,8 +104,7 @@ def build_invite(
     if url:
         entry.add("url", url)
     calendar.add_component(entry)
-    # The VTIMEZONE only needs the rules around the event: a year either side keeps the file small.
-    year = event.starts_at.year
-    calendar.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
+    # The VTIMEZONE only needs the rules around the event, written as yearly rules for Outlook.
+    calendar.add_component(vtimezone(event.zone.key, event.starts_at.year))
     ical: bytes = calendar.to_ical()
     return ical
