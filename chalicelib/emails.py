@@ -83,6 +83,11 @@ TOP_LEVEL_HEADERS = (
 DISPLAY_NAME_MAX = 200
 #: RFC 5322 section 2.1.1: lines SHOULD be at most 78 characters, excluding CRLF.
 LINE_MAX = 78
+#: RFC 2047 section 2: an encoded-word is at most 75 characters; folded after a space, lines of at most 76.
+ENCODED_LINE_MAX = 76
+#: The message's policy: SMTP's, with quoted-printable body lines of at most 76 characters (RFC 2045
+#: section 6.7 requires it; Python's default of 78 tripped SpamAssassin's MIME_QP_LONG_LINE).
+MESSAGE_POLICY = SMTP.clone(max_line_length=76)
 
 #: Display names written as they are: ASCII words of letters, digits, ``'`` and ``-`` (RFC 5322 atext).
 _PLAIN_PHRASE = re.compile(r"[A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)*")
@@ -178,7 +183,7 @@ def header_display_name(name: str) -> str:
 
 def _encoded(text: str, header: str) -> str:
     """``text`` as folded RFC 2047 encoded-words (UTF-8; ``email.header.Header`` picks ``B`` or ``Q``)."""
-    return Header(text, "utf-8", maxlinelen=LINE_MAX, header_name=header).encode(linesep="\r\n")
+    return Header(text, "utf-8", maxlinelen=ENCODED_LINE_MAX, header_name=header).encode(linesep="\r\n")
 
 
 def mailbox(header: str, display_name: str, addr_spec: str) -> str:
@@ -193,7 +198,8 @@ def mailbox(header: str, display_name: str, addr_spec: str) -> str:
     if _PLAIN_PHRASE.fullmatch(shown) and len(f"{header}: {shown} <{addr_spec}>") <= LINE_MAX:
         return f"{shown} <{addr_spec}>"
     words = _encoded(shown, header)
-    last_line = words.rpartition("\n")[2]
+    # The line the address would end: the last folded line, or the first with the header's name.
+    last_line = words.rpartition("\n")[2] if "\n" in words else f"{header}: {words}"
     separator = " " if len(last_line) + len(addr_spec) + 3 <= LINE_MAX else "\r\n "
     return f"{words}{separator}<{addr_spec}>"
 
@@ -406,7 +412,7 @@ def build_email(
         "Reply-To": mailbox("Reply-To", event.organiser.name, organiser_addr),
         "Subject": unstructured("Subject", subject),
     }
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=sender_addr.rpartition("@")[2])
     message["Auto-Submitted"] = "auto-generated"

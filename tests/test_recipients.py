@@ -9,6 +9,7 @@ import binascii
 import email
 import email.policy
 import json
+import re
 from datetime import UTC, datetime
 from email.utils import getaddresses
 
@@ -307,3 +308,27 @@ def test_any_name_reaches_only_the_registrant_through_ses(aws, name, address):
         [sent] = sent_messages()[before:]
         assert sent.id == message_id
         assert destinations(sent) == {recipient}
+
+
+ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+
+
+@settings(PROPERTY, max_examples=40)
+@given(name=names, address=addresses, organiser=names.filter(_no_surrogates))
+def test_every_line_keeps_the_rfc_limits_in_every_kind_of_email(name, address, organiser):
+    """Header lines at most 78 characters (RFC 5322 2.1.1; the header's own name counted), encoded-words
+    at most 75 (RFC 2047 section 2), quoted-printable lines at most 76 (RFC 2045 section 6.7). A tester
+    found 79-83 character To/Reply-To lines, 77-character encoded-words in reminder subjects and
+    78-character quoted-printable lines in every email."""
+    event = SEED.model_copy(update={"organiser": SEED.organiser.model_copy(update={"name": organiser})})
+    for change, status in KINDS:
+        raw = build(name, address[0], change, status, event=event).raw
+        head, _, _ = raw.partition(b"\r\n\r\n")
+        for line in head.split(b"\r\n"):
+            assert len(line) <= 78, (change, line)
+            assert all(len(word) <= 75 for word in ENCODED_WORD.findall(line)), (change, line)
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        for part in message.walk():
+            if part.get("Content-Transfer-Encoding", "").lower() == "quoted-printable":
+                lines = part.get_payload(decode=False).splitlines()
+                assert all(len(line) <= 76 for line in lines), (change, part.get_content_type())
