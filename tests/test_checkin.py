@@ -278,6 +278,8 @@ def test_door_links_expire_and_say_when(client, seed_event):
     lambda t: t.replace("local1", "k9"),  # unknown key
     lambda t: "x" * 400,
     lambda t: "1.2.3.4",
+    lambda t: "\u00b2\u00b2" + t[t.index("."):],  # superscript digits: isdigit() but not int() (was 500)
+    lambda t: "".join(chr(0x660 + int(c)) for c in t.split(".")[0]) + t[t.index("."):],  # Arabic-Indic digits
 ])
 def test_bad_door_links_are_refused_before_anything_is_read(client, seed_event, make):
     from tests.test_aws_budgets import aws_calls

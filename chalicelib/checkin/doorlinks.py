@@ -87,7 +87,8 @@ def read_door_token(event_id: str, token: str | None, now: datetime) -> DoorPass
     if not token or len(token) > 300:
         raise DoorLinkInvalid("no door link")
     parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 12:
+    # ASCII digits only: str.isdigit() also takes '²' (int() then raises: a 500) and other scripts' digits.
+    if len(parts) != 3 or not (parts[0].isascii() and parts[0].isdigit()) or len(parts[0]) > 12:
         raise DoorLinkInvalid("not a door link")
     expires_text, kid, signature = parts
     expires = int(expires_text)
