@@ -73,7 +73,9 @@ def reserved_question_id(question_id: str) -> str | None:
 
 
 Language = Literal["nl", "en"]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9-]{3,64}$")]
+#: An event id: 3-64 of a-z, digits and '-', not starting with '-' (the staff tools would read such an id
+#: as options: ``registrations export -hh`` printed its help and exited 0).
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")]
 QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 OptionId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 

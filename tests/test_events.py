@@ -137,3 +137,11 @@ def test_local_time_in_the_daylight_saving_gap_is_refused(tmp_path):
     text = SEED.read_text(encoding="utf-8").replace("starts_at: 2023-06-05T14:00:00", "starts_at: 2023-03-26T02:30:00")
     with pytest.raises(EventFileError, match=r"starts_at 2023-03-26T02:30:00 does not exist in Europe/Amsterdam"):
         load_event_file(_write(tmp_path, SEED_EVENT_ID, text))
+
+
+@pytest.mark.parametrize("event_id", ["-hh", "-partos", "ab", "Partos", "a" * 65])
+def test_event_ids_that_are_not_slugs_or_start_with_a_dash_are_refused(tmp_path, event_id):
+    """``registrations export -hh -o out.csv`` printed its help and exited 0, writing nothing."""
+    text = SEED.read_text(encoding="utf-8").replace(f"id: {SEED_EVENT_ID}", f"id: '{event_id}'")
+    with pytest.raises(EventFileError, match=r"id: String should match pattern"):
+        load_event_file(_write(tmp_path, event_id, text))

@@ -69,7 +69,7 @@ def event_id_parameter(event_ids: list[str]) -> dict[str, Any]:
     if event_ids:
         schema["examples"] = event_ids
     return {"name": "event_id", "in": "path", "required": True, "schema": schema,
-            "description": "The event's id (its slug, [a-z0-9-]{3,64}); unknown ids get 404."}
+            "description": "The event's id (its slug, [a-z0-9][a-z0-9-]{2,63}); unknown ids get 404."}
 
 
 def head_of(get: dict[str, Any]) -> dict[str, Any]:
