@@ -611,3 +611,21 @@ def test_the_colours_of_the_answers_have_aa_contrast_with_white_text():
     assert len(colours) == 4
     for colour in colours:
         assert contrast_ratio(colour, "#ffffff") >= WCAG_AA_NORMAL_TEXT, colour
+
+
+def test_erasing_someone_checked_in_removes_the_check_in_time(client, aws):
+    """README "Staff tools": erased rows keep only id, status, language and time; the check-in time
+    stayed on the item, in exports and lists, and in what a door scan showed."""
+    from chalicelib import checkin
+    from staff.changes import erase_address
+
+    seed_with(5)
+    registration_id = register(client, email="there@example.org")
+    assert scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))["outcome"] == "checked_in"
+    assert "checked_in_at" in item_of(registration_id)
+    erase_address(SEED_EVENT_ID, "there@example.org")
+    item = item_of(registration_id)
+    assert item["status"] == "erased"
+    assert not {"checked_in_at", "checked_in_via"} & set(item)
+    answer = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))
+    assert answer["outcome"] == "erased" and answer["person"]["checked_in_at"] is None

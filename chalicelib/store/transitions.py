@@ -154,7 +154,9 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
 #: What erasing removes from a registration item: the person's data, and the email details (an SES
 #: error can quote the address; without ``notifications`` no pending email can still be claimed and sent).
 ERASED_ATTRIBUTES = ("name", "email", "answers", "notifications", "email_state", "email_error",
-                     "email_message_id", "consent_at", "email_outcome", "email_suppressed", "email_changed_at")
+                     "email_message_id", "consent_at", "email_outcome", "email_suppressed", "email_changed_at",
+                     "checked_in_at", "checked_in_via")  # README "Staff tools": erased rows keep id, status,
+                                                         # language and time only
 
 
 def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None = None,
