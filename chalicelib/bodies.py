@@ -39,8 +39,13 @@ class ParsedBody:
     is_form: bool
 
 
+#: What a 415 says the route reads (the detail "Send {accepted}, not {got}.").
+JSON_OR_FORM = f"{JSON_TYPE} or {FORM_TYPE}"
+
+
 def _read_object(content_type: str | None, raw: bytes | None, language: str,
-                 read_form: Callable[[bytes, str], dict[str, Any]], *, empty_json: bool) -> tuple[dict[str, Any], bool]:
+                 read_form: Callable[[bytes, str], dict[str, Any]], *, empty_json: bool,
+                 read_as: str = JSON_OR_FORM) -> tuple[dict[str, Any], bool]:
     """``(data, is_form)`` of a JSON object or URL-encoded form body (``read_form(raw, charset)``).
 
     ``empty_json``: an empty JSON body reads as ``{}`` instead of 400.
@@ -69,7 +74,7 @@ def _read_object(content_type: str | None, raw: bytes | None, language: str,
         if not isinstance(data, dict):
             raise Problem(400, "malformed-body", language, expected="json")
         return data, False
-    raise Problem(415, "unsupported-media-type", language, got=media_type[:100])
+    raise Problem(415, "unsupported-media-type", language, got=media_type[:100], accepted=read_as)
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -126,9 +131,9 @@ def parse_json_object(content_type: str | None, raw: bytes | None, language: str
         raise _NotJson()
 
     try:
-        data, _ = _read_object(content_type, raw, language, refuse, empty_json=False)
+        data, _ = _read_object(content_type, raw, language, refuse, empty_json=False, read_as=JSON_TYPE)
     except _NotJson:
-        raise Problem(415, "unsupported-media-type", language, got=FORM_TYPE) from None
+        raise Problem(415, "unsupported-media-type", language, got=FORM_TYPE, accepted=JSON_TYPE) from None
     return data
 
 

@@ -80,8 +80,8 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
         "nl": ("Verzoek te groot", "De inhoud is {size} bytes; maximaal {limit} is toegestaan."),
     },
     "unsupported-media-type": {
-        "en": ("Unsupported media type", "Send application/json or application/x-www-form-urlencoded, not {got}."),
-        "nl": ("Niet-ondersteund type", "Stuur application/json of application/x-www-form-urlencoded, niet {got}."),
+        "en": ("Unsupported media type", "Send {accepted}, not {got}."),
+        "nl": ("Niet-ondersteund type", "Stuur {accepted}, niet {got}."),
     },
     "validation-failed": {
         "en": ("Invalid fields", "One or more fields are invalid; see errors."),

@@ -563,6 +563,15 @@ def test_door_bodies_are_json_objects(client, seed_event, body, content_type, st
     assert json.loads(answer.body)["type"] == f"/problems/{problem}"
 
 
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_the_door_api_says_it_reads_json_only(client, seed_event, content_type):
+    """It said "Send application/json or application/x-www-form-urlencoded, not
+    application/x-www-form-urlencoded."; the door API reads JSON only."""
+    answer = door(client, "/checkins", '{"code": "x"}', content_type=content_type)
+    assert (answer.status_code, json.loads(answer.body)["detail"]) == (
+        415, f"Send application/json, not {content_type}.")
+
+
 def test_unknown_events_are_404_with_a_valid_link_for_them(client, seed_event):
     from chalicelib import checkin, clock
 

@@ -36,7 +36,7 @@ def test_details_name_what_was_not_found_and_busy_asks_to_retry():
 def test_validation_lists_its_field_errors_and_a_problem_stays_as_it_is():
     # GIVEN an invalid registration and a problem a parser already worded
     invalid = RegistrationInvalid([FieldError("email", "invalid_email", "Not an address")])
-    worded = Problem(415, "unsupported-media-type", "nl", got="text/plain")
+    worded = Problem(415, "unsupported-media-type", "nl", got="text/plain", accepted="application/json")
     # THEN the first is 422 with its errors, the second is itself
     assert problem_for(invalid, "en").body()["errors"] == [
         {"field": "email", "code": "invalid_email", "message": "Not an address"}]
