@@ -124,8 +124,9 @@ class ErrorAnswer:
     form: tuple[Event, dict[str, Any]] | None = None
 
     def to(self, error: ServiceError | Problem | Exception) -> Response:
-        """The answer to ``error``: a service error or problem, or a passing AWS failure (``errors.AWS_FAILURES``:
-        503 ``unavailable``, ``errors.unavailable``); any other exception is raised again (a bug: 500)."""
+        """The answer to ``error``: a service error or problem, or a passing AWS failure (botocore's
+        ``BotoCoreError``/``ClientError`` that ``errors.unavailable`` recognises: 503 ``unavailable``); any
+        other exception is raised again (a bug: 500)."""
         if not isinstance(error, (ServiceError, Problem)):
             transient = unavailable(error)
             if transient is None:
