@@ -50,7 +50,7 @@ class ServiceError(Exception):
 
 class Unavailable(ServiceError):
     """AWS did not answer in time or kept refusing for now (a read timeout, a dropped connection,
-    throttling), after botocore's own retries (``chalicelib.aws.RETRY_CONFIG``): 503 ``unavailable``
+    throttling), after botocore's own retries (``chalicelib.aws.retry_config``): 503 ``unavailable``
     with ``Retry-After: 5`` (README, "HTTP API"), not 500, which says the code is wrong.
 
     A write's outcome is then unknown; its answer says so, and sending it again is safe: a

@@ -27,6 +27,11 @@ Variables (set per stage in `.chalice/config.json` or by the deploy stack):
 - ``SES_CONFIGURATION_SET``: the SES configuration set every send names (``ConfigurationSetName``),
   whose event destination reports delivery, bounce and complaint events (README, "Emails"); the
   deploy stack sets it to the stage's set. Empty: sends name none (and no events come back).
+- ``AWS_MAX_ATTEMPTS``: tries of each AWS call, the first included (botocore's own variable, same
+  meaning), 1 to 10, default 6; ``AWS_READ_TIMEOUT``: seconds to wait for each try's answer (and at
+  most 5 for its connection), default 10. The deploy stack gives the API function 3 tries of 3 s, so
+  that a call AWS does not answer ends in 503 ``unavailable`` before API Gateway's 29 s timeout
+  (``chalicelib.aws``).
 - ``AWS_REGION`` (Lambda sets it), else ``AWS_DEFAULT_REGION``, else ``eu-west-1``: the region of
   every AWS client (``chalicelib.aws``).
 
@@ -73,6 +78,10 @@ class Settings(BaseSettings):
     #: Seconds a form must have been open before it is sent (0: no check).
     min_fill_seconds: float = Field(3.0, validation_alias="MIN_FILL_SECONDS")
     ses_configuration_set: str = Field("", validation_alias="SES_CONFIGURATION_SET")
+    #: Tries of each AWS call, the first included (botocore's ``total_max_attempts``).
+    aws_max_attempts: int = Field(6, ge=1, le=10, validation_alias="AWS_MAX_ATTEMPTS")
+    #: Seconds to wait for the answer of each try of an AWS call.
+    aws_read_timeout: float = Field(10.0, gt=0, le=60, validation_alias="AWS_READ_TIMEOUT")
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ReadTimeoutError
 
 from chalicelib import aws as clients
@@ -29,8 +28,7 @@ UNAVAILABLE = {
 @pytest.fixture
 def failing_dynamodb(aws, monkeypatch):
     """``fail(operation, error)``: every later DynamoDB ``operation`` raises ``error`` on the wire (one try)."""
-    monkeypatch.setattr(clients, "RETRY_CONFIG", Config(retries={"mode": "standard", "total_max_attempts": 1},
-                                                        connect_timeout=5, read_timeout=10))
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     clients.reset_clients()
 
     def fail(operation: str, error: Exception) -> None:
@@ -93,6 +91,45 @@ def test_throttling_is_unavailable_and_the_event_page_too(client, seed_event, fa
     failing_dynamodb("BatchGetItem", throttled)
     page = client.http.get(f"/events/{SEED_EVENT_ID}/register", headers={"Accept-Language": "en"})
     assert page.status_code == 503 and "Try again shortly" in page.body.decode()
+
+
+def test_the_api_functions_budget_tries_a_call_three_times_then_answers_503(client, seed_event, aws, monkeypatch):
+    """The deployed API function's AWS_MAX_ATTEMPTS=3 / AWS_READ_TIMEOUT=3 (README, "Deploying"): botocore
+    tries a timed-out write 3 times, each with a 3 s read timeout, and the client gets 503 in time."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("AWS_READ_TIMEOUT", "3")
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
+    clients.reset_clients()
+    tries = []
+
+    def time_out(request, **_):
+        tries.append(request)
+        raise _timeout()
+
+    dynamodb = clients.client("dynamodb")
+    assert (dynamodb.meta.config.read_timeout, dynamodb.meta.config.connect_timeout) == (3.0, 3.0)
+    dynamodb.meta.events.register_first("before-send.dynamodb.TransactWriteItems", time_out)
+    answer = post_json(client, partos_registration(language="en"))
+    assert (answer.status_code, json.loads(answer.body)) == (503, UNAVAILABLE)
+    assert len(tries) == 3
+    # The same ClientRequestToken on every try: DynamoDB applies the write at most once.
+    tokens = {json.loads(r.body)["ClientRequestToken"] for r in tries}
+    assert len(tokens) == 1
+    clients.reset_clients()
+
+
+def test_aws_call_settings_are_checked():
+    from pydantic import ValidationError
+
+    from chalicelib.settings import Settings
+
+    for variables in ({"AWS_MAX_ATTEMPTS": "0"}, {"AWS_MAX_ATTEMPTS": "11"}, {"AWS_MAX_ATTEMPTS": "three"},
+                      {"AWS_READ_TIMEOUT": "0"}, {"AWS_READ_TIMEOUT": "nan"}, {"AWS_READ_TIMEOUT": "61"}):
+        with pytest.raises(ValidationError):
+            Settings(**variables)
+    default = Settings()
+    assert (default.aws_max_attempts, default.aws_read_timeout) == (6, 10.0)
+    assert clients.worst_case_seconds(6, 10.0) == 6 * 15 + 1 + 2 + 4 + 8 + 16
 
 
 def test_a_bug_is_still_500(client, seed_event, failing_dynamodb):

@@ -67,6 +67,14 @@ JOBS_TIMEOUT_SECONDS = 300
 JOBS_RESERVED_CONCURRENCY = 1
 #: Handler of RecordEmailEvents in Lambda, likewise without ``app.py``.
 FEEDBACK_HANDLER = "chalicelib.entry_feedback.handler"
+#: The API function's tries and per-try read timeout (seconds) of each AWS call (README, "Deploying":
+#: AWS calls; ``chalicelib.settings``): a call AWS does not answer gives up within 21 s
+#: (``chalicelib.aws.worst_case_seconds``), inside API Gateway's 29 s integration timeout, so the
+#: client gets 503 ``unavailable`` with ``Retry-After`` rather than the gateway's bare 504. The other
+#: functions keep the settings' defaults (6 tries of 10 s): nobody waits on them.
+API_AWS_CALLS = {"AWS_MAX_ATTEMPTS": "3", "AWS_READ_TIMEOUT": "3"}
+#: API Gateway's integration timeout for a Lambda proxy (seconds; AWS quota, not raised here).
+GATEWAY_TIMEOUT_SECONDS = 29
 #: Global secondary index the app queries by registration id.
 REGISTRATION_INDEX = "by-registration"
 #: Table item attribute holding the expiry time (epoch seconds) for TTL.
@@ -578,6 +586,9 @@ class EventRegistrationStack(cdk.Stack):
             # Create the log group (with its retention) before the function
             # can write to it.
             function.node.add_dependency(log_group)
+        api = self.chalice.get_resource(API_FUNCTION)
+        for variable, value in API_AWS_CALLS.items():
+            api.add_property_override(f"Environment.Variables.{variable}", value)
         self.chalice.get_resource(DELIVER_FUNCTION).add_property_override(
             "Handler", DELIVER_HANDLER
         )

@@ -215,6 +215,21 @@ def test_functions_and_their_environment(prod):
     assert deliver_url["Fn::Join"][1][-1].endswith("/api")
 
 
+def test_the_api_function_gives_up_on_aws_before_the_gateway_does(prod):
+    """An AWS call nobody answers must end in our 503 before API Gateway's 29 s (then a bare 504)."""
+    from chalicelib.aws import worst_case_seconds
+    from chalicelib.settings import Settings
+
+    functions = _functions(prod)
+    api_env = functions["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert (api_env["AWS_MAX_ATTEMPTS"], api_env["AWS_READ_TIMEOUT"]) == ("3", "3")
+    api = Settings(AWS_MAX_ATTEMPTS=api_env["AWS_MAX_ATTEMPTS"], AWS_READ_TIMEOUT=api_env["AWS_READ_TIMEOUT"])
+    assert worst_case_seconds(api.aws_max_attempts, api.aws_read_timeout) == 3 * (3 + 3) + 1 + 2 < 29
+    for patient in ("DeliverEmails", "RunDueJobs", "RecordEmailEvents"):
+        env = functions[patient]["Properties"]["Environment"]["Variables"]
+        assert "AWS_MAX_ATTEMPTS" not in env and "AWS_READ_TIMEOUT" not in env, patient
+
+
 def test_each_function_has_its_own_stack_role_and_log_group(prod):
     roles = prod.of_type("AWS::IAM::Role")
     functions = _functions(prod)
