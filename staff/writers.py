@@ -109,7 +109,7 @@ def _atomic_text(path: str, *, encoding: str, newline: str | None) -> Iterator[T
         yield sys.stdout
         sys.stdout.flush()
         return
-    target = Path(path)
+    target = Path(os.path.realpath(path))  # a symbolic link's file is written, the link stays
     temporary = target.with_name(f".{target.name}.partial")
     try:
         with open(temporary, "w", encoding=encoding, newline=newline) as handle:
@@ -175,7 +175,7 @@ def write_xlsx(path: str, columns: list[Column], rows: Iterable[list[Any]], *, s
 
     if path == "-":
         raise ValueError("XLSX cannot be written to stdout; give a file name with -o")
-    target = Path(path)
+    target = Path(os.path.realpath(path))  # a symbolic link's file is written, the link stays
     temporary = target.with_name(f".{target.name}.partial")
     count = 0
     try:

@@ -180,7 +180,7 @@ def exports_convert(source: str, event_id: str, fmt: str | None, output: str, de
     from staff import writers
     from staff.columns import columns_for
 
-    fmt = output_format(fmt, output, CONVERT_FORMATS)
+    fmt = output_format(fmt, output, CONVERT_FORMATS, delimiter)
     layout = _open_export(source)
     export, found = _read_export(layout, event_id)
     with export:

@@ -140,7 +140,7 @@ def registrations_export(event_id: str, fmt: str | None, output: str, delimiter:
     from staff.columns import columns_for, rows
     from staff.operations import read_registrations
 
-    fmt = output_format(fmt, output, EXPORT_FORMATS)
+    fmt = output_format(fmt, output, EXPORT_FORMATS, delimiter)
     read = read_registrations(event_id, counted)
     event = read.event
     count = writers.write(fmt, output, columns_for(event), rows(event, read.items, read.positions),

@@ -13,6 +13,7 @@ import functools
 import itertools
 import os
 import shlex
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -183,13 +184,22 @@ def id_from_export(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     return value.removeprefix("'")
 
 
-def output_format(fmt: str | None, output: str, allowed: tuple[str, ...]) -> str:
+def output_format(fmt: str | None, output: str, allowed: tuple[str, ...], delimiter: str = ",") -> str:
     """``--format``, else the ``-o`` file's extension if it is one of ``allowed``, else ``csv`` for stdout.
 
-    Raises ``click.UsageError`` when the file name does not tell.
+    Checked before any registration is read. Raises ``click.UsageError`` (exit 2) when the file name
+    does not tell, for XLSX to stdout, and for a ``--delimiter`` other than ``,`` with a format that
+    has none (XLSX, JSON): it would be ignored.
     """
-    if fmt:
-        return fmt
+    chosen = fmt or _format_from_name(output, allowed)
+    if chosen == "xlsx" and output == "-":
+        raise click.UsageError("XLSX cannot be written to stdout; give a file name with -o")
+    if chosen != "csv" and delimiter != ",":
+        raise click.UsageError(f"--delimiter {delimiter!r} is for CSV files; {chosen} has no delimiter")
+    return chosen
+
+
+def _format_from_name(output: str, allowed: tuple[str, ...]) -> str:
     suffix = Path(output).suffix.lower().lstrip(".")
     if suffix in allowed:
         return suffix
@@ -202,8 +212,11 @@ class OutputFile(click.Path):
     """``-o FILE``: a file the command can write, or ``-`` for stdout; a ``str``.
 
     Checked when the command line is parsed, before any registration is read: besides what
-    ``click.Path`` refuses (an existing folder, an existing file that is not writable), the file's
-    folder must exist, be a folder and be writable. A refusal is ``click.BadParameter``: one
+    ``click.Path`` refuses (an existing folder, an existing file that is not writable), an existing
+    file must be a regular file (not a device, pipe or socket, which the writers' rename would
+    replace) without its write permission taken away (root ignores it); the file's folder must
+    exist, be a folder and be writable. A symbolic link is followed: the file it points to is
+    written (``staff.writers``), the link stays. A refusal is ``click.BadParameter``: one
     ``Error: Invalid value for '-o' / '--output': ...`` line naming the path and the reason, exit 2
     (README, "Staff tools").
     """
@@ -215,7 +228,15 @@ class OutputFile(click.Path):
         path = super().convert(value, param, ctx)
         if path == "-":
             return path
-        folder = os.path.dirname(os.path.abspath(path))
+        real = os.path.realpath(path)
+        if os.path.exists(real):
+            mode = os.stat(real).st_mode
+            if not stat.S_ISREG(mode):
+                self.fail(f"cannot write {path!r}: it is not a regular file (a device, pipe or socket); "
+                          "give a file name, or - for stdout", param, ctx)
+            if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+                self.fail(f"cannot write {path!r}: the file is read-only", param, ctx)
+        folder = os.path.dirname(real)
         if not os.path.exists(folder):
             self.fail(f"cannot write {path!r}: the folder {folder!r} does not exist", param, ctx)
         if not os.path.isdir(folder):

@@ -56,6 +56,63 @@ def test_convert_to_an_unusable_path_is_refused_before_the_export_is_read(one_re
         assert says in line and "Reading export" not in result.stderr, result.stderr
 
 
+def test_devices_pipes_and_read_only_files_are_refused_not_replaced(one_registration, tmp_path):
+    """The writers write beside the file and rename over it: a device (a tester as root turned
+    ``/dev/full`` into a file), a named pipe or a read-only file would have been replaced."""
+    import os
+    import stat
+
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    read_only = tmp_path / "kept.csv"
+    read_only.write_text("keep me\n", encoding="utf-8")
+    read_only.chmod(0o444)
+    not_a_file = "it is not a regular file (a device, pipe or socket); give a file name, or - for stdout"
+    for output, says in [("/dev/null", not_a_file), (str(pipe), not_a_file),
+                         (str(read_only), "the file is read-only")]:
+        result = run("registrations", "export", one_registration.id, "-o", output, "--format", "csv")
+        assert result.exit_code == 2, (output, result.output)
+        [line] = error_lines(result.stderr)
+        assert line == f"Error: Invalid value for '-o' / '--output': cannot write {output!r}: {says}", line
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert read_only.read_text(encoding="utf-8") == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv", "pipe.csv"]
+
+
+def test_a_symbolic_link_is_followed_and_stays(one_registration, tmp_path):
+    (tmp_path / "shared").mkdir()
+    target = tmp_path / "shared" / "list.csv"
+    target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    for output in (link, tmp_path / "latest.xlsx"):
+        if output.suffix == ".xlsx":
+            output.symlink_to(tmp_path / "shared" / "list.xlsx")  # a link to a file not there yet
+        result = run("registrations", "export", one_registration.id, "-o", str(output))
+        assert result.exit_code == 0, result.output
+        assert output.is_symlink()
+    assert target.read_text(encoding="utf-8-sig").startswith("registration_id,status,")
+    assert (tmp_path / "shared" / "list.xlsx").read_bytes()[:2] == b"PK"
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["list.csv", "list.xlsx"]
+
+
+def test_a_delimiter_without_csv_and_xlsx_to_stdout_are_refused_before_reading(one_registration, tmp_path):
+    folder = write_aws_export(tmp_path / "export", table_items())
+    for command in (["registrations", "export", one_registration.id],
+                    ["exports", "convert", str(folder), "--event", one_registration.id]):
+        for options, says in [(["-o", str(tmp_path / "x.xlsx"), "--delimiter", ";"],
+                               "Error: --delimiter ';' is for CSV files; xlsx has no delimiter"),
+                              (["-o", "-", "--format", "xlsx"],
+                               "Error: XLSX cannot be written to stdout; give a file name with -o")]:
+            result = run(*command, *options)
+            assert result.exit_code == 2, result.output
+            assert error_lines(result.stderr) == [says] and "Reading" not in result.stderr
+    assert run("registrations", "export", one_registration.id, "-o", str(tmp_path / "x.json"),
+               "--delimiter", ";").exit_code == 2
+    assert run("registrations", "export", one_registration.id, "-o", str(tmp_path / "x.xlsx"),
+               "--delimiter", ",").exit_code == 0  # the default, said out loud
+
+
 def test_the_command_line_prints_one_error_line_for_an_unusable_output(one_registration, tmp_path, capsys):
     from staff.cli import main
 
