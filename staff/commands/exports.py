@@ -20,6 +20,7 @@ from staff.commands.running import (
     CONTEXT,
     OutputFile,
     aws_command,
+    bucket_option,
     counted,
     delimiter_option,
     output_format,
@@ -40,7 +41,8 @@ def exports() -> None:
 
 
 @exports.command("start", context_settings=CONTEXT)
-@click.option("--bucket", metavar="NAME", help="S3 bucket (default: EXPORT_BUCKET of the environment or stage).")
+@click.option("--bucket", metavar="NAME", callback=bucket_option,
+              help="S3 bucket (default: EXPORT_BUCKET of the environment or stage).")
 @click.option("--prefix", metavar="PREFIX", help="Key prefix (default: exports/<table>).")
 @click.option("--wait", is_flag=True, help="Wait until the export has finished, showing progress.")
 @click.option("--poll", default=None, type=float, metavar="SECONDS", help="Seconds between status checks with --wait.")

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import itertools
 import os
+import re
 import shlex
 import stat
 import sys
@@ -244,6 +245,25 @@ class OutputFile(click.Path):
         if not os.access(folder, os.W_OK | os.X_OK):
             self.fail(f"cannot write {path!r}: the folder {folder!r} is not writable", param, ctx)
         return path
+
+
+#: S3's rules for a general purpose bucket's name (Amazon S3 User Guide, "General purpose bucket naming
+#: rules"): 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit.
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+")
+
+
+def bucket_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--bucket``'s callback: ``None`` (the default bucket) or a name S3 allows (:data:`_BUCKET_NAME`,
+    no two dots in a row, not an IP address). Raises ``click.BadParameter`` (exit 2) naming the rule, before
+    any AWS call (S3 would refuse it, exit 3 as if AWS had failed)."""
+    if value is None:
+        return value
+    if not _BUCKET_NAME.fullmatch(value) or ".." in value or _IP_ADDRESS.fullmatch(value):
+        raise click.BadParameter(
+            f"{value!r} is not an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, "
+            "starting and ending with a letter or digit")
+    return value
 
 
 def delimiter_option(_ctx: click.Context, _param: click.Parameter, value: str) -> str:

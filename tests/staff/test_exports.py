@@ -282,6 +282,15 @@ def test_query_with_several_events_asks_which(filled, tmp_path):
     assert ok.exit_code == 0 and ok.stdout.splitlines()[2].strip() == "2"
 
 
+def test_a_bucket_name_s3_would_refuse_is_a_usage_error_before_any_aws_call(filled):
+    for name in ("bad bucket", "Upper", "ab", "a" * 64, "-start", "end.", "two..dots", "192.168.1.1", "x_y"):
+        result = run("exports", "start", "--bucket", name)
+        assert result.exit_code == 2, (name, result.output)
+        assert (f"Error: Invalid value for '--bucket': {name!r} is not an S3 bucket name: 3 to 63 lower-case "
+                "letters, digits, dots and hyphens, starting and ending with a letter or digit") in result.stderr
+    assert run("exports", "start", "--bucket", "my.exports-2026", "--prefix", "ok").exit_code == 0
+
+
 def test_start_without_wait_prints_commands_that_work_pasted_as_printed(filled):
     result = run("exports", "start")
     assert result.exit_code == 0, result.output
