@@ -388,6 +388,8 @@ def build_email(
         "organiser": event.organiser,
         "position": waitlist_position,
         "starts_in": starts_in(event, now, language),
+        # "Cancel so someone else gets your seat" only while someone can (Event.seat_passes_on).
+        "seat_passes_on": event.seat_passes_on(now),
         **personal,
         # The look (README, "Emails"): branding, buttons instead of raw links, calendar links.
         "look": look(event, base_url),

@@ -169,6 +169,7 @@ def registration_status(
             "ask_cancel": ask_cancel,
             "over": over,
             "waitlist_closed": now is not None and event.promotions_closed(now),
+            "seat_passes_on": now is None or event.seat_passes_on(now),
             "can_cancel": can_cancel,
         },
     )

@@ -311,3 +311,57 @@ def test_a_run_cut_short_carries_on_next_time(aws):
 def test_the_kinds_table_has_the_waitlist_closed_email():
     assert emails.SUBJECTS["waitlist_closed"] == {"nl": "Geen plek vrijgekomen: {title}",
                                                   "en": "No seat came free: {title}"}
+
+
+def _bodies(raw: bytes) -> tuple[str, str]:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content())
+
+
+def test_asking_to_cancel_promises_the_seat_to_someone_else_only_while_someone_can_get_it(client, aws, pump):
+    """Past the waitlist cutoff with registration closed (or with no capacity at all) a seat given up
+    goes to nobody: the reminder, the other emails and the cancel page then ask to cancel so the
+    organiser need not expect you, not "so someone else gets your seat" (a tester's finding)."""
+    def asked(event, when):
+        registration = {"registration_id": "r1", "name": "Anna", "email": "a@example.org", "language": "en",
+                        "status": "confirmed"}
+        outgoing = emails.build_email(event=event, registration=registration, change="reminder_1d",
+                                      sender="Events <events@example.org>", base_url="https://x.example/api",
+                                      view_token="v", cancel_token="c", now=when)
+        return _bodies(outgoing.raw)
+
+    def cancel_page(registration_id):
+        token = tokens.make_token(registration_id, tokens.CANCEL)
+        page = client.http.get(f"/registrations/{registration_id}/cancel?token={token}&lang=en",
+                               headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        return page.body.decode()
+
+    event = upcoming()
+    a = register("Anna", "a@example.org", language="en")
+    text, html = asked(event, clock.now())
+    assert "Please cancel so someone else gets your seat:" in text and " so someone else gets your seat.</p>" in html
+    assert "Your seat will go to someone else." in cancel_page(a.registration_id)
+
+    # The waitlist closed a day before the start, registration stays open: a newcomer can take the seat.
+    open_after_cutoff = upcoming(waitlist_closes_at=timedelta(hours=-1))
+    assert "so someone else gets your seat" in asked(open_after_cutoff, clock.now())[0]
+
+    # Running (past the cutoff, registration closed): nobody can get it.
+    running = publish(start=timedelta(hours=-1), end=timedelta(hours=2))
+    text, html = asked(running, clock.now())
+    assert "Please cancel so we know not to expect you:" in text and " so we know not to expect you.</p>" in html
+    assert "someone else" not in text + html
+    page = cancel_page(a.registration_id)
+    assert "Are you sure you want to cancel your registration? We will then no longer expect you." in page
+    assert "someone else" not in page
+
+    # No capacity: nobody is waiting for a seat, before the cutoff too.
+    unlimited = publish(start=timedelta(days=2), end=timedelta(days=2, hours=3), capacity=None, waitlist=False)
+    assert "Please cancel so we know not to expect you:" in asked(unlimited, clock.now())[0]
+    dutch = emails.build_email(event=unlimited, registration={
+        "registration_id": "r2", "name": "Bram", "email": "b@example.org", "language": "nl", "status": "confirmed"},
+        change="registered", sender="Events <events@example.org>", base_url="https://x.example/api",
+        view_token="v", cancel_token="c", now=clock.now())
+    assert "Kun je toch niet komen? Annuleer dan, zodat we weten dat je niet komt:" in _bodies(dutch.raw)[0]
+    pump.pump_once()
