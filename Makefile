@@ -55,7 +55,9 @@ $(VENV)/.installed: requirements.txt requirements-local.txt requirements-staff.t
 	touch $(VENV)/.installed-local $(VENV)/.installed-staff $@
 
 run: $(VENV)/.installed-local $(VENV)/.installed-staff vendored-if-npm ## Start the local service (moto on AWS_PORT, API on PORT)
-	PORT=$(PORT) AWS_PORT=$(AWS_PORT) FRESH=$(FRESH) $(PY) -m localservice
+	@# exec: the service's parent is make itself, so a SIGTERM to make alone (which make does not pass
+	@# on) leaves an orphan that notices and stops (localservice/__main__.py, _stop_when_orphaned).
+	PORT=$(PORT) AWS_PORT=$(AWS_PORT) FRESH=$(FRESH) exec $(PY) -m localservice
 
 test: $(VENV)/.installed axe vendored-if-npm ## Run every test (browser tests skip with a message where Chromium is missing)
 	@$(MAKE) --no-print-directory test-suites

@@ -20,7 +20,8 @@ The ``local`` stage's variables come from ``.chalice/config.json``; the ones in
 :data:`USER_SETTINGS` may be overridden from the environment (``ALLOWED_ORIGINS``
 for a test page on another port, ``MIN_FILL_SECONDS=0`` for quick browser tests).
 
-Ctrl-C (or SIGTERM) stops it, after the last emails are written and the data saved.
+Ctrl-C (or SIGTERM) stops it, after the last emails are written and the data saved; so does
+the end of the process that started it (``make run`` whose ``make`` alone got the SIGTERM).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -198,6 +200,7 @@ def main() -> int:
     _route_every_method(server)
     _answer_unknown_routes_as_deployed(server)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     clock_line = _clock_line(clock_origin, resumed=bool(resumed_clock))
     print(
         "\n".join(
@@ -364,6 +367,19 @@ def _answer_unknown_routes_as_deployed(server: Any) -> None:
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:  # the signal handler's signature
     """SIGTERM stops the service like Ctrl-C: the last emails are still delivered and written."""
     raise KeyboardInterrupt
+
+
+def _stop_when_orphaned(parent: int, interval: float = 1.0) -> None:
+    """Stop the service (a SIGTERM to itself, so as on Ctrl-C) once the process that started it is gone.
+
+    ``make run`` sent a SIGTERM (``kill <pid of make>``) dies without passing the signal on, and the
+    service ran on without a terminal, holding its ports. ``parent`` is the pid of the starting
+    process; every ``interval`` seconds the parent is looked up again (an orphan's changes).
+    """
+    while os.getppid() == parent:
+        time.sleep(interval)
+    print(f"[local] the process that started this service ({parent}) is gone: stopping.", file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _app_function(app: Any, name: str) -> Callable[[dict[str, Any], Any], Any]:

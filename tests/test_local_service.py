@@ -124,6 +124,42 @@ def test_sigterm_stops_cleanly_and_busy_port_is_refused(tmp_path):
     assert "Stopping." in service.log()
 
 
+def test_the_service_stops_when_what_started_it_is_gone(tmp_path):
+    """``kill <pid of make>`` ends make without passing the signal on: the service, orphaned, used to run
+    on holding its ports. It now stops as on Ctrl-C (emails written, data saved) within seconds."""
+    import signal
+    import socket
+
+    from tests.live import free_port
+
+    port, aws_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("FRESH", "LOCAL_STATE")}
+    env.update(PORT=str(port), AWS_PORT=str(aws_port), OUTBOX=str(tmp_path / "outbox"),
+               LOCAL_STATE=str(tmp_path / "state"), PYTHONUNBUFFERED="1")
+    log = tmp_path / "service.log"
+    starter = ("import subprocess, sys, time\n"
+               f"subprocess.Popen([sys.executable, '-m', 'localservice'], stdout=open({str(log)!r}, 'wb'), "
+               "stderr=subprocess.STDOUT)\n"
+               "time.sleep(3600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", starter], cwd=ROOT, env=env)  # stands for make
+    try:
+        _wait_until(lambda: "Serving on" in log.read_text(errors="replace") if log.exists() else False,
+                    "the service to start", seconds=90)
+    finally:
+        parent.send_signal(signal.SIGTERM)  # as make dies: the child is not signalled
+        parent.wait(timeout=20)
+
+    def port_closed() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) != 0
+
+    _wait_until(lambda: "Stopping." in log.read_text(errors="replace") and port_closed(),
+                "the orphaned service to stop", seconds=30)
+    text = log.read_text(errors="replace")
+    assert f"[local] the process that started this service ({parent.pid}) is gone: stopping." in text
+    assert (tmp_path / "state").is_dir()  # saved on the way out
+
+
 def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
     import json
 
