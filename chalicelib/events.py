@@ -9,7 +9,7 @@ file name, the field and the reason everywhere.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -223,6 +223,11 @@ class Event(BaseModel):
     def promotions_closed(self, instant: datetime) -> bool:
         """Whether ``instant`` (aware) is at or past the waitlist cutoff: no seat is handed on any more."""
         return instant >= self.utc(self.waitlist_closes_local)
+
+    def retention_until(self, retention_days: int) -> int:
+        """When the event's stored registrations expire: its end plus ``retention_days``, epoch
+        seconds (UTC; the table's TTL ``expires_at``, README "Storage")."""
+        return int((self.utc(self.ends_at) + timedelta(days=retention_days)).timestamp())
 
     def seat_passes_on(self, instant: datetime) -> bool:
         """Whether a seat given up at ``instant`` (aware) can go to someone else: the event has a

@@ -32,6 +32,7 @@ from typing import Any
 from chalicelib import clock, schedules, store
 from chalicelib.errors import Busy, retried
 from chalicelib.events import Event
+from chalicelib.settings import get_settings
 
 #: Attempts of one transition before :class:`~chalicelib.errors.Busy` is raised: a count, never a duration.
 #: An attempt fails only when another write changed the same items in between, i.e. when another
@@ -214,6 +215,19 @@ def fill_free_seats(event_id: str) -> int:
 #: registration made meanwhile by a function instance that still kept the old definition
 #: (``store.DEFINITION_MAX_AGE``), even after its write's retries, has landed by then.
 SETTLE_SECONDS = store.DEFINITION_MAX_AGE + 5.0
+
+
+def keep_retention(event_id: str) -> int:
+    """Move the TTL of everything stored for the event to its end now plus ``RETENTION_DAYS``
+    (README, "Storage"; ``store.restamp_expiry``), quiet guards to when registration closes.
+
+    For after a publish that moved the event (staff ``events put`` runs it after telling the
+    registrations, past the settle time, so registrations made with a definition kept from before
+    are moved too). Returns how many items changed. Raises ``store.EventNotFound`` and botocore errors.
+    """
+    event = store.event_from_item(store.get_event_item(event_id, consistent=True))
+    closes = int(event.utc(event.closes_at_local).timestamp())
+    return store.restamp_expiry(event.id, event.retention_until(get_settings().retention_days), closes)
 
 
 def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]], at: str) -> bool:

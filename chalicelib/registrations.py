@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from chalicelib import antispam, clock, lifecycle, store
@@ -64,7 +64,7 @@ def new_registration_id() -> str:
 
 def retention_expiry(event: Event, retention_days: int) -> int:
     """The TTL of an event's items: event end plus ``retention_days``, as epoch seconds (UTC)."""
-    return int((event.utc(event.ends_at) + timedelta(days=retention_days)).timestamp())
+    return event.retention_until(retention_days)
 
 
 def _new_item(event: Event, fields: dict[str, Any], registration_id: str, now: datetime) -> dict[str, Any]:

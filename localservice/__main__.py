@@ -168,6 +168,7 @@ def main() -> int:
         if loaded:  # as staff events put does: a capacity raised in the file while stopped, a changed time or place
             lifecycle.fill_free_seats(event.id)
             lifecycle.announce_schedule(event.id)  # nothing is served yet: no registration can be in flight
+            lifecycle.keep_retention(event.id)
 
     stop = threading.Event()
     writer = OutboxWriter(outbox)

@@ -83,6 +83,8 @@ class PutOutcome:
     seats_taken: int
     changed: tuple[str, ...] = ()
     told: int = 0
+    #: Items whose TTL moved with the event's end (``lifecycle.keep_retention``).
+    restamped: int = 0
 
     @property
     def capacity_increased(self) -> bool:
@@ -95,7 +97,8 @@ class PutOutcome:
 def put_event(event: Event, *, settle: float | None = None,
               on_settle: Callable[[float], None] | None = None) -> PutOutcome:
     """Store ``event`` (``store.put_event``: counters kept), fill seats a capacity increase freed, and
-    tell the registrations of a changed time or place.
+    tell the registrations of a changed time or place, and move the TTL of what is stored for the
+    event with its end (``lifecycle.keep_retention``).
 
     After an increase ``chalicelib.lifecycle.fill_free_seats`` promotes waitlisted
     registrations into the new seats (their emails follow from the stream). A
@@ -122,8 +125,10 @@ def put_event(event: Event, *, settle: float | None = None,
         if wait > 0 and on_settle is not None:
             on_settle(wait)
     told = lifecycle.announce_schedule(event.id, settle=wait)
+    restamped = 0 if created else lifecycle.keep_retention(event.id)  # after the settle: late writes too
     after = store.get_counters(event.id, consistent=True)
-    return PutOutcome(created, old_capacity, event.capacity, promoted, after.seats_taken, published.changed, told)
+    return PutOutcome(created, old_capacity, event.capacity, promoted, after.seats_taken, published.changed, told,
+                      restamped)
 
 
 @dataclass(frozen=True)

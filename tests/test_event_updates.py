@@ -308,3 +308,46 @@ def test_an_update_still_waiting_is_replaced_by_the_next_change_and_only_the_new
     assert "SEQUENCE:2" in calendar_of(update)
     entry = store.get_registration_in_event(SEED_EVENT_ID, anna)["notifications"]["updated"]
     assert (entry["state"], entry["sequence"]) == ("sent", 2)
+
+
+def _expiries() -> dict[tuple[str, str], int]:
+    """``(pk, sk) -> expires_at`` of every item that carries a TTL (a test's Scan)."""
+    from tests.staff.conftest import table_items
+
+    return {(i["pk"]["S"], i["sk"]["S"]): int(i["expires_at"]["N"]) for i in table_items() if "expires_at" in i}
+
+
+def test_moving_the_event_moves_the_expiry_of_everything_stored_for_it(client, aws, pump):
+    """README, "Storage": ``expires_at`` is the event's end plus RETENTION_DAYS. An event moved a year
+    later kept its registrations' old time: DynamoDB would have deleted them, their address guards
+    and message lookups 9 months before the event they had just been told about (a reviewer's finding)."""
+    from chalicelib.settings import get_settings
+
+    event = small_event(1)
+    anna = register(client, "anna@example.org")
+    register(client, "ben@example.org")  # waitlisted: a waitlist bucket
+    assert post_json(client, partos_registration(email="bot@example.org", website="http://spam.example")
+                     ).status_code == 201  # a honeypot post: a quiet guard, until registration closes
+    pump.pump_once()  # the emails: a message lookup item each
+    days = get_settings().retention_days
+    before = _expiries()
+    kinds = {sk.split("#")[0] + "#" if not pk.startswith("MSG#") else "MSG#" for pk, sk in before}
+    assert kinds == {"REG#", "EMAIL#", "WAITLIST#", "QUIET#", "MSG#"}
+    assert set(before.values()) == {event.retention_until(days), int(event.utc(event.closes_at_local).timestamp())}
+
+    moved = event.model_copy(update={"starts_at": event.starts_at + timedelta(days=365),
+                                     "ends_at": event.ends_at + timedelta(days=365),
+                                     "registration_closes_at": event.closes_at_local + timedelta(days=365)})
+    outcome = publish(moved)
+    assert outcome.restamped == len(before)
+    after = _expiries()
+    assert set(after) == set(before)
+    for (pk, sk), expires_at in after.items():
+        closes = int(moved.utc(moved.closes_at_local).timestamp())
+        assert expires_at == (closes if sk.startswith("QUIET#") else moved.retention_until(days)), (pk, sk)
+    assert moved.retention_until(days) - event.retention_until(days) == 365 * 86400
+
+    assert publish(moved).restamped == 0  # nothing differs: nothing written
+    back = publish(event)  # moved back earlier: shorter again, as promised
+    assert back.restamped == len(before) and _expiries() == before
+    assert store.get_registration_in_event(SEED_EVENT_ID, anna)["expires_at"] == event.retention_until(days)

@@ -18,6 +18,7 @@ module                 what it owns
 ``reminders``          the reminder jobs' reads and writes: who is still to remind, one ask each
 ``corrections``        staff corrections: resend the latest email, change the address
 ``transitions``        cancel, erase and promote, each one transaction
+``retention``          every item's TTL moved with its event's end
 =====================  ==========================================================================
 
 Every state change is a conditional write or a transaction; nothing is decided
@@ -132,6 +133,7 @@ from chalicelib.store.reminders import (
     reminded_attribute,
     reminder_candidates,
 )
+from chalicelib.store.retention import restamp_expiry
 from chalicelib.store.serialize import (
     deserialize,
     plain,
@@ -249,6 +251,7 @@ __all__ = [
     "reminder_candidates",
     "request_resend",
     "reset_caches",
+    "restamp_expiry",
     "save_job_cursor",
     "serialize",
     "suppression_reason",

@@ -68,6 +68,9 @@ def events_put(file: Path) -> int:
         click.echo(f"Changed: {' and '.join(outcome.changed)}.")
     if outcome.told:
         click.echo(f"Told {outcome.told} registration(s) of the change (their emails follow).")
+    if outcome.restamped:
+        click.echo(f"Moved the expiry of {outcome.restamped} stored item(s) with the event: its end plus "
+                   "RETENTION_DAYS (README, \"Storage\").")
     if outcome.new_capacity is not None and outcome.seats_taken > outcome.new_capacity:
         click.echo(
             f"Note: {outcome.seats_taken} confirmed is more than the new capacity; nobody was moved, "
