@@ -266,6 +266,9 @@ def handle_event(event: dict[str, Any]) -> dict[str, Any]:
             raise MessageNotRecordedYet(message_id)
         logger.warning("SES event for an unknown message, dropped", extra=log)
         return {"result": "unknown-message", "outcome": found.outcome}
+    if lookup.get("erased"):  # its registration was erased (store.erase_transition): nothing to record
+        logger.info("SES event for an erased registration's email, dropped", extra=log)
+        return {"result": "stale", "outcome": found.outcome}
     change = str(lookup["notification"])
     log.update(event_id=lookup["event_id"], registration_id=lookup["for_registration"], change=change)
     result = store.record_feedback(lookup["event_id"], lookup["for_registration"], change, message_id,

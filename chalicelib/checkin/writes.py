@@ -18,8 +18,8 @@ from chalicelib.checkin.codes import NotForEvent, UnknownCode, code_matches, eve
 from chalicelib.events import Event
 from chalicelib.settings import get_settings
 
-#: Sort key of an event's check-in counter item.
-CHECKINS_SK = "#CHECKINS"
+#: Sort key of an event's check-in counter item (kept in ``chalicelib.store.keys``: erasure lowers it too).
+CHECKINS_SK = store.CHECKINS_SK
 #: The answers of a scan or a typed code (README, "Check-in at the door").
 OUTCOMES = ("checked_in", "already_checked_in", "cancelled", "waitlisted", "erased", "not_for_event",
             "unknown_code", "undone", "not_checked_in")

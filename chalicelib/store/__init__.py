@@ -80,6 +80,7 @@ from chalicelib.store.events import (
 )
 from chalicelib.store.keys import (
     CATALOGUE_PK,
+    CHECKINS_SK,
     COUNTERS_SK,
     EVENT_SK,
     GUARD_PREFIX,
@@ -141,8 +142,10 @@ from chalicelib.store.serialize import (
 )
 from chalicelib.store.transitions import (
     ERASED_ATTRIBUTES,
+    ERASED_KEEPS,
     cancel_transition,
     erase_transition,
+    message_ids,
     promote_transition,
 )
 from chalicelib.store.waitlist import (
@@ -158,10 +161,12 @@ from chalicelib.store.waitlist import (
 
 __all__ = [
     "CATALOGUE_PK",
+    "CHECKINS_SK",
     "CORRECTION_ATTEMPTS",
     "COUNTERS_SK",
     "DEFINITION_MAX_AGE",
     "ERASED_ATTRIBUTES",
+    "ERASED_KEEPS",
     "EVENT_SK",
     "FULL_HINT_SECONDS",
     "GUARD_PREFIX",
@@ -232,6 +237,7 @@ __all__ = [
     "list_event_items",
     "mark_job_done",
     "mark_schedule_change",
+    "message_ids",
     "message_key",
     "new_registration_item",
     "plain",

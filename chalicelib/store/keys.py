@@ -45,6 +45,8 @@ TTL_ATTRIBUTE = "expires_at"
 #: finds its registration and notification with one GetItem (no Scan, no index).
 MESSAGE_PREFIX = "MSG#"
 MESSAGE_SK = "#MESSAGE"
+#: Sort key of an event's check-in counter item (``checked_in_count``; ``chalicelib.checkin``).
+CHECKINS_SK = "#CHECKINS"
 #: On the event item: how many times its schedule (time, place) changed; on a registration: the
 #: revision its registrant was last told (README, "Emails", event changes).
 SCHEDULE_REVISION = "schedule_revision"

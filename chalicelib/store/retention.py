@@ -27,6 +27,7 @@ from chalicelib.store.keys import (
 )
 from chalicelib.store.serialize import deserialize
 from chalicelib.store.table import _ddb, _table
+from chalicelib.store.transitions import message_ids
 
 
 def _partition_items(event_id: str) -> Iterator[dict[str, Any]]:
@@ -43,15 +44,6 @@ def _partition_items(event_id: str) -> Iterator[dict[str, Any]]:
     for page in pages:
         for raw in page["Items"]:
             yield deserialize(raw)
-
-
-def _message_ids(registration: dict[str, Any]) -> set[str]:
-    """The SES message ids a registration item names: each notification's and the latest's."""
-    found = {str(entry["message_id"]) for entry in (registration.get("notifications") or {}).values()
-             if isinstance(entry, dict) and entry.get("message_id")}
-    if registration.get("email_message_id"):
-        found.add(str(registration["email_message_id"]))
-    return found
 
 
 def _set_expiry(pk: str, sk: str, expires_at: int) -> bool:
@@ -85,6 +77,6 @@ def restamp_expiry(event_id: str, expires_at: int, quiet_expires_at: int) -> int
         if int(item[TTL_ATTRIBUTE]) != target:
             changed += _set_expiry(pk, sk, target)
         if sk.startswith(REGISTRATION_PREFIX):
-            for message_id in sorted(_message_ids(item)):
+            for message_id in message_ids(item):
                 changed += _set_expiry(MESSAGE_PREFIX + message_id, MESSAGE_SK, expires_at)
     return changed

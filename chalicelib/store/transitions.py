@@ -15,7 +15,17 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import Busy
 from chalicelib.store.counters import _NOT_OVER, _PROMOTIONS_OPEN, EventCounters, _counters_update
 from chalicelib.store.errors import EventFull
-from chalicelib.store.keys import INVITE_SEQUENCE, _key, event_pk, guard_sk, registration_sk
+from chalicelib.store.keys import (
+    CHECKINS_SK,
+    INVITE_SEQUENCE,
+    MESSAGE_PREFIX,
+    MESSAGE_SK,
+    TTL_ATTRIBUTE,
+    _key,
+    event_pk,
+    guard_sk,
+    registration_sk,
+)
 from chalicelib.store.registrations import _guard_delete
 from chalicelib.store.serialize import _serializer, serialize
 from chalicelib.store.table import _cancellation_codes, _cancellation_items, _ddb, _retryable, _table
@@ -155,28 +165,47 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
 #: error can quote the address; without ``notifications`` no pending email can still be claimed and sent).
 ERASED_ATTRIBUTES = ("name", "email", "answers", "notifications", "email_state", "email_error",
                      "email_message_id", "consent_at", "email_outcome", "email_suppressed", "email_changed_at",
-                     "checked_in_at", "checked_in_via")  # README "Staff tools": erased rows keep id, status,
-                                                         # language and time only
+                     "checked_in_at", "checked_in_via")
+#: What an erased registration keeps (README "Staff tools": its id, status, language and times; its keys,
+#: item type, event and expiry). Every other attribute the item had when read goes too: its history
+#: (ticket, promotion, cancellation, reminders asked, schedule told, calendar sequence).
+ERASED_KEEPS = frozenset({"pk", "sk", "type", "registration_id", "event_id", "status", "language", "registered_at",
+                          "status_changed_at", "erased_at", TTL_ATTRIBUTE})
+
+
+def message_ids(item: dict[str, Any]) -> list[str]:
+    """The SES message ids a registration item names (each notification's and the latest's), sorted."""
+    found = {str(entry["message_id"]) for entry in (item.get("notifications") or {}).values()
+             if isinstance(entry, dict) and entry.get("message_id")}
+    if item.get("email_message_id"):
+        found.add(str(item["email_message_id"]))
+    return sorted(found)
 
 
 def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None = None,
                      head: WaitlistEntry | None = None, delete_guard: bool) -> int:
     """Erase a registrant's data (GDPR) in one transaction; returns how many items changed.
 
-    The registration keeps its key and becomes ``status: erased`` without
-    :data:`ERASED_ATTRIBUTES` (conditional on the status and address read); its
-    seat or waitlist place is released as by a cancellation; the counters count
-    ``erased_count``; with ``delete_guard`` the address guard goes too.
+    The registration keeps its key and becomes ``status: erased`` with only :data:`ERASED_KEEPS`
+    (without :data:`ERASED_ATTRIBUTES` and anything else ``item`` had; conditional on the status and
+    address read); its seat or waitlist place is released as by a cancellation; the counters count
+    ``erased_count``; with ``delete_guard`` the address guard goes too; the message lookup items of
+    its emails (``MSG#<id>``) keep only ``erased`` (not which registration, email or time); a check-in
+    is taken off the event's check-in count.
     Raises :class:`Busy` when anything changed since ``item`` was read.
     """
-    names = {"#s": "status", "#e": "email", **{f"#p{i}": a for i, a in enumerate(ERASED_ATTRIBUTES)}}
-    remove = ", ".join(f"#p{i}" for i in range(len(ERASED_ATTRIBUTES)))
+    erased = sorted(set(ERASED_ATTRIBUTES) | (set(item) - ERASED_KEEPS))
+    names = {"#s": "status", "#e": "email", **{f"#p{i}": a for i, a in enumerate(erased)}}
+    remove = ", ".join(f"#p{i}" for i in range(len(erased)))
     ops: list[tuple[str, dict[str, Any]]] = [("registration", {
         "Update": {
             "TableName": _table(),
             "Key": _key(item["pk"], item["sk"]),
             "UpdateExpression": f"SET #s = :erased, erased_at = :now, status_changed_at = :now REMOVE {remove}",
-            "ConditionExpression": "#s = :old AND #e = :email",
+            # The check-in as read too: the check-in count below must not lose one an undo already took off.
+            "ConditionExpression": "#s = :old AND #e = :email AND "
+                                   + ("attribute_exists(checked_in_at)" if item.get("checked_in_at")
+                                      else "attribute_not_exists(checked_in_at)"),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": serialize(
                 {":erased": "erased", ":now": at, ":old": item["status"], ":email": item["email"]}
@@ -189,6 +218,20 @@ def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None
             "TableName": _table(),
             "Key": serialize({"pk": item["pk"], "sk": guard_sk(item["email"])}),
             "ConditionExpression": "attribute_exists(pk)",
+        }}))
+    for message_id in message_ids(item):
+        # Which emails the person got, and when, goes too: the lookup keeps only that its registration was
+        # erased, so that a late SES event of the message is dropped, not retried as not recorded yet.
+        ops.append(("message", {"Put": {"TableName": _table(), "Item": serialize(
+            {"pk": MESSAGE_PREFIX + message_id, "sk": MESSAGE_SK, "erased": True,
+             TTL_ATTRIBUTE: int(item[TTL_ATTRIBUTE])})}}))
+    if item.get("checked_in_at"):  # the check-in goes with the person (README "Check-in at the door")
+        ops.append(("checkins", {"Update": {
+            "TableName": _table(),
+            "Key": _key(item["pk"], CHECKINS_SK),
+            "UpdateExpression": "ADD checked_in_count :minus",
+            "ConditionExpression": "checked_in_count >= :one",
+            "ExpressionAttributeValues": {":minus": {"N": "-1"}, ":one": {"N": "1"}},
         }}))
     ops += _release_ops(item, at, own=own, head=head, extra_adds={"erased_count": 1})
     _transact(ops)

@@ -190,15 +190,21 @@ def test_erase_removes_personal_data_and_keeps_a_count(cases_event, pump):
     ids = [register(cases_event.id, **p).registration_id for p in people]
     pump.pump_once()
     before = len(sent_messages())
+    [message_id] = store.message_ids(store.get_registration_in_event(cases_event.id, ids[0]))
     result = run("registrations", "erase", cases_event.id, "--email", "P0@Example.ORG", "--yes")
     assert result.exit_code == 0, result.output
-    # registration, guard, the promoted registration, its waitlist bucket, the counters
-    assert "5 item(s) changed" in result.stdout and "1 promoted from the waitlist" in result.stdout
+    # registration, guard, its confirmation's message lookup, the promoted registration, its waitlist
+    # bucket, the counters
+    assert "6 item(s) changed" in result.stdout and "1 promoted from the waitlist" in result.stdout
     item = store.get_registration_in_event(cases_event.id, ids[0])
     assert item["status"] == "erased"
-    for attribute in ("name", "email", "answers", "notifications"):
-        assert attribute not in item
+    # README "Staff tools": erased rows keep id, status, language and time (and their keys and expiry)
+    assert set(item) == {"pk", "sk", "type", "registration_id", "event_id", "status", "language", "registered_at",
+                         "status_changed_at", "erased_at", "expires_at"}
     dump = json.dumps(table_items())
+    # Which email P0 got, and when, went too: the lookup says only that its registration was erased.
+    [lookup] = [i for i in table_items() if i["pk"]["S"] == f"MSG#{message_id}"]
+    assert set(lookup) == {"pk", "sk", "erased", "expires_at"} and lookup["erased"] == {"BOOL": True}
     assert "p0@example.org" not in dump.lower() and "secret 0" not in dump
     assert store.guard_sk("p0@example.org") not in dump
     counters = store.get_counters(cases_event.id)
@@ -213,6 +219,36 @@ def test_erase_removes_personal_data_and_keeps_a_count(cases_event, pump):
     # The address may register again; a second erase finds nothing.
     again = run("registrations", "erase", cases_event.id, "--email", "p0@example.org", "--yes")
     assert again.exit_code == 1 and "Nothing to do" in again.stderr
+
+
+def test_erase_leaves_no_history_and_takes_a_check_in_off_the_count(cases_event, pump):
+    """Erased rows kept their waitlist ticket, promotion and cancellation history, reminders asked and
+    calendar sequence, the message lookups of their emails, and still counted at the door (a
+    reviewer's finding: "2 of 0 checked in" after erasing two people who had come)."""
+    from chalicelib import checkin, lifecycle, store
+    from tests.staff.conftest import table_items
+
+    ids = [register(cases_event.id, **person(f"P{n}", f"p{n}@example.org")).registration_id for n in range(5)]
+    pump.pump_once()
+    lifecycle.cancel(cases_event.id, ids[0], by="staff")  # P3 promoted: a ticket, promoted_at, two emails
+    pump.pump_once()
+    promoted = store.get_registration_in_event(cases_event.id, ids[3])
+    assert promoted["status"] == "confirmed" and "waitlist_ticket" in promoted and "promoted_at" in promoted
+    assert len(store.message_ids(promoted)) == 2
+    assert run("registrations", "checkin", cases_event.id, ids[3]).exit_code == 0
+    assert run("registrations", "checkin", cases_event.id, ids[1]).exit_code == 0
+    assert checkin.summary(cases_event.id).checked_in == 2
+
+    for address in ("p3@example.org", "p0@example.org"):  # checked in and promoted; cancelled
+        assert run("registrations", "erase", cases_event.id, "--email", address, "--yes").exit_code == 0
+    kept = {"pk", "sk", "type", "registration_id", "event_id", "status", "language", "registered_at",
+            "status_changed_at", "erased_at", "expires_at"}
+    for registration_id in (ids[3], ids[0]):
+        assert set(store.get_registration_in_event(cases_event.id, registration_id)) == kept
+    assert checkin.summary(cases_event.id).checked_in == 1  # P1, still there
+    lookups = [i for i in table_items() if i["pk"]["S"].startswith("MSG#")]
+    assert {i["for_registration"]["S"] for i in lookups if "for_registration" in i} == {ids[1], ids[2], ids[4]}
+    assert sum("erased" in i for i in lookups) == 4  # the erased two's four emails: only "erased" left
 
 
 def test_erase_a_waitlisted_registration_gives_back_its_place(cases_event):
