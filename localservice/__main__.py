@@ -3,7 +3,8 @@
 - moto in-process on ``127.0.0.1:$AWS_PORT`` (default 5000) stands in for
   DynamoDB, DynamoDB Streams, SES and S3, so the staff tools can reach it too;
 - the API on ``http://127.0.0.1:$PORT`` (default 8000), served the way
-  ``chalice local`` serves it, with the ``local`` stage's settings;
+  ``chalice local`` serves it, with the ``local`` stage's settings, and what it cannot serve
+  (unknown routes, malformed framing) answered as deployed (:mod:`localservice.gateway`);
 - every ``events/*.yaml`` loaded (a bad file stops the start with file, field, reason);
 - a poller feeding the table's stream records to ``DeliverEmails``;
 - the scheduled ``RunDueJobs`` function called every 10 seconds (``SCHEDULE_SECONDS``)
@@ -114,7 +115,7 @@ def main() -> int:
 
     from chalicelib import aws, clock, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
-    from localservice import clockfile
+    from localservice import clockfile, gateway
     from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
     from localservice.mailbox import MailboxSimulator
     from localservice.outbox import OutboxWriter
@@ -198,8 +199,7 @@ def main() -> int:
     # Browsers and load tests open many connections at once; socketserver's default backlog is 5.
     ThreadedHTTPServer.request_queue_size = 128
     server = create_local_server(app, config, "127.0.0.1", port)
-    _route_every_method(server)
-    _answer_unknown_routes_as_deployed(server)
+    gateway.install(server, app, config)  # unknown routes, any method, bad framing: answered as deployed
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     clock_line = _clock_line(clock_origin, resumed=bool(resumed_clock))
@@ -315,54 +315,6 @@ def _data_lines(state_dir: Path, fresh: bool, set_aside: bool, loaded: Loaded | 
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
-
-
-def _route_every_method(server: Any) -> None:
-    """Let the app answer every HTTP method (405 problem+json for one a route does not take).
-
-    Chalice's development server has handlers for the common methods only and
-    answers others (TRACE, QUERY, ...) with its own 501 page, which no deployed stage gives.
-    """
-    handler = server.server.RequestHandlerClass
-    handler = getattr(handler, "func", handler)  # Chalice passes a functools.partial of its handler class
-
-    def any_method(self: Any, name: str) -> Any:
-        if name.startswith("do_") and name[3:].isalpha():
-            return self._generic_handle
-        raise AttributeError(name)
-
-    handler.__getattr__ = any_method
-
-
-#: What the deployed API Gateway answers for a path or method no route takes
-#: (infrastructure/stacks/registration.py, GATEWAY_PROBLEMS); the local server answers the same.
-UNKNOWN_ROUTE_BODY = (
-    b'{"type": "/problems/not-found", "title": "Not found", "status": 404, '
-    b'"detail": "There is no page or endpoint here, or it does not accept this method."}'
-)
-
-
-def _answer_unknown_routes_as_deployed(server: Any) -> None:
-    """404 problem+json for an unknown path, as the deployed stack's gateway responses give.
-
-    Chalice's development server imitates API Gateway's defaults instead (``403 Missing
-    Authentication Token``; with an ``Authorization`` header, 403 echoing it as a broken AWS
-    signature), which the stack replaces.
-    """
-    from chalice.local import ForbiddenError
-
-    handler = server.server.RequestHandlerClass
-    handler = getattr(handler, "func", handler)
-    original = handler._send_error_response
-
-    def send_error_response(self: Any, error: Exception) -> None:
-        body = (error.body or b"") if isinstance(error, ForbiddenError) else b""
-        if b"Missing Authentication Token" in body or b"Authorization header requires" in body:
-            self._send_http_response(404, {"Content-Type": "application/problem+json"}, UNKNOWN_ROUTE_BODY)
-            return
-        original(self, error)
-
-    handler._send_error_response = send_error_response
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:  # the signal handler's signature

@@ -173,6 +173,45 @@ def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
         assert json.loads(body)["type"] == "/problems/not-found" and b"door-link-token" not in body
 
 
+def test_the_access_log_and_bad_framing_as_deployed(local_service):
+    """The running service (``localservice.gateway``, ``localservice.redact``): no name or address typed
+    into a URL reaches its log; a chunked body is 411 problem+json, and its chunks are never a request."""
+    import json
+    import socket
+
+    base, _, log = local_service
+    statuses = []
+    for path, data in ((f"/events/{SEED_EVENT_ID}/registrations?name=Secret+Person&email=secret.person%40example.org",
+                        None),
+                       (f"/events/{SEED_EVENT_ID}/register?email=secret2@example.org&name=Secret2&lang=en", None),
+                       ("/events/nonexistent-x@example.org/registrations", b"{}")):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(
+                    base + path, data=data, headers={"Content-Type": "application/json"})) as answer:
+                statuses.append(answer.status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+    assert statuses == [405, 200, 404]
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as client:
+        client.sendall(f"POST /events/{SEED_EVENT_ID}/registrations HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       '1c\r\n{"email": "cl@example.org"}\r\n0\r\n\r\n'.encode())
+        answer = b""
+        while chunk := client.recv(65536):  # the service closes the connection after its answer
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 411 ") and b"Content-Type: application/problem+json" in head
+    assert json.loads(body)["type"] == "/problems/length-required"
+    _wait_until(lambda: " 411 -" in log.read_text(), "the 411 in the log", WAIT_SECONDS)
+    text = log.read_text()
+    assert "Secret" not in text and "example.org" not in text and "Traceback" not in text
+    assert f'"GET /events/{SEED_EVENT_ID}/registrations?name=[redacted]&email=[redacted] HTTP/1.1" 405 -' in text
+    assert f'"GET /events/{SEED_EVENT_ID}/register?email=[redacted]&name=[redacted]&lang=en HTTP/1.1" 200 -' in text
+    assert '"POST /events/[redacted]/registrations HTTP/1.1" 404 -' in text
+    assert f'"POST /events/{SEED_EVENT_ID}/registrations HTTP/1.1" 411 -' in text and " 400 -" not in text
+
+
 def test_the_services_own_origin_on_its_port_is_allowed(local_service):
     """make run on another PORT than 8000: a page served from it may call the API (CORS), 8000 no longer."""
     base, _, _ = local_service
