@@ -86,6 +86,19 @@ def _port_taken(port: int) -> bool:
     return False
 
 
+#: How many ports above a busy one :func:`free_port_after` tries.
+PORTS_TRIED = 100
+
+
+def free_port_after(number: int, avoid: set[int]) -> int | None:
+    """The first port above ``number`` (up to :data:`PORTS_TRIED` of them, at most 65535) that is free on
+    127.0.0.1 now and not in ``avoid`` (the other port the service was given); ``None`` if there is none."""
+    for candidate in range(number + 1, min(number + PORTS_TRIED, 65535) + 1):
+        if candidate not in avoid and not _port_taken(candidate):
+            return candidate
+    return None
+
+
 def main() -> int:
     """Start everything, print the banner, serve until Ctrl-C or SIGTERM; returns the exit code.
 
@@ -99,8 +112,10 @@ def main() -> int:
     aws_port = int(os.environ.get("AWS_PORT", "5000"))
     for name, number in (("PORT", port), ("AWS_PORT", aws_port)):
         if _port_taken(number):
-            print(f"Refusing to start: port {number} ({name}) is in use on 127.0.0.1. "
-                  f"Stop what uses it, or choose another, e.g. {name}={number + 1} make run", file=sys.stderr)
+            free = free_port_after(number, avoid={port, aws_port})
+            print(f"Refusing to start: port {number} ({name}) is in use on 127.0.0.1. Stop what uses it, or "
+                  + (f"choose another, e.g. {name}={free} make run" if free else "choose another free port."),
+                  file=sys.stderr)
             return 2
     outbox = Path(os.environ.get("OUTBOX", ROOT / "outbox"))
     events_dir = Path(os.environ.get("EVENTS_DIR", ROOT / "events"))

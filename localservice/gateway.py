@@ -101,6 +101,7 @@ class GatewayRequestHandler(ChaliceRequestHandler):
     """Chalice's request handler, answering what it cannot serve as the deployed stage does (module docstring)."""
 
     _body: bytes | None = None
+    request_version: str  # set by http.server for each request
 
     def __getattr__(self, name: str) -> Any:
         """``do_<METHOD>`` for every method (TRACE, QUERY, ...): the app answers it."""

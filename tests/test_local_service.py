@@ -124,6 +124,60 @@ def test_sigterm_stops_cleanly_and_busy_port_is_refused(tmp_path):
     assert "Stopping." in service.log()
 
 
+def _held_ports(count: int) -> tuple[int, list]:
+    """``count`` consecutive ports from some ``base``, the first two held by listening sockets: ``(base, sockets)``."""
+    import socket
+
+    from tests.live import free_port
+
+    for _ in range(50):
+        base = free_port()
+        held = []
+        try:
+            for number in range(base, base + 2):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind(("127.0.0.1", number))
+                sock.listen()
+            if all(not _taken(number) for number in range(base + 2, base + count)):
+                return base, held
+        except OSError:
+            pass
+        for sock in held:
+            sock.close()
+    raise AssertionError("no run of free ports found")
+
+
+def _taken(number: int) -> bool:
+    from localservice.__main__ import _port_taken
+
+    return _port_taken(number)
+
+
+def test_a_busy_port_is_refused_with_a_free_port_to_try(tmp_path):
+    """With PORT and the port above it busy, the hint named the busy one (PORT=8872 while 8872 was in use);
+    it names a free port, and never the other port given."""
+    import re
+
+    base, held = _held_ports(6)
+    try:
+        for port, aws_port, name in ((base, base + 2, "PORT"), (base + 2, base, "AWS_PORT")):
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(PORT=str(port), AWS_PORT=str(aws_port), LOCAL_STATE=str(tmp_path / "state"))
+            refused = subprocess.run([sys.executable, "-m", "localservice"], cwd=ROOT, env=env, capture_output=True,
+                                     text=True, timeout=60, check=False)
+            assert refused.returncode == 2
+            busy = base if name == "PORT" else aws_port
+            hint = re.fullmatch(rf"Refusing to start: port {busy} \({name}\) is in use on 127\.0\.0\.1\. Stop what "
+                                rf"uses it, or choose another, e\.g\. {name}=(\d+) make run\n", refused.stderr)
+            assert hint, refused.stderr
+            suggested = int(hint.group(1))
+            assert suggested not in (base, base + 1, port, aws_port) and not _taken(suggested)
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def test_the_service_stops_when_what_started_it_is_gone(tmp_path):
     """``kill <pid of make>`` ends make without passing the signal on: the service, orphaned, used to run
     on holding its ports. It now stops as on Ctrl-C (emails written, data saved) within seconds."""
