@@ -5,7 +5,8 @@
 - the API on ``http://127.0.0.1:$PORT`` (default 8000), served the way
   ``chalice local`` serves it, with the ``local`` stage's settings, and what it cannot serve
   (unknown routes, malformed framing) answered as deployed (:mod:`localservice.gateway`);
-- every ``events/*.yaml`` loaded (a bad file stops the start with file, field, reason);
+- every ``events/*.yaml`` loaded (a bad file stops the start with file, field, reason), and the form of
+  every event in the table, kept ones too, printed in the banner;
 - a poller feeding the table's stream records to ``DeliverEmails``;
 - the scheduled ``RunDueJobs`` function called every 10 seconds (``SCHEDULE_SECONDS``)
   on the service's clock (:mod:`localservice.schedule`);
@@ -224,7 +225,7 @@ def main() -> int:
                 "",
                 "Event registration, local service",
                 f"  API:          http://127.0.0.1:{port}",
-                *[f"  Form:         http://127.0.0.1:{port}/events/{e.id}/register" for e in events],
+                *[f"  Form:         http://127.0.0.1:{port}/events/{event_id}/register" for event_id in _event_ids()],
                 f"  AWS stand-in: http://127.0.0.1:{aws_port} (moto: DynamoDB table {settings_table}, SES, S3)",
                 f"  Outbox:       {outbox}/ (one .eml per email)",
                 *_data_lines(state_dir, fresh, set_aside, loaded),
@@ -270,6 +271,14 @@ def main() -> int:
         server.server.server_close()
         moto.stop()
     return code
+
+
+def _event_ids() -> list[str]:
+    """The id of every event in the table, by id: the files of ``events/`` and those kept in the saved data
+    (published with ``staff events put``, or from a file since deleted), as ``staff events list`` lists them."""
+    from chalicelib import store
+
+    return [store.event_from_item(item).id for item in store.list_event_items()]
 
 
 def _clock_line(clock_origin: str | None, *, resumed: bool) -> str:

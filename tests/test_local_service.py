@@ -437,6 +437,32 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
         service.stop()
 
 
+def test_the_banner_shows_the_form_of_every_kept_event(tmp_path):
+    """An event published with ``staff events put`` while the service ran is kept in its data; the next
+    start's banner lists its form beside those of ``events/`` (it listed the files' events only)."""
+    import signal
+
+    from tests.live import CLOSED_EVENT_YAML
+
+    service = start_service(tmp_path)
+    try:
+        published = tmp_path / "staff-published-workshop.yaml"
+        published.write_text(CLOSED_EVENT_YAML.replace("id: closed-workshop", "id: staff-published-workshop"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        put = subprocess.run([sys.executable, "-m", "staff", "--local", "events", "put", str(published)], cwd=ROOT,
+                             env={**env, "PORT": str(service.port), "AWS_PORT": str(service.aws_port)},
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert put.returncode == 0, put.stderr
+        service = service.restart(signal.SIGTERM)
+        banner = service.log()
+        forms = [line.split("Form:", 1)[1].strip() for line in banner.splitlines() if "Form:" in line]
+        assert forms == [f"{service.url}/events/{event_id}/register"
+                         for event_id in ("demo-small-workshop", SEED_EVENT_ID, "staff-published-workshop")]
+        assert "Data:         loaded 0 registrations, 3 events" in banner
+    finally:
+        service.stop()
+
+
 def test_an_event_file_changed_while_stopped_wins_and_keeps_the_counters(tmp_path):
     """Restart after raising the demo event's capacity and moving its start in its file: the waitlisted
     registrant gets the seat, and everyone is told the new time (README, "Emails", event changes)."""
