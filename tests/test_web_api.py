@@ -234,6 +234,7 @@ def test_public_pages_and_files_answer_head_as_get_without_a_body(client, seed_e
         head = client.http.request("HEAD", path, headers=headers)
         assert (head.status_code, head.body) == (get.status_code, b""), path
         assert get.body, path
+        assert head.headers["Content-Length"] == str(len(get.body)), path  # RFC 9110 8.6: the GET's, not 0
         for name in ("Content-Type", "Cache-Control", "Content-Security-Policy", "Vary"):
             assert head.headers.get(name) == get.headers.get(name), (path, name)
     assert client.http.request("HEAD", "/events/no-such-event/register").status_code == 404

@@ -179,8 +179,15 @@ PAGE_METHODS = ["GET", "HEAD"]
 
 
 def headers_only(request: Any, response: Response) -> Response:
-    """The answer to a ``HEAD`` request: ``response``'s status and headers with no body (others unchanged)."""
+    """The answer to a ``HEAD`` request: ``response``'s status and headers with no body (others unchanged).
+
+    Its ``Content-Length`` is the GET answer's length in bytes, as serialised for API Gateway (RFC 9110
+    section 8.6: a HEAD answer may carry it only with that value; a server's own ``0`` would be wrong).
+    """
     if getattr(request, "method", "") == "HEAD":
+        serialised = response.to_dict()["body"]
+        response.headers["Content-Length"] = str(len(serialised.encode("utf-8") if isinstance(serialised, str)
+                                                     else serialised))
         response.body = ""
     return response
 
