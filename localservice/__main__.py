@@ -200,6 +200,7 @@ def main() -> int:
     server = create_local_server(app, config, "127.0.0.1", port)
     _route_every_method(server)
     _answer_unknown_routes_as_deployed(server)
+    _head_answers_carry_the_get_length(server)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     clock_line = _clock_line(clock_origin, resumed=bool(resumed_clock))
@@ -365,6 +366,27 @@ def _answer_unknown_routes_as_deployed(server: Any) -> None:
         original(self, error)
 
     handler._send_error_response = send_error_response
+
+
+def _head_answers_carry_the_get_length(server: Any) -> None:
+    """A ``HEAD`` answer keeps the ``Content-Length`` the app gives it (the GET answer's length,
+    ``chalicelib.routes.answers.headers_only``); Chalice's development server would send its own
+    ``0`` for the empty body as well, two differing lengths (RFC 9110 section 8.6)."""
+    handler = server.server.RequestHandlerClass
+    handler = getattr(handler, "func", handler)
+    original = handler._send_http_response_with_body
+
+    def send(self: Any, code: int, headers: dict[str, Any], body: Any) -> None:
+        length = headers.pop("Content-Length", None) if self.command == "HEAD" else None
+        if length is None:
+            original(self, code, headers, body)
+            return
+        self.send_response(code)
+        self.send_header("Content-Length", str(length))
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        self._send_headers(headers)
+
+    handler._send_http_response_with_body = send
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:  # the signal handler's signature
