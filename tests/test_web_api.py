@@ -311,3 +311,35 @@ def test_every_answer_that_shows_personal_data_is_no_store(client, seed_event):
 def test_static_files_may_be_cached(client):
     answer = client.http.get("/static/form.js")
     assert answer.status_code == 200 and answer.headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_reads_and_preflights_ignore_a_request_content_type(client, seed_event):
+    """A GET, HEAD or OPTIONS with a Content-Type other than JSON got Chalice's raw 415
+    (``{"Code": "UnsupportedMediaType"}``, no problem+json, no CORS on a preflight): a schema fuzzer's find.
+    Only the write routes read a body, and they say which types they take (415 problem+json)."""
+    odd = {"Content-Type": "text/plain"}
+    for method, path in (("GET", f"/events/{SEED_EVENT_ID}"), ("HEAD", f"/events/{SEED_EVENT_ID}/register"),
+                         ("GET", "/openapi.json"), ("GET", "/static/form.css")):
+        answer = client.http.request(method, path, headers=odd)
+        assert answer.status_code == 200, (method, path, answer.body[:200])
+    preflight = client.http.request("OPTIONS", _registrations_path(), headers={
+        **odd, "Origin": "http://127.0.0.1:8000", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8000"
+    refused = client.http.post(_registrations_path(), headers=odd, body="x")
+    assert refused.status_code == 415 and refused.headers["Content-Type"] == "application/problem+json"
+
+
+def test_answers_negotiated_on_accept_say_so_and_preflights_are_not_stored(client, seed_event):
+    """RFC 9110 12.5.5: a cache must not give the JSON answer to a browser asking for the page; the errors
+    of those routes too. README "HTTP API": every answer carries Cache-Control: no-store, preflights too."""
+    for path in (f"/events/{SEED_EVENT_ID}", "/events/no-such-event", "/registrations/x?token=bad",
+                 "/registrations/x/cancel?token=bad"):
+        for accept in ("application/json", "text/html"):
+            answer = client.http.get(path, headers={"Accept": accept})
+            parts = [p.strip() for p in answer.headers["Vary"].split(",")]
+            assert "Accept" in parts and "Origin" in parts, (path, accept, answer.headers["Vary"])
+    assert "Accept" not in client.http.get("/openapi.json").headers["Vary"]
+    preflight = client.http.request("OPTIONS", _registrations_path(), headers={
+        "Origin": "http://127.0.0.1:8000", "Access-Control-Request-Method": "POST"})
+    assert preflight.headers["Cache-Control"] == "no-store"

@@ -192,6 +192,24 @@ def headers_only(request: Any, response: Response) -> Response:
     return response
 
 
+#: Routes whose answer depends on ``Accept`` (JSON, or a page for ``text/html``): every answer of theirs,
+#: errors too, says ``Vary: Accept`` (RFC 9110 section 12.5.5), besides CORS's ``Origin``.
+NEGOTIATED_ROUTES = frozenset({"/events/{event_id}", "/registrations/{registration_id}",
+                               "/registrations/{registration_id}/cancel"})
+
+
+def vary_on_accept(request: Any, response: Response) -> Response:
+    """``response`` with ``Accept`` in its ``Vary`` if the request's route is one of :data:`NEGOTIATED_ROUTES`."""
+    if (getattr(request, "context", None) or {}).get("resourcePath") not in NEGOTIATED_ROUTES:
+        return response
+    vary = next((k for k in response.headers if k.lower() == "vary"), None)
+    if vary is None:
+        response.headers["Vary"] = "Accept"
+    elif "accept" not in {part.strip().lower() for part in response.headers[vary].split(",")}:
+        response.headers[vary] = f"Accept, {response.headers[vary]}"
+    return response
+
+
 def in_our_format(request: Any, response: Response) -> Response:
     """Chalice's own error answers (``{"Code": ...}`` bodies) as problem+json: an uncaught exception
     (already logged by Chalice with its traceback) as 500 ``internal-error``, a method the route does
@@ -212,7 +230,7 @@ def preflight() -> Response:
     request = current_request()
     path = (request.context or {}).get("resourcePath", "")
     methods = [m for m in blueprint.current_app.routes.get(path, {}) if m != "OPTIONS"]
-    headers: Headers = {**cors.preflight_headers(request.headers, methods)}
+    headers: Headers = {**cors.preflight_headers(request.headers, methods), "Cache-Control": "no-store"}
     return Response(body="", status_code=204, headers=headers)
 
 
