@@ -205,8 +205,10 @@ def vary_on_accept(request: Any, response: Response) -> Response:
     vary = next((k for k in response.headers if k.lower() == "vary"), None)
     if vary is None:
         response.headers["Vary"] = "Accept"
-    elif "accept" not in {part.strip().lower() for part in response.headers[vary].split(",")}:
-        response.headers[vary] = f"Accept, {response.headers[vary]}"
+        return response
+    given = str(response.headers[vary])
+    if "accept" not in {part.strip().lower() for part in given.split(",")}:
+        response.headers[vary] = f"Accept, {given}"
     return response
 
 
