@@ -343,3 +343,30 @@ def test_answers_negotiated_on_accept_say_so_and_preflights_are_not_stored(clien
     preflight = client.http.request("OPTIONS", _registrations_path(), headers={
         "Origin": "http://127.0.0.1:8000", "Access-Control-Request-Method": "POST"})
     assert preflight.headers["Cache-Control"] == "no-store"
+
+
+def test_the_openapi_document_has_the_answers_every_route_may_give(client, seed_event):
+    """A schema fuzzer found the document promising a JSON ``Busy`` 503 that never comes (the service
+    answers problem+json, or a page to a form post), no 503 on reads, no 405 or 500 anywhere, and a
+    textarea without the control-character rule the service enforces."""
+    import re
+
+    doc = json.loads(client.http.get("/openapi.json").body)
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            if method == "options":
+                continue
+            responses = operation["responses"]
+            assert {"405", "500", "503"} <= set(responses), (path, method)
+            assert responses["405"]["headers"]["Allow"]["required"] is True
+            assert responses["503"]["headers"]["Retry-After"]["required"] is True, (path, method)
+            if method != "head":
+                assert "application/problem+json" in responses["503"]["content"], (path, method)
+    register = doc["paths"]["/events/{event_id}/registrations"]["post"]["responses"]["503"]["content"]
+    assert set(register) == {"application/problem+json", "text/html"}
+    assert "Busy" not in doc["components"]["schemas"]
+    needs = doc["components"]["schemas"][next(n for n in doc["components"]["schemas"] if "partos" in n.lower())]
+    pattern = json.dumps(needs)  # the textarea question's rules, wherever they sit in the schema
+    [multiline] = {p for p in re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', pattern) if "\\\\r\\\\n" in p}
+    rule = re.compile(json.loads(f'"{multiline}"'))
+    assert rule.match("line one\r\nline two\tend") and not rule.match("a\u0002") and not rule.match("a\u0090")
