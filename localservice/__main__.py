@@ -237,10 +237,12 @@ def main() -> int:
         ),
         flush=True,
     )
-    try:  # for the staff tools (--local): this service's clock; none left from a killed one on the real clock
+    try:  # for the staff tools (--local): this service's clock, pinned or real
         clockfile.withdraw(aws_port)
         if os.environ.get("APP_CLOCK"):
             clockfile.publish(aws_port, clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"])))
+        else:  # APP_CLOCK= : the real clock, which the staff tools must use too (not the stage's pinned one)
+            clockfile.publish(aws_port, None)
     except OSError as error:
         print(f"[local] the staff tools will not see this clock: {error}", file=sys.stderr)
     code = 0

@@ -5,6 +5,7 @@ never lets through its own way; :class:`GatewayRequestHandler` answers it as the
 (README "HTTP API": every error is ``application/problem+json``):
 
 - any method reaches the app (405 problem+json for one a route does not take), not a 501 page;
+- a ``HEAD`` answer carries the GET answer's ``Content-Length`` the app gives it, once;
 - an unknown path is 404 ``not-found``, as the stack's gateway responses give
   (infrastructure/stacks/registration.py, ``GATEWAY_PROBLEMS``), not ``403 Missing Authentication Token``;
 - a body is read by its ``Content-Length`` only (RFC 9112, section 6): one that is not a whole number
@@ -148,6 +149,19 @@ class GatewayRequestHandler(ChaliceRequestHandler):
             self._send_http_response(404, {"Content-Type": PROBLEM_JSON}, UNKNOWN_ROUTE_BODY)
             return
         super()._send_error_response(error)
+
+    def _send_http_response_with_body(self, code: int, headers: dict[str, Any], body: str | bytes) -> None:
+        """A ``HEAD`` answer keeps the ``Content-Length`` the app gives it (the GET answer's length,
+        ``chalicelib.routes.answers.headers_only``); Chalice's development server would send its own
+        ``0`` for the empty body as well, two differing lengths (RFC 9110 section 8.6)."""
+        length = headers.pop("Content-Length", None) if self.command == "HEAD" else None
+        if length is None:
+            super()._send_http_response_with_body(code, headers, body)
+            return
+        self.send_response(code)
+        self.send_header("Content-Length", str(length))
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        self._send_headers(headers)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's error answer (400, 414, 431, 505 before the app sees the request) as problem+json.

@@ -214,6 +214,24 @@ def test_the_service_stops_when_what_started_it_is_gone(tmp_path):
     assert (tmp_path / "state").is_dir()  # saved on the way out
 
 
+def test_head_answers_carry_the_get_length_once(local_service):
+    """RFC 9110 8.6: a HEAD answer's Content-Length, if any, is the GET answer's (it was 0)."""
+    import http.client
+
+    base, _, _ = local_service
+    port = int(base.rsplit(":", 1)[1])
+    for path in ("/openapi.json", f"/events/{SEED_EVENT_ID}/register", "/static/form.css"):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", path)
+        got = connection.getresponse()
+        length = len(got.read())
+        connection.request("HEAD", path)
+        head = connection.getresponse()
+        assert head.read() == b"" and head.status == got.status == 200, path
+        assert head.headers.get_all("Content-Length") == [str(length)], path
+        connection.close()
+
+
 def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
     import json
 
