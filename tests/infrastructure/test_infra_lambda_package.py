@@ -84,6 +84,12 @@ def test_languages_come_from_the_event_model():
         ("segno-1.6.6.data/data/share/man/man1/segno.1", False),
         ("chalicelib/entry_jobs.py", True),
         ("app.py", True),
+        ("pydantic_core/_pydantic_core/__init__.pyi", False),
+        ("markupsafe/_speedups.c", False),
+        ("tzdata/zoneinfo/zone1970.tab", False),
+        ("tzdata/zoneinfo/tzdata.zi", False),
+        ("tzdata/zoneinfo/Europe/Amsterdam", True),  # the binary zone zoneinfo reads
+        ("tzdata/zones", True),  # zoneinfo.available_timezones()
     ],
 )
 def test_trim_rules(name, kept):
