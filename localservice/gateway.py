@@ -146,7 +146,14 @@ class GatewayRequestHandler(ChaliceRequestHandler):
         """
         body = (error.body or b"") if isinstance(error, ForbiddenError) else b""
         if b"Missing Authentication Token" in body or b"Authorization header requires" in body:
-            self._send_http_response(404, {"Content-Type": PROBLEM_JSON}, UNKNOWN_ROUTE_BODY)
+            # the deployed gateway response's headers; a HEAD gets the length and no body (it got the body,
+            # which the client then read as the start of the next answer)
+            headers = {"Content-Type": PROBLEM_JSON, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+            if self.command == "HEAD":
+                headers["Content-Length"] = str(len(UNKNOWN_ROUTE_BODY))
+                self._send_http_response_with_body(404, headers, b"")
+                return
+            self._send_http_response(404, headers, UNKNOWN_ROUTE_BODY)
             return
         super()._send_error_response(error)
 

@@ -243,6 +243,17 @@ def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
         assert caught.value.headers["Content-Type"] == "application/problem+json"
         body = caught.value.read()
         assert json.loads(body)["type"] == "/problems/not-found" and b"door-link-token" not in body
+        assert caught.value.headers["Cache-Control"] == "no-store"
+    # HEAD: the length, no body (the body used to come, and was read as the start of the next answer)
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]), timeout=30)
+    connection.request("HEAD", "/nope")
+    head = connection.getresponse()
+    assert (head.status, head.read(), head.headers.get_all("Content-Length")) == (404, b"", [str(len(body))])
+    connection.request("GET", "/openapi.json")  # the same connection still reads the next answer right
+    assert connection.getresponse().status == 200
+    connection.close()
 
 
 def test_the_access_log_and_bad_framing_as_deployed(local_service):

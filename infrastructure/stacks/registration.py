@@ -696,7 +696,10 @@ class EventRegistrationStack(cdk.Stack):
         answers carry its CORS header, so a form on that site can read them;
         API Gateway cannot choose among several origins here.
         """
-        headers = {"gatewayresponse.header.Content-Type": "'application/problem+json'"}
+        headers = {"gatewayresponse.header.Content-Type": "'application/problem+json'",
+                   # as every answer of the app (README, "HTTP API": caching and headers)
+                   "gatewayresponse.header.Cache-Control": "'no-store'",
+                   "gatewayresponse.header.X-Content-Type-Options": "'nosniff'"}
         if len(self.settings.allowed_origins) == 1:
             headers["gatewayresponse.header.Access-Control-Allow-Origin"] = f"'{self.settings.allowed_origins[0]}'"
             headers["gatewayresponse.header.Vary"] = "'Origin'"

@@ -588,6 +588,8 @@ def test_gateway_answers_are_problem_json_with_cors(prod):
     }
     for properties in responses.values():
         assert properties["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        assert properties["ResponseParameters"]["gatewayresponse.header.Cache-Control"] == "'no-store'"
+        assert properties["ResponseParameters"]["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
         assert properties["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://www.partos.nl'"
 
 
