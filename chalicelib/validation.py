@@ -278,10 +278,22 @@ def validate_registration(event: Event, data: dict[str, Any], language: str) -> 
     """Validate ``data`` (JSON object shape) against ``event``'s registration model.
 
     Returns the model instance (text trimmed, address as typed). Raises
-    :class:`RegistrationInvalid` with one :class:`FieldError` per field, messages in ``language``.
+    :class:`RegistrationInvalid` with one :class:`FieldError` per field (:func:`validate_fields`),
+    messages in ``language``.
+    """
+    return validate_fields(registration_model(event), data, language)
+
+
+def validate_fields(model: type[BaseModel], data: dict[str, Any], language: str) -> BaseModel:
+    """Validate ``data`` against ``model``: the registration model, or a door API body (README,
+    "HTTP API" and "Check-in at the door").
+
+    Returns the model instance. Raises :class:`RegistrationInvalid` with one :class:`FieldError`
+    per invalid field, its ``code`` one of ``chalicelib.i18n.FIELD_ERRORS`` (a member of the wrong
+    JSON type is ``invalid_type``, a missing one ``required``) and its message in ``language``.
     """
     try:
-        return registration_model(event).model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors: list[FieldError] = []
         seen: set[str] = set()
