@@ -311,7 +311,11 @@ def validate_fields(model: type[BaseModel], data: dict[str, Any], language: str)
         raise RegistrationInvalid(errors) from None
 
 
-_TRUE = {"true", "on", "yes", "1"}
+#: A form's checkbox (``consent``, a ``boolean`` question), any case (README, "HTTP API"): checked, browsers
+#: send its ``value`` attribute (``true`` in our form; ``on`` when it has none); :data:`_FALSE` is what a hidden
+#: field before it sends for "not checked" (``consent=off``); an absent checkbox is false too.
+_TRUE = frozenset({"true", "on", "yes", "1"})
+_FALSE = frozenset({"false", "off", "no", "0", ""})
 _DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")
 
 
@@ -326,11 +330,24 @@ def _form_number(text: str) -> Any:
     return text
 
 
+def _form_boolean(text: str) -> bool | str:
+    """A checkbox's last value: ``True`` for :data:`_TRUE`, ``False`` for :data:`_FALSE` (any case,
+    spaces around ignored); any other text stays text, which the registration model refuses as
+    ``invalid_type`` naming the field (``maybe`` was stored as false)."""
+    folded = text.strip().lower()
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    return text
+
+
 def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str, Any]:
     """Turn an ``application/x-www-form-urlencoded`` body into the JSON shape.
 
-    Checkboxes (``consent``, boolean questions) are true when present with a
-    value such as ``on``/``true`` and false when absent; ``multichoice``
+    Checkboxes (``consent``, boolean questions) are true for ``on``/``true``/``yes``/``1``,
+    false when absent or ``off``/``false``/``no``/``0``/empty, and any other value is
+    kept as text for the model to refuse (:func:`_form_boolean`); ``multichoice``
     questions collect every value sent under their name; other fields take their
     last value; ``form_started_at`` becomes a number (empty: left out). ``charset``
     comes from the Content-Type (default UTF-8; HTML forms send UTF-8 when the page
@@ -347,7 +364,7 @@ def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str,
         if kind == "multichoice":
             data[key] = [v for v in values if v]
         elif key == "consent" or kind == "boolean":
-            data[key] = values[-1].lower() in _TRUE
+            data[key] = _form_boolean(values[-1])
         elif key == "form_started_at":
             if values[-1].strip():
                 data[key] = _form_number(values[-1].strip())
