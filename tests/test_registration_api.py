@@ -122,6 +122,17 @@ def test_other_content_type_is_415(client, seed_event):
     }
 
 
+def test_the_dutch_415_joins_the_media_types_in_dutch(client, seed_event):
+    """It said "Stuur application/json or application/x-www-form-urlencoded, niet text/plain."."""
+    dutch = {"type": "/problems/unsupported-media-type", "title": "Niet-ondersteund type", "status": 415,
+             "detail": "Stuur application/json of application/x-www-form-urlencoded, niet text/plain."}
+    answer = client.http.post(URL, headers={"Content-Type": "text/plain"}, body=b"x")  # the event's default: nl
+    assert answer.status_code == 415 and json.loads(answer.body) == dutch
+    cancel = client.http.post("/registrations/someone/cancel", headers={"Content-Type": "text/plain",
+                                                                        "Accept-Language": "nl"}, body=b"x")
+    assert cancel.status_code == 415 and json.loads(cancel.body) == dutch
+
+
 def test_invalid_fields_are_422_with_errors_in_the_request_language(client, seed_event):
     body = {
         "name": "  ",
