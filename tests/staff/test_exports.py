@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -346,10 +347,13 @@ def test_registrations_to_a_closed_pipe_exit_141_saying_nothing(filled, monkeypa
     saved = os.dup(1)
     os.dup2(write_end, 1)
     os.close(write_end)
-    monkeypatch.setattr(sys, "stdout", open(1, "w", encoding="utf-8", closefd=False))  # noqa: SIM115
+    stream = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - closed below, before fd 1 is restored
+    monkeypatch.setattr(sys, "stdout", stream)
     try:
         code = main(["--stage", "local", *command])
     finally:
+        with contextlib.suppress(OSError):  # what is still buffered goes where the command pointed fd 1
+            stream.close()
         os.dup2(saved, 1)
         os.close(saved)
     assert code == 141
