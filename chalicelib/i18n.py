@@ -7,6 +7,8 @@ formatted here: ``chalicelib.dates`` uses Babel for that.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -170,7 +172,7 @@ def _locale(language: str) -> str:
     return language if language in MORE else "en"
 
 
-def joined(items: list[str], language: str, style: str = "standard") -> str:
+def joined(items: list[str], language: str, style: Literal["standard", "or"] = "standard") -> str:
     """``items`` as a sentence writes them in ``language`` (Babel's ``format_list``, CLDR's patterns):
     ``a, b and c`` / ``a, b en c``; with ``style="or"``, ``a or b`` / ``a of b``."""
     from babel.lists import format_list  # on first use: only error answers need it

@@ -122,8 +122,8 @@ def simulate_feedback(event_id: str, registration_id: str, outcome: str) -> Simu
     """Local stage only: hand an SES event of ``outcome`` (one of :data:`SIMULATED`) for the registration's
     latest sent email to ``chalicelib.feedback.handle_event``, as RecordEmailEvents would get it.
 
-    Raises :class:`LocalOnly`, ``store.EventNotFound``, ``store.RegistrationNotFound``, :class:`staff.NothingToDo` (no email sent
-    yet) and botocore errors.
+    Raises :class:`LocalOnly`, ``store.EventNotFound``, ``store.RegistrationNotFound``,
+    :class:`staff.NothingToDo` (no email sent yet) and botocore errors.
     """
     from chalicelib import feedback
 

@@ -12,9 +12,9 @@ come from the stage (settings, environment) or else the deployed stack's outputs
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from chalicelib import checkin, clock, store
 from chalicelib.events import Event
@@ -65,7 +65,8 @@ def checked_base_url(text: str) -> str:
     except ValueError as bad:
         raise ValueError(f"not a URL: {bad}") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError("the URL must start with https:// or http://" + (f", not {parts.scheme}:" if parts.scheme else ""))
+        not_this = f", not {parts.scheme}:" if parts.scheme else ""
+        raise ValueError(f"the URL must start with https:// or http://{not_this}")
     if not parts.hostname:
         raise ValueError("the URL has no host, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/api")
     if parts.username is not None or parts.password is not None:
