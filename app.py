@@ -45,6 +45,7 @@ from chalicelib.routes.answers import (
     preflight,
     query,
     raw_body,
+    vary_on_accept,
     visitor_language,
 )
 from chalicelib.routes.static import STATIC_DIR, STATIC_TYPES
@@ -62,7 +63,7 @@ logger = Logger(service="event-registration")
 def cross_origin(request: Any, get_response: Any) -> Response:
     """CORS for every answer (errors too, ``chalicelib.cors``); Chalice's own 500 and 405 as problem+json;
     no body for ``HEAD``."""
-    response = headers_only(request, in_our_format(request, get_response(request)))
+    response = headers_only(request, vary_on_accept(request, in_our_format(request, get_response(request))))
     if getattr(request, "method", "") != "OPTIONS":  # preflights answer for themselves (answers.preflight)
         cors.add_to(response.headers, getattr(request, "headers", None))
     return response
@@ -71,7 +72,7 @@ def cross_origin(request: Any, get_response: Any) -> Response:
 # ------------------------------------------------------------------ routes
 
 
-@app.route("/events/{event_id}", methods=PAGE_METHODS, cors=False)
+@app.route("/events/{event_id}", methods=PAGE_METHODS, cors=False, content_types=["*/*"])
 def get_event(event_id: str) -> Response:
     """Public event details (JSON), or the event's page for browsers (``Accept: text/html``).
 
@@ -104,7 +105,7 @@ def get_event(event_id: str) -> Response:
     return json_answer(body, headers={"Vary": "Accept"})
 
 
-@app.route("/events/{event_id}/register", methods=PAGE_METHODS)
+@app.route("/events/{event_id}/register", methods=PAGE_METHODS, content_types=["*/*"])
 def registration_page(event_id: str) -> Response:
     """The registration form (HTML); ``?lang=``, else ``Accept-Language``, else the event's default."""
     return event_page(event_id, lambda event, counters, language: pages.registration_form(
@@ -113,7 +114,7 @@ def registration_page(event_id: str) -> Response:
     ))
 
 
-@app.route("/events/{event_id}/thanks", methods=["GET"])
+@app.route("/events/{event_id}/thanks", methods=["GET"], content_types=["*/*"])
 def thanks_page(event_id: str) -> Response:
     """The thank-you page a form post redirects to (``?ref=<receipt>&lang=``).
 
@@ -226,13 +227,13 @@ def _registrant_answer(registration_id: str, token: str | None, *, ask_cancel: b
     return html_answer(page, event=view.event)
 
 
-@app.route("/registrations/{registration_id}", methods=["GET"])
+@app.route("/registrations/{registration_id}", methods=["GET"], content_types=["*/*"])
 def get_registration(registration_id: str) -> Response:
     """The registrant's own registration (a ``view`` token): JSON, or HTML for browsers (``Accept: text/html``)."""
     return _registrant_answer(registration_id, query("token"), ask_cancel=False, base_path="..")
 
 
-@app.route("/registrations/{registration_id}/cancel", methods=["GET"])
+@app.route("/registrations/{registration_id}/cancel", methods=["GET"], content_types=["*/*"])
 def cancel_page(registration_id: str) -> Response:
     """A page asking to confirm the cancellation (a ``cancel`` token); changes nothing (mail scanners open links).
 
@@ -266,19 +267,19 @@ def cancel_registration(registration_id: str) -> Response:
                   "changed": result.changed})
 
 
-@app.route("/events/{event_id}", methods=["OPTIONS"])
+@app.route("/events/{event_id}", methods=["OPTIONS"], content_types=["*/*"])
 def get_event_preflight(event_id: str) -> Response:
     """CORS preflight for the event details."""
     return preflight()
 
 
-@app.route("/events/{event_id}/registrations", methods=["OPTIONS"])
+@app.route("/events/{event_id}/registrations", methods=["OPTIONS"], content_types=["*/*"])
 def create_registration_preflight(event_id: str) -> Response:
     """CORS preflight for a JSON registration from another site."""
     return preflight()
 
 
-@app.route("/openapi.json", methods=PAGE_METHODS)
+@app.route("/openapi.json", methods=PAGE_METHODS, content_types=["*/*"])
 def openapi_document() -> Response:
     """The OpenAPI 3.1 description of this API, with a registration schema per published event."""
     events = [store.event_from_item(item) for item in store.list_event_items()]
@@ -288,7 +289,7 @@ def openapi_document() -> Response:
     return json_answer(openapi.document(events, get_settings().public_base_url, static))
 
 
-@app.route("/openapi.json", methods=["OPTIONS"])
+@app.route("/openapi.json", methods=["OPTIONS"], content_types=["*/*"])
 def openapi_preflight() -> Response:
     """CORS preflight for the OpenAPI document."""
     return preflight()

@@ -70,7 +70,8 @@ def _read_object(content_type: str | None, raw: bytes | None, language: str,
         if not raw and empty_json:
             return {}, False
         try:
-            data = json.loads(raw.decode(charset), parse_int=_json_int, object_pairs_hook=_unique_members)
+            data = json.loads(raw.decode(charset), parse_int=_json_int, object_pairs_hook=_unique_members,
+                              parse_constant=_not_json)
         except (UnicodeError, LookupError, ValueError, RecursionError):
             raise Problem(400, "malformed-body", language, expected="json") from None
         if not isinstance(data, dict):
@@ -78,6 +79,12 @@ def _read_object(content_type: str | None, raw: bytes | None, language: str,
         return data, False
     raise Problem(415, "unsupported-media-type", language, got=media_type[:100],
                   accepted=joined(list(read_as), language, style="or"))
+
+
+def _not_json(constant: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity``, which Python reads but RFC 8259 section 6 does not allow:
+    ``ValueError`` (400 ``malformed-body``, as other parsers would refuse the body)."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

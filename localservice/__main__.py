@@ -3,8 +3,10 @@
 - moto in-process on ``127.0.0.1:$AWS_PORT`` (default 5000) stands in for
   DynamoDB, DynamoDB Streams, SES and S3, so the staff tools can reach it too;
 - the API on ``http://127.0.0.1:$PORT`` (default 8000), served the way
-  ``chalice local`` serves it, with the ``local`` stage's settings;
-- every ``events/*.yaml`` loaded (a bad file stops the start with file, field, reason);
+  ``chalice local`` serves it, with the ``local`` stage's settings, and what it cannot serve
+  (unknown routes, malformed framing) answered as deployed (:mod:`localservice.gateway`);
+- every ``events/*.yaml`` loaded (a bad file stops the start with file, field, reason), and the form of
+  every event in the table, kept ones too, printed in the banner;
 - a poller feeding the table's stream records to ``DeliverEmails``;
 - the scheduled ``RunDueJobs`` function called every 10 seconds (``SCHEDULE_SECONDS``)
   on the service's clock (:mod:`localservice.schedule`);
@@ -85,6 +87,19 @@ def _port_taken(port: int) -> bool:
     return False
 
 
+#: How many ports above a busy one :func:`free_port_after` tries.
+PORTS_TRIED = 100
+
+
+def free_port_after(number: int, avoid: set[int]) -> int | None:
+    """The first port above ``number`` (up to :data:`PORTS_TRIED` of them, at most 65535) that is free on
+    127.0.0.1 now and not in ``avoid`` (the other port the service was given); ``None`` if there is none."""
+    for candidate in range(number + 1, min(number + PORTS_TRIED, 65535) + 1):
+        if candidate not in avoid and not _port_taken(candidate):
+            return candidate
+    return None
+
+
 def main() -> int:
     """Start everything, print the banner, serve until Ctrl-C or SIGTERM; returns the exit code.
 
@@ -98,8 +113,10 @@ def main() -> int:
     aws_port = int(os.environ.get("AWS_PORT", "5000"))
     for name, number in (("PORT", port), ("AWS_PORT", aws_port)):
         if _port_taken(number):
-            print(f"Refusing to start: port {number} ({name}) is in use on 127.0.0.1. "
-                  f"Stop what uses it, or choose another, e.g. {name}={number + 1} make run", file=sys.stderr)
+            free = free_port_after(number, avoid={port, aws_port})
+            print(f"Refusing to start: port {number} ({name}) is in use on 127.0.0.1. Stop what uses it, or "
+                  + (f"choose another, e.g. {name}={free} make run" if free else "choose another free port."),
+                  file=sys.stderr)
             return 2
     outbox = Path(os.environ.get("OUTBOX", ROOT / "outbox"))
     events_dir = Path(os.environ.get("EVENTS_DIR", ROOT / "events"))
@@ -114,7 +131,7 @@ def main() -> int:
 
     from chalicelib import aws, clock, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
-    from localservice import clockfile
+    from localservice import clockfile, gateway
     from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
     from localservice.mailbox import MailboxSimulator
     from localservice.outbox import OutboxWriter
@@ -198,8 +215,7 @@ def main() -> int:
     # Browsers and load tests open many connections at once; socketserver's default backlog is 5.
     ThreadedHTTPServer.request_queue_size = 128
     server = create_local_server(app, config, "127.0.0.1", port)
-    _route_every_method(server)
-    _answer_unknown_routes_as_deployed(server)
+    gateway.install(server, app, config)  # unknown routes, any method, bad framing: answered as deployed
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     clock_line = _clock_line(clock_origin, resumed=bool(resumed_clock))
@@ -209,7 +225,7 @@ def main() -> int:
                 "",
                 "Event registration, local service",
                 f"  API:          http://127.0.0.1:{port}",
-                *[f"  Form:         http://127.0.0.1:{port}/events/{e.id}/register" for e in events],
+                *[f"  Form:         http://127.0.0.1:{port}/events/{event_id}/register" for event_id in _event_ids()],
                 f"  AWS stand-in: http://127.0.0.1:{aws_port} (moto: DynamoDB table {settings_table}, SES, S3)",
                 f"  Outbox:       {outbox}/ (one .eml per email)",
                 *_data_lines(state_dir, fresh, set_aside, loaded),
@@ -221,10 +237,12 @@ def main() -> int:
         ),
         flush=True,
     )
-    try:  # for the staff tools (--local): this service's clock; none left from a killed one on the real clock
+    try:  # for the staff tools (--local): this service's clock, pinned or real
         clockfile.withdraw(aws_port)
         if os.environ.get("APP_CLOCK"):
             clockfile.publish(aws_port, clock.now().astimezone(clock.pinned_start_zone(os.environ["APP_CLOCK"])))
+        else:  # APP_CLOCK= : the real clock, which the staff tools must use too (not the stage's pinned one)
+            clockfile.publish(aws_port, None)
     except OSError as error:
         print(f"[local] the staff tools will not see this clock: {error}", file=sys.stderr)
     code = 0
@@ -255,6 +273,14 @@ def main() -> int:
         server.server.server_close()
         moto.stop()
     return code
+
+
+def _event_ids() -> list[str]:
+    """The id of every event in the table, by id: the files of ``events/`` and those kept in the saved data
+    (published with ``staff events put``, or from a file since deleted), as ``staff events list`` lists them."""
+    from chalicelib import store
+
+    return [store.event_from_item(item).id for item in store.list_event_items()]
 
 
 def _clock_line(clock_origin: str | None, *, resumed: bool) -> str:
@@ -315,54 +341,6 @@ def _data_lines(state_dir: Path, fresh: bool, set_aside: bool, loaded: Loaded | 
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
-
-
-def _route_every_method(server: Any) -> None:
-    """Let the app answer every HTTP method (405 problem+json for one a route does not take).
-
-    Chalice's development server has handlers for the common methods only and
-    answers others (TRACE, QUERY, ...) with its own 501 page, which no deployed stage gives.
-    """
-    handler = server.server.RequestHandlerClass
-    handler = getattr(handler, "func", handler)  # Chalice passes a functools.partial of its handler class
-
-    def any_method(self: Any, name: str) -> Any:
-        if name.startswith("do_") and name[3:].isalpha():
-            return self._generic_handle
-        raise AttributeError(name)
-
-    handler.__getattr__ = any_method
-
-
-#: What the deployed API Gateway answers for a path or method no route takes
-#: (infrastructure/stacks/registration.py, GATEWAY_PROBLEMS); the local server answers the same.
-UNKNOWN_ROUTE_BODY = (
-    b'{"type": "/problems/not-found", "title": "Not found", "status": 404, '
-    b'"detail": "There is no page or endpoint here, or it does not accept this method."}'
-)
-
-
-def _answer_unknown_routes_as_deployed(server: Any) -> None:
-    """404 problem+json for an unknown path, as the deployed stack's gateway responses give.
-
-    Chalice's development server imitates API Gateway's defaults instead (``403 Missing
-    Authentication Token``; with an ``Authorization`` header, 403 echoing it as a broken AWS
-    signature), which the stack replaces.
-    """
-    from chalice.local import ForbiddenError
-
-    handler = server.server.RequestHandlerClass
-    handler = getattr(handler, "func", handler)
-    original = handler._send_error_response
-
-    def send_error_response(self: Any, error: Exception) -> None:
-        body = (error.body or b"") if isinstance(error, ForbiddenError) else b""
-        if b"Missing Authentication Token" in body or b"Authorization header requires" in body:
-            self._send_http_response(404, {"Content-Type": "application/problem+json"}, UNKNOWN_ROUTE_BODY)
-            return
-        original(self, error)
-
-    handler._send_error_response = send_error_response
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:  # the signal handler's signature

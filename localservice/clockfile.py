@@ -25,11 +25,14 @@ def clock_path(aws_port: int) -> Path:
     return Path(tempfile.gettempdir()) / f"event-registration-{uid}-clock-{int(aws_port)}.json"
 
 
-def publish(aws_port: int, instant: datetime) -> None:
-    """Record that the service's clock reads ``instant`` (aware) now; written whole or not at all."""
+def publish(aws_port: int, instant: datetime | None) -> None:
+    """Record that the service's clock reads ``instant`` (aware) now, or with ``None`` that it runs on
+    the real clock (``APP_CLOCK=``: the staff tools must not fall back to the ``local`` stage's
+    pinned clock then); written whole or not at all."""
     path = clock_path(aws_port)
     partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps({"clock": instant.isoformat(), "real": time.time()}), encoding="utf-8")
+    reading = {"clock": instant.isoformat()} if instant is not None else {"clock": ""}
+    partial.write_text(json.dumps({**reading, "real": time.time()}), encoding="utf-8")
     partial.replace(path)
 
 
@@ -39,10 +42,13 @@ def withdraw(aws_port: int) -> None:
 
 
 def read(aws_port: int) -> str | None:
-    """The clock of the service on ``aws_port`` now (ISO 8601, the offset it was given in), or ``None``
-    when no service published one (not running, or on the real clock) or the file does not parse."""
+    """The clock of the service on ``aws_port`` now (ISO 8601, the offset it was given in), ``""`` when
+    it runs on the real clock (an empty ``APP_CLOCK``), or ``None`` when no service published one (not
+    running) or the file does not parse."""
     try:
         published = json.loads(clock_path(aws_port).read_text(encoding="utf-8"))
+        if published["clock"] == "":
+            return ""
         instant = datetime.fromisoformat(published["clock"])
         elapsed = time.time() - float(published["real"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -1,5 +1,5 @@
-"""No link token (nor thank-you page receipt), and no request line the server could not read, in any
-line the local service writes.
+"""No link token (nor thank-you page receipt), no query value but the language, no address in a path,
+and no request line the server could not read, in any line the local service writes.
 
 A registrant's link token (``<key id>.<HMAC-SHA256, base64url>``, README "Seats,
 waitlist and cancellation") is as good as a password for their registration.
@@ -16,6 +16,12 @@ logged, twice, when it cannot be parsed: ``code 400, message Bad request syntax
 data, so such a line is shown as ``[unreadable request line]`` with its status: in an access
 log line, any request line that is not ``METHOD target HTTP/x.y`` (or HTTP/0.9's ``GET target``),
 and in the server's error line, whatever it quotes in parentheses.
+
+Deployed, API Gateway's access log holds the path and never the query string (README "Logs"). The
+local access log keeps the request's shape and hides what a registrant may have typed into it
+(:func:`request_target`): every query parameter's value but ``lang``'s
+(``?name=[redacted]&email=[redacted]&lang=en``), and every path segment that holds an address
+(``/events/[redacted]/registrations`` for ``/events/x@example.org/registrations``, ``%40`` too).
 """
 
 from __future__ import annotations
@@ -73,21 +79,65 @@ _SERVER_LOG = r"^(?P<head>\S+ - - \[[^\]\n]*\] )"
 _ACCESS_LINE = re.compile(_SERVER_LOG + r'"(?P<request>.*)" (?P<tail>(?:\d{3}|-) \S+)$', re.MULTILINE)
 _ERROR_LINE = re.compile(_SERVER_LOG + r"(?P<code>code \d{3}, message )(?P<text>[^(\n]*?) ?\(.*$", re.MULTILINE)
 # A request line the server read: a method, a target without spaces, the version (HTTP/0.9: GET and a path).
-_READABLE_REQUEST = re.compile(r"[A-Z]+ \S+ HTTP/\d\.\d|GET \S+|")
+# (A line that matches with no version is HTTP/0.9's only when its method is GET.)
+_READABLE_REQUEST = re.compile(r"(?:(?P<method>[A-Z]+) (?P<target>\S+)(?P<version> HTTP/\d\.\d)?)?")
+
+
+#: Query parameters whose value the access log shows: the page's language (README "The registration page").
+SHOWN_PARAMETERS = ("lang",)
+# An address's "@", as it is or percent-encoded at any depth (%40, %2540, ...).
+_ADDRESS_SIGN = re.compile(rf"@|{_ENCODED}40")
+# A value of lang= worth showing: a language tag (RFC 5646's shape), nothing a person typed.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def request_target(target: str) -> str:
+    """A request target (``/path?query``) as the access log shows it: a path segment holding an ``@``
+    (or ``%40``, any depth of percent-encoding) becomes :data:`REDACTED`, and so does every query
+    parameter's value except a language tag in one of :data:`SHOWN_PARAMETERS`; the names stay
+    (one that holds an ``@`` goes too, and a parameter without ``=`` is a value). Empty values stay empty.
+    """
+    path, question, query = target.partition("?")
+    shown = "/".join(REDACTED if _ADDRESS_SIGN.search(segment) else segment for segment in path.split("/"))
+    if not question:
+        return shown
+    parameters = []
+    for parameter in query.split("&"):
+        name, equals, value = parameter.partition("=")
+        if not equals or _ADDRESS_SIGN.search(name):
+            parameters.append(REDACTED if parameter else "")
+        elif not value or (name.lower() in SHOWN_PARAMETERS and _LANGUAGE_TAG.fullmatch(value)):
+            parameters.append(parameter)
+        else:
+            parameters.append(f"{name}={REDACTED}")
+    return f"{shown}?{'&'.join(parameters)}"
+
+
+def _access_line(line: re.Match[str]) -> str:
+    """An access log line: the request as :func:`request_target` shows it, or :data:`UNREADABLE`."""
+    request = _READABLE_REQUEST.fullmatch(line["request"])
+    if request is None or (request["target"] and not request["version"] and request["method"] != "GET"):
+        return f"{line['head']}{UNREADABLE} {line['tail']}"
+    if not request["target"]:
+        return line[0]  # an empty request line (414): nothing to hide
+    shown = f"{request['method']} {request_target(request['target'])}{request['version'] or ''}"
+    return f"{line['head']}\"{shown}\" {line['tail']}"
 
 
 def _readable_requests_only(text: str) -> str:
-    """``text`` with every request line the server could not read shown as :data:`UNREADABLE`."""
+    """``text`` with every request line the server could not read shown as :data:`UNREADABLE`, and the
+    target of every one it read as :func:`request_target` shows it."""
     text = _ERROR_LINE.sub(lambda m: f"{m['head']}{m['code']}{m['text']} {UNREADABLE}", text)
-    return _ACCESS_LINE.sub(
-        lambda m: m[0] if _READABLE_REQUEST.fullmatch(m["request"]) else f"{m['head']}{UNREADABLE} {m['tail']}", text)
+    return _ACCESS_LINE.sub(_access_line, text)
 
 
 def redact(text: str) -> str:
     """``text`` with every request line the server could not read replaced by ``[unreadable request line]``
-    (a body beyond its ``Content-Length`` may hold personal data), and every link token and receipt by
-    ``[redacted]``: the whole value of a :data:`SECRET_PARAMETERS` parameter (however its name or value is
-    percent-encoded), of such a JSON field, and anything shaped like a token; nothing else changes."""
+    (a body beyond its ``Content-Length`` may hold personal data), the target of every access log line it
+    read as :func:`request_target` shows it (query values but ``lang``'s, path segments holding an
+    address), and every link token and receipt by ``[redacted]``: the whole value of a
+    :data:`SECRET_PARAMETERS` parameter (however its name or value is percent-encoded), of such a JSON
+    field, and anything shaped like a token; nothing else changes."""
     text = _readable_requests_only(text)
     text = _TOKEN_PARAMETER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _TOKEN_JSON.sub(lambda m: m.group(1) + REDACTED + m.group(4), text)

@@ -105,7 +105,7 @@ def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | N
 
         port_text = target.local_endpoint.rsplit(":", 1)[1]
         running = clockfile.read(int(port_text)) if port_text.isdigit() else None  # a bad AWS_PORT fails on connect
-        if running:
+        if running is not None:  # "": the service runs on the real clock (APP_CLOCK=), so do these tools
             target.set["APP_CLOCK"] = running
     if table:
         target.set["TABLE_NAME"] = table

@@ -124,6 +124,60 @@ def test_sigterm_stops_cleanly_and_busy_port_is_refused(tmp_path):
     assert "Stopping." in service.log()
 
 
+def _held_ports(count: int) -> tuple[int, list]:
+    """``count`` consecutive ports from some ``base``, the first two held by listening sockets: ``(base, sockets)``."""
+    import socket
+
+    from tests.live import free_port
+
+    for _ in range(50):
+        base = free_port()
+        held = []
+        try:
+            for number in range(base, base + 2):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind(("127.0.0.1", number))
+                sock.listen()
+            if all(not _taken(number) for number in range(base + 2, base + count)):
+                return base, held
+        except OSError:
+            pass
+        for sock in held:
+            sock.close()
+    raise AssertionError("no run of free ports found")
+
+
+def _taken(number: int) -> bool:
+    from localservice.__main__ import _port_taken
+
+    return _port_taken(number)
+
+
+def test_a_busy_port_is_refused_with_a_free_port_to_try(tmp_path):
+    """With PORT and the port above it busy, the hint named the busy one (PORT=8872 while 8872 was in use);
+    it names a free port, and never the other port given."""
+    import re
+
+    base, held = _held_ports(6)
+    try:
+        for port, aws_port, name in ((base, base + 2, "PORT"), (base + 2, base, "AWS_PORT")):
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(PORT=str(port), AWS_PORT=str(aws_port), LOCAL_STATE=str(tmp_path / "state"))
+            refused = subprocess.run([sys.executable, "-m", "localservice"], cwd=ROOT, env=env, capture_output=True,
+                                     text=True, timeout=60, check=False)
+            assert refused.returncode == 2
+            busy = base if name == "PORT" else aws_port
+            hint = re.fullmatch(rf"Refusing to start: port {busy} \({name}\) is in use on 127\.0\.0\.1\. Stop what "
+                                rf"uses it, or choose another, e\.g\. {name}=(\d+) make run\n", refused.stderr)
+            assert hint, refused.stderr
+            suggested = int(hint.group(1))
+            assert suggested not in (base, base + 1, port, aws_port) and not _taken(suggested)
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def test_the_service_stops_when_what_started_it_is_gone(tmp_path):
     """``kill <pid of make>`` ends make without passing the signal on: the service, orphaned, used to run
     on holding its ports. It now stops as on Ctrl-C (emails written, data saved) within seconds."""
@@ -160,6 +214,24 @@ def test_the_service_stops_when_what_started_it_is_gone(tmp_path):
     assert (tmp_path / "state").is_dir()  # saved on the way out
 
 
+def test_head_answers_carry_the_get_length_once(local_service):
+    """RFC 9110 8.6: a HEAD answer's Content-Length, if any, is the GET answer's (it was 0)."""
+    import http.client
+
+    base, _, _ = local_service
+    port = int(base.rsplit(":", 1)[1])
+    for path in ("/openapi.json", f"/events/{SEED_EVENT_ID}/register", "/static/form.css"):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", path)
+        got = connection.getresponse()
+        length = len(got.read())
+        connection.request("HEAD", path)
+        head = connection.getresponse()
+        assert head.read() == b"" and head.status == got.status == 200, path
+        assert head.headers.get_all("Content-Length") == [str(length)], path
+        connection.close()
+
+
 def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
     import json
 
@@ -171,6 +243,45 @@ def test_unknown_path_is_404_problem_like_the_deployed_gateway(local_service):
         assert caught.value.headers["Content-Type"] == "application/problem+json"
         body = caught.value.read()
         assert json.loads(body)["type"] == "/problems/not-found" and b"door-link-token" not in body
+
+
+def test_the_access_log_and_bad_framing_as_deployed(local_service):
+    """The running service (``localservice.gateway``, ``localservice.redact``): no name or address typed
+    into a URL reaches its log; a chunked body is 411 problem+json, and its chunks are never a request."""
+    import json
+    import socket
+
+    base, _, log = local_service
+    statuses = []
+    for path, data in ((f"/events/{SEED_EVENT_ID}/registrations?name=Secret+Person&email=secret.person%40example.org",
+                        None),
+                       (f"/events/{SEED_EVENT_ID}/register?email=secret2@example.org&name=Secret2&lang=en", None),
+                       ("/events/nonexistent-x@example.org/registrations", b"{}")):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(
+                    base + path, data=data, headers={"Content-Type": "application/json"})) as answer:
+                statuses.append(answer.status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+    assert statuses == [405, 200, 404]
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as client:
+        client.sendall(f"POST /events/{SEED_EVENT_ID}/registrations HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       '1c\r\n{"email": "cl@example.org"}\r\n0\r\n\r\n'.encode())
+        answer = b""
+        while chunk := client.recv(65536):  # the service closes the connection after its answer
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 411 ") and b"Content-Type: application/problem+json" in head
+    assert json.loads(body)["type"] == "/problems/length-required"
+    _wait_until(lambda: " 411 -" in log.read_text(), "the 411 in the log", WAIT_SECONDS)
+    text = log.read_text()
+    assert "Secret" not in text and "example.org" not in text and "Traceback" not in text
+    assert f'"GET /events/{SEED_EVENT_ID}/registrations?name=[redacted]&email=[redacted] HTTP/1.1" 405 -' in text
+    assert f'"GET /events/{SEED_EVENT_ID}/register?email=[redacted]&name=[redacted]&lang=en HTTP/1.1" 200 -' in text
+    assert '"POST /events/[redacted]/registrations HTTP/1.1" 404 -' in text
+    assert f'"POST /events/{SEED_EVENT_ID}/registrations HTTP/1.1" 411 -' in text and " 400 -" not in text
 
 
 def test_the_services_own_origin_on_its_port_is_allowed(local_service):
@@ -340,6 +451,32 @@ def test_registrations_and_email_links_survive_restarts(tmp_path):
         assert f"GET /registrations/{ann['registration_id']}?token=[redacted]&lang=en HTTP/1.1\" 200" in logs
         assert service.stop() == 0
         assert clockfile.read(service.aws_port) is None  # a stopped service's clock is withdrawn
+    finally:
+        service.stop()
+
+
+def test_the_banner_shows_the_form_of_every_kept_event(tmp_path):
+    """An event published with ``staff events put`` while the service ran is kept in its data; the next
+    start's banner lists its form beside those of ``events/`` (it listed the files' events only)."""
+    import signal
+
+    from tests.live import CLOSED_EVENT_YAML
+
+    service = start_service(tmp_path)
+    try:
+        published = tmp_path / "staff-published-workshop.yaml"
+        published.write_text(CLOSED_EVENT_YAML.replace("id: closed-workshop", "id: staff-published-workshop"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        put = subprocess.run([sys.executable, "-m", "staff", "--local", "events", "put", str(published)], cwd=ROOT,
+                             env={**env, "PORT": str(service.port), "AWS_PORT": str(service.aws_port)},
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert put.returncode == 0, put.stderr
+        service = service.restart(signal.SIGTERM)
+        banner = service.log()
+        forms = [line.split("Form:", 1)[1].strip() for line in banner.splitlines() if "Form:" in line]
+        assert forms == [f"{service.url}/events/{event_id}/register"
+                         for event_id in ("demo-small-workshop", SEED_EVENT_ID, "staff-published-workshop")]
+        assert "Data:         loaded 0 registrations, 3 events" in banner
     finally:
         service.stop()
 

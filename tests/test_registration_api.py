@@ -91,7 +91,9 @@ def test_malformed_json_is_400(client, seed_event):
     }
 
 
-@pytest.mark.parametrize("body", [b"[]", b'"text"', b"null", b"", b"\xff\xfe"])
+@pytest.mark.parametrize("body", [b"[]", b'"text"', b"null", b"", b"\xff\xfe",
+                                  # RFC 8259 section 6 has no NaN or Infinity (Python's json reads them)
+                                  b'{"name": "A", "form_started_at": NaN}', b'{"form_started_at": -Infinity}'])
 def test_json_that_is_not_an_object_is_400(client, seed_event, body):
     answer = client.http.post(URL, headers={"Content-Type": "application/json", "Accept-Language": "en"}, body=body)
     assert answer.status_code == 400

@@ -365,3 +365,15 @@ def test_asking_to_cancel_promises_the_seat_to_someone_else_only_while_someone_c
         view_token="v", cancel_token="c", now=clock.now())
     assert "Kun je toch niet komen? Annuleer dan, zodat we weten dat je niet komt:" in _bodies(dutch.raw)[0]
     pump.pump_once()
+
+
+def test_the_page_of_someone_still_waiting_past_the_cutoff_asks_nothing_of_them(client, a_and_b, pump):
+    """It told them to use the "Leave the waitlist" link in their email, which the "No seat came free"
+    email does not have; that email says they need not do anything (a tester's finding)."""
+    _, b = a_and_b
+    publish(start=timedelta(hours=-1), end=timedelta(hours=2))  # running: past the cutoff
+    view = tokens.make_token(b.registration_id, tokens.VIEW)
+    page = client.http.get(f"/registrations/{b.registration_id}?token={view}&lang=en", headers={"Accept": "text/html"})
+    html = page.body.decode()
+    assert page.status_code == 200 and "The waitlist has closed and no seat came free for you." in html
+    assert "Leave the waitlist" not in html and "in your email" not in html

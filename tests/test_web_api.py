@@ -234,6 +234,7 @@ def test_public_pages_and_files_answer_head_as_get_without_a_body(client, seed_e
         head = client.http.request("HEAD", path, headers=headers)
         assert (head.status_code, head.body) == (get.status_code, b""), path
         assert get.body, path
+        assert head.headers["Content-Length"] == str(len(get.body)), path  # RFC 9110 8.6: the GET's, not 0
         for name in ("Content-Type", "Cache-Control", "Content-Security-Policy", "Vary"):
             assert head.headers.get(name) == get.headers.get(name), (path, name)
     assert client.http.request("HEAD", "/events/no-such-event/register").status_code == 404
@@ -310,3 +311,62 @@ def test_every_answer_that_shows_personal_data_is_no_store(client, seed_event):
 def test_static_files_may_be_cached(client):
     answer = client.http.get("/static/form.js")
     assert answer.status_code == 200 and answer.headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_reads_and_preflights_ignore_a_request_content_type(client, seed_event):
+    """A GET, HEAD or OPTIONS with a Content-Type other than JSON got Chalice's raw 415
+    (``{"Code": "UnsupportedMediaType"}``, no problem+json, no CORS on a preflight): a schema fuzzer's find.
+    Only the write routes read a body, and they say which types they take (415 problem+json)."""
+    odd = {"Content-Type": "text/plain"}
+    for method, path in (("GET", f"/events/{SEED_EVENT_ID}"), ("HEAD", f"/events/{SEED_EVENT_ID}/register"),
+                         ("GET", "/openapi.json"), ("GET", "/static/form.css")):
+        answer = client.http.request(method, path, headers=odd)
+        assert answer.status_code == 200, (method, path, answer.body[:200])
+    preflight = client.http.request("OPTIONS", _registrations_path(), headers={
+        **odd, "Origin": "http://127.0.0.1:8000", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8000"
+    refused = client.http.post(_registrations_path(), headers=odd, body="x")
+    assert refused.status_code == 415 and refused.headers["Content-Type"] == "application/problem+json"
+
+
+def test_answers_negotiated_on_accept_say_so_and_preflights_are_not_stored(client, seed_event):
+    """RFC 9110 12.5.5: a cache must not give the JSON answer to a browser asking for the page; the errors
+    of those routes too. README "HTTP API": every answer carries Cache-Control: no-store, preflights too."""
+    for path in (f"/events/{SEED_EVENT_ID}", "/events/no-such-event", "/registrations/x?token=bad",
+                 "/registrations/x/cancel?token=bad"):
+        for accept in ("application/json", "text/html"):
+            answer = client.http.get(path, headers={"Accept": accept})
+            parts = [p.strip() for p in answer.headers["Vary"].split(",")]
+            assert "Accept" in parts and "Origin" in parts, (path, accept, answer.headers["Vary"])
+    assert "Accept" not in client.http.get("/openapi.json").headers["Vary"]
+    preflight = client.http.request("OPTIONS", _registrations_path(), headers={
+        "Origin": "http://127.0.0.1:8000", "Access-Control-Request-Method": "POST"})
+    assert preflight.headers["Cache-Control"] == "no-store"
+
+
+def test_the_openapi_document_has_the_answers_every_route_may_give(client, seed_event):
+    """A schema fuzzer found the document promising a JSON ``Busy`` 503 that never comes (the service
+    answers problem+json, or a page to a form post), no 503 on reads, no 405 or 500 anywhere, and a
+    textarea without the control-character rule the service enforces."""
+    import re
+
+    doc = json.loads(client.http.get("/openapi.json").body)
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            if method == "options":
+                continue
+            responses = operation["responses"]
+            assert {"405", "500", "503"} <= set(responses), (path, method)
+            assert responses["405"]["headers"]["Allow"]["required"] is True
+            assert responses["503"]["headers"]["Retry-After"]["required"] is True, (path, method)
+            if method != "head":
+                assert "application/problem+json" in responses["503"]["content"], (path, method)
+    register = doc["paths"]["/events/{event_id}/registrations"]["post"]["responses"]["503"]["content"]
+    assert set(register) == {"application/problem+json", "text/html"}
+    assert "Busy" not in doc["components"]["schemas"]
+    needs = doc["components"]["schemas"][next(n for n in doc["components"]["schemas"] if "partos" in n.lower())]
+    pattern = json.dumps(needs)  # the textarea question's rules, wherever they sit in the schema
+    [multiline] = {p for p in re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', pattern) if "\\\\r\\\\n" in p}
+    rule = re.compile(json.loads(f'"{multiline}"'))
+    assert rule.match("line one\r\nline two\tend") and not rule.match("a\u0002") and not rule.match("a\u0090")

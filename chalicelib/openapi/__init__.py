@@ -40,6 +40,7 @@ from chalicelib.events import Event
 from chalicelib.openapi.common import (
     API_VERSION,
     OPENAPI_VERSION,
+    common_responses,
     event_id_parameter,
     head_of,
     hoist,
@@ -88,6 +89,12 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
         **door_paths(event_id),
         **static_paths(static_files),
     }
+    for operations in paths.values():
+        for method, operation in operations.items():
+            if method != "options":  # a preflight is answered by the app itself, never from the table
+                operation["responses"] = {**operation["responses"],
+                                          **{status: answer for status, answer in common_responses().items()
+                                             if status not in operation["responses"]}}
     for path in HEAD_PATHS:
         paths[path]["head"] = head_of(paths[path]["get"])
     components.update(door_schemas())

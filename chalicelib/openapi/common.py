@@ -46,6 +46,27 @@ def problem_response(description: str, *also: str) -> dict[str, Any]:
     return {"description": description, "headers": CORS_HEADERS, "content": content}
 
 
+def unavailable_response(*also: str) -> dict[str, Any]:
+    """503: ``busy`` (a write kept losing to others) or ``unavailable`` (AWS did not answer in time, or
+    throttled, after botocore's retries), problem+json with ``Retry-After`` (README, "HTTP API")."""
+    answer = problem_response("Busy (busy) or storage unreachable just now (unavailable): try again after "
+                              "Retry-After seconds; a write's outcome is then unknown, and sending it again is safe.",
+                              *also)
+    answer["headers"] = {**answer["headers"], "Retry-After": {"schema": {"type": "string"}, "required": True}}
+    return answer
+
+
+#: What every operation may answer besides its own (README, "HTTP API"): a method the route does not take
+#: (the app's 405 with ``Allow``; deployed, API Gateway answers a method no route has with 404 ``not-found``
+#: itself), a bug of ours (500) and AWS out of reach (503).
+def common_responses() -> dict[str, Any]:
+    """``{"405": ..., "500": ..., "503": ...}`` for :func:`chalicelib.openapi.document` to add where missing."""
+    not_allowed = problem_response("Method not allowed (method-not-allowed); Allow lists the route's methods.")
+    not_allowed["headers"] = {**not_allowed["headers"], "Allow": {"schema": {"type": "string"}, "required": True}}
+    return {"405": not_allowed, "500": problem_response("A bug of ours (internal-error)."),
+            "503": unavailable_response()}
+
+
 #: The CORS headers every JSON answer carries (README, "HTTP API", CORS).
 CORS_HEADERS: dict[str, Any] = {
     "Access-Control-Allow-Origin": {

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import checkin
-from chalicelib.openapi.common import CORS_HEADERS, JSON, LANG, html_response, problem_response, ref
+from chalicelib.openapi.common import (
+    CORS_HEADERS,
+    JSON,
+    LANG,
+    html_response,
+    problem_response,
+    ref,
+    unavailable_response,
+)
 
 
 def door_schemas() -> dict[str, Any]:
@@ -84,7 +92,7 @@ def door_paths(event_id: dict[str, Any]) -> dict[str, Any]:
     }
     body_errors = {"400": problem_response("Malformed body."), "413": problem_response("Body too large."),
                    "415": problem_response("Not JSON.")}
-    busy = {"503": problem_response("Too many check-ins at once; try again.")}
+    busy = {"503": unavailable_response()}  # also checkin-busy: too many check-ins of one code at once
     not_a_code = {"422": problem_response("No code, or one that is not a string.")}
 
     def post(

@@ -22,6 +22,7 @@ from chalicelib.openapi.common import (
     problem_response,
     ref,
     schema_name,
+    unavailable_response,
 )
 
 
@@ -58,8 +59,7 @@ def _register_operation(
             "413": problem_response("Body too large."),
             "415": problem_response("Unsupported media type."),
             "422": problem_response("Invalid fields (JSON: problem+json with errors; form: the form again).", HTML),
-            "503": {"description": "Busy; try again.", "headers": {"Retry-After": {"schema": {"type": "string"}}},
-                    "content": {JSON: {"schema": ref("Busy")}}},
+            "503": unavailable_response(HTML),
         },
     }
 
@@ -184,8 +184,7 @@ def registrant_paths() -> dict[str, Any]:
                 "409": problem_response("The event is over (event-over): nothing changed; a page for browsers.", HTML),
                 "413": problem_response("Body too large."),
                 "415": problem_response("Unsupported media type."),
-                "503": {"description": "Busy; try again.", "headers": {"Retry-After": {"schema": {"type": "string"}}},
-                        "content": {JSON: {"schema": ref("Busy")}}},
+                "503": unavailable_response(HTML),
             },
         },
     }

@@ -19,8 +19,13 @@ NOT_BLANK = r"\S"
 SINGLE_LINE = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"
 
 
+#: Several lines: line breaks (LF, CRLF) and tabs; no other control characters (C0, DEL, C1) and no bidi
+#: embeddings or isolates (chalicelib.validation: 422 control_characters).
+MULTILINE = r"^(?:[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|\r\n)*$"
+
+
 def _text_rules(limit: int, *, required: bool, multiline: bool) -> dict[str, Any]:
-    rules: dict[str, Any] = {"type": "string", "maxLength": limit}
+    rules: dict[str, Any] = {"type": "string", "maxLength": limit, "pattern": MULTILINE if multiline else SINGLE_LINE}
     if not multiline:
         rules["pattern"] = SINGLE_LINE
     if required:
@@ -158,7 +163,6 @@ def problem_schemas() -> dict[str, Any]:
             },
             "required": ["registration_id", "event_id", "status", "waitlist_position", "thanks_url"],
         },
-        "Busy": {"type": "object", "properties": {"title": {"type": "string"}}},
         "RegistrantView": {
             "type": "object",
             "properties": {

@@ -179,9 +179,36 @@ PAGE_METHODS = ["GET", "HEAD"]
 
 
 def headers_only(request: Any, response: Response) -> Response:
-    """The answer to a ``HEAD`` request: ``response``'s status and headers with no body (others unchanged)."""
+    """The answer to a ``HEAD`` request: ``response``'s status and headers with no body (others unchanged).
+
+    Its ``Content-Length`` is the GET answer's length in bytes, as serialised for API Gateway (RFC 9110
+    section 8.6: a HEAD answer may carry it only with that value; a server's own ``0`` would be wrong).
+    """
     if getattr(request, "method", "") == "HEAD":
+        serialised = response.to_dict()["body"]
+        response.headers["Content-Length"] = str(len(serialised.encode("utf-8") if isinstance(serialised, str)
+                                                     else serialised))
         response.body = ""
+    return response
+
+
+#: Routes whose answer depends on ``Accept`` (JSON, or a page for ``text/html``): every answer of theirs,
+#: errors too, says ``Vary: Accept`` (RFC 9110 section 12.5.5), besides CORS's ``Origin``.
+NEGOTIATED_ROUTES = frozenset({"/events/{event_id}", "/registrations/{registration_id}",
+                               "/registrations/{registration_id}/cancel"})
+
+
+def vary_on_accept(request: Any, response: Response) -> Response:
+    """``response`` with ``Accept`` in its ``Vary`` if the request's route is one of :data:`NEGOTIATED_ROUTES`."""
+    if (getattr(request, "context", None) or {}).get("resourcePath") not in NEGOTIATED_ROUTES:
+        return response
+    vary = next((k for k in response.headers if k.lower() == "vary"), None)
+    if vary is None:
+        response.headers["Vary"] = "Accept"
+        return response
+    given = str(response.headers[vary])
+    if "accept" not in {part.strip().lower() for part in given.split(",")}:
+        response.headers[vary] = f"Accept, {given}"
     return response
 
 
@@ -205,7 +232,7 @@ def preflight() -> Response:
     request = current_request()
     path = (request.context or {}).get("resourcePath", "")
     methods = [m for m in blueprint.current_app.routes.get(path, {}) if m != "OPTIONS"]
-    headers: Headers = {**cors.preflight_headers(request.headers, methods)}
+    headers: Headers = {**cors.preflight_headers(request.headers, methods), "Cache-Control": "no-store"}
     return Response(body="", status_code=204, headers=headers)
 
 

@@ -102,7 +102,7 @@ def _door_body(model: type[Body], language: str) -> Body:
     return body
 
 
-@blueprint.route("/events/{event_id}/door", methods=["GET"])
+@blueprint.route("/events/{event_id}/door", methods=["GET"], content_types=["*/*"])
 def door_page(event_id: str) -> Response:
     """The door page (HTML): scans check-in codes, finds people; the link's token stays in its fragment."""
     from chalicelib import doorpage
@@ -113,7 +113,7 @@ def door_page(event_id: str) -> Response:
     return response
 
 
-@blueprint.route("/events/{event_id}/door/summary", methods=["GET"])
+@blueprint.route("/events/{event_id}/door/summary", methods=["GET"], content_types=["*/*"])
 def door_summary(event_id: str) -> Response:
     """Checked in and confirmed (the page polls it), and until when the link works."""
     from chalicelib import checkin, doorpage

@@ -24,7 +24,7 @@ LOGO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\.svg$")
 ACCENT_FILE = re.compile(r"^([0-9a-f]{6})\.css$")
 
 
-@blueprint.route("/static/{name}", methods=PAGE_METHODS)
+@blueprint.route("/static/{name}", methods=PAGE_METHODS, content_types=["*/*"])
 def static_file(name: str) -> Response:
     """The form's stylesheet, script and icon (only files in ``chalicelib/templates/static``)."""
     path = STATIC_DIR / name
@@ -41,7 +41,7 @@ def _event_assets_dir() -> Path:
     return Path(os.environ.get("EVENTS_DIR") or Path(__file__).parents[2] / "events") / "assets"
 
 
-@blueprint.route("/static/assets/{name}", methods=PAGE_METHODS)
+@blueprint.route("/static/assets/{name}", methods=PAGE_METHODS, content_types=["*/*"])
 def event_asset(name: str) -> Response:
     """A logo shipped with the event files (``branding.logo: assets/<name>``), as an image.
 
@@ -56,7 +56,7 @@ def event_asset(name: str) -> Response:
     return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
 
 
-@blueprint.route("/static/accent/{name}", methods=PAGE_METHODS)
+@blueprint.route("/static/accent/{name}", methods=PAGE_METHODS, content_types=["*/*"])
 def accent_stylesheet(name: str) -> Response:
     """The stylesheet of an accent colour, ``<rrggbb>.css``: its CSS custom properties for ``form.css``.
 
@@ -71,7 +71,7 @@ def accent_stylesheet(name: str) -> Response:
     return Response(body=branding.accent_stylesheet(f"#{match.group(1)}"), status_code=200, headers=headers)
 
 
-@blueprint.route("/static/vendor/{name}", methods=PAGE_METHODS)
+@blueprint.route("/static/vendor/{name}", methods=PAGE_METHODS, content_types=["*/*"])
 def vendored_file(name: str) -> Response:
     """A browser script the build copies from a pinned npm package (``make vendored``): the QR decoder."""
     path = VENDOR_DIR / name

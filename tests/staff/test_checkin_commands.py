@@ -217,3 +217,25 @@ def test_list_and_exports_show_when_people_were_checked_in(seed, tmp_path):
                 "FROM registrations WHERE status = 'confirmed'")
     assert query.exit_code == 0, query.output
     assert query.stdout.splitlines() == ["came,confirmed", "1,2"]
+
+
+def test_local_tools_take_the_real_clock_of_a_service_started_with_an_empty_app_clock(monkeypatch):
+    """``APP_CLOCK= make run`` runs on the real clock; its staff tools (``--local``) fell back to the local
+    stage's pinned 2023 clock: door links expired when made, and a cancel after the event's end went
+    through and promoted someone (a tester's finding). The service now publishes "real clock" too."""
+    from datetime import datetime
+
+    from localservice import clockfile
+    from staff.config import resolve, stage_environment
+
+    monkeypatch.delenv("APP_CLOCK", raising=False)
+    port = 1  # a port no stand-in of a test listens on: only its clock file matters here
+    try:
+        clockfile.publish(port, None)
+        assert resolve(None, True, None, aws_port=str(port)).set["APP_CLOCK"] == ""
+        clockfile.publish(port, datetime(2023, 6, 12, 10, 0, tzinfo=UTC))
+        assert resolve(None, True, None, aws_port=str(port)).set["APP_CLOCK"].startswith("2023-06-12T10:00")
+    finally:
+        clockfile.withdraw(port)
+    pinned = stage_environment("local")["APP_CLOCK"]
+    assert resolve(None, True, None, aws_port=str(port)).set["APP_CLOCK"] == pinned  # no service: the stage's
