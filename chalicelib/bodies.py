@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 from werkzeug.http import parse_options_header
 
 from chalicelib.events import Event
+from chalicelib.i18n import joined
 from chalicelib.problems import Problem
 from chalicelib.validation import form_to_data
 
@@ -39,17 +40,18 @@ class ParsedBody:
     is_form: bool
 
 
-#: What a 415 says the route reads (the detail "Send {accepted}, not {got}.").
-JSON_OR_FORM = f"{JSON_TYPE} or {FORM_TYPE}"
+#: The media types a registration or cancel route reads; a 415's detail names them joined in the answer's
+#: language ("Send application/json or ...", "Stuur application/json of ...": ``i18n.joined``).
+JSON_OR_FORM = (JSON_TYPE, FORM_TYPE)
 
 
 def _read_object(content_type: str | None, raw: bytes | None, language: str,
                  read_form: Callable[[bytes, str], dict[str, Any]], *, empty_json: bool,
-                 read_as: str = JSON_OR_FORM) -> tuple[dict[str, Any], bool]:
+                 read_as: tuple[str, ...] = JSON_OR_FORM) -> tuple[dict[str, Any], bool]:
     """``(data, is_form)`` of a JSON object or URL-encoded form body (``read_form(raw, charset)``).
 
-    ``empty_json``: an empty JSON body reads as ``{}`` instead of 400.
-    Raises :class:`Problem` 413, 415 or 400 (texts in ``language``).
+    ``empty_json``: an empty JSON body reads as ``{}`` instead of 400. ``read_as``: the media types a 415
+    names. Raises :class:`Problem` 413, 415 or 400 (texts in ``language``).
     """
     raw = raw or b""
     if len(raw) > MAX_BODY_BYTES:
@@ -75,7 +77,8 @@ def _read_object(content_type: str | None, raw: bytes | None, language: str,
         if not isinstance(data, dict):
             raise Problem(400, "malformed-body", language, expected="json")
         return data, False
-    raise Problem(415, "unsupported-media-type", language, got=media_type[:100], accepted=read_as)
+    raise Problem(415, "unsupported-media-type", language, got=media_type[:100],
+                  accepted=joined(list(read_as), language, style="or"))
 
 
 def _not_json(constant: str) -> Any:
@@ -138,7 +141,7 @@ def parse_json_object(content_type: str | None, raw: bytes | None, language: str
         raise _NotJson()
 
     try:
-        data, _ = _read_object(content_type, raw, language, refuse, empty_json=False, read_as=JSON_TYPE)
+        data, _ = _read_object(content_type, raw, language, refuse, empty_json=False, read_as=(JSON_TYPE,))
     except _NotJson:
         raise Problem(415, "unsupported-media-type", language, got=FORM_TYPE, accepted=JSON_TYPE) from None
     return data

@@ -7,6 +7,8 @@ formatted here: ``chalicelib.dates`` uses Babel for that.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -39,6 +41,8 @@ FIELD_ERRORS: dict[str, dict[str, str]] = {
         "nl": "Je moet akkoord gaan met de privacyverklaring om je in te schrijven.",
     },
     "unknown_field": {"en": "This field is not part of the form.", "nl": "Dit veld hoort niet bij het formulier."},
+    "unknown_fields": {"en": "These {count} fields are not part of the form: {names}.",
+                       "nl": "Deze {count} velden horen niet bij het formulier: {names}."},
     "invalid_type": {"en": "This value has the wrong type.", "nl": "Deze waarde heeft het verkeerde type."},
     "out_of_range": {"en": "This number is out of range.", "nl": "Dit getal valt buiten het toegestane bereik."},
     "search_too_short": {"en": "Type at least 2 letters of a name or address.",
@@ -157,6 +161,35 @@ OPENS_ON = {"en": "It opens on {when}.", "nl": "De inschrijving opent op {when}.
 def opens_on(language: str, when: str) -> str:
     """``"It opens on 22 May 2023 09:00 CEST."`` in ``language`` (English if unknown)."""
     return OPENS_ON.get(language, OPENS_ON["en"]).format(when=when)
+
+
+#: "and N more" at the end of a shortened list (:func:`more_text`); its keys are the languages of
+#: :func:`joined` and :func:`number` (others are written in English).
+MORE = {"en": "{count} more", "nl": "{count} andere"}
+
+
+def _locale(language: str) -> str:
+    return language if language in MORE else "en"
+
+
+def joined(items: list[str], language: str, style: Literal["standard", "or"] = "standard") -> str:
+    """``items`` as a sentence writes them in ``language`` (Babel's ``format_list``, CLDR's patterns):
+    ``a, b and c`` / ``a, b en c``; with ``style="or"``, ``a or b`` / ``a of b``."""
+    from babel.lists import format_list  # on first use: only error answers need it
+
+    return format_list(items, style=style, locale=_locale(language))
+
+
+def number(count: int, language: str) -> str:
+    """A whole number as ``language`` writes it (Babel): ``1,995`` / ``1.995``."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(count, locale=_locale(language))
+
+
+def more_text(count: int, language: str) -> str:
+    """``"1,995 more"`` / ``"1.995 andere"``: the rest of a list cut short."""
+    return MORE[_locale(language)].format(count=number(count, language))
 
 
 def field_error(code: str, language: str, **params: object) -> str:

@@ -59,6 +59,15 @@ def field_order(event: Event) -> list[str]:
     return ["name", "email", "language", *[q.id for q in event.questions], "consent"]
 
 
+def field_anchors(event: Event) -> dict[str, str]:
+    """Field name -> the id of the element on the form page that the error summary links to: each
+    field the page shows (``field-<name>``; the language only when the event offers more than one,
+    else it is a hidden field) and, for ``form_started_at``, the send button. Errors of other
+    fields (unknown fields, the hidden honeypot) are listed without a link."""
+    shown = [field for field in field_order(event) if field != "language" or len(event.languages) > 1]
+    return {**{field: f"field-{field}" for field in shown}, "form_started_at": "form-submit"}
+
+
 def registration_form(
     event: Event,
     available: Availability,
@@ -76,8 +85,8 @@ def registration_form(
     ``open`` shows the form. ``values`` and
     ``errors`` (field -> message) re-render a refused post with what was typed.
     ``form_started_at`` (epoch seconds) goes into a hidden field for the minimum fill time.
-    Errors are listed in page order, and the first invalid field gets ``autofocus``,
-    so focus lands on it even without JavaScript.
+    Errors are listed in page order, each linked to its field when the page has it (:func:`field_anchors`),
+    and the first invalid field gets ``autofocus``, so focus lands on it even without JavaScript.
     """
     errors = errors or {}
     order = field_order(event)
@@ -93,6 +102,7 @@ def registration_form(
             "errors": ordered_errors,
             "first_error": next(iter(ordered_errors), None),
             "labels": field_labels(event, lang),
+            "anchors": field_anchors(event),
             "form_started_at": form_started_at,
         },
     )

@@ -32,7 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.errors import ServiceError
 from chalicelib.events import Event, Question
-from chalicelib.i18n import FIELD_ERRORS, field_error
+from chalicelib.i18n import FIELD_ERRORS, field_error, joined, more_text, number
 
 NAME_MAX = 200
 EMAIL_MAX = 254  # RFC 5321 path limit, as email-validator applies it
@@ -278,15 +278,39 @@ def validate_registration(event: Event, data: dict[str, Any], language: str) -> 
     """Validate ``data`` (JSON object shape) against ``event``'s registration model.
 
     Returns the model instance (text trimmed, address as typed). Raises
-    :class:`RegistrationInvalid` with one :class:`FieldError` per field, messages in ``language``.
+    :class:`RegistrationInvalid` with one :class:`FieldError` per field (:func:`validate_fields`),
+    messages in ``language``.
+    """
+    return validate_fields(registration_model(event), data, language)
+
+
+#: Unknown fields named in the one ``unknown_field`` error (README, "HTTP API"), each cut to
+#: :data:`UNKNOWN_NAME_MAX` characters: a 16 KiB body of 2,000 made-up fields gives one short error.
+UNKNOWN_NAMED = 5
+UNKNOWN_NAME_MAX = 40
+
+
+def validate_fields(model: type[BaseModel], data: dict[str, Any], language: str) -> BaseModel:
+    """Validate ``data`` against ``model``: the registration model, or a door API body (README,
+    "HTTP API" and "Check-in at the door").
+
+    Returns the model instance. Raises :class:`RegistrationInvalid` with one :class:`FieldError`
+    per invalid field, its ``code`` one of ``chalicelib.i18n.FIELD_ERRORS`` (a member of the wrong
+    JSON type is ``invalid_type``, a missing one ``required``) and its message in ``language``.
+    Members the model does not have make one ``unknown_field`` error, last, on the first of them,
+    naming the first :data:`UNKNOWN_NAMED` and how many there are.
     """
     try:
-        return registration_model(event).model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors: list[FieldError] = []
         seen: set[str] = set()
+        unknown: list[str] = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "(body)"
+            if err["type"] == "extra_forbidden":
+                unknown.append(field)
+                continue
             if field in seen:
                 continue
             seen.add(field)
@@ -296,10 +320,37 @@ def validate_registration(event: Event, data: dict[str, Any], language: str) -> 
                 code = "invalid_type"
             limit = ctx.get("limit") or ctx.get("max_length") or ""
             errors.append(FieldError(field, code, field_error(code, language, limit=limit)))
+        if unknown:
+            errors.append(FieldError(unknown[0], "unknown_field", unknown_fields_message(unknown, language)))
         raise RegistrationInvalid(errors) from None
 
 
-_TRUE = {"true", "on", "yes", "1"}
+def unknown_fields_message(names: list[str], language: str) -> str:
+    """The ``unknown_field`` message: ``This field is not part of the form.`` for one field; for more,
+    the first :data:`UNKNOWN_NAMED` names (each at most :data:`UNKNOWN_NAME_MAX` characters, control
+    characters shown as ``?``) and how many there are in all, e.g. ``These 2,000 fields are not part of
+    the form: f0, f1, f2, f3, f4, and 1,995 more.``, in ``language`` (lists joined by Babel, as CLDR
+    writes them)."""
+    if len(names) == 1:
+        return field_error("unknown_field", language)
+    shown = [_shown_name(name) for name in names[:UNKNOWN_NAMED]]
+    if len(names) > UNKNOWN_NAMED:
+        shown.append(more_text(len(names) - UNKNOWN_NAMED, language))
+    return field_error("unknown_fields", language, count=number(len(names), language),
+                       names=joined(shown, language))
+
+
+def _shown_name(name: str) -> str:
+    """A field name as an error message quotes it: control characters as ``?``, cut to :data:`UNKNOWN_NAME_MAX`."""
+    printable = "".join("?" if _has_control_characters(ch) else ch for ch in name)
+    return printable if len(printable) <= UNKNOWN_NAME_MAX else printable[:UNKNOWN_NAME_MAX - 1] + "\u2026"
+
+
+#: A form's checkbox (``consent``, a ``boolean`` question), any case (README, "HTTP API"): checked, browsers
+#: send its ``value`` attribute (``true`` in our form; ``on`` when it has none); :data:`_FALSE` is what a hidden
+#: field before it sends for "not checked" (``consent=off``); an absent checkbox is false too.
+_TRUE = frozenset({"true", "on", "yes", "1"})
+_FALSE = frozenset({"false", "off", "no", "0", ""})
 _DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")
 
 
@@ -314,11 +365,24 @@ def _form_number(text: str) -> Any:
     return text
 
 
+def _form_boolean(text: str) -> bool | str:
+    """A checkbox's last value: ``True`` for :data:`_TRUE`, ``False`` for :data:`_FALSE` (any case,
+    spaces around ignored); any other text stays text, which the registration model refuses as
+    ``invalid_type`` naming the field (``maybe`` was stored as false)."""
+    folded = text.strip().lower()
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    return text
+
+
 def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str, Any]:
     """Turn an ``application/x-www-form-urlencoded`` body into the JSON shape.
 
-    Checkboxes (``consent``, boolean questions) are true when present with a
-    value such as ``on``/``true`` and false when absent; ``multichoice``
+    Checkboxes (``consent``, boolean questions) are true for ``on``/``true``/``yes``/``1``,
+    false when absent or ``off``/``false``/``no``/``0``/empty, and any other value is
+    kept as text for the model to refuse (:func:`_form_boolean`); ``multichoice``
     questions collect every value sent under their name; other fields take their
     last value; ``form_started_at`` becomes a number (empty: left out). ``charset``
     comes from the Content-Type (default UTF-8; HTML forms send UTF-8 when the page
@@ -335,7 +399,7 @@ def form_to_data(event: Event, body: bytes, charset: str = "utf-8") -> dict[str,
         if kind == "multichoice":
             data[key] = [v for v in values if v]
         elif key == "consent" or kind == "boolean":
-            data[key] = values[-1].lower() in _TRUE
+            data[key] = _form_boolean(values[-1])
         elif key == "form_started_at":
             if values[-1].strip():
                 data[key] = _form_number(values[-1].strip())

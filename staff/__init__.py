@@ -14,6 +14,8 @@ Exit codes every command keeps (scripts may rely on them):
 1   not found, or nothing to do (unknown event, registration or address; nothing changed)
 2   usage or validation error (bad option, invalid event file, bad SQL, a file that cannot be written or read)
 3   AWS error (credentials, permissions, throttling, endpoint unreachable, export failed)
+141 the reader of stdout went away (``... -o - | head -2``): stopped quietly, as other command-line
+    tools do (128 + SIGPIPE, 13)
 ==  ==========================================================
 """
 
@@ -21,6 +23,7 @@ EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_AWS = 3
+EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE: what a shell reports for a tool that SIGPIPE stopped
 
 
 class NothingToDo(Exception):

@@ -25,15 +25,26 @@ ACTIVE = ("confirmed", "waitlisted")
 SIMULATED = ("bounce", "transient-bounce", "complaint", "delivery", "delay", "reject")
 
 
+def _registration(event_id: str, registration_id: str) -> dict[str, Any]:
+    """The registration item (a consistent read). Raises ``store.EventNotFound`` when the event does not
+    exist (as ``registrations list`` says: README, "Staff tools"), else ``store.RegistrationNotFound``
+    when it has no such registration; botocore errors. The event is read only when the registration is not found."""
+    try:
+        return store.get_registration_in_event(event_id, registration_id)
+    except store.RegistrationNotFound:
+        store.event_definition(event_id)
+        raise
+
+
 def cancel(event_id: str, registration_id: str, confirm: Callable[[str], None] | None = None) -> lifecycle.CancelResult:
     """Cancel a registration as its own cancel link does (``lifecycle.cancel(by="staff")``).
 
     ``confirm(status)`` is called with the registration's status (``confirmed``/``waitlisted``)
     before the change. Returns the ``lifecycle.CancelResult`` (``promoted_id``: who got the seat).
-    Raises ``store.RegistrationNotFound``, :class:`staff.NothingToDo` (not active, already
+    Raises ``store.EventNotFound``, ``store.RegistrationNotFound``, :class:`staff.NothingToDo` (not active, already
     cancelled, or the event is over) and botocore errors.
     """
-    item = store.get_registration_in_event(event_id, registration_id)
+    item = _registration(event_id, registration_id)
     if item.get("status") not in ACTIVE:
         raise NothingToDo(f"registration {registration_id} is {item.get('status')}")
     if confirm is not None:
@@ -53,11 +64,11 @@ def set_email(event_id: str, registration_id: str, address: str, confirm: Callab
 
     ``address`` must already be checked (``chalicelib.validation.checked_email``). Giving the
     address the registration has lifts our suppression of it; giving it when nothing is
-    suppressed changes nothing. ``confirm()`` is called before the change. Raises
+    suppressed changes nothing. ``confirm()`` is called before the change. Raises ``store.EventNotFound``,
     ``store.RegistrationNotFound``, ``store.AlreadyRegistered`` (the address is taken for the
     event), :class:`staff.NothingToDo` and botocore errors.
     """
-    item = store.get_registration_in_event(event_id, registration_id)
+    item = _registration(event_id, registration_id)
     if item.get("status") not in ACTIVE:
         raise NothingToDo(f"registration {registration_id} is {item.get('status')}")
     if item.get("email") == address and not store.suppression_reason(item):
@@ -74,13 +85,16 @@ def resend(event_id: str, registration_id: str) -> str:
     """Set the registration's latest email back to pending (``store.request_resend``); the delivery sends it.
 
     Returns the change it was about (``registered``, ``promoted``, ``cancelled``, ...). Raises
-    ``store.RegistrationNotFound``, ``store.AddressSuppressed`` (correct the address first),
+    ``store.EventNotFound``, ``store.RegistrationNotFound``, ``store.AddressSuppressed`` (correct the address first),
     :class:`staff.NothingToDo` (no email yet, one on its way, erased) and botocore errors.
     """
     try:
         return store.request_resend(event_id, registration_id, at=clock.now())
     except store.NothingToResend as nothing:
         raise NothingToDo(str(nothing)) from None
+    except store.RegistrationNotFound:
+        store.event_definition(event_id)  # an unknown event says so (store.EventNotFound), as for _registration
+        raise
 
 
 class LocalOnly(Exception):
@@ -108,15 +122,15 @@ def simulate_feedback(event_id: str, registration_id: str, outcome: str) -> Simu
     """Local stage only: hand an SES event of ``outcome`` (one of :data:`SIMULATED`) for the registration's
     latest sent email to ``chalicelib.feedback.handle_event``, as RecordEmailEvents would get it.
 
-    Raises :class:`LocalOnly`, ``store.RegistrationNotFound``, :class:`staff.NothingToDo` (no email sent
-    yet) and botocore errors.
+    Raises :class:`LocalOnly`, ``store.EventNotFound``, ``store.RegistrationNotFound``,
+    :class:`staff.NothingToDo` (no email sent yet) and botocore errors.
     """
     from chalicelib import feedback
 
     settings = get_settings()
     if settings.stage != LOCAL_STAGE:
         raise LocalOnly(settings.stage)
-    item = store.get_registration_in_event(event_id, registration_id)
+    item = _registration(event_id, registration_id)
     sent = [(str(entry.get("at", "")), change, entry) for change, entry in (item.get("notifications") or {}).items()
             if isinstance(entry, dict) and entry.get("message_id") and entry.get("state") == "sent"]
     if not sent or not item.get("email"):

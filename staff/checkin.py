@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from chalicelib import checkin, clock, store
 from chalicelib.events import Event
@@ -46,6 +47,33 @@ def service_url(given: str | None) -> str:
     if found:
         return found.rstrip("/")
     raise NotConfigured("no address of the service: give --base-url, or set PUBLIC_BASE_URL")
+
+
+def checked_base_url(text: str) -> str:
+    """``--base-url`` as a door link may start with it: an ``http`` or ``https`` URL with a host (and
+    optionally a port and a path), without user, password, query or fragment (the token follows ``#``),
+    spaces or control characters; returned without a trailing ``/``. A ``javascript:`` or ``data:`` "link"
+    would run in the browser of whoever opens it.
+
+    Raises ``ValueError`` saying why, in one line.
+    """
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValueError("a URL has no spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # ValueError for a port that is not a number from 0 to 65535
+    except ValueError as bad:
+        raise ValueError(f"not a URL: {bad}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        not_this = f", not {parts.scheme}:" if parts.scheme else ""
+        raise ValueError(f"the URL must start with https:// or http://{not_this}")
+    if not parts.hostname:
+        raise ValueError("the URL has no host, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/api")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("the URL may not hold a user or password")
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise ValueError("the URL may not hold a query (?) or fragment (#): the door link adds its own")
+    return text.rstrip("/")
 
 
 def use_signing_key() -> None:

@@ -4,7 +4,7 @@ Groups: ``events`` (put, list, show), ``registrations`` (list, export, cancel, e
 set-email, resend, simulate, checkin), ``exports`` (start, list, convert, query), and the command
 ``checkin-link`` (:mod:`staff.commands.checkin`); each group is a module of
 :mod:`staff.commands`, which parse, call an operation and print. Exit codes: see :mod:`staff` (0 ok,
-1 not found / nothing done, 2 usage or validation error, 3 AWS error). Progress goes to
+1 not found / nothing done, 2 usage or validation error, 3 AWS error, 141 stdout's reader gone). Progress goes to
 stderr, results to stdout (or the ``-o`` file). Nothing is logged; personal data only
 appears in the output the command is asked for.
 """
@@ -42,6 +42,7 @@ def cli(ctx: click.Context, stage: str | None, local: bool, table: str | None) -
       1  not found, or nothing to do
       2  usage or validation error
       3  AWS error (credentials, permissions, network, failed export)
+    141  the reader of stdout went away (... -o - | head): stopped quietly
 
     \b
     Examples:

@@ -407,7 +407,7 @@ def test_codes_of_another_event_and_made_up_codes_are_told_apart(client, seed_ev
     nobody = _code_with(SEED_EVENT_ID, "QQQQQQQQ", b"\1" * 8)  # this event's tag, no registration with the prefix
     for code in (forged, nobody, "not a code", "https://example.org/", ""):
         assert scan(client, code)["outcome"] == "unknown_code"
-    assert door(client, "/checkins", {"code": 42}).status_code == 200  # not text: unknown code, not an error
+    assert door(client, "/checkins", {"code": 42}).status_code == 422  # not text: a type error, naming "code"
     assert "checked_in_at" not in item_of(here)
 
 
@@ -538,6 +538,40 @@ def test_search_needs_two_letters(client, seed_event):
     assert answer.status_code == 422
     assert json.loads(answer.body)["errors"] == [
         {"field": "query", "code": "search_too_short", "message": "Typ minstens 2 letters van een naam of adres."}]
+
+
+def test_search_ignores_invisible_characters_in_the_query_as_names_are_stored_without_them(client, seed_event):
+    """Names are stored without invisible characters (README, "Emails"); a query with a zero-width
+    space in it (pasted, or typed on some keyboards) found nobody."""
+    register(client, name="Zoë Ødegård, MSc", email="zoe@example.org")
+    for query in ("Ø\u200bd", "zo\u00ade", "\ufeffodeg\u2060ard"):
+        found = json.loads(door(client, "/search", {"query": query}).body)
+        assert [p["name"] for p in found["results"]] == ["Zoë Ødegård, MSc"], query
+
+
+@pytest.mark.parametrize("path,body,field,code,message", [
+    ("/checkins", {"code": 5}, "code", "invalid_type", "Deze waarde heeft het verkeerde type."),
+    ("/checkins", {"code": None}, "code", "invalid_type", "Deze waarde heeft het verkeerde type."),
+    ("/checkins", {"code": ["x"]}, "code", "invalid_type", "Deze waarde heeft het verkeerde type."),
+    ("/checkins", {}, "code", "required", "Dit veld is verplicht."),
+    ("/undo", {"code": True}, "code", "invalid_type", "Deze waarde heeft het verkeerde type."),
+    ("/undo", {"kode": "ABCD"}, "code", "required", "Dit veld is verplicht."),
+    ("/search", {"query": 12}, "query", "invalid_type", "Deze waarde heeft het verkeerde type."),
+    ("/search", {"query": {"name": "anna"}}, "query", "invalid_type", "Deze waarde heeft het verkeerde type."),
+    ("/search", {}, "query", "required", "Dit veld is verplicht."),
+])
+def test_door_bodies_of_the_wrong_json_type_are_422_naming_the_member(client, seed_event, path, body, field, code,
+                                                                      message):
+    """They were 200 ``unknown_code`` (a number, null, a list, nothing as the code) and 422
+    ``search_too_short`` (a number as the query); codes as the registration API's (README, "HTTP API")."""
+    answer = door(client, path, body, lang="nl")
+    assert (answer.status_code, answer.headers["Content-Type"]) == (422, "application/problem+json")
+    assert json.loads(answer.body) == {
+        "type": "/problems/validation-failed", "title": "Ongeldige velden", "status": 422,
+        "detail": "Een of meer velden zijn ongeldig; zie errors.",
+        "errors": [{"field": field, "code": code, "message": message}],
+    }
+    assert checkins_counter() is None  # nothing was written
 
 
 def test_search_results_check_in_with_their_code(client, seed_event):

@@ -93,3 +93,69 @@ def test_static_files_are_served_with_types(client, aws):
     js = client.http.get("/static/form.js")
     assert js.status_code == 200 and js.headers["Content-Type"].startswith("text/javascript")
     assert client.http.get("/static/..%2Fapp.py").status_code == 404
+
+
+def _post_form(client, body: str, event_id: str = SEED_EVENT_ID):
+    return client.http.post(f"/events/{event_id}/registrations?lang=en",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"}, body=body.encode("ascii"))
+
+
+def _summary_items(html: str) -> list[str]:
+    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
+    return re.findall(r"<li>(.*?)</li>", summary, re.S)
+
+
+VALID = "name=Anna&email=anna%40example.org&language=en&organisation=Cordaid&role=lobbyist&consent=true"
+
+
+def test_unknown_fields_are_one_error_naming_a_few_and_how_many(client, seed_event):
+    """A 16 KiB post of 2,000 made-up fields listed 2,000 errors (a page of over 100 KB), each linked to
+    an anchor the page does not have (README, "HTTP API")."""
+    body = VALID + "".join(f"&f{n}=1" for n in range(2000))
+    assert len(body) <= 16 * 1024
+    response = _post_form(client, body)
+    html = response.body.decode()
+    assert response.status_code == 422
+    assert _summary_items(html) == [
+        "These 2,000 fields are not part of the form: f0, f1, f2, f3, f4, and 1,995 more."]
+    assert "<title>(1) " in html and 'href="#field-f' not in html
+    assert len(html) < len(_page(client, "?lang=en")) + 2000
+
+
+def test_the_error_summary_links_only_to_fields_the_page_has(client, aws):
+    """``#field-needs`` on an event without that question, ``#field-%%%``, ``#field-language`` on a page
+    whose language is a hidden field: links to nowhere. A field of the page is linked; others are listed."""
+    from chalicelib import store
+    from chalicelib.events import load_event_file
+    from tests.conftest import EVENTS_DIR
+
+    seed = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
+    event = seed.model_copy(update={"id": "one-language", "languages": ("en",), "default_language": "en",
+                                    "questions": tuple(q for q in seed.questions if q.id != "needs")})
+    store.put_event(event)
+    body = VALID.replace("language=en", "language=nl").replace("email=anna%40example.org", "email=anna")
+    response = _post_form(client, body + "&needs=veg&%25%25%25=1", event_id="one-language")
+    html = response.body.decode()
+    assert response.status_code == 422
+    assert _summary_items(html) == [
+        '<a href="#field-email">Email address: Enter a valid email address, like name@example.org.</a>',
+        "Language: Choose one of the options.",
+        "These 2 fields are not part of the form: needs and %%%.",
+    ]
+    for anchor in re.findall(r'href="#([^"]+)"', html):
+        assert f'id="{anchor}"' in html, anchor
+
+
+def test_json_unknown_members_are_one_error_too(client, seed_event):
+    import json
+
+    from tests.conftest import partos_registration, post_json
+
+    answer = post_json(client, {**partos_registration(language="nl"), **{f"m{n}": n for n in range(1000)}})
+    assert answer.status_code == 422
+    assert json.loads(answer.body)["errors"] == [{
+        "field": "m0", "code": "unknown_field",
+        "message": "Deze 1.000 velden horen niet bij het formulier: m0, m1, m2, m3, m4 en 995 andere."}]
+    one = post_json(client, partos_registration(language="en", shoe_size=44))
+    assert json.loads(one.body)["errors"] == [
+        {"field": "shoe_size", "code": "unknown_field", "message": "This field is not part of the form."}]

@@ -124,6 +124,17 @@ def test_other_content_type_is_415(client, seed_event):
     }
 
 
+def test_the_dutch_415_joins_the_media_types_in_dutch(client, seed_event):
+    """It said "Stuur application/json or application/x-www-form-urlencoded, niet text/plain."."""
+    dutch = {"type": "/problems/unsupported-media-type", "title": "Niet-ondersteund type", "status": 415,
+             "detail": "Stuur application/json of application/x-www-form-urlencoded, niet text/plain."}
+    answer = client.http.post(URL, headers={"Content-Type": "text/plain"}, body=b"x")  # the event's default: nl
+    assert answer.status_code == 415 and json.loads(answer.body) == dutch
+    cancel = client.http.post("/registrations/someone/cancel", headers={"Content-Type": "text/plain",
+                                                                        "Accept-Language": "nl"}, body=b"x")
+    assert cancel.status_code == 415 and json.loads(cancel.body) == dutch
+
+
 def test_invalid_fields_are_422_with_errors_in_the_request_language(client, seed_event):
     body = {
         "name": "  ",
@@ -221,6 +232,46 @@ def test_form_post_with_errors_rerenders_with_values_and_messages(client, seed_e
         '<p class="field-error" id="error-consent">You need to agree to the privacy statement to register.</p>' in page
     )
     assert stored_registrations() == []
+
+
+FORM = "name=Anna&email=anna%40example.org&organisation=Cordaid&role=lobbyist&form_started_at="
+
+
+def post_form(client, form: str, lang: str = "nl"):
+    return client.http.post(f"{URL}?lang={lang}", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            body=form.encode("ascii"))
+
+
+@pytest.mark.parametrize("fields,field", [
+    ("consent=true&partos_member=maybe", "partos_member"),
+    ("consent=maybe&partos_member=on", "consent"),
+    ("consent=off&consent=ja", "consent"),  # the last value counts, and "ja" is no checkbox value
+])
+def test_a_checkbox_value_no_browser_sends_is_422_invalid_type(client, seed_event, fields, field):
+    """``partos_member=maybe`` was stored as false (303); JSON ``"consent": "yes"`` is 422 ``invalid_type`` too."""
+    for lang, message in (("nl", "Deze waarde heeft het verkeerde type."), ("en", "This value has the wrong type.")):
+        answer = post_form(client, f"{FORM}&{fields}", lang)
+        page = answer.body.decode()
+        assert answer.status_code == 422 and answer.headers["Content-Type"].startswith("text/html")
+        assert f'<p class="field-error" id="error-{field}">{message}</p>' in page
+        assert f'id="field-{field}" type="checkbox" name="{field}" value="true" data-kind="boolean" ' in page
+        assert f'name="{field}" value="true" data-kind="boolean" checked' not in page  # shown unchecked
+    assert stored_registrations() == []
+
+
+@pytest.mark.parametrize("fields,consent_member", [
+    ("consent=on&partos_member=on", True),
+    ("consent=off&consent=true&partos_member=off&partos_member=true", True),  # hidden "off" first: last value wins
+    ("consent=TRUE&partos_member=off", False),
+    ("consent=yes&partos_member=0", False),
+    ("consent=1&partos_member=", False),
+    ("consent=true", False),  # an unchecked box is not sent
+])
+def test_checkboxes_read_what_browsers_send(client, seed_event, fields, consent_member):
+    answer = post_form(client, f"{FORM}&{fields}")
+    assert answer.status_code == 303, answer.body
+    [item] = stored_registrations()
+    assert item["answers"].get("partos_member", False) is consent_member
 
 
 def test_form_with_undecodable_bytes_is_400(client, seed_event):

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib import store
 from chalicelib.checkin.writes import CHECKINS_SK, Person, ddb, table
+from chalicelib.validation import without_invisible
 
 #: Search: at least this many characters, at most this many people shown.
 SEARCH_MIN_CHARS = 2
@@ -40,8 +41,10 @@ def summary(event_id: str) -> Summary:
 
 
 def fold(text: str) -> str:
-    """``text`` for matching a search: case folded, accents and marks dropped (``Zoë Ødegård`` -> ``zoe odegard``)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
+    """``text`` for matching a search: case folded, accents and marks dropped (``Zoë Ødegård`` -> ``zoe odegard``),
+    and without the invisible characters that names are stored without (``validation.without_invisible``,
+    README "Emails"), so a query typed or pasted with a zero-width space (``Ø\u200bd``) still finds ``Ødegård``."""
+    decomposed = unicodedata.normalize("NFKD", without_invisible(text).casefold().translate(_FOLD))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

@@ -93,6 +93,7 @@ def door_paths(event_id: dict[str, Any]) -> dict[str, Any]:
     body_errors = {"400": problem_response("Malformed body."), "413": problem_response("Body too large."),
                    "415": problem_response("Not JSON.")}
     busy = {"503": unavailable_response()}  # also checkin-busy: too many check-ins of one code at once
+    not_a_code = {"422": problem_response("No code, or one that is not a string.")}
 
     def post(
         summary: str, operation: str, body: str, answer: str, also: dict[str, Any] | None = None
@@ -130,11 +131,11 @@ def door_paths(event_id: dict[str, Any]) -> dict[str, Any]:
         }},
         "/events/{event_id}/door/checkins": {"post": post(
             "Check in by code (conditional: confirmed and not yet checked in)", "door_check_in", "DoorCode",
-            "DoorResult", busy)},
+            "DoorResult", {**busy, **not_a_code})},
         "/events/{event_id}/door/undo": {"post": post(
-            "Take back a check-in by code", "door_undo", "DoorCode", "DoorResult", busy)},
+            "Take back a check-in by code", "door_undo", "DoorCode", "DoorResult", {**busy, **not_a_code})},
         "/events/{event_id}/door/search": {"post": post(
             "Find confirmed registrations by name or email address (addresses are matched, never returned)",
             "door_search", "DoorSearch", "DoorSearchResults",
-            {"422": problem_response("Fewer than 2 letters to search for.")})},
+            {"422": problem_response("No query, one that is not a string, or fewer than 2 letters to search for.")})},
     }

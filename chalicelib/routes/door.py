@@ -7,11 +7,12 @@ cold start does not load them for the registrants' routes (README, "Performance"
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Blueprint, Response
+from pydantic import BaseModel, StrictStr
 
 from chalicelib import clock, store
 from chalicelib.bodies import parse_json_object
@@ -28,7 +29,7 @@ from chalicelib.routes.answers import (
     raw_body,
     visitor_language,
 )
-from chalicelib.validation import FieldError
+from chalicelib.validation import FieldError, validate_fields
 
 if TYPE_CHECKING:
     from chalicelib import checkin
@@ -77,8 +78,27 @@ def _door_answer(event_id: str, act: Callable[[Event, checkin.DoorPass, str], An
     return answer
 
 
-def _door_body(language: str) -> dict[str, Any]:
-    body: dict[str, Any] = parse_json_object(header("content-type"), raw_body(), language)
+class CodeBody(BaseModel):
+    """``{"code": "..."}`` of a check-in or undo: a JSON string (README, "HTTP API"); other members are ignored."""
+
+    code: StrictStr
+
+
+class SearchBody(BaseModel):
+    """``{"query": "..."}`` of a door search: a JSON string (README, "HTTP API"); other members are ignored."""
+
+    query: StrictStr
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def _door_body(model: type[Body], language: str) -> Body:
+    """The request's JSON object as ``model``. Raises ``Problem`` 413, 415 or 400 (``bodies.parse_json_object``)
+    and ``validation.RegistrationInvalid`` (422 ``validation-failed``: a member missing, ``required``, or
+    not a string, ``invalid_type``; messages in ``language``)."""
+    body = validate_fields(model, parse_json_object(header("content-type"), raw_body(), language), language)
+    assert isinstance(body, model)  # noqa: S101 - validate_fields returns an instance of the model it is given
     return body
 
 
@@ -102,15 +122,15 @@ def door_summary(event_id: str) -> Response:
         event, checkin.summary(event.id), door, lang))
 
 
-def _code_answer(event_id: str, message: str, write: Callable[[str, str | None], checkin.Result]) -> Response:
-    """A door route that writes by a code: ``write(event id, code)`` on the body's ``{"code": ...}`` (``None``
-    when the code is not text: an unknown code, not an error), logged as ``message`` with ids only (the event,
-    the outcome, the door link's key, the registration), answered as ``doorpage.result_json``."""
+def _code_answer(event_id: str, message: str, write: Callable[[str, str], checkin.Result]) -> Response:
+    """A door route that writes by a code: ``write(event id, code)`` on the body's ``{"code": "..."}`` (a code
+    that is no code of ours is an ``unknown_code`` outcome; a ``code`` missing or not a JSON string is 422),
+    logged as ``message`` with ids only (the event, the outcome, the door link's key, the registration),
+    answered as ``doorpage.result_json``."""
     from chalicelib import doorpage
 
     def act(event: Event, door: checkin.DoorPass, language: str) -> Any:
-        code = _door_body(language).get("code")
-        result = write(event.id, code if isinstance(code, str) else None)
+        result = write(event.id, _door_body(CodeBody, language).code)
         person = result.person.registration_id if result.person else None
         logger.info(message, extra={"event_id": event.id, "outcome": result.outcome, "door_key": door.key_id,
                                     "registration_id": person})
@@ -142,9 +162,9 @@ def door_search(event_id: str) -> Response:
     from chalicelib import checkin, doorpage
 
     def act(event: Event, door: checkin.DoorPass, lang: str) -> Any:
-        query = _door_body(lang).get("query")
+        query = _door_body(SearchBody, lang).query
         try:
-            people, more = checkin.search(event.id, query if isinstance(query, str) else "")
+            people, more = checkin.search(event.id, query)
         except ValueError:
             raise Problem(422, "validation-failed", lang, errors=[
                 FieldError("query", "search_too_short", field_error("search_too_short", lang))]) from None

@@ -34,13 +34,27 @@ def parse_duration(text: str) -> timedelta:
     return duration
 
 
+def base_url_option(value: str | None) -> str | None:
+    """``--base-url``, checked when the command line is parsed (``staff.checkin.checked_base_url``): an http(s)
+    URL with a host. Raises ``click.BadParameter`` (exit 2) with the reason in one line."""
+    from staff.checkin import checked_base_url
+
+    if value is None:
+        return None
+    try:
+        return checked_base_url(value)
+    except ValueError as refused:
+        raise click.BadParameter(str(refused)) from None
+
+
 @click.command("checkin-link", context_settings=CONTEXT)
 @click.argument("event_id", metavar="EVENT")
 @click.option("--valid", "valid", default="2d", show_default=True, metavar="DURATION",
               callback=lambda _ctx, _param, value: parse_duration(value),
               help="How long the link works: 2d, 12h, 1d12h, 90m (at most 31d).")
 @click.option("--lang", type=click.Choice(["nl", "en"]), help="Language of the page (default: the phone's).")
-@click.option("--base-url", metavar="URL", help="Address of the service (default: the stage's, or make run's).")
+@click.option("--base-url", metavar="URL", callback=lambda _ctx, _param, value: base_url_option(value),
+              help="Address of the service, http(s)://host[:port][/path] (default: the stage's, or make run's).")
 @aws_command
 def checkin_link(event_id: str, valid: timedelta, lang: str | None, base_url: str | None) -> int:
     """Print a link to the check-in page of one event, for staff at the door.

@@ -24,7 +24,7 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, NoCredentialsError
 from botocore.exceptions import ConnectionError as CannotConnect  # cannot connect, connect timeout, proxy
 
-from staff import EXIT_AWS, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, NothingToDo
+from staff import EXIT_AWS, EXIT_BROKEN_PIPE, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, NothingToDo
 from staff.config import Applied, ConfigError, Target, resolve
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -100,7 +100,8 @@ def aws_command(function: Callable[..., Any]) -> Callable[..., Any]:
     """Point boto3 at the chosen table, run ``function``, and map errors to the documented exit codes.
 
     ``function`` returns an exit code (``None`` is 0). Errors it raises become one line on stderr
-    (:func:`_failure`); the environment is restored when the command's context closes.
+    (:func:`_failure`); a reader of stdout that went away stops it quietly (:func:`reader_gone`). The
+    environment is restored when the command's context closes.
     """
 
     @functools.wraps(function)
@@ -111,6 +112,8 @@ def aws_command(function: Callable[..., Any]) -> Callable[..., Any]:
         ctx.call_on_close(applied.restore)
         try:
             code = ctx.invoke(function, *args, **kwargs)
+        except BrokenPipeError:
+            code = reader_gone()
         except Exception as error:
             failure = _failure(error, target)
             if failure is None:
@@ -120,6 +123,19 @@ def aws_command(function: Callable[..., Any]) -> Callable[..., Any]:
         ctx.exit(code or EXIT_OK)
 
     return wrapper
+
+
+def reader_gone() -> int:
+    """What a command does when the reader of its stdout went away (``BrokenPipeError``: ``... -o - | head -2``):
+    say nothing, and point stdout at ``os.devnull`` so the interpreter's last flush of what is still buffered
+    cannot fail again at exit (the Python docs' note on SIGPIPE, in the ``signal`` module). Returns
+    :data:`staff.EXIT_BROKEN_PIPE` (141, 128 + SIGPIPE, as a shell reports for tools that SIGPIPE stopped;
+    README, "Staff tools")."""
+    with contextlib.suppress(OSError, ValueError):  # a stdout without a file descriptor (tests) has nothing to flush
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 class DashArguments(click.Command):

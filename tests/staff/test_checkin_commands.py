@@ -55,6 +55,36 @@ def test_checkin_link_follows_make_runs_port_and_a_given_base_url(seed, monkeypa
     assert given.stdout.startswith(f"https://door.example.org/api/events/{SEED_EVENT_ID}/door#")
 
 
+NO_QUERY = "the URL may not hold a query (?) or fragment (#): the door link adds its own"
+
+
+@pytest.mark.parametrize("base_url,reason", [
+    ("javascript:alert(1)", "the URL must start with https:// or http://, not javascript:"),
+    ("data:text/html,<script>alert(1)</script>", "the URL must start with https:// or http://, not data:"),
+    ("door.example.org", "the URL must start with https:// or http://"),
+    ("https://", "the URL has no host, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/api"),
+    ("http:///api", "the URL has no host, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/api"),
+    ("https://staff@door.example.org", "the URL may not hold a user or password"),
+    ("https://door.example.org/api?x=1", NO_QUERY),
+    ("https://door.example.org/#x", NO_QUERY),
+    ("https://door.example.org/?", NO_QUERY),
+    ("https://door.example.org:99999", "not a URL: Port out of range 0-65535"),
+    ("https://door.example.org/a b", "a URL has no spaces or control characters"),
+    ("https://door.example.org/\nx", "a URL has no spaces or control characters"),
+])
+def test_checkin_link_takes_only_an_http_url_with_a_host(seed, base_url, reason):
+    """``--base-url 'javascript:alert(1)'`` printed a javascript: "link" with exit 0."""
+    result = run("checkin-link", SEED_EVENT_ID, "--base-url", base_url)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == f"Error: Invalid value for '--base-url': {reason}"
+
+
+@pytest.mark.parametrize("base_url", ["https://door.example.org", "HTTP://127.0.0.1:8100/", "https://[::1]:8443/api"])
+def test_checkin_link_takes_http_urls_with_a_host(seed, base_url):
+    result = run("checkin-link", SEED_EVENT_ID, "--base-url", base_url)
+    assert result.exit_code == 0 and result.stdout.startswith(f"{base_url.rstrip('/')}/events/{SEED_EVENT_ID}/door#")
+
+
 def test_checkin_link_counts_from_the_app_clock_the_service_was_started_with(seed, monkeypatch):
     """``APP_CLOCK=... make run`` and ``APP_CLOCK=... python -m staff --local ...``: the environment's
     clock wins over the local stage's, so the link's expiry counts from the service's clock."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.staff.conftest import person, register, run, staff_prefix, table_items, write_aws_export
 
 BUCKET = "registrations-local-exports"
@@ -298,3 +300,61 @@ def test_start_without_wait_prints_commands_that_work_pasted_as_printed(filled):
     local = staff_prefix("--stage", "local")
     assert hint.startswith(f"Check with: {local} exports list; convert with: {local} exports convert "
                            f"s3://{BUCKET}/exports/")
+
+
+def _stdout_nobody_reads():
+    """A pipe whose reading end is closed before anything is written: every write to it fails with EPIPE
+    (as ``| head -2`` does once head has its lines), whatever the speed of the machine."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    return write_end
+
+
+def test_a_reader_of_stdout_that_goes_away_stops_the_command_quietly_with_141(filled, tmp_path):
+    """``... -o - | head -2`` printed ``Error: Broken pipe`` and exited 1 ("not found"). Now: nothing on
+    stderr (no Error line, no traceback, no BrokenPipeError when the interpreter flushes stdout at exit)
+    and 128 + SIGPIPE, as other command-line tools (README, "Staff tools")."""
+    import os
+    import subprocess
+    import sys
+
+    folder = write_aws_export(tmp_path / "x", table_items())
+    write_end = _stdout_nobody_reads()
+    try:
+        done = subprocess.run([sys.executable, "-m", "staff", "exports", "convert", str(folder), "--event", filled.id,
+                               "-o", "-"], stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT, check=False)
+    finally:
+        os.close(write_end)
+    notes = done.stderr.decode()
+    assert done.returncode == 141, notes
+    assert notes.startswith("Reading ") and notes.count("\n") == 1, notes  # its one note, and nothing after it
+
+
+@pytest.mark.parametrize("command", [
+    ["registrations", "export", "staff-cases-event", "-o", "-"],
+    ["registrations", "export", "staff-cases-event", "-o", "-", "--format", "json"],
+    ["registrations", "list", "staff-cases-event"],
+])
+def test_registrations_to_a_closed_pipe_exit_141_saying_nothing(filled, monkeypatch, capfd, command):
+    import os
+    import sys
+
+    from staff.cli import main
+
+    write_end = _stdout_nobody_reads()
+    saved = os.dup(1)
+    os.dup2(write_end, 1)
+    os.close(write_end)
+    stream = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - closed below, before fd 1 is restored
+    monkeypatch.setattr(sys, "stdout", stream)
+    try:
+        code = main(["--stage", "local", *command])
+    finally:
+        with contextlib.suppress(OSError):  # what is still buffered goes where the command pointed fd 1
+            stream.close()
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert code == 141
+    assert "Error" not in capfd.readouterr().err

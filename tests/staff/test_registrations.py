@@ -389,3 +389,23 @@ def _item(key: dict) -> dict | None:
     found = aws.client("dynamodb").get_item(TableName=get_settings().table_name, Key=store.serialize(key),
                                             ConsistentRead=True)
     return found.get("Item")
+
+
+@pytest.mark.parametrize("command", [
+    ["cancel", "nosuch-event", "abc", "--yes"],
+    ["set-email", "nosuch-event", "abc", "anna@example.org", "--yes"],
+    ["resend", "nosuch-event", "abc"],
+    ["simulate", "nosuch-event", "abc"],
+])
+def test_a_registration_of_an_unknown_event_says_the_event_is_unknown_as_list_does(aws, command):
+    """They said "Error: no registration abc for this event" for an event that does not exist."""
+    listed = run("registrations", "list", "nosuch-event")
+    result = run("registrations", *command)
+    assert (result.exit_code, result.stderr) == (listed.exit_code, listed.stderr) == (
+        1, f"Error: no event nosuch-event in table {aws['TABLE_NAME']} (stage local)\n")
+    assert result.stdout == ""
+
+
+def test_an_unknown_registration_of_a_known_event_is_still_named(five):
+    result = run("registrations", "cancel", "staff-cases-event", "abc", "--yes")
+    assert (result.exit_code, result.stderr) == (1, "Error: no registration abc for this event\n")

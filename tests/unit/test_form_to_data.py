@@ -36,6 +36,16 @@ def test_absent_checkboxes_are_false_and_the_last_value_wins():
     assert data == {"name": "Bram", "consent": False, "partos_member": False}
 
 
+@pytest.mark.parametrize("sent,read", [
+    ("on", True), ("true", True), ("TRUE", True), ("Yes", True), ("1", True),
+    ("off", False), ("false", False), ("no", False), ("0", False), ("", False),
+    ("maybe", "maybe"), ("2", "2"), ("ja", "ja"),
+])
+def test_checkbox_values_are_true_false_or_left_as_text_for_the_model_to_refuse(sent, read):
+    data = form_to_data(EVENT, form(("consent", sent), ("partos_member", sent)))
+    assert (data["consent"], data["partos_member"]) == (read, read)
+
+
 def test_the_charset_of_the_content_type_decodes_the_escapes():
     # GIVEN a name sent as Latin-1 escapes
     body = form(("name", "Zoë"), charset="latin-1")
@@ -53,8 +63,9 @@ def test_any_utf8_form_is_read_without_surprises(pairs):
     body = form(*pairs)
     # WHEN it is read
     data = form_to_data(EVENT, body)
-    # THEN consent is always a boolean and every other text field is the last value sent under its name
-    assert isinstance(data["consent"], bool)
+    # THEN consent is a boolean, or the text sent when it is no checkbox value (the model refuses it), and every
+    # other text field is the last value sent under its name
+    assert isinstance(data["consent"], bool) or data["consent"] == dict(pairs)["consent"]
     last = dict(pairs)
     for name, value in data.items():
         if name in ("consent", "partos_member", "form_started_at") or name in {q.id for q in EVENT.questions}:
