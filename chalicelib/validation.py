@@ -234,7 +234,17 @@ def _question_field(question: Question) -> tuple[Any, Any]:
         return kind, []
     if question.type == "boolean":
         return kind, False
-    return kind | None, None
+    return Annotated[kind | None, BeforeValidator(_blank_is_unanswered)], None
+
+
+def _blank_is_unanswered(value: Any) -> Any:
+    """An optional question's text that shows nothing ("", spaces, invisible characters) as not answered
+    (``None``): an organiser's JSON form sends "" for a field left empty, which was refused as required."""
+    if isinstance(value, str):
+        visible = without_invisible(value).strip()
+        if not visible or _invisible_only(visible):
+            return None
+    return value
 
 
 @lru_cache(maxsize=64)
