@@ -194,7 +194,8 @@ def test_form_start_time_of_400_nines_is_422_naming_the_field(client, seed_event
 
 @pytest.mark.case("huge-number")
 @pytest.mark.parametrize(
-    "literal", ["1" + "0" * 13, "-1", "1e400", "-1e400", "1" + "0" * 5000, "NaN", "Infinity", "1.5e13"]
+    # NaN and Infinity are no JSON (RFC 8259 section 6): 400 malformed-body, tests/test_registration_api.py
+    "literal", ["1" + "0" * 13, "-1", "1e400", "-1e400", "1" + "0" * 5000, "1.5e13"]
 )
 def test_every_out_of_range_json_number_is_422(client, demo_event, literal):
     body = '{"name":"N","email":"ovf@example.org","consent":true,"form_started_at":' + literal + "}"
