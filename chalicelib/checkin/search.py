@@ -9,7 +9,6 @@ from typing import Any
 
 from chalicelib import store
 from chalicelib.checkin.writes import CHECKINS_SK, Person, ddb, table
-from chalicelib.validation import without_invisible
 
 #: Search: at least this many characters, at most this many people shown.
 SEARCH_MIN_CHARS = 2
@@ -44,6 +43,10 @@ def fold(text: str) -> str:
     """``text`` for matching a search: case folded, accents and marks dropped (``Zoë Ødegård`` -> ``zoe odegard``),
     and without the invisible characters that names are stored without (``validation.without_invisible``,
     README "Emails"), so a query typed or pasted with a zero-width space (``Ø\u200bd``) still finds ``Ødegård``."""
+    # on first use: the registration validation costs the email delivery's cold start ~35 ms (it imports
+    # this package for the check-in codes, never searches); tests/unit/test_import_on_first_use.py
+    from chalicelib.validation import without_invisible
+
     decomposed = unicodedata.normalize("NFKD", without_invisible(text).casefold().translate(_FOLD))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

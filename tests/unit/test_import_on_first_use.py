@@ -33,3 +33,12 @@ def test_import_app_leaves_delivery_feedback_and_openapi_for_first_use():
     assert [name for name in ON_FIRST_USE if name in loaded] == []
     assert "chalicelib.registrations" in loaded  # the registration path itself is loaded up front
 
+
+
+def test_the_email_delivery_does_not_load_the_registration_validation():
+    """DeliverEmails imports the check-in package for the codes in its emails; the door's name search
+    there reads ``validation.without_invisible`` on first use, or every cold start of the email
+    function paid for the registration models too (~35 ms; README, "Performance")."""
+    loaded = set(_loaded_after("import chalicelib.entry_deliver"))
+    assert "chalicelib.validation" not in loaded and "chalicelib.registrations" not in loaded
+    assert "chalicelib.checkin.search" in loaded  # the package is loaded, its search's helper is not
