@@ -231,12 +231,13 @@ class Event(BaseModel):
 
     def seat_passes_on(self, instant: datetime) -> bool:
         """Whether a seat given up at ``instant`` (aware) can go to someone else: the event has a
-        capacity, and the waitlist cutoff has not passed (a promotion) or registration is still open
-        (a newcomer). Emails and the cancel page ask to cancel "so someone else gets your seat" only
+        capacity, and it has a waitlist whose cutoff has not passed (a promotion) or registration is
+        still open (a newcomer). Emails and the cancel page ask to cancel "so someone else gets your seat" only
         then; otherwise "so we know not to expect you" (README, "Seats, waitlist and cancellation")."""
         if self.capacity is None:
             return False
-        return not self.promotions_closed(instant) or instant < self.utc(self.closes_at_local)
+        promotion = self.waitlist and not self.promotions_closed(instant)
+        return promotion or instant < self.utc(self.closes_at_local)
 
     def over(self, instant: datetime) -> bool:
         """Whether the event has ended at ``instant`` (aware): a cancellation changes nothing any more."""

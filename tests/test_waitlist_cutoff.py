@@ -356,6 +356,15 @@ def test_asking_to_cancel_promises_the_seat_to_someone_else_only_while_someone_c
     assert "Are you sure you want to cancel your registration? We will then no longer expect you." in page
     assert "someone else" not in page
 
+    # Seats without a waitlist, registration closed before the start: nobody can take the seat (a tester's find:
+    # the cutoff defaults to the start, so "before the cutoff" alone promised it to a waitlist there is not).
+    no_waitlist = publish(start=timedelta(days=2), end=timedelta(days=2, hours=3), capacity=5, waitlist=False,
+                          registration_closes_at=timedelta(hours=-1))
+    assert "Please cancel so we know not to expect you:" in asked(no_waitlist, clock.now())[0]
+    assert "so someone else gets your seat" in asked(
+        publish(start=timedelta(days=2), end=timedelta(days=2, hours=3), capacity=5, waitlist=False),
+        clock.now())[0]  # registration still open: a newcomer can
+
     # No capacity: nobody is waiting for a seat, before the cutoff too.
     unlimited = publish(start=timedelta(days=2), end=timedelta(days=2, hours=3), capacity=None, waitlist=False)
     assert "Please cancel so we know not to expect you:" in asked(unlimited, clock.now())[0]
