@@ -230,7 +230,8 @@ def keep_retention(event_id: str) -> int:
     return store.restamp_expiry(event.id, event.retention_until(get_settings().retention_days), closes)
 
 
-def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]], at: str) -> bool:
+def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]], at: str,
+          *, waiting_too: bool = True) -> bool:
     """Give one registration its ``updated`` email if it was told an older schedule; whether it got one.
 
     A registration whose ``updated`` email is still unclaimed keeps the schedule that email
@@ -240,6 +241,8 @@ def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]
     current = history.get(str(revision))
     for _ in range(TRANSITION_ATTEMPTS):
         if item.get("status") not in ("confirmed", "waitlisted") or "email" not in item:
+            return False
+        if item.get("status") == "waitlisted" and not waiting_too:
             return False
         seen = int(item.get(store.SCHEDULE_REVISION, 0))
         if seen >= revision or current is None:
@@ -259,15 +262,22 @@ def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]
 
 
 def _announce_pass(event_id: str) -> int:
-    revision, history = store.event_schedules(event_id)
+    event_item = store.get_event_item(event_id, consistent=True)
+    revision = int(event_item.get(store.SCHEDULE_REVISION, 0))
     if revision == 0:
         return 0
-    at = clock.now().isoformat()
-    return sum(_tell(item, revision, history, at) for item in store.iter_registrations(event_id, consistent=True))
+    history = dict(event_item.get(store.SCHEDULES) or {})
+    now = clock.now()
+    # Past the waitlist cutoff those still waiting were told no seat came free: no "still on the waitlist" now.
+    waiting_too = not store.event_from_item(event_item).promotions_closed(now)
+    return sum(_tell(item, revision, history, now.isoformat(), waiting_too=waiting_too)
+               for item in store.iter_registrations(event_id, consistent=True))
 
 
 def announce_schedule(event_id: str, *, settle: float = 0.0) -> int:
-    """Tell every registration holding or awaiting a seat that the event's time or place changed.
+    """Tell every registration holding a seat, or awaiting one before the waitlist cutoff, that the
+    event's time or place changed (after the cutoff those waiting were told that no seat came free;
+    an "updated" email would promise them one again).
 
     Each registration whose ``schedule_revision`` is below the event's gets its
     ``updated`` email (in its language, with what changed; a calendar REQUEST with a

@@ -386,3 +386,21 @@ def test_the_page_of_someone_still_waiting_past_the_cutoff_asks_nothing_of_them(
     html = page.body.decode()
     assert page.status_code == 200 and "The waitlist has closed and no seat came free for you." in html
     assert "Leave the waitlist" not in html and "in your email" not in html
+
+
+def test_a_change_of_place_after_the_cutoff_promises_no_seat_to_those_still_waiting(client, a_and_b, pump, aws):
+    """B was told "No seat came free"; a new place published after the cutoff sent B "You are still on
+    the waitlist ... We will email you as soon as a seat is yours" (a tester's find). Only A, holding a
+    seat, is told now."""
+    from staff.operations import put_event
+
+    running = publish(start=timedelta(hours=-1), end=timedelta(hours=2))
+    jobs.run_due(clock.now())
+    pump.pump_once()
+    assert subjects_to("b@example.org")[-1] == "No seat came free: Test event"
+    moved = running.model_copy(update={"location": running.location.model_copy(update={"name": "Zaal 2"})})
+    outcome = put_event(moved, settle=0)
+    assert (outcome.changed, outcome.told) == (("place",), 1)
+    pump.pump_once()
+    assert subjects_to("b@example.org")[-1] == "No seat came free: Test event"
+    assert subjects_to("a@example.org")[-1].startswith("Gewijzigd")
