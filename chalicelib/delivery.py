@@ -336,8 +336,14 @@ def _send_and_record(change: str, item: dict[str, Any], outgoing: emails.Outgoin
                                   reason=f"{type(exc).__name__}: retrying", sequence=sequence)
         logger.warning("email send failed, will retry", extra={**log, "error": type(exc).__name__})
         return False
+    # The lookup expires with the event as it is now (cached by _build): the stream image's expiry can
+    # be from before the event moved (lifecycle.keep_retention; README, "Storage").
+    try:
+        expires_at = store.event_definition(event_id).retention_until(settings.retention_days)
+    except store.EventNotFound:  # never deleted in practice; the send is done, record it anyway
+        expires_at = int(item[store.TTL_ATTRIBUTE])
     store.record_sent(event_id, registration_id, change, at=clock.now(), message_id=message_id,
-                      expires_at=int(item[store.TTL_ATTRIBUTE]), sequence=sequence)
+                      expires_at=expires_at, sequence=sequence)
     logger.info("email sent", extra={**log, "message_id": message_id})
     return True
 
