@@ -24,10 +24,12 @@ typed: booleans ``true``/``false``, ``waitlist_position`` a number, missing valu
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import shutil
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -102,6 +104,14 @@ def spreadsheet_text(value: Any, kind: str = "text") -> str:
     return neutralise(str(value))
 
 
+def _replace(temporary: Path, target: Path) -> None:
+    """Put the written ``temporary`` in ``target``'s place, keeping the permissions of a file that was
+    there (a ``chmod 600`` list of names and addresses stays private; a new file gets the umask's)."""
+    with contextlib.suppress(FileNotFoundError):
+        shutil.copymode(target, temporary)
+    os.replace(temporary, target)
+
+
 @contextmanager
 def _atomic_text(path: str, *, encoding: str, newline: str | None) -> Iterator[TextIO]:
     """A text file written under a temporary name and renamed at the end; ``-`` is stdout."""
@@ -114,7 +124,7 @@ def _atomic_text(path: str, *, encoding: str, newline: str | None) -> Iterator[T
     try:
         with open(temporary, "w", encoding=encoding, newline=newline) as handle:
             yield handle
-        os.replace(temporary, target)
+        _replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -207,7 +217,7 @@ def write_xlsx(path: str, columns: list[Column], rows: Iterable[list[Any]], *, s
             workbook.close()
         except xlsxwriter.exceptions.FileCreateError as cannot:  # it wraps the OSError: give that back
             raise (cannot.args[0] if cannot.args and isinstance(cannot.args[0], OSError) else cannot) from None
-        os.replace(temporary, target)
+        _replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
     return count

@@ -79,6 +79,20 @@ def test_devices_pipes_and_read_only_files_are_refused_not_replaced(one_registra
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv", "pipe.csv"]
 
 
+def test_a_file_written_over_keeps_its_permissions(one_registration, tmp_path):
+    """A ``chmod 600`` list replaced by a new export became world-readable (the new file took the umask's
+    mode): names and addresses staff had made private (a tester's find). A new file gets the umask's."""
+    import stat
+
+    for suffix in ("csv", "xlsx", "json"):
+        private = tmp_path / f"private.{suffix}"
+        private.write_text("old\n", encoding="utf-8")
+        private.chmod(0o600)
+        assert run("registrations", "export", one_registration.id, "-o", str(private)).exit_code == 0
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600, suffix
+        assert private.read_bytes() != b"old\n"
+
+
 def test_a_symbolic_link_is_followed_and_stays(one_registration, tmp_path):
     (tmp_path / "shared").mkdir()
     target = tmp_path / "shared" / "list.csv"
