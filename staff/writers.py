@@ -66,7 +66,9 @@ def check_delimiter(delimiter: str) -> str:
       control characters (NUL stops programs that read C strings), format characters (the byte order
       mark this file starts with, bidirectional overrides, zero-width spaces), spaces other than the
       ASCII space (no one tells U+2003 from a space), private-use and unassigned code points: a
-      person cannot see or type what separates the cells.
+      person cannot see or type what separates the cells;
+    - a combining mark (U+0301 joins the letter before it: the separator cannot be seen). The ASCII
+      space is accepted (cells holding spaces are quoted).
     """
     try:
         quote = csv.writer(io.StringIO(), delimiter=delimiter).dialect.quotechar
@@ -83,6 +85,8 @@ def check_delimiter(delimiter: str) -> str:
         reason = "UTF-8 cannot write it"
     elif not delimiter.isprintable() and delimiter != "\t":
         reason = "it is invisible or unprintable"
+    elif unicodedata.category(delimiter) in ("Mn", "Mc", "Me"):
+        reason = "it is a combining mark, which joins the letter before it"
     else:
         return delimiter
     raise ValueError(f"{delimiter!r} cannot separate CSV cells: {reason}; give e.g. ',' or ';' (or 'tab')")

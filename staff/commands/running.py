@@ -267,6 +267,9 @@ class OutputFile(click.Path):
 #: rules"): 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit.
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _IP_ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+")
+#: Prefixes and suffixes S3 reserves (same rules): access points, Object Lambda, directory buckets, ...
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
 
 def bucket_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -279,6 +282,10 @@ def bucket_option(_ctx: click.Context, _param: click.Parameter, value: str | Non
         raise click.BadParameter(
             f"{value!r} is not an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, "
             "starting and ending with a letter or digit")
+    reserved = [p for p in _RESERVED_PREFIXES if value.startswith(p)] + [
+        s for s in _RESERVED_SUFFIXES if value.endswith(s)]
+    if reserved:
+        raise click.BadParameter(f"{value!r} is not an S3 bucket name: S3 reserves names with {reserved[0]!r}")
     return value
 
 

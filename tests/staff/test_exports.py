@@ -290,6 +290,10 @@ def test_a_bucket_name_s3_would_refuse_is_a_usage_error_before_any_aws_call(fill
         assert result.exit_code == 2, (name, result.output)
         assert (f"Error: Invalid value for '--bucket': {name!r} is not an S3 bucket name: 3 to 63 lower-case "
                 "letters, digits, dots and hyphens, starting and ending with a letter or digit") in result.stderr
+    for name in ("xn--abc", "sthree-x", "amzn-s3-demo-x", "abc-s3alias", "abc--ol-s3", "abc.mrap", "abc--x-s3",
+                 "abc--table-s3"):  # names S3 reserves (tester's find: --local created them, --x-s3 failed exit 3)
+        result = run("exports", "start", "--bucket", name)
+        assert result.exit_code == 2 and "S3 reserves names with" in result.stderr, (name, result.output)
     assert run("exports", "start", "--bucket", "my.exports-2026", "--prefix", "ok").exit_code == 0
 
 

@@ -209,6 +209,7 @@ def test_files_that_are_not_there_keep_their_exit_codes(one_registration, tmp_pa
     ("\ufeff", "it is invisible or unprintable"),
     ("\u202e", "it is invisible or unprintable"),
     ("\u2003", "it is invisible or unprintable"),
+    ("\u0301", "it is a combining mark, which joins the letter before it"),  # zoe@example.orǵnĺ2023 (tester)
     ("\udcff", "UTF-8 cannot write it"),
     ("ab", "give one character, e.g. ';' (or 'tab')"),
     ("", "give one character"),
