@@ -249,10 +249,10 @@ def main() -> int:
     try:
         server.serve_forever()
     except KeyboardInterrupt:
+        _ignore_stop_signals()  # a second Ctrl-C must not cut the stop short
         print("\nStopping.", flush=True)
     finally:
-        for stop_signal in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the save short
-            signal.signal(stop_signal, signal.SIG_IGN)
+        _ignore_stop_signals()  # a second Ctrl-C must not cut the save short
         stop.set()
         worker.join(timeout=5)
         try:
@@ -344,8 +344,18 @@ def _count(number: int, noun: str) -> str:
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:  # the signal handler's signature
-    """SIGTERM stops the service like Ctrl-C: the last emails are still delivered and written."""
+    """SIGTERM stops the service like Ctrl-C: the last emails are still delivered and written.
+
+    A second SIGTERM (make passes one on to its child as well) or Ctrl-C is ignored from here on: it
+    came during the stop's "Stopping." and ended it with a traceback."""
+    _ignore_stop_signals()
     raise KeyboardInterrupt
+
+
+def _ignore_stop_signals() -> None:
+    """Ignore Ctrl-C and SIGTERM from here on: the stop (last emails, the data saved) runs to its end."""
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.SIG_IGN)
 
 
 def _stop_when_orphaned(parent: int, interval: float = 1.0) -> None:

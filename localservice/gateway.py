@@ -190,6 +190,8 @@ class GatewayRequestHandler(ChaliceRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", PROBLEM_JSON)
         self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-store")  # as every answer (README, "HTTP API")
+        self.send_header("X-Content-Type-Options", "nosniff")
         if close:
             self.send_header("Connection", "close")
         self.end_headers()

@@ -91,6 +91,7 @@ def test_a_content_length_that_is_not_a_byte_count_is_400_and_closes(server, len
                    + b"\r\n{\"a\": 1}GET /echo HTTP/1.1\r\n\r\n", half_close=False)
     [(status, headers, body)] = answers(raw)  # closed after it: nothing after it was read as a request
     assert (status, headers["content-type"], headers["connection"]) == (400, "application/problem+json", "close")
+    assert (headers["cache-control"], headers["x-content-type-options"]) == ("no-store", "nosniff")  # as all answers
     assert json.loads(body) == MALFORMED_LENGTH
     assert "Traceback" not in log() and "Error" not in log()
 
