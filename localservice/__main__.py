@@ -114,8 +114,11 @@ def main() -> int:
     for name, number in (("PORT", port), ("AWS_PORT", aws_port)):
         if _port_taken(number):
             free = free_port_after(number, avoid={port, aws_port})
+            # the command to paste: with the other port as it was given, so that it is kept
+            given = {"PORT": port, "AWS_PORT": aws_port, name: free}
+            command = " ".join(f"{k}={v}" for k, v in given.items() if k == name or k in os.environ)
             print(f"Refusing to start: port {number} ({name}) is in use on 127.0.0.1. Stop what uses it, or "
-                  + (f"choose another, e.g. {name}={free} make run" if free else "choose another free port."),
+                  + (f"choose another, e.g. {command} make run" if free else "choose another free port."),
                   file=sys.stderr)
             return 2
     outbox = Path(os.environ.get("OUTBOX", ROOT / "outbox"))

@@ -169,8 +169,10 @@ def test_a_busy_port_is_refused_with_a_free_port_to_try(tmp_path):
                                      text=True, timeout=60, check=False)
             assert refused.returncode == 2
             busy = base if name == "PORT" else aws_port
+            # the other port as given, so the pasted command keeps it (a tester's find: AWS_PORT was left out)
+            command = (rf"PORT=(\d+) AWS_PORT={aws_port}" if name == "PORT" else rf"PORT={port} AWS_PORT=(\d+)")
             hint = re.fullmatch(rf"Refusing to start: port {busy} \({name}\) is in use on 127\.0\.0\.1\. Stop what "
-                                rf"uses it, or choose another, e\.g\. {name}=(\d+) make run\n", refused.stderr)
+                                rf"uses it, or choose another, e\.g\. {command} make run\n", refused.stderr)
             assert hint, refused.stderr
             suggested = int(hint.group(1))
             assert suggested not in (base, base + 1, port, aws_port) and not _taken(suggested)
