@@ -224,7 +224,8 @@ def record_sent(event_id: str, registration_id: str, change: str, *, at: datetim
 
     Updates the notification ``sending`` -> ``{state: sent, at, message_id}`` (mirrored in
     ``email_state``, ``email_message_id``; ``email_outcome`` is removed: the new email has
-    none yet), and Puts the message lookup item ``MSG#<message_id>`` / ``#MESSAGE`` with
+    none yet; the id joins the set ``email_messages``, every id the registration was sent),
+    and Puts the message lookup item ``MSG#<message_id>`` / ``#MESSAGE`` with
     ``event_id``, ``for_registration``, ``notification`` (the change) and the registration's
     TTL ``expires_at`` (epoch seconds), so the SES events of this message find their
     notification with one GetItem (:func:`find_message`). Returns ``False`` when the
@@ -234,7 +235,8 @@ def record_sent(event_id: str, registration_id: str, change: str, *, at: datetim
     """
     entry: dict[str, Any] = {"state": "sent", "at": at.isoformat(), "message_id": message_id}
     names = {"#n": "notifications", "#c": change, "#s": "state"}
-    values: dict[str, Any] = {":sent": {"S": "sent"}, ":mid": {"S": message_id}, ":sending": {"S": "sending"}}
+    values: dict[str, Any] = {":sent": {"S": "sent"}, ":mid": {"S": message_id}, ":sending": {"S": "sending"},
+                              ":mids": {"SS": [message_id]}}
     condition = "#n.#c.#s = :sending"
     if sequence is not None:
         entry["sequence"] = int(sequence)
@@ -251,7 +253,10 @@ def record_sent(event_id: str, registration_id: str, change: str, *, at: datetim
         {"Update": {
             "TableName": _table(),
             "Key": _key(event_pk(event_id), registration_sk(registration_id)),
-            "UpdateExpression": "SET #n.#c = :entry, email_state = :sent, email_message_id = :mid REMOVE email_outcome",
+            # email_messages: every message id the registration was sent, also those a later email of the same
+            # kind replaced in its notification, so that erasure and a moved event find all their lookups.
+            "UpdateExpression": "SET #n.#c = :entry, email_state = :sent, email_message_id = :mid "
+                                "REMOVE email_outcome ADD email_messages :mids",
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,

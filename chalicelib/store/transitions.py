@@ -174,9 +174,11 @@ ERASED_KEEPS = frozenset({"pk", "sk", "type", "registration_id", "event_id", "st
 
 
 def message_ids(item: dict[str, Any]) -> list[str]:
-    """The SES message ids a registration item names (each notification's and the latest's), sorted."""
+    """The SES message ids a registration item names, sorted: every one it was sent (``email_messages``,
+    ``store.record_sent``), and each notification's and the latest's (items sent before that set)."""
     found = {str(entry["message_id"]) for entry in (item.get("notifications") or {}).values()
              if isinstance(entry, dict) and entry.get("message_id")}
+    found.update(str(m) for m in item.get("email_messages") or ())
     if item.get("email_message_id"):
         found.add(str(item["email_message_id"]))
     return sorted(found)

@@ -251,6 +251,24 @@ def test_erase_leaves_no_history_and_takes_a_check_in_off_the_count(cases_event,
     assert sum("erased" in i for i in lookups) == 4  # the erased two's four emails: only "erased" left
 
 
+def test_erase_finds_the_lookup_of_an_email_a_later_one_replaced(cases_event, pump):
+    """A resend (or a second "updated" email) replaces the message id in its notification: the first
+    email's lookup, naming the registration, the email and when, was left behind by erasure (a reviewer's
+    finding: "all 14 MSG# items"). Every id sent is kept in ``email_messages``."""
+    from chalicelib import store
+    from tests.staff.conftest import table_items
+
+    registration_id = register(cases_event.id, **person("P", "p@example.org")).registration_id
+    pump.pump_once()
+    assert run("registrations", "resend", cases_event.id, registration_id).exit_code == 0
+    pump.pump_once()
+    item = store.get_registration_in_event(cases_event.id, registration_id)
+    assert len(item["email_messages"]) == 2 and len(store.message_ids(item)) == 2
+    assert run("registrations", "erase", cases_event.id, "--email", "p@example.org", "--yes").exit_code == 0
+    lookups = [i for i in table_items() if i["pk"]["S"].startswith("MSG#")]
+    assert len(lookups) == 2 and all(set(i) == {"pk", "sk", "erased", "expires_at"} for i in lookups)
+
+
 def test_erase_a_waitlisted_registration_gives_back_its_place(cases_event):
     from chalicelib import store
 
