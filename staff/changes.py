@@ -133,6 +133,8 @@ def simulate_feedback(event_id: str, registration_id: str, outcome: str) -> Simu
     item = _registration(event_id, registration_id)
     sent = [(str(entry.get("at", "")), change, entry) for change, entry in (item.get("notifications") or {}).items()
             if isinstance(entry, dict) and entry.get("message_id") and entry.get("state") == "sent"]
+    if item.get("status") == "erased":
+        raise NothingToDo(f"registration {registration_id} was erased: it has no address and no emails any more")
     if not sent or not item.get("email"):
         raise NothingToDo(f"registration {registration_id} has no email sent yet "
                           "(is make run delivering? the email appears in outbox/ first)")

@@ -267,6 +267,8 @@ def test_erase_finds_the_lookup_of_an_email_a_later_one_replaced(cases_event, pu
     assert run("registrations", "erase", cases_event.id, "--email", "p@example.org", "--yes").exit_code == 0
     lookups = [i for i in table_items() if i["pk"]["S"].startswith("MSG#")]
     assert len(lookups) == 2 and all(set(i) == {"pk", "sk", "erased", "expires_at"} for i in lookups)
+    simulated = run("registrations", "simulate", cases_event.id, registration_id, "bounce")  # said "no email yet"
+    assert simulated.exit_code == 1 and "was erased: it has no address and no emails any more" in simulated.stderr
 
 
 def test_erase_a_waitlisted_registration_gives_back_its_place(cases_event):
