@@ -95,6 +95,16 @@ def preflight_headers(request_headers: Mapping[str, str] | None, methods: Iterab
     return headers
 
 
+def add_vary(headers: dict[str, Any], field: str) -> None:
+    """Name ``field`` in the answer's ``Vary`` (RFC 9110 section 12.5.5), in place: added to a ``Vary``
+    it already has (any case of the header name), once."""
+    vary = next((k for k in headers if k.lower() == "vary"), None)
+    if vary is None:
+        headers["Vary"] = field
+    elif field.lower() not in {part.strip().lower() for part in str(headers[vary]).split(",")}:
+        headers[vary] = f"{headers[vary]}, {field}"
+
+
 def add_to(headers: dict[str, Any], request_headers: Mapping[str, str] | None) -> None:
     """Add the CORS headers of :func:`response_headers` to an answer's ``headers`` in place.
 
@@ -102,11 +112,7 @@ def add_to(headers: dict[str, Any], request_headers: Mapping[str, str] | None) -
     already carries ``Access-Control-Allow-Origin`` (a preflight) is otherwise left alone.
     """
     cors = response_headers(request_headers)
-    vary = next((k for k in headers if k.lower() == "vary"), None)
-    if vary is None:
-        headers["Vary"] = cors["Vary"]
-    elif "origin" not in {p.strip().lower() for p in headers[vary].split(",")}:
-        headers[vary] = f"{headers[vary]}, Origin"
+    add_vary(headers, "Origin")
     if any(k.lower() == "access-control-allow-origin" for k in headers):
         return
     headers.update({k: v for k, v in cors.items() if k != "Vary"})

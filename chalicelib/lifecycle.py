@@ -262,11 +262,10 @@ def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]
 
 
 def _announce_pass(event_id: str) -> int:
-    event_item = store.get_event_item(event_id, consistent=True)
-    revision = int(event_item.get(store.SCHEDULE_REVISION, 0))
+    event_item = store.get_event_item(event_id, consistent=True)  # one read: the schedules and the cutoff
+    revision, history = store.schedules_of(event_item)
     if revision == 0:
         return 0
-    history = dict(event_item.get(store.SCHEDULES) or {})
     now = clock.now()
     # Past the waitlist cutoff those still waiting were told no seat came free: no "still on the waitlist" now.
     waiting_too = not store.event_from_item(event_item).promotions_closed(now)

@@ -89,12 +89,11 @@ def document(events: Iterable[Event], server_url: str = "", static_files: Iterab
         **door_paths(event_id),
         **static_paths(static_files),
     }
+    common = common_responses()
     for operations in paths.values():
         for method, operation in operations.items():
             if method != "options":  # a preflight is answered by the app itself, never from the table
-                operation["responses"] = {**operation["responses"],
-                                          **{status: answer for status, answer in common_responses().items()
-                                             if status not in operation["responses"]}}
+                operation["responses"] = {**common, **operation["responses"]}  # an operation's own win
     for path in HEAD_PATHS:
         paths[path]["head"] = head_of(paths[path]["get"])
     components.update(door_schemas())

@@ -200,15 +200,8 @@ NEGOTIATED_ROUTES = frozenset({"/events/{event_id}", "/registrations/{registrati
 
 def vary_on_accept(request: Any, response: Response) -> Response:
     """``response`` with ``Accept`` in its ``Vary`` if the request's route is one of :data:`NEGOTIATED_ROUTES`."""
-    if (getattr(request, "context", None) or {}).get("resourcePath") not in NEGOTIATED_ROUTES:
-        return response
-    vary = next((k for k in response.headers if k.lower() == "vary"), None)
-    if vary is None:
-        response.headers["Vary"] = "Accept"
-        return response
-    given = str(response.headers[vary])
-    if "accept" not in {part.strip().lower() for part in given.split(",")}:
-        response.headers[vary] = f"Accept, {given}"
+    if (getattr(request, "context", None) or {}).get("resourcePath") in NEGOTIATED_ROUTES:
+        cors.add_vary(response.headers, "Accept")
     return response
 
 

@@ -77,6 +77,7 @@ from chalicelib.store.events import (
     remember_full,
     reset_caches,
     save_job_cursor,
+    schedules_of,
 )
 from chalicelib.store.keys import (
     CATALOGUE_PK,
@@ -259,6 +260,7 @@ __all__ = [
     "reset_caches",
     "restamp_expiry",
     "save_job_cursor",
+    "schedules_of",
     "serialize",
     "suppression_reason",
     "take_waitlist_ticket",

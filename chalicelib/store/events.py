@@ -373,7 +373,11 @@ def mark_job_done(event_id: str, job: str, due: int) -> bool:
 def event_schedules(event_id: str) -> tuple[int, dict[str, dict[str, str]]]:
     """``(schedule_revision, schedules)`` of the event item, read consistently: the revision now and
     every schedule by revision (``chalicelib.schedules``). Raises :class:`EventNotFound`."""
-    item = get_event_item(event_id, consistent=True)
+    return schedules_of(get_event_item(event_id, consistent=True))
+
+
+def schedules_of(item: dict[str, Any]) -> tuple[int, dict[str, dict[str, str]]]:
+    """``(schedule_revision, schedules)`` of an event item already read (:func:`get_event_item`)."""
     return int(item.get(SCHEDULE_REVISION, 0)), dict(item.get(SCHEDULES) or {})
 
 

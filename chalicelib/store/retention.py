@@ -26,7 +26,7 @@ from chalicelib.store.keys import (
     event_pk,
 )
 from chalicelib.store.serialize import deserialize
-from chalicelib.store.table import _ddb, _table
+from chalicelib.store.table import _conditional_update, _ddb, _table
 from chalicelib.store.transitions import message_ids
 
 
@@ -47,19 +47,12 @@ def _partition_items(event_id: str) -> Iterator[dict[str, Any]]:
 
 
 def _set_expiry(pk: str, sk: str, expires_at: int) -> bool:
-    """``SET expires_at`` on an existing item whose time differs; whether it changed anything."""
-    try:
-        _ddb().update_item(
-            TableName=_table(),
-            Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            UpdateExpression="SET #ttl = :at",
-            ConditionExpression="attribute_exists(pk) AND #ttl <> :at",
-            ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
-            ExpressionAttributeValues={":at": {"N": str(expires_at)}},
-        )
-    except _ddb().exceptions.ConditionalCheckFailedException:
-        return False  # gone meanwhile (erased, a bucket emptied), or already right
-    return True
+    """``SET expires_at`` on an existing item whose time differs; whether it changed anything (not when
+    the item went meanwhile, erased or a bucket emptied, nor when it was already right)."""
+    return _conditional_update(
+        {"pk": {"S": pk}, "sk": {"S": sk}}, update="SET #ttl = :at", condition="attribute_exists(pk) AND #ttl <> :at",
+        names={"#ttl": TTL_ATTRIBUTE}, values={":at": {"N": str(expires_at)}},
+    ) is None
 
 
 def restamp_expiry(event_id: str, expires_at: int, quiet_expires_at: int) -> int:
