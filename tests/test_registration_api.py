@@ -329,6 +329,21 @@ def test_registration_closed_is_409_and_stores_nothing(client, seed_event):
     assert "Registration for this event is closed." in page and "<form" not in page
 
 
+def test_after_registration_closes_a_registered_address_gets_the_same_answer_as_any(client, seed_event):
+    """A repeat is not told apart once registration has closed: the answer cannot reveal who registered."""
+    from datetime import datetime
+
+    assert post_json(client, partos_registration(email="anna@example.org", language="en")).status_code == 201
+    store.put_event(seed_event.model_copy(update={"registration_closes_at": datetime(2023, 5, 22, 8, 59)}))
+    answers = [json.loads(post_json(client, partos_registration(email=address, language="en")).body)
+               for address in ("anna@example.org", "ANNA@example.org", "someone-else@example.org")]
+    assert answers == [{
+        "type": "/problems/registration-closed", "title": "Registration closed", "status": 409,
+        "detail": "Registration for this event is closed.",
+    }] * 3
+    assert len(stored_registrations()) == 1
+
+
 def test_registration_not_yet_open_says_when_it_opens(client, seed_event):
     """The problem, the event's JSON and the pages say when it opens, in the event's zone with its abbreviation."""
     from datetime import datetime

@@ -121,7 +121,8 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
     ticket to its bucket item and counts it (``waitlisted_count``, ``w<bucket>``, ``waitlist_resolved``)
     on condition that the event has a waitlist, its cutoff has not passed and it is still full.
 
-    Raises :class:`AlreadyRegistered` (guard exists), :class:`WindowClosed`,
+    Raises :class:`WindowClosed` (checked first: after registration closes a repeat gets the same
+    answer as anyone), :class:`AlreadyRegistered` (guard exists),
     :class:`EventFull` (no seat for a confirmed write; no waitlist, or one past its
     cutoff, for a waitlisted one; ``counters`` attached), :class:`SeatFree` (a waitlisted write while a seat
     is free), :class:`Busy` (a DynamoDB transaction conflict: retry) and
@@ -178,10 +179,13 @@ def put_registration(item: dict[str, Any], *, now: datetime) -> None:
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise
         codes = _cancellation_codes(error)
+        counters_refused = len(codes) > 2 and codes[2] == "ConditionalCheckFailed"
+        # A closed window (or a missing event) is told before a repeat: after registration closes,
+        # every address gets the same answer, so a post cannot tell who registered (README, "HTTP API").
+        counters = _refused(item["event_id"], _cancellation_items(error)[2], now) if counters_refused else None
         if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
             raise AlreadyRegistered(item["event_id"]) from None
-        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-            counters = _refused(item["event_id"], _cancellation_items(error)[2], now)
+        if counters is not None:
             if item["status"] == "confirmed":
                 raise EventFull(item["event_id"], counters) from None
             raise _waitlist_refusal(item["event_id"], counters, now) from None
