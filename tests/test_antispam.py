@@ -96,6 +96,11 @@ def test_json_without_a_start_time_is_not_judged_by_time(client, seed_event):
     assert len(stored()) == 1
 
 
+def test_form_post_with_an_empty_start_time_is_not_judged_by_time(client, seed_event):
+    assert post_form(client, form_body(form_started_at="")).status_code == 303
+    assert len(stored()) == 1
+
+
 def test_form_filled_at_human_speed_is_stored(client, seed_event):
     assert post_form(client, form_body(form_started_at=str(int(time.time()) - 10))).status_code == 303
     assert len(stored()) == 1
@@ -221,7 +226,7 @@ def test_form_start_time_that_is_no_bounded_number_is_422(client, seed_event, va
 
 
 def test_json_start_time_of_the_wrong_type_is_422(client, seed_event):
-    for value in ("1684738800", True, [1], {"t": 1}):
+    for value in ("1684738800", "", True, [1], {"t": 1}):  # "" too: in JSON the field is a number or absent
         answer = post_json(client, partos_registration(form_started_at=value, language="en"))
         assert answer.status_code == 422
         assert [(e["field"], e["code"]) for e in json_problem(answer)["errors"]] == [
