@@ -130,12 +130,17 @@ def main() -> int:
 
     from chalice.cli.factory import CLIFactory
     from chalice.local import create_local_server
-    from moto.server import ThreadedMotoServer
 
     from chalicelib import aws, clock, lifecycle, store
     from chalicelib.events import EventFileError, load_event_dir
     from localservice import clockfile, gateway
-    from localservice.awsfake import create_configuration_set, create_table, serialize_dynamodb, verify_sender
+    from localservice.awsfake import (
+        create_configuration_set,
+        create_table,
+        local_moto_server,
+        serialize_dynamodb,
+        verify_sender,
+    )
     from localservice.mailbox import MailboxSimulator
     from localservice.outbox import OutboxWriter
     from localservice.schedule import EVERY_SECONDS, ScheduleRunner
@@ -171,7 +176,7 @@ def main() -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
     serialize_dynamodb()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    moto = local_moto_server(aws_port)
     moto.start()
 
     create_table(aws.client("dynamodb"), settings_table)

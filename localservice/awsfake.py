@@ -238,3 +238,53 @@ def create_configuration_set(sesv2: Any, name: str) -> None:
     except ClientError as error:
         if "AlreadyExists" not in error.response.get("Error", {}).get("Code", ""):
             raise
+
+
+#: What the stand-in answers a web page (README, "Quick start", `AWS_PORT`: the stand-in answers local tools only).
+REFUSED_BODY = (b"The AWS stand-in of make run answers only local tools (boto3, the staff command), "
+                b"not web pages.\n")
+
+
+def local_tools_only(app: Any, port: int) -> Any:
+    """WSGI middleware for moto's server: refuse what a web page could send, keep what boto3 sends.
+
+    moto answers any ``Origin`` with CORS headers that allow it, and checks no signature, so
+    without this any page open in a browser while ``make run`` runs could read every stored
+    registration and email (``/moto-api/data.json``) or write the table. Refused with 403:
+    a request with an ``Origin`` header other than the stand-in's own (the Fetch standard sends it on
+    every cross-origin request and every POST), a ``Sec-Fetch-Site`` of ``cross-site`` or
+    ``same-site`` (another port of this machine is the same site), and a ``Host`` other than
+    ``127.0.0.1:<port>`` or ``localhost:<port>`` (DNS rebinding: a page's own name resolving here).
+    botocore sends none of these headers and the ``Host`` of ``AWS_ENDPOINT_URL``; typing a
+    stand-in URL into the address bar still works (``Sec-Fetch-Site: none``).
+    """
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    own = {f"http://{host}" for host in hosts}
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        origin = environ.get("HTTP_ORIGIN")
+        fetch_site = environ.get("HTTP_SEC_FETCH_SITE", "").lower()
+        host = environ.get("HTTP_HOST", "").lower()
+        if (origin is not None and origin not in own) or fetch_site in ("cross-site", "same-site") or host not in hosts:
+            start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8"),
+                                             ("Content-Length", str(len(REFUSED_BODY))), ("Cache-Control", "no-store")])
+            return [REFUSED_BODY]
+        return app(environ, start_response)
+
+    return guarded
+
+
+def local_moto_server(port: int) -> Any:
+    """moto's ``ThreadedMotoServer`` on ``127.0.0.1:<port>`` behind :func:`local_tools_only` (not yet started)."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class LocalMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto 5.2.5's own, with the app wrapped (moto is pinned)
+            app = local_tools_only(DomainDispatcherApplication(create_backend_app), port)
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return LocalMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

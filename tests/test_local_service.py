@@ -527,3 +527,17 @@ def test_an_event_file_changed_while_stopped_wins_and_keeps_the_counters(tmp_pat
         assert details["capacity"] == 3 and details["registration"]["seats_left"] == 0  # 3 seats, all taken
     finally:
         service.stop()
+
+
+def test_make_runs_aws_standin_refuses_a_web_page(tmp_path):
+    """The stand-in `make run` starts is the guarded one (tests/test_local_standin_guard.py has the rules)."""
+    service = start_service(tmp_path)
+    try:
+        url = f"http://127.0.0.1:{service.aws_port}/moto-api/data.json"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, headers={"Origin": "https://evil.example"}), timeout=30)
+        assert refused.value.code == 403 and "Access-Control-Allow-Origin" not in refused.value.headers
+        with urllib.request.urlopen(url, timeout=30) as answer:  # the address bar
+            assert answer.status == 200 and b'"ses"' in answer.read()
+    finally:
+        service.stop()
