@@ -14,7 +14,7 @@ raw, so a name can add recipients or a ``Bcc:`` line, as Python 3.11.7 does):
 - line and paragraph separators (CR, LF, NEL, U+2028, U+2029, other control and
   space characters) become one space; lone surrogates become U+FFFD;
 - a display name that contains ``@``, ``<``, ``>`` or ``=?`` is left out of the header (the
-  address stands alone; the greeting in the body still uses the name): no decoder,
+  address stands alone; the greeting too, :func:`greeting_name`): no decoder,
   however naive, can read an address or an encoded-word out of it;
 - any other name that is not plain text (ASCII letters, digits, ``'``, ``-`` and
   single spaces) is written as RFC 2047 encoded-words by ``email.header.Header``
@@ -100,6 +100,13 @@ _BIDI_CONTROL_CLASSES = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RL
 #: the backslash, an escape in RFC 5322 quoted strings that calendar parsers also read in a ``CN``
 #: parameter (a name ending in one swallowed the next parameter of the invite's ``ATTENDEE``).
 _ADDRESS_LIKE = re.compile(r"[@<>\\]|=\?")
+#: Longest name a greeting says, in characters; a longer one is text, not a name.
+GREETING_NAME_MAX = 80
+#: What keeps a name out of the greeting: what a mail client could make a link of, or a number to call
+#: (``@``, ``:``, ``www.``, a dot between a word and two letters as in ``pay.example``, three digits in a
+#: row). The form is public: a greeting would carry a stranger's link into the organiser's signed email to
+#: any address (README, "Emails"). Markup is no reason: the body escapes it.
+_NOT_A_GREETING = re.compile(r"[@:]|www\.|\w\.[^\W\d_]{2}|\d{3}", re.IGNORECASE)
 
 
 class UnsafeMessage(ValueError):
@@ -179,6 +186,18 @@ def header_display_name(name: str) -> str:
     or a backslash (an escape to some decoders). The invite's ``CN`` names are these too (README, "Emails")."""
     text = one_line(name)[:DISPLAY_NAME_MAX].strip()
     return "" if _ADDRESS_LIKE.search(text) else text
+
+
+def greeting_name(name: str) -> str:
+    """The name the greeting of an email says ("Dear Anna,"), or ``""`` for none ("Hello,"); the
+    ``To`` header and the invite's ``ATTENDEE`` ``CN`` show only this name too (:func:`header_display_name`).
+
+    :func:`one_line`; none when longer than :data:`GREETING_NAME_MAX` characters or when it holds
+    what :data:`_NOT_A_GREETING` matches (a web or mail address, a phone number).
+    The name itself is stored and exported as typed (README, "Emails": recipients).
+    """
+    text = one_line(name).strip()
+    return "" if len(text) > GREETING_NAME_MAX or _NOT_A_GREETING.search(text) else text
 
 
 def _encoded(text: str, header: str) -> str:
@@ -381,7 +400,7 @@ def build_email(
         "kind": kind,
         "status": registration["status"],
         "calendar": method,
-        "name": one_line(name),
+        "name": greeting_name(name),
         "title": title,
         "when": event_when(event, language),
         "location": event.location,
@@ -410,7 +429,7 @@ def build_email(
     # identity (SES verifies it) with the organiser's name; replies go to the organiser.
     headers = {
         "From": mailbox("From", event.organiser.name, sender_addr),
-        "To": mailbox("To", name, recipient),
+        "To": mailbox("To", greeting_name(name), recipient),
         "Reply-To": mailbox("Reply-To", event.organiser.name, organiser_addr),
         "Subject": unstructured("Subject", subject),
     }
@@ -429,7 +448,7 @@ def build_email(
             method=method,
             sequence=sequence,
             organizer=Party(organiser_name, sender_addr),
-            attendee=Party(header_display_name(name), recipient),
+            attendee=Party(header_display_name(greeting_name(name)), recipient),
             stamp=now,
             url=personal["status_url"],
         )
@@ -450,7 +469,7 @@ def build_email(
         recipient,
         expected={
             "From": organiser_name,
-            "To": header_display_name(name),
+            "To": header_display_name(greeting_name(name)),
             "Reply-To": organiser_name,
             "Subject": one_line(subject),
         },

@@ -161,7 +161,7 @@ def test_any_name_gives_one_attendee_and_one_organizer(name, organiser):
         str(a) for a in ([vevent["ATTENDEE"]] if not isinstance(vevent["ATTENDEE"], list) else vevent["ATTENDEE"])
     ] == ["mailto:anna@example.org"]
     assert str(vevent["ORGANIZER"]) == "mailto:events@partos.example.org"
-    assert vevent["ATTENDEE"].params.get("CN", "") == emails.header_display_name(name)
+    assert vevent["ATTENDEE"].params.get("CN", "") == emails.header_display_name(emails.greeting_name(name))
     assert vevent["ORGANIZER"].params.get("CN", "") == emails.header_display_name(organiser)
     assert sorted(vevent.keys()) == sorted(["SUMMARY", "DTSTART", "DTEND", "DTSTAMP", "UID", "SEQUENCE", "ATTENDEE",
                                             "DESCRIPTION", "LAST-MODIFIED", "LOCATION", "ORGANIZER", "STATUS",

@@ -117,6 +117,45 @@ def test_markup_in_name_is_text_everywhere(client, seed_event, pump):
 
 
 @pytest.mark.case("display-name-encoding")
+def test_a_name_carrying_a_link_is_stored_but_not_greeted(client, seed_event, pump):
+    """The public form cannot make the organiser's email carry a stranger's link (README, "Emails")."""
+    name = "Anna. URGENT: your seat expires, pay EUR 25 at https://partos-payments.example/pay to keep it"
+    registration_id = register_and_deliver(client, pump, name=name, language="en", email="victim@example.org")
+    assert store.get_registration_in_event(SEED_EVENT_ID, registration_id)["name"] == name
+    message = parsed(sent_messages()[0])
+    text, html, invites = parts(message)
+    assert text.splitlines()[0] == "Hello,"
+    assert '<p style="margin: 0 0 12px 0;">Hello,</p>' in html
+    for part in (text, html, message["To"], *(i.get_content() for i in invites)):
+        assert "partos-payments" not in part and "URGENT" not in part
+
+
+@pytest.mark.parametrize(("name", "greeting"), [
+    ("Anna de Vries", "Dear Anna de Vries,"),
+    ("Zoë Ødegård, MSc", "Dear Zoë Ødegård, MSc,"),
+    ("J.R.R. Tolkien", "Dear J.R.R. Tolkien,"),
+    ("anna@example.org", "Hello,"),
+    ("Anna www.example", "Hello,"),
+    ("Anna (pay.example)", "Hello,"),
+    ("Anna, call 020 123 4567", "Hello,"),
+    ("A" * 81, "Hello,"),
+])
+def test_the_greeting_says_a_name_only_when_nothing_in_it_can_become_a_link(client, seed_event, pump, name, greeting):
+    register_and_deliver(client, pump, name=name, language="en")
+    assert parts(parsed(sent_messages()[0]))[0].splitlines()[0] == greeting
+
+
+@given(st.text(max_size=60), st.sampled_from(["https://", "@", "www.", "x.example", "123"]), st.text(max_size=19))
+@settings(max_examples=300, deadline=None)
+def test_no_greeting_name_holds_a_link_or_a_phone_number(before, link, after):
+    from chalicelib.emails import GREETING_NAME_MAX, greeting_name
+
+    shown = greeting_name(before + link + after)
+    assert shown == ""
+    clean = greeting_name(before)
+    assert len(clean) <= GREETING_NAME_MAX and not any(mark in clean for mark in ("@", "://", "www."))
+
+
 def test_display_name_is_encoded_and_quoted(client, seed_event, pump):
     register_and_deliver(client, pump, name="Zoë Ødegård, MSc", email="zoe@example.org")
     [sent] = sent_messages()  # SES accepted it
