@@ -19,6 +19,7 @@ from staff.commands.running import (
     CONTEXT,
     DashArguments,
     OutputFile,
+    address_from_export,
     aws_command,
     counted,
     delimiter_option,
@@ -274,7 +275,8 @@ def registrations_simulate(event_id: str, registration_id: str, outcome: str) ->
 
 @registrations.command("erase", context_settings=CONTEXT)
 @click.argument("event_id", metavar="EVENT")
-@click.option("--email", "address", required=True, metavar="ADDRESS", help="The person's address (any case).")
+@click.option("--email", "address", required=True, metavar="ADDRESS", callback=address_from_export,
+              help="The person's address (any case; as an export shows it, a leading ' too).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @aws_command
 def registrations_erase(event_id: str, address: str, yes: bool) -> int:

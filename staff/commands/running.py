@@ -201,6 +201,16 @@ def id_from_export(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     return value.removeprefix("'")
 
 
+def address_from_export(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """An address argument as an export shows it: the ``'`` the export put before one that starts like a
+    formula (``'=cmd@example.org``, README "Staff tools") is dropped; any other ``'`` is the address's own."""
+    from staff.writers import FORMULA_QUOTE, FORMULA_START
+
+    if value.startswith(FORMULA_QUOTE) and value[1:2] in FORMULA_START:
+        return value[1:]
+    return value
+
+
 def output_format(fmt: str | None, output: str, allowed: tuple[str, ...], delimiter: str = ",") -> str:
     """``--format``, else the ``-o`` file's extension if it is one of ``allowed``, else ``csv`` for stdout.
 

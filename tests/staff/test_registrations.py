@@ -429,3 +429,20 @@ def test_a_registration_of_an_unknown_event_says_the_event_is_unknown_as_list_do
 def test_an_unknown_registration_of_a_known_event_is_still_named(five):
     result = run("registrations", "cancel", "staff-cases-event", "abc", "--yes")
     assert (result.exit_code, result.stderr) == (1, "Error: no registration abc for this event\n")
+
+
+def test_erase_takes_an_address_as_the_export_shows_it(cases_event, tmp_path):
+    """An address that starts like a formula is exported as '=cmd@...; pasted back into erase, it is found."""
+    from chalicelib import store
+
+    for address in ("=cmd@example.org", "'quote@example.org"):
+        register(cases_event.id, **person("Formula", address))
+    out = tmp_path / "list.csv"
+    assert run("registrations", "export", cases_event.id, "-o", str(out)).exit_code == 0
+    header, *rows = read_csv(out)
+    shown = sorted(row[header.index("email")] for row in rows)
+    assert shown == ["'=cmd@example.org", "'quote@example.org"]  # the second is the address's own quote
+    for address in shown:
+        result = run("registrations", "erase", cases_event.id, "--email", address, "--yes")
+        assert result.exit_code == 0, result.output
+    assert sorted(i["status"] for i in store.iter_registrations(cases_event.id)) == ["erased", "erased"]
