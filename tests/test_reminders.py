@@ -317,7 +317,8 @@ def test_a_reminder_asked_for_before_a_cancellation_is_withdrawn_not_sent(worksh
 
 
 @pytest.mark.parametrize(("after_start", "english", "dutch"), [
-    (timedelta(minutes=30), "A reminder: the event you registered for has already started. Your seat is waiting for you.",
+    (timedelta(minutes=30),
+     "A reminder: the event you registered for has already started. Your seat is waiting for you.",
      "Een herinnering: het evenement waarvoor je bent ingeschreven is al begonnen. Je plek staat klaar."),
     (timedelta(hours=4), "A reminder of the event you registered for; it has taken place since.",
      "Een herinnering aan het evenement waarvoor je bent ingeschreven; het heeft inmiddels plaatsgevonden."),
