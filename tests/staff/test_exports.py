@@ -236,16 +236,17 @@ def test_query_refuses_bad_sql_and_file_access(seed_event, tmp_path):
     ("SELECT answer_status FROM registrations", 'Referenced column "answer_status" not found'),
     ("SELECT name::INTEGER FROM registrations", "Conversion Error"),
     ("SELECT * FROM read_text('/etc/hostname')", "Permission Error"),
-    ("COPY registrations TO '/tmp/out.csv'", "Permission Error"),
-    ("", "(no result)"),
+    ("COPY registrations TO '/tmp/out.csv'", "only queries that read are run (SELECT, DESCRIBE, SUMMARIZE, "
+     "EXPLAIN), not COPY"),
+    ("DELETE FROM registrations", "not DELETE: the table is a copy of the export, and nothing here changes it"),
+    ("SELECT 1; DROP TABLE registrations", "not DROP"),
+    ("", 'no SQL given: write a query, e.g. "SELECT count(*) FROM registrations"'),
+    ("  -- a comment only", "no SQL given"),
 ])
 def test_every_duckdb_error_is_one_line_and_exit_2(seed_event, tmp_path, sql, says):
     register(email="p@example.org")
     folder = write_aws_export(tmp_path / "x", table_items())
     result = run("exports", "query", str(folder), sql)
-    if says == "(no result)":
-        assert result.exit_code == 0 and result.stdout == "(no result)\n"
-        return
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if "Error" in line]
