@@ -215,9 +215,14 @@ def output_format(fmt: str | None, output: str, allowed: tuple[str, ...], delimi
     """``--format``, else the ``-o`` file's extension if it is one of ``allowed``, else ``csv`` for stdout.
 
     Checked before any registration is read. Raises ``click.UsageError`` (exit 2) when the file name
-    does not tell, for XLSX to stdout, and for a ``--delimiter`` other than ``,`` with a format that
-    has none (XLSX, JSON): it would be ignored.
+    does not tell, when its extension names another of ``allowed`` than ``--format`` (an XLSX file
+    called ``list.csv`` opens as garbage), for XLSX to stdout, and for a ``--delimiter`` other than
+    ``,`` with a format that has none (XLSX, JSON): it would be ignored.
     """
+    named = Path(output).suffix.lower().lstrip(".") if output != "-" else ""
+    if fmt and named in allowed and named != fmt:
+        raise click.UsageError(f"--format {fmt} would write {fmt.upper()} into {output!r}, a .{named} name; "
+                               f"name the file .{fmt}, or leave --format out")
     chosen = fmt or _format_from_name(output, allowed)
     if chosen == "xlsx" and output == "-":
         raise click.UsageError("XLSX cannot be written to stdout; give a file name with -o")
