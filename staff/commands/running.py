@@ -32,10 +32,19 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 TABLELESS = ("exports_convert", "exports_query")
 
 
+#: Operations whose "not found" is about something other than the table (an export, a bucket's object).
+_NOT_THE_TABLE = frozenset({"DescribeExport", "GetObject", "HeadObject", "ListObjectsV2", "HeadBucket"})
+
+
 def _aws_message(error: Exception) -> str:
     if isinstance(error, ClientError):
         err = error.response.get("Error", {})
-        return f"AWS refused the request: {err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
+        said = f"AWS refused the request: {err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
+        table = os.environ.get("TABLE_NAME")
+        if err.get("Code") == "ResourceNotFoundException" and table and error.operation_name not in _NOT_THE_TABLE:
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "?"
+            said += f" (the table {table!r} in {region}: is the stage deployed there, is --table right?)"
+        return said
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials: log in (e.g. aws sso login, AWS_PROFILE=...) or use --local for make run"
     return f"AWS could not be reached: {error}"
