@@ -165,7 +165,10 @@ def test_convert_errors_have_exit_codes(filled, tmp_path):
     summary.write_text(summary.read_text().replace("DYNAMODB_JSON", "ION"))
     result = run("exports", "convert", str(folder), "--event", filled.id, "-o", str(tmp_path / "o.csv"))
     assert result.exit_code == 2 and "ION" in result.stderr
-    assert run("exports", "convert", "s3://no-such-bucket/x", "--event", filled.id, "-o", "o.csv").exit_code == 3
+    for command in (["convert", "s3://no-such-bucket/x", "--event", filled.id, "-o", "o.csv"],
+                    ["query", "s3://no-such-bucket/x", "SELECT 1"]):
+        missing = run("exports", *command)  # an unknown export (README: exit 1), not an AWS failure
+        assert missing.exit_code == 1 and "s3://no-such-bucket: no such bucket" in missing.stderr
 
 
 def test_start_on_a_deployed_stage_without_pitr_explains_and_changes_nothing(filled):
