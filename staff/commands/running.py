@@ -313,6 +313,20 @@ def bucket_option(_ctx: click.Context, _param: click.Parameter, value: str | Non
     return value
 
 
+def prefix_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--prefix``'s callback: ``None`` (the default prefix) or a key prefix of folder names, without
+    ``.``/``..`` or empty segments or control characters. S3 keys are literal (``../x`` is no parent
+    folder, and ``exports list``/``convert`` of such a key surprise everyone); ``click.BadParameter`` (exit 2)."""
+    if value is None:
+        return value
+    segments = value.strip("/").split("/")
+    if (not value.strip("/") or any(part in ("", ".", "..") for part in segments)
+            or any(ord(c) < 32 or ord(c) == 127 for c in value) or len(value.encode()) > 512):
+        raise click.BadParameter(f"{value!r} is not a key prefix: folder names separated by /, "
+                                 "without . or .. or empty names (e.g. exports/registrations-prod)")
+    return value
+
+
 def delimiter_option(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     """``--delimiter``'s callback, run when the command line is parsed (before any work): one character a CSV
     file can separate cells with (``staff.writers.check_delimiter``), or ``tab``/``\\t``. Raises

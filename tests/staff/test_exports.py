@@ -301,6 +301,15 @@ def test_a_bucket_name_s3_would_refuse_is_a_usage_error_before_any_aws_call(fill
     assert run("exports", "start", "--bucket", "my.exports-2026", "--prefix", "ok").exit_code == 0
 
 
+def test_a_prefix_with_dot_segments_is_a_usage_error_before_any_aws_call(filled):
+    for prefix in ("../../x", "exports/./x", "a//b", "/", "x\ny"):
+        result = run("exports", "start", "--prefix", prefix)
+        assert result.exit_code == 2, (prefix, result.output)
+        assert (f"Error: Invalid value for '--prefix': {prefix!r} is not a key prefix: folder names separated "
+                "by /, without . or .. or empty names (e.g. exports/registrations-prod)") in result.stderr
+    assert run("exports", "start", "--prefix", "exports/2026-11/").exit_code == 0
+
+
 def test_start_without_wait_prints_commands_that_work_pasted_as_printed(filled):
     result = run("exports", "start")
     assert result.exit_code == 0, result.output
