@@ -411,6 +411,97 @@ def test_codes_of_another_event_and_made_up_codes_are_told_apart(client, seed_ev
     assert "checked_in_at" not in item_of(here)
 
 
+def event_id_tagged(tag: int, start: str = "other") -> str:
+    """An event id whose code tag (``checkin.event_tag``) is ``tag``: the first of ``<start>-0``, ``<start>-1``, ..."""
+    from chalicelib import checkin
+
+    return next(f"{start}-{n}" for n in range(100_000) if checkin.event_tag(f"{start}-{n}") == tag)
+
+
+def plant_registration(event_id: str, registration_id: str) -> None:
+    """A confirmed registration item with a chosen id, written as stored (a prefix shared with another event's)."""
+    from chalicelib import aws, clock, store
+
+    item = store.new_registration_item(event_id, registration_id, name="Someone Else", email="else@example.org",
+                                       language="nl", answers={}, now=clock.now(), expires_at=2_000_000_000)
+    aws.client("dynamodb").put_item(TableName=aws_table(), Item=store.serialize(item))
+
+
+def test_a_mistyped_or_made_up_code_is_unknown_not_for_another_event(client, seed_event):
+    """A typo in the first two characters changes the event tag, which no signature covers: the door said
+    "Not for this event" and door staff told a registered person they had signed up for another event."""
+    from chalicelib import checkin
+
+    here = register(client)
+    code = checkin.spoken(checkin.make_code(SEED_EVENT_ID, here))
+    first = "M" if code[0] != "M" else "N"
+    second = "A" if code[1] != "A" else "B"
+    for typed in (first + code[1:], code[0] + second + code[2:], "AAAA BBBB CCCC DDDD EEEE FFFF"):
+        assert scan(client, typed) == {"outcome": "unknown_code", "tone": "stop", "title": "Unknown code",
+                                       "changed": False, "person": None}, typed
+    assert json.loads(door(client, "/checkins", {"code": first + code[1:]}, lang="nl").body)["title"] == \
+        "Onbekende code"
+    assert "checked_in_at" not in item_of(here)
+
+
+def test_a_code_of_another_event_with_this_events_tag_is_still_not_for_this_event(client, seed_event):
+    """One event in 256 shares this event's tag: a code of it is found there, not called unknown."""
+    from chalicelib import checkin
+
+    twin = event_id_tagged(checkin.event_tag(SEED_EVENT_ID), "twin")
+    seed_with(10, twin)
+    elsewhere = post_json(client, partos_registration(email="twin@example.org"), event_id=twin)
+    assert scan(client, checkin.make_code(twin, json.loads(elsewhere.body)["registration_id"]))["outcome"] == \
+        "not_for_event"
+
+
+#: What a person may type for one character of a code: the alphabet, the digits read as letters, a hyphen.
+TYPED = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" + "0189-"
+
+
+def registered_anna(client) -> str:
+    """Anna's registration in the seed event, made on the first call (Hypothesis examples share the fixtures)."""
+    from chalicelib import store
+
+    try:
+        store.event_definition(SEED_EVENT_ID)
+    except store.EventNotFound:
+        seed_with(None)
+    for item in store.iter_registrations(SEED_EVENT_ID, consistent=True):
+        if item.get("name") == "Anna de Vries":
+            return str(item["registration_id"])
+    return register(client)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_one_character_typo_of_a_code_is_unknown_or_the_same_code_never_not_for_event(client, data):
+    """Worst case for each typo: an event whose tag the typo makes, holding a registration whose id starts with
+    the characters the typo makes (the Query finds it; only the signature tells it is not this code's)."""
+    from chalicelib import checkin, store
+
+    anna = registered_anna(client)
+    code = checkin.make_code(SEED_EVENT_ID, anna)
+    position = data.draw(st.integers(0, len(code) - 1), label="position")
+    typed = data.draw(st.sampled_from(TYPED).filter(lambda c: c != code[position]), label="typed")
+    mistyped = code[:position] + typed + code[position + 1:]
+    parsed = checkin.parse_code(mistyped)
+    if parsed is not None and parsed.tag != checkin.event_tag(SEED_EVENT_ID):
+        other = event_id_tagged(parsed.tag)
+        try:
+            store.event_definition(other)
+        except store.EventNotFound:
+            seed_with(10, other)
+        plant_registration(other, parsed.id_prefix + "AAAAAAAAAAAAAA")
+    elif parsed is not None and parsed.code != code:
+        plant_registration(SEED_EVENT_ID, parsed.id_prefix + "AAAAAAAAAAAAAA")
+    outcome = scan(client, checkin.spoken(mistyped) if position % 2 else mistyped)["outcome"]
+    if parsed is not None and parsed.code == code:  # 0, 1, 8 are read as O, I, B
+        assert outcome in ("checked_in", "already_checked_in")
+    else:
+        assert outcome == "unknown_code", (code, mistyped)
+
+
 def test_undo_takes_a_check_in_back_once(client, seed_event):
     from chalicelib import checkin
 
@@ -509,6 +600,12 @@ def test_aws_calls_of_the_door(client, seed_event):
     with aws_calls() as calls:
         door(client, "/summary")
     assert calls == {"dynamodb.GetItem": 2}
+    with aws_calls() as calls:  # another event's tag (no event has it): the catalogue's ids, no partition
+        scan(client, "AAAA BBBB CCCC DDDD EEEE FFFF")
+    assert calls == {"dynamodb.Query": 1}
+    with aws_calls() as calls:  # this event's tag, not found here: then the other events with this tag (none)
+        scan(client, code[:-1] + ("A" if code[-1] != "A" else "B"))
+    assert calls == {"dynamodb.Query": 2}
 
 
 # ------------------------------------------------------------------ search

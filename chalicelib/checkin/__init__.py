@@ -9,8 +9,9 @@ A code is 15 bytes, written as 24 characters of RFC 4648 base32 (``A``-``Z``, ``
 ==========  ==================================================================================
 bytes       what
 ==========  ==================================================================================
-0           event tag: the first byte of SHA-256 over ``"event:" + event id`` (so a code of
-            another event answers "not for this event")
+0           event tag: the first byte of SHA-256 over ``"event:" + event id``; not signed, so
+            a code is called "not for this event" only once it is found and verified in an
+            event with that tag (a typo in the tag is an unknown code, like any other typo)
 1-6         the first 6 bytes of the registration id (its first 8 base64url characters): the
             door finds the registration with one Query on the event's partition,
             ``begins_with(sk, "REG#<those 8 characters>")``, which reads one item

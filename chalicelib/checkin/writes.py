@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import aws, errors, store
-from chalicelib.checkin.codes import NotForEvent, UnknownCode, code_matches, event_tag, parse_code
+from chalicelib.checkin.codes import NotForEvent, ParsedCode, UnknownCode, code_matches, event_tag, parse_code
 from chalicelib.events import Event
 from chalicelib.settings import get_settings
 
@@ -95,16 +95,31 @@ def table() -> str:
 def find_registration(event_id: str, text: str | None) -> dict[str, Any]:
     """The registration item (plain values) a scanned or typed code names in ``event_id``.
 
-    One consistent Query on the event's partition, ``begins_with(sk, "REG#<id prefix>")``: one
-    item (more only if two ids share the prefix; the signature tells them apart). Raises
-    :class:`UnknownCode` (not a code, a forged one, or a retired key) and :class:`NotForEvent`
-    (a code of another event).
+    A code carrying this event's tag: one consistent Query on the event's partition,
+    ``begins_with(sk, "REG#<id prefix>")``: one item (more only if two ids share the prefix; the
+    signature tells them apart). The tag is not signed, so a code is only called another event's
+    when it is one: a code not found here is looked for in the events whose id gives its tag
+    (:func:`_events_tagged`, a Query of the catalogue) with the same Query, and verified there.
+    A typo anywhere (the tag too) or a made-up code is therefore unknown, never "not for this event".
+
+    Raises :class:`UnknownCode` (not a code, a forged or mistyped one, or a retired key) and
+    :class:`NotForEvent` (a genuine code of another event).
     """
     parsed = parse_code(text)
     if parsed is None:
         raise UnknownCode("not a check-in code")
-    if parsed.tag != event_tag(event_id):
-        raise NotForEvent(event_id)
+    if parsed.tag == event_tag(event_id):
+        item = _registration_with_code(event_id, parsed)
+        if item is not None:
+            return item
+    for other in _events_tagged(parsed.tag):
+        if other != event_id and _registration_with_code(other, parsed) is not None:
+            raise NotForEvent(event_id)
+    raise UnknownCode("no registration of any event has this code")
+
+
+def _registration_with_code(event_id: str, parsed: ParsedCode) -> dict[str, Any] | None:
+    """The registration of ``event_id`` that ``parsed`` was signed for, or ``None`` (one consistent Query)."""
     answer = ddb().query(
         TableName=table(),
         KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
@@ -116,7 +131,20 @@ def find_registration(event_id: str, text: str | None) -> dict[str, Any]:
         item = store.deserialize(raw)
         if code_matches(parsed, str(item.get("registration_id", ""))):
             return item
-    raise UnknownCode("no registration of this event has this code")
+    return None
+
+
+def _events_tagged(tag: int) -> list[str]:
+    """The ids of the service's events whose codes start with ``tag`` (``event_tag``): a Query of the
+    catalogue partition (README, "Storage"), ids only, all pages. Most tags name no event, a few one."""
+    pages = ddb().get_paginator("query").paginate(
+        TableName=table(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": store.CATALOGUE_PK}},
+        ProjectionExpression="sk",
+    )
+    return [event_id for page in pages for raw in page["Items"]
+            if event_tag(event_id := str(raw["sk"]["S"])) == tag]
 
 
 def _outcome_of(item: dict[str, Any] | None) -> Result:
