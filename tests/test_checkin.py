@@ -769,3 +769,80 @@ def test_erasing_someone_checked_in_removes_the_check_in_time(client, aws):
     assert not {"checked_in_at", "checked_in_via"} & set(item)
     answer = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))
     assert answer["outcome"] == "erased" and answer["person"]["checked_in_at"] is None
+
+
+def confirmed_and_checked_in() -> tuple[int, int]:
+    """``(came, confirmed)`` from the registration items, as README's ``exports query`` counts them:
+    ``count(checked_in_at)`` and ``count(*)`` over ``status = 'confirmed'``."""
+    from chalicelib import store
+
+    confirmed = [i for i in store.iter_registrations(SEED_EVENT_ID, consistent=True) if i["status"] == "confirmed"]
+    return sum(1 for i in confirmed if i.get("checked_in_at")), len(confirmed)
+
+
+def door_figures(client) -> tuple[int, int]:
+    summary = json.loads(door(client, "/summary").body)
+    return summary["checked_in"], summary["confirmed"]
+
+
+def test_cancelling_a_checked_in_registration_takes_it_off_the_door_count(client, aws):
+    """The door said "4 of 5 checked in" where the export's query gave 3 came of 5 confirmed: a cancellation
+    (cancel link or staff) of someone checked in left the check-in on the door's count."""
+    from chalicelib import checkin, lifecycle, tokens
+    from staff.changes import cancel as staff_cancel
+    from staff.changes import erase_address
+
+    # GIVEN 7 confirmed registrations (no waitlist involved), 5 of them checked in at the door
+    seed_with(7)
+    people = [register(client, email=f"p{n}@example.org") for n in range(7)]
+    for registration_id in people[:5]:
+        assert scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))["outcome"] == "checked_in"
+    assert door_figures(client) == (5, 7) == confirmed_and_checked_in()
+
+    # WHEN one cancels with the cancel link and staff cancel another
+    cancel_token = tokens.make_token(people[0], tokens.CANCEL)
+    for _ in range(2):  # the second changes nothing
+        answer = client.http.post(f"/registrations/{people[0]}/cancel", headers={"Content-Type": "application/json"},
+                                  body=json.dumps({"token": cancel_token}))
+        assert answer.status_code == 200, answer.body
+    staff_cancel(SEED_EVENT_ID, people[1])
+    assert lifecycle.cancel(SEED_EVENT_ID, people[1], by="staff").changed is False
+
+    # THEN the door counts the confirmed who came, as the export does; the cancelled keep when they came
+    assert door_figures(client) == (3, 5) == confirmed_and_checked_in()
+    assert checkins_counter()["checked_in_count"] == 3
+    assert item_of(people[0])["status"] == "cancelled" and "checked_in_at" in item_of(people[0])
+
+    # AND an undo or a scan of a cancelled registration, and its erasure, change the count no more
+    code = checkin.make_code(SEED_EVENT_ID, people[0])
+    undo = json.loads(door(client, "/undo", {"code": code}).body)
+    assert (undo["outcome"], undo["changed"], undo["title"]) == ("cancelled", False, "Registration cancelled")
+    assert scan(client, code)["outcome"] == "cancelled"
+    erase_address(SEED_EVENT_ID, "p0@example.org")
+    assert door_figures(client) == (3, 5) == confirmed_and_checked_in()
+
+    # AND erasing one checked in and still confirmed takes it off, as before
+    erase_address(SEED_EVENT_ID, "p2@example.org")
+    assert door_figures(client) == (2, 4) == confirmed_and_checked_in()
+    assert checkins_counter()["checked_in_count"] == 2
+
+
+def test_a_check_in_between_a_cancellations_read_and_write_is_taken_off_too(client, aws):
+    """The cancellation is conditional on the check-in as it read it: a check-in in between fails the
+    condition, and the retry, from the item as the condition saw it, takes that check-in off."""
+    from chalicelib import checkin, lifecycle
+
+    seed_with(3)
+    registration_id = register(client)
+    as_read = item_of(registration_id)  # not checked in yet
+    assert scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))["outcome"] == "checked_in"
+    assert lifecycle.cancel(SEED_EVENT_ID, registration_id, item=as_read).changed is True
+    assert checkins_counter()["checked_in_count"] == 0 and door_figures(client) == (0, 0)
+
+    other = register(client, email="other@example.org")
+    code = checkin.make_code(SEED_EVENT_ID, other)
+    scan(client, code)
+    as_read = item_of(other)  # checked in
+    door(client, "/undo", {"code": code})
+    assert lifecycle.cancel(SEED_EVENT_ID, other, item=as_read).changed is True
+    assert checkins_counter()["checked_in_count"] == 0 and door_figures(client) == (0, 0)

@@ -41,10 +41,12 @@ ISO 8601) on condition that it is ``confirmed`` and has no ``checked_in_at`` yet
 event's check-in counter item (``EVENT#<id>`` / ``#CHECKINS``, ``checked_in_count``) adds one.
 Two phones scanning one code at once give one check-in and one "already checked in" (the
 refused condition returns the item as it was, with the first check-in's time). Undo is the
-same transaction the other way, on condition that ``checked_in_at`` exists. The counter is
-an item of its own, not the event's counters item, so check-ins never conflict with
-registrations or cancellations. A checked-in registration that is later cancelled stays
-counted: the person came.
+same transaction the other way, on condition that ``checked_in_at`` exists and the registration
+is still ``confirmed``. The counter is an item of its own, not the event's counters item, so
+check-ins never conflict with registrations. It counts the confirmed registrations checked in:
+a cancellation or an erasure of one takes it off in its own transaction
+(``chalicelib.store.transitions``), conditional on the check-in as it read it; a cancelled
+registration keeps ``checked_in_at`` (the person came), off the count.
 
 The package by concern: :mod:`~chalicelib.checkin.codes` (codes, and the code in an email),
 :mod:`~chalicelib.checkin.doorlinks` (door links), :mod:`~chalicelib.checkin.writes` (finding a

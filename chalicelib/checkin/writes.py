@@ -239,16 +239,24 @@ def check_in_item(item: dict[str, Any], now: datetime, *, via: str = "door") -> 
 
 
 def undo_item(item: dict[str, Any]) -> Result:
-    """Take back a check-in (a mistake at the door): one transaction, on condition that ``checked_in_at`` exists.
+    """Take back a check-in (a mistake at the door): one transaction, on condition that ``checked_in_at``
+    exists and the registration is ``confirmed`` (only those are on the door's count: a cancellation
+    took a cancelled one's off, and its check-in stays as history).
 
-    Returns ``undone``, or ``not_checked_in`` (nothing to take back; ``person`` as it is now).
-    Raises :class:`Busy`.
+    Returns ``undone``, or why not (``person`` as it is now): ``not_checked_in`` (nothing to take back),
+    ``cancelled``, ``erased``. Raises :class:`Busy`.
     """
     refused = _registration_and_count(item, -1, update="REMOVE checked_in_at, checked_in_via",
-                                      condition="attribute_exists(checked_in_at)")
+                                      condition="attribute_exists(checked_in_at) AND #s = :confirmed",
+                                      names={"#s": "status"}, values={":confirmed": {"S": "confirmed"}})
     if refused is None:
         return Result("undone", Person.from_item({**item, "checked_in_at": None}), changed=True)
-    return Result("not_checked_in", Person.from_item(refused) if refused else None)
+    if not refused:
+        return Result("not_checked_in")
+    person = Person.from_item(refused)
+    if person.status in ("cancelled", "erased"):
+        return Result(person.status, person)
+    return Result("not_checked_in", person)
 
 
 def _by_code(event_id: str, text: str | None, write: Callable[[dict[str, Any]], Result]) -> Result:

@@ -92,8 +92,9 @@ def registrations_checkin(event_id: str, registration_id: str, undo: bool) -> in
 
     Only a confirmed registration can be checked in, once: the write is conditional,
     like a scan at the door. Exit 1 when nothing changed (already checked in, not
-    confirmed, or --undo of one that was not checked in). An ID copied from a CSV
-    export with its leading ' is accepted as is.
+    confirmed, or --undo of one that was not checked in or is no longer confirmed:
+    a cancellation already took its check-in off the door's count). An ID copied
+    from a CSV export with its leading ' is accepted as is.
     """
     from staff.checkin import check_in
 
@@ -108,7 +109,10 @@ def registrations_checkin(event_id: str, registration_id: str, undo: bool) -> in
         "already_checked_in": f"Nothing to do: registration {registration_id} was checked in at {when}.",
         "not_checked_in": f"Nothing to do: registration {registration_id} is not checked in.",
     }
-    message = messages.get(result.outcome) or \
-        f"Not checked in: registration {registration_id} is {person.status if person else 'unknown'}."
+    status = person.status if person else "unknown"
+    if undo and result.outcome in ("cancelled", "erased"):  # its check-in left the door's count with the seat
+        messages[result.outcome] = (f"Nothing to do: registration {registration_id} is {status}; only a confirmed "
+                                    "registration's check-in can be taken back.")
+    message = messages.get(result.outcome) or f"Not checked in: registration {registration_id} is {status}."
     click.echo(message, err=not result.changed)
     return EXIT_OK if result.changed else EXIT_NOT_FOUND

@@ -171,6 +171,25 @@ def test_registrations_checkin_and_undo(seed):
     assert run("registrations", "checkin", SEED_EVENT_ID, "no-such-id").exit_code == 1
 
 
+def test_registrations_cancel_of_someone_checked_in_takes_them_off_the_door_count(seed):
+    """``registrations cancel`` of a checked-in registration left it on the door's count: "2 of 1 checked in"."""
+    from chalicelib import checkin
+
+    anna = register(email="anna@example.org").registration_id
+    bram = register(email="bram@example.org", name="Bram").registration_id
+    for registration_id in (anna, bram):
+        assert run("registrations", "checkin", SEED_EVENT_ID, registration_id).exit_code == 0
+    assert checkin.summary(SEED_EVENT_ID) == checkin.Summary(checked_in=2, confirmed=2)
+    assert run("registrations", "cancel", SEED_EVENT_ID, anna, "--yes").exit_code == 0
+    assert checkin.summary(SEED_EVENT_ID) == checkin.Summary(checked_in=1, confirmed=1)
+    assert run("registrations", "cancel", SEED_EVENT_ID, anna, "--yes").exit_code == 1  # already: nothing changes
+    undo = run("registrations", "checkin", SEED_EVENT_ID, anna, "--undo")
+    assert undo.exit_code == 1
+    assert f"Nothing to do: registration {anna} is cancelled; only a confirmed registration's check-in can be " \
+        "taken back." in undo.stderr
+    assert checkin.summary(SEED_EVENT_ID) == checkin.Summary(checked_in=1, confirmed=1)
+
+
 def test_list_and_exports_show_when_people_were_checked_in(seed, tmp_path):
     from chalicelib import checkin, clock
 
