@@ -342,10 +342,15 @@ def test_a_scan_checks_in_once_and_then_says_already_with_the_time(client, seed_
         "outcome": "checked_in", "tone": "ok", "title": "Checked in", "changed": True,
         "person": {"name": "Zoë van der Berg-Ødegård", "organisation": "Wilde Ganzen", "status": "confirmed",
                    "checked_in_at": local.isoformat(timespec="seconds"), "time": local.strftime("%H:%M"), "code": code},
+        # the clock reads 22 May, the event is on 5 June
+        "early": True, "note": "This event starts on Monday, June 5, 2023 14:00 CEST — checked in early.",
     }
     second = scan(client, code, lang="nl")
     assert second["outcome"] == "already_checked_in" and second["changed"] is False and second["tone"] == "warn"
     assert second["title"] == f"Al ingecheckt om {local.strftime('%H:%M')}"
+    assert second["early"] is True and second["note"] == (
+        f"Die check-in was op maandag 22 mei 2023 {local.strftime('%H:%M')} CEST, vóór de dag van het evenement: "
+        "maak hem ongedaan als het een test was.")
     assert second["person"]["checked_in_at"] == first["person"]["checked_in_at"]
     assert item_of(registration_id)["checked_in_at"] == item["checked_in_at"]
     assert checkins_counter()["checked_in_count"] == 1
@@ -358,7 +363,8 @@ def test_the_door_never_sees_more_than_it_needs(client, seed_event):
     registration_id = register(client, email="private@example.org", needs="Rolstoel")
     body = door(client, "/checkins", {"code": checkin.make_code(SEED_EVENT_ID, registration_id)}).body.decode()
     answer = json.loads(body)
-    assert set(answer) == {"outcome", "tone", "title", "changed", "person"} and set(answer["person"]) == PERSON_KEYS
+    assert set(answer) == {"outcome", "tone", "title", "changed", "person", "early", "note"}
+    assert set(answer["person"]) == PERSON_KEYS
     for private in ("private@example.org", "Rolstoel", registration_id, "campaigner"):
         assert private not in body
     found = door(client, "/search", {"query": "private@example"}).body.decode()
@@ -402,7 +408,8 @@ def test_codes_of_another_event_and_made_up_codes_are_told_apart(client, seed_ev
     other_id = json.loads(elsewhere.body)["registration_id"]
     here = register(client)
     assert scan(client, checkin.make_code("another-workshop", other_id)) == {
-        "outcome": "not_for_event", "tone": "stop", "title": "Not for this event", "changed": False, "person": None}
+        "outcome": "not_for_event", "tone": "stop", "title": "Not for this event", "changed": False, "person": None,
+        "early": False, "note": None}
     forged = _code_with(SEED_EVENT_ID, here, b"\0" * 8)
     nobody = _code_with(SEED_EVENT_ID, "QQQQQQQQ", b"\1" * 8)  # this event's tag, no registration with the prefix
     for code in (forged, nobody, "not a code", "https://example.org/", ""):
@@ -438,7 +445,8 @@ def test_a_mistyped_or_made_up_code_is_unknown_not_for_another_event(client, see
     second = "A" if code[1] != "A" else "B"
     for typed in (first + code[1:], code[0] + second + code[2:], "AAAA BBBB CCCC DDDD EEEE FFFF"):
         assert scan(client, typed) == {"outcome": "unknown_code", "tone": "stop", "title": "Unknown code",
-                                       "changed": False, "person": None}, typed
+                                       "changed": False, "person": None, "early": False,
+                                       "note": "Check the code, or search by name."}, typed
     assert json.loads(door(client, "/checkins", {"code": first + code[1:]}, lang="nl").body)["title"] == \
         "Onbekende code"
     assert "checked_in_at" not in item_of(here)
@@ -846,3 +854,50 @@ def test_a_check_in_between_a_cancellations_read_and_write_is_taken_off_too(clie
     door(client, "/undo", {"code": code})
     assert lifecycle.cancel(SEED_EVENT_ID, other, item=as_read).changed is True
     assert checkins_counter()["checked_in_count"] == 0 and door_figures(client) == (0, 0)
+
+
+# ------------------------------------------------------------------ early check-ins
+
+
+def test_a_check_in_before_the_event_day_is_made_and_said_in_the_pages_language(client, seed_event):
+    """Volunteers trying the door link weeks ahead checked real people in without a word."""
+    from chalicelib import checkin
+
+    # GIVEN the clock reads 22 May 2023 and the event is on 5 June
+    people = [register(client, email=f"p{n}@example.org") for n in range(2)]
+    # WHEN the door checks someone in
+    early = scan(client, checkin.make_code(SEED_EVENT_ID, people[0]), lang="nl")
+    # THEN it is checked in and counted, and the answer says the event is later
+    assert (early["outcome"], early["tone"], early["changed"], early["early"]) == ("checked_in", "ok", True, True)
+    assert early["note"] == "Dit evenement begint op maandag 5 juni 2023 14:00 CEST — vroeg ingecheckt."
+    assert json.loads(door(client, "/summary").body)["checked_in"] == 1
+    # AND an undo answers without a note
+    undone = json.loads(door(client, "/undo", {"code": checkin.make_code(SEED_EVENT_ID, people[0])}).body)
+    assert (undone["outcome"], undone["early"], undone["note"]) == ("undone", False, None)
+
+
+def test_a_check_in_on_the_event_day_has_no_note(client, aws):
+    from chalicelib import checkin, store
+    from chalicelib.events import load_event_file
+
+    # GIVEN the event moved to the clock's day (22 May 2023, 14:00; the clock reads 09:00)
+    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
+    store.put_event(event.model_copy(update={"starts_at": datetime(2023, 5, 22, 14, 0),
+                                             "ends_at": datetime(2023, 5, 22, 17, 0)}))
+    registration_id = register(client)
+    answer = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))  # 22 May 09:00, the event at 14:00
+    assert (answer["outcome"], answer["early"], answer["note"]) == ("checked_in", False, None)
+    assert scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))["note"] is None
+
+
+@pytest.mark.parametrize("local,early", [
+    ("2023-06-04T23:59:59+02:00", True),  # the evening before, in the event's zone
+    ("2023-06-04T22:00:00+00:00", False),  # midnight in Amsterdam: the event's day
+    ("2023-06-05T13:00:00+02:00", False),
+    ("2023-06-05T18:00:00+02:00", False),  # after its end: late, not early
+    ("2023-05-22T09:00:00+02:00", True),
+])
+def test_early_means_before_the_events_day_in_its_zone(seed_event, local, early):
+    from chalicelib import checkin
+
+    assert checkin.early(seed_event, datetime.fromisoformat(local)) is early

@@ -97,6 +97,7 @@ from chalicelib.checkin.writes import (
     check_in_code,
     check_in_item,
     check_in_registration,
+    early,
     find_registration,
     local_time,
     undo_code,
@@ -108,7 +109,7 @@ __all__ = [
     "OUTCOMES", "PURPOSE", "SEARCH_LIMIT", "SEARCH_MIN_CHARS", "WRITE_ATTEMPTS", "Busy", "DoorLinkExpired",
     "DoorLinkInvalid", "DoorPass", "NotForEvent", "ParsedCode", "Person", "Result", "Summary", "UnknownCode",
     "attach_code", "bearer_token", "check_in_code", "check_in_item", "check_in_registration", "code_for_delivery",
-    "code_matches", "door_link", "email_code", "email_context", "event_tag", "find_registration", "fold",
+    "code_matches", "door_link", "early", "email_code", "email_context", "event_tag", "find_registration", "fold",
     "local_time", "make_code", "make_door_token", "parse_code", "read_door_token", "search", "spoken", "summary",
     "undo_code", "undo_item",
 ]

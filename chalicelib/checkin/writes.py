@@ -295,6 +295,12 @@ def check_in_registration(event_id: str, registration_id: str, now: datetime, *,
 # ------------------------------------------------------------------ the door's figures and search
 
 
+def early(event: Event, instant: datetime) -> bool:
+    """Whether a check-in at ``instant`` (aware) came before the event's day: its date in the event's zone is
+    before the start's (README, "Check-in at the door": checked in early, allowed and said)."""
+    return instant.astimezone(event.zone).date() < event.starts_at.date()
+
+
 def local_time(event: Event, instant: datetime, language: str) -> str:
     """``"14:03"``: an instant as a time of day in the event's zone (Babel), for "already checked in at 14:03"."""
     from babel.dates import format_time

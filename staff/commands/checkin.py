@@ -116,6 +116,7 @@ def registrations_checkin(event_id: str, registration_id: str, undo: bool) -> in
     a cancellation already took its check-in off the door's count). An ID copied
     from a CSV export with its leading ' is accepted as is.
     """
+    from chalicelib.checkin import early
     from staff.checkin import check_in
 
     done = check_in(event_id, registration_id, undo)
@@ -133,4 +134,7 @@ def registrations_checkin(event_id: str, registration_id: str, undo: bool) -> in
                                     "registration's check-in can be taken back.")
     message = messages.get(result.outcome) or f"Not checked in: registration {registration_id} is {status}."
     click.echo(message, err=not result.changed)
+    if result.outcome == "checked_in" and person and person.checked_in_at and early(done.event, person.checked_in_at):
+        click.echo(f"Note: checked in before the event's day; it starts on "
+                   f"{event_time(done.event, done.event.utc(done.event.starts_at))}.", err=True)
     return EXIT_OK if result.changed else EXIT_NOT_FOUND

@@ -208,6 +208,7 @@ def test_registrations_checkin_and_undo(seed):
     register(email="carla@example.org", name="Carla")  # capacity 2: Carla waits too
     first = run("registrations", "checkin", SEED_EVENT_ID, seated)
     assert first.exit_code == 0 and first.stdout.startswith(f"Checked in registration {seated} at 2023-05-22 ")
+    assert first.stderr == "Note: checked in before the event's day; it starts on 2023-06-05 14:00 CEST.\n"
     from chalicelib import store
 
     item = store.get_registration_in_event(SEED_EVENT_ID, seated)
