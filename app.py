@@ -153,7 +153,9 @@ def create_registration(event_id: str) -> Response:
         on_error.language = _answer_language(event, body.data)
         body.data.setdefault("language", on_error.language)  # emails in the language the request asked for
         if body.is_form:
-            on_error.form = (event, body.data)
+            on_error.form = (event, body.data)  # errors as pages from here on
+            if cors.form_from_another_site(app.current_request.headers):
+                raise Problem(403, "form-from-another-site", on_error.language)
         result = registrations.register(event_id, body.data, on_error.language, event=event)
     except (ServiceError, Problem, BotoCoreError, ClientError) as error:
         return on_error.to(error)

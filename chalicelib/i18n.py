@@ -87,6 +87,13 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Unsupported media type", "Send {accepted}, not {got}."),
         "nl": ("Niet-ondersteund type", "Stuur {accepted}, niet {got}."),
     },
+    "form-from-another-site": {
+        "en": ("Form from another site", "This form was sent from a site that may not register people for this "
+               "event. Register on the organiser's site or on this service's own form."),
+        "nl": ("Formulier van een andere site", "Dit formulier is verstuurd vanaf een site die geen mensen voor dit "
+               "evenement mag inschrijven. Schrijf je in op de site van de organisator of op het formulier van "
+               "deze dienst zelf."),
+    },
     "validation-failed": {
         "en": ("Invalid fields", "One or more fields are invalid; see errors."),
         "nl": ("Ongeldige velden", "Een of meer velden zijn ongeldig; zie errors."),

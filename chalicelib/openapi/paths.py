@@ -54,6 +54,8 @@ def _register_operation(
                 "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
             },
             "400": problem_response("Malformed body."),
+            "403": problem_response("A form post from a page of another site not in ALLOWED_ORIGINS "
+                                    "(Sec-Fetch-Site cross-site or same-site).", HTML),
             "404": problem_response("No such event."),
             "409": problem_response("Already registered, registration closed, or full without waitlist.", HTML),
             "413": problem_response("Body too large."),
