@@ -876,18 +876,19 @@ def test_a_check_in_before_the_event_day_is_made_and_said_in_the_pages_language(
     assert (undone["outcome"], undone["early"], undone["note"]) == ("undone", False, None)
 
 
-def test_a_check_in_on_the_event_day_has_no_note(client, aws):
-    from chalicelib import checkin, store
-    from chalicelib.events import load_event_file
+def test_a_check_in_on_the_event_day_has_no_note(client, seed_event):
+    from chalicelib import checkin, clock, store
 
-    # GIVEN the event moved to the clock's day (22 May 2023, 14:00; the clock reads 09:00)
-    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml")
-    store.put_event(event.model_copy(update={"starts_at": datetime(2023, 5, 22, 14, 0),
-                                             "ends_at": datetime(2023, 5, 22, 17, 0)}))
+    # GIVEN a registration, and then the event moved to the clock's day (all of it, in the event's zone)
     registration_id = register(client)
-    answer = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))  # 22 May 09:00, the event at 14:00
+    midnight = clock.now().astimezone(seed_event.zone).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    store.put_event(seed_event.model_copy(update={"starts_at": midnight,
+                                                  "ends_at": midnight + timedelta(hours=23, minutes=59)}))
+    # WHEN the door checks it in THEN no note, and none when scanned again
+    answer = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))
     assert (answer["outcome"], answer["early"], answer["note"]) == ("checked_in", False, None)
-    assert scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))["note"] is None
+    again = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))
+    assert (again["outcome"], again["early"], again["note"]) == ("already_checked_in", False, None)
 
 
 @pytest.mark.parametrize("local,early", [
