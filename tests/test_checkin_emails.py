@@ -114,6 +114,31 @@ def test_waitlisted_and_cancelled_emails_carry_no_code_and_the_promotion_does(cl
     assert checkin.check_in_code(SEED_EVENT_ID, spoken, store_now()).outcome == "checked_in"
 
 
+def test_an_event_change_carries_the_code_to_a_seat_holder_not_to_the_waitlisted(client, aws, pump):
+    """The change email is the latest: a staff resend after an address is corrected sends it, with the code."""
+    from datetime import timedelta
+
+    from chalicelib import checkin, lifecycle, store
+    from chalicelib.events import load_event_file
+
+    event = load_event_file(EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").model_copy(update={"capacity": 1})
+    store.put_event(event)
+    seated = register_and_deliver(client, pump, email="seat@example.org")
+    register_and_deliver(client, pump, email="wait@example.org")
+    moved = event.model_copy(update={"starts_at": event.starts_at + timedelta(hours=1),
+                                     "ends_at": event.ends_at + timedelta(hours=1)})
+    store.put_event(moved)
+    lifecycle.announce_schedule(SEED_EVENT_ID)
+    pump.pump_once()
+    changed = {parsed(m)["To"].addresses[0].addr_spec: parsed(m) for m in sent_messages()
+               if parsed(m)["Subject"].startswith("Gewijzigd")}
+    assert sorted(changed) == ["seat@example.org", "wait@example.org"]
+    spoken, html, [_image] = code_parts(changed["seat@example.org"])
+    assert spoken.replace(" ", "") == checkin.make_code(SEED_EVENT_ID, seated) and "cid:" in html
+    spoken, html, images = code_parts(changed["wait@example.org"])
+    assert spoken is None and images == [] and "cid:" not in html
+
+
 def store_now():
     from chalicelib import clock
 

@@ -128,11 +128,16 @@ def code_for_delivery(change: str, item: dict[str, Any]) -> str | None:
     """The check-in code for the email of a registration's ``change`` (``chalicelib.delivery``), or ``None``.
 
     Confirmation (``registered`` while confirmed) and promotion carry one; the kinds in
-    :data:`EMAIL_KINDS` decide, so a reminder (kind ``reminder``) gets one too.
+    :data:`EMAIL_KINDS` decide, so a reminder (kind ``reminder``) gets one too, and so does the
+    email of an event change to someone with a seat (kind ``updated``, status ``confirmed``): it is
+    the latest email, the one a staff resend sends again after an address is corrected.
     """
     from chalicelib.emails import email_kind
 
-    kind = email_kind(change, str(item.get("status", "")))
+    status = str(item.get("status", ""))
+    kind = email_kind(change, status)
+    if kind == "updated" and status == "confirmed":
+        return make_code(str(item["event_id"]), str(item["registration_id"]))
     return email_code(kind, str(item["event_id"]), str(item["registration_id"]))
 
 
