@@ -108,6 +108,12 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Invalid fields", "One or more fields are invalid; see errors."),
         "nl": ("Ongeldige velden", "Een of meer velden zijn ongeldig; zie errors."),
     },
+    "registration-erased": {
+        "en": ("Registration erased", "The data of this registration has been removed. Questions? Write to the "
+               "organiser of the event."),
+        "nl": ("Inschrijving verwijderd", "De gegevens van deze inschrijving zijn verwijderd. Vragen? Schrijf de "
+               "organisator van het evenement."),
+    },
     "invalid-token": {
         "en": ("Invalid link", "This link is not valid. Use the link from your most recent email."),
         "nl": ("Ongeldige link", "Deze link is niet geldig. Gebruik de link uit je meest recente e-mail."),

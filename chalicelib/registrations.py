@@ -194,10 +194,13 @@ def _event_of(registration_id: str, event_id: str) -> Event:
 def registrant_view(registration_id: str) -> RegistrantView:
     """Look up a registration for its registrant: 2 calls (the index, then the item with its position).
 
-    Raises ``store.RegistrationNotFound`` (also for an erased registration, or one whose event is gone).
+    Raises ``store.RegistrationErased`` (410: its data was erased), ``store.RegistrationNotFound`` (also
+    for one whose event is gone).
     """
     found = store.find_registration(registration_id)
     item, position = store.registration_with_position(found)
+    if item.get("status") == "erased":
+        raise store.RegistrationErased(registration_id)
     if item.get("status") not in ("confirmed", "waitlisted", "cancelled"):
         raise store.RegistrationNotFound(registration_id)
     event = _event_of(registration_id, item["event_id"])
@@ -212,11 +215,13 @@ def cancel_own(registration_id: str) -> RegistrantView:
     waitlist head or the registration's bucket, the transaction
     (``lifecycle.cancel``), and the event's definition unless this instance
     keeps it. Cancelling twice changes nothing. Raises
-    ``store.RegistrationNotFound`` (also for an erased registration, or one whose event is gone),
+    ``store.RegistrationErased`` (410), ``store.RegistrationNotFound`` (also for one whose event is gone),
     ``store.EventOver`` (the event has ended; nothing changed) and, past
     the retry budget, ``errors.Busy``.
     """
     found = store.find_registration(registration_id)
+    if found.get("status") == "erased":
+        raise store.RegistrationErased(registration_id)
     if found.get("status") not in ("confirmed", "waitlisted", "cancelled"):
         raise store.RegistrationNotFound(registration_id)
     event = _event_of(registration_id, found["event_id"])

@@ -124,6 +124,30 @@ def test_status_json_with_waitlist_position(client, aws):
     assert "email" not in body and "name" not in body
 
 
+def test_the_links_of_an_erased_registration_say_its_data_was_removed(client, seed_event):
+    """Not "there is no registration with this id": the link holder learns what happened (410 Gone)."""
+    from chalicelib import lifecycle
+
+    a = register(client, "a@example.org")
+    lifecycle.erase(SEED_EVENT_ID, a["registration_id"], delete_guard=True)
+    view = tokens.make_token(a["registration_id"], tokens.VIEW)
+    cancel = tokens.make_token(a["registration_id"], tokens.CANCEL)
+    erased = {"type": "/problems/registration-erased", "title": "Registration erased", "status": 410,
+              "detail": "The data of this registration has been removed. Questions? Write to the organiser of the "
+                        "event."}
+    answer = client.http.get(f"/registrations/{a['registration_id']}?token={view}", headers={"Accept-Language": "en"})
+    assert (answer.status_code, json.loads(answer.body)) == (410, erased)
+    posted = client.http.post(f"/registrations/{a['registration_id']}/cancel?lang=en",
+                              headers={"Content-Type": "application/json"}, body=json.dumps({"token": cancel}))
+    assert (posted.status_code, json.loads(posted.body)) == (410, erased)
+    page = client.http.get(f"/registrations/{a['registration_id']}?token={view}&lang=nl",
+                           headers={"Accept": "text/html"})
+    assert page.status_code == 410 and "De gegevens van deze inschrijving zijn verwijderd." in page.body.decode()
+    # the token is checked first: without it, nothing is told
+    assert client.http.get(f"/registrations/{a['registration_id']}?token=nonsense").status_code == 403
+    assert store.get_registration_in_event(SEED_EVENT_ID, a["registration_id"])["status"] == "erased"
+
+
 @pytest.mark.parametrize("token", ["", "nonsense", "local1.AAAA", "other.key", None])
 def test_bad_token_is_403_and_reveals_nothing(client, seed_event, token):
     a = register(client, "a@example.org")

@@ -166,6 +166,7 @@ def registrant_paths() -> dict[str, Any]:
     registrant_errors = {
         "403": problem_response("Bad or expired token.", HTML),
         "404": problem_response("No such registration.", HTML),
+        "410": problem_response("The registration's data was erased (registration-erased).", HTML),
     }
     paths["/registrations/{registration_id}"] = {
         "get": {
@@ -209,6 +210,7 @@ def registrant_paths() -> dict[str, Any]:
                 "403": problem_response("Bad or expired token."),
                 "404": problem_response("No such registration."),
                 "409": problem_response("The event is over (event-over): nothing changed; a page for browsers.", HTML),
+                "410": problem_response("The registration's data was erased (registration-erased).", HTML),
                 "413": problem_response("Body too large."),
                 "415": problem_response("Unsupported media type."),
                 "503": unavailable_response(HTML),

@@ -36,6 +36,18 @@ class RegistrationNotFound(StoreError):
         return {"what": "registration"}
 
 
+class RegistrationErased(RegistrationNotFound):
+    """The registration's data was erased (staff ``registrations erase``, a GDPR request): 410
+    ``registration-erased``, to the holder of its personal link only (the token is checked first)."""
+
+    STATUS = 410
+    CODE = "registration-erased"
+
+    def problem_params(self, language: str) -> dict[str, Any]:
+        """No values: the detail says it all."""
+        return {}
+
+
 class AlreadyRegistered(StoreError):
     """The address guard for this event and address exists (409 ``already-registered``)."""
 
