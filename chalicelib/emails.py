@@ -347,10 +347,15 @@ def _previous(update: dict[str, Any] | None, event: Event, language: str) -> dic
 
 def _intro(kind: str, registration: dict[str, Any], changes: tuple[str, ...], event: Event, now: datetime) -> str:
     """The phrase (``_email_phrases.j2``) that opens the email: the kind, or what changed, or a waitlist
-    farewell; a reminder built once the event has started (a staff resend, a record that waited) says
-    that it has started, or taken place, instead of "starts in 0 seconds"."""
+    farewell (worded as the organiser's when staff cancelled); a reminder built once the event has
+    started (a staff resend, a record that waited) says that it has started, or taken place, instead
+    of "starts in 0 seconds"."""
     if kind == "reminder" and now >= event.utc(event.starts_at):
         return "reminder_over" if now >= event.utc(event.ends_at) else "reminder_started"
+    if kind == "cancelled" and registration.get("cancelled_by") == "staff":
+        # the organiser cancelled it (staff registrations cancel): not "we are sorry you cannot make it"
+        return "cancelled_by_staff_waitlisted" if registration.get("cancelled_from") == "waitlisted" \
+            else "cancelled_by_staff"
     if kind == "cancelled" and registration.get("cancelled_from") == "waitlisted":
         return "cancelled_waitlisted"
     if kind == "updated":

@@ -333,6 +333,27 @@ def test_cancel_sends_the_cancellation_and_promotes(cases_event, pump):
     assert len(sent_messages()) - before == 2  # cancellation to P0, promotion to P3
     again = run("registrations", "cancel", cases_event.id, ids[0], "--yes")
     assert again.exit_code == 1
+    # The organiser cancelled it, and the email says so (not "we are sorry you cannot make it").
+    import email
+    import email.policy
+
+    texts = {str(m.destinations[0]): email.message_from_string(m.raw_data, policy=email.policy.default)
+             .get_body(("plain",)).get_content() for m in sent_messages()[before:]}
+    said = texts["p0@example.org"]
+    assert ("De organisator heeft je inschrijving geannuleerd. Vragen? Beantwoord deze e-mail." in said
+            or "The organiser has cancelled your registration. Questions? Reply to this email." in said)
+    assert "Jammer dat je er niet bij kunt zijn" not in said and "sorry you cannot make it" not in said
+    # Someone on the waitlist taken off by staff is told so too.
+    waiting = register(cases_event.id, **person("P4", "p4@example.org"))
+    assert waiting.status == "waitlisted"
+    pump.pump_once()
+    before = len(sent_messages())
+    assert run("registrations", "cancel", cases_event.id, waiting.registration_id, "--yes").exit_code == 0
+    pump.pump_once()
+    [farewell] = sent_messages()[before:]
+    text = email.message_from_string(farewell.raw_data, policy=email.policy.default).get_body(("plain",)).get_content()
+    assert ("De organisator heeft je van de wachtlijst gehaald." in text
+            or "The organiser has taken you off the waitlist." in text)
 
 
 def test_cancel_unknown_registration_exits_1(cases_event):
