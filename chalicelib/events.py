@@ -243,6 +243,49 @@ class Event(BaseModel):
         """Whether the event has ended at ``instant`` (aware): a cancellation changes nothing any more."""
         return instant >= self.utc(self.ends_at)
 
+    def started(self, instant: datetime) -> bool:
+        """Whether the event has begun at ``instant`` (aware)."""
+        return instant >= self.utc(self.starts_at)
+
+    def moves_into_the_past(self, stored: Event | None, instant: datetime) -> list[tuple[str, str]]:
+        """``(field, reason)`` for each time of this definition that has passed at ``instant`` (aware, the
+        service's clock) where the ``stored`` definition's had not: publishing it would move the event
+        into the past (README, "Event files", times in the past). ``stored`` ``None`` (a new event):
+        only an event that has already ended is named. Empty when nothing moves into the past.
+
+        ``starts_at`` is named when the event would have begun (then not ``ends_at`` too), else
+        ``ends_at`` when it would have ended, and ``waitlist_closes_at`` when the waitlist cutoff
+        would have passed while the start has not (the scheduled function would tell everyone still
+        waiting at once that no seat came free, which no later publish takes back).
+        """
+        now_text = f"{instant.astimezone(self.zone):%Y-%m-%dT%H:%M} {self.timezone}"
+
+        def passed(field: str, wall: datetime, before: str) -> tuple[str, str]:
+            return field, (f"{wall:%Y-%m-%dT%H:%M} has passed by the service's clock (now {now_text}), {before}. "
+                           "Check the date, the year above all")
+
+        if stored is None:
+            if self.over(instant):
+                return [passed("ends_at", self.ends_at, "so the event would be over before it is published")]
+            return []
+        problems = []
+        if self.started(instant) and not stored.started(instant):
+            problems.append(passed("starts_at", self.starts_at,
+                                   f"while the stored event starts {stored.starts_at:%Y-%m-%dT%H:%M}: publishing "
+                                   "would move it into the past and tell its registrants so"))
+        elif self.over(instant) and not stored.over(instant):
+            problems.append(passed("ends_at", self.ends_at,
+                                   f"while the stored event ends {stored.ends_at:%Y-%m-%dT%H:%M}: publishing "
+                                   "would end it now and tell its registrants so"))
+        if (self.waitlist and stored.waitlist and self.promotions_closed(instant)
+                and not stored.promotions_closed(instant) and not self.started(instant)):
+            cutoff = stored.waitlist_closes_local
+            problems.append(passed("waitlist_closes_at", self.waitlist_closes_local,
+                                   f"while the stored waitlist cutoff is {cutoff:%Y-%m-%dT%H:%M}: "
+                                   "everyone still waiting would be told at once that no seat came free, "
+                                   "which cannot be taken back"))
+        return problems
+
     def scheduled_times(self) -> dict[str, datetime | None]:
         """When the scheduled function has work for this event: ``{job: aware UTC instant or None}``.
 

@@ -219,7 +219,8 @@ SETTLE_SECONDS = store.DEFINITION_MAX_AGE + 5.0
 
 def keep_retention(event_id: str) -> int:
     """Move the TTL of everything stored for the event to its end now plus ``RETENTION_DAYS``
-    (README, "Storage"; ``store.restamp_expiry``), quiet guards to when registration closes.
+    (README, "Storage"; ``store.restamp_expiry``), quiet guards to when registration closes; never
+    earlier than a day from now by the service's clock (``store.EXPIRY_MARGIN_SECONDS``).
 
     For after a publish that moved the event (staff ``events put`` runs it after telling the
     registrations, past the settle time, so registrations made with a definition kept from before
@@ -227,7 +228,8 @@ def keep_retention(event_id: str) -> int:
     """
     event = store.event_from_item(store.get_event_item(event_id, consistent=True))
     closes = int(event.utc(event.closes_at_local).timestamp())
-    return store.restamp_expiry(event.id, event.retention_until(get_settings().retention_days), closes)
+    return store.restamp_expiry(event.id, event.retention_until(get_settings().retention_days), closes,
+                                now=int(clock.now().timestamp()))
 
 
 def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]], at: str,

@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from chalicelib import lifecycle, store
-from chalicelib.events import Event
+from chalicelib import clock, lifecycle, store
+from chalicelib.events import Event, EventFileError
 from staff.columns import sort_key, waitlist_positions
 
 #: ``progress(items, label)``: the items again, perhaps counted on a terminal (see the module docstring).
@@ -94,11 +95,36 @@ class PutOutcome:
         return self.new_capacity is None or self.new_capacity > self.old_capacity
 
 
-def put_event(event: Event, *, settle: float | None = None,
-              on_settle: Callable[[float], None] | None = None) -> PutOutcome:
+#: How a refusal of a move into the past (``Event.moves_into_the_past``) says how to publish anyway.
+ALLOW_PAST_HINT = "if you mean it, run events put again with --allow-past"
+
+
+def refuse_past(event: Event, stored: Event | None, source: Path | str = "<event>") -> None:
+    """Raise ``EventFileError`` (file, field, reason; exit 2) when publishing ``event`` over ``stored``
+    (``None``: a new event) would move it into the past by the service's clock (``chalicelib.clock``:
+    ``APP_CLOCK`` in the local stage): a time that has passed where the stored one had not, or a new
+    event that has already ended (``Event.moves_into_the_past``; README, "Event files")."""
+    problems = event.moves_into_the_past(stored, clock.now())
+    if problems:
+        raise EventFileError(source, [(name, f"{reason}; {ALLOW_PAST_HINT}") for name, reason in problems])
+
+
+def stored_definition(event_id: str) -> Event | None:
+    """The event's stored definition (a consistent read), or ``None`` when it is not in the table."""
+    try:
+        return store.event_from_item(store.get_event_item(event_id, consistent=True))
+    except store.EventNotFound:
+        return None
+
+
+def put_event(event: Event, *, settle: float | None = None, on_settle: Callable[[float], None] | None = None,
+              allow_past: bool = False, source: Path | str = "<event>") -> PutOutcome:
     """Store ``event`` (``store.put_event``: counters kept), fill seats a capacity increase freed, and
     tell the registrations of a changed time or place, and move the TTL of what is stored for the
     event with its end (``lifecycle.keep_retention``).
+
+    Unless ``allow_past``, an event that would move into the past (:func:`refuse_past`) is refused
+    with ``EventFileError`` naming ``source`` before anything is written.
 
     After an increase ``chalicelib.lifecycle.fill_free_seats`` promotes waitlisted
     registrations into the new seats (their emails follow from the stream). A
@@ -107,8 +133,10 @@ def put_event(event: Event, *, settle: float | None = None,
     an older schedule its ``updated`` email (a run cut short is finished by the next
     ``events put``); when this publish changed the schedule it checks again after
     ``settle`` seconds (default ``lifecycle.SETTLE_SECONDS``), calling ``on_settle(seconds)``
-    first. Raises ``botocore`` errors.
+    first. Raises ``chalicelib.events.EventFileError`` and ``botocore`` errors.
     """
+    if not allow_past:
+        refuse_past(event, stored_definition(event.id), source)
     try:
         created = False
         old_capacity = store.get_counters(event.id, consistent=True).seat_capacity

@@ -135,7 +135,7 @@ from chalicelib.store.reminders import (
     reminded_attribute,
     reminder_candidates,
 )
-from chalicelib.store.retention import restamp_expiry
+from chalicelib.store.retention import EXPIRY_MARGIN_SECONDS, restamp_expiry
 from chalicelib.store.serialize import (
     deserialize,
     plain,
@@ -169,6 +169,7 @@ __all__ = [
     "ERASED_ATTRIBUTES",
     "ERASED_KEEPS",
     "EVENT_SK",
+    "EXPIRY_MARGIN_SECONDS",
     "FULL_HINT_SECONDS",
     "GUARD_PREFIX",
     "INVITE_SEQUENCE",

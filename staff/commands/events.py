@@ -29,8 +29,11 @@ def _capacity(value: int | None) -> str:
 
 @events.command("put", context_settings=CONTEXT)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--allow-past", is_flag=True,
+              help="Publish even when a time has passed by the service's clock that had not in the stored event "
+                   "(or a new event has already ended).")
 @aws_command
-def events_put(file: Path) -> int:
+def events_put(file: Path, allow_past: bool) -> int:
     """Validate an event file (events/<id>.yaml) and store it.
 
     The seat counters are kept. When the capacity grows (or becomes unlimited),
@@ -42,6 +45,11 @@ def events_put(file: Path) -> int:
     again after 10 seconds for registrations made meanwhile. Running it again
     finishes an announcement that was cut short. An invalid file exits 2 with
     the file, the field and the reason.
+
+    A file that would move the event into the past by the service's clock (a
+    start, end or waitlist cutoff that has passed where the stored one had not:
+    a year typed wrong) is refused the same way, and so is a new event that has
+    already ended; nothing is written. --allow-past publishes it anyway.
     """
     from chalicelib.events import load_event_file
     from staff.operations import put_event
@@ -52,7 +60,7 @@ def events_put(file: Path) -> int:
         click.echo(f"The time or place changed: telling the registrations now and again in {seconds:.0f} s "
                    "(for registrations made meanwhile).", err=True)
 
-    outcome = put_event(event, on_settle=settling)
+    outcome = put_event(event, on_settle=settling, allow_past=allow_past, source=file)
     if outcome.created:
         click.echo(f"Created event {event.id} (capacity {_capacity(outcome.new_capacity)}).")
     else:
