@@ -1,5 +1,6 @@
 """``events put`` of a file that would move the event into the past (README, "Event files", times in
-the past; "Storage", the expiry floor).
+the past; "Storage", the expiry floor), its ``--dry-run`` preview and its question before it emails
+registrants (README, "Staff tools").
 
 A tester's find: ``starts_at: 2022-06-27T14:00`` (for 2023) went straight through. It emailed every
 registrant "Changed" to a 2022 date, the waitlist cutoff job told those waiting that no seat came free
@@ -124,10 +125,10 @@ def test_a_new_event_that_has_ended_is_refused(aws, tmp_path):
 def test_a_running_event_may_still_be_changed(four_registered):
     """Only a move into the past is refused: an event already under way (stored so) takes a new place."""
     running = seed_file(four_registered, (START, "starts_at: 2023-05-22T08:00"), (END, "ends_at: 2023-05-22T18:00"))
-    assert run("events", "put", "--allow-past", str(running)).exit_code == 0
+    assert run("events", "put", "--allow-past", "--yes", str(running)).exit_code == 0
     moved = seed_file(four_registered, (START, "starts_at: 2023-05-22T08:00"), (END, "ends_at: 2023-05-22T18:00"),
                       ("name: Partos\n  address", "name: Zaal 2\n  address"))
-    result = run("events", "put", str(moved))
+    result = run("events", "put", "--yes", str(moved))
     assert result.exit_code == 0, result.output
     assert store.event_definition(SEED_EVENT_ID).location.name == "Zaal 2"
 
@@ -137,7 +138,7 @@ def test_allow_past_publishes_but_the_expiry_never_falls_within_a_day(four_regis
     from now: DynamoDB would have deleted the registrations before the date could be put right."""
     now = int(clock.now().timestamp())
     typo = seed_file(four_registered, (START, "starts_at: 2022-06-27T14:00"), (END, "ends_at: 2022-06-27T17:00"))
-    result = run("events", "put", "--allow-past", str(typo))
+    result = run("events", "put", "--allow-past", "--yes", str(typo))
     assert result.exit_code == 0, result.output
     after = expiries()
     assert len(after) >= 6  # registrations, guards, the waitlist bucket
@@ -165,3 +166,126 @@ def test_the_restamp_floor_holds_on_every_publish_path(aws):
     store.put_event(event)  # put right: the time is the event's again
     assert lifecycle.keep_retention(SEED_EVENT_ID) == 2
     assert set(expiries().values()) == {event.retention_until(90)}
+
+
+# -- --dry-run and the question before emailing ------------------------------------------------------------
+
+
+def registration_items() -> dict[str, dict]:
+    return {i["email"]: i for i in store.iter_registrations(SEED_EVENT_ID, consistent=True)}
+
+
+def test_dry_run_says_what_would_change_and_whom_it_would_email_and_writes_nothing(four_registered):
+    before_items = table_items()
+    later = seed_file(four_registered, (START, "starts_at: 2023-06-05T15:00"), (END, "ends_at: 2023-06-05T18:00"),
+                      ("capacity: 2", "capacity: 3"))
+
+    preview = run("events", "put", "--dry-run", str(later))
+
+    assert preview.exit_code == 0, preview.output
+    assert preview.stdout.splitlines() == [
+        "Dry run: nothing was written.",
+        f"Would update event {SEED_EVENT_ID}: 3 field(s) changed: starts_at, ends_at, capacity.",
+        "Capacity 2 -> 3 (2 confirmed, 2 waitlisted).",
+        "Would promote 1 waitlisted registration(s) into the new seats.",
+        "The time would change.",
+        "Would email 4 registrant(s):",
+        "  4 about the new time (3 holding a seat, 1 waiting)",
+        "  1 that a seat is theirs (promoted from the waitlist into the new seats)",
+    ]
+    assert sorted(map(str, table_items())) == sorted(map(str, before_items))  # not one item written
+
+    done = run("events", "put", "--yes", str(later))  # what the preview said is what happens
+    assert done.exit_code == 0, done.output
+    assert "Promoted 1 waitlisted registration(s) into the new seats." in done.stdout
+    assert "Told 4 registration(s) of the change (their emails follow)." in done.stdout
+    items = registration_items()
+    assert items["p2@example.org"]["status"] == "confirmed"
+    assert sorted(a for a, i in items.items() if "updated" in i["notifications"]) == [
+        "p0@example.org", "p1@example.org", "p2@example.org", "p3@example.org"]
+
+
+def test_dry_run_of_an_unchanged_file_and_of_a_new_event(aws, tmp_path):
+    path = seed_file(tmp_path)
+    new = run("events", "put", "--dry-run", str(path))
+    assert new.exit_code == 0, new.output
+    assert new.stdout.splitlines() == ["Dry run: nothing was written.",
+                                       f"Would create event {SEED_EVENT_ID} (capacity 2).", "Would email nobody."]
+    with pytest.raises(store.EventNotFound):
+        store.get_event_item(SEED_EVENT_ID, consistent=True)
+    assert run("events", "put", str(path)).exit_code == 0
+    same = run("events", "put", "--dry-run", str(path))
+    assert same.stdout.splitlines() == [
+        "Dry run: nothing was written.",
+        f"Event {SEED_EVENT_ID} is unchanged: putting it again would store the same definition.",
+        "Would email nobody."]
+
+
+def test_dry_run_refuses_a_move_into_the_past_as_the_put_would(four_registered):
+    typo = seed_file(four_registered, (START, "starts_at: 2022-06-27T14:00"), (END, "ends_at: 2022-06-27T17:00"))
+    preview = run("events", "put", "--dry-run", str(typo))
+    assert preview.exit_code == 2 and preview.stdout == ""
+    assert pinned(preview.stderr) == pinned(run("events", "put", str(typo)).stderr)
+    assert f"{typo}: starts_at: 2022-06-27T14:00 has passed" in preview.stderr
+
+
+def test_dry_run_names_the_no_seat_emails_of_a_cutoff_let_into_the_past(four_registered):
+    closed = seed_file(four_registered, ("waitlist: true", "waitlist: true\nwaitlist_closes_at: 2023-05-22T08:00"))
+    preview = run("events", "put", "--dry-run", "--allow-past", str(closed))
+    assert preview.exit_code == 0, preview.output
+    assert preview.stdout.splitlines()[1:] == [
+        f"Would update event {SEED_EVENT_ID}: 1 field(s) changed: waitlist_closes_at.",
+        "Would email 2 registrant(s):",
+        "  2 that no seat came free (the waitlist cutoff has passed)",
+    ]
+
+
+def test_dry_run_names_the_reminders_a_move_makes_due_at_once(four_registered):
+    """Moved to tomorrow 08:00, the one-day reminder's time (today 08:00) has passed: the scheduled function sends it
+    to the confirmed who registered before it at its next run."""
+    from chalicelib import aws
+    from chalicelib.settings import get_settings
+
+    for item in registration_items().values():  # registered a week before the clock's now
+        aws.client("dynamodb").update_item(
+            TableName=get_settings().table_name, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+            UpdateExpression="SET registered_at = :at",
+            ExpressionAttributeValues={":at": {"S": "2023-05-15T08:00:00+00:00"}})
+    tomorrow = seed_file(four_registered, (START, "starts_at: 2023-05-23T08:00"), (END, "ends_at: 2023-05-23T10:00"))
+    preview = run("events", "put", "--dry-run", str(tomorrow))
+    assert preview.exit_code == 0, preview.output
+    assert preview.stdout.splitlines()[-3:] == [
+        "Would email 4 registrant(s):",
+        "  4 about the new time (2 holding a seat, 2 waiting)",
+        "  2 with the 1d reminder now (its time has passed)",
+    ]
+    assert run("events", "put", "--yes", str(tomorrow)).exit_code == 0
+    asked = jobs.run_due(clock.now())
+    reminded = sorted(a for a, i in registration_items().items() if "reminder_1d" in i["notifications"])
+    assert reminded == ["p0@example.org", "p1@example.org"], asked
+
+
+def test_put_asks_before_it_emails_registrants(four_registered):
+    moved = seed_file(four_registered, ("name: Partos\n  address", "name: Zaal 2\n  address"))
+    question = (f"This will email 4 registrant(s) of {SEED_EVENT_ID}: 4 about the new place (2 holding a seat, "
+                "2 waiting). Continue? [y/N]: ")
+
+    no = run("events", "put", str(moved), input="n\n")
+    assert no.exit_code == 1 and no.stderr.startswith(question), no.output
+    unanswered = run("events", "put", str(moved))  # a script with nothing on stdin: as registrations cancel does
+    assert unanswered.exit_code == 1 and unanswered.stderr.startswith(question)
+    assert store.event_definition(SEED_EVENT_ID).location.name == "Partos"
+    assert all("updated" not in i["notifications"] for i in registration_items().values())
+
+    yes = run("events", "put", str(moved), input="y\n")
+    assert yes.exit_code == 0, yes.output
+    assert "Told 4 registration(s) of the change (their emails follow)." in yes.stdout
+    assert store.event_definition(SEED_EVENT_ID).location.name == "Zaal 2"
+
+
+def test_put_does_not_ask_when_nobody_is_emailed(four_registered):
+    retitled = seed_file(four_registered, ("nl: \"Workshop Best Practices", "nl: \"Workshop: Best Practices"))
+    result = run("events", "put", str(retitled))
+    assert result.exit_code == 0, result.output
+    assert "Continue?" not in result.output
+    assert store.event_definition(SEED_EVENT_ID).title.nl.startswith("Workshop: Best Practices")
