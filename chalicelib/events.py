@@ -21,6 +21,7 @@ from pydantic import (
     HttpUrl,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "Branding",
     "Event",
     "EventFileError",
+    "FieldProblems",
     "Language",
     "LineText",
     "LocalTime",
@@ -108,6 +110,20 @@ __all__ = [
     "unsafe_character",
     "utc_text",
 ]
+
+
+#: A place in an event file as Pydantic gives it: field names and list indexes counted from 0.
+Where = tuple[str | int, ...]
+
+
+class FieldProblems(ValueError):
+    """Problems a check across an event's fields found, each with the field it is about: ``problems`` is
+    ``[(where, reason)]``, ``where`` a path in the file from the model the check runs on
+    (``("questions", 1, "label", "en")``). :func:`parse_event` reports each at its field, not at the file."""
+
+    def __init__(self, problems: list[tuple[Where, str]]):
+        self.problems = problems
+        super().__init__("; ".join(reason for _, reason in problems))
 
 
 class Event(BaseModel):
@@ -167,33 +183,54 @@ class Event(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> Event:
-        first = self.languages[0]
-        texts = {"title": self.title, "description": self.description, "audience": self.audience}
-        for field, text in texts.items():
-            if text is not None and not getattr(text, first):
-                raise ValueError(f"{field} needs a text in the first language ({first})")
-        for question in self.questions:
-            if not getattr(question.label, first):
-                raise ValueError(f"question {question.id!r} needs a label in {first}")
+    def _consistent(self, info: ValidationInfo) -> Event:
+        stored = bool((info.context or {}).get("stored"))
+        missing = self._missing_texts(self.languages[:1] if stored else self.languages, options=not stored)
+        if missing:
+            raise FieldProblems(missing)
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
+            raise FieldProblems([(("ends_at",), "ends_at must be after starts_at")])
         for field in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at", "waitlist_closes_at"):
             wall = getattr(self, field)
             if wall is not None and not self._exists(wall):
-                raise ValueError(f"{field} {wall.isoformat()} does not exist in {self.timezone} "
-                                 "(the clocks skip that hour when daylight saving time starts)")
+                raise FieldProblems([((field,), f"{field} {wall.isoformat()} does not exist in {self.timezone} "
+                                     "(the clocks skip that hour when daylight saving time starts)")])
         if self.registration_opens_at and self.registration_opens_at >= self.closes_at_local:
-            raise ValueError("registration_opens_at must be before the registration closes")
+            raise FieldProblems([(("registration_opens_at",),
+                                  "registration_opens_at must be before the registration closes")])
+        if not stored and self.registration_closes_at is not None and self.registration_closes_at > self.ends_at:
+            # A stored definition from before this rule keeps working (its registrations are closed by then).
+            raise FieldProblems([(("registration_closes_at",),
+                                  "registration_closes_at must not be after ends_at: nobody can register for an "
+                                  "event that has ended")])
         if self.waitlist_closes_at is not None:
             if self.waitlist_closes_at > self.ends_at:
-                raise ValueError("waitlist_closes_at must not be after ends_at: nobody can take a seat after the event")
+                raise FieldProblems([(("waitlist_closes_at",), "waitlist_closes_at must not be after ends_at: "
+                                                               "nobody can take a seat after the event")])
             if self.registration_opens_at and self.waitlist_closes_at <= self.registration_opens_at:
-                raise ValueError("waitlist_closes_at must be after registration_opens_at")
+                raise FieldProblems([(("waitlist_closes_at",),
+                                      "waitlist_closes_at must be after registration_opens_at")])
         ids = [q.id for q in self.questions]
         if len(set(ids)) != len(ids):
-            raise ValueError("question ids must be unique")
+            raise FieldProblems([(("questions",), "question ids must be unique")])
         return self
+
+    def _missing_texts(self, languages: tuple[str, ...], *, options: bool) -> list[tuple[Where, str]]:
+        """``(where, reason)`` for each shown text lacking one of ``languages``: ``title``, ``description``,
+        ``audience`` (when given), each question's label and (``options``) each option's label. A form or
+        email in that language would show another language's text (README, "Event files")."""
+        texts: list[tuple[Where, Text]] = [(("title",), self.title), (("description",), self.description)]
+        if self.audience is not None:
+            texts.append((("audience",), self.audience))
+        for n, question in enumerate(self.questions):
+            texts.append((("questions", n, "label"), question.label))
+            if options:
+                texts.extend((("questions", n, "options", m, "label"), option.label)
+                             for m, option in enumerate(question.options))
+        return [((*where, language), f"no {_language_name(language)} text ({language}), while languages lists "
+                                     f"{language}: the {_language_name(language)} form and emails would show "
+                                     "another language's text; add it, or take the language out of languages")
+                for where, text in texts for language in languages if not getattr(text, language)]
 
     def _exists(self, wall: datetime) -> bool:
         """Whether a naive local time occurs in the zone (not in a daylight-saving gap)."""
@@ -348,6 +385,13 @@ def utc_text(instant: datetime) -> str:
     return instant.isoformat().replace("+00:00", "Z")
 
 
+def _language_name(language: str) -> str:
+    """``en`` -> ``English``, ``nl`` -> ``Dutch`` (Babel's English name of the language)."""
+    from babel import Locale
+
+    return str(Locale.parse(language).english_name)
+
+
 class EventFileError(ValueError):
     """An event file that cannot be used; ``str()`` names the file, each field and the reason."""
 
@@ -370,8 +414,21 @@ def parse_event(data: object, source: Path | str = "<event>", *, stored: bool = 
     try:
         return Event.model_validate(data, context={"stored": stored})
     except ValidationError as exc:
-        problems = [(".".join(str(p) for p in err["loc"]) or "(file)", err["msg"]) for err in exc.errors()]
+        problems: list[tuple[str, str]] = []
+        for err in exc.errors():
+            found = (err.get("ctx") or {}).get("error")
+            if isinstance(found, FieldProblems):
+                problems.extend((_where((*err["loc"], *where)), f"Value error, {reason}")
+                                for where, reason in found.problems)
+            else:
+                problems.append((_where(err["loc"]), err["msg"]))
         raise EventFileError(source, problems) from None
+
+
+def _where(loc: Where) -> str:
+    """A place in the file (Pydantic's ``loc``) as the error names it: ``location.country``, ``questions.1.options``;
+    ``(file)`` for the file as a whole."""
+    return ".".join(str(p) for p in loc) or "(file)"
 
 
 def load_event_file(path: Path | str) -> Event:

@@ -73,8 +73,9 @@ def test_closed_event_shows_no_form(client, aws):
     from chalicelib.events import parse_event
 
     event = {
-        "id": "closed-workshop", "languages": ["en", "nl"], "title": {"en": "Closed workshop"},
-        "description": {"en": "Too late."}, "timezone": "Europe/Amsterdam",
+        "id": "closed-workshop", "languages": ["en", "nl"],
+        "title": {"en": "Closed workshop", "nl": "Gesloten workshop"},
+        "description": {"en": "Too late.", "nl": "Te laat."}, "timezone": "Europe/Amsterdam",
         "starts_at": "2023-06-12T10:00:00", "ends_at": "2023-06-12T12:00:00",
         "registration_closes_at": "2023-05-01T00:00:00",
         "location": {"name": "Partos", "address": "Ellermanstraat 18b", "city": "Amsterdam", "country": "NL"},

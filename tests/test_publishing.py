@@ -121,8 +121,8 @@ def test_every_single_line_field_refuses_breaks_and_control_characters(field, be
 
 
 def test_multi_line_fields_keep_line_breaks_but_refuse_other_control_characters():
-    data = {**CASES_EVENT, "description": {"nl": "Regel een\nRegel twee\tmet tab"},
-            "audience": {"nl": "Leden\nen gasten"}}
+    data = {**CASES_EVENT, "description": {"nl": "Regel een\nRegel twee\tmet tab", "en": "Line one"},
+            "audience": {"nl": "Leden\nen gasten", "en": "Members\nand guests"}}
     event = parse_event(data)
     assert event.description.nl == "Regel een\nRegel twee\tmet tab"
     with pytest.raises(EventFileError) as refused:

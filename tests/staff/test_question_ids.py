@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from tests.staff.conftest import CASES_EVENT, person, run, table_items, write_aws_export
 
 CLASHING = {**CASES_EVENT, "id": "clashing-questions", "questions": [
-    {"id": "status", "type": "text", "label": {"nl": "Status in uw organisatie"}},
-    {"id": "answer_status", "type": "boolean", "label": {"nl": "Akkoord met status"}},
-    {"id": "email_state", "type": "text", "label": {"nl": "Staat"}},
+    {"id": "status", "type": "text", "label": {"nl": "Status in uw organisatie", "en": "Status"}},
+    {"id": "answer_status", "type": "boolean", "label": {"nl": "Akkoord met status", "en": "Agrees"}},
+    {"id": "email_state", "type": "text", "label": {"nl": "Staat", "en": "State"}},
 ]}
 
 
 def event_with(question_ids: list[str]) -> dict:
-    return {**CASES_EVENT, "questions": [{"id": q, "type": "text", "label": {"nl": q}} for q in question_ids]}
+    return {**CASES_EVENT, "questions": [{"id": q, "type": "text", "label": {"nl": q, "en": q}} for q in question_ids]}
 
 
 @pytest.mark.case("colliding-question-id")
