@@ -112,6 +112,34 @@ __all__ = [
 ]
 
 
+#: Abbreviations people write for a zone, the zone they most likely mean (an IANA name, Region/City): a clock
+#: shows CEST or CET by the season, and the event's zone gives both (README, "Event files").
+_ZONE_ABBREVIATIONS = {
+    "CET": "Europe/Amsterdam", "CEST": "Europe/Amsterdam", "MEZ": "Europe/Berlin", "MESZ": "Europe/Berlin",
+    "BST": "Europe/London", "WEST": "Europe/Lisbon", "EEST": "Europe/Athens", "IST": "Asia/Kolkata",
+    "EDT": "America/New_York", "CDT": "America/Chicago", "MDT": "America/Denver", "PDT": "America/Los_Angeles",
+    "PST": "America/Los_Angeles", "CST": "America/Chicago", "AEST": "Australia/Sydney",
+}
+
+
+def _zone_hint(value: str) -> str:
+    """How to write the zone ``value`` meant: the zone an abbreviation stands for (``CEST``), the name in its
+    right case (``europe/amsterdam``) or a close spelling (``Europe/Amsterdamm``), else an example."""
+    import difflib
+    from zoneinfo import available_timezones
+
+    abbreviation = _ZONE_ABBREVIATIONS.get(value.strip().upper())
+    if abbreviation:
+        return (f"{value.strip()} is what a clock shows, not a zone; write the zone's name, e.g. {abbreviation} "
+                "(the event's city or the nearest one listed in the tz database)")
+    zones = sorted(available_timezones())
+    same = [zone for zone in zones if zone.lower() == value.strip().lower()]
+    close = same or difflib.get_close_matches(value.strip(), zones, n=1, cutoff=0.8)
+    if close:
+        return f"did you mean {close[0]}?"
+    return "write the zone's name from the tz database, Region/City, e.g. Europe/Amsterdam"
+
+
 #: A place in an event file as Pydantic gives it: field names and list indexes counted from 0.
 Where = tuple[str | int, ...]
 
@@ -172,7 +200,7 @@ class Event(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
+            raise ValueError(f"unknown IANA time zone {value!r}: {_zone_hint(value)}") from None
         return value
 
     @field_validator("languages")
@@ -409,7 +437,8 @@ def parse_event(data: object, source: Path | str = "<event>", *, stored: bool = 
     release accepted and :data:`EXPORT_COLUMNS` or :data:`RESERVED_QUESTION_PREFIX` now reserve
     is let through there (the event keeps working; the exports rename its column), while a file
     being published is refused. Raises :class:`EventFileError` with ``(field, reason)`` pairs,
-    fields dotted like ``location.country`` or ``questions.1.options``.
+    fields as YAML paths with positions counted from 1 and the ids on the way (:func:`_where`):
+    ``location.country``, ``questions[2].options (question role)``.
     """
     try:
         return Event.model_validate(data, context={"stored": stored})
@@ -418,17 +447,34 @@ def parse_event(data: object, source: Path | str = "<event>", *, stored: bool = 
         for err in exc.errors():
             found = (err.get("ctx") or {}).get("error")
             if isinstance(found, FieldProblems):
-                problems.extend((_where((*err["loc"], *where)), f"Value error, {reason}")
+                problems.extend((_where((*err["loc"], *where), data), f"Value error, {reason}")
                                 for where, reason in found.problems)
             else:
-                problems.append((_where(err["loc"]), err["msg"]))
+                problems.append((_where(err["loc"], data), err["msg"]))
         raise EventFileError(source, problems) from None
 
 
-def _where(loc: Where) -> str:
-    """A place in the file (Pydantic's ``loc``) as the error names it: ``location.country``, ``questions.1.options``;
-    ``(file)`` for the file as a whole."""
-    return ".".join(str(p) for p in loc) or "(file)"
+#: What an item of a list of the file is called when an error names it by its id.
+_ITEM_KINDS = {"questions": "question", "options": "option"}
+
+
+def _where(loc: Where, data: object) -> str:
+    """A place in the file (Pydantic's ``loc`` into ``data``, the file as read) as the error names it, its
+    YAML path with positions counted from 1 for people, then the ids of the questions and options on the
+    way (not the id the error is about): ``location.country``, ``questions[6].max_length (question needs)``,
+    ``questions[2].options[1].label.en (question role, option campaigner)``; ``(file)`` for the whole file."""
+    path, names, node = "", [], data
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            path += f"[{part + 1}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            item_id = node.get("id") if isinstance(node, dict) else None
+            if isinstance(item_id, str) and loc[index + 1:index + 2] != ("id",):
+                names.append(f"{_ITEM_KINDS.get(str(loc[index - 1]) if index else '', 'item')} {item_id}")
+        else:
+            path += f".{part}" if path else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return (path or "(file)") + (f" ({', '.join(names)})" if names else "")
 
 
 def load_event_file(path: Path | str) -> Event:

@@ -82,15 +82,16 @@ def test_make_run_refuses_to_start_with_a_two_line_title(tmp_path):
     assert not (tmp_path / "state").exists()
 
 
-#: Every single-line field of an event, as ``(path in the file, dotted field in the error)``.
+#: Every single-line field of an event, as ``(path in the file, the field in the error)``: positions counted from 1.
 SINGLE_LINE_FIELDS = [
     (("title", "nl"), "title.nl"),
     (("location", "name"), "location.name"),
     (("location", "address"), "location.address"),
     (("location", "city"), "location.city"),
     (("organiser", "name"), "organiser.name"),
-    (("questions", 1, "label", "nl"), "questions.1.label.nl"),
-    (("questions", 2, "options", 0, "label", "nl"), "questions.2.options.0.label.nl"),
+    (("questions", 1, "label", "nl"), "questions[2].label.nl (question note)"),
+    (("questions", 2, "options", 0, "label", "nl"),
+     "questions[3].options[1].label.nl (question diet, option vegetarian)"),
 ]
 #: Characters no single-line field may hold: line breaks and separators, tabs, C0 and C1 controls, bidi controls.
 BREAKING = st.sampled_from(["\n", "\r", "\r\n", "\x85", "\u2028", "\u2029", "\t", "\x00", "\x0b", "\x1b", "\x7f",
