@@ -26,9 +26,10 @@ from chalicelib import (
     store,
     tokens,
 )
-from chalicelib.bodies import parse_body, parse_token_body
+from chalicelib.bodies import FORM_TYPE, parse_body, parse_email_body, parse_token_body
 from chalicelib.errors import ServiceError
 from chalicelib.events import Event
+from chalicelib.i18n import RESEND_ANSWER
 from chalicelib.lambdalog import with_lambda_context
 from chalicelib.problems import Problem
 from chalicelib.routes import answers, door, static
@@ -36,6 +37,7 @@ from chalicelib.routes.answers import (
     PAGE_METHODS,
     SERVICE_LANGUAGES,
     ErrorAnswer,
+    current_request,
     event_page,
     header,
     headers_only,
@@ -153,7 +155,9 @@ def create_registration(event_id: str) -> Response:
         on_error.language = _answer_language(event, body.data)
         body.data.setdefault("language", on_error.language)  # emails in the language the request asked for
         if body.is_form:
-            on_error.form = (event, body.data)
+            on_error.form = (event, body.data)  # errors as pages from here on
+            if cors.form_from_another_site(current_request().headers):
+                raise Problem(403, "form-from-another-site", on_error.language)
         result = registrations.register(event_id, body.data, on_error.language, event=event)
     except (ServiceError, Problem, BotoCoreError, ClientError) as error:
         return on_error.to(error)
@@ -163,6 +167,33 @@ def create_registration(event_id: str) -> Response:
     else:
         logger.info("honeypot post ignored", extra={"event_id": event_id})
     return _registered(event_id, result, on_error.language, is_form=body.is_form)
+
+
+@app.route("/events/{event_id}/resend", methods=["POST"], content_types=["*/*"])
+def resend_registration_email(event_id: str) -> Response:
+    """A registrant's "send my email again" (README, "HTTP API"): ``email`` as a form post or JSON.
+
+    202 (JSON) or a page (form post) that says the same whether or not the address is registered
+    (``registrations.resend_own``); 404 for an unknown event, 422 for no address, 403 for a form
+    from a page of another site, as registering answers them.
+    """
+    on_error = ErrorAnswer(visitor_language(SERVICE_LANGUAGES))
+    is_form = (header("content-type") or "").split(";")[0].strip().lower() == FORM_TYPE
+    if is_form:
+        on_error.page_base_path = "../.."
+    try:
+        event = store.event_definition(event_id)
+        on_error.language = visitor_language(event.languages)
+        email, is_form = parse_email_body(header("content-type"), raw_body(), on_error.language)
+        if is_form and cors.form_from_another_site(current_request().headers):
+            raise Problem(403, "form-from-another-site", on_error.language)
+        registrations.resend_own(event, email)
+    except (ServiceError, Problem, BotoCoreError, ClientError) as error:
+        return on_error.to(error)
+    title, detail = RESEND_ANSWER[on_error.language]
+    if is_form:
+        return html_answer(pages.message(on_error.language, title, detail, "../.."), event=event)
+    return json_answer({"detail": detail}, 202)
 
 
 def _answer_language(event: Event, data: dict[str, Any]) -> str:

@@ -21,9 +21,9 @@ from urllib.parse import parse_qs
 from werkzeug.http import parse_options_header
 
 from chalicelib.events import Event
-from chalicelib.i18n import joined
+from chalicelib.i18n import field_error, joined
 from chalicelib.problems import Problem
-from chalicelib.validation import form_to_data
+from chalicelib.validation import FieldError, checked_email, form_to_data
 
 MAX_BODY_BYTES = 16 * 1024
 #: The UTF-8 byte order mark (U+FEFF encoded), ignored at the start of a UTF-8 body (RFC 8259 section 8.1).
@@ -132,6 +132,28 @@ def parse_token_body(content_type: str | None, raw: bytes | None, language: str)
     data, is_form = _read_object(content_type, raw, language, _token_form, empty_json=True)
     token = data.get("token")
     return (token if isinstance(token, str) else ""), is_form
+
+
+def _email_form(body: bytes, charset: str) -> dict[str, Any]:
+    pairs = parse_qs(body.decode("ascii"), keep_blank_values=True, encoding=charset, errors="strict")
+    return {"email": (pairs.get("email") or [""])[-1]}
+
+
+def parse_email_body(content_type: str | None, raw: bytes | None, language: str) -> tuple[str, bool]:
+    """The ``email`` of a "send my email again" post (form or JSON; README, "HTTP API") and whether it
+    was a form post. Raises :class:`Problem` 413, 415 or 400 like :func:`parse_body`, and 422
+    ``validation-failed`` when ``email`` is missing, not a string, or no address registering accepts.
+    """
+    data, is_form = _read_object(content_type, raw, language, _email_form, empty_json=False)
+    email = data.get("email")
+    code = "required" if email is None or (isinstance(email, str) and not email.strip()) else (
+        "invalid_type" if not isinstance(email, str) else "")
+    if not code:
+        try:
+            return checked_email(str(email)), is_form
+        except ValueError:
+            code = "invalid_email"
+    raise Problem(422, "validation-failed", language, errors=[FieldError("email", code, field_error(code, language))])
 
 
 def parse_json_object(content_type: str | None, raw: bytes | None, language: str) -> dict[str, Any]:

@@ -54,6 +54,23 @@ def allowed_origin(origin: str | None, allowed: Iterable[str] | None = None) -> 
     return candidate if candidate in origins and candidate != "*" else None
 
 
+def form_from_another_site(request_headers: Mapping[str, str] | None) -> bool:
+    """Whether a form post comes from a page of another site that is not on the allow-list (CSRF).
+
+    A browser says where a request comes from in ``Sec-Fetch-Site`` (W3C Fetch Metadata): our own
+    form (its page, or in an iframe) posts ``same-origin``. A post ``cross-site`` or ``same-site``
+    is taken only from an origin in ``ALLOWED_ORIGINS`` (an organiser's own HTML form, README
+    "Embedding the form"), so a page elsewhere cannot make its visitors' browsers register, each
+    from another IP address, past the AWS WAF's per-address limit. ``Origin`` alone cannot tell:
+    a page with ``Referrer-Policy: no-referrer`` (ours has it) posts ``Origin: null``. A browser
+    that sends no ``Sec-Fetch-Site`` (before 2023) and any non-browser client are not refused.
+    """
+    site = (_get(request_headers, "sec-fetch-site") or "").strip().lower()
+    if site not in ("cross-site", "same-site"):
+        return False
+    return allowed_origin(_get(request_headers, "origin")) is None
+
+
 def response_headers(request_headers: Mapping[str, str] | None) -> dict[str, str]:
     """The CORS headers of an ordinary answer to a request with ``request_headers``.
 

@@ -46,6 +46,15 @@ def local_timestamp(event: Event, instant: datetime, language: str) -> str:
     )
 
 
+def day_timestamp(event: Event, instant: datetime, language: str) -> str:
+    """An aware instant in the event's zone with its weekday: ``"maandag 5 juni 2023 14:00 CEST"``,
+    ``"Monday, June 5, 2023 14:00 CEST"`` (Babel's full date)."""
+    local = instant.astimezone(event.zone)
+    return (
+        f"{format_date(local, 'full', locale=language)} {format_time(local, 'HH:mm', locale=language)} {local.tzname()}"
+    )
+
+
 def short_start(event: Event, language: str) -> str:
     """``"ma 5 jun, 14:00 CEST"``: the event's start, short, for a subject line (Babel, the zone's abbreviation)."""
     start = event.local(event.starts_at)

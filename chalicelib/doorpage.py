@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib import checkin, templates
 from chalicelib.branding import look
-from chalicelib.dates import event_when, local_timestamp
+from chalicelib.dates import day_timestamp, event_when, local_timestamp
 from chalicelib.events import Event
 
 #: The QR decoder the build copies from npm (``make vendored``): the page links it when it is there.
@@ -38,6 +38,18 @@ HEADLINES: dict[str, dict[str, str]] = {
     "unknown_code": {"nl": "Onbekende code", "en": "Unknown code"},
     "undone": {"nl": "Check-in ongedaan gemaakt", "en": "Check-in undone"},
     "not_checked_in": {"nl": "Was niet ingecheckt", "en": "Was not checked in"},
+}
+
+#: A line under some answers (``note``): ``early`` a check-in before the event's day (``{starts}``: the event's
+#: start), ``early_before`` an earlier check-in made before the event's day (``{when}``: when), and what to
+#: do about an unknown code.
+NOTES: dict[str, dict[str, str]] = {
+    "early": {"nl": "Dit evenement begint op {starts} — vroeg ingecheckt.",
+              "en": "This event starts on {starts} — checked in early."},
+    "early_before": {"nl": "Die check-in was op {when}, vóór de dag van het evenement: maak hem ongedaan als het "
+                           "een test was.",
+                     "en": "That check-in was on {when}, before the event's day: undo it if it was a test."},
+    "unknown_code": {"nl": "Controleer de code, of zoek op naam.", "en": "Check the code, or search by name."},
 }
 
 #: The words of the page itself and of its script (``data-text-*`` attributes).
@@ -127,14 +139,35 @@ def person_json(event: Event, person: checkin.Person, lang: str) -> dict[str, An
 
 def result_json(event: Event, result: checkin.Result, lang: str) -> dict[str, Any]:
     """The answer to a scan or an undo: ``outcome``, ``tone``, ``title`` (the headline in ``lang``),
-    ``changed``, and ``person`` (:func:`person_json`, ``null`` when no registration was found)."""
-    time = _time(event, result.person, lang) if result.person else None
+    ``changed``, ``person`` (:func:`person_json`, ``null`` when no registration was found), ``early``
+    and ``note``.
+
+    ``early`` says that the check-in this answer shows (``checked_in``, ``already_checked_in``) was made
+    before the event's day (``checkin.early``): allowed, as pretix allows it, but said, so that a
+    volunteer trying the link sees they checked a real person in, and the door on the day sees a check-in
+    that may have been a try-out. ``note`` is the line the page shows under the answer (:data:`NOTES`,
+    in ``lang``), or ``null``.
+    """
+    person = result.person
+    time = _time(event, person, lang) if person else None
+    checked_in_at = person.checked_in_at if person and result.outcome in ("checked_in", "already_checked_in") \
+        else None
+    is_early = checked_in_at is not None and checkin.early(event, checked_in_at)
+    note = None
+    if is_early and result.outcome == "checked_in":
+        note = NOTES["early"][lang].format(starts=day_timestamp(event, event.utc(event.starts_at), lang))
+    elif is_early and checked_in_at is not None:
+        note = NOTES["early_before"][lang].format(when=day_timestamp(event, checked_in_at, lang))
+    elif result.outcome in NOTES:
+        note = NOTES[result.outcome][lang]
     return {
         "outcome": result.outcome,
         "tone": TONES[result.outcome],
         "title": HEADLINES[result.outcome][lang].format(time=time or "?"),
         "changed": result.changed,
-        "person": person_json(event, result.person, lang) if result.person else None,
+        "person": person_json(event, person, lang) if person else None,
+        "early": is_early,
+        "note": note,
     }
 
 

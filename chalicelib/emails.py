@@ -345,8 +345,12 @@ def _previous(update: dict[str, Any] | None, event: Event, language: str) -> dic
             "previous_place": previous.get("place", "") if schedules.PLACE in changes else ""}
 
 
-def _intro(kind: str, registration: dict[str, Any], changes: tuple[str, ...]) -> str:
-    """The phrase (``_email_phrases.j2``) that opens the email: the kind, or what changed, or a waitlist farewell."""
+def _intro(kind: str, registration: dict[str, Any], changes: tuple[str, ...], event: Event, now: datetime) -> str:
+    """The phrase (``_email_phrases.j2``) that opens the email: the kind, or what changed, or a waitlist
+    farewell; a reminder built once the event has started (a staff resend, a record that waited) says
+    that it has started, or taken place, instead of "starts in 0 seconds"."""
+    if kind == "reminder" and now >= event.utc(event.starts_at):
+        return "reminder_over" if now >= event.utc(event.ends_at) else "reminder_started"
     if kind == "cancelled" and registration.get("cancelled_from") == "waitlisted":
         return "cancelled_waitlisted"
     if kind == "updated":
@@ -395,7 +399,7 @@ def build_email(
     previous = _previous(update if kind == "updated" else None, event, language)
     context = {
         **previous,
-        "intro": _intro(kind, registration, previous["changes"]),
+        "intro": _intro(kind, registration, previous["changes"], event, now),
         "lang": language,
         "kind": kind,
         "status": registration["status"],

@@ -53,6 +53,16 @@ FIELD_ERRORS: dict[str, dict[str, str]] = {
     },
 }
 
+#: The answer to "send my email again" (README, "HTTP API"), the same whether or not the address is registered.
+RESEND_ANSWER: dict[str, tuple[str, str]] = {
+    "en": ("Check your mailbox", "If this address is registered for this event, its latest email is on its way "
+           "again; it can take a few minutes, and may land in your spam folder. One such email goes out every "
+           "10 minutes at most."),
+    "nl": ("Kijk in je mailbox", "Als dit adres voor dit evenement is ingeschreven, is de laatste e-mail opnieuw "
+           "onderweg; dat kan een paar minuten duren, en hij kan in je spammap terechtkomen. Er gaat hooguit één "
+           "zo'n e-mail per 10 minuten uit."),
+}
+
 PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
     # code: {language: (title, detail)}
     "malformed-body": {
@@ -86,6 +96,13 @@ PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
     "unsupported-media-type": {
         "en": ("Unsupported media type", "Send {accepted}, not {got}."),
         "nl": ("Niet-ondersteund type", "Stuur {accepted}, niet {got}."),
+    },
+    "form-from-another-site": {
+        "en": ("Form from another site", "This form was sent from a site that may not register people for this "
+               "event. Register on the organiser's site or on this service's own form."),
+        "nl": ("Formulier van een andere site", "Dit formulier is verstuurd vanaf een site die geen mensen voor dit "
+               "evenement mag inschrijven. Schrijf je in op de site van de organisator of op het formulier van "
+               "deze dienst zelf."),
     },
     "validation-failed": {
         "en": ("Invalid fields", "One or more fields are invalid; see errors."),

@@ -36,11 +36,13 @@ def _registration(event_id: str, registration_id: str) -> dict[str, Any]:
         raise
 
 
-def cancel(event_id: str, registration_id: str, confirm: Callable[[str], None] | None = None) -> lifecycle.CancelResult:
+def cancel(event_id: str, registration_id: str,
+           confirm: Callable[[str, str, str], None] | None = None) -> lifecycle.CancelResult:
     """Cancel a registration as its own cancel link does (``lifecycle.cancel(by="staff")``).
 
-    ``confirm(status)`` is called with the registration's status (``confirmed``/``waitlisted``)
-    before the change. Returns the ``lifecycle.CancelResult`` (``promoted_id``: who got the seat).
+    ``confirm(status, name, email)`` is called with the registration's status (``confirmed``/``waitlisted``),
+    name and address before the change, so staff see whom they cancel. Returns the
+    ``lifecycle.CancelResult`` (``promoted_id``: who got the seat).
     Raises ``store.EventNotFound``, ``store.RegistrationNotFound``, :class:`staff.NothingToDo` (not active, already
     cancelled, or the event is over) and botocore errors.
     """
@@ -48,7 +50,7 @@ def cancel(event_id: str, registration_id: str, confirm: Callable[[str], None] |
     if item.get("status") not in ACTIVE:
         raise NothingToDo(f"registration {registration_id} is {item.get('status')}")
     if confirm is not None:
-        confirm(str(item.get("status")))
+        confirm(str(item.get("status")), str(item.get("name", "")), str(item.get("email", "")))
     try:
         result = lifecycle.cancel(event_id, registration_id, by="staff")
     except store.EventOver:
@@ -201,7 +203,7 @@ def _delete_quiet_guard(event_id: str, email: str) -> bool:
     return True
 
 
-def erase_address(event_id: str, email: str, confirm: Callable[[], None] | None = None) -> EraseOutcome:
+def erase_address(event_id: str, email: str, confirm: Callable[[int], None] | None = None) -> EraseOutcome:
     """Erase the personal data of whoever registered for ``event_id`` with ``email`` (any case).
 
     Each matching registration item keeps its key and becomes ``status: erased``
@@ -212,17 +214,18 @@ def erase_address(event_id: str, email: str, confirm: Callable[[], None] | None 
     waitlist (promotion email from the stream) or is given back, a waitlisted one
     leaves the queue. One transaction per registration, conditioned on the status
     and address read (``lifecycle.erase``), retried with fresh reads on a concurrent change.
-    ``confirm()`` is called first, before anything is read.
+    ``confirm(count)`` is called with how many registrations have the address, after they are read and
+    before anything changes.
 
     Returns an :class:`EraseOutcome`. Raises :class:`staff.NothingToDo` when no registration
     had the address, ``store.EventNotFound`` and botocore errors.
     """
-    if confirm is not None:
-        confirm()
     store.get_event_item(event_id)
     registrations = guards = changed = freed = promoted = 0
     matches = _matching_registrations(event_id, email)
     guard = _guard(event_id, email)
+    if confirm is not None:
+        confirm(len(matches))
     for index, item in enumerate(matches):
         owner = guard is not None and guard.get("for_registration") == item["registration_id"]
         guard_here = guard is not None and (owner or index == len(matches) - 1)

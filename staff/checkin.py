@@ -11,6 +11,7 @@ come from the stage (settings, environment) or else the deployed stack's outputs
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -92,14 +93,46 @@ def use_signing_key() -> None:
 
 
 @dataclass(frozen=True)
+class ShortOfEvent:
+    """A door link that stops working before its event ends (:meth:`DoorLink.short_of_event`).
+
+    ``before`` is ``"starts"`` (it is dead on the day) or ``"ends"`` (it dies during the event);
+    ``starts_at`` and ``ends_at`` are the event's (aware UTC). ``valid`` is a ``--valid`` from the
+    moment the link was made, in whole days, that covers the event until it ends, or ``None`` when
+    that is over :data:`chalicelib.checkin.DOOR_LINK_MAX_SECONDS` (31 days); then ``make_after`` is the
+    first moment (aware UTC) a new link of at most 31 days can cover it.
+    """
+
+    before: str
+    starts_at: datetime
+    ends_at: datetime
+    valid: timedelta | None
+    make_after: datetime
+
+
+@dataclass(frozen=True)
 class DoorLink:
     """A door link made by :func:`door_link`: the ``url`` (token after ``#``), the event, when it expires
-    (aware UTC, as the clock gave it) and the id of the key that signed it (retiring that key revokes it)."""
+    (aware UTC, as the clock gave it), the id of the key that signed it (retiring that key revokes it)
+    and when it was made (aware UTC, the clock's now)."""
 
     url: str
     event: Event
     expires_at: datetime
     key_id: str
+    made_at: datetime
+
+    def short_of_event(self) -> ShortOfEvent | None:
+        """Whether the link stops before its event ends, and what would cover the event; ``None`` when it
+        covers the event, or the event had ended when the link was made (README, "Check-in at the door")."""
+        starts_at, ends_at = self.event.utc(self.event.starts_at), self.event.utc(self.event.ends_at)
+        if self.expires_at >= ends_at or self.made_at >= ends_at:
+            return None
+        longest = timedelta(seconds=checkin.DOOR_LINK_MAX_SECONDS)
+        days = timedelta(days=math.ceil((ends_at - self.made_at) / timedelta(days=1)))
+        valid = min(days, longest) if ends_at - self.made_at <= longest else None
+        return ShortOfEvent("starts" if self.expires_at < starts_at else "ends", starts_at, ends_at, valid,
+                            ends_at - longest)
 
 
 def door_link(event_id: str, valid: timedelta, language: str | None, base_url: str | None) -> DoorLink:
@@ -111,9 +144,11 @@ def door_link(event_id: str, valid: timedelta, language: str | None, base_url: s
     event = store.event_definition(event_id)
     url = service_url(base_url)
     use_signing_key()
-    expires_at = clock.now() + valid
+    made_at = clock.now()
+    expires_at = made_at + valid
     token = checkin.make_door_token(event.id, expires_at)
-    return DoorLink(checkin.door_link(url, event.id, token, language), event, expires_at, token.split(".")[1])
+    return DoorLink(checkin.door_link(url, event.id, token, language), event, expires_at, token.split(".")[1],
+                    made_at)
 
 
 @dataclass(frozen=True)

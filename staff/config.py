@@ -75,6 +75,9 @@ def resolve(stage: str | None, local: bool, table: str | None, aws_port: str | N
         if stage not in (None, LOCAL_STAGE):
             raise ConfigError("--local is the local stage; leave out --stage or say --stage local")
         port = aws_port or os.environ.get("AWS_PORT") or DEFAULT_AWS_PORT
+        if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f"AWS_PORT {port!r} is not a port number (1 to 65535): the port make run's "
+                              "AWS stand-in uses, e.g. AWS_PORT=5100")
         how = (f"AWS_PORT={port}" if (aws_port or os.environ.get("AWS_PORT"))
                else f"AWS_PORT not set: port {port}, the default")
         env = stage_environment(LOCAL_STAGE)

@@ -104,11 +104,18 @@ class S3Source(Source):
         self.prefix = prefix
 
     def files(self) -> list[Listed]:
+        from botocore.exceptions import ClientError
+
         found = []
         paginator = aws.client("s3").get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
-            for obj in page.get("Contents", []):
-                found.append(Listed(obj["Key"], int(obj.get("Size", 0)), obj["LastModified"].timestamp()))
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for obj in page.get("Contents", []):
+                    found.append(Listed(obj["Key"], int(obj.get("Size", 0)), obj["LastModified"].timestamp()))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NoSuchBucket":  # an unknown export: exit 1
+                raise ExportNotFound(f"s3://{self.bucket}: no such bucket") from None
+            raise
         return found
 
     def open(self, key: str) -> BinaryIO:

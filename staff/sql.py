@@ -81,10 +81,23 @@ def _literal(text: str) -> str:
 
 
 def query(connection: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run ``sql``; returns ``(column names, rows)``. Raises :class:`QueryError` for SQL DuckDB refuses."""
+    """Run ``sql``; returns ``(column names, rows)``.
+
+    Only queries that read (DuckDB's statement types ``SELECT``, which includes ``DESCRIBE``,
+    ``SHOW`` and ``SUMMARIZE``, and ``EXPLAIN``), as DuckDB's own parser classifies each statement:
+    the table is an in-memory copy, so a ``DELETE`` would print a count and change nothing anywhere.
+    Raises :class:`QueryError` for no statement, another kind of statement, and SQL DuckDB refuses.
+    """
     import duckdb
 
     try:
+        statements = connection.extract_statements(sql)
+        if not statements:
+            raise QueryError('no SQL given: write a query, e.g. "SELECT count(*) FROM registrations"')
+        kinds = sorted({s.type.name for s in statements} - {"SELECT", "EXPLAIN"})
+        if kinds:
+            raise QueryError(f"only queries that read are run (SELECT, DESCRIBE, SUMMARIZE, EXPLAIN), not "
+                             f"{', '.join(kinds)}: the table is a copy of the export, and nothing here changes it")
         result = connection.execute(sql)
         if result is None or result.description is None:  # no statement, or one without a result
             return [], []

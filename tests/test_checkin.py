@@ -342,10 +342,15 @@ def test_a_scan_checks_in_once_and_then_says_already_with_the_time(client, seed_
         "outcome": "checked_in", "tone": "ok", "title": "Checked in", "changed": True,
         "person": {"name": "Zoë van der Berg-Ødegård", "organisation": "Wilde Ganzen", "status": "confirmed",
                    "checked_in_at": local.isoformat(timespec="seconds"), "time": local.strftime("%H:%M"), "code": code},
+        # the clock reads 22 May, the event is on 5 June
+        "early": True, "note": "This event starts on Monday, June 5, 2023 14:00 CEST — checked in early.",
     }
     second = scan(client, code, lang="nl")
     assert second["outcome"] == "already_checked_in" and second["changed"] is False and second["tone"] == "warn"
     assert second["title"] == f"Al ingecheckt om {local.strftime('%H:%M')}"
+    assert second["early"] is True and second["note"] == (
+        f"Die check-in was op maandag 22 mei 2023 {local.strftime('%H:%M')} CEST, vóór de dag van het evenement: "
+        "maak hem ongedaan als het een test was.")
     assert second["person"]["checked_in_at"] == first["person"]["checked_in_at"]
     assert item_of(registration_id)["checked_in_at"] == item["checked_in_at"]
     assert checkins_counter()["checked_in_count"] == 1
@@ -358,7 +363,8 @@ def test_the_door_never_sees_more_than_it_needs(client, seed_event):
     registration_id = register(client, email="private@example.org", needs="Rolstoel")
     body = door(client, "/checkins", {"code": checkin.make_code(SEED_EVENT_ID, registration_id)}).body.decode()
     answer = json.loads(body)
-    assert set(answer) == {"outcome", "tone", "title", "changed", "person"} and set(answer["person"]) == PERSON_KEYS
+    assert set(answer) == {"outcome", "tone", "title", "changed", "person", "early", "note"}
+    assert set(answer["person"]) == PERSON_KEYS
     for private in ("private@example.org", "Rolstoel", registration_id, "campaigner"):
         assert private not in body
     found = door(client, "/search", {"query": "private@example"}).body.decode()
@@ -402,13 +408,106 @@ def test_codes_of_another_event_and_made_up_codes_are_told_apart(client, seed_ev
     other_id = json.loads(elsewhere.body)["registration_id"]
     here = register(client)
     assert scan(client, checkin.make_code("another-workshop", other_id)) == {
-        "outcome": "not_for_event", "tone": "stop", "title": "Not for this event", "changed": False, "person": None}
+        "outcome": "not_for_event", "tone": "stop", "title": "Not for this event", "changed": False, "person": None,
+        "early": False, "note": None}
     forged = _code_with(SEED_EVENT_ID, here, b"\0" * 8)
     nobody = _code_with(SEED_EVENT_ID, "QQQQQQQQ", b"\1" * 8)  # this event's tag, no registration with the prefix
     for code in (forged, nobody, "not a code", "https://example.org/", ""):
         assert scan(client, code)["outcome"] == "unknown_code"
     assert door(client, "/checkins", {"code": 42}).status_code == 422  # not text: a type error, naming "code"
     assert "checked_in_at" not in item_of(here)
+
+
+def event_id_tagged(tag: int, start: str = "other") -> str:
+    """An event id whose code tag (``checkin.event_tag``) is ``tag``: the first of ``<start>-0``, ``<start>-1``, ..."""
+    from chalicelib import checkin
+
+    return next(f"{start}-{n}" for n in range(100_000) if checkin.event_tag(f"{start}-{n}") == tag)
+
+
+def plant_registration(event_id: str, registration_id: str) -> None:
+    """A confirmed registration item with a chosen id, written as stored (a prefix shared with another event's)."""
+    from chalicelib import aws, clock, store
+
+    item = store.new_registration_item(event_id, registration_id, name="Someone Else", email="else@example.org",
+                                       language="nl", answers={}, now=clock.now(), expires_at=2_000_000_000)
+    aws.client("dynamodb").put_item(TableName=aws_table(), Item=store.serialize(item))
+
+
+def test_a_mistyped_or_made_up_code_is_unknown_not_for_another_event(client, seed_event):
+    """A typo in the first two characters changes the event tag, which no signature covers: the door said
+    "Not for this event" and door staff told a registered person they had signed up for another event."""
+    from chalicelib import checkin
+
+    here = register(client)
+    code = checkin.spoken(checkin.make_code(SEED_EVENT_ID, here))
+    first = "M" if code[0] != "M" else "N"
+    second = "A" if code[1] != "A" else "B"
+    for typed in (first + code[1:], code[0] + second + code[2:], "AAAA BBBB CCCC DDDD EEEE FFFF"):
+        assert scan(client, typed) == {"outcome": "unknown_code", "tone": "stop", "title": "Unknown code",
+                                       "changed": False, "person": None, "early": False,
+                                       "note": "Check the code, or search by name."}, typed
+    assert json.loads(door(client, "/checkins", {"code": first + code[1:]}, lang="nl").body)["title"] == \
+        "Onbekende code"
+    assert "checked_in_at" not in item_of(here)
+
+
+def test_a_code_of_another_event_with_this_events_tag_is_still_not_for_this_event(client, seed_event):
+    """One event in 256 shares this event's tag: a code of it is found there, not called unknown."""
+    from chalicelib import checkin
+
+    twin = event_id_tagged(checkin.event_tag(SEED_EVENT_ID), "twin")
+    seed_with(10, twin)
+    elsewhere = post_json(client, partos_registration(email="twin@example.org"), event_id=twin)
+    assert scan(client, checkin.make_code(twin, json.loads(elsewhere.body)["registration_id"]))["outcome"] == \
+        "not_for_event"
+
+
+#: What a person may type for one character of a code: the alphabet, the digits read as letters, a hyphen.
+TYPED = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" + "0189-"
+
+
+def registered_anna(client) -> str:
+    """Anna's registration in the seed event, made on the first call (Hypothesis examples share the fixtures)."""
+    from chalicelib import store
+
+    try:
+        store.event_definition(SEED_EVENT_ID)
+    except store.EventNotFound:
+        seed_with(None)
+    for item in store.iter_registrations(SEED_EVENT_ID, consistent=True):
+        if item.get("name") == "Anna de Vries":
+            return str(item["registration_id"])
+    return register(client)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_one_character_typo_of_a_code_is_unknown_or_the_same_code_never_not_for_event(client, data):
+    """Worst case for each typo: an event whose tag the typo makes, holding a registration whose id starts with
+    the characters the typo makes (the Query finds it; only the signature tells it is not this code's)."""
+    from chalicelib import checkin, store
+
+    anna = registered_anna(client)
+    code = checkin.make_code(SEED_EVENT_ID, anna)
+    position = data.draw(st.integers(0, len(code) - 1), label="position")
+    typed = data.draw(st.sampled_from(TYPED).filter(lambda c: c != code[position]), label="typed")
+    mistyped = code[:position] + typed + code[position + 1:]
+    parsed = checkin.parse_code(mistyped)
+    if parsed is not None and parsed.tag != checkin.event_tag(SEED_EVENT_ID):
+        other = event_id_tagged(parsed.tag)
+        try:
+            store.event_definition(other)
+        except store.EventNotFound:
+            seed_with(10, other)
+        plant_registration(other, parsed.id_prefix + "AAAAAAAAAAAAAA")
+    elif parsed is not None and parsed.code != code:
+        plant_registration(SEED_EVENT_ID, parsed.id_prefix + "AAAAAAAAAAAAAA")
+    outcome = scan(client, checkin.spoken(mistyped) if position % 2 else mistyped)["outcome"]
+    if parsed is not None and parsed.code == code:  # 0, 1, 8 are read as O, I, B
+        assert outcome in ("checked_in", "already_checked_in")
+    else:
+        assert outcome == "unknown_code", (code, mistyped)
 
 
 def test_undo_takes_a_check_in_back_once(client, seed_event):
@@ -509,6 +608,12 @@ def test_aws_calls_of_the_door(client, seed_event):
     with aws_calls() as calls:
         door(client, "/summary")
     assert calls == {"dynamodb.GetItem": 2}
+    with aws_calls() as calls:  # another event's tag (no event has it): the catalogue's ids, no partition
+        scan(client, "AAAA BBBB CCCC DDDD EEEE FFFF")
+    assert calls == {"dynamodb.Query": 1}
+    with aws_calls() as calls:  # this event's tag, not found here: then the other events with this tag (none)
+        scan(client, code[:-1] + ("A" if code[-1] != "A" else "B"))
+    assert calls == {"dynamodb.Query": 2}
 
 
 # ------------------------------------------------------------------ search
@@ -672,3 +777,128 @@ def test_erasing_someone_checked_in_removes_the_check_in_time(client, aws):
     assert not {"checked_in_at", "checked_in_via"} & set(item)
     answer = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))
     assert answer["outcome"] == "erased" and answer["person"]["checked_in_at"] is None
+
+
+def confirmed_and_checked_in() -> tuple[int, int]:
+    """``(came, confirmed)`` from the registration items, as README's ``exports query`` counts them:
+    ``count(checked_in_at)`` and ``count(*)`` over ``status = 'confirmed'``."""
+    from chalicelib import store
+
+    confirmed = [i for i in store.iter_registrations(SEED_EVENT_ID, consistent=True) if i["status"] == "confirmed"]
+    return sum(1 for i in confirmed if i.get("checked_in_at")), len(confirmed)
+
+
+def door_figures(client) -> tuple[int, int]:
+    summary = json.loads(door(client, "/summary").body)
+    return summary["checked_in"], summary["confirmed"]
+
+
+def test_cancelling_a_checked_in_registration_takes_it_off_the_door_count(client, aws):
+    """The door said "4 of 5 checked in" where the export's query gave 3 came of 5 confirmed: a cancellation
+    (cancel link or staff) of someone checked in left the check-in on the door's count."""
+    from chalicelib import checkin, lifecycle, tokens
+    from staff.changes import cancel as staff_cancel
+    from staff.changes import erase_address
+
+    # GIVEN 7 confirmed registrations (no waitlist involved), 5 of them checked in at the door
+    seed_with(7)
+    people = [register(client, email=f"p{n}@example.org") for n in range(7)]
+    for registration_id in people[:5]:
+        assert scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))["outcome"] == "checked_in"
+    assert door_figures(client) == (5, 7) == confirmed_and_checked_in()
+
+    # WHEN one cancels with the cancel link and staff cancel another
+    cancel_token = tokens.make_token(people[0], tokens.CANCEL)
+    for _ in range(2):  # the second changes nothing
+        answer = client.http.post(f"/registrations/{people[0]}/cancel", headers={"Content-Type": "application/json"},
+                                  body=json.dumps({"token": cancel_token}))
+        assert answer.status_code == 200, answer.body
+    staff_cancel(SEED_EVENT_ID, people[1])
+    assert lifecycle.cancel(SEED_EVENT_ID, people[1], by="staff").changed is False
+
+    # THEN the door counts the confirmed who came, as the export does; the cancelled keep when they came
+    assert door_figures(client) == (3, 5) == confirmed_and_checked_in()
+    assert checkins_counter()["checked_in_count"] == 3
+    assert item_of(people[0])["status"] == "cancelled" and "checked_in_at" in item_of(people[0])
+
+    # AND an undo or a scan of a cancelled registration, and its erasure, change the count no more
+    code = checkin.make_code(SEED_EVENT_ID, people[0])
+    undo = json.loads(door(client, "/undo", {"code": code}).body)
+    assert (undo["outcome"], undo["changed"], undo["title"]) == ("cancelled", False, "Registration cancelled")
+    assert scan(client, code)["outcome"] == "cancelled"
+    erase_address(SEED_EVENT_ID, "p0@example.org")
+    assert door_figures(client) == (3, 5) == confirmed_and_checked_in()
+
+    # AND erasing one checked in and still confirmed takes it off, as before
+    erase_address(SEED_EVENT_ID, "p2@example.org")
+    assert door_figures(client) == (2, 4) == confirmed_and_checked_in()
+    assert checkins_counter()["checked_in_count"] == 2
+
+
+def test_a_check_in_between_a_cancellations_read_and_write_is_taken_off_too(client, aws):
+    """The cancellation is conditional on the check-in as it read it: a check-in in between fails the
+    condition, and the retry, from the item as the condition saw it, takes that check-in off."""
+    from chalicelib import checkin, lifecycle
+
+    seed_with(3)
+    registration_id = register(client)
+    as_read = item_of(registration_id)  # not checked in yet
+    assert scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))["outcome"] == "checked_in"
+    assert lifecycle.cancel(SEED_EVENT_ID, registration_id, item=as_read).changed is True
+    assert checkins_counter()["checked_in_count"] == 0 and door_figures(client) == (0, 0)
+
+    other = register(client, email="other@example.org")
+    code = checkin.make_code(SEED_EVENT_ID, other)
+    scan(client, code)
+    as_read = item_of(other)  # checked in
+    door(client, "/undo", {"code": code})
+    assert lifecycle.cancel(SEED_EVENT_ID, other, item=as_read).changed is True
+    assert checkins_counter()["checked_in_count"] == 0 and door_figures(client) == (0, 0)
+
+
+# ------------------------------------------------------------------ early check-ins
+
+
+def test_a_check_in_before_the_event_day_is_made_and_said_in_the_pages_language(client, seed_event):
+    """Volunteers trying the door link weeks ahead checked real people in without a word."""
+    from chalicelib import checkin
+
+    # GIVEN the clock reads 22 May 2023 and the event is on 5 June
+    people = [register(client, email=f"p{n}@example.org") for n in range(2)]
+    # WHEN the door checks someone in
+    early = scan(client, checkin.make_code(SEED_EVENT_ID, people[0]), lang="nl")
+    # THEN it is checked in and counted, and the answer says the event is later
+    assert (early["outcome"], early["tone"], early["changed"], early["early"]) == ("checked_in", "ok", True, True)
+    assert early["note"] == "Dit evenement begint op maandag 5 juni 2023 14:00 CEST — vroeg ingecheckt."
+    assert json.loads(door(client, "/summary").body)["checked_in"] == 1
+    # AND an undo answers without a note
+    undone = json.loads(door(client, "/undo", {"code": checkin.make_code(SEED_EVENT_ID, people[0])}).body)
+    assert (undone["outcome"], undone["early"], undone["note"]) == ("undone", False, None)
+
+
+def test_a_check_in_on_the_event_day_has_no_note(client, seed_event):
+    from chalicelib import checkin, clock, store
+
+    # GIVEN a registration, and then the event moved to the clock's day (all of it, in the event's zone)
+    registration_id = register(client)
+    midnight = clock.now().astimezone(seed_event.zone).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    store.put_event(seed_event.model_copy(update={"starts_at": midnight,
+                                                  "ends_at": midnight + timedelta(hours=23, minutes=59)}))
+    # WHEN the door checks it in THEN no note, and none when scanned again
+    answer = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))
+    assert (answer["outcome"], answer["early"], answer["note"]) == ("checked_in", False, None)
+    again = scan(client, checkin.make_code(SEED_EVENT_ID, registration_id))
+    assert (again["outcome"], again["early"], again["note"]) == ("already_checked_in", False, None)
+
+
+@pytest.mark.parametrize("local,early", [
+    ("2023-06-04T23:59:59+02:00", True),  # the evening before, in the event's zone
+    ("2023-06-04T22:00:00+00:00", False),  # midnight in Amsterdam: the event's day
+    ("2023-06-05T13:00:00+02:00", False),
+    ("2023-06-05T18:00:00+02:00", False),  # after its end: late, not early
+    ("2023-05-22T09:00:00+02:00", True),
+])
+def test_early_means_before_the_events_day_in_its_zone(seed_event, local, early):
+    from chalicelib import checkin
+
+    assert checkin.early(seed_event, datetime.fromisoformat(local)) is early

@@ -271,9 +271,13 @@ def test_waitlist_and_cancel_emails_have_no_calendar_links(client, seed_event, p
     small_event(1)
     register_and_deliver(client, pump, email="first@example.org")
     register_and_deliver(client, pump, email="second@example.org")
-    _, html, invites = parts(parsed(sent_messages()[1]))
+    text, html, invites = parts(parsed(sent_messages()[1]))
     assert invites == [] and "calendar.google.com" not in html
     assert re.search(r'>Meld je af voor de wachtlijst</a>', html)
+    # The status page tells a waitlisted registrant to use the link 'Meld je af voor de wachtlijst' in the
+    # email: the text part names it so too (it said "Annuleer dan hier").
+    assert "Wil je niet langer op de wachtlijst staan? Meld je af voor de wachtlijst:\r\n" in text
+    assert text.rstrip().splitlines()[-1] == "Je ontvangt deze e-mail omdat je je hebt ingeschreven voor dit evenement."
 
 
 @given(title=st.text(min_size=1, max_size=80).filter(lambda t: t.strip()),

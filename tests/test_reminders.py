@@ -314,3 +314,30 @@ def test_a_reminder_asked_for_before_a_cancellation_is_withdrawn_not_sent(worksh
     # and a second delivery of the same records changes nothing
     pump.pump_once()
     assert reminders_to("bram@example.org") == []
+
+
+@pytest.mark.parametrize(("after_start", "english", "dutch"), [
+    (timedelta(minutes=30),
+     "A reminder: the event you registered for has already started. Your seat is waiting for you.",
+     "Een herinnering: het evenement waarvoor je bent ingeschreven is al begonnen. Je plek staat klaar."),
+    (timedelta(hours=4), "A reminder of the event you registered for; it has taken place since.",
+     "Een herinnering aan het evenement waarvoor je bent ingeschreven; het heeft inmiddels plaatsgevonden."),
+])
+def test_a_reminder_sent_again_after_the_start_says_it_started_not_starts_in_0_seconds(
+    workshop, pump, monkeypatch, after_start, english, dutch
+):
+    from staff.changes import resend
+
+    due = START_UTC - timedelta(days=1)
+    set_clock(monkeypatch, due + timedelta(minutes=3))
+    run_jobs(due + timedelta(minutes=2))
+    pump.pump_once()
+    set_clock(monkeypatch, START_UTC + after_start)
+    for name in ("anna", "bram"):
+        resend(EVENT_ID, workshop[name].registration_id)
+    pump.pump_once()
+    [_, nl_again] = reminders_to("anna@example.org")
+    [_, en_again] = reminders_to("bram@example.org")
+    english_text, dutch_text = (m.get_body(("plain",)).get_content() for m in (en_again, nl_again))
+    assert english in english_text and "0 seconds" not in english_text and "starts in" not in english_text
+    assert dutch in dutch_text and "0 seconden" not in dutch_text and "begint over" not in dutch_text

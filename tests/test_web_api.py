@@ -370,3 +370,51 @@ def test_the_openapi_document_has_the_answers_every_route_may_give(client, seed_
     [multiline] = {p for p in re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', pattern) if "\\\\r\\\\n" in p}
     rule = re.compile(json.loads(f'"{multiline}"'))
     assert rule.match("line one\r\nline two\tend") and not rule.match("a\u0002") and not rule.match("a\u0090")
+
+
+# ------------------------------------------------------------------ form posts from other sites (CSRF)
+
+FORM_BODY = ("name=Anna+de+Vries&email=anna%40example.org&language=nl&consent=true&organisation=Cordaid"
+             "&role=lobbyist")
+
+
+def _form_post(client, headers):
+    return client.http.post(f"{_registrations_path()}?lang=en", body=FORM_BODY.encode(),
+                            headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site", "Origin": OTHER},
+    {"Sec-Fetch-Site": "cross-site", "Origin": "null"},  # a page with Referrer-Policy: no-referrer
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site", "Origin": "https://events.partos.nl"},  # a sister site not on the list
+])
+def test_a_form_post_from_a_page_of_another_site_is_refused_with_a_page(client, seed_event, site_allowed, headers):
+    from chalicelib import store
+
+    answer = _form_post(client, headers)
+    page = answer.body.decode()
+    assert answer.status_code == 403 and answer.headers["Content-Type"].startswith("text/html")
+    assert "This form was sent from a site that may not register people for this event." in page
+    assert "Access-Control-Allow-Origin" not in answer.headers
+    assert list(store.iter_registrations(SEED_EVENT_ID)) == []
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "same-origin", "Origin": "null"},  # our own form (no-referrer: Origin null)
+    {"Sec-Fetch-Site": "cross-site", "Origin": SITE},  # the organiser's own HTML form, on the allow-list
+    {"Sec-Fetch-Site": "none"},  # typed, a bookmark
+    {},  # a browser before Fetch Metadata, curl, a server
+])
+def test_a_form_post_from_our_page_the_organisers_site_or_no_browser_registers(
+    client, seed_event, site_allowed, headers
+):
+    answer = _form_post(client, headers)
+    assert answer.status_code == 303, answer.body
+    assert answer.headers["Location"].startswith("thanks?lang=en&ref=")
+
+
+def test_a_json_post_is_not_judged_by_fetch_metadata(client, seed_event, site_allowed):
+    """A cross-site JSON post needs a CORS preflight, which only allowed origins pass."""
+    answer = post_json(client, partos_registration(), headers={"Sec-Fetch-Site": "cross-site", "Origin": SITE})
+    assert answer.status_code == 201

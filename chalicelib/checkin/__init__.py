@@ -9,8 +9,9 @@ A code is 15 bytes, written as 24 characters of RFC 4648 base32 (``A``-``Z``, ``
 ==========  ==================================================================================
 bytes       what
 ==========  ==================================================================================
-0           event tag: the first byte of SHA-256 over ``"event:" + event id`` (so a code of
-            another event answers "not for this event")
+0           event tag: the first byte of SHA-256 over ``"event:" + event id``; not signed, so
+            a code is called "not for this event" only once it is found and verified in an
+            event with that tag (a typo in the tag is an unknown code, like any other typo)
 1-6         the first 6 bytes of the registration id (its first 8 base64url characters): the
             door finds the registration with one Query on the event's partition,
             ``begins_with(sk, "REG#<those 8 characters>")``, which reads one item
@@ -40,10 +41,12 @@ ISO 8601) on condition that it is ``confirmed`` and has no ``checked_in_at`` yet
 event's check-in counter item (``EVENT#<id>`` / ``#CHECKINS``, ``checked_in_count``) adds one.
 Two phones scanning one code at once give one check-in and one "already checked in" (the
 refused condition returns the item as it was, with the first check-in's time). Undo is the
-same transaction the other way, on condition that ``checked_in_at`` exists. The counter is
-an item of its own, not the event's counters item, so check-ins never conflict with
-registrations or cancellations. A checked-in registration that is later cancelled stays
-counted: the person came.
+same transaction the other way, on condition that ``checked_in_at`` exists and the registration
+is still ``confirmed``. The counter is an item of its own, not the event's counters item, so
+check-ins never conflict with registrations. It counts the confirmed registrations checked in:
+a cancellation or an erasure of one takes it off in its own transaction
+(``chalicelib.store.transitions``), conditional on the check-in as it read it; a cancelled
+registration keeps ``checked_in_at`` (the person came), off the count.
 
 The package by concern: :mod:`~chalicelib.checkin.codes` (codes, and the code in an email),
 :mod:`~chalicelib.checkin.doorlinks` (door links), :mod:`~chalicelib.checkin.writes` (finding a
@@ -94,6 +97,7 @@ from chalicelib.checkin.writes import (
     check_in_code,
     check_in_item,
     check_in_registration,
+    early,
     find_registration,
     local_time,
     undo_code,
@@ -105,7 +109,7 @@ __all__ = [
     "OUTCOMES", "PURPOSE", "SEARCH_LIMIT", "SEARCH_MIN_CHARS", "WRITE_ATTEMPTS", "Busy", "DoorLinkExpired",
     "DoorLinkInvalid", "DoorPass", "NotForEvent", "ParsedCode", "Person", "Result", "Summary", "UnknownCode",
     "attach_code", "bearer_token", "check_in_code", "check_in_item", "check_in_registration", "code_for_delivery",
-    "code_matches", "door_link", "email_code", "email_context", "event_tag", "find_registration", "fold",
+    "code_matches", "door_link", "early", "email_code", "email_context", "event_tag", "find_registration", "fold",
     "local_time", "make_code", "make_door_token", "parse_code", "read_door_token", "search", "spoken", "summary",
     "undo_code", "undo_item",
 ]

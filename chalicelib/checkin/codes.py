@@ -36,7 +36,7 @@ class UnknownCode(LookupError):
 
 
 class NotForEvent(LookupError):
-    """A check-in code of another event (or of a registration not in this event)."""
+    """A genuine check-in code of another event: found and verified there (``writes.find_registration``)."""
 
 
 def _checkin_signature(key: bytes, registration_id: str) -> bytes:
@@ -45,7 +45,7 @@ def _checkin_signature(key: bytes, registration_id: str) -> bytes:
 
 
 def event_tag(event_id: str) -> int:
-    """The byte a code of ``event_id`` starts with (not secret: it only tells events apart)."""
+    """The byte a code of ``event_id`` starts with (not secret, not signed: it says which events to look in)."""
     return hashlib.sha256(f"event:{event_id}".encode()).digest()[0]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import aws, errors, store
-from chalicelib.checkin.codes import NotForEvent, UnknownCode, code_matches, event_tag, parse_code
+from chalicelib.checkin.codes import NotForEvent, ParsedCode, UnknownCode, code_matches, event_tag, parse_code
 from chalicelib.events import Event
 from chalicelib.settings import get_settings
 
@@ -95,16 +95,31 @@ def table() -> str:
 def find_registration(event_id: str, text: str | None) -> dict[str, Any]:
     """The registration item (plain values) a scanned or typed code names in ``event_id``.
 
-    One consistent Query on the event's partition, ``begins_with(sk, "REG#<id prefix>")``: one
-    item (more only if two ids share the prefix; the signature tells them apart). Raises
-    :class:`UnknownCode` (not a code, a forged one, or a retired key) and :class:`NotForEvent`
-    (a code of another event).
+    A code carrying this event's tag: one consistent Query on the event's partition,
+    ``begins_with(sk, "REG#<id prefix>")``: one item (more only if two ids share the prefix; the
+    signature tells them apart). The tag is not signed, so a code is only called another event's
+    when it is one: a code not found here is looked for in the events whose id gives its tag
+    (:func:`_events_tagged`, a Query of the catalogue) with the same Query, and verified there.
+    A typo anywhere (the tag too) or a made-up code is therefore unknown, never "not for this event".
+
+    Raises :class:`UnknownCode` (not a code, a forged or mistyped one, or a retired key) and
+    :class:`NotForEvent` (a genuine code of another event).
     """
     parsed = parse_code(text)
     if parsed is None:
         raise UnknownCode("not a check-in code")
-    if parsed.tag != event_tag(event_id):
-        raise NotForEvent(event_id)
+    if parsed.tag == event_tag(event_id):
+        item = _registration_with_code(event_id, parsed)
+        if item is not None:
+            return item
+    for other in _events_tagged(parsed.tag):
+        if other != event_id and _registration_with_code(other, parsed) is not None:
+            raise NotForEvent(event_id)
+    raise UnknownCode("no registration of any event has this code")
+
+
+def _registration_with_code(event_id: str, parsed: ParsedCode) -> dict[str, Any] | None:
+    """The registration of ``event_id`` that ``parsed`` was signed for, or ``None`` (one consistent Query)."""
     answer = ddb().query(
         TableName=table(),
         KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
@@ -116,7 +131,20 @@ def find_registration(event_id: str, text: str | None) -> dict[str, Any]:
         item = store.deserialize(raw)
         if code_matches(parsed, str(item.get("registration_id", ""))):
             return item
-    raise UnknownCode("no registration of this event has this code")
+    return None
+
+
+def _events_tagged(tag: int) -> list[str]:
+    """The ids of the service's events whose codes start with ``tag`` (``event_tag``): a Query of the
+    catalogue partition (README, "Storage"), ids only, all pages. Most tags name no event, a few one."""
+    pages = ddb().get_paginator("query").paginate(
+        TableName=table(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": store.CATALOGUE_PK}},
+        ProjectionExpression="sk",
+    )
+    return [event_id for page in pages for raw in page["Items"]
+            if event_tag(event_id := str(raw["sk"]["S"])) == tag]
 
 
 def _outcome_of(item: dict[str, Any] | None) -> Result:
@@ -211,16 +239,24 @@ def check_in_item(item: dict[str, Any], now: datetime, *, via: str = "door") -> 
 
 
 def undo_item(item: dict[str, Any]) -> Result:
-    """Take back a check-in (a mistake at the door): one transaction, on condition that ``checked_in_at`` exists.
+    """Take back a check-in (a mistake at the door): one transaction, on condition that ``checked_in_at``
+    exists and the registration is ``confirmed`` (only those are on the door's count: a cancellation
+    took a cancelled one's off, and its check-in stays as history).
 
-    Returns ``undone``, or ``not_checked_in`` (nothing to take back; ``person`` as it is now).
-    Raises :class:`Busy`.
+    Returns ``undone``, or why not (``person`` as it is now): ``not_checked_in`` (nothing to take back),
+    ``cancelled``, ``erased``. Raises :class:`Busy`.
     """
     refused = _registration_and_count(item, -1, update="REMOVE checked_in_at, checked_in_via",
-                                      condition="attribute_exists(checked_in_at)")
+                                      condition="attribute_exists(checked_in_at) AND #s = :confirmed",
+                                      names={"#s": "status"}, values={":confirmed": {"S": "confirmed"}})
     if refused is None:
         return Result("undone", Person.from_item({**item, "checked_in_at": None}), changed=True)
-    return Result("not_checked_in", Person.from_item(refused) if refused else None)
+    if not refused:
+        return Result("not_checked_in")
+    person = Person.from_item(refused)
+    if person.status in ("cancelled", "erased"):
+        return Result(person.status, person)
+    return Result("not_checked_in", person)
 
 
 def _by_code(event_id: str, text: str | None, write: Callable[[dict[str, Any]], Result]) -> Result:
@@ -257,6 +293,12 @@ def check_in_registration(event_id: str, registration_id: str, now: datetime, *,
 
 
 # ------------------------------------------------------------------ the door's figures and search
+
+
+def early(event: Event, instant: datetime) -> bool:
+    """Whether a check-in at ``instant`` (aware) came before the event's day: its date in the event's zone is
+    before the start's (README, "Check-in at the door": checked in early, allowed and said)."""
+    return instant.astimezone(event.zone).date() < event.starts_at.date()
 
 
 def local_time(event: Event, instant: datetime, language: str) -> str:

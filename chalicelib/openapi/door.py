@@ -43,8 +43,13 @@ def door_schemas() -> dict[str, Any]:
                 "title": {"type": "string", "description": "The headline in the page's language."},
                 "changed": {"type": "boolean", "description": "Whether this request wrote the change."},
                 "person": {"anyOf": [ref("DoorPerson"), {"type": "null"}]},
+                "early": {"type": "boolean",
+                          "description": "The check-in shown was made before the event's day (allowed, and said)."},
+                "note": {**nullable_text,
+                         "description": "A line under the answer in the page's language: an early check-in "
+                                        "with the event's start, or what to do about an unknown code."},
             },
-            "required": ["outcome", "tone", "title", "changed", "person"],
+            "required": ["outcome", "tone", "title", "changed", "person", "early", "note"],
         },
         "DoorSummary": {
             "type": "object",

@@ -54,6 +54,8 @@ def _register_operation(
                 "headers": {"Location": {"schema": {"type": "string"}, "required": True}},
             },
             "400": problem_response("Malformed body."),
+            "403": problem_response("A form post from a page of another site not in ALLOWED_ORIGINS "
+                                    "(Sec-Fetch-Site cross-site or same-site).", HTML),
             "404": problem_response("No such event."),
             "409": problem_response("Already registered, registration closed, or full without waitlist.", HTML),
             "413": problem_response("Body too large."),
@@ -116,6 +118,31 @@ def event_paths(
     paths["/events/{event_id}/registrations"] = {
         "post": _register_operation(any_registration, event_id, concrete_event=None),
         "options": preflight("POST", [event_id]),
+    }
+    paths["/events/{event_id}/resend"] = {
+        "post": {
+            "summary": "Send the latest email of a registration again (\"lost the email?\")",
+            "description": "The same answer whether or not the address is registered; at most one email per "
+                           "address per 10 minutes, none after the event has ended.",
+            "operationId": "resend_registration_email",
+            "tags": ["registrants"],
+            "parameters": [event_id, LANG],
+            "requestBody": {
+                "required": True,
+                "content": {media: {"schema": ref("ResendRequest")} for media in (JSON, FORM)},
+            },
+            "responses": {
+                "200": html_response("A form post: the page that says so."),
+                "202": {"description": "Asked (JSON).", "content": {JSON: {"schema": ref("ResendAccepted")}}},
+                "400": problem_response("Malformed body."),
+                "403": problem_response("A form post from a page of another site not in ALLOWED_ORIGINS.", HTML),
+                "404": problem_response("No such event.", HTML),
+                "413": problem_response("Body too large."),
+                "415": problem_response("Unsupported media type."),
+                "422": problem_response("No address, or one registering refuses.", HTML),
+                "503": unavailable_response(HTML),
+            },
+        },
     }
     for event in events:
         paths[f"/events/{event.id}/registrations"] = {

@@ -175,6 +175,20 @@ def problem_schemas() -> dict[str, Any]:
             },
             "required": ["registration_id", "event_id", "status", "waitlist_position", "language", "event"],
         },
+        "ResendRequest": {
+            "type": "object",
+            "properties": {
+                "email": {"type": "string", "format": "email", "maxLength": EMAIL_MAX,
+                          "description": "The address registered (any case)."},
+            },
+            "required": ["email"],
+        },
+        "ResendAccepted": {
+            "type": "object",
+            "properties": {"detail": {"type": "string"}},
+            "required": ["detail"],
+            "description": "The same whether or not the address is registered.",
+        },
         "CancelRequest": {
             "type": "object",
             "properties": {

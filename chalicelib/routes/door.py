@@ -150,7 +150,8 @@ def door_check_in(event_id: str) -> Response:
 
 @blueprint.route("/events/{event_id}/door/undo", methods=["POST"], content_types=["*/*"])
 def door_undo(event_id: str) -> Response:
-    """Take back a check-in by its code: ``{"code": ...}`` -> ``undone`` or ``not_checked_in``."""
+    """Take back a check-in by its code: ``{"code": ...}`` -> ``undone``, or ``not_checked_in``, ``cancelled``,
+    ``erased`` (only a confirmed registration's check-in is on the door's count)."""
     from chalicelib import checkin
 
     return _code_answer(event_id, "door check-in undone", checkin.undo_code)

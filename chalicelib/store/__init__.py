@@ -128,6 +128,7 @@ from chalicelib.store.registrations import (
     new_registration_item,
     put_quiet_guard,
     put_registration,
+    registration_for_address,
     registration_with_position,
 )
 from chalicelib.store.reminders import (
@@ -254,6 +255,7 @@ __all__ = [
     "record_feedback",
     "record_notification",
     "record_sent",
+    "registration_for_address",
     "registration_sk",
     "registration_with_position",
     "remember_full",

@@ -47,7 +47,7 @@ CORRECTION_ATTEMPTS = 10
 CORRECTION_MAX_WAIT = 0.5
 
 
-def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
+def request_resend(event_id: str, registration_id: str, *, at: datetime, quiet_seconds: float = 0) -> str:
     """Ask for the registration's latest email again: its notification back to ``pending``.
 
     Reads the registration (consistently), takes its latest notification
@@ -56,7 +56,10 @@ def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
     ``email_state`` ``pending``, on condition that
     nothing changed since the read (state, ``at``, address). The stream then feeds it to
     ``DeliverEmails`` like any new email (README, "Emails"): the same claim, retries and
-    recipient check, to the address the registration has at that moment. Returns the change
+    recipient check, to the address the registration has at that moment. With ``quiet_seconds``
+    (a registrant's own request), an email asked for or sent less than that many seconds before
+    ``at`` is :class:`NothingToResend` too: nobody can make a mailbox receive it over and over.
+    Returns the change
     (``registered``, ``promoted``, ``cancelled``, ...). Raises :class:`RegistrationNotFound`,
     :class:`NothingToResend`, :class:`AddressSuppressed` (correct the address first) and,
     after :data:`CORRECTION_ATTEMPTS` conflicting writes, :class:`Busy`.
@@ -70,6 +73,9 @@ def request_resend(event_id: str, registration_id: str, *, at: datetime) -> str:
         change, entry = found
         if entry.get("state") in ("pending", "sending"):
             raise NothingToResend(f"the {change} email of registration {registration_id} is on its way")
+        last = max((str(v) for v in (entry.get("at"), entry.get("sent_at")) if v), default="")
+        if quiet_seconds and last and (at - datetime.fromisoformat(last)).total_seconds() < quiet_seconds:
+            raise NothingToResend(f"the {change} email of registration {registration_id} went out moments ago")
         reason = suppression_reason(item)
         if reason:
             raise AddressSuppressed(registration_id, reason)

@@ -78,6 +78,12 @@ def address_taken(event_id: str, email: str, *, now: int) -> bool:
     quiet = _exists({"pk": pk, "sk": quiet_guard_sk(email)})
     return quiet is not None and int(quiet.get(TTL_ATTRIBUTE, 0)) > now
 
+def registration_for_address(event_id: str, email: str) -> str | None:
+    """The id of the registration whose address guard holds ``email`` (any spelling one mailbox has:
+    :func:`~chalicelib.store.keys.guard_sk`), or ``None``: one consistent GetItem of the guard."""
+    found = _exists({"pk": event_pk(event_id), "sk": guard_sk(email)})
+    return None if found is None else str(found.get("for_registration") or "") or None
+
 def new_registration_item(event_id: str, registration_id: str, *, name: str, email: str, language: str,
                           answers: dict[str, Any], now: datetime, expires_at: int) -> dict[str, Any]:
     """A new registration item (plain values) for :func:`put_registration`: ``confirmed``, its first email pending.

@@ -33,8 +33,9 @@ from chalicelib.store.waitlist import WaitlistEntry, _leave_waitlist
 
 
 def _status_change(item: dict[str, Any], new_status: str, change: str, at: str,
-                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An Update of a registration from its current status to ``new_status``, guarded by that status.
+                   extra: dict[str, Any] | None = None, *, also: str | None = None) -> dict[str, Any]:
+    """An Update of a registration from its current status to ``new_status``, guarded by that status
+    (and by the condition ``also``, when given: names no placeholders).
 
     Sets the change's notification to ``pending`` (and ``email_state``), which the
     stream filter of ``DeliverEmails`` looks for (``chalicelib.streamfilter``), and
@@ -58,12 +59,33 @@ def _status_change(item: dict[str, Any], new_status: str, change: str, at: str,
             "TableName": _table(),
             "Key": _key(item["pk"], item["sk"]),
             "UpdateExpression": "SET " + ", ".join(sets) + " ADD #q :seq",
-            "ConditionExpression": "#s = :old",
+            "ConditionExpression": f"#s = :old AND {also}" if also else "#s = :old",
             "ExpressionAttributeNames": {"#s": "status", "#n": "notifications", "#c": change, "#q": INVITE_SEQUENCE},
             "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
     }
+
+def _checked_in_as_read(item: dict[str, Any]) -> str:
+    """The condition that the registration's check-in is as ``item`` shows it (there or not)."""
+    return "attribute_exists(checked_in_at)" if item.get("checked_in_at") else "attribute_not_exists(checked_in_at)"
+
+
+def _counted_at_door(item: dict[str, Any]) -> bool:
+    """Whether ``item`` is on the door's count (README, "Check-in at the door"): confirmed and checked in."""
+    return item["status"] == "confirmed" and bool(item.get("checked_in_at"))
+
+
+def _checkin_taken_off(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The write that takes ``item``'s check-in off the event's check-in count, never below 0."""
+    return ("checkins", {"Update": {
+        "TableName": _table(),
+        "Key": _key(item["pk"], CHECKINS_SK),
+        "UpdateExpression": "ADD checked_in_count :minus",
+        "ConditionExpression": "checked_in_count >= :one",
+        "ExpressionAttributeValues": {":minus": {"N": "-1"}, ":one": {"N": "1"}},
+    }})
+
 
 def _head_as_item(event_id: str, head: WaitlistEntry) -> dict[str, Any]:
     return {"pk": event_pk(event_id), "sk": registration_sk(head.registration_id), "status": "waitlisted"}
@@ -149,15 +171,21 @@ def cancel_transition(item: dict[str, Any], at: str, by: str, *, own: WaitlistEn
     "Emails"). The address guard is deleted, so the person may register again. The
     seat or place is released as :func:`_release_ops` describes (``own``: the
     item's waitlist entry when it waits; ``head``: the first in the waitlist, or
-    ``None``, which it must be once the waitlist cutoff has passed).
+    ``None``, which it must be once the waitlist cutoff has passed). A confirmed registration
+    checked in at the door is taken off the event's check-in count (README, "Check-in at the
+    door": the door counts the confirmed who came); it keeps ``checked_in_at``. The write is
+    conditional on the check-in as read, so a check-in or undo in between fails it too.
 
     Raises :class:`Busy` when any condition failed (its ``counters`` tell
     whether the event is over or past its cutoff): read again and retry.
     """
     # cancelled_from: whether the registrant held a seat, so whether a calendar CANCEL is due (README, "Emails").
     ops = [("registration", _status_change(item, "cancelled", "cancelled", at,
-                                           {"cancelled_by": by, "cancelled_from": item["status"]})),
+                                           {"cancelled_by": by, "cancelled_from": item["status"]},
+                                           also=_checked_in_as_read(item))),
            ("guard", _guard_delete(item))]
+    if _counted_at_door(item):
+        ops.append(_checkin_taken_off(item))
     _transact(ops + _release_ops(item, at, own=own, head=head, before_end=True))
 
 
@@ -192,8 +220,9 @@ def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None
     (without :data:`ERASED_ATTRIBUTES` and anything else ``item`` had; conditional on the status and
     address read); its seat or waitlist place is released as by a cancellation; the counters count
     ``erased_count``; with ``delete_guard`` the address guard goes too; the message lookup items of
-    its emails (``MSG#<id>``) keep only ``erased`` (not which registration, email or time); a check-in
-    is taken off the event's check-in count.
+    its emails (``MSG#<id>``) keep only ``erased`` (not which registration, email or time); the check-in
+    of a confirmed registration is taken off the event's check-in count (a cancelled one's was taken off
+    when it was cancelled).
     Raises :class:`Busy` when anything changed since ``item`` was read.
     """
     erased = sorted(set(ERASED_ATTRIBUTES) | (set(item) - ERASED_KEEPS))
@@ -205,9 +234,7 @@ def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None
             "Key": _key(item["pk"], item["sk"]),
             "UpdateExpression": f"SET #s = :erased, erased_at = :now, status_changed_at = :now REMOVE {remove}",
             # The check-in as read too: the check-in count below must not lose one an undo already took off.
-            "ConditionExpression": "#s = :old AND #e = :email AND "
-                                   + ("attribute_exists(checked_in_at)" if item.get("checked_in_at")
-                                      else "attribute_not_exists(checked_in_at)"),
+            "ConditionExpression": f"#s = :old AND #e = :email AND {_checked_in_as_read(item)}",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": serialize(
                 {":erased": "erased", ":now": at, ":old": item["status"], ":email": item["email"]}
@@ -227,14 +254,8 @@ def erase_transition(item: dict[str, Any], at: str, *, own: WaitlistEntry | None
         ops.append(("message", {"Put": {"TableName": _table(), "Item": serialize(
             {"pk": MESSAGE_PREFIX + message_id, "sk": MESSAGE_SK, "erased": True,
              TTL_ATTRIBUTE: int(item[TTL_ATTRIBUTE])})}}))
-    if item.get("checked_in_at"):  # the check-in goes with the person (README "Check-in at the door")
-        ops.append(("checkins", {"Update": {
-            "TableName": _table(),
-            "Key": _key(item["pk"], CHECKINS_SK),
-            "UpdateExpression": "ADD checked_in_count :minus",
-            "ConditionExpression": "checked_in_count >= :one",
-            "ExpressionAttributeValues": {":minus": {"N": "-1"}, ":one": {"N": "1"}},
-        }}))
+    if _counted_at_door(item):  # the check-in goes with the person (a cancellation took it off already)
+        ops.append(_checkin_taken_off(item))
     ops += _release_ops(item, at, own=own, head=head, extra_adds={"erased_count": 1})
     _transact(ops)
     return len(ops)

@@ -7,13 +7,17 @@ group (``staff.cli`` adds it); ``registrations checkin`` joins the ``registratio
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from staff import EXIT_NOT_FOUND, EXIT_OK
 from staff.commands.registrations import registrations
 from staff.commands.running import CONTEXT, DashArguments, aws_command, id_from_export
+
+if TYPE_CHECKING:
+    from chalicelib.events import Event
 
 
 def parse_duration(text: str) -> timedelta:
@@ -65,9 +69,10 @@ def checkin_link(event_id: str, valid: timedelta, lang: str | None, base_url: st
     service's token keys) and expires; anyone who has it can check people in until
     then, so send it only to door staff. To revoke it sooner, retire the signing key
     it names (README, "Check-in at the door"); that also retires the personal links
-    and check-in codes that key signed.
+    and check-in codes that key signed. Made well before the event, give a --valid
+    that reaches its end: the command warns when the link would expire before.
     """
-    from chalicelib.dates import local_timestamp
+    from chalicelib.eventparts import offset_text
     from staff.checkin import NotConfigured, door_link
 
     try:
@@ -76,10 +81,25 @@ def checkin_link(event_id: str, valid: timedelta, lang: str | None, base_url: st
         raise click.UsageError(str(missing)) from None
     event = link.event
     click.echo(link.url)
-    until = local_timestamp(event, link.expires_at.replace(microsecond=0), lang or event.default_language)
+    until = event_time(event, link.expires_at)
     click.echo(f"Door link for {event.id}, valid until {until} (signed with key {link.key_id}). Anyone with it can "
                f"check people in and see their names: send it only to door staff.", err=True)
+    short = link.short_of_event()
+    if short is not None:  # made weeks ahead with a short --valid: dead on the day, so say so (exit 0 still)
+        when = (f"before the event starts on {event_time(event, short.starts_at)}: door staff cannot use it then"
+                if short.before == "starts" else f"before the event ends on {event_time(event, short.ends_at)}")
+        cover = f"to cover the event until it ends ({event_time(event, short.ends_at)})"
+        fix = (f"Make one with --valid {offset_text(short.valid)} {cover}" if short.valid is not None else
+               f"A door link works for at most 31 days: make another on or after "
+               f"{event_time(event, short.make_after)} {cover}")
+        click.echo(f"Warning: this link expires on {until}, {when}. {fix}.", err=True)
     return EXIT_OK
+
+
+def event_time(event: Event, instant: datetime) -> str:
+    """An instant as the staff tools print times: ``2023-06-05 14:00 CEST``, in the event's zone, to the minute
+    (as ``registrations list``, ``events list`` and ``registrations checkin`` do; the same in every language)."""
+    return instant.astimezone(event.zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 @registrations.command("checkin", cls=DashArguments, context_settings=CONTEXT)
@@ -92,23 +112,29 @@ def registrations_checkin(event_id: str, registration_id: str, undo: bool) -> in
 
     Only a confirmed registration can be checked in, once: the write is conditional,
     like a scan at the door. Exit 1 when nothing changed (already checked in, not
-    confirmed, or --undo of one that was not checked in). An ID copied from a CSV
-    export with its leading ' is accepted as is.
+    confirmed, or --undo of one that was not checked in or is no longer confirmed:
+    a cancellation already took its check-in off the door's count). An ID copied
+    from a CSV export with its leading ' is accepted as is.
     """
+    from chalicelib.checkin import early
     from staff.checkin import check_in
 
     done = check_in(event_id, registration_id, undo)
     result, person = done.result, done.result.person
-    when = ""
-    if person and person.checked_in_at:
-        when = person.checked_in_at.astimezone(done.event.zone).strftime("%Y-%m-%d %H:%M %Z")
+    when = event_time(done.event, person.checked_in_at) if person and person.checked_in_at else ""
     messages = {
         "checked_in": f"Checked in registration {registration_id} at {when}.",
         "undone": f"Took back the check-in of registration {registration_id}.",
         "already_checked_in": f"Nothing to do: registration {registration_id} was checked in at {when}.",
         "not_checked_in": f"Nothing to do: registration {registration_id} is not checked in.",
     }
-    message = messages.get(result.outcome) or \
-        f"Not checked in: registration {registration_id} is {person.status if person else 'unknown'}."
+    status = person.status if person else "unknown"
+    if undo and result.outcome in ("cancelled", "erased"):  # its check-in left the door's count with the seat
+        messages[result.outcome] = (f"Nothing to do: registration {registration_id} is {status}; only a confirmed "
+                                    "registration's check-in can be taken back.")
+    message = messages.get(result.outcome) or f"Not checked in: registration {registration_id} is {status}."
     click.echo(message, err=not result.changed)
+    if result.outcome == "checked_in" and person and person.checked_in_at and early(done.event, person.checked_in_at):
+        click.echo(f"Note: checked in before the event's day; it starts on "
+                   f"{event_time(done.event, done.event.utc(done.event.starts_at))}.", err=True)
     return EXIT_OK if result.changed else EXIT_NOT_FOUND

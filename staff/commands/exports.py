@@ -24,6 +24,7 @@ from staff.commands.running import (
     counted,
     delimiter_option,
     output_format,
+    prefix_option,
     progress_bytes,
     staff_command,
 )
@@ -43,7 +44,7 @@ def exports() -> None:
 @exports.command("start", context_settings=CONTEXT)
 @click.option("--bucket", metavar="NAME", callback=bucket_option,
               help="S3 bucket (default: EXPORT_BUCKET of the environment or stage).")
-@click.option("--prefix", metavar="PREFIX", help="Key prefix (default: exports/<table>).")
+@click.option("--prefix", metavar="PREFIX", callback=prefix_option, help="Key prefix (default: exports/<table>).")
 @click.option("--wait", is_flag=True, help="Wait until the export has finished, showing progress.")
 @click.option("--poll", default=None, type=float, metavar="SECONDS", help="Seconds between status checks with --wait.")
 @click.option("--timeout", default=3600, show_default=True, type=float, metavar="SECONDS",

@@ -19,6 +19,7 @@ from staff.commands.running import (
     CONTEXT,
     DashArguments,
     OutputFile,
+    address_from_export,
     aws_command,
     counted,
     delimiter_option,
@@ -166,8 +167,11 @@ def registrations_cancel(event_id: str, registration_id: str, yes: bool) -> int:
     """
     from staff.changes import cancel
 
-    def confirm(status: str) -> None:
-        click.confirm(f"Cancel registration {registration_id} ({status}) of {event_id}?", abort=True, err=True)
+    def confirm(status: str, name: str, email: str) -> None:
+        from staff.tables import cell, clip
+
+        click.confirm(f"Cancel registration {registration_id} of {clip(cell(name), 60)} <{cell(email)}> "
+                      f"({status}) of {event_id}?", abort=True, err=True)
 
     result = cancel(event_id, registration_id, None if yes else confirm)
     click.echo(f"Cancelled registration {registration_id}; the cancellation email follows.")
@@ -274,7 +278,8 @@ def registrations_simulate(event_id: str, registration_id: str, outcome: str) ->
 
 @registrations.command("erase", context_settings=CONTEXT)
 @click.argument("event_id", metavar="EVENT")
-@click.option("--email", "address", required=True, metavar="ADDRESS", help="The person's address (any case).")
+@click.option("--email", "address", required=True, metavar="ADDRESS", callback=address_from_export,
+              help="The person's address (any case; as an export shows it, a leading ' too).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @aws_command
 def registrations_erase(event_id: str, address: str, yes: bool) -> int:
@@ -292,15 +297,15 @@ def registrations_erase(event_id: str, address: str, yes: bool) -> int:
     """
     from staff.changes import erase_address
 
-    def confirm() -> None:
-        click.confirm(f"Erase the registration data of this address for {event_id}? This cannot be undone.",
-                      abort=True, err=True)
+    def confirm(count: int) -> None:
+        click.confirm(f"Erase the registration data of this address for {event_id} ({count} registration(s) "
+                      "have it)? This cannot be undone.", abort=True, err=True)
 
     outcome = erase_address(event_id, address, None if yes else confirm)
     promoted = f", {outcome.promoted} promoted from the waitlist" if outcome.promoted else ""
     click.echo(
-        f"Erased {outcome.registrations} registration(s) of {event_id}: {outcome.items_changed} item(s) changed "
-        f"({outcome.registrations} anonymised, {outcome.guards} address guard(s) deleted{promoted}"
-        + (", event counters updated)." if outcome.registrations else ").")
+        f"Erased {outcome.registrations} registration(s) of {event_id}: {outcome.items_changed} item(s) changed, "
+        f"among them {outcome.registrations} anonymised, {outcome.guards} address guard(s) deleted{promoted}"
+        + (", event counters updated." if outcome.registrations else ".")
     )
     return EXIT_OK

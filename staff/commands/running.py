@@ -32,10 +32,19 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 TABLELESS = ("exports_convert", "exports_query")
 
 
+#: Operations whose "not found" is about something other than the table (an export, a bucket's object).
+_NOT_THE_TABLE = frozenset({"DescribeExport", "GetObject", "HeadObject", "ListObjectsV2", "HeadBucket"})
+
+
 def _aws_message(error: Exception) -> str:
     if isinstance(error, ClientError):
         err = error.response.get("Error", {})
-        return f"AWS refused the request: {err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
+        said = f"AWS refused the request: {err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
+        table = os.environ.get("TABLE_NAME")
+        if err.get("Code") == "ResourceNotFoundException" and table and error.operation_name not in _NOT_THE_TABLE:
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "?"
+            said += f" (the table {table!r} in {region}: is the stage deployed there, is --table right?)"
+        return said
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials: log in (e.g. aws sso login, AWS_PROFILE=...) or use --local for make run"
     return f"AWS could not be reached: {error}"
@@ -201,13 +210,28 @@ def id_from_export(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     return value.removeprefix("'")
 
 
+def address_from_export(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """An address argument as an export shows it: the ``'`` the export put before one that starts like a
+    formula (``'=cmd@example.org``, README "Staff tools") is dropped; any other ``'`` is the address's own."""
+    from staff.writers import FORMULA_QUOTE, FORMULA_START
+
+    if value.startswith(FORMULA_QUOTE) and value[1:2] in FORMULA_START:
+        return value[1:]
+    return value
+
+
 def output_format(fmt: str | None, output: str, allowed: tuple[str, ...], delimiter: str = ",") -> str:
     """``--format``, else the ``-o`` file's extension if it is one of ``allowed``, else ``csv`` for stdout.
 
     Checked before any registration is read. Raises ``click.UsageError`` (exit 2) when the file name
-    does not tell, for XLSX to stdout, and for a ``--delimiter`` other than ``,`` with a format that
-    has none (XLSX, JSON): it would be ignored.
+    does not tell, when its extension names another of ``allowed`` than ``--format`` (an XLSX file
+    called ``list.csv`` opens as garbage), for XLSX to stdout, and for a ``--delimiter`` other than
+    ``,`` with a format that has none (XLSX, JSON): it would be ignored.
     """
+    named = Path(output).suffix.lower().lstrip(".") if output != "-" else ""
+    if fmt and named in allowed and named != fmt:
+        raise click.UsageError(f"--format {fmt} would write {fmt.upper()} into {output!r}, a .{named} name; "
+                               f"name the file .{fmt}, or leave --format out")
     chosen = fmt or _format_from_name(output, allowed)
     if chosen == "xlsx" and output == "-":
         raise click.UsageError("XLSX cannot be written to stdout; give a file name with -o")
@@ -286,6 +310,20 @@ def bucket_option(_ctx: click.Context, _param: click.Parameter, value: str | Non
         s for s in _RESERVED_SUFFIXES if value.endswith(s)]
     if reserved:
         raise click.BadParameter(f"{value!r} is not an S3 bucket name: S3 reserves names with {reserved[0]!r}")
+    return value
+
+
+def prefix_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--prefix``'s callback: ``None`` (the default prefix) or a key prefix of folder names, without
+    ``.``/``..`` or empty segments or control characters. S3 keys are literal (``../x`` is no parent
+    folder, and ``exports list``/``convert`` of such a key surprise everyone); ``click.BadParameter`` (exit 2)."""
+    if value is None:
+        return value
+    segments = value.strip("/").split("/")
+    if (not value.strip("/") or any(part in ("", ".", "..") for part in segments)
+            or any(ord(c) < 32 or ord(c) == 127 for c in value) or len(value.encode()) > 512):
+        raise click.BadParameter(f"{value!r} is not a key prefix: folder names separated by /, "
+                                 "without . or .. or empty names (e.g. exports/registrations-prod)")
     return value
 
 

@@ -211,6 +211,7 @@ class Door:
             const r = document.getElementById('door-result'), t = id => document.getElementById(id).textContent;
             return {hidden: r.hidden, tone: r.dataset.tone, title: t('door-result-title'), name: t('door-result-name'),
                     organisation: t('door-result-organisation'), detail: t('door-result-detail'),
+                    note: document.getElementById('door-result-note').hidden ? null : t('door-result-note'),
                     undo: !document.getElementById('door-undo').hidden,
                     background: getComputedStyle(r).backgroundColor,
                     sizes: ['door-result-title', 'door-result-name', 'door-result-organisation'].map(
@@ -281,6 +282,8 @@ def test_a_scanned_code_checks_in_with_name_and_organisation_in_large_type(doors
     door.scan(people["fatima"]["code"])
     shown = door.answer("checked_in")
     assert (shown["title"], shown["name"], shown["organisation"]) == ("Ingecheckt", "Fatima el Amrani", "Oxfam Novib")
+    # the service's clock reads 22 May, the event is on 5 June: checked in, and said to be early
+    assert shown["note"] == "Dit evenement begint op maandag 5 juni 2023 14:00 CEST — vroeg ingecheckt."
     _large_and_coloured(shown, "ok")
     door.wait_for_count(before + 1)
     door.axe_clean()
@@ -290,6 +293,7 @@ def test_a_scanned_code_checks_in_with_name_and_organisation_in_large_type(doors
     door.page.click("#door-code-form button[type=submit]")
     shown = door.answer("waitlisted")
     assert (shown["title"], shown["name"]) == ("Op de wachtlijst: geen plek", "Wim Jansen") and not shown["undo"]
+    assert shown["note"] is None  # the last answer's note is gone
     _large_and_coloured(shown, "stop")
     door.axe_clean()
     screenshot(door.page, "door-waitlisted.png")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
@@ -101,6 +102,75 @@ def test_checkin_link_counts_from_the_app_clock_the_service_was_started_with(see
         checkin.read_door_token(SEED_EVENT_ID, token, datetime(2023, 5, 22, 7, 0, tzinfo=UTC))
 
 
+def pin_clock(monkeypatch, instant: str) -> None:
+    """The clock (``APP_CLOCK``, read at every call) reads ``instant`` now (plus the time the test takes):
+    the pinned clock counts from the process's start, so a long test run would read later."""
+    import time
+    from datetime import datetime
+
+    from chalicelib import clock
+
+    elapsed = time.monotonic() - clock._PROCESS_START
+    monkeypatch.setenv("APP_CLOCK", (datetime.fromisoformat(instant) - timedelta(seconds=elapsed)).isoformat())
+
+
+def test_checkin_link_says_in_english_until_when_it_works(seed, monkeypatch):
+    """The stderr line said "valid until 23 mei 2023 09:04 CEST" (the page's language) in an English tool."""
+    pin_clock(monkeypatch, "2023-05-22T09:00:00+02:00")
+    result = run("checkin-link", SEED_EVENT_ID, "--valid", "14d6h", "--lang", "nl")
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.stderr.splitlines() if "valid until" in line]
+    assert re.fullmatch(rf"Door link for {SEED_EVENT_ID}, valid until 2023-06-05 15:0\d CEST \(signed with key "
+                        r"local1\)\. Anyone with it can check people in and see their names: send it only to door "
+                        r"staff\.", line), line
+    assert "mei" not in result.stderr and "juni" not in result.stderr
+
+
+def test_checkin_link_warns_when_it_expires_before_the_event_starts(seed, monkeypatch):
+    """``--valid 1d`` weeks before the event printed a link that is dead on the day, without a word."""
+    pin_clock(monkeypatch, "2023-05-22T09:00:00+02:00")
+    result = run("checkin-link", SEED_EVENT_ID, "--valid", "1d")
+    assert result.exit_code == 0 and result.stdout.startswith("http://")
+    warning = result.stderr.splitlines()[-1]
+    assert re.fullmatch(r"Warning: this link expires on 2023-05-23 09:0\d CEST, before the event starts on "
+                        r"2023-06-05 14:00 CEST: door staff cannot use it then\. Make one with --valid 15d to cover "
+                        r"the event until it ends \(2023-06-05 17:00 CEST\)\.", warning), warning
+
+
+def test_checkin_link_warns_when_it_expires_during_the_event(seed, monkeypatch):
+    pin_clock(monkeypatch, "2023-05-22T09:00:00+02:00")
+    result = run("checkin-link", SEED_EVENT_ID, "--valid", "14d6h")  # until 15:00, the event 14:00-17:00
+    assert result.exit_code == 0
+    warning = result.stderr.splitlines()[-1]
+    assert re.fullmatch(r"Warning: this link expires on 2023-06-05 15:0\d CEST, before the event ends on "
+                        r"2023-06-05 17:00 CEST\. Make one with --valid 15d to cover the event until it ends "
+                        r"\(2023-06-05 17:00 CEST\)\.", warning), warning
+
+
+@pytest.mark.parametrize("valid", ["14d8h", "15d", "31d"])
+def test_checkin_link_covering_the_event_gives_no_warning(seed, monkeypatch, valid):
+    pin_clock(monkeypatch, "2023-05-22T09:00:00+02:00")
+    result = run("checkin-link", SEED_EVENT_ID, "--valid", valid)
+    assert result.exit_code == 0 and "Warning" not in result.stderr
+
+
+def test_checkin_link_made_over_31_days_ahead_says_when_one_can_cover_the_event(seed, monkeypatch):
+    pin_clock(monkeypatch, "2023-04-01T09:00:00+02:00")
+    result = run("checkin-link", SEED_EVENT_ID, "--valid", "31d")
+    assert result.exit_code == 0
+    assert re.fullmatch(
+        r"Warning: this link expires on 2023-05-02 09:0\d CEST, before the event starts on 2023-06-05 14:00 CEST: "
+        r"door staff cannot use it then\. A door link works for at most 31 days: make another on or after "
+        r"2023-05-05 17:00 CEST to cover the event until it ends \(2023-06-05 17:00 CEST\)\.",
+        result.stderr.splitlines()[-1]), result.stderr
+
+
+def test_checkin_link_after_the_event_gives_no_warning(seed, monkeypatch):
+    pin_clock(monkeypatch, "2023-06-06T09:00:00+02:00")
+    result = run("checkin-link", SEED_EVENT_ID, "--valid", "1h")
+    assert result.exit_code == 0 and "Warning" not in result.stderr
+
+
 @pytest.mark.parametrize("valid", ["soon", "0d", "32d", "2x", "-1d", "2d3"])
 def test_checkin_link_refuses_a_duration_it_cannot_read_or_too_long(seed, valid):
     result = run("checkin-link", SEED_EVENT_ID, "--valid", valid)
@@ -155,6 +225,7 @@ def test_registrations_checkin_and_undo(seed):
     register(email="carla@example.org", name="Carla")  # capacity 2: Carla waits too
     first = run("registrations", "checkin", SEED_EVENT_ID, seated)
     assert first.exit_code == 0 and first.stdout.startswith(f"Checked in registration {seated} at 2023-05-22 ")
+    assert first.stderr == "Note: checked in before the event's day; it starts on 2023-06-05 14:00 CEST.\n"
     from chalicelib import store
 
     item = store.get_registration_in_event(SEED_EVENT_ID, seated)
@@ -169,6 +240,25 @@ def test_registrations_checkin_and_undo(seed):
     refused = run("registrations", "checkin", SEED_EVENT_ID, third)
     assert refused.exit_code == 1 and f"Not checked in: registration {third} is waitlisted." in refused.stderr
     assert run("registrations", "checkin", SEED_EVENT_ID, "no-such-id").exit_code == 1
+
+
+def test_registrations_cancel_of_someone_checked_in_takes_them_off_the_door_count(seed):
+    """``registrations cancel`` of a checked-in registration left it on the door's count: "2 of 1 checked in"."""
+    from chalicelib import checkin
+
+    anna = register(email="anna@example.org").registration_id
+    bram = register(email="bram@example.org", name="Bram").registration_id
+    for registration_id in (anna, bram):
+        assert run("registrations", "checkin", SEED_EVENT_ID, registration_id).exit_code == 0
+    assert checkin.summary(SEED_EVENT_ID) == checkin.Summary(checked_in=2, confirmed=2)
+    assert run("registrations", "cancel", SEED_EVENT_ID, anna, "--yes").exit_code == 0
+    assert checkin.summary(SEED_EVENT_ID) == checkin.Summary(checked_in=1, confirmed=1)
+    assert run("registrations", "cancel", SEED_EVENT_ID, anna, "--yes").exit_code == 1  # already: nothing changes
+    undo = run("registrations", "checkin", SEED_EVENT_ID, anna, "--undo")
+    assert undo.exit_code == 1
+    assert f"Nothing to do: registration {anna} is cancelled; only a confirmed registration's check-in can be " \
+        "taken back." in undo.stderr
+    assert checkin.summary(SEED_EVENT_ID) == checkin.Summary(checked_in=1, confirmed=1)
 
 
 def test_list_and_exports_show_when_people_were_checked_in(seed, tmp_path):

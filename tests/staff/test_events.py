@@ -210,3 +210,23 @@ def test_main_returns_the_exit_code_scripts_see(aws, seed_event):
         check=False,
     )
     assert done.returncode == 1 and "no such file or folder" in done.stderr
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "５０００", "-1"])
+def test_an_aws_port_that_is_no_port_is_a_usage_error_naming_it(monkeypatch, capsys, port):
+    from staff.cli import main
+
+    monkeypatch.setenv("AWS_PORT", port)
+    monkeypatch.delenv("STAFF_STAGE", raising=False)
+    assert main(["--local", "events", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"Error: AWS_PORT {port!r} is not a port number (1 to 65535): the port make run's AWS "
+                        "stand-in uses, e.g. AWS_PORT=5100\n") and "Traceback" not in err
+
+
+def test_a_table_that_does_not_exist_is_named(aws, seed_event):
+    result = run("--table", "nosuch", "events", "list")
+    assert result.exit_code == 3
+    assert result.stderr.strip().endswith(
+        "ResourceNotFoundException: Requested resource not found (the table 'nosuch' in eu-west-1: is the stage "
+        "deployed there, is --table right?)")

@@ -127,6 +127,22 @@ def test_a_delimiter_without_csv_and_xlsx_to_stdout_are_refused_before_reading(o
                "--delimiter", ",").exit_code == 0  # the default, said out loud
 
 
+def test_a_format_the_file_name_contradicts_is_refused_before_reading(one_registration, tmp_path):
+    folder = write_aws_export(tmp_path / "export", table_items())
+    for command in (["registrations", "export", one_registration.id],
+                    ["exports", "convert", str(folder), "--event", one_registration.id]):
+        out = tmp_path / "list.csv"
+        result = run(*command, "-o", str(out), "--format", "xlsx")
+        assert result.exit_code == 2, result.output
+        assert error_lines(result.stderr) == [
+            f"Error: --format xlsx would write XLSX into {str(out)!r}, a .csv name; name the file .xlsx, "
+            "or leave --format out"]
+        assert not out.exists() and "Reading" not in result.stderr
+        # a name that says nothing, or the same format, is fine
+        assert run(*command, "-o", str(tmp_path / "list.txt"), "--format", "xlsx").exit_code == 0
+        assert run(*command, "-o", str(tmp_path / "list.CSV"), "--format", "csv").exit_code == 0
+
+
 def test_the_command_line_prints_one_error_line_for_an_unusable_output(one_registration, tmp_path, capsys):
     from staff.cli import main
 

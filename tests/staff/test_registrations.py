@@ -291,9 +291,25 @@ def test_erase_a_waitlisted_registration_gives_back_its_place(cases_event):
 
 
 def test_erase_asks_first_and_aborts_on_no(cases_event):
+    from chalicelib import store
+
     register(cases_event.id, **person("P", "p@example.org"))
     result = run("registrations", "erase", cases_event.id, "--email", "p@example.org", input="n\n")
     assert result.exit_code == 1
+    assert (f"Erase the registration data of this address for {cases_event.id} (1 registration(s) have it)? "
+            "This cannot be undone. [y/N]") in result.stderr
+    assert [i["status"] for i in store.iter_registrations(cases_event.id)] == ["confirmed"]
+
+
+def test_cancel_asks_naming_whom_and_aborts_on_no(cases_event):
+    from chalicelib import store
+
+    registration_id = register(cases_event.id, **person("Piet Jansen", "piet@example.org")).registration_id
+    result = run("registrations", "cancel", cases_event.id, registration_id, input="n\n")
+    assert result.exit_code == 1
+    assert (f"Cancel registration {registration_id} of Piet Jansen <piet@example.org> (confirmed) of "
+            f"{cases_event.id}? [y/N]") in result.stderr
+    assert store.get_registration_in_event(cases_event.id, registration_id)["status"] == "confirmed"
 
 
 def test_erase_unknown_address_exits_1(cases_event):
@@ -395,8 +411,8 @@ def test_erase_deletes_the_quiet_guard_a_bots_post_left_with_the_address(cases_e
     assert _item(key) is not None
     result = run("registrations", "erase", cases_event.id, "--email", "quiet@example.org", "--yes")
     assert result.exit_code == 0, result.output
-    assert result.stdout == (f"Erased 0 registration(s) of {cases_event.id}: 1 item(s) changed "
-                             "(0 anonymised, 1 address guard(s) deleted).\n")
+    assert result.stdout == (f"Erased 0 registration(s) of {cases_event.id}: 1 item(s) changed, "
+                             "among them 0 anonymised, 1 address guard(s) deleted.\n")
     assert _item(key) is None
     again = run("registrations", "erase", cases_event.id, "--email", "quiet@example.org", "--yes")
     assert again.exit_code == 1 and "Nothing to do" in again.stderr
@@ -429,3 +445,20 @@ def test_a_registration_of_an_unknown_event_says_the_event_is_unknown_as_list_do
 def test_an_unknown_registration_of_a_known_event_is_still_named(five):
     result = run("registrations", "cancel", "staff-cases-event", "abc", "--yes")
     assert (result.exit_code, result.stderr) == (1, "Error: no registration abc for this event\n")
+
+
+def test_erase_takes_an_address_as_the_export_shows_it(cases_event, tmp_path):
+    """An address that starts like a formula is exported as '=cmd@...; pasted back into erase, it is found."""
+    from chalicelib import store
+
+    for address in ("=cmd@example.org", "'quote@example.org"):
+        register(cases_event.id, **person("Formula", address))
+    out = tmp_path / "list.csv"
+    assert run("registrations", "export", cases_event.id, "-o", str(out)).exit_code == 0
+    header, *rows = read_csv(out)
+    shown = sorted(row[header.index("email")] for row in rows)
+    assert shown == ["'=cmd@example.org", "'quote@example.org"]  # the second is the address's own quote
+    for address in shown:
+        result = run("registrations", "erase", cases_event.id, "--email", address, "--yes")
+        assert result.exit_code == 0, result.output
+    assert sorted(i["status"] for i in store.iter_registrations(cases_event.id)) == ["erased", "erased"]

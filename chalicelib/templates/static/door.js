@@ -58,13 +58,17 @@
     });
   }
 
-  function showResult(tone, title, name, organisation, detail, undoCode) {
+  function showResult(tone, title, name, organisation, detail, undoCode, note) {
+    var noteLine = el("door-result-note");
     result.hidden = false;
     result.dataset.tone = tone;
     el("door-result-title").textContent = title;
     el("door-result-name").textContent = name || "";
     el("door-result-organisation").textContent = organisation || "";
     el("door-result-detail").textContent = detail || "";
+    /* an early check-in (before the event's day) or what to do about an unknown code, from the answer */
+    noteLine.textContent = note || "";
+    noteLine.hidden = !note;
     undoButton.hidden = !undoCode;
     undoButton.dataset.code = undoCode || "";
     if (navigator.vibrate) { navigator.vibrate(tone === "ok" ? 120 : [80, 60, 80, 60, 80]); }
@@ -75,8 +79,9 @@
     var canUndo = person && (answer.outcome === "checked_in" || answer.outcome === "already_checked_in");
     var detail = answer.outcome === "checked_in" && person.time ? text.textCheckedInAt.replace("{time}", person.time) : "";
     result.dataset.outcome = answer.outcome;
+    result.dataset.early = answer.early ? "true" : "false";
     showResult(answer.tone, answer.title, person && person.name, person && person.organisation, detail,
-               canUndo ? person.code : null);
+               canUndo ? person.code : null, answer.note);
   }
 
   function refused(problem) {
