@@ -23,6 +23,8 @@ from pydantic import (
     PositiveInt,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -73,11 +75,49 @@ def reserved_question_id(question_id: str) -> str | None:
 
 
 Language = Literal["nl", "en"]
+
+
+def _suggested_id(text: str, separator: str, limit: int) -> str:
+    """``text`` as an id could be written: lower case, each run of other characters one ``separator``."""
+    return re.sub(r"[^a-z0-9]+", separator, text.lower()).strip(separator)[:limit].strip(separator)
+
+
+def _id_rule(what: str, rule: str, separator: str, limit: int) -> WrapValidator:
+    """A validator for an id of an event file (``what``: ``"option id"``), around its pattern (kept in
+    ``Field(pattern=...)`` for the JSON schema): a refusal says the ``rule`` in words with an id that
+    would do (``grants-more`` for ``Grants & more``), and a YAML boolean or number (an unquoted
+    ``yes``, ``2``) says to quote it, where Pydantic said "String should match pattern ..." and
+    "Input should be a valid string"."""
+
+    def check(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        if isinstance(value, bool):
+            raise ValueError(f"{what} must be text, but YAML reads an unquoted yes, no, on, off, true or false as "
+                             f"{str(value).lower()}: quote it, e.g. id: \"{'yes' if value else 'no'}\"")
+        if isinstance(value, (int, float)):
+            raise ValueError(f"{what} must be text, but YAML reads {value} as a number: quote it, id: \"{value}\"")
+        try:
+            return handler(value)
+        except ValidationError:
+            if not isinstance(value, str):
+                raise ValueError(f"{what} must be text") from None
+            example = _suggested_id(value, separator, limit)
+            hint = f", e.g. {example}" if re.fullmatch(r"[a-z][a-z0-9_-]*", example) else ""
+            raise ValueError(f"{what} {value!r}: {rule}{hint}") from None
+
+    return WrapValidator(check)
+
+
 #: An event id: 3-64 of a-z, digits and '-', not starting with '-' (the staff tools would read such an id
 #: as options: ``registrations export -hh`` printed its help and exited 0).
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")]
-QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-OptionId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$"), _id_rule(
+    "event id", "use 3 to 64 lower-case letters a-z, digits and -, starting with a letter or digit (it is the file "
+    "name and part of every link)", "-", 64)]
+QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$"), _id_rule(
+    "question id", "use lower-case letters a-z, digits and _, starting with a letter, up to 40 characters (it names "
+    "the form field and the export column)", "_", 40)]
+OptionId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$"), _id_rule(
+    "option id", "use lower-case letters a-z, digits, - and _, starting with a letter or digit, up to 40 "
+    "characters (it is what the form sends and the export shows)", "-", 40)]
 
 
 def _naive(value: datetime) -> datetime:
@@ -106,8 +146,37 @@ def _wall_time(value: object, info: ValidationInfo) -> object:
             f"{field} {day} is a date without a time of day, which would mean {day}T00:00, the start of "
             f"that day; write the local time you mean, e.g. {day}T23:59 for the end of that day")
     if isinstance(value, str):
-        return value
+        text = value.strip()
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError as unreadable:
+            raise ValueError(_time_hint(field, text, unreadable)) from None
     raise ValueError(f"write {field} as a local date and time, e.g. 2023-06-05T14:00")
+
+
+#: A date written day first, as people in the Netherlands do (``20-06-2023 14:00``, ``20/6/2023``).
+_DAY_FIRST = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T]+(\d{1,2})[:.h](\d{2}))?")
+#: What ISO 8601 looks like (a date that may be out of range, ``2023-02-30T10:00``).
+_ISO_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}([ T].*)?")
+
+
+def _time_hint(field: str, text: str, unreadable: ValueError) -> str:
+    """Why ``text`` is no time of an event file, and how to write it: ``20-06-2023 14:00`` gets
+    ``write it as 2023-06-20T14:00`` (day first, unless the second number cannot be a month)."""
+    shown = text[:40]
+    rule = "year-month-day, T, then the local wall time in the event's timezone"
+    day_first = _DAY_FIRST.fullmatch(text)
+    if day_first:
+        first, second, year = (int(day_first.group(n)) for n in (1, 2, 3))
+        day, month = (second, first) if second > 12 >= first else (first, second)
+        hour, minute = day_first.group(4, 5)
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            wall = f"{int(hour):02}:{minute}" if hour else "HH:MM"
+            return f"{field} {shown!r} is not a date and time as event files write them: write it as " \
+                   f"{year:04}-{month:02}-{day:02}T{wall} ({rule})"
+    if _ISO_SHAPE.fullmatch(text):
+        return f"{field} {shown!r} is not a valid date and time ({unreadable}); write {rule}, e.g. 2023-06-05T14:00"
+    return f"{field} {shown!r} is not a date and time as event files write them: write {rule}, e.g. 2023-06-05T14:00"
 
 
 LocalTime = Annotated[datetime, BeforeValidator(_wall_time), AfterValidator(_naive)]

@@ -21,6 +21,7 @@ from pydantic import (
     HttpUrl,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "Branding",
     "Event",
     "EventFileError",
+    "FieldProblems",
     "Language",
     "LineText",
     "LocalTime",
@@ -108,6 +110,48 @@ __all__ = [
     "unsafe_character",
     "utc_text",
 ]
+
+
+#: Abbreviations people write for a zone, the zone they most likely mean (an IANA name, Region/City): a clock
+#: shows CEST or CET by the season, and the event's zone gives both (README, "Event files").
+_ZONE_ABBREVIATIONS = {
+    "CET": "Europe/Amsterdam", "CEST": "Europe/Amsterdam", "MEZ": "Europe/Berlin", "MESZ": "Europe/Berlin",
+    "BST": "Europe/London", "WEST": "Europe/Lisbon", "EEST": "Europe/Athens", "IST": "Asia/Kolkata",
+    "EDT": "America/New_York", "CDT": "America/Chicago", "MDT": "America/Denver", "PDT": "America/Los_Angeles",
+    "PST": "America/Los_Angeles", "CST": "America/Chicago", "AEST": "Australia/Sydney",
+}
+
+
+def _zone_hint(value: str) -> str:
+    """How to write the zone ``value`` meant: the zone an abbreviation stands for (``CEST``), the name in its
+    right case (``europe/amsterdam``) or a close spelling (``Europe/Amsterdamm``), else an example."""
+    import difflib
+    from zoneinfo import available_timezones
+
+    abbreviation = _ZONE_ABBREVIATIONS.get(value.strip().upper())
+    if abbreviation:
+        return (f"{value.strip()} is what a clock shows, not a zone; write the zone's name, e.g. {abbreviation} "
+                "(the event's city or the nearest one listed in the tz database)")
+    zones = sorted(available_timezones())
+    same = [zone for zone in zones if zone.lower() == value.strip().lower()]
+    close = same or difflib.get_close_matches(value.strip(), zones, n=1, cutoff=0.8)
+    if close:
+        return f"did you mean {close[0]}?"
+    return "write the zone's name from the tz database, Region/City, e.g. Europe/Amsterdam"
+
+
+#: A place in an event file as Pydantic gives it: field names and list indexes counted from 0.
+Where = tuple[str | int, ...]
+
+
+class FieldProblems(ValueError):
+    """Problems a check across an event's fields found, each with the field it is about: ``problems`` is
+    ``[(where, reason)]``, ``where`` a path in the file from the model the check runs on
+    (``("questions", 1, "label", "en")``). :func:`parse_event` reports each at its field, not at the file."""
+
+    def __init__(self, problems: list[tuple[Where, str]]):
+        self.problems = problems
+        super().__init__("; ".join(reason for _, reason in problems))
 
 
 class Event(BaseModel):
@@ -156,7 +200,7 @@ class Event(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
+            raise ValueError(f"unknown IANA time zone {value!r}: {_zone_hint(value)}") from None
         return value
 
     @field_validator("languages")
@@ -167,33 +211,54 @@ class Event(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> Event:
-        first = self.languages[0]
-        texts = {"title": self.title, "description": self.description, "audience": self.audience}
-        for field, text in texts.items():
-            if text is not None and not getattr(text, first):
-                raise ValueError(f"{field} needs a text in the first language ({first})")
-        for question in self.questions:
-            if not getattr(question.label, first):
-                raise ValueError(f"question {question.id!r} needs a label in {first}")
+    def _consistent(self, info: ValidationInfo) -> Event:
+        stored = bool((info.context or {}).get("stored"))
+        missing = self._missing_texts(self.languages[:1] if stored else self.languages, options=not stored)
+        if missing:
+            raise FieldProblems(missing)
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
+            raise FieldProblems([(("ends_at",), "ends_at must be after starts_at")])
         for field in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at", "waitlist_closes_at"):
             wall = getattr(self, field)
             if wall is not None and not self._exists(wall):
-                raise ValueError(f"{field} {wall.isoformat()} does not exist in {self.timezone} "
-                                 "(the clocks skip that hour when daylight saving time starts)")
+                raise FieldProblems([((field,), f"{field} {wall.isoformat()} does not exist in {self.timezone} "
+                                     "(the clocks skip that hour when daylight saving time starts)")])
         if self.registration_opens_at and self.registration_opens_at >= self.closes_at_local:
-            raise ValueError("registration_opens_at must be before the registration closes")
+            raise FieldProblems([(("registration_opens_at",),
+                                  "registration_opens_at must be before the registration closes")])
+        if not stored and self.registration_closes_at is not None and self.registration_closes_at > self.ends_at:
+            # A stored definition from before this rule keeps working (its registrations are closed by then).
+            raise FieldProblems([(("registration_closes_at",),
+                                  "registration_closes_at must not be after ends_at: nobody can register for an "
+                                  "event that has ended")])
         if self.waitlist_closes_at is not None:
             if self.waitlist_closes_at > self.ends_at:
-                raise ValueError("waitlist_closes_at must not be after ends_at: nobody can take a seat after the event")
+                raise FieldProblems([(("waitlist_closes_at",), "waitlist_closes_at must not be after ends_at: "
+                                                               "nobody can take a seat after the event")])
             if self.registration_opens_at and self.waitlist_closes_at <= self.registration_opens_at:
-                raise ValueError("waitlist_closes_at must be after registration_opens_at")
+                raise FieldProblems([(("waitlist_closes_at",),
+                                      "waitlist_closes_at must be after registration_opens_at")])
         ids = [q.id for q in self.questions]
         if len(set(ids)) != len(ids):
-            raise ValueError("question ids must be unique")
+            raise FieldProblems([(("questions",), "question ids must be unique")])
         return self
+
+    def _missing_texts(self, languages: tuple[str, ...], *, options: bool) -> list[tuple[Where, str]]:
+        """``(where, reason)`` for each shown text lacking one of ``languages``: ``title``, ``description``,
+        ``audience`` (when given), each question's label and (``options``) each option's label. A form or
+        email in that language would show another language's text (README, "Event files")."""
+        texts: list[tuple[Where, Text]] = [(("title",), self.title), (("description",), self.description)]
+        if self.audience is not None:
+            texts.append((("audience",), self.audience))
+        for n, question in enumerate(self.questions):
+            texts.append((("questions", n, "label"), question.label))
+            if options:
+                texts.extend((("questions", n, "options", m, "label"), option.label)
+                             for m, option in enumerate(question.options))
+        return [((*where, language), f"no {_language_name(language)} text ({language}), while languages lists "
+                                     f"{language}: the {_language_name(language)} form and emails would show "
+                                     "another language's text; add it, or take the language out of languages")
+                for where, text in texts for language in languages if not getattr(text, language)]
 
     def _exists(self, wall: datetime) -> bool:
         """Whether a naive local time occurs in the zone (not in a daylight-saving gap)."""
@@ -242,6 +307,49 @@ class Event(BaseModel):
     def over(self, instant: datetime) -> bool:
         """Whether the event has ended at ``instant`` (aware): a cancellation changes nothing any more."""
         return instant >= self.utc(self.ends_at)
+
+    def started(self, instant: datetime) -> bool:
+        """Whether the event has begun at ``instant`` (aware)."""
+        return instant >= self.utc(self.starts_at)
+
+    def moves_into_the_past(self, stored: Event | None, instant: datetime) -> list[tuple[str, str]]:
+        """``(field, reason)`` for each time of this definition that has passed at ``instant`` (aware, the
+        service's clock) where the ``stored`` definition's had not: publishing it would move the event
+        into the past (README, "Event files", times in the past). ``stored`` ``None`` (a new event):
+        only an event that has already ended is named. Empty when nothing moves into the past.
+
+        ``starts_at`` is named when the event would have begun (then not ``ends_at`` too), else
+        ``ends_at`` when it would have ended, and ``waitlist_closes_at`` when the waitlist cutoff
+        would have passed while the start has not (the scheduled function would tell everyone still
+        waiting at once that no seat came free, which no later publish takes back).
+        """
+        now_text = f"{instant.astimezone(self.zone):%Y-%m-%dT%H:%M} {self.timezone}"
+
+        def passed(field: str, wall: datetime, before: str) -> tuple[str, str]:
+            return field, (f"{wall:%Y-%m-%dT%H:%M} has passed by the service's clock (now {now_text}), {before}. "
+                           "Check the date, the year above all")
+
+        if stored is None:
+            if self.over(instant):
+                return [passed("ends_at", self.ends_at, "so the event would be over before it is published")]
+            return []
+        problems = []
+        if self.started(instant) and not stored.started(instant):
+            problems.append(passed("starts_at", self.starts_at,
+                                   f"while the stored event starts {stored.starts_at:%Y-%m-%dT%H:%M}: publishing "
+                                   "would move it into the past and tell its registrants so"))
+        elif self.over(instant) and not stored.over(instant):
+            problems.append(passed("ends_at", self.ends_at,
+                                   f"while the stored event ends {stored.ends_at:%Y-%m-%dT%H:%M}: publishing "
+                                   "would end it now and tell its registrants so"))
+        if (self.waitlist and stored.waitlist and self.promotions_closed(instant)
+                and not stored.promotions_closed(instant) and not self.started(instant)):
+            cutoff = stored.waitlist_closes_local
+            problems.append(passed("waitlist_closes_at", self.waitlist_closes_local,
+                                   f"while the stored waitlist cutoff is {cutoff:%Y-%m-%dT%H:%M}: "
+                                   "everyone still waiting would be told at once that no seat came free, "
+                                   "which cannot be taken back"))
+        return problems
 
     def scheduled_times(self) -> dict[str, datetime | None]:
         """When the scheduled function has work for this event: ``{job: aware UTC instant or None}``.
@@ -305,6 +413,13 @@ def utc_text(instant: datetime) -> str:
     return instant.isoformat().replace("+00:00", "Z")
 
 
+def _language_name(language: str) -> str:
+    """``en`` -> ``English``, ``nl`` -> ``Dutch`` (Babel's English name of the language)."""
+    from babel import Locale
+
+    return str(Locale.parse(language).english_name)
+
+
 class EventFileError(ValueError):
     """An event file that cannot be used; ``str()`` names the file, each field and the reason."""
 
@@ -322,13 +437,44 @@ def parse_event(data: object, source: Path | str = "<event>", *, stored: bool = 
     release accepted and :data:`EXPORT_COLUMNS` or :data:`RESERVED_QUESTION_PREFIX` now reserve
     is let through there (the event keeps working; the exports rename its column), while a file
     being published is refused. Raises :class:`EventFileError` with ``(field, reason)`` pairs,
-    fields dotted like ``location.country`` or ``questions.1.options``.
+    fields as YAML paths with positions counted from 1 and the ids on the way (:func:`_where`):
+    ``location.country``, ``questions[2].options (question role)``.
     """
     try:
         return Event.model_validate(data, context={"stored": stored})
     except ValidationError as exc:
-        problems = [(".".join(str(p) for p in err["loc"]) or "(file)", err["msg"]) for err in exc.errors()]
+        problems: list[tuple[str, str]] = []
+        for err in exc.errors():
+            found = (err.get("ctx") or {}).get("error")
+            if isinstance(found, FieldProblems):
+                problems.extend((_where((*err["loc"], *where), data), f"Value error, {reason}")
+                                for where, reason in found.problems)
+            else:
+                problems.append((_where(err["loc"], data), err["msg"]))
         raise EventFileError(source, problems) from None
+
+
+#: What an item of a list of the file is called when an error names it by its id.
+_ITEM_KINDS = {"questions": "question", "options": "option"}
+
+
+def _where(loc: Where, data: object) -> str:
+    """A place in the file (Pydantic's ``loc`` into ``data``, the file as read) as the error names it, its
+    YAML path with positions counted from 1 for people, then the ids of the questions and options on the
+    way (not the id the error is about): ``location.country``, ``questions[6].max_length (question needs)``,
+    ``questions[2].options[1].label.en (question role, option campaigner)``; ``(file)`` for the whole file."""
+    path, names, node = "", [], data
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            path += f"[{part + 1}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            item_id = node.get("id") if isinstance(node, dict) else None
+            if isinstance(item_id, str) and loc[index + 1:index + 2] != ("id",):
+                names.append(f"{_ITEM_KINDS.get(str(loc[index - 1]) if index else '', 'item')} {item_id}")
+        else:
+            path += f".{part}" if path else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return (path or "(file)") + (f" ({', '.join(names)})" if names else "")
 
 
 def load_event_file(path: Path | str) -> Event:

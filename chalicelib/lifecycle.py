@@ -219,7 +219,8 @@ SETTLE_SECONDS = store.DEFINITION_MAX_AGE + 5.0
 
 def keep_retention(event_id: str) -> int:
     """Move the TTL of everything stored for the event to its end now plus ``RETENTION_DAYS``
-    (README, "Storage"; ``store.restamp_expiry``), quiet guards to when registration closes.
+    (README, "Storage"; ``store.restamp_expiry``), quiet guards to when registration closes; never
+    earlier than a day from now by the service's clock (``store.EXPIRY_MARGIN_SECONDS``).
 
     For after a publish that moved the event (staff ``events put`` runs it after telling the
     registrations, past the settle time, so registrations made with a definition kept from before
@@ -227,33 +228,45 @@ def keep_retention(event_id: str) -> int:
     """
     event = store.event_from_item(store.get_event_item(event_id, consistent=True))
     closes = int(event.utc(event.closes_at_local).timestamp())
-    return store.restamp_expiry(event.id, event.retention_until(get_settings().retention_days), closes)
+    return store.restamp_expiry(event.id, event.retention_until(get_settings().retention_days), closes,
+                                now=int(clock.now().timestamp()))
+
+
+def schedule_update(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]],
+                    *, waiting_too: bool = True) -> dict[str, Any] | None:
+    """The ``updated`` email entry a registration item is owed for schedule ``revision`` of ``history``
+    (``store.schedules_of``), or ``None`` when it is owed none: not holding or awaiting a seat (or
+    waiting when ``waiting_too`` is false), erased, told this revision already, or the schedule it
+    last read is the current one again. ``{"revision", "since", "changes", "previous"}``: a
+    registration whose ``updated`` email is still unclaimed keeps the schedule that email was to
+    compare with (``since``), so the next email names every change since what the registrant last read.
+    """
+    current = history.get(str(revision))
+    if item.get("status") not in ("confirmed", "waitlisted") or "email" not in item:
+        return None
+    if item.get("status") == "waitlisted" and not waiting_too:
+        return None
+    seen = int(item.get(store.SCHEDULE_REVISION, 0))
+    if seen >= revision or current is None:
+        return None
+    waiting = (item.get("notifications") or {}).get("updated") or {}
+    since = int(waiting["since"]) if waiting.get("state") == "pending" and "since" in waiting else seen
+    before = history.get(str(since))
+    changed = schedules.changes(before, current)
+    if before is not None and not changed:
+        return None  # changed and changed back: what the registrant knows is right again
+    return {"revision": revision, "since": since, "changes": list(changed), "previous": before or {}}
 
 
 def _tell(item: dict[str, Any], revision: int, history: dict[str, dict[str, str]], at: str,
           *, waiting_too: bool = True) -> bool:
-    """Give one registration its ``updated`` email if it was told an older schedule; whether it got one.
-
-    A registration whose ``updated`` email is still unclaimed keeps the schedule that email
-    was to compare with (``since``), so the next email names every change since what the
-    registrant last read. Retried from what a failed condition saw (``store.mark_schedule_change``).
+    """Give one registration its ``updated`` email if it was told an older schedule (:func:`schedule_update`);
+    whether it got one. Retried from what a failed condition saw (``store.mark_schedule_change``).
     """
-    current = history.get(str(revision))
     for _ in range(TRANSITION_ATTEMPTS):
-        if item.get("status") not in ("confirmed", "waitlisted") or "email" not in item:
+        entry = schedule_update(item, revision, history, waiting_too=waiting_too)
+        if entry is None:
             return False
-        if item.get("status") == "waitlisted" and not waiting_too:
-            return False
-        seen = int(item.get(store.SCHEDULE_REVISION, 0))
-        if seen >= revision or current is None:
-            return False
-        waiting = (item.get("notifications") or {}).get("updated") or {}
-        since = int(waiting["since"]) if waiting.get("state") == "pending" and "since" in waiting else seen
-        before = history.get(str(since))
-        changed = schedules.changes(before, current)
-        if before is not None and not changed:
-            return False  # changed and changed back: what the registrant knows is right again
-        entry = {"revision": revision, "since": since, "changes": list(changed), "previous": before or {}}
         seen_now = store.mark_schedule_change(item, revision, entry, at)
         if seen_now is None:
             return True

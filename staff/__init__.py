@@ -5,7 +5,8 @@ events (put, list, show), registrations (list, export, cancel, erase, set-email,
 resend, simulate) and DynamoDB exports (start, list, convert, query in SQL). Nothing
 here is packaged into the Lambda zip; its extra dependencies are in ``requirements-staff.txt``.
 The command line (:mod:`staff.cli`, :mod:`staff.commands`) parses and prints; the work is in
-:mod:`staff.operations`, :mod:`staff.changes`, :mod:`staff.exportjobs` and the export readers.
+:mod:`staff.operations`, :mod:`staff.publish`, :mod:`staff.changes`, :mod:`staff.exportjobs` and the
+export readers.
 
 Exit codes every command keeps (scripts may rely on them):
 

@@ -1,11 +1,10 @@
-"""What the staff commands read and count about events and their registrations, and publishing an event.
+"""What the staff commands read and count about events and their registrations.
 
-``events put`` (with the ``updated`` emails of a changed time or place), ``events list``/``show``
-and ``registrations list``/``export`` read through these (README, "Staff tools"); changes to one
-registration are :mod:`staff.changes`, DynamoDB exports :mod:`staff.exportjobs`. Registrations are
-read by Query on the event's partition, every page, never Scan. The only change here,
-:func:`put_event`, is ``chalicelib.store``'s conditional write plus ``chalicelib.lifecycle``'s
-transactions. Nothing here prints or logs personal data.
+``events list``/``show`` and ``registrations list``/``export`` read through these (README, "Staff
+tools"); publishing an event (``events put``) is :mod:`staff.publish` (its ``put_event`` is
+re-exported here), changes to one registration :mod:`staff.changes`, DynamoDB exports
+:mod:`staff.exportjobs`. Registrations are read by Query on the event's partition, every page,
+never Scan. Nothing here changes anything, prints or logs personal data.
 
 Functions that read every registration of an event take ``progress(items, label)``: a wrapper
 of the items' iterator (a progress bar on a terminal); the default passes them through.
@@ -18,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib import lifecycle, store
+from chalicelib import store
 from chalicelib.events import Event
 from staff.columns import sort_key, waitlist_positions
+from staff.publish import PutOutcome, put_event  # noqa: F401 - re-exported: publishing is staff.publish's
 
 #: ``progress(items, label)``: the items again, perhaps counted on a terminal (see the module docstring).
 Progress = Callable[[Iterable[dict[str, Any]], str], Iterable[dict[str, Any]]]
@@ -69,66 +69,6 @@ def count_registrations(items: Iterable[dict[str, Any]]) -> Counts:
             if found in emails:
                 emails[found] += 1
     return Counts(**counts, **{f"emails_{name}": number for name, number in emails.items()})
-
-
-@dataclass(frozen=True)
-class PutOutcome:
-    """What :func:`put_event` did: ``created``, the old and new capacity (``None`` = unlimited), promotions,
-    what changed in the schedule (``changed``: ``time``, ``place``) and how many registrations were told of it."""
-
-    created: bool
-    old_capacity: int | None
-    new_capacity: int | None
-    promoted: int
-    seats_taken: int
-    changed: tuple[str, ...] = ()
-    told: int = 0
-    #: Items whose TTL moved with the event's end (``lifecycle.keep_retention``).
-    restamped: int = 0
-
-    @property
-    def capacity_increased(self) -> bool:
-        """More seats than before (or unlimited now) on an event that existed."""
-        if self.created or self.old_capacity is None:
-            return False
-        return self.new_capacity is None or self.new_capacity > self.old_capacity
-
-
-def put_event(event: Event, *, settle: float | None = None,
-              on_settle: Callable[[float], None] | None = None) -> PutOutcome:
-    """Store ``event`` (``store.put_event``: counters kept), fill seats a capacity increase freed, and
-    tell the registrations of a changed time or place, and move the TTL of what is stored for the
-    event with its end (``lifecycle.keep_retention``).
-
-    After an increase ``chalicelib.lifecycle.fill_free_seats`` promotes waitlisted
-    registrations into the new seats (their emails follow from the stream). A
-    decrease moves nobody: confirmed stay confirmed and the event is full until
-    seats free up. Then ``lifecycle.announce_schedule`` gives every registration told
-    an older schedule its ``updated`` email (a run cut short is finished by the next
-    ``events put``); when this publish changed the schedule it checks again after
-    ``settle`` seconds (default ``lifecycle.SETTLE_SECONDS``), calling ``on_settle(seconds)``
-    first. Raises ``botocore`` errors.
-    """
-    try:
-        created = False
-        old_capacity = store.get_counters(event.id, consistent=True).seat_capacity
-    except store.EventNotFound:
-        created, old_capacity = True, None
-    published = store.put_event(event)
-    outcome = PutOutcome(created, old_capacity, event.capacity, 0, 0)
-    promoted = 0
-    if outcome.capacity_increased:
-        promoted = lifecycle.fill_free_seats(event.id)
-    wait = 0.0
-    if published.changed:
-        wait = lifecycle.SETTLE_SECONDS if settle is None else settle
-        if wait > 0 and on_settle is not None:
-            on_settle(wait)
-    told = lifecycle.announce_schedule(event.id, settle=wait)
-    restamped = 0 if created else lifecycle.keep_retention(event.id)  # after the settle: late writes too
-    after = store.get_counters(event.id, consistent=True)
-    return PutOutcome(created, old_capacity, event.capacity, promoted, after.seats_taken, published.changed, told,
-                      restamped)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ SEED = EVENTS_DIR / f"{SEED_EVENT_ID}.yaml"
 
 def _event(**overrides) -> dict:
     event = {
-        "id": "branded-workshop", "languages": ["en", "nl"], "title": {"en": "Branded workshop"},
-        "description": {"en": "A workshop."}, "timezone": "Europe/Amsterdam",
+        "id": "branded-workshop", "languages": ["en", "nl"],
+        "title": {"en": "Branded workshop", "nl": "Workshop met huisstijl"},
+        "description": {"en": "A workshop.", "nl": "Een workshop."}, "timezone": "Europe/Amsterdam",
         "starts_at": "2023-06-12T10:00:00", "ends_at": "2023-06-12T12:00:00",
         "location": {"name": "Partos", "address": "Ellermanstraat 18b", "city": "Amsterdam", "country": "NL"},
         "organiser": {"name": "Partos", "email": "events@partos.example.org"},

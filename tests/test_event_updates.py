@@ -217,7 +217,8 @@ def test_staff_events_put_says_what_changed_and_how_many_were_told(client, seed_
     text = (EVENTS_DIR / f"{SEED_EVENT_ID}.yaml").read_text()
     assert "starts_at: 2023-06-05T14:00:00" in text
     source.write_text(text.replace("starts_at: 2023-06-05T14:00:00", "starts_at: 2023-06-05T13:30:00"))
-    result = CliRunner().invoke(cli, ["--stage", "local", "events", "put", str(source)], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["--stage", "local", "events", "put", "--yes", str(source)],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Changed: time." in result.output
     assert "Told 1 registration(s) of the change (their emails follow)." in result.output

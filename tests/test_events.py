@@ -143,5 +143,6 @@ def test_local_time_in_the_daylight_saving_gap_is_refused(tmp_path):
 def test_event_ids_that_are_not_slugs_or_start_with_a_dash_are_refused(tmp_path, event_id):
     """``registrations export -hh -o out.csv`` printed its help and exited 0, writing nothing."""
     text = SEED.read_text(encoding="utf-8").replace(f"id: {SEED_EVENT_ID}", f"id: '{event_id}'")
-    with pytest.raises(EventFileError, match=r"id: String should match pattern"):
+    with pytest.raises(EventFileError, match=r"id: Value error, event id '.+': use 3 to 64 lower-case letters a-z, "
+                                             r"digits and -, starting with a letter or digit"):
         load_event_file(_write(tmp_path, event_id, text))

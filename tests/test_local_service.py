@@ -541,3 +541,31 @@ def test_make_runs_aws_standin_refuses_a_web_page(tmp_path):
             assert answer.status == 200 and b'"ses"' in answer.read()
     finally:
         service.stop()
+
+
+def test_the_real_clock_still_starts_with_the_2023_event_files(tmp_path):
+    """``APP_CLOCK= make run`` (the real clock, years after the 2023 seed events) loads ``events/`` as it is, past
+    events too: loading files at start is not staff's ``events put``, whose refusal of a move into the past needs
+    a stored event that had not begun (README, "Event files"). The staff tools, on the same clock, may put the
+    unchanged file again (it was over before and stays over), and a restart with the kept data starts too."""
+    import json
+    import signal
+
+    service = start_service(tmp_path, env={"APP_CLOCK": ""})
+    try:
+        banner = service.log()
+        assert "Clock: real time (APP_CLOCK is empty)." in banner
+        assert f"{service.url}/events/{SEED_EVENT_ID}/register" in banner
+        with urllib.request.urlopen(f"{service.url}/events/{SEED_EVENT_ID}", timeout=30) as answer:
+            assert json.loads(answer.read())["registration"]["state"] == "closed"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "APP_CLOCK"}
+        put = subprocess.run([sys.executable, "-m", "staff", "--local", "events", "put",
+                              str(service.events_dir / f"{SEED_EVENT_ID}.yaml")], cwd=ROOT,
+                             env={**env, "PORT": str(service.port), "AWS_PORT": str(service.aws_port)},
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False)
+        assert put.returncode == 0, put.stderr
+        service = service.restart(signal.SIGTERM)
+        assert "Data:         loaded 0 registrations, 2 events" in service.log()
+        assert f"{service.url}/events/{SEED_EVENT_ID}/register" in service.log()
+    finally:
+        service.stop()

@@ -82,15 +82,16 @@ def test_make_run_refuses_to_start_with_a_two_line_title(tmp_path):
     assert not (tmp_path / "state").exists()
 
 
-#: Every single-line field of an event, as ``(path in the file, dotted field in the error)``.
+#: Every single-line field of an event, as ``(path in the file, the field in the error)``: positions counted from 1.
 SINGLE_LINE_FIELDS = [
     (("title", "nl"), "title.nl"),
     (("location", "name"), "location.name"),
     (("location", "address"), "location.address"),
     (("location", "city"), "location.city"),
     (("organiser", "name"), "organiser.name"),
-    (("questions", 1, "label", "nl"), "questions.1.label.nl"),
-    (("questions", 2, "options", 0, "label", "nl"), "questions.2.options.0.label.nl"),
+    (("questions", 1, "label", "nl"), "questions[2].label.nl (question note)"),
+    (("questions", 2, "options", 0, "label", "nl"),
+     "questions[3].options[1].label.nl (question diet, option vegetarian)"),
 ]
 #: Characters no single-line field may hold: line breaks and separators, tabs, C0 and C1 controls, bidi controls.
 BREAKING = st.sampled_from(["\n", "\r", "\r\n", "\x85", "\u2028", "\u2029", "\t", "\x00", "\x0b", "\x1b", "\x7f",
@@ -121,8 +122,8 @@ def test_every_single_line_field_refuses_breaks_and_control_characters(field, be
 
 
 def test_multi_line_fields_keep_line_breaks_but_refuse_other_control_characters():
-    data = {**CASES_EVENT, "description": {"nl": "Regel een\nRegel twee\tmet tab"},
-            "audience": {"nl": "Leden\nen gasten"}}
+    data = {**CASES_EVENT, "description": {"nl": "Regel een\nRegel twee\tmet tab", "en": "Line one"},
+            "audience": {"nl": "Leden\nen gasten", "en": "Members\nand guests"}}
     event = parse_event(data)
     assert event.description.nl == "Regel een\nRegel twee\tmet tab"
     with pytest.raises(EventFileError) as refused:

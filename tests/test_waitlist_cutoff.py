@@ -271,8 +271,8 @@ def test_waitlist_closes_at_defaults_to_the_start_and_is_not_after_the_end():
         2023, 6, 5, 15, 30)
     with pytest.raises(EventFileError) as refused:
         parse_event({**CASES_EVENT, "waitlist_closes_at": "2023-06-05T17:01"})
-    assert refused.value.problems == [("(file)", "Value error, waitlist_closes_at must not be after ends_at: "
-                                       "nobody can take a seat after the event")]
+    assert refused.value.problems == [("waitlist_closes_at", "Value error, waitlist_closes_at must not be after "
+                                       "ends_at: nobody can take a seat after the event")]
 
 
 def test_the_app_registers_the_scheduled_function_and_the_local_service_calls_it(aws, pump):

@@ -73,6 +73,7 @@ from chalicelib.store.events import (
     known_schedule_revision,
     list_event_items,
     mark_job_done,
+    next_schedules,
     probably_full,
     put_event,
     remember_full,
@@ -137,7 +138,7 @@ from chalicelib.store.reminders import (
     reminded_attribute,
     reminder_candidates,
 )
-from chalicelib.store.retention import restamp_expiry
+from chalicelib.store.retention import EXPIRY_MARGIN_SECONDS, restamp_expiry
 from chalicelib.store.serialize import (
     deserialize,
     plain,
@@ -171,6 +172,7 @@ __all__ = [
     "ERASED_ATTRIBUTES",
     "ERASED_KEEPS",
     "EVENT_SK",
+    "EXPIRY_MARGIN_SECONDS",
     "FULL_HINT_SECONDS",
     "GUARD_PREFIX",
     "INVITE_SEQUENCE",
@@ -244,6 +246,7 @@ __all__ = [
     "message_ids",
     "message_key",
     "new_registration_item",
+    "next_schedules",
     "plain",
     "probably_full",
     "promote_transition",

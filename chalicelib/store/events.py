@@ -144,8 +144,9 @@ def _stored_before(event: Event) -> dict[str, Any] | None:
     return old
 
 
-def _next_schedules(event: Event, old: dict[str, Any] | None) -> tuple[int, dict[str, Any], tuple[str, ...]]:
-    """``(schedule_revision, schedules, changed)`` after publishing ``event`` over the stored item ``old``."""
+def next_schedules(event: Event, old: dict[str, Any] | None) -> tuple[int, dict[str, Any], tuple[str, ...]]:
+    """``(schedule_revision, schedules, changed)`` after publishing ``event`` over the stored event item ``old``
+    (``None``: a new event): what :func:`put_event` writes, and what staff ``events put --dry-run`` previews."""
     schedule = schedules.schedule_of(event)
     history: dict[str, Any] = dict((old or {}).get(SCHEDULES) or {})
     revision = int((old or {}).get(SCHEDULE_REVISION, 0))
@@ -220,7 +221,7 @@ def _put_event_once(event: Event) -> Published:
     table = _table()
     pk = event_pk(event.id)
     old = _stored_before(event)
-    revision, history, changed = _next_schedules(event, old)
+    revision, history, changed = next_schedules(event, old)
     counters_update, values = _counters_expression(event)
     catalogue_update, catalogue_names, catalogue_values = _catalogue_expression(event, revision)
     event_values: dict[str, Any] = {

@@ -16,6 +16,7 @@ from staff.commands.running import CONTEXT, aws_command, counted
 
 if TYPE_CHECKING:
     from staff.operations import EventOverview
+    from staff.publish import PutPlan
 
 
 @click.group(context_settings=CONTEXT)
@@ -29,8 +30,14 @@ def _capacity(value: int | None) -> str:
 
 @events.command("put", context_settings=CONTEXT)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True,
+              help="Print what would change and whom it would email; write nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask before emailing registrants.")
+@click.option("--allow-past", is_flag=True,
+              help="Publish even when a time has passed by the service's clock that had not in the stored event "
+                   "(or a new event has already ended).")
 @aws_command
-def events_put(file: Path) -> int:
+def events_put(file: Path, dry_run: bool, yes: bool, allow_past: bool) -> int:
     """Validate an event file (events/<id>.yaml) and store it.
 
     The seat counters are kept. When the capacity grows (or becomes unlimited),
@@ -42,17 +49,39 @@ def events_put(file: Path) -> int:
     again after 10 seconds for registrations made meanwhile. Running it again
     finishes an announcement that was cut short. An invalid file exits 2 with
     the file, the field and the reason.
+
+    When the change would email registrants, it says how many and about what
+    and asks first (--yes: do not ask; without an answer, as in a script with
+    nothing on stdin, nothing is written, exit 1). --dry-run prints what would
+    change (created, updated or unchanged; the fields; whom it would email and
+    about what; seats promoted by a capacity increase) and writes nothing.
+
+    A file that would move the event into the past by the service's clock (a
+    start, end or waitlist cutoff that has passed where the stored one had not:
+    a year typed wrong) is refused the same way, and so is a new event that has
+    already ended; nothing is written. --allow-past publishes it anyway.
     """
     from chalicelib.events import load_event_file
-    from staff.operations import put_event
+    from staff.publish import plan_put, put_event, refuse_past
 
     event = load_event_file(file)
+    if dry_run:
+        plan = plan_put(event)
+        if not allow_past:
+            refuse_past(plan, file)
+        click.echo("\n".join(_plan_lines(plan)))
+        return EXIT_OK
 
     def settling(seconds: float) -> None:
         click.echo(f"The time or place changed: telling the registrations now and again in {seconds:.0f} s "
                    "(for registrations made meanwhile).", err=True)
 
-    outcome = put_event(event, on_settle=settling)
+    def confirm(plan: PutPlan) -> None:
+        click.confirm(f"This will email {plan.recipients} registrant(s) of {event.id}: {'; '.join(plan.emails())}. "
+                      "Continue?", abort=True, err=True)
+
+    outcome = put_event(event, on_settle=settling, allow_past=allow_past, source=file,
+                        confirm=None if yes else confirm)
     if outcome.created:
         click.echo(f"Created event {event.id} (capacity {_capacity(outcome.new_capacity)}).")
     else:
@@ -78,6 +107,32 @@ def events_put(file: Path) -> int:
             err=True,
         )
     return EXIT_OK
+
+
+def _plan_lines(plan: PutPlan) -> list[str]:
+    """``events put --dry-run``: what publishing would do (``staff.publish.PutPlan``), for people."""
+    event = plan.event
+    lines = ["Dry run: nothing was written."]
+    if plan.created:
+        lines.append(f"Would create event {event.id} (capacity {_capacity(event.capacity)}).")
+    elif plan.unchanged:
+        lines.append(f"Event {event.id} is unchanged: putting it again would store the same definition.")
+    else:
+        lines.append(f"Would update event {event.id}: {len(plan.fields)} field(s) changed: {', '.join(plan.fields)}.")
+    if not plan.created and plan.old_capacity != event.capacity:
+        lines.append(f"Capacity {_capacity(plan.old_capacity)} -> {_capacity(event.capacity)} "
+                     f"({plan.seats_taken} confirmed, {plan.waitlisted} waitlisted).")
+    if plan.promoted:
+        lines.append(f"Would promote {len(plan.promoted)} waitlisted registration(s) into the new seats.")
+    if plan.schedule_changes:
+        lines.append(f"The {' and '.join(plan.schedule_changes)} would change.")
+    emails = plan.emails()
+    if emails:
+        lines.append(f"Would email {plan.recipients} registrant(s):")
+        lines.extend(f"  {line}" for line in emails)
+    else:
+        lines.append("Would email nobody.")
+    return lines
 
 
 @events.command("list", context_settings=CONTEXT)

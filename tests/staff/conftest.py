@@ -48,7 +48,7 @@ CASES_EVENT = {
     "id": "staff-cases-event",
     "languages": ["nl", "en"],
     "title": {"nl": "Testevenement", "en": "Test event"},
-    "description": {"nl": "Voor de exporttests."},
+    "description": {"nl": "Voor de exporttests.", "en": "For the export tests."},
     "timezone": "Europe/Amsterdam",
     "starts_at": "2023-06-05T14:00:00",
     "ends_at": "2023-06-05T17:00:00",
@@ -58,11 +58,12 @@ CASES_EVENT = {
     "waitlist": True,
     "privacy_url": "https://www.partos.nl/privacy/",
     "questions": [
-        {"id": "phone", "type": "phone", "label": {"nl": "Telefoon"}},
-        {"id": "note", "type": "text", "label": {"nl": "Opmerking"}},
-        {"id": "diet", "type": "multichoice", "label": {"nl": "Dieet"},
-         "options": [{"id": "vegetarian", "label": {"nl": "Vegetarisch"}}, {"id": "halal", "label": {"nl": "Halal"}}]},
-        {"id": "member", "type": "boolean", "label": {"nl": "Lid"}},
+        {"id": "phone", "type": "phone", "label": {"nl": "Telefoon", "en": "Phone"}},
+        {"id": "note", "type": "text", "label": {"nl": "Opmerking", "en": "Note"}},
+        {"id": "diet", "type": "multichoice", "label": {"nl": "Dieet", "en": "Diet"},
+         "options": [{"id": "vegetarian", "label": {"nl": "Vegetarisch", "en": "Vegetarian"}},
+                     {"id": "halal", "label": {"nl": "Halal", "en": "Halal"}}]},
+        {"id": "member", "type": "boolean", "label": {"nl": "Lid", "en": "Member"}},
     ],
 }
 

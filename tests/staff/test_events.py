@@ -146,7 +146,7 @@ def test_put_fills_free_seats_after_a_capacity_increase(cases_event, tmp_path):
     assert (counters.seats_taken, counters.waitlisted_count) == (3, 2)
     path = tmp_path / f"{cases_event.id}.yaml"
     path.write_text(yaml.safe_dump({**CASES_EVENT, "capacity": 4}, allow_unicode=True))
-    result = run("events", "put", str(path))
+    result = run("events", "put", "--yes", str(path))  # the promotion is emailed: --yes, as a script would
     assert result.exit_code == 0, result.output
     assert "capacity 3 -> 4" in result.stdout and "Promoted 1" in result.stdout
     counters = store.get_counters(cases_event.id)

@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from tests.staff.conftest import CASES_EVENT, person, run, table_items, write_aws_export
 
 CLASHING = {**CASES_EVENT, "id": "clashing-questions", "questions": [
-    {"id": "status", "type": "text", "label": {"nl": "Status in uw organisatie"}},
-    {"id": "answer_status", "type": "boolean", "label": {"nl": "Akkoord met status"}},
-    {"id": "email_state", "type": "text", "label": {"nl": "Staat"}},
+    {"id": "status", "type": "text", "label": {"nl": "Status in uw organisatie", "en": "Status"}},
+    {"id": "answer_status", "type": "boolean", "label": {"nl": "Akkoord met status", "en": "Agrees"}},
+    {"id": "email_state", "type": "text", "label": {"nl": "Staat", "en": "State"}},
 ]}
 
 
 def event_with(question_ids: list[str]) -> dict:
-    return {**CASES_EVENT, "questions": [{"id": q, "type": "text", "label": {"nl": q}} for q in question_ids]}
+    return {**CASES_EVENT, "questions": [{"id": q, "type": "text", "label": {"nl": q, "en": q}} for q in question_ids]}
 
 
 @pytest.mark.case("colliding-question-id")
@@ -35,11 +35,13 @@ def test_the_event_model_refuses_status_and_answer_status_with_the_reason():
     with pytest.raises(EventFileError) as refused:
         parse_event(CLASHING, "events/clashing-questions.yaml")
     problems = dict(refused.value.problems)
-    assert set(problems) == {"questions.0", "questions.1", "questions.2"}
-    assert "question id 'status' is the name of an export column" in problems["questions.0"]
-    assert "question id 'answer_status' starts with 'answer_'" in problems["questions.1"]
-    assert "question id 'email_state' is the name of an export column" in problems["questions.2"]
-    assert str(refused.value).splitlines()[0].startswith("events/clashing-questions.yaml: questions.0: ")
+    first, second, third = ("questions[1] (question status)", "questions[2] (question answer_status)",
+                            "questions[3] (question email_state)")  # counted from 1, as people count
+    assert set(problems) == {first, second, third}
+    assert "question id 'status' is the name of an export column" in problems[first]
+    assert "question id 'answer_status' starts with 'answer_'" in problems[second]
+    assert "question id 'email_state' is the name of an export column" in problems[third]
+    assert str(refused.value).splitlines()[0].startswith(f"events/clashing-questions.yaml: {first}: ")
 
 
 @pytest.mark.parametrize("question_id", ["registration_id", "status", "waitlist_position", "registered_at",
@@ -69,7 +71,7 @@ def test_events_put_refuses_the_file_with_file_field_and_reason(aws, tmp_path):
     path.write_text(yaml.safe_dump(CLASHING, allow_unicode=True), encoding="utf-8")
     result = run("events", "put", str(path))
     assert result.exit_code == 2
-    assert f"{path}: questions.0: " in result.stderr and "export column" in result.stderr
+    assert f"{path}: questions[1] (question status): " in result.stderr and "export column" in result.stderr
     assert run("events", "show", "clashing-questions").exit_code == 1  # nothing stored
 
 
