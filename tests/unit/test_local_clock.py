@@ -57,6 +57,8 @@ def test_a_damaged_or_naive_file_is_ignored(port, text):
     assert clockfile.read(port) is None
 
 
-def test_a_port_that_is_not_a_number_reads_no_clock_and_raises_nothing(port):
-    target = resolve(None, True, None, aws_port="abc")
-    assert target.set["APP_CLOCK"] == "2023-05-22T09:00:00+02:00"  # the stage's; connecting then fails clearly
+def test_a_port_that_is_not_a_number_is_refused_before_any_clock_is_read(port):
+    from staff.config import ConfigError
+
+    with pytest.raises(ConfigError, match="AWS_PORT 'abc' is not a port number"):
+        resolve(None, True, None, aws_port="abc")
