@@ -62,7 +62,7 @@ def test_form_with_javascript_posts_json_and_lands_on_thanks(live, page):
     )
     before = _registration_ids(live)
     with page.expect_request(lambda r: r.method == "POST" and "/registrations" in r.url) as posted:
-        page.click("button[type=submit]")
+        page.click("#form-submit")
     request = posted.value
     assert request.headers["content-type"] == "application/json"
     body = json.loads(request.post_data)
@@ -81,7 +81,7 @@ def test_form_without_javascript_posts_the_form_and_gets_303(live, page_without_
     _fill(page, _address("nojs"))
     before = _registration_ids(live)
     with page.expect_response(lambda r: r.request.method == "POST") as answered:
-        page.click("button[type=submit]")
+        page.click("#form-submit")
     response = answered.value
     assert response.status == 303
     assert response.request.headers["content-type"].startswith("application/x-www-form-urlencoded")
@@ -95,7 +95,7 @@ def test_invalid_email_is_shown_at_the_field_and_focused(live, page, page_withou
     page = page if javascript else page_without_js
     page.goto(live.url + FORM)
     _fill(page, "anna@")
-    page.click("button[type=submit]")
+    page.click("#form-submit")
     error = page.locator("#error-email")
     error.wait_for()
     assert error.inner_text() == "Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl."
@@ -106,7 +106,7 @@ def test_invalid_email_is_shown_at_the_field_and_focused(live, page, page_withou
     assert page.locator("#error-summary").is_visible()
     assert email.input_value() == "anna@"  # what was typed is kept
     if javascript:
-        assert page.locator("button[type=submit]").is_enabled()  # usable again after the answer
+        assert page.locator("#form-submit").is_enabled()  # usable again after the answer
         screenshot(page, "form-error-nl.png")
 
 
@@ -117,7 +117,7 @@ def test_a_refused_start_time_is_shown_and_the_next_click_registers(live, page):
     _fill(page, _address("start"))
     page.evaluate("document.querySelector('input[name=form_started_at]').value = '99999999999999'")
     with page.expect_response(lambda r: r.request.method == "POST") as answered:
-        page.click("button[type=submit]")
+        page.click("#form-submit")
     assert answered.value.status == 422
     summary = page.locator("#error-summary")
     summary.wait_for()
@@ -125,7 +125,7 @@ def test_a_refused_start_time_is_shown_and_the_next_click_registers(live, page):
     assert page.locator("input[name=form_started_at]").input_value() == ""
     before = _registration_ids(live)
     with page.expect_request(lambda r: r.method == "POST" and "/registrations" in r.url) as posted:
-        page.click("button[type=submit]")
+        page.click("#form-submit")
     assert "form_started_at" not in json.loads(posted.value.post_data)
     page.wait_for_url(re.compile(r"/thanks\?lang=nl&ref=[A-Za-z0-9_-]{22}\.[0-9]+\.[^&]+$"))
     assert _registration_ids(live) == before + 1
@@ -136,7 +136,7 @@ def test_english_page(live, page):
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.inner_text("h1") == "Workshop Best Practices ‘Engagement and mobilisation’"
     assert "Monday, June 5, 2023, 14:00-17:00 CEST" in page.inner_text("#event-when")
-    assert page.inner_text("button[type=submit]") == "Register"
+    assert page.inner_text("#form-submit") == "Register"
     assert page.locator("label[for=field-email]").inner_text().startswith("Email address")
     screenshot(page, "form-en.png")
     page.click("nav.lang-switch a[hreflang=nl]")
@@ -155,7 +155,8 @@ def test_english_page_by_browser_language(live, browser):
 def test_closed_event_page(live, page):
     page.goto(live.url + "/events/closed-workshop/register?lang=en")
     assert page.inner_text("#registration-state") == "Registration for this event is closed."
-    assert page.locator("form").count() == 0
+    assert page.locator("#registration-form").count() == 0
+    assert page.locator("#lost-email summary").inner_text() == "Already registered and lost the email?"
     screenshot(page, "closed-en.png")
 
 
@@ -194,7 +195,7 @@ def test_form_page_has_no_serious_accessibility_violations(live, axe_page, lang)
     assert _serious_violations(axe_page) == []
     # and with errors shown inline
     axe_page.fill("#field-email", "anna@")
-    axe_page.click("button[type=submit]")
+    axe_page.click("#form-submit")
     axe_page.locator("#error-email").wait_for()
     assert _serious_violations(axe_page) == []
 

@@ -82,7 +82,7 @@ def test_form(live, sized):
     page.wait_for_function("document.querySelector('.brand-logo').complete")
     assert page.evaluate("document.querySelector('.brand-logo').naturalWidth") > 0  # the SVG loaded under the CSP
     assert (
-        page.evaluate("getComputedStyle(document.querySelector('button[type=submit]')).backgroundColor") == SEED_ACCENT
+        page.evaluate("getComputedStyle(document.querySelector('#form-submit')).backgroundColor") == SEED_ACCENT
     )
     assert page.evaluate("getComputedStyle(document.querySelector('h1')).color") == SEED_ACCENT
     # show_seats: few, and 40 seats are far from "a few": no figure at all
@@ -95,8 +95,8 @@ def test_error_summary_scrolls_into_view_above_the_first_invalid_field(live, siz
     page, width = sized
     page.goto(live.url + FORM)
     _fill(page, "anna@")
-    page.locator("button[type=submit]").scroll_into_view_if_needed()
-    page.click("button[type=submit]")
+    page.locator("#form-submit").scroll_into_view_if_needed()
+    page.click("#form-submit")
     page.locator("#error-email").wait_for()
     page.wait_for_function("document.activeElement && document.activeElement.id === 'field-email'")
     summary, field = _in_view(page, "#error-summary"), _in_view(page, "#field-email")
@@ -111,7 +111,7 @@ def test_thank_you_page_says_seat_and_address_and_leads_back_to_the_event(live, 
     address = _address(f"thanks{width}")
     page.goto(live.url + FORM)
     _fill(page, address)
-    page.click("button[type=submit]")
+    page.click("#form-submit")
     page.wait_for_url(re.compile(r"/thanks\?"))
     assert address not in page.url and "anna" not in page.url.lower()  # no personal data in the URL
     assert page.inner_text("h1") == "Je bent ingeschreven"
@@ -143,7 +143,7 @@ def test_waitlist_thank_you_page_gives_the_position(live, sized):
     address = _address(f"waiting{width}")
     page.fill("#field-email", address)
     page.check("#field-consent")
-    page.click("button[type=submit]")
+    page.click("#form-submit")
     page.wait_for_url(re.compile(r"/thanks\?"))
     assert page.inner_text("h1") == "You are on the waitlist"
     status = page.inner_text("#thanks-status")
