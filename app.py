@@ -29,7 +29,7 @@ from chalicelib import (
 from chalicelib.bodies import FORM_TYPE, parse_body, parse_email_body, parse_token_body
 from chalicelib.errors import ServiceError
 from chalicelib.events import Event
-from chalicelib.i18n import RESEND_ANSWER
+from chalicelib.i18n import RESEND_ANSWER, RESEND_OVER
 from chalicelib.lambdalog import with_lambda_context
 from chalicelib.problems import Problem
 from chalicelib.routes import answers, door, static
@@ -156,8 +156,8 @@ def create_registration(event_id: str) -> Response:
         body.data.setdefault("language", on_error.language)  # emails in the language the request asked for
         if body.is_form:
             on_error.form = (event, body.data)  # errors as pages from here on
-            if cors.form_from_another_site(current_request().headers):
-                raise Problem(403, "form-from-another-site", on_error.language)
+        if cors.form_from_another_site(current_request().headers):  # any body: a Blob with no type is JSON
+            raise Problem(403, "form-from-another-site", on_error.language)
         result = registrations.register(event_id, body.data, on_error.language, event=event)
     except (ServiceError, Problem, BotoCoreError, ClientError) as error:
         return on_error.to(error)
@@ -184,9 +184,20 @@ def resend_registration_email(event_id: str) -> Response:
     try:
         event = store.event_definition(event_id)
         on_error.language = visitor_language(event.languages)
-        email, is_form = parse_email_body(header("content-type"), raw_body(), on_error.language)
-        if is_form and cors.form_from_another_site(current_request().headers):
+        try:
+            email, is_form = parse_email_body(header("content-type"), raw_body(), on_error.language)
+        except Problem as refused:
+            if not (is_form and refused.errors):
+                raise
+            reasons = " ".join(e.message for e in refused.errors)  # the page says why, not "see errors"
+            raise Problem(422, "validation-failed", on_error.language, errors=refused.errors,
+                          more_detail=reasons) from None
+        if cors.form_from_another_site(current_request().headers):
             raise Problem(403, "form-from-another-site", on_error.language)
+        if event.utc(event.ends_at) <= clock.now():  # public knowledge: say so rather than promise an email
+            title, detail = RESEND_OVER[on_error.language]
+            return (html_answer(pages.message(on_error.language, title, detail, "../.."), event=event) if is_form
+                    else json_answer({"detail": detail}, 200))
         registrations.resend_own(event, email)
     except (ServiceError, Problem, BotoCoreError, ClientError) as error:
         return on_error.to(error)
@@ -307,6 +318,12 @@ def get_event_preflight(event_id: str) -> Response:
 @app.route("/events/{event_id}/registrations", methods=["OPTIONS"], content_types=["*/*"])
 def create_registration_preflight(event_id: str) -> Response:
     """CORS preflight for a JSON registration from another site."""
+    return preflight()
+
+
+@app.route("/events/{event_id}/resend", methods=["OPTIONS"], content_types=["*/*"])
+def resend_registration_email_preflight(event_id: str) -> Response:
+    """CORS preflight for "send my email again" from an organiser's own page (JSON)."""
     return preflight()
 
 

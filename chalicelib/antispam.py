@@ -77,9 +77,11 @@ class QuietAnswer:
 def quiet_answer(event: Event, email: str, now: datetime) -> QuietAnswer:
     """The answer for a honeypot post to an open ``event`` with address ``email``; stores no registration.
 
-    Mirrors :func:`chalicelib.registrations.register` for a person: 409 ``event-full`` when no
-    seat is left and there is no waitlist (or it is past its cutoff), 409 ``already-registered`` when the address is
-    registered or was caught before (a live quiet guard), else 201, waitlisted past capacity.
+    Mirrors :func:`chalicelib.registrations.register` for a person, except that it never tells whether a
+    person registered the address (it stores and sends nothing, so it would be a silent way to find out):
+    409 ``event-full`` when no seat is left and there is no waitlist (or it is past its cutoff), 409
+    ``already-registered`` when this address was caught before (a live quiet guard: a repeat), else 201,
+    waitlisted past capacity.
     Writes the quiet guard (conditional, until registration closes; ``now`` aware UTC).
     Raises ``store.EventFull``, ``store.AlreadyRegistered`` and ``store.EventNotFound``.
     """
@@ -87,7 +89,7 @@ def quiet_answer(event: Event, email: str, now: datetime) -> QuietAnswer:
     full = counters.full
     epoch = int(now.timestamp())
     if full and not counters.waitlist_open(now):
-        if store.address_taken(event.id, email, now=epoch):
+        if store.quiet_guard_live(event.id, email, now=epoch):
             raise store.AlreadyRegistered(event.id)
         raise store.EventFull(event.id)
     closes = int(event.utc(event.closes_at_local).timestamp())

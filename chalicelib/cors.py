@@ -55,7 +55,9 @@ def allowed_origin(origin: str | None, allowed: Iterable[str] | None = None) -> 
 
 
 def form_from_another_site(request_headers: Mapping[str, str] | None) -> bool:
-    """Whether a form post comes from a page of another site that is not on the allow-list (CSRF).
+    """Whether a post comes from a page of another site that is not on the allow-list (CSRF): a form,
+    or a body a page sends without a CORS preflight (``fetch`` of a ``Blob`` without a type, read as
+    JSON; ``navigator.sendBeacon``).
 
     A browser says where a request comes from in ``Sec-Fetch-Site`` (W3C Fetch Metadata): our own
     form (its page, or in an iframe) posts ``same-origin``. A post ``cross-site`` or ``same-site``

@@ -63,6 +63,12 @@ RESEND_ANSWER: dict[str, tuple[str, str]] = {
            "zo'n e-mail per 10 minuten uit."),
 }
 
+#: The answer to "send my email again" once the event has ended (public knowledge, so it reveals nothing).
+RESEND_OVER: dict[str, tuple[str, str]] = {
+    "en": ("This event has ended", "No emails go out for it any more. Questions? Write to the organiser."),
+    "nl": ("Dit evenement is voorbij", "Er gaan geen e-mails meer over uit. Vragen? Schrijf de organisator."),
+}
+
 PROBLEMS: dict[str, dict[str, tuple[str, str]]] = {
     # code: {language: (title, detail)}
     "malformed-body": {

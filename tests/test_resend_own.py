@@ -76,10 +76,15 @@ def test_the_answer_tells_nothing_about_the_address(client, anna, pump, monkeypa
     assert len(sent_messages()) == before + 1  # anna's only
 
 
-def test_no_email_after_the_event_has_ended(client, anna, pump, monkeypatch):
+def test_after_the_event_has_ended_it_says_so_and_sends_nothing(client, anna, pump, monkeypatch):
     event = store.event_definition(SEED_EVENT_ID)
     later(monkeypatch, (event.utc(event.ends_at) - clock.now()).total_seconds() + 60)
-    assert SAYS_EN in ask_by_form(client, "anna@example.org").body.decode()
+    page = ask_by_form(client, "anna@example.org").body.decode()
+    assert "This event has ended" in page and "No emails go out for it any more." in page and SAYS_EN not in page
+    answer = client.http.post(f"{RESEND}?lang=en", body=b'{"email": "nobody@example.org"}',
+                              headers={"Content-Type": "application/json"})
+    assert (answer.status_code, json.loads(answer.body)) == (
+        200, {"detail": "No emails go out for it any more. Questions? Write to the organiser."})
     pump.pump_once()
     assert len(subjects_to("anna@example.org")) == 1
 
@@ -109,6 +114,9 @@ def test_a_form_from_another_site_is_refused(client, anna, pump, monkeypatch):
     later(monkeypatch, registrations.RESEND_QUIET_SECONDS + 60)
     answer = ask_by_form(client, "anna@example.org", {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
     assert answer.status_code == 403
+    typeless = client.http.post(RESEND, body=b'{"email": "anna@example.org"}',  # fetch() of a Blob: no preflight
+                                headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
+    assert typeless.status_code == 403
     pump.pump_once()
     assert len(subjects_to("anna@example.org")) == 1
 
@@ -119,3 +127,18 @@ def test_the_registration_page_offers_it(client, seed_event):
     assert f'action="../../events/{SEED_EVENT_ID}/resend?lang=en"' in page
     dutch = client.http.get(f"/events/{SEED_EVENT_ID}/register?lang=nl").body.decode()
     assert '<summary>Al ingeschreven en je e-mail kwijt?</summary>' in dutch
+
+
+def test_a_form_post_with_a_bad_address_says_why_on_the_page(client, seed_event):
+    answer = client.http.post(f"{RESEND}?lang=en", body=b"email=anna%40", headers={"Content-Type": FORM})
+    page = answer.body.decode()
+    assert answer.status_code == 422 and "Enter a valid email address, like name@example.org." in page
+
+
+def test_an_organisers_page_may_ask_with_cors(client, seed_event, monkeypatch):
+    answer = client.http.options(RESEND, headers={"Origin": "http://127.0.0.1:8000",
+                                                  "Access-Control-Request-Method": "POST",
+                                                  "Access-Control-Request-Headers": "content-type"})
+    assert answer.status_code == 204
+    assert answer.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8000"
+    assert "POST" in answer.headers["Access-Control-Allow-Methods"]

@@ -414,7 +414,18 @@ def test_a_form_post_from_our_page_the_organisers_site_or_no_browser_registers(
     assert answer.headers["Location"].startswith("thanks?lang=en&ref=")
 
 
-def test_a_json_post_is_not_judged_by_fetch_metadata(client, seed_event, site_allowed):
-    """A cross-site JSON post needs a CORS preflight, which only allowed origins pass."""
+def test_a_json_post_from_an_allowed_site_registers_and_one_from_another_site_is_refused(
+    client, seed_event, site_allowed
+):
+    """A JSON post with its type needs a CORS preflight; a Blob without a type (read as JSON) does not,
+    so the check is on every post, whatever its body."""
+    from chalicelib import store
+
     answer = post_json(client, partos_registration(), headers={"Sec-Fetch-Site": "cross-site", "Origin": SITE})
     assert answer.status_code == 201
+    for content_type in ({}, {"Content-Type": "application/json"}):
+        refused = client.http.post(_registrations_path(), body=json.dumps(partos_registration(
+            email="b@example.org")).encode(), headers={"Sec-Fetch-Site": "cross-site", "Origin": OTHER, **content_type})
+        assert refused.status_code == 403
+        assert json.loads(refused.body)["type"] == "/problems/form-from-another-site"
+    assert len(list(store.iter_registrations(SEED_EVENT_ID))) == 1

@@ -143,6 +143,7 @@ def event_paths(
                 "503": unavailable_response(HTML),
             },
         },
+        "options": preflight("POST", [event_id]),
     }
     for event in events:
         paths[f"/events/{event.id}/registrations"] = {

@@ -129,6 +129,7 @@ from chalicelib.store.registrations import (
     new_registration_item,
     put_quiet_guard,
     put_registration,
+    quiet_guard_live,
     registration_for_address,
     registration_with_position,
 )
@@ -253,6 +254,7 @@ __all__ = [
     "put_event",
     "put_quiet_guard",
     "put_registration",
+    "quiet_guard_live",
     "quiet_guard_sk",
     "record_feedback",
     "record_notification",

@@ -48,14 +48,13 @@ from chalicelib.store.waitlist import _position
 def put_quiet_guard(event_id: str, email: str, *, now: int, expires_at: int) -> None:
     """Remember a honeypot post's address for this event until ``expires_at`` (epoch seconds).
 
-    Raises :class:`AlreadyRegistered` (a person's post would get 409) when the address
-    guard of a registration exists (a consistent read: it only chooses the answer to a
-    bot) or a quiet guard is live; else Puts the quiet guard on condition that none is
-    live (absent, or ``expires_at`` not after ``now``: DynamoDB's TTL deletes late).
+    Raises :class:`AlreadyRegistered` (a repeat, as a person's would get 409) when a quiet
+    guard of this address is live; else Puts the quiet guard on condition that none is
+    live (absent, or ``expires_at`` not after ``now``: DynamoDB's TTL deletes late). Whether a
+    person registered the address is never consulted: a honeypot post, which stores and sends
+    nothing, must not tell anyone who registered.
     """
     pk = event_pk(event_id)
-    if _exists({"pk": pk, "sk": guard_sk(email)}) is not None:
-        raise AlreadyRegistered(event_id)
     try:
         _ddb().put_item(
             TableName=_table(),
@@ -75,7 +74,12 @@ def address_taken(event_id: str, email: str, *, now: int) -> bool:
     pk = event_pk(event_id)
     if _exists({"pk": pk, "sk": guard_sk(email)}) is not None:
         return True
-    quiet = _exists({"pk": pk, "sk": quiet_guard_sk(email)})
+    return quiet_guard_live(event_id, email, now=now)
+
+
+def quiet_guard_live(event_id: str, email: str, *, now: int) -> bool:
+    """Whether a honeypot post's quiet guard of this address is live at ``now`` (epoch seconds)."""
+    quiet = _exists({"pk": event_pk(event_id), "sk": quiet_guard_sk(email)})
     return quiet is not None and int(quiet.get(TTL_ATTRIBUTE, 0)) > now
 
 def registration_for_address(event_id: str, email: str) -> str | None:
