@@ -102,11 +102,19 @@ _BIDI_CONTROL_CLASSES = frozenset({"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RL
 _ADDRESS_LIKE = re.compile(r"[@<>\\]|=\?")
 #: Longest name a greeting says, in characters; a longer one is text, not a name.
 GREETING_NAME_MAX = 80
-#: What keeps a name out of the greeting: what a mail client could make a link of, or a number to call
-#: (``@``, ``:``, ``www.``, a dot between a word and two letters as in ``pay.example``, three digits in a
-#: row). The form is public: a greeting would carry a stranger's link into the organiser's signed email to
-#: any address (README, "Emails"). Markup is no reason: the body escapes it.
-_NOT_A_GREETING = re.compile(r"[@:]|www\.|\w\.[^\W\d_]{2}|\d{3}", re.IGNORECASE)
+#: What keeps a name out of the greeting: what a mail client could make a link of (``@``, ``:``, ``www.``,
+#: and :data:`_DOTTED`). The form is public: a greeting would carry a stranger's link into the organiser's
+#: signed email to any address (README, "Emails"). Markup is no reason: the body escapes it.
+_NOT_A_GREETING = re.compile(r"[@:]|(?i:www)[.。]")
+#: A dot (``.`` or ``。``) between a word and two letters, as in ``pay.example``, ``bit.ly`` or ``Evil.Com``.
+_DOTTED = re.compile(r"(\w+)[.。]([^\W\d_]{2})")
+#: ... except initials and titles: one or two letters, a dot, a capital and a small letter
+#: (``J.P.Balkenende``, ``M.Sc.``, ``Dr.Mo``, ``Mw.Drs.``, ``St.Ives``), with no path after them.
+_INITIALS = re.compile(r"[^\W\d_]{1,2}")
+#: A path after a dotted word (``Ev.Com/x``): a link whatever the letters.
+_PATH = re.compile(r"\w[.。]\w+/")
+#: Digits a name may hold and still be greeted: a number to call has more (``06 12 34 56 78``, spaced or not).
+GREETING_DIGITS_MAX = 2
 
 
 class UnsafeMessage(ValueError):
@@ -193,11 +201,21 @@ def greeting_name(name: str) -> str:
     ``To`` header and the invite's ``ATTENDEE`` ``CN`` show only this name too (:func:`header_display_name`).
 
     :func:`one_line`; none when longer than :data:`GREETING_NAME_MAX` characters or when it holds
-    what :data:`_NOT_A_GREETING` matches (a web or mail address, a phone number).
+    what :data:`_NOT_A_GREETING`, :data:`_DOTTED` (not initials) or :data:`_PATH` matches (a web or mail
+    address), or more than :data:`GREETING_DIGITS_MAX` digits (a number to call), read after NFKC
+    normalisation.
     The name itself is stored and exported as typed (README, "Emails": recipients).
     """
     text = one_line(name).strip()
-    return "" if len(text) > GREETING_NAME_MAX or _NOT_A_GREETING.search(text) else text
+    seen = unicodedata.normalize("NFKC", text)  # full-width letters, digits and dots as a mail client reads them
+    if (len(text) > GREETING_NAME_MAX or _NOT_A_GREETING.search(seen) or _PATH.search(seen)
+            or sum(c.isdigit() for c in seen) > GREETING_DIGITS_MAX):
+        return ""
+    for dotted in _DOTTED.finditer(seen):
+        before, after = dotted.group(1), dotted.group(2)
+        if not (_INITIALS.fullmatch(before) and after[0].isupper() and after[1].islower()):
+            return ""
+    return text
 
 
 def _encoded(text: str, header: str) -> str:

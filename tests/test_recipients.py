@@ -104,13 +104,10 @@ def test_encoded_word_names_reach_only_the_registrant_in_every_kind_of_email(cli
         head = head_of(message.raw_data.encode())
         assert "evil" not in head and "Bcc" not in head
         assert f"\r\nTo: {owner}\r\n" in head  # a name that looks like an address or encoded-word is left out
-        # the greeting says B_NAME as typed, as text; Q_NAME holds "@" and ":", so the greeting leaves it out
+        # neither is greeted: Q_NAME holds "@" and ":", B_NAME more digits than a name (README, "Emails")
         body = parsed(message).get_body(("plain",)).get_content()
-        if owner == "victim2@example.org":
-            assert "=?utf-8?" not in body and "evil" not in body and "\nDear ,\n" not in body
-            assert body.splitlines()[0] in ("Hello,", "Hallo,")
-        else:
-            assert f"{B_NAME}," in body
+        assert "=?utf-8?" not in body and "evil" not in body
+        assert body.splitlines()[0] in ("Hello,", "Hallo,")
 
 
 @pytest.mark.case("encoded-word-recipients")

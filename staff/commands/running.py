@@ -215,6 +215,7 @@ def address_from_export(_ctx: click.Context, _param: click.Parameter, value: str
     formula (``'=cmd@example.org``, README "Staff tools") is dropped; any other ``'`` is the address's own."""
     from staff.writers import FORMULA_QUOTE, FORMULA_START
 
+    value = value.strip()  # a cell copied with the space or tab beside it
     if value.startswith(FORMULA_QUOTE) and value[1:2] in FORMULA_START:
         return value[1:]
     return value
