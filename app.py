@@ -184,27 +184,17 @@ def resend_registration_email(event_id: str) -> Response:
     try:
         event = store.event_definition(event_id)
         on_error.language = visitor_language(event.languages)
-        try:
-            email, is_form = parse_email_body(header("content-type"), raw_body(), on_error.language)
-        except Problem as refused:
-            if not (is_form and refused.errors):
-                raise
-            reasons = " ".join(e.message for e in refused.errors)  # the page says why, not "see errors"
-            raise Problem(422, "validation-failed", on_error.language, errors=refused.errors,
-                          more_detail=reasons) from None
+        email, is_form = parse_email_body(header("content-type"), raw_body(), on_error.language)
         if cors.form_from_another_site(current_request().headers):
             raise Problem(403, "form-from-another-site", on_error.language)
-        if event.utc(event.ends_at) <= clock.now():  # public knowledge: say so rather than promise an email
-            title, detail = RESEND_OVER[on_error.language]
-            return (html_answer(pages.message(on_error.language, title, detail, "../.."), event=event) if is_form
-                    else json_answer({"detail": detail}, 200))
-        registrations.resend_own(event, email)
+        asked = registrations.resend_own(event, email)
     except (ServiceError, Problem, BotoCoreError, ClientError) as error:
         return on_error.to(error)
-    title, detail = RESEND_ANSWER[on_error.language]
+    # After the event (public knowledge) it says so rather than promise an email.
+    title, detail = (RESEND_ANSWER if asked else RESEND_OVER)[on_error.language]
     if is_form:
         return html_answer(pages.message(on_error.language, title, detail, "../.."), event=event)
-    return json_answer({"detail": detail}, 202)
+    return json_answer({"detail": detail}, 202 if asked else 200)
 
 
 def _answer_language(event: Event, data: dict[str, Any]) -> str:

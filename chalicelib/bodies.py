@@ -142,7 +142,8 @@ def _email_form(body: bytes, charset: str) -> dict[str, Any]:
 def parse_email_body(content_type: str | None, raw: bytes | None, language: str) -> tuple[str, bool]:
     """The ``email`` of a "send my email again" post (form or JSON; README, "HTTP API") and whether it
     was a form post. Raises :class:`Problem` 413, 415 or 400 like :func:`parse_body`, and 422
-    ``validation-failed`` when ``email`` is missing, not a string, or no address registering accepts.
+    ``validation-failed`` when ``email`` is missing, not a string, or no address registering accepts
+    (for a form post its detail says why: the page shows no ``errors`` list).
     """
     data, is_form = _read_object(content_type, raw, language, _email_form, empty_json=False)
     email = data.get("email")
@@ -153,7 +154,9 @@ def parse_email_body(content_type: str | None, raw: bytes | None, language: str)
             return checked_email(str(email)), is_form
         except ValueError:
             code = "invalid_email"
-    raise Problem(422, "validation-failed", language, errors=[FieldError("email", code, field_error(code, language))])
+    reason = field_error(code, language)
+    raise Problem(422, "validation-failed", language, errors=[FieldError("email", code, reason)],
+                  more_detail=reason if is_form else "")
 
 
 def parse_json_object(content_type: str | None, raw: bytes | None, language: str) -> dict[str, Any]:

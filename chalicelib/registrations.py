@@ -253,22 +253,23 @@ def registrant_view_in_event(event: Event, registration_id: str) -> RegistrantVi
 RESEND_QUIET_SECONDS = 600
 
 
-def resend_own(event: Event, email: str) -> None:
+def resend_own(event: Event, email: str) -> bool:
     """A registrant's "send my email again": the latest email of the registration with ``email``
     (any spelling of that mailbox) is sent again to the address the registration has, as staff's
     ``registrations resend`` does (``store.request_resend``), at most once per
     :data:`RESEND_QUIET_SECONDS`.
 
-    Answers nothing, whatever happened (no registration with the address, an email on its way or just
-    sent, a suppressed address, the event over), so the answer tells nobody whether the address is
-    registered. One GetItem of the address guard, then the registration's read and conditional update.
-    Raises ``errors.Busy`` and botocore errors only.
+    Returns ``False`` when the event has ended (nothing is looked up: that is public), else ``True``
+    whatever happened (no registration with the address, an email on its way or just sent, a
+    suppressed address), so the answer tells nobody whether the address is registered. One GetItem
+    of the address guard, then the registration's read and conditional update. Raises
+    ``errors.Busy`` and botocore errors only.
     """
     now = clock.now()
     if event.utc(event.ends_at) <= now:
-        return
+        return False
     registration_id = store.registration_for_address(event.id, email)
-    if registration_id is None:
-        return
-    with contextlib.suppress(store.NothingToResend, store.AddressSuppressed, store.RegistrationNotFound):
-        store.request_resend(event.id, registration_id, at=now, quiet_seconds=RESEND_QUIET_SECONDS)
+    if registration_id is not None:
+        with contextlib.suppress(store.NothingToResend, store.AddressSuppressed, store.RegistrationNotFound):
+            store.request_resend(event.id, registration_id, at=now, quiet_seconds=RESEND_QUIET_SECONDS)
+    return True

@@ -132,7 +132,9 @@ def event_paths(
                 "content": {media: {"schema": ref("ResendRequest")} for media in (JSON, FORM)},
             },
             "responses": {
-                "200": html_response("A form post: the page that says so."),
+                "200": {"description": "A form post: the page that says so; JSON: the event has ended, nothing "
+                                       "is sent.",
+                        "content": {HTML: {"schema": {"type": "string"}}, JSON: {"schema": ref("ResendAccepted")}}},
                 "202": {"description": "Asked (JSON).", "content": {JSON: {"schema": ref("ResendAccepted")}}},
                 "400": problem_response("Malformed body."),
                 "403": problem_response("A form post from a page of another site not in ALLOWED_ORIGINS.", HTML),
