@@ -135,16 +135,10 @@ def _registration_with_code(event_id: str, parsed: ParsedCode) -> dict[str, Any]
 
 
 def _events_tagged(tag: int) -> list[str]:
-    """The ids of the service's events whose codes start with ``tag`` (``event_tag``): a Query of the
-    catalogue partition (README, "Storage"), ids only, all pages. Most tags name no event, a few one."""
-    pages = ddb().get_paginator("query").paginate(
-        TableName=table(),
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": store.CATALOGUE_PK}},
-        ProjectionExpression="sk",
-    )
-    return [event_id for page in pages for raw in page["Items"]
-            if event_tag(event_id := str(raw["sk"]["S"])) == tag]
+    """The ids of the service's events whose codes start with ``tag`` (``event_tag``): the catalogue
+    (``store.catalogue_entries``, one Query, README "Storage"). Most tags name no event, a few one."""
+    return [event_id for entry in store.catalogue_entries()
+            if event_tag(event_id := str(entry["event_id"])) == tag]
 
 
 def _outcome_of(item: dict[str, Any] | None) -> Result:
